@@ -1,0 +1,61 @@
+# SocialDesk: `make run` starts the whole desk with demo data; `make test` runs the suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+SIMULATOR_PORT ?= 8100
+
+# Tests and benchmarks always run against PostgreSQL and Redis.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/socialdesk
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/socialdesk_bench
+
+.PHONY: help run test bench lint format install clean
+
+help:
+	@echo "make run    install, migrate, load demo data, start web+worker+beat+simulator on :$(PORT)"
+	@echo "make test   install and run the whole suite against PostgreSQL and Redis"
+	@echo "make bench  print the performance figures (name: value per line)"
+	@echo "make lint   ruff check and format check"
+
+$(STAMP): pyproject.toml scripts/find-python.sh
+	@PYTHON=$$(scripts/find-python.sh) || exit 1; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+		echo "Creating $(VENV) with $$PYTHON"; rm -rf $(VENV); "$$PYTHON" -m venv $(VENV) || exit 1; \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@export DEBUG=$${DEBUG:-true} SIMULATOR_URL=$${SIMULATOR_URL:-http://127.0.0.1:$(SIMULATOR_PORT)} \
+		PORT=$(PORT) SIMULATOR_PORT=$(SIMULATOR_PORT); \
+	echo "Database: $${DATABASE_URL:-embedded SQLite in var/}   Broker: $${REDIS_URL:-embedded (filesystem, var/broker)}"; \
+	$(PY) manage.py migrate --no-input && \
+	$(PY) manage.py load_demo && \
+	exec $(BIN)/honcho -f Procfile.dev start
+
+test: $(STAMP)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=false SECRET_KEY=test-only-secret SECURE_SSL_REDIRECT=false \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=false SECRET_KEY=bench-only-secret \
+		SECURE_SSL_REDIRECT=false $(PY) manage.py bench $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,40 @@
+"""Errors every connector raises, so that the poller and the sender need not know a network."""
+
+from datetime import datetime
+
+
+class ConnectorError(Exception):
+    """Base class. `transient` says whether retrying later can succeed."""
+
+    transient = False
+
+
+class RateLimited(ConnectorError):
+    """The network said 429; do not call it again before `reset_at`."""
+
+    transient = True
+
+    def __init__(self, message: str, reset_at: datetime) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at
+
+
+class TransientError(ConnectorError):
+    """A timeout, connection failure or 5xx: retry with backoff."""
+
+    transient = True
+
+
+class AuthError(ConnectorError):
+    """The token is expired or revoked: the channel needs re-authorisation by an admin."""
+
+
+class PermanentError(ConnectorError):
+    """The network refused the request for good (4xx other than auth and rate limits)."""
+
+
+class AmbiguousSend(TransientError):
+    """A publish timed out or failed after it may have reached the network.
+
+    The sender must reconcile with `find_published` before any retry.
+    """

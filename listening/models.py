@@ -1,0 +1,182 @@
+"""Connected brand accounts, listening rules, inbound mentions and the quarantine."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import models
+from django.db.models import F
+from django.utils import timezone
+
+from socialdesk.crypto import decrypt_json, encrypt_json
+
+
+class Network(models.TextChoices):
+    X = "x", "X"
+    FACEBOOK = "facebook", "Facebook"
+
+
+class Channel(models.Model):
+    """One connected brand account on one network, polled by its own Celery task."""
+
+    name = models.CharField(max_length=100)
+    network = models.CharField(max_length=20, choices=Network.choices)
+    handle = models.CharField(max_length=100, help_text="The brand's @handle or page name.")
+    external_account_id = models.CharField(
+        max_length=64, help_text="The account's id on the network (X user id, Facebook page id)."
+    )
+    credentials_encrypted = models.TextField(blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    poll_interval = models.PositiveIntegerField(
+        default=60, help_text="Seconds between polls. X reads are paid: poll no more than needed."
+    )
+    # Stream name -> position, e.g. {"mentions": "<newest_id>", "rule:3": "...", "feed": "..."}.
+    cursor = models.JSONField(default=dict, blank=True)
+
+    next_poll_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    rate_limited_until = models.DateTimeField(null=True, blank=True)
+    needs_reauth = models.BooleanField(
+        default=False, help_text="Set when the network rejects the token; an admin must reconnect."
+    )
+    # Cost-relevant counters (the X API is paid per read and per post).
+    api_reads = models.PositiveBigIntegerField(default=0)
+    api_posts = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("view_health", "Can view channel health")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["network", "external_account_id"], name="channel_unique_account"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_network_display()} {self.handle})"
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        return decrypt_json(self.credentials_encrypted)
+
+    @credentials.setter
+    def credentials(self, value: dict[str, Any]) -> None:
+        self.credentials_encrypted = encrypt_json(value)
+
+    def is_rate_limited(self, now: datetime | None = None) -> bool:
+        return bool(self.rate_limited_until and self.rate_limited_until > (now or timezone.now()))
+
+    def lag(self, now: datetime | None = None) -> timedelta | None:
+        """Time since the last successful poll, or None if it never succeeded."""
+        if self.last_success_at is None:
+            return None
+        return (now or timezone.now()) - self.last_success_at
+
+    def count_api_use(self, reads: int = 0, posts: int = 0) -> None:
+        """Add to the cost counters without a read-modify-write race."""
+        if reads or posts:
+            Channel.objects.filter(pk=self.pk).update(
+                api_reads=F("api_reads") + reads, api_posts=F("api_posts") + posts
+            )
+
+
+class ListeningRule(models.Model):
+    """A keyword search beyond direct mentions: X recent search, or Facebook page tags."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="rules")
+    name = models.CharField(max_length=100)
+    query = models.CharField(
+        max_length=512, help_text='X search syntax, e.g. "acme (refund OR broken) -is:retweet".'
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["channel", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.query}"
+
+    @property
+    def cursor_key(self) -> str:
+        return f"rule:{self.pk}"
+
+
+class MentionKind(models.TextChoices):
+    MENTION = "mention", "Mention"
+    REPLY = "reply", "Reply"
+    QUOTE = "quote", "Quote"
+    SEARCH = "search", "Search match"
+    COMMENT = "comment", "Comment"
+    VISITOR_POST = "visitor_post", "Visitor post"
+    TAG = "tag", "Tagged post"
+    DIRECT_MESSAGE = "dm", "Direct message"
+
+
+class Mention(models.Model):
+    """One inbound post from a network, threaded into a case. Written only by ingest."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="mentions")
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="mentions")
+    author = models.ForeignKey(
+        "cases.Identity", on_delete=models.PROTECT, related_name="mentions"
+    )
+    external_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=20, choices=MentionKind.choices)
+    is_private = models.BooleanField(default=False)
+    text = models.TextField()
+    lang = models.CharField(max_length=16, blank=True)
+    conversation_id = models.CharField(max_length=128)
+    in_reply_to_id = models.CharField(max_length=64, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    posted_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    sentiment = models.FloatField(default=0.0, help_text="VADER compound score, -1 to 1.")
+    priority = models.PositiveSmallIntegerField(default=0)
+    priority_reasons = models.JSONField(default=list, blank=True)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Deleted at the source: text must be removed."
+    )
+
+    class Meta:
+        ordering = ["posted_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="mention_unique_post")
+        ]
+        indexes = [
+            models.Index(fields=["case", "posted_at"], name="mention_case_time"),
+            models.Index(fields=["channel", "-received_at"], name="mention_channel_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.external_id}"
+
+
+class QuarantinedPost(models.Model):
+    """A post that could not be normalised: kept with the reason, never silently dropped."""
+
+    class Source(models.TextChoices):
+        POLL = "poll", "Poll"
+        IMPORT = "import", "Import"
+
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="quarantined_posts"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.POLL)
+    external_id = models.CharField(max_length=64, blank=True)
+    reason = models.TextField()
+    payload = models.TextField(help_text="The raw item as received (JSON text).")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "quarantined posts"
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.external_id or '?'}: {self.reason[:60]}"

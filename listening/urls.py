@@ -1,0 +1,8 @@
+from django.urls import path
+
+from listening import views
+
+app_name = "listening"
+urlpatterns = [
+    path("", views.health, name="health"),
+]

@@ -1,0 +1,1 @@
+"""QA: rubrics, sampling, reviews, calibration and coaching (built on cases.Reply)."""

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from socialdesk import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
+    path("health/", include("listening.urls")),
+    path("cases/", include("cases.urls")),
+    path("admin/", admin.site.urls),
+]

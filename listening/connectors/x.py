@@ -1,0 +1,662 @@
+"""The X (API v2) connector, on tweepy 4.17's `Client`.
+
+Streams and their cursor keys: "mentions" (users/{id}/mentions with since_id), "rule:<id>"
+for each enabled listening rule (tweets/search/recent with since_id) and "dm" (dm_events,
+which has no since_id: paging stops at the newest event id stored). Cursor values are the
+newest id seen, as a string. X bills every post read, so a stream without a cursor reads
+one page only; backfills go through `manage.py import_posts`.
+"""
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import requests
+import tweepy
+from django.utils import timezone
+
+from listening.connectors import http
+from listening.connectors.errors import (
+    AmbiguousSend,
+    AuthError,
+    ConnectorError,
+    PermanentError,
+    RateLimited,
+    TransientError,
+)
+from listening.posts import Author, FetchResult, InboundPost, Quarantined
+
+if TYPE_CHECKING:
+    from cases.models import Reply
+    from listening.models import Channel, Mention
+
+log = logging.getLogger(__name__)
+
+NETWORK = "x"
+MAX_PAGES = 20
+PAGE_SIZE = 100
+DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=15)
+# A reply we may have sent is looked for from this long before the send started.
+FIND_PUBLISHED_SLACK = timedelta(minutes=2)
+FIND_PUBLISHED_MAX_PAGES = 5
+
+TWEET_FIELDS = [
+    "author_id",
+    "conversation_id",
+    "created_at",
+    "in_reply_to_user_id",
+    "lang",
+    "public_metrics",
+    "referenced_tweets",
+    "entities",
+]
+TWEET_EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
+USER_FIELDS = ["id", "name", "username", "verified", "public_metrics", "profile_image_url"]
+DM_EVENT_FIELDS = ["id", "text", "event_type", "created_at", "sender_id", "dm_conversation_id"]
+OWN_TWEET_FIELDS = ["created_at", "referenced_tweets", "in_reply_to_user_id", "conversation_id"]
+
+# Column sizes of Mention / Identity: longer values from a hostile network would break ingest.
+MAX_ID = 255  # Mention.external_id
+MAX_HANDLE = 100
+MAX_NAME = 200
+MAX_LANG = 16
+
+_USERNAME = re.compile(r"^[A-Za-z0-9_]{1,50}$")
+# Ids go into URL paths (replies, DMs): only the characters X ids are made of.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+
+
+class XConnector:
+    """Fetch, publish and reconcile on X. Reads channel state; never writes to the database."""
+
+    network = NETWORK
+
+    # ---- fetch -------------------------------------------------------------------------
+
+    def fetch(self, channel: "Channel", cursor: dict[str, Any]) -> FetchResult:
+        """Read every stream of `channel` since `cursor`.
+
+        Returns the new posts (own posts skipped, duplicates within this fetch removed),
+        the rejects, the cursor to store (old values kept for streams that brought nothing)
+        and the number of posts read. Raises a ConnectorError subclass on failure; the
+        caller then keeps the old cursor, so nothing is lost.
+        """
+        client = _client(channel)
+        account_id = str(channel.external_account_id)
+        batch = _Batch(account_id=account_id)
+        new_cursor = dict(cursor)
+
+        since = _str_or_none(cursor.get("mentions"))
+        pages = _pages(
+            lambda **kw: client.get_users_mentions(account_id, user_auth=False, **kw),
+            since_id=since,
+            token_param="pagination_token",
+            params=_tweet_params(),
+        )
+        new_cursor["mentions"] = _newest(since, batch.add_tweet_pages(pages, kind_hint=None))
+        if new_cursor["mentions"] is None:
+            del new_cursor["mentions"]
+
+        for rule in channel.rules.filter(enabled=True).order_by("pk"):
+            key = rule.cursor_key
+            since = _str_or_none(cursor.get(key))
+            pages = _pages(
+                lambda query=rule.query, **kw: client.search_recent_tweets(
+                    query, user_auth=False, **kw
+                ),
+                since_id=since,
+                token_param="next_token",
+                params=_tweet_params(),
+            )
+            newest = _newest(since, batch.add_tweet_pages(pages, kind_hint="search"))
+            if newest is not None:
+                new_cursor[key] = newest
+
+        stored_dm = _str_or_none(cursor.get("dm"))
+        newest_dm = _newest(
+            stored_dm, batch.add_dm_pages(_dm_pages(client, stored_dm), stop_at=stored_dm)
+        )
+        if newest_dm is not None:
+            new_cursor["dm"] = newest_dm
+
+        return FetchResult(
+            posts=batch.posts,
+            new_cursor=new_cursor,
+            quarantined=batch.quarantined,
+            reads=batch.reads,
+        )
+
+    # ---- import ------------------------------------------------------------------------
+
+    def normalise_payload(
+        self, payload: dict[str, Any], *, account_id: str = ""
+    ) -> tuple[list[InboundPost], list[Quarantined]]:
+        """Normalise one raw X API v2 response (tweets or dm_events) for import.
+
+        The shape is told by its items: DM events carry event_type / dm_conversation_id.
+        With `account_id`, the brand's own posts are skipped as in `fetch`. A payload that
+        is not an X v2 response comes back as one Quarantined item with the reason.
+        """
+        if not isinstance(payload, dict):
+            return [], [Quarantined(reason="not an X API v2 response object", payload=payload)]
+        data = payload.get("data")
+        if data is None:
+            if isinstance(payload.get("meta"), dict) or "errors" in payload:
+                return [], []
+            return [], [Quarantined(reason="X API v2 response without data", payload=payload)]
+        if isinstance(data, dict):
+            payload = {**payload, "data": [data]}
+        elif not isinstance(data, list):
+            return [], [Quarantined(reason="X API v2 data is not a list", payload=payload)]
+        batch = _Batch(account_id=account_id)
+        items = payload["data"]
+        is_dm = any(
+            isinstance(i, dict) and ("event_type" in i or "dm_conversation_id" in i) for i in items
+        )
+        if is_dm:
+            batch.add_dm_pages(iter([payload]), stop_at=None)
+        else:
+            batch.add_tweet_pages(iter([payload]), kind_hint=None)
+        return batch.posts, batch.quarantined
+
+    # ---- publish -----------------------------------------------------------------------
+
+    def publish(self, reply: "Reply") -> str:
+        """Post `reply` on X: a reply tweet, or a DM to the customer. Returns its id.
+
+        Raises AmbiguousSend when the request may have reached X (timeout after sending,
+        5xx, unreadable answer): the caller must reconcile with `find_published`.
+        """
+        channel = reply.case.channel
+        client = _client(channel)
+        target = _target_mention(reply)
+        try:
+            if reply.is_private:
+                answer = client.create_direct_message(
+                    participant_id=target.author.external_id, text=reply.text, user_auth=False
+                )
+                external_id = _dig(answer, "data", "dm_event_id")
+            else:
+                if target.is_private:
+                    raise PermanentError("A DM cannot be answered with a public reply on X.")
+                answer = client.create_tweet(
+                    text=reply.text, in_reply_to_tweet_id=target.external_id, user_auth=False
+                )
+                external_id = _dig(answer, "data", "id")
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            raise _map_error(exc, sending=True) from exc
+        if not external_id:
+            raise AmbiguousSend("X accepted the request but its answer carries no id")
+        return str(external_id)
+
+    def find_published(self, reply: "Reply") -> str | None:
+        """The id of a post by the brand answering the same post with the same text, or None.
+
+        Looks only at posts created after `reply.sending_started_at` minus two minutes.
+        Texts are compared with URLs masked, because X rewrites links to t.co.
+        """
+        channel = reply.case.channel
+        client = _client(channel)
+        account_id = str(channel.external_account_id)
+        target = _target_mention(reply)
+        started = reply.sending_started_at or reply.queued_at or reply.created_at
+        not_before = started - FIND_PUBLISHED_SLACK
+        wanted = _comparable(reply.text)
+        try:
+            if reply.is_private:
+                answer = client.get_direct_message_events(
+                    participant_id=target.author.external_id,
+                    dm_event_fields=DM_EVENT_FIELDS,
+                    event_types="MessageCreate",
+                    max_results=PAGE_SIZE,
+                    user_auth=False,
+                )
+                for event in _items(answer):
+                    if (
+                        str(event.get("sender_id")) == account_id
+                        and _comparable(_text(event.get("text"))) == wanted
+                        and _after(event.get("created_at"), not_before)
+                    ):
+                        return str(event["id"])
+                return None
+            token = None
+            for _ in range(FIND_PUBLISHED_MAX_PAGES):
+                params: dict[str, Any] = {
+                    "start_time": not_before,
+                    "max_results": PAGE_SIZE,
+                    "tweet_fields": OWN_TWEET_FIELDS,
+                }
+                if token:
+                    params["pagination_token"] = token
+                answer = client.get_users_tweets(account_id, user_auth=False, **params)
+                for tweet in _items(answer):
+                    if (
+                        _replied_to(tweet) == target.external_id
+                        and _comparable(_text(tweet.get("text"))) == wanted
+                        and _after(tweet.get("created_at"), not_before)
+                    ):
+                        return str(tweet["id"])
+                token = _dig(answer, "meta", "next_token")
+                if not token:
+                    break
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            raise _map_error(exc, sending=False) from exc
+        return None
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Batch:
+    """Accumulates one fetch: posts, rejects, ids seen and posts read."""
+
+    account_id: str
+    posts: list[InboundPost] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    reads: int = 0
+
+    def add_tweet_pages(self, pages: Iterator[dict[str, Any]], kind_hint: str | None) -> list[str]:
+        """Normalise tweet pages; returns every id read (for the cursor)."""
+        ids: list[str] = []
+        for page in pages:
+            users = _users_by_id(page)
+            items = page.get("data") or []
+            self.reads += len(items)
+            ids.extend(_page_ids(page))
+            for item in items:
+                self._keep(normalise_tweet(item, users, kind_hint))
+        return ids
+
+    def add_dm_pages(
+        self, pages: Iterator[dict[str, Any]], stop_at: str | None = None
+    ) -> list[str]:
+        """Normalise dm_events pages; returns every id read (for the cursor)."""
+        ids: list[str] = []
+        for page in pages:
+            users = _users_by_id(page)
+            items = page.get("data") or []
+            self.reads += len(items)
+            for item in items:
+                if not isinstance(item, dict):
+                    self._keep(normalise_dm(item, users))
+                    continue
+                event_id = _str_or_none(item.get("id"))
+                if event_id and stop_at and not _is_newer(event_id, stop_at):
+                    continue  # stored by an earlier poll
+                if event_id:
+                    ids.append(event_id)
+                if item.get("event_type", "MessageCreate") != "MessageCreate":
+                    continue  # participants joining or leaving: not a message
+                self._keep(normalise_dm(item, users))
+        return ids
+
+    def _keep(self, result: InboundPost | Quarantined) -> None:
+        if isinstance(result, Quarantined):
+            self.quarantined.append(result)
+            return
+        if self.account_id and result.author.external_id == self.account_id:
+            return  # the brand's own post or DM
+        if result.external_id in self.seen:
+            return  # a repeated page, or a mention that also matched a rule
+        self.seen.add(result.external_id)
+        self.posts.append(result)
+
+
+def _pages(
+    call: Callable[..., Any], *, since_id: str | None, token_param: str, params: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """Pages of a since_id timeline, newest first: one page without a cursor, else all (capped)."""
+    token = None
+    for page_number in range(1, MAX_PAGES + 1):
+        request = dict(params, max_results=PAGE_SIZE)
+        if since_id:
+            request["since_id"] = since_id
+        if token:
+            request[token_param] = token
+        page = _call(call, **request)
+        yield page
+        token = _dig(page, "meta", "next_token")
+        if not since_id or not token:
+            return
+        if page_number == MAX_PAGES:
+            log.warning("X paging capped", extra={"pages": MAX_PAGES, "since_id": since_id})
+
+
+def _dm_pages(client: tweepy.Client, stored: str | None) -> Iterator[dict[str, Any]]:
+    """dm_events pages, newest first, until the stored newest id (one page without one).
+
+    dm_events has no since_id, and every event returned is billed. With a stored id the
+    first request asks for one event only: a quiet poll then costs one read, not a page.
+    """
+    token = None
+    for page_number in range(MAX_PAGES + 1):
+        params: dict[str, Any] = {
+            "dm_event_fields": DM_EVENT_FIELDS,
+            "event_types": "MessageCreate",
+            "expansions": ["sender_id"],
+            "user_fields": USER_FIELDS,
+            "max_results": 1 if stored and page_number == 0 else PAGE_SIZE,
+        }
+        if token:
+            params["pagination_token"] = token
+        page = _call(client.get_direct_message_events, user_auth=False, **params)
+        yield page
+        token = _dig(page, "meta", "next_token")
+        if not stored or not token:
+            return
+        if any(not _is_newer(i, stored) for i in _page_ids(page)):
+            return  # reached what an earlier poll stored
+
+
+def _call(call: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
+    try:
+        answer = call(**kwargs)
+    except ConnectorError:
+        raise
+    except Exception as exc:
+        raise _map_error(exc, sending=False) from exc
+    if not isinstance(answer, dict):
+        raise TransientError("X answered with something that is not a JSON object")
+    return answer
+
+
+def _client(channel: "Channel") -> tweepy.Client:
+    token = (channel.credentials or {}).get("bearer_token")
+    if not token:
+        raise AuthError("The X channel has no bearer token: reconnect it.")
+    # return_type=dict: we normalise the raw v2 JSON ourselves (the same code serves import).
+    client = tweepy.Client(bearer_token=token, return_type=dict, wait_on_rate_limit=False)
+    client.session = http.x_session()
+    return client
+
+
+def _tweet_params() -> dict[str, Any]:
+    return {
+        "expansions": TWEET_EXPANSIONS,
+        "tweet_fields": TWEET_FIELDS,
+        "user_fields": USER_FIELDS,
+    }
+
+
+def _map_error(exc: Exception, *, sending: bool) -> ConnectorError:
+    """Translate a tweepy or requests failure into a connector error."""
+    if isinstance(exc, tweepy.TooManyRequests):
+        if exc.reset_time:
+            reset_at = datetime.fromtimestamp(exc.reset_time, tz=UTC)
+        else:
+            reset_at = timezone.now() + DEFAULT_RATE_LIMIT_WAIT
+        return RateLimited(f"X rate limit: {exc}", reset_at=reset_at)
+    if isinstance(exc, tweepy.Unauthorized):
+        return AuthError(f"X rejected the token: {exc}")
+    if isinstance(exc, tweepy.TwitterServerError):
+        if sending:
+            return AmbiguousSend(f"X failed after the request was sent: {exc}")
+        return TransientError(f"X server error: {exc}")
+    if isinstance(exc, tweepy.HTTPException):  # 400, 403, 404 and other 4xx
+        return PermanentError(f"X refused the request: {exc}")
+    if isinstance(exc, requests.RequestException) and not isinstance(exc, ValueError):
+        if sending and http.was_sent(exc):
+            return AmbiguousSend(f"X did not answer after the request was sent: {exc}")
+        return TransientError(f"X unreachable: {exc}")
+    if isinstance(exc, ValueError):  # requests.JSONDecodeError: an unreadable answer
+        if sending:
+            return AmbiguousSend(f"X answered with invalid JSON after the request: {exc}")
+        return TransientError(f"X answered with invalid JSON: {exc}")
+    # Anything else is a bug on our side, not a network condition: let it surface as is.
+    raise exc
+
+
+# ---- normalisation -------------------------------------------------------------------------
+
+
+def normalise_tweet(
+    item: Any, users: dict[str, dict[str, Any]], kind_hint: str | None = None
+) -> InboundPost | Quarantined:
+    """One v2 tweet object -> InboundPost, or Quarantined with the reason it cannot be kept."""
+    if not isinstance(item, dict):
+        return Quarantined(reason="tweet is not a JSON object", payload=item)
+    tweet_id = _str_or_none(item.get("id"))
+    if not tweet_id:
+        return Quarantined(reason="missing id", payload=item)
+    if not _SAFE_ID.match(tweet_id):
+        return Quarantined(reason="invalid id", payload=item, external_id=tweet_id[:MAX_ID])
+    text = item.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return Quarantined(reason="empty text", payload=item, external_id=tweet_id)
+    author_id = _str_or_none(item.get("author_id"))
+    if not author_id:
+        return Quarantined(reason="missing author_id", payload=item, external_id=tweet_id)
+    if not _SAFE_ID.match(author_id):
+        return Quarantined(reason="invalid author_id", payload=item, external_id=tweet_id)
+    posted_at = parse_x_time(item.get("created_at"))
+    if posted_at is None:
+        return Quarantined(reason=_time_reason(item), payload=item, external_id=tweet_id)
+
+    replied_to = _replied_to(item)
+    if kind_hint:
+        kind = kind_hint
+    elif replied_to:
+        kind = "reply"
+    elif _referenced(item, "quoted"):
+        kind = "quote"
+    else:
+        kind = "mention"
+    author = _author(author_id, users.get(author_id))
+    conversation = _str_or_none(item.get("conversation_id")) or tweet_id
+    return InboundPost(
+        network=NETWORK,
+        external_id=tweet_id,
+        kind=kind,
+        text=_text(text),
+        posted_at=posted_at,
+        author=author,
+        conversation_id=conversation[:128],
+        in_reply_to_id=(replied_to or "")[:MAX_ID],
+        lang=_short(item.get("lang"), MAX_LANG),
+        url=_tweet_url(author.handle, tweet_id),
+        metrics=_metrics(item.get("public_metrics")),
+    )
+
+
+def normalise_dm(item: Any, users: dict[str, dict[str, Any]]) -> InboundPost | Quarantined:
+    """One v2 MessageCreate DM event -> InboundPost (kind "dm", private) or Quarantined."""
+    if not isinstance(item, dict):
+        return Quarantined(reason="DM event is not a JSON object", payload=item)
+    event_id = _str_or_none(item.get("id"))
+    if not event_id:
+        return Quarantined(reason="missing id", payload=item)
+    if not _SAFE_ID.match(event_id):
+        return Quarantined(reason="invalid id", payload=item, external_id=event_id[:MAX_ID])
+    text = item.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return Quarantined(reason="empty text", payload=item, external_id=event_id)
+    sender_id = _str_or_none(item.get("sender_id"))
+    if not sender_id:
+        return Quarantined(reason="missing sender_id", payload=item, external_id=event_id)
+    if not _SAFE_ID.match(sender_id):
+        return Quarantined(reason="invalid sender_id", payload=item, external_id=event_id)
+    posted_at = parse_x_time(item.get("created_at"))
+    if posted_at is None:
+        return Quarantined(reason=_time_reason(item), payload=item, external_id=event_id)
+    # One-to-one conversation ids are "<smaller id>-<larger id>"; fall back to the sender.
+    conversation = _str_or_none(item.get("dm_conversation_id")) or sender_id
+    return InboundPost(
+        network=NETWORK,
+        external_id=event_id,
+        kind="dm",
+        text=_text(text),
+        posted_at=posted_at,
+        author=_author(sender_id, users.get(sender_id)),
+        conversation_id=("dm:" + conversation)[:128],
+        is_private=True,
+    )
+
+
+def parse_x_time(value: Any) -> datetime | None:
+    """An aware UTC datetime from X's "2026-11-23T10:15:00.000Z", or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)  # v2 always says Z; a bare time is UTC too
+    return parsed.astimezone(UTC)
+
+
+def _time_reason(item: dict[str, Any]) -> str:
+    return "unparseable created_at" if item.get("created_at") else "missing created_at"
+
+
+def _text(value: Any) -> str:
+    """X v2 HTML-escapes &, < and > in text: undo exactly those three (templates re-escape)."""
+    if not isinstance(value, str):
+        return ""
+    return value.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _author(author_id: str, user: dict[str, Any] | None) -> Author:
+    """The author from includes.users; a deleted or suspended one keeps just the id."""
+    if not isinstance(user, dict):
+        return Author(external_id=author_id)
+    username = _short(user.get("username"), MAX_HANDLE)
+    metrics = user.get("public_metrics") if isinstance(user.get("public_metrics"), dict) else {}
+    return Author(
+        external_id=author_id,
+        handle=username,
+        name=_short(user.get("name"), MAX_NAME),
+        followers=_count(metrics.get("followers_count")),
+        verified=user.get("verified") is True,
+        profile_url=f"https://x.com/{username}" if _USERNAME.match(username) else "",
+    )
+
+
+def _users_by_id(page: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    includes = page.get("includes")
+    users = includes.get("users") if isinstance(includes, dict) else None
+    if not isinstance(users, list):
+        return {}
+    return {str(u["id"]): u for u in users if isinstance(u, dict) and u.get("id") is not None}
+
+
+def _tweet_url(username: str, tweet_id: str) -> str:
+    safe_id = quote(tweet_id, safe="")
+    if _USERNAME.match(username):
+        return f"https://x.com/{username}/status/{safe_id}"
+    return f"https://x.com/i/web/status/{safe_id}"
+
+
+def _metrics(value: Any) -> dict[str, int]:
+    if not isinstance(value, dict):
+        return {}
+    names = {
+        "like_count": "likes",
+        "retweet_count": "reposts",
+        "reply_count": "replies",
+        "quote_count": "quotes",
+    }
+    return {ours: _count(value.get(theirs)) for theirs, ours in names.items() if theirs in value}
+
+
+def _referenced(item: dict[str, Any], kind: str) -> str | None:
+    refs = item.get("referenced_tweets")
+    if not isinstance(refs, list):
+        return None
+    for ref in refs:
+        if isinstance(ref, dict) and ref.get("type") == kind and ref.get("id") is not None:
+            return str(ref["id"])
+    return None
+
+
+def _replied_to(item: dict[str, Any]) -> str | None:
+    return _referenced(item, "replied_to")
+
+
+def _page_ids(page: dict[str, Any]) -> list[str]:
+    ids = [str(i["id"]) for i in page.get("data") or [] if isinstance(i, dict) and i.get("id")]
+    newest = _dig(page, "meta", "newest_id")
+    if newest:
+        ids.append(str(newest))
+    return ids
+
+
+def _is_newer(candidate: str, than: str) -> bool:
+    """X ids are snowflakes: newer means numerically larger (string order is wrong)."""
+    if candidate.isdigit() and than.isdigit():
+        return int(candidate) > int(than)
+    return candidate > than
+
+
+def _newest(old: str | None, ids: list[str]) -> str | None:
+    newest = old
+    for candidate in ids:
+        if newest is None or _is_newer(candidate, newest):
+            newest = candidate
+    return newest
+
+
+def _target_mention(reply: "Reply") -> "Mention":
+    """The post a reply answers: its in_reply_to, else the case's latest suitable mention."""
+    if reply.in_reply_to_id is not None:
+        return reply.in_reply_to
+    mentions = reply.case.mentions.select_related("author").order_by("-posted_at", "-id")
+    if not reply.is_private:
+        mentions = mentions.filter(is_private=False)
+    target = mentions.first()
+    if target is None:
+        raise PermanentError("The case has no post to reply to.")
+    return target
+
+
+def _comparable(text: str) -> str:
+    return _URL.sub("<url>", text).strip()
+
+
+def _after(value: Any, not_before: datetime) -> bool:
+    posted = parse_x_time(value)
+    return posted is None or posted >= not_before
+
+
+def _items(answer: Any) -> list[dict[str, Any]]:
+    data = answer.get("data") if isinstance(answer, dict) else None
+    return [i for i in data or [] if isinstance(i, dict) and i.get("id")]
+
+
+def _dig(value: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _short(value: Any, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool):
+        return 0
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0

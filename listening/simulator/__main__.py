@@ -1,0 +1,75 @@
+"""Run the simulator: `python -m listening.simulator --host 127.0.0.1 --port 8100`."""
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+
+from listening.simulator.server import make_server
+from listening.simulator.state import SimState
+
+# Snowflake epoch (2010-11-04), so time-based ids look like X's.
+TWITTER_EPOCH_MS = 1_288_834_974_657
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m listening.simulator",
+        description="A local stand-in for X API v2 and the Graph API (demo and tests only).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument(
+        "--rate", type=float, default=6.0, help="customer posts per minute (0 stops)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
+    parser.add_argument(
+        "--fault-sleep",
+        type=float,
+        default=30.0,
+        help="seconds a 'timeout' fault waits before answering",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    if args.rate < 0:
+        parser.error("--rate must be 0 or more")
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s simulator %(message)s")
+    now_ms = int(time.time() * 1000)
+    seed = args.seed if args.seed is not None else now_ms
+    # Ids start from the clock, as real ones do: a restarted simulator never reissues ids a
+    # running desk has already stored (its since_id cursors would hide the new posts).
+    state = SimState(
+        seed,
+        x_id_base=(now_ms - TWITTER_EPOCH_MS) << 22,
+        graph_id_base=122_000_000_000_000 + now_ms,
+    )
+    state.rate = args.rate
+    server, traffic = make_server(args.host, args.port, state, args.fault_sleep, args.verbose)
+    logging.info(
+        "listening on %s (seed %s, %s posts/min); X under /2/, Graph under /v23.0/, "
+        "control under /_sim/",
+        server.url,
+        seed,
+        args.rate,
+    )
+
+    def stop(*_: object) -> None:
+        server.stopping.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    traffic.start()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.stopping.set()
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,731 @@
+"""The Graph API as the simulator serves it: page feed, comments, tags and Messenger.
+
+Ids look like Graph's: posts "<page id>_<n>", comments "<post n>_<m>", Messenger
+conversations "t_<n>", messages "m_<...>". The feed is ordered by `updated_time` (a comment
+bumps its post, and `since` filters on it, as on Graph); comments by `created_time`. Indexes are
+append-only or sorted lists, so paging is a bisect and a slice; cursors are opaque base64.
+"""
+
+import base64
+import binascii
+import json
+import random
+from bisect import bisect_left, insort
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from listening.simulator import traffic
+from listening.simulator.state import Account, ApiError, PendingAnswer
+
+if TYPE_CHECKING:
+    from listening.simulator.state import SimState
+
+POST_DEFAULT_FIELDS = ("id", "message", "created_time")
+COMMENT_DEFAULT_FIELDS = ("id", "message", "created_time", "from")
+CONVERSATION_DEFAULT_FIELDS = ("id", "updated_time")
+MESSAGE_DEFAULT_FIELDS = ("id", "created_time")
+MESSENGER_WINDOW = 24 * 3600
+PRIVATE_REPLY_WINDOW = 7 * 86_400
+
+
+@dataclass(slots=True)
+class FBPost:
+    id: str
+    seq: int
+    page_id: str
+    kind: str  # "page", "visitor", "tagged"
+    message: str
+    created: float
+    updated: float
+    author: tuple[str, str] | None
+    permalink: str
+    private_replied: bool = False
+
+
+@dataclass(slots=True)
+class FBComment:
+    id: str
+    seq: int
+    post_id: str
+    parent_id: str | None
+    message: str
+    created: float
+    author: tuple[str, str] | None
+    permalink: str
+    private_replied: bool = False
+
+
+@dataclass(slots=True)
+class FBConversation:
+    id: str
+    seq: int
+    page_id: str
+    user_id: str
+    user_name: str
+    updated: float
+    messages: list[str] = field(default_factory=list)
+    last_customer_message: float = 0.0
+
+
+@dataclass(slots=True)
+class FBMessage:
+    id: str
+    seq: int
+    conversation_id: str
+    message: str
+    created: float
+    sender: tuple[str, str]
+    recipient: tuple[str, str]
+
+
+def iso_graph(ts: float) -> str:
+    """Graph's timestamp format: 2026-11-23T10:15:00+0000."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def graph_error(
+    status: int, message: str, code: int, subcode: int | None = None, kind: str = "OAuthException"
+) -> ApiError:
+    error: dict[str, Any] = {"message": message, "type": kind, "code": code}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    error["fbtrace_id"] = base64.b32encode(f"{code}{subcode}{message}"[:10].encode()).decode()[:11]
+    return ApiError(status, {"error": error})
+
+
+def no_such_object(object_id: str) -> ApiError:
+    return graph_error(
+        400,
+        f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be "
+        "loaded due to missing permissions, or does not support this operation.",
+        100,
+        33,
+        "GraphMethodException",
+    )
+
+
+def encode_cursor(*parts: float | int) -> str:
+    raw = ":".join(repr(p) if isinstance(p, float) else str(p) for p in parts)
+    return base64.urlsafe_b64encode(f"QVF{raw}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[float]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("QVF"):
+            raise ValueError(cursor)
+        return [float(p) for p in raw[3:].split(":")]
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise graph_error(
+            400, "(#100) The after/before cursor is invalid", 100, kind="OAuthException"
+        ) from None
+
+
+def _limit(params: dict[str, str]) -> int:
+    raw = params.get("limit", "25")
+    try:
+        return max(1, min(100, int(raw)))
+    except ValueError:
+        raise graph_error(400, f"(#100) Param limit must be a number, got {raw!r}", 100) from None
+
+
+def _since(params: dict[str, str], name: str) -> float | None:
+    raw = params.get(name)
+    if not raw:
+        return None
+    if raw.lstrip("-").isdigit():
+        return float(raw)
+    try:
+        return datetime.fromisoformat(
+            raw.replace("Z", "+00:00").replace("+0000", "+00:00")
+        ).timestamp()
+    except ValueError:
+        raise graph_error(400, f"(#100) Param {name} must be a unix timestamp", 100) from None
+
+
+def _fields(params: dict[str, str], default: tuple[str, ...]) -> set[str]:
+    raw = params.get("fields")
+    if not raw:
+        return set(default)
+    names: set[str] = set()
+    depth = 0
+    current = ""
+    for char in raw:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            names.add(current.strip())
+            current = ""
+        elif depth == 0:
+            current += char
+    names.add(current.strip())
+    return {n.split(".")[0] for n in names if n} | {"id"}
+
+
+def _person(author: tuple[str, str]) -> dict[str, str]:
+    return {"name": author[1], "id": author[0]}
+
+
+class GraphNetwork:
+    KINDS = ("visitor_post", "comment", "comment_reply", "tagged", "message", "reply_to_brand")
+    KIND_WEIGHTS = (25, 30, 10, 8, 20, 7)
+
+    def __init__(self, state: "SimState", id_base: int) -> None:
+        self.state = state
+        self._next = id_base
+        self.posts: dict[str, FBPost] = {}
+        self.comments: dict[str, FBComment] = {}
+        self.conversations: dict[str, FBConversation] = {}
+        self.messages: dict[str, FBMessage] = {}
+        # page id -> sorted [(updated, seq)], and seq -> post id, for the feed.
+        self.feed: dict[str, list[tuple[float, int]]] = {}
+        self.tagged: dict[str, list[tuple[float, int]]] = {}
+        self.post_by_seq: dict[int, str] = {}
+        self.page_posts: dict[str, list[str]] = {}
+        self.comments_by_post: dict[str, list[str]] = {}
+        self.replies_by_comment: dict[str, list[str]] = {}
+        self.conversation_by_user: dict[tuple[str, str], str] = {}
+        self.calls = 0
+        self.customers_by_id = {c.fb_id: c for c in state.customers}
+
+    def new_number(self) -> int:
+        self._next += 1 + self._next % 7
+        return self._next
+
+    # -- storage ------------------------------------------------------------------------
+
+    def add_page(self, account: Account) -> None:
+        self.feed.setdefault(account.account_id, [])
+        self.tagged.setdefault(account.account_id, [])
+        self.page_posts.setdefault(account.account_id, [])
+        rng = random.Random(f"page-{account.account_id}")
+        now = self.state.now()
+        for n in range(3):
+            # Page posts from the last days, oldest first, so that customers have posts to
+            # comment on; their updated_time moves when comments arrive.
+            self._add_post(
+                account.account_id,
+                "page",
+                traffic.page_post(rng, n),
+                (account.account_id, account.name),
+                created=now - (3 - n) * 86_400,
+            )
+
+    def _add_post(
+        self,
+        page_id: str,
+        kind: str,
+        message: str,
+        author: tuple[str, str] | None,
+        created: float | None = None,
+        owner_id: str = "",
+    ) -> FBPost:
+        number = self.new_number()
+        created = self.state.now() if created is None else created
+        prefix = owner_id if kind == "tagged" else page_id
+        post_id = f"{prefix}_{number}"
+        post = FBPost(
+            id=post_id,
+            seq=number,
+            page_id=page_id,
+            kind=kind,
+            message=message,
+            created=created,
+            updated=created,
+            author=author,
+            permalink=f"https://www.facebook.com/{prefix}/posts/{number}",
+        )
+        self.posts[post_id] = post
+        self.post_by_seq[number] = post_id
+        self.comments_by_post[post_id] = []
+        index = self.tagged if kind == "tagged" else self.feed
+        insort(index.setdefault(page_id, []), (post.updated, number))
+        if kind == "page":
+            self.page_posts.setdefault(page_id, []).append(post_id)
+        return post
+
+    def _add_comment(
+        self, post: FBPost, parent: FBComment | None, message: str, author: tuple[str, str] | None
+    ) -> FBComment:
+        number = self.new_number()
+        if parent is not None and parent.parent_id is not None:
+            # Graph keeps two levels: a reply to a reply hangs under the top-level comment.
+            parent = self.comments[parent.parent_id]
+        comment_id = f"{post.seq}_{number}"
+        comment = FBComment(
+            id=comment_id,
+            seq=number,
+            post_id=post.id,
+            parent_id=parent.id if parent else None,
+            message=message,
+            created=self.state.now(),
+            author=author,
+            permalink=f"{post.permalink}?comment_id={number}",
+        )
+        self.comments[comment_id] = comment
+        self.comments_by_post[post.id].append(comment_id)
+        self.replies_by_comment[comment_id] = []
+        if parent is not None:
+            self.replies_by_comment[parent.id].append(comment_id)
+        self._touch(post, comment.created)
+        return comment
+
+    def _touch(self, post: FBPost, when: float) -> None:
+        index = self.tagged[post.page_id] if post.kind == "tagged" else self.feed[post.page_id]
+        pos = bisect_left(index, (post.updated, post.seq))
+        if pos < len(index) and index[pos] == (post.updated, post.seq):
+            del index[pos]
+        post.updated = max(post.updated, when)
+        insort(index, (post.updated, post.seq))
+
+    def _conversation(self, page: Account, user_id: str, user_name: str) -> FBConversation:
+        key = (page.account_id, user_id)
+        if key in self.conversation_by_user:
+            return self.conversations[self.conversation_by_user[key]]
+        number = self.new_number()
+        conversation = FBConversation(
+            f"t_{number}", number, page.account_id, user_id, user_name, self.state.now()
+        )
+        self.conversations[conversation.id] = conversation
+        self.conversation_by_user[key] = conversation.id
+        return conversation
+
+    def _add_message(
+        self, conversation: FBConversation, page: Account, text: str, from_page: bool
+    ) -> FBMessage:
+        number = self.new_number()
+        token = base64.urlsafe_b64encode(f"{conversation.seq}:{number}".encode()).decode()
+        user = (conversation.user_id, conversation.user_name)
+        brand = (page.account_id, page.name)
+        message = FBMessage(
+            id=f"m_{token.rstrip('=')}",
+            seq=number,
+            conversation_id=conversation.id,
+            message=text,
+            created=self.state.now(),
+            sender=brand if from_page else user,
+            recipient=user if from_page else brand,
+        )
+        self.messages[message.id] = message
+        conversation.messages.append(message.id)
+        conversation.updated = message.created
+        if not from_page:
+            conversation.last_customer_message = message.created
+        return message
+
+    # -- traffic ------------------------------------------------------------------------
+
+    def generate(
+        self,
+        account: Account,
+        rng: random.Random,
+        kind: str | None,
+        topic: str | None,
+        lang: str | None,
+    ) -> str:
+        """One customer item of `kind` (random by weight when None) for the page; its id."""
+        kind = kind or rng.choices(self.KINDS, self.KIND_WEIGHTS)[0]
+        customer = rng.choice(self.state.customers)
+        topic = topic or traffic.pick_topic(rng)
+        text, _ = traffic.compose(rng, topic, lang or customer.lang, "facebook", account.brand_word)
+        author = None if customer.fb_hidden else (customer.fb_id, customer.name)
+        page_id = account.account_id
+        if kind == "reply_to_brand":
+            try:
+                pending = self.state.take_pending(
+                    "facebook", page_id, ("comment", "message", "private_reply")
+                )
+            except LookupError:
+                kind = "comment"
+            else:
+                return self._answer(account, pending, rng)
+        if kind == "comment_reply":
+            recent = [
+                c
+                for post_id in self.page_posts[page_id][-5:]
+                for c in self.comments_by_post[post_id][-20:]
+            ]
+            if not recent:
+                kind = "comment"
+            else:
+                parent = self.comments[rng.choice(recent)]
+                post = self.posts[parent.post_id]
+                return self._add_comment(post, parent, text, author).id
+        if kind == "comment":
+            pool = self.page_posts[page_id]
+            visitor = [p for _, s in self.feed[page_id][-30:] if (p := self.post_by_seq[s])]
+            choices = pool + [p for p in visitor if self.posts[p].kind == "visitor"]
+            post = self.posts[rng.choice(choices) if rng.random() < 0.3 else rng.choice(pool)]
+            return self._add_comment(post, None, text, author).id
+        if kind == "tagged":
+            owner = customer.fb_id
+            return self._add_post(
+                page_id,
+                "tagged",
+                f"{text} @{account.name}",
+                (customer.fb_id, customer.name),
+                owner_id=owner,
+            ).id
+        if kind == "message":
+            conversation = self._conversation(account, customer.fb_id, customer.name)
+            return self._add_message(conversation, account, text, from_page=False).id
+        return self._add_post(page_id, "visitor", text, author).id
+
+    def _answer(self, account: Account, pending: PendingAnswer, rng: random.Random) -> str:
+        if pending.kind in ("message", "private_reply"):
+            conversation = self.conversations[self.messages[pending.ref].conversation_id]
+            customer = self.customers_by_id.get(conversation.user_id)
+            text, _ = traffic.follow_up(rng, customer.lang if customer else "en", account.name)
+            return self._add_message(conversation, account, text, from_page=False).id
+        brand_comment = self.comments[pending.ref]
+        top = brand_comment.parent_id and self.comments[brand_comment.parent_id]
+        author = top.author if top and top.author else None
+        customer = self.customers_by_id.get(author[0]) if author else None
+        if author is None:
+            customer = rng.choice(self.state.customers)
+            author = (customer.fb_id, customer.name)
+        text, _ = traffic.follow_up(rng, customer.lang if customer else "en", account.name)
+        post = self.posts[brand_comment.post_id]
+        return self._add_comment(post, brand_comment, text, author).id
+
+    # -- serialisation ------------------------------------------------------------------
+
+    def post_json(self, post: FBPost, fields: set[str]) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": post.id}
+        if "message" in fields:
+            item["message"] = post.message
+        if "created_time" in fields:
+            item["created_time"] = iso_graph(post.created)
+        if "updated_time" in fields:
+            item["updated_time"] = iso_graph(post.updated)
+        if "from" in fields and post.author is not None:
+            item["from"] = _person(post.author)
+        if "permalink_url" in fields:
+            item["permalink_url"] = post.permalink
+        return item
+
+    def comment_json(self, comment: FBComment, fields: set[str]) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": comment.id}
+        if "message" in fields:
+            item["message"] = comment.message
+        if "created_time" in fields:
+            item["created_time"] = iso_graph(comment.created)
+        if "from" in fields and comment.author is not None:
+            item["from"] = _person(comment.author)
+        if "parent" in fields and comment.parent_id is not None:
+            parent = self.comments[comment.parent_id]
+            item["parent"] = {
+                "created_time": iso_graph(parent.created),
+                "message": parent.message,
+                "id": parent.id,
+            }
+        if "permalink_url" in fields:
+            item["permalink_url"] = comment.permalink
+        if "comment_count" in fields:
+            item["comment_count"] = len(self.replies_by_comment.get(comment.id, []))
+        return item
+
+    def message_json(self, message: FBMessage, fields: set[str]) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": message.id}
+        if "message" in fields:
+            item["message"] = message.message
+        if "created_time" in fields:
+            item["created_time"] = iso_graph(message.created)
+        if "from" in fields:
+            item["from"] = _email_person(message.sender)
+        if "to" in fields:
+            item["to"] = {"data": [_email_person(message.recipient)]}
+        return item
+
+    def _envelope(
+        self,
+        data: list[dict[str, Any]],
+        first: str | None,
+        last: str | None,
+        more: bool,
+        ctx: dict[str, Any],
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"data": data}
+        if data:
+            paging: dict[str, Any] = {"cursors": {"before": first, "after": last}}
+            if more:
+                params = {k: v for k, v in ctx["params"].items() if k != "before"}
+                params["after"] = last
+                paging["next"] = f"{ctx['base_url']}{ctx['path']}?{urlencode(params)}"
+            body["paging"] = paging
+        return body
+
+    # -- endpoints ----------------------------------------------------------------------
+
+    def page(self, page_id: str) -> Account:
+        account = self.state.accounts.get(("facebook", page_id))
+        if account is None:
+            raise no_such_object(page_id)
+        return account
+
+    def get_object(self, object_id: str, ctx: dict[str, Any]) -> dict[str, Any]:
+        params = ctx["params"]
+        if ("facebook", object_id) in self.state.accounts:
+            account = self.state.accounts[("facebook", object_id)]
+            return {"id": object_id, "name": account.name}
+        if object_id in self.posts:
+            return self.post_json(self.posts[object_id], _fields(params, POST_DEFAULT_FIELDS))
+        if object_id in self.comments:
+            return self.comment_json(
+                self.comments[object_id], _fields(params, COMMENT_DEFAULT_FIELDS)
+            )
+        if object_id in self.messages:
+            return self.message_json(
+                self.messages[object_id], _fields(params, MESSAGE_DEFAULT_FIELDS)
+            )
+        raise no_such_object(object_id)
+
+    def get_feed(self, page_id: str, edge: str, ctx: dict[str, Any]) -> dict[str, Any]:
+        """Feed (visitor and page posts), posts (the page's own) or tagged, newest first."""
+        self.page(page_id)
+        params = ctx["params"]
+        index = self.tagged[page_id] if edge == "tagged" else self.feed[page_id]
+        limit = _limit(params)
+        since = _since(params, "since")
+        until = _since(params, "until")
+        lo = bisect_left(index, (since, -1)) if since is not None else 0
+        hi = len(index)
+        if until is not None:
+            hi = bisect_left(index, (until + 1, -1))
+        if params.get("after"):
+            updated, seq = decode_cursor(params["after"])[:2]
+            hi = min(hi, bisect_left(index, (updated, int(seq))))
+        fields = _fields(params, POST_DEFAULT_FIELDS)
+        data: list[dict[str, Any]] = []
+        keys: list[tuple[float, int]] = []
+        pos = hi - 1
+        while pos >= lo and len(data) < limit:
+            key = index[pos]
+            post = self.posts[self.post_by_seq[key[1]]]
+            if edge != "posts" or post.kind == "page":
+                data.append(self.post_json(post, fields))
+                keys.append(key)
+            pos -= 1
+        more = pos >= lo
+        if edge == "posts" and more:
+            more = any(
+                self.posts[self.post_by_seq[s]].kind == "page" for _, s in index[lo : pos + 1]
+            )
+        first = encode_cursor(*keys[0]) if keys else None
+        last = encode_cursor(*keys[-1]) if keys else None
+        return self._envelope(data, first, last, more, ctx)
+
+    def get_comments(self, object_id: str, ctx: dict[str, Any]) -> dict[str, Any]:
+        """Comments on a post (filter toplevel or stream) or replies to a comment."""
+        params = ctx["params"]
+        if object_id in self.posts:
+            ids = self.comments_by_post[object_id]
+            toplevel = params.get("filter", "toplevel") != "stream"
+        elif object_id in self.comments:
+            ids = self.replies_by_comment[object_id]
+            toplevel = False
+        else:
+            raise no_such_object(object_id)
+        limit = _limit(params)
+        since = _since(params, "since")
+        until = _since(params, "until")
+        reverse = params.get("order") == "reverse_chronological"
+        fields = _fields(params, COMMENT_DEFAULT_FIELDS)
+
+        def created(comment_id: str) -> float:
+            return self.comments[comment_id].created
+
+        lo = bisect_left(ids, since, key=created) if since is not None else 0
+        hi = bisect_left(ids, until + 1, key=created) if until is not None else len(ids)
+        after = int(decode_cursor(params["after"])[0]) if params.get("after") else None
+        positions = range(hi - 1, lo - 1, -1) if reverse else range(lo, hi)
+        if after is not None:
+            positions = range(after - 1, lo - 1, -1) if reverse else range(after + 1, hi)
+        data: list[dict[str, Any]] = []
+        served: list[int] = []
+        more = False
+        for pos in positions:
+            comment = self.comments[ids[pos]]
+            if toplevel and comment.parent_id is not None:
+                continue
+            if len(data) == limit:
+                more = True
+                break
+            data.append(self.comment_json(comment, fields))
+            served.append(pos)
+        first = encode_cursor(served[0]) if served else None
+        last = encode_cursor(served[-1]) if served else None
+        return self._envelope(data, first, last, more, ctx)
+
+    def get_conversations(self, page_id: str, ctx: dict[str, Any]) -> dict[str, Any]:
+        self.page(page_id)
+        params = ctx["params"]
+        if params.get("platform", "messenger") != "messenger":
+            return {"data": []}
+        fields = _fields(params, CONVERSATION_DEFAULT_FIELDS)
+        limit = _limit(params)
+        # Conversations are few next to posts; sorting them per request stays cheap.
+        ordered = sorted(
+            (c for c in self.conversations.values() if c.page_id == page_id),
+            key=lambda c: (c.updated, c.seq),
+            reverse=True,
+        )
+        if params.get("after"):
+            updated, seq = decode_cursor(params["after"])[:2]
+            ordered = [c for c in ordered if (c.updated, c.seq) < (updated, int(seq))]
+        page = ordered[:limit]
+        data = []
+        for conversation in page:
+            item: dict[str, Any] = {"id": conversation.id}
+            if "updated_time" in fields:
+                item["updated_time"] = iso_graph(conversation.updated)
+            if "message_count" in fields:
+                item["message_count"] = len(conversation.messages)
+            if "participants" in fields:
+                account = self.state.accounts[("facebook", page_id)]
+                item["participants"] = {
+                    "data": [
+                        _email_person((conversation.user_id, conversation.user_name)),
+                        _email_person((page_id, account.name)),
+                    ]
+                }
+            if "link" in fields:
+                item["link"] = f"/{page_id}/inbox/{conversation.seq}/"
+            data.append(item)
+        first = encode_cursor(page[0].updated, page[0].seq) if page else None
+        last = encode_cursor(page[-1].updated, page[-1].seq) if page else None
+        return self._envelope(data, first, last, len(ordered) > limit, ctx)
+
+    def get_messages(self, conversation_id: str, ctx: dict[str, Any]) -> dict[str, Any]:
+        conversation = self.conversations.get(conversation_id)
+        if conversation is None:
+            raise no_such_object(conversation_id)
+        params = ctx["params"]
+        fields = _fields(params, MESSAGE_DEFAULT_FIELDS)
+        limit = _limit(params)
+        ids = conversation.messages
+        hi = len(ids)
+        if params.get("after"):
+            hi = min(hi, int(decode_cursor(params["after"])[0]))
+        start = max(0, hi - limit)
+        page = list(range(hi - 1, start - 1, -1))
+        data = [self.message_json(self.messages[ids[p]], fields) for p in page]
+        first = encode_cursor(page[0]) if page else None
+        last = encode_cursor(page[-1]) if page else None
+        return self._envelope(data, first, last, start > 0, ctx)
+
+    def post_comment(self, object_id: str, form: dict[str, Any]) -> dict[str, Any]:
+        """The page answers a post or a comment in public."""
+        message = form.get("message")
+        if not isinstance(message, str) or not message.strip():
+            raise graph_error(400, "(#100) The parameter message is required", 100)
+        if len(message) > 8000:
+            raise graph_error(400, "(#100) The message is too long", 100)
+        if object_id in self.posts:
+            post, parent = self.posts[object_id], None
+        elif object_id in self.comments:
+            parent = self.comments[object_id]
+            post = self.posts[parent.post_id]
+        else:
+            raise no_such_object(object_id)
+        page = self.state.accounts[("facebook", post.page_id)]
+        answered = parent.author if parent is not None else post.author
+        comment = self._add_comment(post, parent, message, (page.account_id, page.name))
+        self.state.record_reply(
+            "facebook",
+            page.account_id,
+            {
+                "id": comment.id,
+                "kind": "comment",
+                "text": message,
+                "in_reply_to": object_id,
+                "recipient": answered[0] if answered else None,
+            },
+        )
+        return {"id": comment.id}
+
+    def post_message(self, page_id: str, form: dict[str, Any]) -> dict[str, Any]:
+        """A private reply to a comment, or a Messenger message to a person (PSID)."""
+        page = self.page(page_id)
+        recipient = _json_field(form, "recipient")
+        message = _json_field(form, "message")
+        text = message.get("text") if isinstance(message, dict) else None
+        if not isinstance(recipient, dict) or not recipient:
+            raise graph_error(400, "(#100) param recipient must be non-empty.", 100)
+        if not isinstance(text, str) or not text.strip():
+            raise graph_error(400, "(#100) The parameter message[text] is required", 100)
+        if len(text) > 2000:
+            raise graph_error(
+                400, "(#100) Length of param message[text] must be less than or equal to 2000", 100
+            )
+        now = self.state.now()
+        target_id = str(recipient.get("comment_id") or recipient.get("post_id") or "")
+        if target_id:
+            target: FBComment | FBPost | None = self.comments.get(target_id) or self.posts.get(
+                target_id
+            )
+            if target is None:
+                raise no_such_object(target_id)
+            if target.private_replied:
+                raise graph_error(400, "(#10900) Activity already replied to", 10900)
+            if now - target.created > PRIVATE_REPLY_WINDOW:
+                raise graph_error(
+                    400, "(#10903) This activity can't be replied to: older than 7 days", 10903
+                )
+            if target.author is None:
+                raise graph_error(
+                    400, "(#551) This person isn't available right now.", 551, 1545041
+                )
+            target.private_replied = True
+            conversation = self._conversation(page, target.author[0], target.author[1])
+            kind, in_reply_to = "private_reply", target_id
+        else:
+            user_id = str(recipient.get("id", ""))
+            key = (page_id, user_id)
+            if key not in self.conversation_by_user:
+                raise graph_error(400, "(#100) No matching user found", 100, 2018001)
+            conversation = self.conversations[self.conversation_by_user[key]]
+            if (
+                form.get("messaging_type", "RESPONSE") == "RESPONSE"
+                and now - conversation.last_customer_message > MESSENGER_WINDOW
+            ):
+                raise graph_error(
+                    400,
+                    "(#10) This message is sent outside of allowed window.",
+                    10,
+                    2018278,
+                )
+            kind, in_reply_to = "message", None
+        sent = self._add_message(conversation, page, text, from_page=True)
+        self.state.record_reply(
+            "facebook",
+            page_id,
+            {
+                "id": sent.id,
+                "kind": kind,
+                "text": text,
+                "in_reply_to": in_reply_to,
+                "recipient": conversation.user_id,
+                "conversation_id": conversation.id,
+            },
+        )
+        return {"recipient_id": conversation.user_id, "message_id": sent.id}
+
+
+def _email_person(person: tuple[str, str]) -> dict[str, str]:
+    return {"name": person[1], "email": f"{person[0]}@facebook.com", "id": person[0]}
+
+
+def _json_field(form: dict[str, Any], name: str) -> Any:
+    """A form field that carries JSON (facebook-sdk sends nested values as JSON strings)."""
+    value = form.get(name)
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise graph_error(400, f"(#100) param {name} must be JSON", 100) from None
+    return value

@@ -1,0 +1,310 @@
+"""The simulator's memory: accounts, both networks' data, queued faults, replies and counters.
+
+One `SimState` holds everything behind one re-entrant lock (`state.lock`). The HTTP handlers
+take it around each call into the network modules, and release it before any deliberate sleep
+(timeout faults), so a slow answer never blocks other requests.
+"""
+
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from listening.simulator import traffic
+
+DEFAULT_X_ACCOUNT = ("1000", "acme_support", "Acme Support")
+DEFAULT_PAGE = ("2000", "Acme", "Acme")
+# Deterministic id bases: X ids look like snowflakes (19 digits), Graph ids like object ids.
+FIXED_X_ID_BASE = 1_900_000_000_000_000_000
+FIXED_GRAPH_ID_BASE = 122_100_000_000_000
+FAULT_KINDS = (
+    "429",
+    "500",
+    "503",
+    "timeout",
+    "malformed",
+    "repeat_page",
+    "revoked",
+    "accept_then_timeout",
+)
+MALFORMED_VARIANTS = ("missing_id", "missing_created_at", "text_null", "bad_date")
+# Chance that a customer later answers a reply the brand sent.
+ANSWER_PROBABILITY = 0.35
+
+
+class ApiError(Exception):
+    """An HTTP error answer in the network's own shape."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+        super().__init__(f"{status} {body}")
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+@dataclass(slots=True)
+class Account:
+    network: str
+    account_id: str
+    handle: str
+    name: str
+    token: str = ""
+
+    @property
+    def brand_word(self) -> str:
+        """The word customers use for the brand in posts that do not @-mention it."""
+        return (self.name.split() or [self.handle])[0]
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "network": self.network,
+            "account_id": self.account_id,
+            "handle": self.handle,
+            "name": self.name,
+        }
+
+
+@dataclass(slots=True)
+class Fault:
+    network: str
+    fault: str
+    remaining: int
+    path_contains: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    fired: int = 0
+
+    def matches(self, network: str, path: str) -> bool:
+        return (
+            self.remaining > 0
+            and self.network in (network, "any", "")
+            and (not self.path_contains or self.path_contains in path)
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "network": self.network,
+            "fault": self.fault,
+            "remaining": self.remaining,
+            "path_contains": self.path_contains,
+            **self.options,
+        }
+
+
+@dataclass(slots=True)
+class PendingAnswer:
+    """A brand reply a customer will answer when the generator next picks a follow-up."""
+
+    network: str
+    account_id: str
+    kind: str  # "tweet", "dm", "comment", "message"
+    ref: str
+
+
+class SimState:
+    """Everything the simulator knows. Call its methods with `state.lock` held."""
+
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        x_id_base: int = FIXED_X_ID_BASE,
+        graph_id_base: int = FIXED_GRAPH_ID_BASE,
+        clock: Any = time.time,
+        customers: int = 300,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.x_id_base = x_id_base
+        self.graph_id_base = graph_id_base
+        self.customer_count = customers
+        self.rate = 0.0
+        self.reset(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        """Forget everything and start again from `seed` (the previous seed if None)."""
+        from listening.simulator.graph_api import GraphNetwork
+        from listening.simulator.x_api import XNetwork
+
+        if seed is not None:
+            self.seed = seed
+        self.rng = random.Random(self.seed)
+        self.customers = traffic.make_customers(
+            random.Random(f"customers-{self.seed}"), self.customer_count
+        )
+        self._last_time = 0.0
+        self.accounts: dict[tuple[str, str], Account] = {}
+        self.tokens: dict[tuple[str, str], str] = {}
+        self.last_account: dict[str, str] = {}
+        self.replies: list[dict[str, Any]] = []
+        self.faults: list[Fault] = []
+        self.pending: list[PendingAnswer] = []
+        self.last_pages: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+        self.generated: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()
+        self.reads: Counter[str] = Counter()
+        self.items_served: Counter[str] = Counter()
+        self.faults_fired: Counter[str] = Counter()
+        self._round_robin = 0
+        self.x = XNetwork(self, self.x_id_base)
+        self.fb = GraphNetwork(self, self.graph_id_base)
+        self.register_account("x", *DEFAULT_X_ACCOUNT)
+        self.register_account("facebook", *DEFAULT_PAGE)
+
+    # -- time ---------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Wall-clock seconds, never going backwards (indexes rely on it)."""
+        t = max(float(self.clock()), self._last_time)
+        self._last_time = t
+        return t
+
+    # -- accounts -----------------------------------------------------------------------
+
+    def register_account(
+        self, network: str, account_id: str, handle: str, name: str = "", token: str = ""
+    ) -> Account:
+        """Add (or update) a brand account; Facebook pages get a few page posts to comment on."""
+        if network not in ("x", "facebook"):
+            raise ValueError(f"unknown network {network!r}")
+        account_id = str(account_id)
+        handle = handle.lstrip("@")
+        if not account_id or not handle:
+            raise ValueError("account_id and handle are required")
+        account = Account(network, account_id, handle, name or handle, token)
+        is_new = (network, account_id) not in self.accounts
+        self.accounts[(network, account_id)] = account
+        if token:
+            self.tokens[(network, token)] = account_id
+        self.last_account[network] = account_id
+        if network == "x":
+            self.x.add_brand(account)
+        elif is_new:
+            self.fb.add_page(account)
+        return account
+
+    def account(self, network: str, account_id: str | None = None) -> Account:
+        if account_id is None:
+            account_id = self.last_account[network]
+        try:
+            return self.accounts[(network, str(account_id))]
+        except KeyError:
+            raise ValueError(f"no {network} account {account_id!r}; register it first") from None
+
+    def account_for_token(self, network: str, token: str) -> Account:
+        """The brand a token acts for: the registered owner, else the last registered account."""
+        account_id = self.tokens.get((network, token), self.last_account[network])
+        return self.accounts[(network, account_id)]
+
+    # -- traffic ------------------------------------------------------------------------
+
+    def publish(
+        self,
+        network: str,
+        account_id: str | None = None,
+        count: int = 1,
+        kind: str | None = None,
+        seed: int | None = None,
+        topic: str | None = None,
+        lang: str | None = None,
+    ) -> list[str]:
+        """Create `count` customer posts addressed to the account now; return their ids.
+
+        With `seed`, the content comes from a fresh `random.Random(seed)` (ids still come
+        from the network's counter, so they keep increasing).
+        """
+        account = self.account(network, account_id)
+        if count < 0 or count > 100_000:
+            raise ValueError("count must be between 0 and 100000")
+        if topic is not None and topic not in traffic.TOPICS:
+            raise ValueError(f"topic must be one of {', '.join(traffic.TOPICS)}")
+        if lang is not None and lang not in traffic.LANGUAGES:
+            raise ValueError(f"lang must be one of {', '.join(traffic.LANGUAGES)}")
+        rng = random.Random(seed) if seed is not None else self.rng
+        net = self.x if network == "x" else self.fb
+        if kind is not None and kind not in net.KINDS:
+            raise ValueError(f"kind for {network} must be one of {', '.join(net.KINDS)}")
+        ids = [net.generate(account, rng, kind, topic, lang) for _ in range(count)]
+        self.generated[network] += len(ids)
+        return ids
+
+    def publish_background(self) -> str:
+        """One post for the next account in turn (the background generator's step)."""
+        accounts = sorted(self.accounts.values(), key=lambda a: (a.network, a.account_id))
+        account = accounts[self._round_robin % len(accounts)]
+        self._round_robin += 1
+        return self.publish(account.network, account.account_id)[0]
+
+    def take_pending(self, network: str, account_id: str, kinds: tuple[str, ...]) -> PendingAnswer:
+        for i, pending in enumerate(self.pending):
+            if (
+                pending.network == network
+                and pending.account_id == account_id
+                and pending.kind in kinds
+            ):
+                return self.pending.pop(i)
+        raise LookupError("nothing to answer")
+
+    def record_reply(self, network: str, account_id: str, entry: dict[str, Any]) -> None:
+        """Remember a reply the brand sent, and maybe have the customer answer it later."""
+        self.replies.append(
+            {"network": network, "account_id": account_id, "created_at": self.now(), **entry}
+        )
+        if self.rng.random() < ANSWER_PROBABILITY:
+            self.pending.append(PendingAnswer(network, account_id, entry["kind"], entry["id"]))
+
+    # -- faults -------------------------------------------------------------------------
+
+    def add_fault(
+        self, network: str, fault: str, count: int = 1, path_contains: str = "", **options: Any
+    ) -> Fault:
+        if fault not in FAULT_KINDS:
+            raise ValueError(f"fault must be one of {', '.join(FAULT_KINDS)}")
+        if network not in ("x", "facebook", "any"):
+            raise ValueError("network must be x, facebook or any")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        item = Fault(network, fault, int(count), path_contains or "", options)
+        self.faults.append(item)
+        return item
+
+    def take_fault(
+        self, network: str, path: str, kinds: tuple[str, ...], consume: bool = True
+    ) -> Fault | None:
+        """The first queued fault of one of `kinds` matching this request, used up by one."""
+        for item in self.faults:
+            if item.fault in kinds and item.matches(network, path):
+                if consume:
+                    item.remaining -= 1
+                    item.fired += 1
+                    self.faults_fired[item.fault] += 1
+                    if item.remaining == 0:
+                        self.faults.remove(item)
+                return item
+        return None
+
+    # -- counters -----------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "rate_per_minute": self.rate,
+            "posts_generated": dict(self.generated),
+            "posts_generated_total": sum(self.generated.values()),
+            "requests": dict(self.requests),
+            "reads": dict(self.reads),
+            "reads_total": sum(self.reads.values()),
+            "items_served": dict(self.items_served),
+            "replies_accepted": len(self.replies),
+            "replies_by_network": dict(Counter(r["network"] for r in self.replies)),
+            "faults_pending": sum(f.remaining for f in self.faults),
+            "faults_fired": dict(self.faults_fired),
+            "stored": {
+                "x_tweets": len(self.x.tweets),
+                "x_dm_events": len(self.x.dm_events),
+                "facebook_posts": len(self.fb.posts),
+                "facebook_comments": len(self.fb.comments),
+                "facebook_messages": len(self.fb.messages),
+            },
+        }

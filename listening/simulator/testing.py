@@ -1,0 +1,128 @@
+"""Run the simulator inside a test process: `with running_simulator(seed=1) as sim: ...`.
+
+The server binds a real port on 127.0.0.1, so other processes (a Celery worker in the
+end-to-end tests) can reach it over HTTP. The helper talks to the /_sim/ control API with
+urllib, like any other client would.
+"""
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from listening.simulator.server import SimulatorServer, make_server
+from listening.simulator.state import SimState
+
+
+class SimulatorClient:
+    """A running simulator: its `url` and the control API as methods."""
+
+    def __init__(self, server: SimulatorServer) -> None:
+        self.server = server
+        self.url = server.url
+        self.state = server.state
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"} if data is not None else {},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"{method} {path}: {exc.code} {exc.read().decode()}") from None
+
+    def register_account(
+        self, network: str, account_id: str, handle: str, name: str = "", token: str = ""
+    ) -> dict[str, Any]:
+        return self._call(
+            "POST",
+            "/_sim/accounts",
+            {
+                "network": network,
+                "account_id": account_id,
+                "handle": handle,
+                "name": name,
+                "token": token,
+            },
+        )
+
+    def publish(
+        self,
+        network: str,
+        count: int = 1,
+        account_id: str | None = None,
+        kind: str | None = None,
+        seed: int | None = None,
+        **extra: Any,
+    ) -> list[str]:
+        """Create `count` customer posts now; returns their ids in creation order."""
+        body: dict[str, Any] = {"network": network, "count": count, **extra}
+        if account_id is not None:
+            body["account_id"] = account_id
+        if kind is not None:
+            body["kind"] = kind
+        if seed is not None:
+            body["seed"] = seed
+        return self._call("POST", "/_sim/publish", body)["ids"]
+
+    def replies(self, network: str | None = None) -> list[dict[str, Any]]:
+        query = f"?network={network}" if network else ""
+        return self._call("GET", f"/_sim/replies{query}")["replies"]
+
+    def fault(
+        self,
+        network: str,
+        fault: str,
+        count: int = 1,
+        path_contains: str | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        body = {"network": network, "fault": fault, "count": count, **options}
+        if path_contains:
+            body["path_contains"] = path_contains
+        return self._call("POST", "/_sim/faults", body)
+
+    def rate(self, per_minute: float) -> dict[str, Any]:
+        return self._call("POST", "/_sim/rate", {"per_minute": per_minute})
+
+    def reset(self, seed: int | None = None) -> dict[str, Any]:
+        return self._call("POST", "/_sim/reset", {} if seed is None else {"seed": seed})
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "/_sim/stats")
+
+
+@contextmanager
+def running_simulator(
+    seed: int = 0, rate: float = 0, fault_sleep: float = 30.0, host: str = "127.0.0.1"
+) -> Iterator[SimulatorClient]:
+    """Serve a fresh simulator on a free port for the duration of the block.
+
+    Ids are deterministic (fixed bases), so two simulators with the same seed fed the same
+    calls produce the same posts. On exit, sleeping fault handlers are woken and the port is
+    released.
+    """
+    state = SimState(seed)
+    state.rate = rate
+    server, traffic = make_server(host, 0, state, fault_sleep)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    traffic.start()
+    try:
+        yield SimulatorClient(server)
+    finally:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        traffic.join(timeout=5)

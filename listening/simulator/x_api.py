@@ -1,0 +1,935 @@
+"""X API v2 as the simulator serves it: tweets, mentions, recent search and DMs.
+
+Ids are increasing snowflake-like integers (one counter for tweets and DM events), so
+`since_id` works as on X. Each index is a list of ids in ascending order, so a page of 100
+out of 100,000 is a couple of bisects and a slice. Text is stored as the customer typed it and
+HTML-escaped (& < >) on the way out, as X v2 does for tweet text.
+"""
+
+import base64
+import binascii
+import random
+import re
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from listening.simulator import traffic
+from listening.simulator.state import Account, ApiError, PendingAnswer
+
+if TYPE_CHECKING:
+    from listening.simulator.state import SimState
+
+ID_STEP = 4_194_304  # one millisecond in a snowflake
+_WORD = re.compile(r"[\w']+", re.UNICODE)
+_TCO = re.compile(r"https://t\.co/\w+")
+_MENTION = re.compile(r"@(\w{1,15})")
+_HASHTAG = re.compile(r"#(\w+)")
+
+TWEET_DEFAULT_FIELDS = ("id", "text", "edit_history_tweet_ids")
+USER_DEFAULT_FIELDS = ("id", "name", "username")
+DM_DEFAULT_FIELDS = ("id", "event_type", "text")
+# Per 15-minute window; reported in x-rate-limit-* headers (not enforced: faults do that).
+RATE_LIMITS = {
+    "mentions": 450,
+    "search": 450,
+    "dm_events": 300,
+    "user_tweets": 900,
+    "tweet_lookup": 900,
+    "create_tweet": 100,
+    "create_dm": 200,
+    "me": 75,
+}
+
+
+@dataclass(slots=True)
+class XUser:
+    id: str
+    username: str
+    name: str
+    followers: int
+    following: int
+    posts: int
+    verified: bool
+    description: str
+    created_at: float
+    suspended: bool = False
+
+
+@dataclass(slots=True)
+class Tweet:
+    id: int
+    author_id: str
+    text: str
+    created: float
+    conversation_id: int
+    lang: str
+    in_reply_to_user_id: str | None = None
+    referenced: tuple[tuple[str, int], ...] = ()
+    urls: tuple[tuple[str, str], ...] = ()
+    metrics: dict[str, int] = field(default_factory=dict)
+    words: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class DMEvent:
+    id: int
+    text: str
+    sender_id: str
+    conversation_id: str
+    created: float
+
+
+def iso_x(ts: float) -> str:
+    """X's timestamp format: 2026-11-23T10:15:00.000Z."""
+    moment = datetime.fromtimestamp(ts, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def escape_x(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def encode_token(value: int) -> str:
+    return base64.b32encode(f"sim:{value}".encode()).decode().rstrip("=").lower()
+
+
+def decode_token(token: str) -> int:
+    try:
+        raw = base64.b32decode(token.upper() + "=" * (-len(token) % 8)).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix != "sim":
+            raise ValueError(token)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid_request("pagination_token", token, "Invalid pagination token") from None
+
+
+def invalid_request(parameter: str, value: str, message: str) -> ApiError:
+    return ApiError(
+        400,
+        {
+            "errors": [{"parameters": {parameter: [value]}, "message": message}],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request",
+        },
+    )
+
+
+def forbidden(detail: str) -> ApiError:
+    return ApiError(
+        403,
+        {
+            "detail": detail,
+            "type": "about:blank",
+            "title": "Forbidden",
+            "status": 403,
+        },
+    )
+
+
+def _int_param(params: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid_request(
+            name, raw, f"The `{name}` query parameter value [{raw}] is not a number"
+        ) from None
+    if not lo <= value <= hi:
+        raise invalid_request(
+            name, raw, f"The `{name}` query parameter value [{raw}] is not between {lo} and {hi}"
+        )
+    return value
+
+
+def _id_param(params: dict[str, str], name: str) -> int | None:
+    raw = params.get(name)
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise invalid_request(name, raw, f"The `{name}` query parameter value [{raw}] is not valid")
+    return int(raw)
+
+
+def _time_param(params: dict[str, str], name: str) -> float | None:
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise invalid_request(name, raw, f"Invalid `{name}` timestamp [{raw}]") from None
+
+
+def _fields(params: dict[str, str], name: str) -> set[str]:
+    return {f.strip() for f in params.get(name, "").split(",") if f.strip()}
+
+
+def page_of(
+    ids: list[int], count: int, since_id: int | None, until_id: int | None, token: int | None
+) -> tuple[list[int], bool]:
+    """Newest-first page of `count` ids from ascending `ids`, and whether older ones remain.
+
+    `token` is the oldest id of the previous page (exclusive upper bound).
+    """
+    lo = bisect_right(ids, since_id) if since_id is not None else 0
+    hi = len(ids)
+    if until_id is not None:
+        hi = min(hi, bisect_left(ids, until_id))
+    if token is not None:
+        hi = min(hi, bisect_left(ids, token))
+    start = max(lo, hi - count)
+    page = ids[start:hi]
+    page.reverse()
+    return page, start > lo
+
+
+class XNetwork:
+    KINDS = ("mention", "thread", "reply_to_brand", "quote", "search", "dm")
+    KIND_WEIGHTS = (55, 10, 8, 7, 8, 12)
+
+    def __init__(self, state: "SimState", id_base: int) -> None:
+        self.state = state
+        self._next_id = id_base
+        self.users: dict[str, XUser] = {}
+        self.tweets: dict[int, Tweet] = {}
+        self.all_ids: list[int] = []
+        self.mentions: dict[str, list[int]] = {}
+        self.timelines: dict[str, list[int]] = {}
+        self.dm_events: dict[int, DMEvent] = {}
+        self.dm_by_user: dict[str, list[int]] = {}
+        self.dm_by_conversation: dict[str, list[int]] = {}
+        self.window_calls: dict[str, list[float]] = {}
+        self.customers_by_id = {c.x_id: c for c in state.customers}
+        for c in state.customers:
+            self.users[c.x_id] = XUser(
+                c.x_id,
+                c.username,
+                c.name,
+                c.followers,
+                c.following,
+                c.posts,
+                c.verified,
+                c.bio,
+                c.created_at,
+                c.suspended,
+            )
+
+    # -- storage ------------------------------------------------------------------------
+
+    def new_id(self) -> int:
+        self._next_id += ID_STEP + (self._next_id // ID_STEP) % 97
+        return self._next_id
+
+    def add_brand(self, account: Account) -> None:
+        user = self.users.get(account.account_id)
+        if user is None:
+            self.users[account.account_id] = XUser(
+                account.account_id,
+                account.handle,
+                account.name,
+                48_200,
+                310,
+                12_000,
+                True,
+                f"Official support for {account.name}. We answer 7 days a week.",
+                1_300_000_000.0,
+            )
+        else:
+            user.username, user.name = account.handle, account.name
+        self.mentions.setdefault(account.account_id, [])
+
+    def add_tweet(
+        self,
+        author_id: str,
+        text: str,
+        lang: str,
+        rng: random.Random,
+        *,
+        mentions_of: tuple[str, ...] = (),
+        reply_to: Tweet | None = None,
+        quote_of: Tweet | None = None,
+        expanded: dict[str, str] | None = None,
+    ) -> Tweet:
+        tweet_id = self.new_id()
+        referenced: list[tuple[str, int]] = []
+        conversation_id = tweet_id
+        in_reply_to_user_id = None
+        if reply_to is not None:
+            referenced.append(("replied_to", reply_to.id))
+            conversation_id = reply_to.conversation_id
+            in_reply_to_user_id = reply_to.author_id
+        if quote_of is not None:
+            referenced.append(("quoted", quote_of.id))
+        author = self.users[author_id]
+        reach = max(1, author.followers)
+        likes = int(rng.expovariate(1 / max(1.0, reach**0.5 / 4)))
+        tweet = Tweet(
+            id=tweet_id,
+            author_id=author_id,
+            text=text,
+            created=self.state.now(),
+            conversation_id=conversation_id,
+            lang=lang,
+            in_reply_to_user_id=in_reply_to_user_id,
+            referenced=tuple(referenced),
+            urls=tuple((u, (expanded or {}).get(u, u)) for u in _TCO.findall(text)),
+            metrics={
+                "retweet_count": likes // 5,
+                "reply_count": rng.randint(0, 3),
+                "like_count": likes,
+                "quote_count": likes // 20,
+                "bookmark_count": likes // 10,
+                "impression_count": likes * 40 + rng.randint(5, 300),
+            },
+            words=frozenset(w.lower() for w in _WORD.findall(text)),
+        )
+        self.tweets[tweet_id] = tweet
+        self.all_ids.append(tweet_id)
+        self.timelines.setdefault(author_id, []).append(tweet_id)
+        for account_id in mentions_of:
+            self.mentions.setdefault(account_id, []).append(tweet_id)
+        return tweet
+
+    def add_dm(self, sender_id: str, other_id: str, text: str) -> DMEvent:
+        low, high = sorted((sender_id, other_id), key=int)
+        conversation_id = f"{low}-{high}"
+        event = DMEvent(self.new_id(), text, sender_id, conversation_id, self.state.now())
+        self.dm_events[event.id] = event
+        for user_id in {sender_id, other_id}:
+            self.dm_by_user.setdefault(user_id, []).append(event.id)
+        self.dm_by_conversation.setdefault(conversation_id, []).append(event.id)
+        return event
+
+    # -- traffic ------------------------------------------------------------------------
+
+    def generate(
+        self,
+        account: Account,
+        rng: random.Random,
+        kind: str | None,
+        topic: str | None,
+        lang: str | None,
+    ) -> str:
+        """One customer post of `kind` (random by weight when None) to `account`; its id."""
+        kind = kind or rng.choices(self.KINDS, self.KIND_WEIGHTS)[0]
+        customer = rng.choice(self.state.customers)
+        topic = topic or traffic.pick_topic(rng)
+        text, text_lang = traffic.compose(
+            rng, topic, lang or customer.lang, "x", account.brand_word
+        )
+        handle = f"@{account.handle}"
+        landing = f"https://free-crypto-airdrop.example/claim?u={customer.username}"
+        expanded = dict.fromkeys(_TCO.findall(text), landing)
+        if kind == "reply_to_brand":
+            try:
+                pending = self.state.take_pending("x", account.account_id, ("tweet", "dm"))
+            except LookupError:
+                kind = "mention"
+            else:
+                return self._answer(account, pending, rng)
+        if kind == "thread":
+            earlier = self._recent_customer_tweet(account, rng)
+            if earlier is None:
+                kind = "mention"
+            else:
+                author = self.customers_by_id[earlier.author_id]
+                bump, bump_lang = traffic.thread_bump(rng, author.lang, account.brand_word)
+                tweet = self.add_tweet(
+                    author.x_id,
+                    f"{handle} {bump}",
+                    bump_lang,
+                    rng,
+                    mentions_of=(account.account_id,),
+                    reply_to=earlier,
+                )
+                return str(tweet.id)
+        if kind == "quote":
+            pool = self.all_ids[-200:]
+            if not pool:
+                kind = "mention"
+            else:
+                quoted = self.tweets[rng.choice(pool)]
+                quoted_user = self.users[quoted.author_id]
+                line, line_lang = traffic.quote_line(rng, customer.lang, account.brand_word)
+                link = f"https://t.co/q{quoted.id % 10_000_000:07d}"
+                tweet = self.add_tweet(
+                    customer.x_id,
+                    f"{handle} {line} {link}",
+                    line_lang,
+                    rng,
+                    mentions_of=(account.account_id,),
+                    quote_of=quoted,
+                    expanded={link: f"https://x.com/{quoted_user.username}/status/{quoted.id}"},
+                )
+                return str(tweet.id)
+        if kind == "dm":
+            return str(self.add_dm(customer.x_id, account.account_id, text).id)
+        if kind == "search":
+            word = account.brand_word
+            body = rng.choice(
+                (f"{word}: {text}", f"Dear {word}, {text}", f"{text} (thanks {word})")
+            )
+            return str(self.add_tweet(customer.x_id, body, text_lang, rng, expanded=expanded).id)
+        if rng.random() < 0.02:
+            text, text_lang = traffic.emoji_only(rng), "und"
+        body = f"{handle} {text}" if rng.random() < 0.8 else f"{text} {handle}"
+        tweet = self.add_tweet(
+            customer.x_id,
+            body,
+            text_lang,
+            rng,
+            mentions_of=(account.account_id,),
+            expanded=expanded,
+        )
+        return str(tweet.id)
+
+    def _recent_customer_tweet(self, account: Account, rng: random.Random) -> Tweet | None:
+        recent = [
+            self.tweets[i]
+            for i in self.mentions.get(account.account_id, [])[-50:]
+            if self.tweets[i].author_id in self.customers_by_id
+        ]
+        return rng.choice(recent) if recent else None
+
+    def _answer(self, account: Account, pending: PendingAnswer, rng: random.Random) -> str:
+        if pending.kind == "dm":
+            event = self.dm_events[int(pending.ref)]
+            customer_id = event.conversation_id.replace(account.account_id, "").strip("-")
+            customer = self.customers_by_id.get(customer_id)
+            lang = customer.lang if customer else "en"
+            text, _ = traffic.follow_up(rng, lang, account.brand_word)
+            return str(self.add_dm(customer_id, account.account_id, text).id)
+        brand_tweet = self.tweets[int(pending.ref)]
+        customer_id = brand_tweet.in_reply_to_user_id or rng.choice(self.state.customers).x_id
+        customer = self.customers_by_id.get(customer_id)
+        text, lang = traffic.follow_up(rng, customer.lang if customer else "en", account.brand_word)
+        tweet = self.add_tweet(
+            customer_id,
+            f"@{account.handle} {text}",
+            lang,
+            rng,
+            mentions_of=(account.account_id,),
+            reply_to=brand_tweet,
+        )
+        return str(tweet.id)
+
+    # -- serialisation ------------------------------------------------------------------
+
+    def tweet_json(self, tweet: Tweet, fields: set[str]) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "id": str(tweet.id),
+            "text": escape_x(tweet.text),
+            "edit_history_tweet_ids": [str(tweet.id)],
+        }
+        if "author_id" in fields:
+            item["author_id"] = tweet.author_id
+        if "conversation_id" in fields:
+            item["conversation_id"] = str(tweet.conversation_id)
+        if "created_at" in fields:
+            item["created_at"] = iso_x(tweet.created)
+        if "in_reply_to_user_id" in fields and tweet.in_reply_to_user_id:
+            item["in_reply_to_user_id"] = tweet.in_reply_to_user_id
+        if "lang" in fields:
+            item["lang"] = tweet.lang
+        if "public_metrics" in fields:
+            item["public_metrics"] = dict(tweet.metrics)
+        if "referenced_tweets" in fields and tweet.referenced:
+            item["referenced_tweets"] = [{"type": t, "id": str(i)} for t, i in tweet.referenced]
+        if "entities" in fields:
+            entities = self._entities(tweet)
+            if entities:
+                item["entities"] = entities
+        return item
+
+    def _entities(self, tweet: Tweet) -> dict[str, Any]:
+        entities: dict[str, Any] = {}
+        mentions = []
+        for match in _MENTION.finditer(tweet.text):
+            entry = {"start": match.start(), "end": match.end(), "username": match.group(1)}
+            user = next((u for u in self._brands() if u.username == match.group(1)), None)
+            if user is not None:
+                entry["id"] = user.id
+            mentions.append(entry)
+        if mentions:
+            entities["mentions"] = mentions
+        urls = []
+        for short, long in tweet.urls:
+            start = tweet.text.find(short)
+            display = long.split("://", 1)[-1]
+            urls.append(
+                {
+                    "start": start,
+                    "end": start + len(short),
+                    "url": short,
+                    "expanded_url": long,
+                    "display_url": display[:26] + ("…" if len(display) > 26 else ""),
+                }
+            )
+        if urls:
+            entities["urls"] = urls
+        tags = [
+            {"start": m.start(), "end": m.end(), "tag": m.group(1)}
+            for m in _HASHTAG.finditer(tweet.text)
+        ]
+        if tags:
+            entities["hashtags"] = tags
+        return entities
+
+    def _brands(self) -> list[XUser]:
+        return [self.users[a.account_id] for a in self.state.accounts.values() if a.network == "x"]
+
+    def user_json(self, user: XUser, fields: set[str]) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": user.id, "name": user.name, "username": user.username}
+        if "verified" in fields:
+            item["verified"] = user.verified
+        if "public_metrics" in fields:
+            item["public_metrics"] = {
+                "followers_count": user.followers,
+                "following_count": user.following,
+                "tweet_count": user.posts,
+                "listed_count": user.followers // 200,
+                "like_count": user.posts * 2,
+            }
+        if "profile_image_url" in fields:
+            item["profile_image_url"] = (
+                f"https://pbs.twimg.com/profile_images/{user.id}/avatar_normal.jpg"
+            )
+        if "description" in fields:
+            item["description"] = escape_x(user.description)
+        if "created_at" in fields:
+            item["created_at"] = iso_x(user.created_at)
+        if "protected" in fields:
+            item["protected"] = False
+        return item
+
+    def _with_includes(
+        self,
+        data: list[dict[str, Any]],
+        tweets: list[Tweet],
+        params: dict[str, str],
+    ) -> dict[str, Any]:
+        expansions = _fields(params, "expansions")
+        user_fields = _fields(params, "user.fields")
+        tweet_fields = _fields(params, "tweet.fields")
+        body: dict[str, Any] = {"data": data}
+        includes: dict[str, Any] = {}
+        errors: list[dict[str, Any]] = []
+        user_ids: list[str] = []
+        referenced: list[Tweet] = []
+        if "referenced_tweets.id" in expansions:
+            seen: set[int] = set()
+            for tweet in tweets:
+                for _, ref in tweet.referenced:
+                    if ref in self.tweets and ref not in seen:
+                        seen.add(ref)
+                        referenced.append(self.tweets[ref])
+        for tweet in tweets:
+            if "author_id" in expansions:
+                user_ids.append(tweet.author_id)
+            if "in_reply_to_user_id" in expansions and tweet.in_reply_to_user_id:
+                user_ids.append(tweet.in_reply_to_user_id)
+        if "referenced_tweets.id.author_id" in expansions:
+            user_ids.extend(t.author_id for t in referenced)
+        users = []
+        seen_users: set[str] = set()
+        for user_id in user_ids:
+            if user_id in seen_users:
+                continue
+            seen_users.add(user_id)
+            user = self.users.get(user_id)
+            if user is None or user.suspended:
+                errors.append(
+                    {
+                        "value": user_id,
+                        "detail": f"Could not find user with id: [{user_id}].",
+                        "title": "Not Found Error",
+                        "resource_type": "user",
+                        "parameter": "author_id",
+                        "resource_id": user_id,
+                        "type": "https://api.twitter.com/2/problems/resource-not-found",
+                    }
+                )
+            else:
+                users.append(self.user_json(user, user_fields))
+        if users:
+            includes["users"] = users
+        if referenced:
+            includes["tweets"] = [self.tweet_json(t, tweet_fields) for t in referenced]
+        if includes:
+            body["includes"] = includes
+        if errors:
+            body["errors"] = errors
+        return body
+
+    def _timeline(
+        self, ids: list[int], params: dict[str, str], count: int, token_name: str
+    ) -> dict[str, Any]:
+        token_raw = params.get(token_name) or params.get("pagination_token")
+        token = decode_token(token_raw) if token_raw else None
+        since_id = _id_param(params, "since_id")
+        until_id = _id_param(params, "until_id")
+        start_time = _time_param(params, "start_time")
+        end_time = _time_param(params, "end_time")
+        if start_time is not None or end_time is not None:
+            # Times rise with ids, so a time bound is an id bound found by bisecting times.
+            def created(i: int) -> float:
+                return self.tweets[i].created
+
+            if start_time is not None:
+                pos = bisect_left(ids, start_time, key=created)
+                if pos > 0:
+                    since_id = max(since_id or 0, ids[pos - 1])
+            if end_time is not None:
+                pos = bisect_left(ids, end_time, key=created)
+                if pos < len(ids):
+                    until_id = min(until_id, ids[pos]) if until_id else ids[pos]
+        page_ids, more = page_of(ids, count, since_id, until_id, token)
+        return self._tweet_page(page_ids, more, params, token_name)
+
+    def _tweet_page(
+        self, page_ids: list[int], more: bool, params: dict[str, str], token_name: str
+    ) -> dict[str, Any]:
+        if not page_ids:
+            return {"meta": {"result_count": 0}}
+        tweets = [self.tweets[i] for i in page_ids]
+        fields = _fields(params, "tweet.fields")
+        body = self._with_includes([self.tweet_json(t, fields) for t in tweets], tweets, params)
+        meta: dict[str, Any] = {
+            "newest_id": str(page_ids[0]),
+            "oldest_id": str(page_ids[-1]),
+            "result_count": len(page_ids),
+        }
+        if more:
+            meta[token_name] = encode_token(page_ids[-1])
+        body["meta"] = meta
+        return body
+
+    def count_window(self, route: str) -> dict[str, str]:
+        """x-rate-limit-* headers for one more call to `route` in its 15-minute window."""
+        now = self.state.now()
+        window = 900
+        calls = self.window_calls.setdefault(route, [])
+        start = now - (now % window)
+        calls[:] = [t for t in calls if t >= start]
+        calls.append(now)
+        limit = RATE_LIMITS.get(route, 300)
+        return {
+            "x-rate-limit-limit": str(limit),
+            "x-rate-limit-remaining": str(max(1, limit - len(calls))),
+            "x-rate-limit-reset": str(int(start + window)),
+        }
+
+    # -- endpoints ----------------------------------------------------------------------
+
+    def get_mentions(self, user_id: str, params: dict[str, str]) -> dict[str, Any]:
+        count = _int_param(params, "max_results", 10, 5, 100)
+        return self._timeline(self.mentions.get(user_id, []), params, count, "next_token")
+
+    def get_user_tweets(self, user_id: str, params: dict[str, str]) -> dict[str, Any]:
+        count = _int_param(params, "max_results", 10, 5, 100)
+        return self._timeline(self.timelines.get(user_id, []), params, count, "next_token")
+
+    def search_recent(self, params: dict[str, str]) -> dict[str, Any]:
+        query = params.get("query", "")
+        if not query:
+            raise invalid_request("query", "", "The `query` query parameter can not be empty")
+        matcher = compile_query(query)
+        count = _int_param(params, "max_results", 10, 10, 100)
+        token_raw = params.get("next_token") or params.get("pagination_token")
+        token = decode_token(token_raw) if token_raw else None
+        since_id = _id_param(params, "since_id")
+        week_ago = self.state.now() - 7 * 86_400
+        ids = self.all_ids
+        lo = bisect_right(ids, since_id) if since_id is not None else 0
+        hi = bisect_left(ids, token) if token is not None else len(ids)
+        page: list[int] = []
+        more = False
+        for pos in range(hi - 1, lo - 1, -1):
+            tweet = self.tweets[ids[pos]]
+            if tweet.created < week_ago:
+                break
+            if tweet.author_id in self.customers_by_id and matcher(self, tweet):
+                if len(page) == count:
+                    more = True
+                    break
+                page.append(tweet.id)
+        return self._tweet_page(page, more, params, "next_token")
+
+    def get_tweet(self, tweet_id: str, params: dict[str, str]) -> dict[str, Any]:
+        tweet = self.tweets.get(int(tweet_id)) if tweet_id.isdigit() else None
+        if tweet is None:
+            return {
+                "errors": [
+                    {
+                        "value": tweet_id,
+                        "detail": f"Could not find tweet with id: [{tweet_id}].",
+                        "title": "Not Found Error",
+                        "resource_type": "tweet",
+                        "parameter": "id",
+                        "resource_id": tweet_id,
+                        "type": "https://api.twitter.com/2/problems/resource-not-found",
+                    }
+                ]
+            }
+        body = self._with_includes(
+            [self.tweet_json(tweet, _fields(params, "tweet.fields"))], [tweet], params
+        )
+        body["data"] = body["data"][0]
+        return body
+
+    def get_me(self, account: Account, params: dict[str, str]) -> dict[str, Any]:
+        return {
+            "data": self.user_json(self.users[account.account_id], _fields(params, "user.fields"))
+        }
+
+    def _dm_page(self, ids: list[int], params: dict[str, str]) -> dict[str, Any]:
+        count = _int_param(params, "max_results", 100, 1, 100)
+        token_raw = params.get("pagination_token")
+        token = decode_token(token_raw) if token_raw else None
+        page_ids, more = page_of(ids, count, None, None, token)
+        if not page_ids:
+            return {"meta": {"result_count": 0}}
+        fields = _fields(params, "dm_event.fields") | set(DM_DEFAULT_FIELDS)
+        data = []
+        sender_ids: list[str] = []
+        for event_id in page_ids:
+            event = self.dm_events[event_id]
+            item: dict[str, Any] = {"id": str(event.id), "event_type": "MessageCreate"}
+            item["text"] = event.text
+            if "sender_id" in fields:
+                item["sender_id"] = event.sender_id
+            if "dm_conversation_id" in fields:
+                item["dm_conversation_id"] = event.conversation_id
+            if "created_at" in fields:
+                item["created_at"] = iso_x(event.created)
+            if "participant_ids" in fields:
+                item["participant_ids"] = event.conversation_id.split("-")
+            data.append(item)
+            sender_ids.append(event.sender_id)
+        body: dict[str, Any] = {"data": data}
+        if "sender_id" in _fields(params, "expansions"):
+            user_fields = _fields(params, "user.fields")
+            unique = dict.fromkeys(sender_ids)
+            users = [
+                self.user_json(self.users[u], user_fields)
+                for u in unique
+                if u in self.users and not self.users[u].suspended
+            ]
+            if users:
+                body["includes"] = {"users": users}
+        meta: dict[str, Any] = {"result_count": len(page_ids)}
+        if more:
+            meta["next_token"] = encode_token(page_ids[-1])
+        body["meta"] = meta
+        return body
+
+    def get_dm_events(self, account: Account, params: dict[str, str]) -> dict[str, Any]:
+        if params.get("event_types", "MessageCreate") not in ("MessageCreate", ""):
+            return {"meta": {"result_count": 0}}
+        return self._dm_page(self.dm_by_user.get(account.account_id, []), params)
+
+    def get_dm_conversation_events(
+        self, account: Account, participant_id: str, params: dict[str, str]
+    ) -> dict[str, Any]:
+        low, high = sorted((account.account_id, participant_id), key=_numeric)
+        return self._dm_page(self.dm_by_conversation.get(f"{low}-{high}", []), params)
+
+    def create_tweet(self, account: Account, body: dict[str, Any]) -> dict[str, Any]:
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise invalid_request("text", str(text), "The `text` field is required")
+        if weighted_length(text) > 280:
+            raise forbidden("Your Tweet text is too long.")
+        reply = body.get("reply") or {}
+        target_id = str(reply.get("in_reply_to_tweet_id", ""))
+        target = self.tweets.get(int(target_id)) if target_id.isdigit() else None
+        if target_id and target is None:
+            raise forbidden(
+                "You attempted to reply to a Tweet that is deleted or not visible to you."
+            )
+        author = account
+        if target is not None:
+            # The brand the customer addressed answers, whichever token was used.
+            owner = next(
+                (
+                    a
+                    for a in self.state.accounts.values()
+                    if a.network == "x"
+                    and _contains(self.mentions.get(a.account_id, []), target.id)
+                ),
+                None,
+            )
+            author = owner or account
+        tweet = self.add_tweet(author.account_id, text, "en", self.state.rng, reply_to=target)
+        self.state.record_reply(
+            "x",
+            author.account_id,
+            {
+                "id": str(tweet.id),
+                "kind": "tweet",
+                "text": text,
+                "in_reply_to": target_id or None,
+                "recipient": target.author_id if target else None,
+            },
+        )
+        return {
+            "data": {
+                "id": str(tweet.id),
+                "text": escape_x(text),
+                "edit_history_tweet_ids": [str(tweet.id)],
+            }
+        }
+
+    def create_dm(
+        self, account: Account, participant_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise invalid_request("text", str(text), "The `text` field is required")
+        if participant_id not in self.users or self.users[participant_id].suspended:
+            raise forbidden("You cannot send messages to this user.")
+        if len(text) > 10_000:
+            raise invalid_request("text", text[:20], "The text is longer than 10000 characters")
+        event = self.add_dm(account.account_id, participant_id, text)
+        self.state.record_reply(
+            "x",
+            account.account_id,
+            {
+                "id": str(event.id),
+                "kind": "dm",
+                "text": text,
+                "in_reply_to": None,
+                "recipient": participant_id,
+                "dm_conversation_id": event.conversation_id,
+            },
+        )
+        return {"data": {"dm_conversation_id": event.conversation_id, "dm_event_id": str(event.id)}}
+
+
+def _numeric(value: str) -> int:
+    return int(value) if value.isdigit() else 0
+
+
+def _contains(ids: list[int], value: int) -> bool:
+    pos = bisect_left(ids, value)
+    return pos < len(ids) and ids[pos] == value
+
+
+def weighted_length(text: str) -> int:
+    """X's weighted length: URLs count 23, CJK and emoji 2, the rest 1."""
+    total = 0
+    position = 0
+    for match in re.finditer(r"https?://\S+", text):
+        total += _weigh(text[position : match.start()]) + 23
+        position = match.end()
+    return total + _weigh(text[position:])
+
+
+def _weigh(text: str) -> int:
+    light = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
+    return sum(1 if any(lo <= ord(c) <= hi for lo, hi in light) else 2 for c in text)
+
+
+# -- recent search query language ---------------------------------------------------------
+
+_QUERY_TOKEN = re.compile(r'\s*(\(|\)|-?"[^"]*"|[^\s()]+)')
+
+
+def compile_query(query: str) -> Any:
+    """A predicate for X search syntax: terms, "phrases", OR, -negation, (groups), operators.
+
+    Supported operators: is:retweet is:reply is:quote has:links lang: from: to: @user #tag.
+    A bad query raises the 400 X answers with.
+    """
+    tokens = [t for t in _QUERY_TOKEN.findall(query) if t]
+    position = 0
+
+    def fail(message: str) -> ApiError:
+        return invalid_request(
+            "query", query, f"There were errors processing your request: {message}"
+        )
+
+    def parse_or() -> Any:
+        nonlocal position
+        options = [parse_and()]
+        while position < len(tokens) and tokens[position] == "OR":
+            position += 1
+            options.append(parse_and())
+        return options[0] if len(options) == 1 else ("or", options)
+
+    def parse_and() -> Any:
+        nonlocal position
+        parts = []
+        while position < len(tokens) and tokens[position] not in (")", "OR"):
+            parts.append(parse_unary())
+        if not parts:
+            raise fail("empty group or dangling OR")
+        return parts[0] if len(parts) == 1 else ("and", parts)
+
+    def parse_unary() -> Any:
+        nonlocal position
+        token = tokens[position]
+        if token == "-" and position + 1 < len(tokens) and tokens[position + 1] == "(":
+            position += 1
+            return ("not", parse_unary())
+        if token.startswith("-") and len(token) > 1:
+            tokens[position] = token[1:]
+            return ("not", parse_unary())
+        if token == "(":
+            position += 1
+            node = parse_or()
+            if position >= len(tokens) or tokens[position] != ")":
+                raise fail("missing )")
+            position += 1
+            return node
+        position += 1
+        return ("term", token)
+
+    tree = parse_or()
+    if position != len(tokens):
+        raise fail(f"unexpected {tokens[position]!r}")
+
+    def evaluate(node: Any, network: XNetwork, tweet: Tweet) -> bool:
+        op, arg = node
+        if op == "or":
+            return any(evaluate(n, network, tweet) for n in arg)
+        if op == "and":
+            return all(evaluate(n, network, tweet) for n in arg)
+        if op == "not":
+            return not evaluate(arg, network, tweet)
+        return _term(arg, network, tweet)
+
+    return lambda network, tweet: evaluate(tree, network, tweet)
+
+
+def _term(term: str, network: XNetwork, tweet: Tweet) -> bool:
+    lower = term.lower()
+    kinds = {kind for kind, _ in tweet.referenced}
+    if lower == "is:retweet":
+        return False
+    if lower == "is:reply":
+        return "replied_to" in kinds
+    if lower == "is:quote":
+        return "quoted" in kinds
+    if lower == "has:links":
+        return bool(tweet.urls)
+    if lower.startswith("lang:"):
+        return tweet.lang == lower[5:]
+    if lower.startswith("from:"):
+        return network.users[tweet.author_id].username.lower() == lower[5:].lstrip("@")
+    if lower.startswith("to:"):
+        user = network.users.get(tweet.in_reply_to_user_id or "")
+        return bool(user) and user.username.lower() == lower[3:].lstrip("@")
+    if lower.startswith('"'):
+        return lower.strip('"') in tweet.text.lower()
+    if lower.startswith(("@", "#")):
+        return re.search(re.escape(lower) + r"(?!\w)", tweet.text.lower()) is not None
+    if lower.isascii():
+        return lower in tweet.words
+    return lower in tweet.text.lower()

@@ -14,7 +14,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/socialdesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/socialdesk_bench
 
-.PHONY: help run test bench lint format install clean
+.PHONY: help run test bench lint format install clean stop-embedded
 
 help:
 	@echo "make run    install, migrate, load demo data, start web+worker+beat+simulator on :$(PORT)"
@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml scripts/find-python.sh
 		echo "Creating $(VENV) with $$PYTHON"; rm -rf $(VENV); "$$PYTHON" -m venv $(VENV) || exit 1; \
 	fi
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,embedded]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -36,7 +36,12 @@ install: $(STAMP)
 run: $(STAMP)
 	@export DEBUG=$${DEBUG:-true} SIMULATOR_URL=$${SIMULATOR_URL:-http://127.0.0.1:$(SIMULATOR_PORT)} \
 		PORT=$(PORT) SIMULATOR_PORT=$(SIMULATOR_PORT); \
-	echo "Database: $${DATABASE_URL:-embedded SQLite in var/}   Broker: $${REDIS_URL:-embedded (filesystem, var/broker)}"; \
+	if [ -z "$$DATABASE_URL" ]; then \
+		echo "DATABASE_URL is not set: starting the embedded PostgreSQL in var/pgdata"; \
+		DATABASE_URL=$$($(PY) -m socialdesk.embedded) || exit 1; export DATABASE_URL; \
+	fi; \
+	echo "Database: $$DATABASE_URL"; \
+	echo "Broker:   $${REDIS_URL:-embedded (filesystem queue in var/broker; set REDIS_URL for Redis)}"; \
 	$(PY) manage.py migrate --no-input && \
 	$(PY) manage.py load_demo && \
 	exec $(BIN)/honcho -f Procfile.dev start
@@ -57,5 +62,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-clean:
+stop-embedded:
+	-$(PY) -m socialdesk.embedded stop
+
+clean: stop-embedded
 	rm -rf $(VENV) var .pytest_cache

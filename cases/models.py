@@ -65,9 +65,7 @@ class Case(models.Model):
     """One customer's conversation on one channel, from first post to resolution."""
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="cases")
-    channel = models.ForeignKey(
-        "listening.Channel", on_delete=models.PROTECT, related_name="cases"
-    )
+    channel = models.ForeignKey("listening.Channel", on_delete=models.PROTECT, related_name="cases")
     # The network's thread (X conversation_id, Facebook post id, DM conversation).
     conversation_key = models.CharField(max_length=160)
     subject = models.CharField(max_length=200, blank=True, help_text="Start of the first post.")
@@ -84,6 +82,7 @@ class Case(models.Model):
         null=True,
         blank=True,
         related_name="assigned_cases",
+        db_index=False,  # indexed by case_assignee (assignee, status)
     )
     language = models.CharField(max_length=16, blank=True)
     sentiment = models.FloatField(default=0.0)
@@ -149,7 +148,7 @@ class Reply(models.Model):
     is_private = models.BooleanField(default=False, help_text="A DM / private reply, not public.")
     state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    external_id = models.CharField(max_length=64, blank=True)
+    external_id = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)

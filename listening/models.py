@@ -120,18 +120,21 @@ class MentionKind(models.TextChoices):
 class Mention(models.Model):
     """One inbound post from a network, threaded into a case. Written only by ingest."""
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="mentions")
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="mentions")
-    author = models.ForeignKey(
-        "cases.Identity", on_delete=models.PROTECT, related_name="mentions"
+    # Both covered by the indexes in Meta (channel, external_id) and (case, posted_at).
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="mentions", db_index=False
     )
-    external_id = models.CharField(max_length=64)
+    case = models.ForeignKey(
+        "cases.Case", on_delete=models.CASCADE, related_name="mentions", db_index=False
+    )
+    author = models.ForeignKey("cases.Identity", on_delete=models.PROTECT, related_name="mentions")
+    external_id = models.CharField(max_length=255)
     kind = models.CharField(max_length=20, choices=MentionKind.choices)
     is_private = models.BooleanField(default=False)
     text = models.TextField()
     lang = models.CharField(max_length=16, blank=True)
     conversation_id = models.CharField(max_length=128)
-    in_reply_to_id = models.CharField(max_length=64, blank=True)
+    in_reply_to_id = models.CharField(max_length=255, blank=True)
     url = models.URLField(max_length=500, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
     posted_at = models.DateTimeField()
@@ -150,7 +153,6 @@ class Mention(models.Model):
         ]
         indexes = [
             models.Index(fields=["case", "posted_at"], name="mention_case_time"),
-            models.Index(fields=["channel", "-received_at"], name="mention_channel_recent"),
         ]
 
     def __str__(self) -> str:
@@ -164,11 +166,9 @@ class QuarantinedPost(models.Model):
         POLL = "poll", "Poll"
         IMPORT = "import", "Import"
 
-    channel = models.ForeignKey(
-        Channel, on_delete=models.CASCADE, related_name="quarantined_posts"
-    )
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="quarantined_posts")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.POLL)
-    external_id = models.CharField(max_length=64, blank=True)
+    external_id = models.CharField(max_length=255, blank=True)
     reason = models.TextField()
     payload = models.TextField(help_text="The raw item as received (JSON text).")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

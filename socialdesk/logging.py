@@ -18,8 +18,10 @@ class KeyValueFormatter(logging.Formatter):
             record.name,
             repr(message) if " " in message else message,
         ]
-        parts += [f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
-                  for key, value in sorted(extras.items())]
+        parts += [
+            f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
+            for key, value in sorted(extras.items())
+        ]
         line = " ".join(parts)
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)

@@ -1,7 +1,7 @@
 """The four roles as Django groups, and the permissions each holds.
 
-Views check permissions, never group names. A migration calls `sync_roles` whenever this
-table changes; `manage.py sync_roles` does the same on a running install.
+Views check permissions, never group names. `sync_roles` runs after every `migrate`
+(a post_migrate handler in cases/apps.py), so a deploy that changes this table applies it.
 """
 
 AGENT = "agent"
@@ -53,16 +53,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
-def sync_roles(apps=None) -> None:
+def sync_roles() -> None:
     """Create the groups and set exactly the permissions listed above."""
-    from django.apps import apps as global_apps
+    from django.apps import apps
     from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
 
-    apps = apps or global_apps
-    for app_config in global_apps.get_app_configs():
-        create_permissions(app_config, verbosity=0, apps=apps)
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
     for role, names in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
         perms = []

@@ -9,10 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SOCIALDESK_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # beat's schedule, locks and the demo's files
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -23,7 +25,7 @@ def env_str(name: str, default: str = "") -> str:
             return Path(file_name).read_text().strip()
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE={file_name!r} cannot be read: {exc}") from exc
-    return os.environ.get(name, default)
+    return os.environ.get(name) or default  # set-but-empty means "use the default"
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -48,6 +50,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -67,6 +79,14 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Key for channel credentials at rest: one or more Fernet keys, comma separated, the first
 # used for encryption (so keys can be rotated). Falls back to a key derived from SECRET_KEY.
 CREDENTIALS_KEYS = [key.strip() for key in env_str("CREDENTIALS_KEY").split(",") if key.strip()]
+for _key in CREDENTIALS_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "CREDENTIALS_KEY must be 32 url-safe base64-encoded bytes (make one with: python -c "
+            "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+        ) from None
 
 # The simulator stands in for X and Facebook in demos and tests. Empty in production.
 SIMULATOR_URL = env_str("SIMULATOR_URL").rstrip("/")
@@ -75,7 +95,7 @@ FACEBOOK_GRAPH_URL = env_str(
     "FACEBOOK_GRAPH_URL", SIMULATOR_URL or "https://graph.facebook.com"
 ).rstrip("/")
 FACEBOOK_GRAPH_VERSION = env_str("FACEBOOK_GRAPH_VERSION", "v23.0")
-SOCIAL_HTTP_TIMEOUT = float(env_int("SOCIAL_HTTP_TIMEOUT", 20))
+SOCIAL_HTTP_TIMEOUT = env_float("SOCIAL_HTTP_TIMEOUT", 20.0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -123,27 +143,23 @@ TEMPLATES = [
     },
 ]
 
-# Database: DATABASE_URL (PostgreSQL in production and tests), else an embedded SQLite file.
+# Database: PostgreSQL, always. DATABASE_URL, or else the embedded demo server that
+# `make run` starts under var/ (socialdesk/embedded.py writes its URL to var/database_url).
 DATABASE_URL = env_str("DATABASE_URL")
-if DATABASE_URL:
-    try:
-        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-    except Exception as exc:  # dj_database_url raises several types on junk
-        raise ImproperlyConfigured(f"DATABASE_URL cannot be parsed: {exc}") from exc
-else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "socialdesk.sqlite3",
-            # Web, worker and beat share the file: wait for locks, take them up front.
-            "OPTIONS": {
-                "timeout": 30,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
-    }
+if not DATABASE_URL and (VAR_DIR / "database_url").exists():
+    DATABASE_URL = (VAR_DIR / "database_url").read_text().strip()
+if not DATABASE_URL:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. Set it to a PostgreSQL URL "
+        "(postgres://user:password@host:5432/socialdesk), or use `make run`, which starts an "
+        "embedded PostgreSQL for the demo."
+    )
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+except Exception as exc:  # dj_database_url raises several types on junk
+    raise ImproperlyConfigured(f"DATABASE_URL cannot be parsed: {exc}") from exc
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...).")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: REDIS_URL for the broker, the cache and the per-channel poll lock. Without it,
@@ -151,8 +167,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     _broker_dir = VAR_DIR / "broker"
     for sub in ("out", "processed"):
@@ -164,8 +181,12 @@ else:
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                          "LOCATION": str(VAR_DIR / "cache")}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -207,6 +228,17 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+WHITENOISE_AUTOREFRESH = DEBUG
+# Hashed names and long cache lifetimes in production; plain files while developing.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_MANIFEST_STRICT = False  # a file missing from the manifest is served unhashed
 
 # Security. The CSP allows no inline script; htmx is vendored and configured by a meta tag.
 from django.utils.csp import CSP  # noqa: E402
@@ -229,6 +261,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^health/ping$"]  # load balancers probe over plain HTTP
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)

@@ -1,0 +1,245 @@
+"""The radar: a priority for every inbound post and a suggested triage for every case.
+
+Everything here is a pure function of the post (and the author's reach), so ingest can score a
+whole page in memory and tests can check each rule in isolation. Each score carries its reasons,
+shown to the agent beside the priority and kept for QA ("did we engage the right people?").
+
+Priority (0-100) = 30 (base)
+    + up to 30 for negative sentiment (VADER compound of the customer's text)
+    + 8 per urgency word (cancel, refund, broken, lawyer, ...), up to 24
+    + up to 15 for reach (log10 of followers), + 5 if verified
+    + up to 10 for engagement (likes, reposts, replies, quotes), + 5 for a private message
+    - 25 for spam.
+Waiting time is not part of the stored priority: the inbox orders equal priorities by the
+longest wait, so it keeps growing in effect without rewriting rows.
+"""
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from listening.posts import InboundPost
+
+URGENCY_WORDS = (
+    # English
+    "cancel",
+    "refund",
+    "broken",
+    "lawyer",
+    "attorney",
+    "sue",
+    "legal",
+    "outage",
+    "down",
+    "scam",
+    "fraud",
+    "chargeback",
+    "never again",
+    "worst",
+    "unacceptable",
+    "complaint",
+    "charged twice",
+    "stolen",
+    "hacked",
+    "urgent",
+    "emergency",
+    # Spanish, Portuguese, French, German
+    "reembolso",
+    "cancelar",
+    "abogado",
+    "estafa",
+    "roto",
+    "reembolsar",
+    "advogado",
+    "quebrado",
+    "remboursement",
+    "annuler",
+    "avocat",
+    "arnaque",
+    "cassé",
+    "panne",
+    "erstattung",
+    "kündigen",
+    "anwalt",
+    "betrug",
+    "kaputt",
+    "störung",
+)
+LEGAL_WORDS = (
+    "lawyer",
+    "attorney",
+    "sue ",
+    "legal action",
+    "court",
+    "abogado",
+    "avocat",
+    "anwalt",
+    "advogado",
+    "class action",
+)
+PRESS_WORDS = (
+    "journalist",
+    "reporter",
+    "for a story",
+    "for comment",
+    "press enquiry",
+    "press inquiry",
+    "newsroom",
+    "editor at",
+)
+SPAM_MARKERS = (
+    "crypto",
+    "bitcoin",
+    "airdrop",
+    "follow back",
+    "free followers",
+    "dm me to earn",
+    "investment opportunity",
+    "giveaway",
+    "click here",
+    "promo code",
+)
+INSULTS = (
+    "idiot",
+    "stupid",
+    "morons",
+    "clowns",
+    "trash company",
+    "garbage",
+    "pathetic",
+    "shut up",
+    "loser",
+    "f*ck",
+    "fuck",
+    "suck",
+)
+
+_URGENCY = re.compile(
+    r"(?<!\w)(" + "|".join(re.escape(w) for w in URGENCY_WORDS) + r")(?!\w)", re.IGNORECASE
+)
+_LINK = re.compile(r"https?://", re.IGNORECASE)
+
+HIGH_REACH_FOLLOWERS = 50_000
+
+
+@cache
+def _analyzer() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+def sentiment(text: str) -> float:
+    """VADER compound polarity of the customer's text, -1 (hostile) to 1 (delighted)."""
+    return _analyzer().polarity_scores(text)["compound"] if text else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    priority: int
+    sentiment: float
+    reasons: tuple[str, ...]
+    urgency: tuple[str, ...]
+    is_spam: bool
+    is_legal: bool
+    is_press: bool
+    is_troll: bool
+    is_question: bool
+
+
+def _contains(text: str, words: tuple[str, ...]) -> bool:
+    return any(word in text for word in words)
+
+
+def _short_count(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
+
+
+def score_post(post: InboundPost) -> Score:
+    """Score one post. Pure: depends only on the post and its author."""
+    text = post.text
+    lowered = text.lower()
+    polarity = sentiment(text)
+    reasons: list[str] = []
+    priority = 30.0
+
+    if polarity < -0.05:
+        priority += 30 * min(1.0, -polarity)
+        reasons.append(f"negative sentiment ({polarity:+.2f})")
+    elif polarity > 0.5:
+        reasons.append(f"positive sentiment ({polarity:+.2f})")
+
+    urgency = tuple(dict.fromkeys(match.lower() for match in _URGENCY.findall(text)))
+    if urgency:
+        priority += min(24, 8 * len(urgency))
+        reasons.append("urgency: " + ", ".join(urgency))
+
+    followers = post.author.followers
+    if followers >= 100:
+        priority += min(15.0, 3 * math.log10(followers))
+        reasons.append(f"reach: {_short_count(followers)} followers")
+    if post.author.verified:
+        priority += 5
+        reasons.append("verified account")
+
+    metrics = post.metrics or {}
+    engagement = sum(int(metrics.get(k, 0) or 0) for k in ("likes", "reposts", "replies", "quotes"))
+    if engagement >= 5:
+        priority += min(10.0, 2.5 * math.log2(engagement))
+        reasons.append(f"engagement: {engagement}")
+    if post.is_private:
+        priority += 5
+        reasons.append("private message")
+
+    links = len(_LINK.findall(text))
+    is_spam = _contains(lowered, SPAM_MARKERS) or links >= 2 or lowered.count("#") >= 5
+    if is_spam:
+        priority -= 25
+        reasons.append("looks like spam")
+    is_legal = _contains(lowered, LEGAL_WORDS)
+    if is_legal:
+        reasons.append("legal threat")
+    is_press = _contains(lowered, PRESS_WORDS)
+    if is_press:
+        reasons.append("press enquiry")
+    is_troll = _contains(lowered, INSULTS) and not urgency and polarity < -0.3
+    if is_troll:
+        reasons.append("insults without a concrete problem")
+
+    return Score(
+        priority=max(0, min(100, round(priority))),
+        sentiment=round(polarity, 3),
+        reasons=tuple(reasons),
+        urgency=urgency,
+        is_spam=is_spam,
+        is_legal=is_legal,
+        is_press=is_press,
+        is_troll=is_troll,
+        is_question="?" in text or "¿" in text,
+    )
+
+
+def suggest_triage(score: Score, followers: int, verified: bool) -> tuple[str, str]:
+    """(engage | ignore | escalate, the reason shown to the agent) for a case's leading post."""
+    if score.is_legal:
+        return "escalate", "Legal threat: route to the escalation path, do not argue in public."
+    if score.is_press:
+        return "escalate", "Press enquiry: hand to communications before anyone answers."
+    if score.sentiment <= -0.5 and (followers >= HIGH_REACH_FOLLOWERS or verified):
+        return "escalate", "Angry customer with large reach: a supervisor should see this."
+    if score.is_spam:
+        return "ignore", "Looks like spam (links, promotions or hashtag stuffing)."
+    if score.is_troll:
+        return "ignore", "Insults without a concrete problem: engaging rarely helps."
+    if score.urgency:
+        return "engage", "Customer with a concrete problem (" + ", ".join(score.urgency) + ")."
+    if score.sentiment < -0.05:
+        return "engage", "Unhappy customer: answer and offer to continue privately."
+    if score.is_question:
+        return "engage", "Question from a customer: a quick, accurate answer."
+    if score.sentiment > 0.5:
+        return "engage", "Praise: a short, personal thank-you builds goodwill."
+    return "engage", "Customer post addressed to the brand."

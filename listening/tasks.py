@@ -1,0 +1,19 @@
+"""Celery tasks for listening: thin wrappers around listening.polling."""
+
+from celery import shared_task
+
+from listening import polling
+
+
+@shared_task(ignore_result=True)
+def poll_due_channels() -> int:
+    """Run by beat every few seconds: fan out one poll_channel per due channel."""
+    claimed = polling.claim_due_channels()
+    for channel_id in claimed:
+        poll_channel.delay(channel_id)
+    return len(claimed)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def poll_channel(channel_id: int) -> str:
+    return polling.poll_channel(channel_id)

@@ -1,1 +1,232 @@
-from django.contrib import admin  # noqa: F401
+"""Admin for channels (with write-only credentials), rules, mentions and the quarantine."""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from listening.models import Channel, ListeningRule, Mention, QuarantinedPost
+
+admin.site.site_header = "SocialDesk administration"
+admin.site.site_title = "SocialDesk admin"
+admin.site.index_title = "Channels, cases and users"
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value: a secret typed once is not sent back."""
+
+    def format_value(self, value):
+        return None
+
+
+class ChannelForm(forms.ModelForm):
+    """Channel settings plus a write-only JSON field for the network credentials.
+
+    The credentials are encrypted through `Channel.credentials` and never shown again. On an
+    existing channel an empty field keeps what is stored; entering new credentials also clears
+    `needs_reauth`, since that is how an admin reconnects a channel whose token was rejected.
+    """
+
+    credentials_json = forms.CharField(
+        label="Credentials (JSON)",
+        required=False,
+        widget=WriteOnlyTextarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
+        help_text=(
+            'A JSON object, e.g. {"bearer_token": "…"} for X or {"page_access_token": "…"} for '
+            "Facebook. Stored encrypted and never shown again. Leave empty to keep the stored "
+            "credentials."
+        ),
+    )
+
+    class Meta:
+        model = Channel
+        fields = [
+            "name",
+            "network",
+            "handle",
+            "external_account_id",
+            "enabled",
+            "poll_interval",
+            "needs_reauth",
+        ]
+
+    def clean_credentials_json(self) -> dict | None:
+        raw = self.cleaned_data["credentials_json"].strip()
+        if not raw:
+            if self.instance.pk is None or not self.instance.credentials_encrypted:
+                raise forms.ValidationError("Enter the channel's credentials as a JSON object.")
+            return None
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"This is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
+                'Write an object such as {"bearer_token": "…"}.'
+            ) from None
+        if not isinstance(value, dict) or not value:
+            raise forms.ValidationError(
+                'Credentials must be a non-empty JSON object, such as {"bearer_token": "…"}.'
+            )
+        return value
+
+    def save(self, commit: bool = True) -> Channel:
+        credentials = self.cleaned_data.get("credentials_json")
+        if credentials is not None:
+            self.instance.credentials = credentials
+            self.instance.needs_reauth = False
+        return super().save(commit=commit)
+
+
+class ListeningRuleInline(admin.TabularInline):
+    model = ListeningRule
+    extra = 0
+    fields = ["name", "query", "enabled", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelForm
+    inlines = [ListeningRuleInline]
+    list_display = [
+        "name",
+        "network",
+        "handle",
+        "enabled",
+        "last_success_at",
+        "needs_reauth",
+        "api_reads",
+        "api_posts",
+    ]
+    list_filter = ["network", "enabled", "needs_reauth"]
+    search_fields = ["name", "handle", "external_account_id"]
+    readonly_fields = [
+        "stored_credentials",
+        "cursor",
+        "next_poll_at",
+        "last_poll_at",
+        "last_success_at",
+        "last_error",
+        "last_error_at",
+        "consecutive_failures",
+        "rate_limited_until",
+        "api_reads",
+        "api_posts",
+        "created_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "network", "handle", "external_account_id"]}),
+        ("Connection", {"fields": ["stored_credentials", "credentials_json", "needs_reauth"]}),
+        ("Polling", {"fields": ["enabled", "poll_interval", "next_poll_at", "cursor"]}),
+        (
+            "State",
+            {
+                "fields": [
+                    "last_poll_at",
+                    "last_success_at",
+                    "consecutive_failures",
+                    "last_error",
+                    "last_error_at",
+                    "rate_limited_until",
+                    "api_reads",
+                    "api_posts",
+                    "created_at",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description="Stored credentials")
+    def stored_credentials(self, channel: Channel) -> str:
+        """Which keys are stored, never their values."""
+        if not channel.credentials_encrypted:
+            return "none"
+        try:
+            keys = sorted(channel.credentials)
+        except Exception:  # a rotated-away key: say so rather than break the page
+            return "stored, but cannot be decrypted with the current keys: enter them again"
+        return ", ".join(keys) + " (values hidden)"
+
+
+@admin.register(ListeningRule)
+class ListeningRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "channel", "query", "enabled", "created_at"]
+    list_filter = ["enabled", "channel"]
+    list_select_related = ["channel"]
+    search_fields = ["name", "query"]
+
+
+@admin.register(Mention)
+class MentionAdmin(admin.ModelAdmin):
+    """Read-only: mentions are written by ingest alone."""
+
+    list_display = [
+        "external_id",
+        "kind",
+        "channel",
+        "author",
+        "short_text",
+        "priority",
+        "posted_at",
+    ]
+    list_filter = ["kind", "channel", "is_private"]
+    list_select_related = ["channel", "author"]
+    search_fields = ["text", "external_id"]
+    date_hierarchy = "posted_at"
+    ordering = ["-posted_at"]
+    show_full_result_count = False  # an exact COUNT over millions of mentions on every page
+
+    @admin.display(description="Text")
+    def short_text(self, mention: Mention) -> str:
+        return mention.text if len(mention.text) <= 80 else mention.text[:79] + "…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Mention | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Mention | None = None) -> bool:
+        return False
+
+
+class ResolvedFilter(admin.SimpleListFilter):
+    title = "resolved"
+    parameter_name = "resolved"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Unresolved"), ("yes", "Resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(QuarantinedPost)
+class QuarantinedPostAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "channel", "source", "external_id", "short_reason", "resolved_at"]
+    list_filter = [ResolvedFilter, "source", "channel"]
+    list_select_related = ["channel"]
+    search_fields = ["external_id", "reason"]
+    readonly_fields = ["channel", "source", "external_id", "reason", "payload", "created_at"]
+    actions = ["mark_resolved"]
+
+    @admin.display(description="Reason")
+    def short_reason(self, post: QuarantinedPost) -> str:
+        return post.reason if len(post.reason) <= 100 else post.reason[:99] + "…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Mark selected posts resolved", permissions=["change"])
+    def mark_resolved(self, request: HttpRequest, queryset: QuerySet[QuarantinedPost]) -> None:
+        updated = queryset.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
+        self.message_user(
+            request, f"{updated} quarantined post(s) marked resolved.", messages.SUCCESS
+        )

@@ -5,4 +5,5 @@ from listening import views
 app_name = "listening"
 urlpatterns = [
     path("", views.health, name="health"),
+    path("ping", views.ping, name="ping"),
 ]

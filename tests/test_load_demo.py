@@ -1,0 +1,91 @@
+"""`manage.py load_demo`: idempotent demo users and channels, refused outside DEBUG."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from listening.models import Channel, ListeningRule
+
+ROLES = {"alex": "agent", "blair": "agent", "quinn": "qa", "sasha": "supervisor", "admin": "admin"}
+
+
+def run(**options) -> str:
+    out = StringIO()
+    call_command("load_demo", stdout=out, **options)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_refuses_without_debug(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="only runs with DEBUG=true"):
+        run()
+    assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_creates_users_channels_and_rule(settings, monkeypatch):
+    settings.DEBUG = True
+    monkeypatch.setenv("PORT", "8123")
+    output = run()
+
+    for username, role in ROLES.items():
+        user = User.objects.get(username=username)
+        assert list(user.groups.values_list("name", flat=True)) == [role]
+        assert f"{username}" in output and role in output
+    admin = User.objects.get(username="admin")
+    assert admin.is_staff and admin.is_superuser
+    assert not User.objects.get(username="alex").is_staff
+    assert "http://127.0.0.1:8123/" in output
+
+    x = Channel.objects.get(network="x", external_account_id="1000")
+    assert (x.name, x.handle, x.poll_interval) == ("Acme Support", "@acme_support", 10)
+    assert x.credentials == {"bearer_token": "demo-x-token"}
+    facebook = Channel.objects.get(network="facebook", external_account_id="2000")
+    assert facebook.name == "Acme"
+    assert facebook.credentials == {"page_access_token": "demo-page-token"}
+    rule = ListeningRule.objects.get(channel=x)
+    assert (rule.name, rule.query) == (
+        "Product complaints",
+        "acme (refund OR broken OR cancel) -is:retweet",
+    )
+
+
+@pytest.mark.django_db
+def test_printed_passwords_sign_in(settings):
+    settings.DEBUG = True
+    output = run()
+    client = Client()
+    line = next(line for line in output.splitlines() if line.strip().startswith("sasha"))
+    password = line.split()[-1]
+    assert client.login(username="sasha", password=password)
+
+
+@pytest.mark.django_db
+def test_running_twice_creates_nothing_twice_and_keeps_the_cursor(settings):
+    settings.DEBUG = True
+    run()
+    x = Channel.objects.get(external_account_id="1000")
+    Channel.objects.filter(pk=x.pk).update(cursor={"mentions": "1999"}, api_reads=42)
+    password_hash = User.objects.get(username="alex").password
+
+    output = run()
+
+    assert "0 user(s) and 0 channel(s) created" in output
+    assert User.objects.count() == 5
+    assert Channel.objects.count() == 2
+    assert ListeningRule.objects.count() == 1
+    x.refresh_from_db()
+    assert x.cursor == {"mentions": "1999"} and x.api_reads == 42
+    # An unchanged password keeps its hash, so a restart signs nobody out.
+    assert User.objects.get(username="alex").password == password_hash
+
+
+@pytest.mark.django_db
+def test_force_runs_without_debug(settings):
+    settings.DEBUG = False
+    run(force=True)
+    assert User.objects.filter(username="admin", is_superuser=True).exists()

@@ -1,0 +1,636 @@
+"""The web pages: sign-in and throttling, the incoming-cases list, and the admin."""
+
+import itertools
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Case, CaseStatus, Customer, Identity, Reply
+from listening.models import Channel, Mention, Network, QuarantinedPost
+from socialdesk.crypto import decrypt_json
+from tests.conftest import make_channel
+
+_n = itertools.count(1)
+HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    # Throttle counters live in the cache (this run's own Redis db).
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def make_case(
+    channel: Channel,
+    *,
+    text: str = "@acme_support my order arrived broken, I want a refund",
+    name: str = "Dana Customer",
+    handle: str = "dana",
+    followers: int = 1200,
+    verified: bool = False,
+    priority: int = 50,
+    status: str = CaseStatus.NEW,
+    waited: timedelta = timedelta(minutes=4),
+    reasons: tuple[str, ...] = ("urgency: broken, refund",),
+    triage: str = "engage",
+    triage_reason: str = "Customer with a concrete problem (broken, refund).",
+) -> Case:
+    """A case as ingest would leave it: customer, identity, case and its one mention."""
+    n = next(_n)
+    posted = timezone.now() - waited
+    customer = Customer.objects.create(display_name=name)
+    identity = Identity.objects.create(
+        customer=customer,
+        network=channel.network,
+        external_id=f"user-{n}",
+        handle=handle,
+        name=name,
+        followers=followers,
+        verified=verified,
+    )
+    case = Case.objects.create(
+        customer=customer,
+        channel=channel,
+        conversation_key=f"conv-{n}",
+        subject=text[:200],
+        status=status,
+        priority=priority,
+        priority_reasons=list(reasons),
+        triage_suggestion=triage,
+        triage_reason=triage_reason,
+        mention_count=1,
+        opened_at=posted,
+        last_inbound_at=posted,
+        updated_at=timezone.now(),
+    )
+    Mention.objects.create(
+        channel=channel,
+        case=case,
+        author=identity,
+        external_id=f"post-{n}",
+        kind="mention",
+        text=text,
+        conversation_id=f"conv-{n}",
+        posted_at=posted,
+        priority=priority,
+    )
+    return case
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def row_ids(html: str) -> list[str]:
+    """The customer handles of the table's rows, in order."""
+    return re.findall(r'<span class="handle">@([^<]+)</span>', html)
+
+
+# ---------- access per role ----------
+
+
+@pytest.mark.parametrize("url_name", ["cases:list", "listening:health", "home"])
+def test_anonymous_visitor_is_sent_to_login(client, db, url_name):
+    response = client.get(reverse(url_name))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login") + "?next=")
+
+
+def test_poll_after_the_session_expired_sends_the_tab_to_login(client, db):
+    response = client.get(reverse("cases:list"), {"since": "1-2"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/accounts/login/?next=/cases/"
+    assert response.content == b""
+
+
+@pytest.mark.parametrize("url_name", ["cases:list", "listening:health"])
+def test_user_without_a_role_gets_403(outsider, url_name):
+    response = logged_in(outsider).get(reverse(url_name))
+    assert response.status_code == 403
+    assert b"You don't have access to this page" in response.content
+
+
+@pytest.mark.parametrize("persona", ["agent", "qa", "supervisor", "admin"])
+def test_every_role_sees_the_case_list(request, persona, x_channel):
+    make_case(x_channel, handle="visible_customer")
+    response = logged_in(request.getfixturevalue(persona)).get(reverse("cases:list"))
+    assert response.status_code == 200
+    assert row_ids(response.content.decode()) == ["visible_customer"]
+
+
+@pytest.mark.parametrize(
+    ("persona", "status"), [("agent", 403), ("qa", 403), ("supervisor", 200), ("admin", 200)]
+)
+def test_health_page_is_for_supervisors_and_admins(request, persona, status):
+    response = logged_in(request.getfixturevalue(persona)).get(reverse("listening:health"))
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize(
+    ("persona", "sees_health", "sees_admin"),
+    [
+        ("agent", False, False),
+        ("qa", False, False),
+        ("supervisor", True, False),
+        ("admin", True, True),
+    ],
+)
+def test_top_bar_shows_the_links_the_role_may_use(request, persona, sees_health, sees_admin):
+    user = request.getfixturevalue(persona)
+    html = logged_in(user).get(reverse("cases:list")).content.decode()
+    assert ('href="/health/"' in html) is sees_health
+    assert ('href="/admin/"' in html) is sees_admin
+    assert user.username in html
+    assert 'action="/accounts/logout/"' in html
+
+
+# ---------- sign-in, sign-out, throttling ----------
+
+
+def test_login_page_renders_a_labelled_form(client, db):
+    html = client.get(reverse("login")).content.decode()
+    assert '<label for="id_username">Username</label>' in html
+    assert '<label for="id_password">Password</label>' in html
+    assert "SocialDesk" in html
+
+
+def test_sign_in_then_sign_out_by_post(client, agent):
+    response = client.post(
+        reverse("login"), {"username": agent.username, "password": "pw-alice_agent"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("cases:list")
+    assert client.get(reverse("cases:list")).status_code == 200
+
+    assert client.get(reverse("logout")).status_code == 405  # a link cannot sign anyone out
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get(reverse("cases:list")).status_code == 302
+
+
+def test_wrong_password_says_so(client, agent):
+    response = client.post(reverse("login"), {"username": agent.username, "password": "nope"})
+    assert response.status_code == 200
+    assert b"Please enter a correct username and password" in response.content
+
+
+def test_sign_in_is_refused_after_too_many_failures_for_a_username(client, agent, settings):
+    settings.LOGIN_THROTTLE_ATTEMPTS = 3
+    settings.LOGIN_THROTTLE_WINDOW = 300
+    for i in range(3):
+        # Each guess from a different address: the username's own budget runs out.
+        client.post(
+            reverse("login"),
+            {"username": agent.username, "password": "wrong"},
+            REMOTE_ADDR=f"10.0.0.{i}",
+        )
+    response = client.post(
+        reverse("login"),
+        {"username": agent.username.upper(), "password": "pw-alice_agent"},
+        REMOTE_ADDR="10.0.0.99",
+    )
+    assert response.status_code == 429
+    assert b"Too many failed sign-ins. Try again in 5 minutes." in response.content
+    assert client.get(reverse("cases:list")).status_code == 302  # not signed in
+
+
+def test_sign_in_is_refused_after_too_many_failures_from_one_address(client, agent, settings):
+    settings.LOGIN_THROTTLE_ATTEMPTS = 3
+    for i in range(3):
+        client.post(
+            reverse("login"), {"username": f"guess{i}", "password": "x"}, REMOTE_ADDR="10.1.1.1"
+        )
+    refused = client.post(
+        reverse("login"),
+        {"username": agent.username, "password": "pw-alice_agent"},
+        REMOTE_ADDR="10.1.1.1",
+    )
+    assert refused.status_code == 429
+    assert b"Too many failed sign-ins" in refused.content
+    elsewhere = client.post(
+        reverse("login"),
+        {"username": agent.username, "password": "pw-alice_agent"},
+        REMOTE_ADDR="10.2.2.2",
+    )
+    assert elsewhere.status_code == 302
+
+
+def test_sign_in_is_allowed_again_after_the_window(client, agent, settings):
+    settings.LOGIN_THROTTLE_ATTEMPTS = 2
+    settings.LOGIN_THROTTLE_WINDOW = 1
+    for _ in range(2):
+        client.post(reverse("login"), {"username": agent.username, "password": "wrong"})
+    good = {"username": agent.username, "password": "pw-alice_agent"}
+    assert client.post(reverse("login"), good).status_code == 429
+    time.sleep(1.2)
+    assert client.post(reverse("login"), good).status_code == 302
+
+
+def test_failures_below_the_limit_do_not_block(client, agent, settings):
+    settings.LOGIN_THROTTLE_ATTEMPTS = 3
+    for _ in range(2):
+        client.post(reverse("login"), {"username": agent.username, "password": "wrong"})
+    good = {"username": agent.username, "password": "pw-alice_agent"}
+    assert client.post(reverse("login"), good).status_code == 302
+
+
+def test_admin_sign_in_goes_through_the_throttled_form(client, db, outsider):
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+    assert logged_in(outsider).get("/admin/login/?next=/admin/").status_code == 403
+
+
+# ---------- the case list ----------
+
+
+def test_cases_are_ordered_by_priority_then_longest_waiting(agent, x_channel):
+    make_case(x_channel, handle="low", priority=20, waited=timedelta(hours=5))
+    make_case(x_channel, handle="high_recent", priority=80, waited=timedelta(minutes=1))
+    make_case(x_channel, handle="high_old", priority=80, waited=timedelta(minutes=30))
+    make_case(x_channel, handle="resolved", priority=99, status=CaseStatus.RESOLVED)
+    html = logged_in(agent).get(reverse("cases:list")).content.decode()
+    assert row_ids(html) == ["high_old", "high_recent", "low"]
+
+
+def test_row_shows_radar_reasons_triage_and_waiting_time(agent, facebook_channel):
+    make_case(
+        facebook_channel,
+        name="Robin Reach",
+        handle="robin",
+        followers=250_000,
+        verified=True,
+        priority=77,
+        reasons=("negative sentiment (-0.80)", "reach: 250.0k followers"),
+        triage="escalate",
+        triage_reason="Angry customer with large reach: a supervisor should see this.",
+        waited=timedelta(minutes=4, seconds=20),
+    )
+    html = logged_in(agent).get(reverse("cases:list")).content.decode()
+    assert 'title="negative sentiment (-0.80); reach: 250.0k followers"' in html
+    assert "badge--urgent" in html
+    assert "badge--net-facebook" in html
+    assert "250,000 followers" in html
+    assert "verified account" in html
+    assert "badge--triage-escalate" in html
+    assert "Angry customer with large reach" in html
+    assert ">4 min</time>" in html
+    assert "1 open case</strong>" in html
+    assert "1 new in the last hour" in html
+
+
+def test_summary_counts_open_cases_and_new_ones(agent, x_channel):
+    make_case(x_channel, waited=timedelta(minutes=5))
+    make_case(x_channel, waited=timedelta(hours=3))
+    make_case(x_channel, status=CaseStatus.PENDING, waited=timedelta(hours=2))
+    make_case(x_channel, status=CaseStatus.CLOSED)
+    html = logged_in(agent).get(reverse("cases:list")).content.decode()
+    assert "3 open cases</strong>" in html
+    assert "1 new in the last hour" in html
+
+
+def test_hostile_text_from_a_network_is_escaped(agent, x_channel):
+    make_case(x_channel, text=f"help {HOSTILE}", name=HOSTILE, handle='"><script>x()</script>')
+    html = logged_in(agent).get(reverse("cases:list")).content.decode()
+    assert "<script>alert" not in html
+    assert "<img src=x" not in html
+    assert "<script>x()" not in html
+    assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    # Every script the page loads is a file: the CSP allows no inline script.
+    for tag in re.findall(r"<script[^>]*>", html):
+        assert "src=" in tag
+
+
+def test_pages_carry_a_csp_without_inline_scripts_or_styles(agent, x_channel):
+    make_case(x_channel)
+    response = logged_in(agent).get(reverse("cases:list"))
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in policy
+    assert "unsafe-inline" not in policy
+    html = response.content.decode()
+    assert " style=" not in html
+    bodies = re.findall(r"<script[^>]*>(.*?)</script>", html, flags=re.DOTALL)
+    assert bodies and all(not body.strip() for body in bodies)  # no inline script bodies
+    assert "django_htmx/htmx-2.min.js" in html and 'name="htmx-config"' in html
+    assert '"allowEval":false' in html
+    assert re.search(r"<body[^>]*hx-headers='\{\"X-CSRFToken\": \"[^\"]+\"\}'", html)
+
+
+def test_empty_state_explains_where_cases_come_from(agent):
+    html = logged_in(agent).get(reverse("cases:list")).content.decode()
+    assert "No open cases" in html
+    assert "Mentions will appear here once channels are polled." in html
+    assert "0 open cases" in html
+
+
+def test_deleted_mention_text_is_not_shown(agent, x_channel):
+    case = make_case(x_channel, text="first post")
+    later = Mention.objects.create(
+        channel=x_channel,
+        case=case,
+        author=case.mentions.get().author,
+        external_id="deleted-later",
+        kind="reply",
+        text="secret text deleted at the source",
+        conversation_id="x",
+        posted_at=timezone.now(),
+        deleted_at=timezone.now(),
+    )
+    assert later.pk
+    html = logged_in(agent).get(reverse("cases:list")).content.decode()
+    assert "secret text deleted at the source" not in html
+    assert "first post" in html
+
+
+def test_latest_mention_text_is_shown(agent, x_channel):
+    case = make_case(x_channel, text="first post", waited=timedelta(minutes=30))
+    Mention.objects.create(
+        channel=x_channel,
+        case=case,
+        author=case.mentions.get().author,
+        external_id="follow-up",
+        kind="reply",
+        text="still waiting for an answer",
+        conversation_id="x",
+        posted_at=timezone.now(),
+    )
+    html = logged_in(agent).get(reverse("cases:list")).content.decode()
+    assert "still waiting for an answer" in html
+
+
+def test_reauth_banner_is_shown_to_admins_only(agent, admin):
+    make_channel(Network.X, name="Broken Brand", needs_reauth=True)
+    assert b"needs to be reconnected" in logged_in(admin).get(reverse("cases:list")).content
+    assert b"needs to be reconnected" not in logged_in(agent).get(reverse("cases:list")).content
+
+
+# ---------- live updates: one view, full page or fragment ----------
+
+
+def poll_url(html: str) -> str:
+    match = re.search(r'hx-get="([^"]+)"', html)
+    assert match, "the case list must poll"
+    return match.group(1).replace("&amp;", "&")
+
+
+def test_same_view_serves_full_page_and_htmx_fragment(agent, x_channel):
+    make_case(x_channel, handle="in_both")
+    client = logged_in(agent)
+    page = client.get(reverse("cases:list"))
+    fragment = client.get(reverse("cases:list"), headers={"HX-Request": "true"})
+    assert page.status_code == fragment.status_code == 200
+    page_html, fragment_html = page.content.decode(), fragment.content.decode()
+    assert "<html" in page_html and 'class="topbar"' in page_html
+    assert "<html" not in fragment_html and "topbar" not in fragment_html
+    assert fragment_html.strip().startswith('<section id="case-list"')
+    assert row_ids(page_html) == row_ids(fragment_html) == ["in_both"]
+    assert "HX-Request" in fragment["Vary"]
+    assert 'hx-trigger="every 5s"' in fragment_html
+
+
+def test_poll_answers_204_until_something_changes(agent, x_channel):
+    case = make_case(x_channel, handle="first")
+    client = logged_in(agent)
+    url = poll_url(client.get(reverse("cases:list")).content.decode())
+    assert "since=" in url
+
+    unchanged = client.get(url, headers={"HX-Request": "true"})
+    assert unchanged.status_code == 204
+    assert unchanged.content == b""
+
+    Case.objects.filter(pk=case.pk).update(priority=90, updated_at=timezone.now())
+    changed = client.get(url, headers={"HX-Request": "true"})
+    assert changed.status_code == 200
+    assert row_ids(changed.content.decode()) == ["first"]
+    assert poll_url(changed.content.decode()) != url  # the next poll carries the new fingerprint
+
+    make_case(x_channel, handle="second", priority=10)
+    newer = client.get(poll_url(changed.content.decode()), headers={"HX-Request": "true"})
+    assert row_ids(newer.content.decode()) == ["first", "second"]
+
+
+def test_closing_a_case_changes_the_fingerprint(agent, x_channel):
+    make_case(x_channel, handle="stays")
+    leaving = make_case(x_channel, handle="leaves")
+    client = logged_in(agent)
+    url = poll_url(client.get(reverse("cases:list")).content.decode())
+    # Resolved without touching updated_at: the count alone must show the change.
+    Case.objects.filter(pk=leaving.pk).update(status=CaseStatus.RESOLVED)
+    response = client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert row_ids(response.content.decode()) == ["stays"]
+
+
+def test_a_plain_request_with_since_gets_the_full_page(agent, x_channel):
+    make_case(x_channel)
+    client = logged_in(agent)
+    url = poll_url(client.get(reverse("cases:list")).content.decode())
+    response = client.get(url)  # e.g. a reload of a copied URL: never a blank 204
+    assert response.status_code == 200
+    assert b"<html" in response.content
+
+
+# ---------- keyset pagination and query counts ----------
+
+
+def test_keyset_pagination_walks_every_open_case_once(agent, x_channel):
+    for i in range(55):
+        make_case(x_channel, handle=f"c{i:02d}", priority=40 + i % 3, waited=timedelta(minutes=i))
+    client = logged_in(agent)
+    first = client.get(reverse("cases:list")).content.decode()
+    first_rows = row_ids(first)
+    assert len(first_rows) == 50
+    link = re.search(r'href="(/cases/\?after=[^"]+)">Next page', first)
+    assert link
+    second = client.get(link.group(1).replace("&amp;", "&")).content.decode()
+    second_rows = row_ids(second)
+    assert len(second_rows) == 5
+    assert "Next page" not in second
+    assert "First page" in second
+    assert sorted(first_rows + second_rows) == sorted(f"c{i:02d}" for i in range(55))
+    # The poll on page two keeps its place.
+    assert "after=" in poll_url(second)
+
+
+def test_a_forged_page_key_is_a_clear_400(agent):
+    response = logged_in(agent).get(reverse("cases:list"), {"after": "1.2.<script>"})
+    assert response.status_code == 400
+    assert b"page link is not valid" in response.content
+
+
+@pytest.mark.parametrize("rows", [5, 50])
+def test_case_list_query_count_does_not_grow_with_rows(
+    agent, x_channel, rows, django_assert_num_queries
+):
+    other = make_channel(Network.FACEBOOK)
+    for i in range(rows):
+        make_case(x_channel if i % 2 else other, handle=f"q{i}", priority=i)
+    client = logged_in(agent)
+    # session, user, user permissions, group permissions, summary, rows, identities, groups
+    with django_assert_num_queries(8):
+        response = client.get(reverse("cases:list"))
+    assert len(row_ids(response.content.decode())) == rows
+
+
+@pytest.mark.parametrize("rows", [5, 50])
+def test_unchanged_poll_costs_one_query_after_auth(
+    agent, x_channel, rows, django_assert_num_queries
+):
+    for i in range(rows):
+        make_case(x_channel, handle=f"p{i}")
+    client = logged_in(agent)
+    url = poll_url(client.get(reverse("cases:list")).content.decode())
+    # session, user, user permissions, group permissions, the fingerprint
+    with django_assert_num_queries(5):
+        assert client.get(url, headers={"HX-Request": "true"}).status_code == 204
+
+
+# ---------- admin ----------
+
+
+def test_admin_channel_form_encrypts_credentials_and_never_shows_them(admin, x_channel):
+    client = logged_in(admin)
+    url = reverse("admin:listening_channel_change", args=[x_channel.pk])
+    page = client.get(url).content.decode()
+    assert "test-bearer" not in page
+    assert "bearer_token, user_id (values hidden)" in page
+
+    form = {
+        "name": x_channel.name,
+        "network": "x",
+        "handle": x_channel.handle,
+        "external_account_id": x_channel.external_account_id,
+        "enabled": "on",
+        "poll_interval": "30",
+        "credentials_json": '{"bearer_token": "n3w-s3cret"}',
+        "rules-TOTAL_FORMS": "0",
+        "rules-INITIAL_FORMS": "0",
+        "rules-MIN_NUM_FORMS": "0",
+        "rules-MAX_NUM_FORMS": "1000",
+    }
+    Channel.objects.filter(pk=x_channel.pk).update(needs_reauth=True, cursor={"mentions": "77"})
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    x_channel.refresh_from_db()
+    assert x_channel.credentials == {"bearer_token": "n3w-s3cret"}
+    assert "n3w-s3cret" not in x_channel.credentials_encrypted
+    assert not x_channel.needs_reauth
+    assert x_channel.cursor == {"mentions": "77"}  # the form never touches the cursor
+    assert "n3w-s3cret" not in client.get(url).content.decode()
+
+    # Blank keeps what is stored.
+    form["credentials_json"] = ""
+    assert client.post(url, form).status_code == 302
+    x_channel.refresh_from_db()
+    assert x_channel.credentials == {"bearer_token": "n3w-s3cret"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ('{"bearer_token": "s3cr3t-marker', "This is not valid JSON"),
+        ('["s3cr3t-marker"]', "Credentials must be a non-empty JSON object"),
+        ("", "Enter the channel&#x27;s credentials as a JSON object."),
+    ],
+)
+def test_admin_channel_form_rejects_bad_credentials_clearly(admin, raw, message):
+    response = logged_in(admin).post(
+        reverse("admin:listening_channel_add"),
+        {
+            "name": "New",
+            "network": "x",
+            "handle": "@new",
+            "external_account_id": "424242",
+            "enabled": "on",
+            "poll_interval": "60",
+            "credentials_json": raw,
+            "rules-TOTAL_FORMS": "0",
+            "rules-INITIAL_FORMS": "0",
+            "rules-MIN_NUM_FORMS": "0",
+            "rules-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert "s3cr3t-marker" not in response.content.decode()  # a secret is never echoed back
+    assert not Channel.objects.filter(external_account_id="424242").exists()
+
+
+def test_admin_creates_a_channel_with_encrypted_credentials(admin):
+    response = logged_in(admin).post(
+        reverse("admin:listening_channel_add"),
+        {
+            "name": "New",
+            "network": "facebook",
+            "handle": "New Page",
+            "external_account_id": "515151",
+            "enabled": "on",
+            "poll_interval": "60",
+            "credentials_json": '{"page_access_token": "pg-s3cret"}',
+            "rules-TOTAL_FORMS": "1",
+            "rules-INITIAL_FORMS": "0",
+            "rules-MIN_NUM_FORMS": "0",
+            "rules-MAX_NUM_FORMS": "1000",
+            "rules-0-name": "Tags",
+            "rules-0-query": "acme",
+            "rules-0-enabled": "on",
+        },
+    )
+    assert response.status_code == 302
+    channel = Channel.objects.get(external_account_id="515151")
+    assert decrypt_json(channel.credentials_encrypted) == {"page_access_token": "pg-s3cret"}
+    assert channel.rules.get().query == "acme"
+
+
+def test_admin_marks_quarantined_posts_resolved(admin, x_channel):
+    bad = QuarantinedPost.objects.create(channel=x_channel, reason="no author", payload="{}")
+    response = logged_in(admin).post(
+        reverse("admin:listening_quarantinedpost_changelist"),
+        {"action": "mark_resolved", "_selected_action": [bad.pk]},
+    )
+    assert response.status_code == 302
+    bad.refresh_from_db()
+    assert bad.resolved_at is not None
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "listening_channel",
+        "listening_listeningrule",
+        "listening_mention",
+        "listening_quarantinedpost",
+        "cases_customer",
+        "cases_identity",
+        "cases_case",
+        "cases_reply",
+    ],
+)
+def test_admin_lists_render_and_escape_hostile_text(admin, x_channel, model):
+    case = make_case(x_channel, text=HOSTILE, name=HOSTILE, handle="hostile")
+    QuarantinedPost.objects.create(channel=x_channel, reason=HOSTILE, payload=HOSTILE)
+    Reply.objects.create(case=case, author=admin, text=HOSTILE)
+    response = logged_in(admin).get(reverse(f"admin:{model}_changelist"))
+    assert response.status_code == 200
+    assert "<script>alert" not in response.content.decode()
+
+
+def test_mentions_are_read_only_in_the_admin(admin, x_channel):
+    case = make_case(x_channel)
+    mention = case.mentions.get()
+    client = logged_in(admin)
+    assert client.get(reverse("admin:listening_mention_add")).status_code == 403
+    page = client.get(reverse("admin:listening_mention_change", args=[mention.pk]))
+    assert page.status_code == 200
+    assert b'name="text"' not in page.content

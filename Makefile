@@ -35,7 +35,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	@export DEBUG=$${DEBUG:-true} SIMULATOR_URL=$${SIMULATOR_URL:-http://127.0.0.1:$(SIMULATOR_PORT)} \
-		PORT=$(PORT) SIMULATOR_PORT=$(SIMULATOR_PORT); \
+		WEB_PORT=$(PORT) SIMULATOR_PORT=$(SIMULATOR_PORT); \
 	if [ -z "$$DATABASE_URL" ]; then \
 		echo "DATABASE_URL is not set: starting the embedded PostgreSQL in var/pgdata"; \
 		DATABASE_URL=$$($(PY) -m socialdesk.embedded) || exit 1; export DATABASE_URL; \

@@ -23,99 +23,38 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from listening.posts import InboundPost
 
+# Word lists, lower case. Matching is by substring except for URGENCY_WORDS (whole words).
+# fmt: off
 URGENCY_WORDS = (
     # English
-    "cancel",
-    "refund",
-    "broken",
-    "lawyer",
-    "attorney",
-    "sue",
-    "legal",
-    "outage",
-    "down",
-    "scam",
-    "fraud",
-    "chargeback",
-    "never again",
-    "worst",
-    "unacceptable",
-    "complaint",
-    "charged twice",
-    "stolen",
-    "hacked",
-    "urgent",
-    "emergency",
+    "cancel", "refund", "broken", "lawyer", "attorney", "sue", "legal", "outage", "down",
+    "scam", "fraud", "chargeback", "never again", "worst", "unacceptable", "complaint",
+    "charged twice", "stolen", "hacked", "urgent", "emergency",
     # Spanish, Portuguese, French, German
-    "reembolso",
-    "cancelar",
-    "abogado",
-    "estafa",
-    "roto",
-    "reembolsar",
-    "advogado",
-    "quebrado",
-    "remboursement",
-    "annuler",
-    "avocat",
-    "arnaque",
-    "cassé",
-    "panne",
-    "erstattung",
-    "kündigen",
-    "anwalt",
-    "betrug",
-    "kaputt",
-    "störung",
+    "reembolso", "cancelar", "abogado", "estafa", "roto", "reembolsar", "advogado", "quebrado",
+    "remboursement", "annuler", "avocat", "arnaque", "cassé", "panne",
+    "erstattung", "kündigen", "anwalt", "betrug", "kaputt", "störung",
 )
 LEGAL_WORDS = (
-    "lawyer",
-    "attorney",
-    "sue ",
-    "legal action",
-    "court",
-    "abogado",
-    "avocat",
-    "anwalt",
-    "advogado",
-    "class action",
+    "lawyer", "attorney", "sue ", "legal action", "court", "class action",
+    "abogado", "avocat", "anwalt", "advogado",
 )
 PRESS_WORDS = (
-    "journalist",
-    "reporter",
-    "for a story",
-    "for comment",
-    "press enquiry",
-    "press inquiry",
-    "newsroom",
-    "editor at",
+    "journalist", "reporter", "for a story", "for comment", "press enquiry", "press inquiry",
+    "newsroom", "editor at",
 )
 SPAM_MARKERS = (
-    "crypto",
-    "bitcoin",
-    "airdrop",
-    "follow back",
-    "free followers",
-    "dm me to earn",
-    "investment opportunity",
-    "giveaway",
-    "click here",
-    "promo code",
+    "crypto", "bitcoin", "airdrop", "follow back", "free followers", "dm me to earn",
+    "investment opportunity", "giveaway", "click here", "promo code",
 )
 INSULTS = (
-    "idiot",
-    "stupid",
-    "morons",
-    "clowns",
-    "trash company",
-    "garbage",
-    "pathetic",
-    "shut up",
-    "loser",
-    "f*ck",
-    "fuck",
-    "suck",
+    "idiot", "stupid", "morons", "clowns", "trash company", "garbage", "pathetic", "shut up",
+    "loser", "f*ck", "fuck", "suck",
+    # Spanish, Portuguese, French, German
+    "payasos", "patética", "patético", "idiotas", "basura", "palhaços", "lixo", "ridículos",
+    "nuls", "escrocs", "minables", "idioten", "müll", "lächerlich",
 )
+# fmt: on
 
 _URGENCY = re.compile(
     r"(?<!\w)(" + "|".join(re.escape(w) for w in URGENCY_WORDS) + r")(?!\w)", re.IGNORECASE
@@ -205,7 +144,8 @@ def score_post(post: InboundPost) -> Score:
     is_press = _contains(lowered, PRESS_WORDS)
     if is_press:
         reasons.append("press enquiry")
-    is_troll = _contains(lowered, INSULTS) and not urgency and polarity < -0.3
+    # VADER reads English only: an insult in another language counts without its score.
+    is_troll = _contains(lowered, INSULTS) and not urgency and (polarity < -0.3 or polarity == 0)
     if is_troll:
         reasons.append("insults without a concrete problem")
 
@@ -234,12 +174,12 @@ def suggest_triage(score: Score, followers: int, verified: bool) -> tuple[str, s
         return "ignore", "Looks like spam (links, promotions or hashtag stuffing)."
     if score.is_troll:
         return "ignore", "Insults without a concrete problem: engaging rarely helps."
-    if score.urgency:
+    if score.urgency and score.sentiment < 0.4:  # "thanks for the quick refund" is praise
         return "engage", "Customer with a concrete problem (" + ", ".join(score.urgency) + ")."
+    if score.is_question and score.sentiment > -0.5:
+        return "engage", "Question from a customer: a quick, accurate answer."
+    if score.sentiment >= 0.4:
+        return "engage", "Praise: a short, personal thank-you builds goodwill."
     if score.sentiment < -0.05:
         return "engage", "Unhappy customer: answer and offer to continue privately."
-    if score.is_question:
-        return "engage", "Question from a customer: a quick, accurate answer."
-    if score.sentiment > 0.5:
-        return "engage", "Praise: a short, personal thank-you builds goodwill."
     return "engage", "Customer post addressed to the brand."

@@ -7,6 +7,7 @@ URL to var/database_url for settings.py to read, and prints it. The server keeps
 """
 
 import sys
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,6 +15,8 @@ DATABASE = "socialdesk"
 
 
 def start(var_dir: Path) -> str:
+    # pgserver warns that XDG_RUNTIME_DIR is unset on servers; it then uses /tmp, which is fine.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pgserver  # only installed for the demo (the "embedded" extra)
 
     var_dir.mkdir(parents=True, exist_ok=True)

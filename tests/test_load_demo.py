@@ -42,7 +42,7 @@ def test_creates_users_channels_and_rule(settings, monkeypatch):
     assert "http://127.0.0.1:8123/" in output
 
     x = Channel.objects.get(network="x", external_account_id="1000")
-    assert (x.name, x.handle, x.poll_interval) == ("Acme Support", "@acme_support", 10)
+    assert (x.name, x.handle, x.poll_interval) == ("Acme Support", "@acme_support", 5)
     assert x.credentials == {"bearer_token": "demo-x-token"}
     facebook = Channel.objects.get(network="facebook", external_account_id="2000")
     assert facebook.name == "Acme"

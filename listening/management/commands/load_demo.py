@@ -45,7 +45,7 @@ DEMO_CHANNELS: list[dict] = [
         "rules": [],
     },
 ]
-DEMO_POLL_INTERVAL = 10
+DEMO_POLL_INTERVAL = 5  # seconds: the demo should show mentions arriving at once
 
 
 class Command(BaseCommand):
@@ -113,7 +113,7 @@ class Command(BaseCommand):
         return created
 
     def _report(self, created_users: int, created_channels: int) -> None:
-        port = os.environ.get("PORT", "8000")
+        port = os.environ.get("WEB_PORT") or os.environ.get("PORT", "8000")
         self.stdout.write(
             f"Demo data ready: {created_users} user(s) and {created_channels} channel(s) created."
         )

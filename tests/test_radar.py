@@ -1,0 +1,104 @@
+"""The radar's priority and triage suggestion, rule by rule."""
+
+import pytest
+
+from listening.radar import score_post, suggest_triage
+from tests.factories import author, post
+
+
+def triage(text: str, followers: int = 120, verified: bool = False) -> tuple[str, str]:
+    score = score_post(post(1, text=text, by=author(1, followers=followers, verified=verified)))
+    return suggest_triage(score, followers, verified)
+
+
+@pytest.mark.parametrize(
+    ("text", "followers", "verified", "decision", "reason_part"),
+    [
+        ("My lawyer will hear about this, @acme_support", 50, False, "escalate", "Legal"),
+        (
+            "Reporter at the Daily Ledger, @acme_support, any comment?",
+            50,
+            False,
+            "escalate",
+            "Press",
+        ),
+        ("@acme_support worst service ever, I hate you", 120_000, False, "escalate", "large reach"),
+        ("@acme_support worst service ever, I hate you", 120, True, "escalate", "large reach"),
+        (
+            "FREE crypto airdrop, click here http://a.example http://b.example",
+            50,
+            False,
+            "ignore",
+            "spam",
+        ),
+        ("@acme_support you are all clowns, pathetic", 50, False, "ignore", "Insults"),
+        ("@acme_support Qué empresa tan patética, payasos", 50, False, "ignore", "Insults"),
+        (
+            "@acme_support my router is broken, I want a refund",
+            50,
+            False,
+            "engage",
+            "concrete problem (broken, refund)",
+        ),
+        ("thank you for the quick refund, you guys rock!", 50, False, "engage", "Praise"),
+        ("@acme_support When will order #144136 ship? Thanks!", 50, False, "engage", "Question"),
+        (
+            "@acme_support this is really disappointing and sad",
+            50,
+            False,
+            "engage",
+            "Unhappy customer",
+        ),
+        ("@acme_support hello there", 50, False, "engage", "addressed to the brand"),
+    ],
+)
+def test_triage_suggestion_with_its_reason(text, followers, verified, decision, reason_part):
+    suggestion, reason = triage(text, followers, verified)
+    assert suggestion == decision
+    assert reason_part in reason
+
+
+def test_angry_urgent_high_reach_post_outranks_a_calm_question():
+    angry = score_post(
+        post(
+            1,
+            text="@acme_support broken AGAIN, refund now or I cancel. Worst ever!",
+            by=author(1, followers=20_000),
+        )
+    )
+    calm = score_post(post(2, text="@acme_support how do I reset my phone?"))
+
+    assert angry.priority > calm.priority + 30
+    assert "urgency: broken, refund, cancel, worst" in angry.reasons
+    assert any(reason.startswith("reach: 20.0k") for reason in angry.reasons)
+
+
+def test_spam_sinks_below_a_normal_post():
+    spam = score_post(post(1, text="Giveaway! promo code inside http://x.example http://y.example"))
+    normal = score_post(post(2, text="@acme_support hello"))
+
+    assert spam.priority < normal.priority
+    assert "looks like spam" in spam.reasons
+
+
+def test_private_messages_and_engagement_raise_priority():
+    public = score_post(post(1, text="@acme_support hello"))
+    private = score_post(post(2, text="@acme_support hello", is_private=True))
+    popular = score_post(post(3, text="@acme_support hello", metrics={"likes": 200, "reposts": 40}))
+
+    assert private.priority > public.priority
+    assert popular.priority > public.priority
+    assert "engagement: 240" in popular.reasons
+
+
+def test_priority_stays_within_0_and_100():
+    extreme = score_post(
+        post(
+            1,
+            text="lawyer refund cancel broken scam fraud worst outage hate hate hate!!!",
+            by=author(1, followers=10**9, verified=True),
+            is_private=True,
+            metrics={"likes": 10**6},
+        )
+    )
+    assert 0 <= extreme.priority <= 100

@@ -84,6 +84,19 @@ class Case(models.Model):
         related_name="assigned_cases",
         db_index=False,  # indexed by case_assignee (assignee, status)
     )
+    triage_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    triage_decided_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(
+        null=True, blank=True, help_text="Pending until then; back in the inbox afterwards."
+    )
+    labels = models.ManyToManyField("Label", blank=True, related_name="cases")
     language = models.CharField(max_length=16, blank=True)
     sentiment = models.FloatField(default=0.0)
     is_private = models.BooleanField(default=False, help_text="A DM or Messenger conversation.")
@@ -124,10 +137,14 @@ class Case(models.Model):
 
 
 class Reply(models.Model):
-    """An outbound reply. Posted at most once: see cases.tasks.send_reply."""
+    """An outbound reply. Posted at most once: see cases.sending.
+
+    draft → (awaiting_approval →) queued → sending → sent | failed; failed → queued on retry.
+    """
 
     class State(models.TextChoices):
         DRAFT = "draft", "Draft"
+        AWAITING_APPROVAL = "approval", "Awaiting approval"
         QUEUED = "queued", "Queued"
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
@@ -151,6 +168,22 @@ class Reply(models.Model):
     external_id = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Guideline checks as shown when the agent sent it: [{"code", "severity", "message"}].
+    checks = models.JSONField(default=list, blank=True)
+    override_reason = models.CharField(
+        max_length=500, blank=True, help_text="Why a blocking check was overridden."
+    )
+    needs_approval = models.BooleanField(default=False)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     queued_at = models.DateTimeField(null=True, blank=True)
     sending_started_at = models.DateTimeField(null=True, blank=True)
@@ -159,11 +192,177 @@ class Reply(models.Model):
     class Meta:
         ordering = ["created_at"]
         verbose_name_plural = "replies"
+        permissions = [("approve_reply", "Can approve replies on high-risk cases")]
         indexes = [
             models.Index(fields=["case", "created_at"], name="reply_case_time"),
-            models.Index(fields=["state"], name="reply_state"),
+            models.Index(fields=["state", "next_attempt_at"], name="reply_state"),
             models.Index(fields=["author", "-sent_at"], name="reply_author_sent"),
         ]
 
     def __str__(self) -> str:
         return f"Reply #{self.pk} ({self.state})"
+
+
+class Label(models.Model):
+    """A tag agents put on cases (billing, outage, VIP...)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    color = models.CharField(
+        max_length=10,
+        default="gray",
+        choices=[(c, c) for c in ("gray", "blue", "green", "amber", "red", "purple")],
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Note(models.Model):
+    """An internal note on a case: never sent to the customer."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["case", "created_at"], name="note_case_time")]
+
+    def __str__(self) -> str:
+        return f"Note on case #{self.case_id}"
+
+
+class CaseEvent(models.Model):
+    """Something that happened to a case, for its timeline and for QA."""
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", "Assigned"
+        UNASSIGNED = "unassigned", "Unassigned"
+        STATUS = "status", "Status changed"
+        TRIAGE = "triage", "Triage decision"
+        LABELS = "labels", "Labels changed"
+        SNOOZED = "snoozed", "Snoozed"
+        REPLY_QUEUED = "reply_queued", "Reply queued"
+        REPLY_SENT = "reply_sent", "Reply sent"
+        REPLY_FAILED = "reply_failed", "Reply failed"
+        REPLY_APPROVED = "reply_approved", "Reply approved"
+        CHECK_OVERRIDDEN = "check_overridden", "Guideline check overridden"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for the desk itself (auto-assignment, the sender).",
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # Kind-specific details, e.g. {"from": "new", "to": "open"} or {"assignee": "alex"}.
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at"], name="event_case_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on case #{self.case_id}"
+
+
+class SavedView(models.Model):
+    """A named inbox filter: personal (owner set) or shared with the whole desk."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="saved_views",
+    )
+    name = models.CharField(max_length=60)
+    query = models.CharField(max_length=1000, help_text="The inbox query string, e.g. status=new.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CannedReply(models.Model):
+    """A reusable answer. Placeholders: {customer_name} {handle} {agent_name}."""
+
+    title = models.CharField(max_length=100)
+    text = models.TextField()
+    network = models.CharField(
+        max_length=20,
+        blank=True,
+        choices=[("", "Any network"), ("x", "X"), ("facebook", "Facebook")],
+    )
+    is_private = models.BooleanField(default=False, help_text="Meant for a DM / private reply.")
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name_plural = "canned replies"
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class EngagementGuidelines(models.Model):
+    """The desk's written engagement guidelines, edited by admins (one row)."""
+
+    body = models.TextField(
+        help_text="Plain text. Blank lines separate paragraphs; lines starting with '# ' are "
+        "headings and lines starting with '- ' are list items."
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "engagement guidelines"
+
+    def __str__(self) -> str:
+        return "Engagement guidelines"
+
+
+class DeskSettings(models.Model):
+    """Desk-wide policies, edited by admins (one row: DeskSettings.load())."""
+
+    first_response_sla_minutes = models.PositiveIntegerField(default=60)
+    max_open_cases_per_agent = models.PositiveIntegerField(
+        default=15, help_text="Auto-assignment gives an agent no more open cases than this."
+    )
+    auto_assign = models.BooleanField(default=True)
+    approval_for_escalated = models.BooleanField(
+        default=False, help_text="Replies on escalated cases need a supervisor's approval."
+    )
+    approval_min_followers = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Replies to customers with at least this many followers need approval.",
+    )
+    approval_max_sentiment = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Replies on cases at or below this sentiment (-1 to 1) need approval.",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "desk settings"
+
+    def __str__(self) -> str:
+        return "Desk settings"
+
+    @classmethod
+    def load(cls) -> "DeskSettings":
+        settings_row, _ = cls.objects.get_or_create(pk=1)
+        return settings_row

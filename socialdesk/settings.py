@@ -205,6 +205,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "listening.tasks.poll_due_channels",
         "schedule": timedelta(seconds=env_int("POLL_TICK_SECONDS", 5)),
     },
+    # Replies left in "sending" by a dead worker are reconciled, then retried or finished.
+    "recover-stuck-replies": {
+        "task": "cases.tasks.recover_stuck_replies",
+        "schedule": timedelta(seconds=30),
+    },
+    "auto-assign-cases": {
+        "task": "cases.tasks.auto_assign_cases",
+        "schedule": timedelta(seconds=10),
+    },
+    "wake-snoozed-cases": {
+        "task": "cases.tasks.wake_snoozed_cases",
+        "schedule": timedelta(seconds=60),
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -46,7 +46,17 @@ run: $(STAMP)
 	$(PY) manage.py load_demo && \
 	exec $(BIN)/honcho -f Procfile.dev start
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium through Playwright (it cannot download its own).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "The browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install chromium'"; exit 1; \
+	fi
+
+test: $(STAMP) $(CHROMIUM)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=false SECRET_KEY=test-only-secret SECURE_SSL_REDIRECT=false \
 		$(PY) -m pytest $(PYTEST_ARGS)
 

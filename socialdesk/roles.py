@@ -9,73 +9,45 @@ QA = "qa"
 SUPERVISOR = "supervisor"
 ADMIN = "admin"
 
-# "app_label.codename" per role.
+# Everyone who works cases may read all of a case and keep personal saved views.
+READ_CASES = [
+    "cases.view_case",
+    "cases.view_customer",
+    "cases.view_identity",
+    "cases.view_reply",
+    "cases.view_note",
+    "cases.view_caseevent",
+    "cases.view_label",
+    "cases.view_savedview",
+    "cases.add_savedview",
+    "cases.view_cannedreply",
+    "cases.view_engagementguidelines",
+    "listening.view_mention",
+    "listening.view_channel",
+]
+WORK_CASES = [
+    "cases.work_inbox",
+    "cases.change_case",
+    "cases.add_reply",
+    "cases.add_note",
+]
+
+# "app_label.codename" per role; "app_label.*" is every permission of the app.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    AGENT: [
-        "cases.work_inbox",
-        "cases.view_case",
-        "cases.change_case",
-        "cases.view_customer",
-        "cases.view_identity",
-        "cases.view_reply",
-        "cases.add_reply",
-        "cases.view_note",
-        "cases.add_note",
-        "cases.view_caseevent",
-        "cases.view_label",
-        "cases.view_savedview",
-        "cases.add_savedview",
-        "cases.view_cannedreply",
-        "cases.view_engagementguidelines",
-        "listening.view_mention",
-        "listening.view_channel",
-    ],
+    AGENT: [*READ_CASES, *WORK_CASES],
     # QA specialists read everything about a case and change nothing.
-    QA: [
-        "cases.view_case",
-        "cases.view_customer",
-        "cases.view_identity",
-        "cases.view_reply",
-        "cases.view_note",
-        "cases.view_caseevent",
-        "cases.view_label",
-        "cases.view_savedview",
-        "cases.add_savedview",
-        "cases.view_cannedreply",
-        "cases.view_engagementguidelines",
-        "listening.view_mention",
-        "listening.view_channel",
-    ],
+    QA: READ_CASES,
     SUPERVISOR: [
-        "cases.work_inbox",
+        *READ_CASES,
+        *WORK_CASES,
         "cases.supervise_desk",
-        "cases.view_case",
-        "cases.change_case",
-        "cases.view_customer",
         "cases.change_customer",
-        "cases.view_identity",
-        "cases.view_reply",
-        "cases.add_reply",
         "cases.approve_reply",
-        "cases.view_note",
-        "cases.add_note",
-        "cases.view_caseevent",
-        "cases.view_label",
         "cases.add_label",
-        "cases.view_savedview",
-        "cases.add_savedview",
-        "cases.view_cannedreply",
-        "cases.view_engagementguidelines",
-        "listening.view_mention",
-        "listening.view_channel",
         "listening.view_health",
         "listening.view_quarantinedpost",
     ],
-    ADMIN: [
-        "cases.*",
-        "listening.*",
-        "qa.*",
-    ],
+    ADMIN: ["cases.*", "listening.*", "qa.*"],
 }
 
 

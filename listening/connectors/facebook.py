@@ -85,9 +85,13 @@ class FacebookConnector:
         batch = _Batch(page_id=page_id)
         new_cursor = dict(cursor)
 
-        self._fetch_feed(graph, page_id, cursor, new_cursor, batch)
+        self._fetch_posts(
+            graph, f"{page_id}/feed", POST_FIELDS, "visitor_post", "feed", cursor, new_cursor, batch
+        )
         self._fetch_comments(graph, page_id, cursor, new_cursor, batch)
-        self._fetch_tagged(graph, page_id, cursor, new_cursor, batch)
+        self._fetch_posts(
+            graph, f"{page_id}/tagged", TAGGED_FIELDS, "tag", "tagged", cursor, new_cursor, batch
+        )
         self._fetch_messenger(graph, page_id, cursor, new_cursor, batch)
         return FetchResult(
             posts=batch.posts,
@@ -96,22 +100,25 @@ class FacebookConnector:
             reads=batch.reads,
         )
 
-    def _fetch_feed(
+    def _fetch_posts(
         self,
         graph: facebook.GraphAPI,
-        page_id: str,
+        edge: str,
+        fields: str,
+        kind: str,
+        cursor_key: str,
         cursor: dict[str, Any],
         new_cursor: dict[str, Any],
         batch: "_Batch",
     ) -> None:
-        since = _cursor_time(cursor.get("feed"))
-        args = {"fields": POST_FIELDS, "limit": PAGE_SIZE}
+        """Posts of one page edge (feed: visitor posts; tagged: posts tagging the page)."""
+        since = _cursor_time(cursor.get(cursor_key))
         newest = since
-        for page in _pages(graph, f"{page_id}/feed", args, since=since):
+        for page in _pages(graph, edge, {"fields": fields, "limit": PAGE_SIZE}, since=since):
             for item in batch.read(page):
                 newest = _later(newest, item.get("created_time"))
-                batch.keep(normalise_post(item, kind="visitor_post"))
-        _store(new_cursor, "feed", newest)
+                batch.keep(normalise_post(item, kind=kind))
+        _store(new_cursor, cursor_key, newest)
 
     def _fetch_comments(
         self,
@@ -146,23 +153,6 @@ class FacebookConnector:
                 for item in batch.read(page):
                     batch.keep(normalise_comment(item, post_id=post_id))
         _store(new_cursor, "comments", newest)
-
-    def _fetch_tagged(
-        self,
-        graph: facebook.GraphAPI,
-        page_id: str,
-        cursor: dict[str, Any],
-        new_cursor: dict[str, Any],
-        batch: "_Batch",
-    ) -> None:
-        since = _cursor_time(cursor.get("tagged"))
-        args = {"fields": TAGGED_FIELDS, "limit": PAGE_SIZE}
-        newest = since
-        for page in _pages(graph, f"{page_id}/tagged", args, since=since):
-            for item in batch.read(page):
-                newest = _later(newest, item.get("created_time"))
-                batch.keep(normalise_post(item, kind="tag"))
-        _store(new_cursor, "tagged", newest)
 
     def _fetch_messenger(
         self,

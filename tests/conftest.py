@@ -1,12 +1,22 @@
 """Personas and small factories shared by every test module."""
 
 import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import redis
+from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.db import connection
 
 from listening.models import Channel, Network
+from listening.simulator.testing import running_simulator
 from socialdesk import roles
 
 _seq = itertools.count(1)
@@ -88,3 +98,71 @@ def facebook_channel(db) -> Channel:
 def at(text: str) -> datetime:
     """A UTC datetime from 'YYYY-MM-DD HH:MM'."""
     return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+
+
+# ---- the whole desk in motion: simulator + a real Celery worker (end-to-end and browser) ----
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    """The URL of the database pytest-django created, for processes started by a test."""
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture
+def simulator():
+    with running_simulator(seed=11) as sim:
+        yield sim
+
+
+@pytest.fixture
+def worker(simulator, tmp_path):
+    """A Celery worker with embedded beat, polling every second, talking to the simulator.
+
+    Needs a transactional test (its own process reads what the test commits).
+    """
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "SIMULATOR_URL": simulator.url,
+        "X_API_BASE_URL": simulator.url,
+        "FACEBOOK_GRAPH_URL": simulator.url,
+        "POLL_TICK_SECONDS": "1",
+        "SOCIALDESK_VAR_DIR": str(tmp_path),
+        "LOG_LEVEL": "WARNING",
+    }
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "socialdesk", "worker", "-B"]
+            + ["--pool", "solo", "--loglevel", "WARNING"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        yield process
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    print(log_path.read_text()[-5000:])  # shown by pytest when the test fails
+
+
+def wait_for(predicate, timeout: float = 60.0, message: str = "the worker") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {message}")

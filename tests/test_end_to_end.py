@@ -4,92 +4,15 @@ A real Celery worker (with its embedded beat) runs in a subprocess against the t
 and Redis, and polls the simulator over HTTP, exactly as `make run` does.
 """
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-import redis
-from django.conf import settings
-from django.db import connection
 
 from cases.models import Case
 from listening.models import Channel, ListeningRule, Mention
-from listening.simulator.testing import running_simulator
-from tests.conftest import make_channel
+from tests.conftest import make_channel, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def simulator():
-    with running_simulator(seed=11) as sim:
-        yield sim
-
-
-@pytest.fixture
-def worker(simulator, tmp_path):
-    """A Celery worker with embedded beat, polling every second, talking to the simulator."""
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "SIMULATOR_URL": simulator.url,
-        "X_API_BASE_URL": simulator.url,
-        "FACEBOOK_GRAPH_URL": simulator.url,
-        "POLL_TICK_SECONDS": "1",
-        "SOCIALDESK_VAR_DIR": str(tmp_path),
-        "LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "socialdesk",
-            "worker",
-            "-B",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    yield process
-    process.send_signal(signal.SIGTERM)
-    try:
-        output, _ = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-    print(output[-5000:])  # shown by pytest when the test fails
-
-
-def wait_for(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError("timed out waiting for the worker")
 
 
 def test_worker_polling_the_simulator_stores_exactly_what_was_published(simulator, worker):

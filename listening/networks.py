@@ -1,6 +1,7 @@
 """Each network's terms and norms as data: read by the composer, the sender and the docs."""
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -72,29 +73,149 @@ FACEBOOK = NetworkPolicy(
 
 POLICIES = {policy.network: policy for policy in (X, FACEBOOK)}
 
-_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+# ---- How X counts a post (twitter-text v3) --------------------------------------------------
+
+# A URL with a scheme runs to the next space; trailing punctuation is not part of it (as on X).
+_SCHEME_URL = r"https?://[^\s<>\"]+"
+# Without a scheme X links a domain with a generic TLD anywhere, and one with a country TLD only
+# when a path follows (twitter-text's rule, with a shorter TLD list).
+_GENERIC_TLDS = (
+    "com|net|org|info|biz|edu|gov|app|dev|shop|store|online|site|xyz|help|support|co|tv|io|ai|me"
+)
+_COUNTRY_TLDS = (
+    "uk|de|fr|es|it|nl|be|ch|at|se|no|dk|fi|ie|pt|pl|cz|us|ca|au|nz|jp|cn|kr|in|br|mx|ar|cl|"
+    "za|eu|ly|gl|gg|to|fm|ru|tr"
+)
+_LABEL = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
+_BARE_URL = (
+    r"(?<![\w@.\-/])(?:www\.)?"
+    + _LABEL
+    + rf"(?:(?:{_GENERIC_TLDS})(?::\d{{1,5}})?(?:/[^\s<>\"]*)?"
+    + rf"|(?:{_COUNTRY_TLDS})(?::\d{{1,5}})?/[^\s<>\"]*)(?![\w@])"
+)
+_URL = re.compile(rf"{_SCHEME_URL}|{_BARE_URL}", re.IGNORECASE)
+_URL_TRAILING = ".,:;!?'\"’”"
 
 
-def _x_char_weight(char: str) -> int:
-    """Weight of one code point under X's twitter-text config v3."""
-    code = ord(char)
-    light_ranges = (
-        (0x0000, 0x10FF),
-        (0x2000, 0x200D),
-        (0x2010, 0x201F),
-        (0x2032, 0x2037),
+def find_urls(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each link in `text`, without trailing punctuation or an unbalanced ')'."""
+    spans = []
+    for match in _URL.finditer(text):
+        start, end = match.span()
+        while end > start and text[end - 1] in _URL_TRAILING:
+            end -= 1
+        while (
+            end > start
+            and text[end - 1] == ")"
+            and (text.count("(", start, end) < text.count(")", start, end))
+        ):
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
+_X_LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
+X_URL_LENGTH = 23
+_ZWJ = 0x200D
+_VS16 = 0xFE0F
+_VS15 = 0xFE0E
+_KEYCAP = 0x20E3
+
+
+def _x_char_weight(code: int) -> int:
+    return 1 if any(lo <= code <= hi for lo, hi in _X_LIGHT_RANGES) else 2
+
+
+def is_pictographic(code: int) -> bool:
+    """Close to Unicode's Extended_Pictographic: the code points an emoji sequence starts with."""
+    return (
+        0x1F000 <= code <= 0x1FAFF
+        or 0x2600 <= code <= 0x27BF
+        or 0x2190 <= code <= 0x21FF
+        or 0x2300 <= code <= 0x23FF
+        or 0x25A0 <= code <= 0x25FF
+        or 0x2900 <= code <= 0x297F
+        or 0x2B00 <= code <= 0x2BFF
+        or code in (0x203C, 0x2049, 0x2122, 0x2139, 0x24C2, 0x3030, 0x303D, 0x3297, 0x3299)
     )
-    return 1 if any(lo <= code <= hi for lo, hi in light_ranges) else 2
+
+
+def is_emoji_modifier(code: int) -> bool:
+    """Code points that extend the emoji before them: skin tones, variation selectors, tags."""
+    return (
+        0x1F3FB <= code <= 0x1F3FF or code in (_VS16, _VS15, _KEYCAP) or 0xE0020 <= code <= 0xE007F
+    )
+
+
+def is_regional_indicator(code: int) -> bool:
+    return 0x1F1E6 <= code <= 0x1F1FF
+
+
+def _emoji_end(codes: list[int], i: int) -> int:
+    """The index after the emoji sequence starting at `i`, or `i` if none starts there.
+
+    A sequence is a flag (two regional indicators), a keycap (0-9 # * [FE0F] 20E3), or a
+    pictograph (or ©/® with FE0F) followed by modifiers and ZWJ-joined pictographs: X counts
+    each such sequence as one emoji of weight 2 (👍🏽 and 👨‍👩‍👧 are 2 each).
+    """
+    n = len(codes)
+    code = codes[i]
+    if is_regional_indicator(code):
+        return i + 2 if i + 1 < n and is_regional_indicator(codes[i + 1]) else i + 1
+    if chr(code) in "0123456789#*":
+        j = i + 1
+        if j < n and codes[j] == _VS16:
+            j += 1
+        return j + 1 if j < n and codes[j] == _KEYCAP else i
+    if code in (0x00A9, 0x00AE):
+        return i + 2 if i + 1 < n and codes[i + 1] == _VS16 else i
+    if not is_pictographic(code):
+        return i
+    j = i + 1
+    while j < n:
+        if is_emoji_modifier(codes[j]):
+            j += 1
+        elif codes[j] == _ZWJ and j + 1 < n and is_pictographic(codes[j + 1]):
+            j += 2
+        else:
+            break
+    return j
+
+
+def _x_text_weight(text: str) -> int:
+    codes = [ord(char) for char in text]
+    total = 0
+    i = 0
+    while i < len(codes):
+        end = _emoji_end(codes, i)
+        if end > i:
+            total += 2
+            i = end
+        else:
+            total += _x_char_weight(codes[i])
+            i += 1
+    return total
+
+
+def x_weighted_length(text: str) -> int:
+    """The length of `text` as X counts a post (twitter-text v3, NFC-normalised).
+
+    Each link counts 23 whatever its length; each emoji counts 2, including a whole skin-tone,
+    ZWJ, keycap or flag sequence; CJK and other characters outside X's light ranges count 2;
+    Latin, Greek, Cyrillic, Hebrew, Arabic and common punctuation count 1.
+    """
+    text = unicodedata.normalize("NFC", text)
+    total = 0
+    position = 0
+    for start, end in find_urls(text):
+        total += _x_text_weight(text[position:start]) + X_URL_LENGTH
+        position = end
+    return total + _x_text_weight(text[position:])
 
 
 def weighted_length(network: str, text: str) -> int:
-    """The length of `text` as `network` counts it for a public reply."""
-    if network != "x":
-        return len(text)
-    total = 0
-    position = 0
-    for match in _URL.finditer(text):
-        total += sum(_x_char_weight(c) for c in text[position : match.start()]) + 23
-        position = match.end()
-    total += sum(_x_char_weight(c) for c in text[position:])
-    return total
+    """The length of a public reply as `network` counts it (X: weighted; others: characters)."""
+    if network == "x":
+        return x_weighted_length(text)
+    return len(unicodedata.normalize("NFC", text))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from listening.networks import x_weighted_length  # Django-free, like the simulator
 from listening.simulator import traffic
 from listening.simulator.state import Account, ApiError, PendingAnswer
 
@@ -744,7 +745,7 @@ class XNetwork:
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
             raise invalid_request("text", str(text), "The `text` field is required")
-        if weighted_length(text) > 280:
+        if x_weighted_length(text) > 280:
             raise forbidden("Your Tweet text is too long.")
         reply = body.get("reply") or {}
         target_id = str(reply.get("in_reply_to_tweet_id", ""))
@@ -819,21 +820,6 @@ def _numeric(value: str) -> int:
 def _contains(ids: list[int], value: int) -> bool:
     pos = bisect_left(ids, value)
     return pos < len(ids) and ids[pos] == value
-
-
-def weighted_length(text: str) -> int:
-    """X's weighted length: URLs count 23, CJK and emoji 2, the rest 1."""
-    total = 0
-    position = 0
-    for match in re.finditer(r"https?://\S+", text):
-        total += _weigh(text[position : match.start()]) + 23
-        position = match.end()
-    return total + _weigh(text[position:])
-
-
-def _weigh(text: str) -> int:
-    light = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
-    return sum(1 if any(lo <= ord(c) <= hi for lo, hi in light) else 2 for c in text)
 
 
 # -- recent search query language ---------------------------------------------------------

@@ -1,9 +1,25 @@
-"""Admin for customers, identities, cases and replies. Lists join what they show."""
+"""Admin for the cases app. Lists join what they show; records of what happened on a case
+(notes, events) are read-only; desk settings and guidelines are single rows."""
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
+from django.shortcuts import redirect
+from django.utils import timezone
 
-from cases.models import Case, Customer, Identity, Reply
+from cases.models import (
+    CannedReply,
+    Case,
+    CaseEvent,
+    Customer,
+    DeskSettings,
+    EngagementGuidelines,
+    Identity,
+    Label,
+    Note,
+    Reply,
+    SavedView,
+)
 
 
 class IdentityInline(admin.TabularInline):
@@ -97,3 +113,127 @@ class ReplyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         # A reply made here would skip the composer's checks and the sender's state machine.
         return False
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    list_display = ["name", "color"]
+    list_editable = ["color"]
+    search_fields = ["name"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record of what happened on a case: shown, never added, edited or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Note)
+class NoteAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "author", "created_at"]
+    list_select_related = ["author"]
+    search_fields = ["text"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(CaseEvent)
+class CaseEventAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "kind", "actor", "created_at"]
+    list_filter = ["kind"]
+    list_select_related = ["actor"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "query", "position"]
+    list_editable = ["position"]
+    list_select_related = ["owner"]
+    list_filter = [("owner", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "query"]
+    raw_id_fields = ["owner"]
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    list_display = ["title", "network", "is_private"]
+    list_filter = ["network", "is_private"]
+    search_fields = ["title", "text"]
+    fieldsets = [
+        (None, {"fields": ["title", "network", "is_private"]}),
+        (
+            "Text",
+            {
+                "fields": ["text"],
+                "description": "Placeholders: {customer_name}, {handle}, {agent_name}. Anything "
+                "else in braces is sent as typed.",
+            },
+        ),
+    ]
+
+
+class SingleRowAdmin(admin.ModelAdmin):
+    """A model with one row for the whole desk: the list goes straight to that row."""
+
+    def get_row(self) -> models.Model:
+        raise NotImplementedError
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        if not self.has_view_or_change_permission(request):
+            return super().changelist_view(request, extra_context)  # Django's own 403
+        row = self.get_row()
+        opts = self.model._meta
+        return redirect(f"admin:{opts.app_label}_{opts.model_name}_change", row.pk)
+
+
+@admin.register(EngagementGuidelines)
+class EngagementGuidelinesAdmin(SingleRowAdmin):
+    """The guidelines agents read on /cases/guidelines/ (editable there too)."""
+
+    fields = ["body", "updated_by", "updated_at"]
+    readonly_fields = ["updated_by", "updated_at"]
+
+    def get_row(self) -> EngagementGuidelines:
+        row = EngagementGuidelines.objects.order_by("pk").first()
+        return row or EngagementGuidelines.objects.create(body="")
+
+    def save_model(self, request: HttpRequest, obj: EngagementGuidelines, form, change) -> None:
+        obj.updated_by = request.user
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(DeskSettings)
+class DeskSettingsAdmin(SingleRowAdmin):
+    fieldsets = [
+        ("Service level", {"fields": ["first_response_sla_minutes"]}),
+        ("Auto-assignment", {"fields": ["auto_assign", "max_open_cases_per_agent"]}),
+        (
+            "Supervisor approval",
+            {
+                "fields": [
+                    "approval_for_escalated",
+                    "approval_min_followers",
+                    "approval_max_sentiment",
+                ],
+                "description": "Replies on cases that match any of these wait for a "
+                "supervisor's approval before they go out. Leave a field empty to not use it.",
+            },
+        ),
+    ]
+
+    def get_row(self) -> DeskSettings:
+        return DeskSettings.load()

@@ -1,8 +1,5 @@
-from django.urls import path
-
-from cases import views
+from cases.views import case, composer, inbox
 
 app_name = "cases"
-urlpatterns = [
-    path("", views.case_list, name="list"),
-]
+# Each screen's module lists its own routes; names are the contract templates use.
+urlpatterns = [*inbox.urlpatterns, *case.urlpatterns, *composer.urlpatterns]

@@ -1,9 +1,11 @@
-"""`manage.py load_demo`: demo users (one per role) and channels on the simulator's defaults.
+"""`manage.py load_demo`: demo users (one per role), channels on the simulator's defaults, and
+the desk's starting content: labels, canned replies and the engagement guidelines.
 
 Idempotent: `make run` calls it on every start. Existing channels are left as they are (their
 cursor above all, so a restart does not re-read what was already ingested); users get their
-role and demo password back. Refuses to run without DEBUG unless --force: the demo passwords
-are public.
+role and demo password back. Labels and canned replies are added by name/title if missing; the
+guidelines are written only when the desk has none (an admin's edits are kept). Refuses to run
+without DEBUG unless --force: the demo passwords are public.
 """
 
 import os
@@ -14,6 +16,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from cases.models import CannedReply, EngagementGuidelines, Label
 from listening.models import Channel, ListeningRule, Network
 from socialdesk import roles
 
@@ -47,6 +50,131 @@ DEMO_CHANNELS: list[dict] = [
 ]
 DEMO_POLL_INTERVAL = 5  # seconds: the demo should show mentions arriving at once
 
+DEMO_LABELS: list[tuple[str, str]] = [
+    ("billing", "blue"),
+    ("outage", "red"),
+    ("delivery", "amber"),
+    ("vip", "purple"),
+    ("press", "green"),
+]
+
+# title, network ("" = any), private, text. Placeholders: {customer_name} {handle} {agent_name}.
+DEMO_CANNED_REPLIES: list[tuple[str, str, bool, str]] = [
+    (
+        "Sorry: take it to DM",
+        "x",
+        False,
+        "{handle} Sorry to hear that. We'd like to sort this out for you: please send us a DM "
+        "with your order number and we'll take it from there. {agent_name}",
+    ),
+    (
+        "Outage: we're on it",
+        "x",
+        False,
+        "{handle} Thanks for flagging this, and sorry for the trouble. Our team is working on the "
+        "outage right now; we'll post updates here. {agent_name}",
+    ),
+    (
+        "Thanks for the kind words",
+        "x",
+        False,
+        "{handle} Thank you, that made our day! We'll pass it on to the team. {agent_name}",
+    ),
+    (
+        "DM: ask for order details",
+        "x",
+        True,
+        "Hi {customer_name}, {agent_name} here from Acme support. Thanks for getting in touch. "
+        "Could you send me your order number and the e-mail address on the order? I'll look into "
+        "it straight away.",
+    ),
+    (
+        "Sorry: message the page",
+        "facebook",
+        False,
+        "Hi {customer_name}, we're sorry about this. Please send us a private message with your "
+        "order number so we can look into it for you. {agent_name}",
+    ),
+    (
+        "Delivery delay",
+        "facebook",
+        False,
+        "Hi {customer_name}, thanks for your patience and sorry for the wait. Deliveries in some "
+        "areas are running a day or two late; send us a message and we'll check yours. "
+        "{agent_name}",
+    ),
+    (
+        "Private: follow-up on a comment",
+        "facebook",
+        True,
+        "Hi {customer_name}, this is {agent_name} from Acme. Thanks for your comment: we'd like "
+        "to help. Could you tell us your order number and what happened?",
+    ),
+    (
+        "Refund started",
+        "",
+        True,
+        "Hi {customer_name}, I've started your refund: it usually shows on your statement within "
+        "5 working days. Sorry again for the trouble. {agent_name}",
+    ),
+]
+
+DEFAULT_GUIDELINES = """\
+# Why we are here
+Social networks are a public channel. Hundreds of customers can read every reply we write, so we
+treat each one as if the whole customer base were listening in: accurate, complete, polite and
+quick. The same principles apply here as on the phone, in chat and by e-mail.
+
+# When to engage
+We listen to everything said to and about the brand, then decide whom to engage with. Record the
+triage decision and its reason on the case: QA checks that we engaged with the right people.
+- Customers with a question or a problem: engage, in the thread they used.
+- Anti-customers (angry, loud, sometimes unfair): engage once, calmly, with empathy and a concrete
+  next step, and take the conversation offline. Never argue in public.
+- Trolls (provocation with no problem to solve): ignore. Do not feed them. Hide, don't delete,
+  abusive comments unless they break the page's rules.
+- Spam and bots: ignore; report them to the network if they repeat.
+- Press, journalists and high-reach accounts: escalate to a supervisor before replying.
+- Legal threats (lawyer, lawsuit, regulator): escalate at once; do not admit fault or discuss
+  the case in public.
+- Praise: a short, personal thank-you. It costs little and is read by many.
+
+# Tone
+- Address the customer by name; sign with your name or initials if the team does so.
+- Apologise for the experience when a customer is upset ("Sorry to hear...", "I understand how
+  frustrating this is"). Empathy first, then the facts.
+- No jargon, no blame ("you should have"), no sarcasm, no "calm down", no "as I said".
+- Spell-check and punctuate: a reply is a public record. Full sentences, one exclamation mark at
+  most, never ALL CAPS.
+- Give complete and correct information, or say when you will have it.
+
+# Take it offline
+Personal data never goes in a public reply: no e-mail addresses, phone numbers, order, card or
+account numbers. Invite the customer to continue privately (a DM on X, a private reply or
+Messenger on Facebook, or phone / e-mail) whenever the case needs their details or the customer
+is upset. Mind each network's windows: Messenger allows replies within 24 hours of the customer's
+last message, and Facebook allows one private reply to a comment within 7 days.
+
+# Follow each network's norms and terms
+Replies must fit the network's length as it counts it (X counts a link as 23 characters and most
+emoji as 2). Reply in the thread, don't start new posts. When a customer deletes a post, we
+delete our copy too. The terms for each network are listed beside the composer and on this page.
+
+# Escalation paths
+- Supervisor on duty: press, high-reach accounts, threats of legal action, safety issues, anything
+  you are unsure about. Mark the case "escalate" with the reason.
+- Incident team: several customers reporting the same outage within minutes.
+- Legal: any legal threat, after the supervisor.
+- Replies on escalated or high-risk cases may need a supervisor's approval before they go out:
+  the composer tells you when.
+
+# Quality assurance
+QA reviews a sample of public replies against the rubric: right person engaged, spelling and
+punctuation, complete and correct information, tact and empathy, invited offline when needed,
+network norms, and response time. If we are not ready to monitor a channel, we are not ready to
+handle it.
+"""
+
 
 class Command(BaseCommand):
     help = "Create the demo users and channels (idempotent). Needs DEBUG, or --force."
@@ -68,6 +196,7 @@ class Command(BaseCommand):
             roles.sync_roles()
             created_users = self._users()
             created_channels = self._channels()
+            self._desk_content()
         self._report(created_users, created_channels)
 
     def _users(self) -> int:
@@ -111,6 +240,17 @@ class Command(BaseCommand):
                     channel=channel, name=name, defaults={"query": query}
                 )
         return created
+
+    def _desk_content(self) -> None:
+        """Labels, canned replies and the guidelines: added when missing, never overwritten."""
+        for name, color in DEMO_LABELS:
+            Label.objects.get_or_create(name=name, defaults={"color": color})
+        for title, network, is_private, text in DEMO_CANNED_REPLIES:
+            CannedReply.objects.get_or_create(
+                title=title, defaults={"network": network, "is_private": is_private, "text": text}
+            )
+        if not EngagementGuidelines.objects.exists():
+            EngagementGuidelines.objects.create(body=DEFAULT_GUIDELINES)
 
     def _report(self, created_users: int, created_channels: int) -> None:
         port = os.environ.get("WEB_PORT") or os.environ.get("PORT", "8000")

@@ -1,0 +1,120 @@
+"""Benchmarks of the inbox and the case page, run by `manage.py bench` (`make bench`).
+
+Seeds 1,000,000 cases and 3,000,000 mentions (cases.management.commands.seed_desk) unless the
+database already holds that many; the listening benchmark empties the tables, so a full
+`make bench` seeds again (a minute or two). Sizes: BENCH_CASES / BENCH_MENTIONS in the
+environment. Times are server time: django.test.Client in this process, signed in as an agent,
+so they include middleware, the view, the queries and the template, not a network.
+
+Figures: inbox_p95_ms (first page, default view), inbox_filtered_p95_ms (a text search plus two
+filters), inbox_uncached_p95_ms (default view with the sidebar counts recomputed every time, as
+on a desk where something changes between every two page views), case_view_p95_ms,
+inbox_queries (SQL queries per inbox page, counts computed), and inbox_seq_scans (sequential
+scans of cases_case in the plans of the default and filtered pages: should be 0).
+"""
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.db import connection
+from django.http import QueryDict
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
+
+from cases import inbox
+from cases.management.commands.seed_desk import SEED_AGENTS, seed
+from cases.models import OPEN_STATUSES, Case
+from listening.models import Mention
+
+REQUESTS = 50
+DEFAULT_QUERY = ""
+# A customer's handle fragment (what agents type) with a network and a priority band.
+FILTERED_QUERY = "q=lopez12&network=x&priority=high"
+COMMON_QUERY = "q=refund&network=x&priority=high"  # a very common word: the other search plan
+
+
+def _p95(samples: list[float]) -> float:
+    return round(statistics.quantiles(samples, n=20)[-1], 1)
+
+
+def _ensure_seeded(cases: int, mentions: int, emit: Callable[[str, object], None]) -> None:
+    if Case.objects.count() >= cases and Mention.objects.count() >= mentions:
+        return
+    result = seed(cases=cases, mentions=mentions, reset=True)
+    emit("seed_cases", result.cases)
+    emit("seed_mentions", result.mentions)
+    emit("seed_seconds", result.seconds)
+
+
+def _timed_gets(client: Client, urls: list[str], *, clear_cache: bool = False) -> list[float]:
+    samples = []
+    for url in urls:
+        if clear_cache:
+            cache.clear()
+        started = time.perf_counter()
+        response = client.get(url)
+        samples.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {url} answered {response.status_code}")
+    return samples
+
+
+def _seq_scans(user: User, query: str) -> int:
+    filters, _ = inbox.parse_filters(QueryDict(query))
+    page = inbox.page_queryset(filters, user, timezone.now(), None)[: inbox.PAGE_SIZE + 1]
+    sql, params = page.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    return plan.count("Seq Scan on cases_case")
+
+
+def run(emit: Callable[[str, object], None], **_: object) -> None:
+    cases = int(os.environ.get("BENCH_CASES", 1_000_000))
+    mentions = int(os.environ.get("BENCH_MENTIONS", cases * 3))
+    _ensure_seeded(cases, mentions, emit)
+    agent = User.objects.get(username=SEED_AGENTS[0][0])
+
+    plain_static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    with override_settings(
+        ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"],
+        STORAGES={**settings.STORAGES, "staticfiles": plain_static},
+        SECURE_SSL_REDIRECT=False,
+    ):
+        client = Client()
+        client.force_login(agent)
+        base = "/cases/"
+        default_urls = [base] * REQUESTS
+        filtered_urls = [f"{base}?{FILTERED_QUERY}"] * REQUESTS
+        common_urls = [f"{base}?{COMMON_QUERY}"] * REQUESTS
+        _timed_gets(client, [base, f"{base}?{FILTERED_QUERY}", f"{base}?{COMMON_QUERY}"])
+
+        emit("inbox_p95_ms", _p95(_timed_gets(client, default_urls)))
+        emit("inbox_filtered_p95_ms", _p95(_timed_gets(client, filtered_urls)))
+        emit("inbox_common_search_p95_ms", _p95(_timed_gets(client, common_urls)))
+        emit("inbox_uncached_p95_ms", _p95(_timed_gets(client, default_urls, clear_cache=True)))
+
+        cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            client.get(base)
+        emit("inbox_queries", len(queries.captured_queries))
+        emit(
+            "inbox_seq_scans", _seq_scans(agent, DEFAULT_QUERY) + _seq_scans(agent, FILTERED_QUERY)
+        )
+
+        case_ids = list(
+            Case.objects.filter(status__in=list(OPEN_STATUSES))
+            .order_by("-priority", "last_inbound_at", "id")
+            .values_list("id", flat=True)[:REQUESTS]
+        )
+        if client.get(f"{base}{case_ids[0]}/").status_code == 200:
+            samples = _timed_gets(client, [f"{base}{case_id}/" for case_id in case_ids])
+            emit("case_view_p95_ms", _p95(samples))
+        else:
+            emit("case_view_p95_ms", "n/a (no case page yet)")

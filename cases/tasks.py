@@ -1,0 +1,82 @@
+"""Celery tasks for cases: thin wrappers around plain functions that tests call directly.
+
+Scheduled by beat (socialdesk/settings.py CELERY_BEAT_SCHEDULE): recover_stuck_replies every
+30 s, auto_assign_cases every 10 s, wake_snoozed_cases every 60 s. send_reply is enqueued by
+cases.sending when a reply is queued, approved or retried, and by the recovery for retries.
+"""
+
+import logging
+from datetime import datetime
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from cases import sending
+from cases.models import Case, CaseEvent, CaseStatus
+
+log = logging.getLogger(__name__)
+
+WAKE_BATCH = 500
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def send_reply(reply_id: int) -> str:
+    """Post one reply at most once (see cases.sending). Safe to run twice for one id."""
+    return sending.send_reply(reply_id)
+
+
+@shared_task(ignore_result=True)
+def recover_stuck_replies() -> dict[str, int]:
+    return sending.recover_stuck_replies()
+
+
+@shared_task(ignore_result=True)
+def auto_assign_cases() -> int:
+    # Imported here: cases.assignment is written separately and must not block this module.
+    from cases.assignment import auto_assign
+
+    return auto_assign()
+
+
+@shared_task(ignore_result=True)
+def wake_snoozed_cases() -> int:
+    return wake_snoozed()
+
+
+def wake_snoozed(now: datetime | None = None) -> int:
+    """Snoozed cases whose time has come: pending → open, snoozed_until cleared.
+
+    Each case gets a STATUS event from the desk (no actor) and a new updated_at, so the
+    inbox's live update shows it again. Rows another transaction holds are left for the
+    next run. Returns how many cases woke up.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            Case.objects.select_for_update(skip_locked=True)
+            .filter(status=CaseStatus.PENDING, snoozed_until__lte=now)
+            .order_by("snoozed_until")
+            .values_list("pk", "snoozed_until")[:WAKE_BATCH]
+        )
+        if not due:
+            return 0
+        Case.objects.filter(pk__in=[pk for pk, _ in due]).update(
+            status=CaseStatus.OPEN, snoozed_until=None, updated_at=now
+        )
+        CaseEvent.objects.bulk_create(
+            CaseEvent(
+                case_id=pk,
+                kind=CaseEvent.Kind.STATUS,
+                data={
+                    "from": CaseStatus.PENDING,
+                    "to": CaseStatus.OPEN,
+                    "reason": "snooze ended",
+                    "snoozed_until": until.isoformat(),
+                },
+                created_at=now,
+            )
+            for pk, until in due
+        )
+    log.info("snoozed cases woke up", extra={"cases": len(due)})
+    return len(due)

@@ -1,0 +1,338 @@
+"""The inbox: filtered case list, saved views with counts, bulk actions, cheap live updates.
+
+One view serves the full page and the fragment htmx polls every 5 s (`request.htmx`). The poll
+carries `since=<fingerprint>`; when no case changed since then the answer is 204 after one
+small query (see cases/inbox.py for why the fingerprint is global). The query logic lives in
+cases/inbox.py; changes to cases go through cases.actions.do_*.
+"""
+
+from datetime import datetime, timedelta
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    QueryDict,
+)
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from cases import inbox
+from cases.actions import (
+    ActionError,
+    do_assign_case,
+    do_set_labels,
+    do_set_status,
+    do_triage_case,
+)
+from cases.models import Case, CaseStatus, Label, SavedView, Triage
+from listening.models import Channel
+
+MAX_BULK = 200
+BULK_STATUSES = [
+    (CaseStatus.OPEN, "Open"),
+    (CaseStatus.PENDING, "Pending"),
+    (CaseStatus.RESOLVED, "Resolved"),
+    (CaseStatus.CLOSED, "Closed"),
+]
+BULK_ACTIONS = [
+    ("assign_me", "Assign to me"),
+    ("assign", "Assign to…"),
+    ("unassign", "Unassign"),
+    ("status", "Set status…"),
+    ("engage", "Triage: engage"),
+    ("ignore", "Triage: ignore"),
+    ("escalate", "Triage: escalate"),
+    ("label", "Add label…"),
+]
+
+
+def _login_redirect(request: HttpRequest) -> HttpResponse:
+    if request.htmx:
+        # A poll after the session expired: send the whole tab to the sign-in page instead of
+        # letting htmx paste the sign-in page into the list.
+        return HttpResponseClientRedirect(redirect_to_login(request.path)["Location"])
+    return redirect_to_login(request.get_full_path())
+
+
+def case_url(case_id: int) -> str:
+    """The case page ("cases:detail"); the literal path while that page does not exist."""
+    try:
+        return reverse("cases:detail", args=[case_id])
+    except NoReverseMatch:
+        return f"/cases/{case_id}/"
+
+
+def _decorate(
+    rows: list[Case], now: datetime, sla_minutes: int, since: inbox.Fingerprint | None
+) -> None:
+    """Display attributes computed once per row (no queries: everything came with the row)."""
+    sla = timedelta(minutes=sla_minutes)
+    for case in rows:
+        case.identity = case.identity_data or {}
+        case.labels_shown = case.label_data or []
+        case.latest = case.latest_text or case.subject
+        case.url = case_url(case.pk)
+        case.waiting = format_wait(now - case.last_inbound_at)
+        case.is_snoozed = bool(case.snoozed_until and case.snoozed_until > now)
+        case.sla_overdue = (
+            case.is_open and case.first_response_at is None and now - case.opened_at > sla
+        )
+        case.is_new = bool(since and case.pk > since.last_id)
+        case.is_changed = bool(
+            since and not case.is_new and since.last_change and case.updated_at > since.last_change
+        )
+
+
+def format_wait(waited: timedelta) -> str:
+    """A short human waiting time: "<1 min", "4 min", "2 h 5 min", "3 d 4 h".
+
+    static/js/desk.js formats the same way when it refreshes the times in the browser.
+    """
+    minutes = max(0, int(waited.total_seconds() // 60))
+    if minutes < 1:
+        return "<1 min"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def case_list(request: HttpRequest) -> HttpResponse:
+    """The inbox; as an htmx poll with `since`, 204 when no case changed since then."""
+    # parse
+    if not request.user.is_authenticated:
+        return _login_redirect(request)
+    # access
+    if not request.user.has_perm("cases.view_case"):
+        raise PermissionDenied
+    filters, problems = inbox.parse_filters(request.GET)
+    raw_after = request.GET.get("after", "")
+    try:
+        after = inbox.PageKey.decode(raw_after, filters.sort) if raw_after else None
+    except ValueError:
+        return HttpResponseBadRequest(
+            "The page link is not valid: start again from the first page."
+        )
+
+    now = timezone.now()
+    current = inbox.fingerprint()
+    since = inbox.Fingerprint.decode(request.GET.get("since", ""))
+    if request.htmx and since is not None and since == current:
+        response = HttpResponse(status=204)
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+
+    page = inbox.load_page(filters, request.user, now, after)
+    choices = inbox.load_choices(request.user)
+    view_counts, summary = inbox.count_views(choices.views, request.user, now, current)
+    _decorate(page.rows, now, choices.sla_minutes, since if request.htmx else None)
+
+    query = filters.to_query()
+    context = {
+        "cases": page.rows,
+        "filters": filters,
+        "problems": problems,
+        "query": query,
+        "poll_query": _poll_query(filters, raw_after, current),
+        "after": raw_after,
+        "next_query": filters.to_query(after=page.next_key) if page.next_key else "",
+        "summary": summary,
+        "choices": choices,
+        "view_counts": view_counts,
+        "current_view": next((vc.view for vc in view_counts if vc.view.query == query), None),
+        "status_choices": inbox.STATUS_CHOICES,
+        "priority_choices": inbox.PRIORITY_CHOICES,
+        "triage_choices": inbox.TRIAGE_CHOICES,
+        "decision_choices": inbox.DECISION_CHOICES,
+        "language_choices": inbox.LANGUAGE_CHOICES,
+        "network_choices": inbox.NETWORK_CHOICES,
+        "sort_choices": inbox.SORT_CHOICES,
+        "bulk_actions": BULK_ACTIONS,
+        "bulk_statuses": BULK_STATUSES,
+        "can_change": request.user.has_perm("cases.change_case"),
+    }
+    # render
+    if request.htmx:
+        html = render_to_string("cases/inbox.html#case-list", context, request)
+        html += render_to_string("cases/inbox.html#views-nav", {**context, "oob": True}, request)
+        response = HttpResponse(html)
+    else:
+        # The reconnect banner is for whoever can fix it: admins who can edit channels.
+        if request.user.has_perm("listening.change_channel"):
+            context["reauth_channels"] = list(
+                Channel.objects.filter(needs_reauth=True).only("id", "name", "network", "handle")
+            )
+        response = HttpResponse(render_to_string("cases/inbox.html", context, request))
+    # The same URL answers with a page or a fragment: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _poll_query(filters: inbox.InboxFilters, after: str, current: inbox.Fingerprint) -> str:
+    return filters.to_query(after=after, since=current.encode())
+
+
+def _back_to_inbox(raw_query: str) -> HttpResponseRedirect:
+    """303 to the inbox with the filters of `raw_query` (cleaned; no page key or fingerprint)."""
+    filters, _ = inbox.parse_filters(QueryDict(raw_query[:2000]))
+    query = filters.to_query()
+    url = reverse("cases:list") + (f"?{query}" if query else "")
+    return HttpResponseRedirect(url, status=303)
+
+
+def _require_perm(request: HttpRequest, perm: str) -> HttpResponse | None:
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("cases:list"))
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
+    return None
+
+
+@require_POST
+def bulk_action(request: HttpRequest) -> HttpResponse:
+    """Apply one action to the selected cases through cases.actions; say what happened."""
+    # access
+    refused = _require_perm(request, "cases.change_case")
+    if refused:
+        return refused
+    # parse
+    back = request.POST.get("next", "")
+    action = request.POST.get("action", "")
+    raw_ids = request.POST.getlist("ids")
+    ids = sorted({int(raw) for raw in raw_ids if raw.isascii() and raw.isdigit()})[:MAX_BULK]
+    if action not in dict(BULK_ACTIONS):
+        messages.error(request, "Choose an action for the selected cases.")
+        return _back_to_inbox(back)
+    if not ids:
+        messages.error(request, "Select at least one case first.")
+        return _back_to_inbox(back)
+    reason = request.POST.get("reason", "").strip()
+    assignee = label = None
+    status = request.POST.get("status", "")
+    if action == "assign":
+        assignee = _assignable_user(request.POST.get("assignee", ""))
+        if assignee is None:
+            messages.error(request, "Choose the person to assign the cases to.")
+            return _back_to_inbox(back)
+    elif action == "status" and status not in dict(BULK_STATUSES):
+        messages.error(request, "Choose the status to set.")
+        return _back_to_inbox(back)
+    elif action in Triage.values and not reason:
+        messages.error(request, "Give a reason for the triage decision: QA reviews it.")
+        return _back_to_inbox(back)
+    elif action == "label":
+        raw_label = request.POST.get("label", "")
+        label = Label.objects.filter(pk=int(raw_label)).first() if raw_label.isdigit() else None
+        if label is None:
+            messages.error(request, "Choose the label to add.")
+            return _back_to_inbox(back)
+
+    cases = list(
+        Case.objects.filter(pk__in=ids)
+        .select_related("assignee")
+        .prefetch_related(Prefetch("labels", queryset=Label.objects.all()))
+        .order_by("id")
+    )
+    # act
+    done, failures = 0, []
+    for case in cases:
+        try:
+            if action == "assign_me":
+                do_assign_case(case, request.user, actor=request.user)
+            elif action == "assign":
+                do_assign_case(case, assignee, actor=request.user)
+            elif action == "unassign":
+                do_assign_case(case, None, actor=request.user)
+            elif action == "status":
+                do_set_status(case, status, actor=request.user)
+            elif action in Triage.values:
+                do_triage_case(case, action, reason, actor=request.user)
+            elif action == "label":
+                current = list(case.labels.all())
+                if label.pk not in {existing.pk for existing in current}:
+                    do_set_labels(case, [*current, label], actor=request.user)
+            done += 1
+        except ActionError as exc:
+            failures.append(f"#{case.pk}: {exc}")
+    # render
+    label_text = dict(BULK_ACTIONS)[action].rstrip("…")
+    if done:
+        messages.success(request, f"{label_text}: done for {done} case{'s' if done != 1 else ''}.")
+    if failures:
+        messages.error(request, "Not changed: " + " ".join(failures[:5]))
+    missing = len(ids) - len(cases)
+    if missing:
+        messages.warning(request, f"{missing} selected case(s) no longer exist.")
+    return _back_to_inbox(back)
+
+
+def _assignable_user(raw: str):
+    """An active user who may work the inbox, or None."""
+    if not (raw.isascii() and raw.isdigit()):
+        return None
+    user = get_user_model().objects.filter(pk=int(raw), is_active=True).first()
+    return user if user is not None and user.has_perm("cases.work_inbox") else None
+
+
+@require_POST
+def save_view(request: HttpRequest) -> HttpResponse:
+    """Save the current filters as a view: the user's own, or the desk's with `shared`."""
+    refused = _require_perm(request, "cases.add_savedview")
+    if refused:
+        return refused
+    back = request.POST.get("query", "")
+    name = request.POST.get("name", "").strip()
+    if not name:
+        messages.error(request, "Give the view a name.")
+        return _back_to_inbox(back)
+    if len(name) > SavedView._meta.get_field("name").max_length:
+        messages.error(request, "A view name can have at most 60 characters.")
+        return _back_to_inbox(back)
+    filters, _ = inbox.parse_filters(QueryDict(back[:2000]))
+    shared = request.POST.get("shared") == "on" and request.user.has_perm("cases.change_savedview")
+    SavedView.objects.create(
+        owner=None if shared else request.user,
+        name=name,
+        query=filters.to_query(),
+        position=100,
+    )
+    messages.success(request, f"Saved the view “{name}”.")
+    return _back_to_inbox(back)
+
+
+@require_POST
+def delete_view(request: HttpRequest, view_id: int) -> HttpResponse:
+    """Delete one of the user's own views (the desk's shared views: with delete permission)."""
+    refused = _require_perm(request, "cases.view_savedview")
+    if refused:
+        return refused
+    view = get_object_or_404(SavedView, pk=view_id)
+    own = view.owner_id == request.user.pk
+    if not own and not (view.owner_id is None and request.user.has_perm("cases.delete_savedview")):
+        raise PermissionDenied
+    view.delete()
+    messages.success(request, f"Deleted the view “{view.name}”.")
+    return _back_to_inbox(request.POST.get("next", ""))
+
+
+urlpatterns = [
+    path("", case_list, name="list"),
+    path("bulk/", bulk_action, name="bulk"),
+    path("views/", save_view, name="save_view"),
+    path("views/<int:view_id>/delete/", delete_view, name="delete_view"),
+]

@@ -1,0 +1,180 @@
+/* The case page: network clocks, keyboard shortcuts, the typing signal for presence,
+ * and keeping the conversation scrolled to its latest message.
+ * Loaded as a file from case_detail.html (the CSP allows no inline script).
+ */
+(function () {
+  "use strict";
+
+  var SOON_MS = 15 * 60 * 1000; // a running clock turns orange in its last 15 minutes
+  var TYPING_MS = 5000; // "typing" for this long after the last keystroke in the reply box
+  // The composer's reply textarea (templates/cases/_composer.html marks it data-composer-text).
+  var REPLY_BOX = "[data-composer-text], [data-reply-box], #composer-area textarea";
+
+  /* ---------- clocks ---------- */
+
+  // Same words as cases.views.case.format_span, with seconds in the last hour.
+  function formatSpan(ms) {
+    var seconds = Math.max(0, Math.floor(ms / 1000));
+    var minutes = Math.floor(seconds / 60);
+    var days = Math.floor(minutes / 1440);
+    var hours = Math.floor((minutes % 1440) / 60);
+    minutes = minutes % 60;
+    if (days) return hours ? days + " d " + hours + " h" : days + " d";
+    if (hours) return minutes ? hours + " h " + minutes + " min" : hours + " h";
+    var secs = seconds % 60;
+    return minutes + " min " + (secs < 10 ? "0" : "") + secs + " s";
+  }
+
+  function tickClocks() {
+    var now = Date.now();
+    document.querySelectorAll("[data-deadline]").forEach(function (clock) {
+      var deadline = Date.parse(clock.getAttribute("data-deadline"));
+      var value = clock.querySelector("[data-clock-value]");
+      if (isNaN(deadline) || !value) return;
+      var left = deadline - now;
+      var overdue = left <= 0;
+      value.textContent = overdue ? "Overdue by " + formatSpan(-left) : formatSpan(left) + " left";
+      clock.classList.toggle("clock--overdue", overdue);
+      clock.classList.toggle("clock--running", !overdue);
+      clock.classList.toggle("clock--soon", !overdue && left < SOON_MS);
+    });
+  }
+
+  /* ---------- presence: viewing or typing ---------- */
+
+  var lastKeystroke = 0;
+
+  function isReplyBox(el) {
+    return !!(el && el.matches && el.matches(REPLY_BOX));
+  }
+
+  function updatePresenceState() {
+    var input = document.getElementById("presence-state");
+    if (input) input.value = Date.now() - lastKeystroke < TYPING_MS ? "typing" : "viewing";
+  }
+
+  document.addEventListener("input", function (event) {
+    if (isReplyBox(event.target)) {
+      lastKeystroke = Date.now();
+      updatePresenceState();
+    }
+  });
+  // Bring the value up to date just before each presence poll leaves.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "presence") {
+      updatePresenceState();
+      event.detail.parameters["state"] = document.getElementById("presence-state").value;
+    }
+  });
+
+  /* ---------- the conversation scrolls to its end ---------- */
+
+  var wasAtBottom = true;
+
+  function scroller() {
+    return document.querySelector("[data-timeline-scroll]");
+  }
+
+  function atBottom(el) {
+    return el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+  }
+
+  function scrollToEnd() {
+    var el = scroller();
+    if (el) el.scrollTop = el.scrollHeight;
+  }
+
+  document.addEventListener("htmx:beforeSwap", function () {
+    var el = scroller();
+    wasAtBottom = !el || atBottom(el);
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (wasAtBottom) scrollToEnd();
+    tickClocks();
+  });
+
+  /* ---------- keyboard shortcuts ---------- */
+
+  function isTyping(el) {
+    if (!el) return false;
+    var tag = el.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
+  }
+
+  function focusField(el) {
+    if (!el) return false;
+    el.focus();
+    if (el.scrollIntoView) el.scrollIntoView({ block: "center" });
+    return true;
+  }
+
+  function click(selector) {
+    var el = document.querySelector(selector);
+    if (!el) return false;
+    el.click();
+    return true;
+  }
+
+  function follow(selector) {
+    var link = document.querySelector(selector);
+    if (!link) return false;
+    window.location.href = link.href;
+    return true;
+  }
+
+  function triage(decision) {
+    var radio = document.getElementById("triage-" + decision);
+    if (!radio) return false;
+    radio.checked = true;
+    return focusField(document.getElementById("triage-reason"));
+  }
+
+  function openHelp() {
+    var dialog = document.getElementById("shortcuts-help");
+    if (!dialog || dialog.open) return false;
+    if (dialog.showModal) dialog.showModal();
+    else dialog.setAttribute("open", "");
+    return true;
+  }
+
+  var keys = {
+    j: function () { return follow("[data-shortcut=next]"); },
+    k: function () { return follow("[data-shortcut=prev]"); },
+    r: function () {
+      return focusField(
+        document.querySelector("[data-composer-text]") ||
+          document.querySelector("#composer-area textarea")
+      );
+    },
+    e: function () { return triage("engage"); },
+    i: function () { return triage("ignore"); },
+    s: function () { return triage("escalate"); },
+    a: function () { return click("#take-case"); },
+    R: function () { return click("#resolve-case"); },
+    n: function () { return focusField(document.getElementById("note-text")); },
+    "?": openHelp,
+  };
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    if (isTyping(event.target)) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    var dialog = document.getElementById("shortcuts-help");
+    if (dialog && dialog.open) return;
+    var action = keys[event.key];
+    if (action && action()) event.preventDefault();
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-open-help]")) openHelp();
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!document.getElementById("case-page")) return;
+    scrollToEnd();
+    tickClocks();
+    setInterval(tickClocks, 1000);
+  });
+})();

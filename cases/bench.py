@@ -2,8 +2,8 @@
 
 Seeds 1,000,000 cases and 3,000,000 mentions (cases.management.commands.seed_desk) unless the
 database already holds that many; the listening benchmark empties the tables, so a full
-`make bench` seeds again (a minute or two). Sizes: BENCH_CASES / BENCH_MENTIONS in the
-environment. Times are server time: django.test.Client in this process, signed in as an agent,
+`make bench` seeds again (a minute or two). Sizes: `manage.py bench --cases N --mentions M`.
+Times are server time: django.test.Client in this process, signed in as an agent,
 so they include middleware, the view, the queries and the template, not a network.
 
 Figures: inbox_p95_ms (first page, default view), inbox_filtered_p95_ms (a text search plus two
@@ -13,7 +13,6 @@ inbox_queries (SQL queries per inbox page, counts computed), and inbox_seq_scans
 scans of cases_case in the plans of the default and filtered pages: should be 0).
 """
 
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -75,9 +74,10 @@ def _seq_scans(user: User, query: str) -> int:
     return plan.count("Seq Scan on cases_case")
 
 
-def run(emit: Callable[[str, object], None], **_: object) -> None:
-    cases = int(os.environ.get("BENCH_CASES", 1_000_000))
-    mentions = int(os.environ.get("BENCH_MENTIONS", cases * 3))
+def run(
+    emit: Callable[[str, object], None], *, cases: int = 1_000_000, mentions: int | None = None
+) -> None:
+    mentions = cases * 3 if mentions is None else mentions
     _ensure_seeded(cases, mentions, emit)
     agent = User.objects.get(username=SEED_AGENTS[0][0])
 

@@ -53,6 +53,7 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from cases.actions import do_add_note
 from cases.models import Case, CaseEvent, CaseStatus, DeskSettings, Identity, Reply, Triage
 from listening.connectors import Connector, get_connector
 from listening.connectors.errors import (
@@ -278,7 +279,7 @@ def check_reply_target(
             )
         # Facebook: one private reply per comment.
         taken = Reply.objects.filter(in_reply_to=target, is_private=True).exclude(
-            state=State.FAILED
+            state__in=[State.FAILED, State.DRAFT]  # a sent-back draft has not used it
         )
         if taken.exists():
             raise ValueError(
@@ -286,6 +287,28 @@ def check_reply_target(
                 "already has one: continue in that private conversation."
             )
     return target
+
+
+@transaction.atomic
+def do_send_back_reply(reply: Reply, *, approver: "User", note: str) -> bool:
+    """Return a reply awaiting approval to its author as a draft, with an internal note.
+
+    Preconditions: the approver holds cases.approve_reply (checked by the caller). Returns False
+    when the reply was no longer awaiting approval (someone else approved it first).
+    """
+    claimed = Reply.objects.filter(pk=reply.pk, state=Reply.State.AWAITING_APPROVAL).update(
+        state=Reply.State.DRAFT
+    )
+    if not claimed:
+        return False
+    reply.state = Reply.State.DRAFT
+    author = reply.author.get_full_name() or reply.author.get_username()
+    do_add_note(
+        reply.case,
+        f"Reply by {author} sent back for changes: {note}\n\nIts text: {reply.text}",
+        author=approver,
+    )
+    return True
 
 
 def do_approve_reply(reply: Reply, *, approver: "User") -> None:

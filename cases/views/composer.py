@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -36,7 +36,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from cases import canned, checks, presence, sending
-from cases.actions import do_add_note
 from cases.checks import CheckResult
 from cases.models import CannedReply, Case, EngagementGuidelines, Reply
 from listening.models import Mention
@@ -53,11 +52,7 @@ LEADING_MENTIONS = re.compile(r"^(?:@\w+\s+)+")
 
 
 def _case_url(case_id: int) -> str:
-    """The case page; a literal path until the case page's URL exists."""
-    try:
-        return reverse("cases:detail", args=[case_id])
-    except NoReverseMatch:
-        return f"/cases/{case_id}/"
+    return reverse("cases:detail", args=[case_id])
 
 
 def _login_redirect(request: HttpRequest, next_url: str) -> HttpResponse:
@@ -441,28 +436,6 @@ class SendBackForm(forms.Form):
     )
 
 
-@transaction.atomic
-def do_send_back_reply(reply: Reply, *, approver: AbstractBaseUser, note: str) -> bool:
-    """Return a reply awaiting approval to its author as a draft, with an internal note.
-
-    Preconditions: the approver holds cases.approve_reply (checked by the caller). Returns False
-    when the reply was no longer awaiting approval (someone else approved it first).
-    """
-    claimed = Reply.objects.filter(pk=reply.pk, state=Reply.State.AWAITING_APPROVAL).update(
-        state=Reply.State.DRAFT
-    )
-    if not claimed:
-        return False
-    reply.state = Reply.State.DRAFT
-    author = reply.author.get_full_name() or reply.author.get_username()
-    do_add_note(
-        reply.case,
-        f"Reply by {author} sent back for changes: {note}\n\nIts text: {reply.text}",
-        author=approver,
-    )
-    return True
-
-
 def approval_queue(errors: dict[int, str] | None = None) -> list[Reply]:
     """Replies awaiting approval, oldest first, with their case context; one query."""
     replies = list(
@@ -502,7 +475,9 @@ def approve(request: HttpRequest, reply_id: int) -> HttpResponse:
     elif action == "send_back":
         form = SendBackForm(request.POST)
         if form.is_valid():
-            ok = do_send_back_reply(reply, approver=request.user, note=form.cleaned_data["note"])
+            ok = sending.do_send_back_reply(
+                reply, approver=request.user, note=form.cleaned_data["note"]
+            )
             notice = "Sent back to the agent." if ok else "Someone else handled it first."
         else:
             errors[reply.pk] = form.errors["note"][0]

@@ -7,6 +7,7 @@ cases/inbox.py; changes to cases go through cases.actions.do_*.
 """
 
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -22,13 +23,13 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from cases import inbox
+from cases import inbox, presence
 from cases.actions import (
     ActionError,
     do_assign_case,
@@ -66,24 +67,22 @@ def _login_redirect(request: HttpRequest) -> HttpResponse:
     return redirect_to_login(request.get_full_path())
 
 
-def case_url(case_id: int) -> str:
-    """The case page ("cases:detail"); the literal path while that page does not exist."""
-    try:
-        return reverse("cases:detail", args=[case_id])
-    except NoReverseMatch:
-        return f"/cases/{case_id}/"
-
-
 def _decorate(
-    rows: list[Case], now: datetime, sla_minutes: int, since: inbox.Fingerprint | None
+    rows: list[Case],
+    now: datetime,
+    sla_minutes: int,
+    since: inbox.Fingerprint | None,
+    query: str,
 ) -> None:
     """Display attributes computed once per row (no queries: everything came with the row)."""
     sla = timedelta(minutes=sla_minutes)
+    # The case page rebuilds its "← Inbox" link (and keeps the filters) from ?from=.
+    back = "?" + urlencode({"from": query}) if query else ""
     for case in rows:
         case.identity = case.identity_data or {}
         case.labels_shown = case.label_data or []
         case.latest = case.latest_text or case.subject
-        case.url = case_url(case.pk)
+        case.url = reverse("cases:detail", args=[case.pk]) + back
         case.waiting = format_wait(now - case.last_inbound_at)
         case.is_snoozed = bool(case.snoozed_until and case.snoozed_until > now)
         case.sla_overdue = (
@@ -129,6 +128,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "The page link is not valid: start again from the first page."
         )
 
+    presence.mark_online(request.user)  # an agent working the inbox can be auto-assigned
     now = timezone.now()
     current = inbox.fingerprint()
     since = inbox.Fingerprint.decode(request.GET.get("since", ""))
@@ -140,9 +140,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
     page = inbox.load_page(filters, request.user, now, after)
     choices = inbox.load_choices(request.user)
     view_counts, summary = inbox.count_views(choices.views, request.user, now, current)
-    _decorate(page.rows, now, choices.sla_minutes, since if request.htmx else None)
-
     query = filters.to_query()
+    _decorate(page.rows, now, choices.sla_minutes, since if request.htmx else None, query)
+
     context = {
         "cases": page.rows,
         "filters": filters,

@@ -45,6 +45,8 @@ class Command(BaseCommand):
         parser.add_argument("--only", choices=BENCH_APPS, help="Run one app's benchmarks.")
         parser.add_argument("--posts", type=int, default=100_000)
         parser.add_argument("--naive-posts", type=int, default=100_000)
+        parser.add_argument("--cases", type=int, default=1_000_000, help="Inbox benchmark desk.")
+        parser.add_argument("--mentions", type=int, default=None, help="Default: 3 per case.")
 
     def handle(self, *args, **options):
         ensure_postgres_database()
@@ -65,5 +67,7 @@ class Command(BaseCommand):
             kwargs = {}
             if app == "listening":
                 kwargs = {"posts": options["posts"], "naive_posts": options["naive_posts"]}
+            elif app == "cases":
+                kwargs = {"cases": options["cases"], "mentions": options["mentions"]}
             module.run(emit, **kwargs)
         emit("bench_total_s", round(time.perf_counter() - started, 1))

@@ -34,9 +34,20 @@ WORK_CASES = [
 
 # "app_label.codename" per role; "app_label.*" is every permission of the app.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    AGENT: [*READ_CASES, *WORK_CASES],
-    # QA specialists read everything about a case and change nothing.
-    QA: READ_CASES,
+    AGENT: [*READ_CASES, *WORK_CASES, "qa.view_own_reviews"],
+    # QA specialists read everything about a case and change nothing in it; they score.
+    QA: [
+        *READ_CASES,
+        "qa.review_replies",
+        "qa.view_review",
+        "qa.view_rubric",
+        "qa.view_criterion",
+        "qa.view_calibrationsession",
+        "qa.add_calibrationsession",
+        "qa.view_goldreply",
+        "qa.add_goldreply",
+        "qa.view_samplingpolicy",
+    ],
     SUPERVISOR: [
         *READ_CASES,
         *WORK_CASES,
@@ -46,6 +57,17 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.add_label",
         "listening.view_health",
         "listening.view_quarantinedpost",
+        "qa.view_team_reviews",
+        "qa.view_review",
+        "qa.resolve_dispute",
+        "qa.view_rubric",
+        "qa.view_criterion",
+        "qa.view_samplingpolicy",
+        "qa.change_samplingpolicy",
+        "qa.view_coachingsession",
+        "qa.add_coachingsession",
+        "qa.change_coachingsession",
+        "qa.view_calibrationsession",
     ],
     ADMIN: ["cases.*", "listening.*", "qa.*"],
 }

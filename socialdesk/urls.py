@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
     path("health/", include("listening.urls")),
     path("cases/", include("cases.urls")),
+    path("qa/", include("qa.urls")),
     # Before admin.site.urls: the admin's own sign-in form would bypass the login throttle.
     path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),

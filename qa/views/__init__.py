@@ -1,0 +1,1 @@
+"""Views of the QA app, one module per screen family."""

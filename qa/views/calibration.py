@@ -1,0 +1,3 @@
+"""calibration views."""
+
+urlpatterns: list = []

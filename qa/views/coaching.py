@@ -1,0 +1,3 @@
+"""coaching views."""
+
+urlpatterns: list = []

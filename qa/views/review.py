@@ -1,0 +1,3 @@
+"""review views."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""sampling views."""
+
+urlpatterns: list = []

@@ -294,14 +294,16 @@ def neighbours(case: Case) -> tuple[int | None, int | None]:
         | Q(priority=p, last_inbound_at__lt=t)
         | Q(priority=p, last_inbound_at=t, id__lt=pk)
     )
+    # The redundant bounds on priority let PostgreSQL start the index scan at this case
+    # instead of filtering the OR over every open case.
     nxt = (
-        open_cases.filter(after)
+        open_cases.filter(after, priority__lte=p)
         .order_by("-priority", "last_inbound_at", "id")
         .values_list("pk", flat=True)
         .first()
     )
     prev = (
-        open_cases.filter(before)
+        open_cases.filter(before, priority__gte=p)
         .order_by("priority", "-last_inbound_at", "-id")
         .values_list("pk", flat=True)
         .first()

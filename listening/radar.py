@@ -54,6 +54,9 @@ INSULTS = (
     "payasos", "patética", "patético", "idiotas", "basura", "palhaços", "lixo", "ridículos",
     "nuls", "escrocs", "minables", "idioten", "müll", "lächerlich",
 )
+THANKS_WORDS = (
+    "thank", "thx", "cheers", "gracias", "merci", "danke", "obrigad", "grazie", "ありがとう",
+)
 # fmt: on
 
 _URGENCY = re.compile(
@@ -85,6 +88,7 @@ class Score:
     is_press: bool
     is_troll: bool
     is_question: bool
+    is_thanks: bool
 
 
 def _contains(text: str, words: tuple[str, ...]) -> bool:
@@ -159,6 +163,7 @@ def score_post(post: InboundPost) -> Score:
         is_press=is_press,
         is_troll=is_troll,
         is_question="?" in text or "¿" in text,
+        is_thanks=_contains(lowered, THANKS_WORDS),
     )
 
 
@@ -174,7 +179,9 @@ def suggest_triage(score: Score, followers: int, verified: bool) -> tuple[str, s
         return "ignore", "Looks like spam (links, promotions or hashtag stuffing)."
     if score.is_troll:
         return "ignore", "Insults without a concrete problem: engaging rarely helps."
-    if score.urgency and score.sentiment < 0.4:  # "thanks for the quick refund" is praise
+    # "Thanks for the quick refund" is praise; VADER misreads other languages, so an urgent
+    # word only yields to praise when the customer actually says thanks.
+    if score.urgency and (score.sentiment < 0.4 or not score.is_thanks):
         return "engage", "Customer with a concrete problem (" + ", ".join(score.urgency) + ")."
     if score.is_question and score.sentiment > -0.5:
         return "engage", "Question from a customer: a quick, accurate answer."

@@ -41,6 +41,13 @@ def triage(text: str, followers: int = 120, verified: bool = False) -> tuple[str
             "concrete problem (broken, refund)",
         ),
         ("thank you for the quick refund, you guys rock!", 50, False, "engage", "Praise"),
+        (
+            "Mein smart speaker ist kaputt, seit 19 Tagen keine Antwort. Ich will eine Erstattung",
+            50,
+            False,
+            "engage",
+            "concrete problem (kaputt, erstattung)",
+        ),
         ("@acme_support When will order #144136 ship? Thanks!", 50, False, "engage", "Question"),
         (
             "@acme_support this is really disappointing and sad",

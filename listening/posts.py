@@ -57,3 +57,32 @@ class FetchResult:
     new_cursor: dict[str, Any]
     quarantined: list[Quarantined] = field(default_factory=list)
     reads: int = 0
+
+
+@dataclass(slots=True)
+class FetchBatch:
+    """What a connector accumulates during one fetch: posts kept, rejects, posts read.
+
+    `keep` drops the brand's own posts (`own_id` is its account or page id) and repeats (a
+    repeated page, or a mention that also matched a search rule).
+    """
+
+    own_id: str
+    posts: list[InboundPost] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    reads: int = 0
+
+    def keep(self, result: "InboundPost | Quarantined") -> None:
+        if isinstance(result, Quarantined):
+            self.quarantined.append(result)
+            return
+        if self.own_id and result.author.external_id == self.own_id:
+            return
+        if result.external_id in self.seen:
+            return
+        self.seen.add(result.external_id)
+        self.posts.append(result)
+
+    def result(self, new_cursor: dict[str, Any]) -> FetchResult:
+        return FetchResult(self.posts, new_cursor, self.quarantined, self.reads)

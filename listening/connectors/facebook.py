@@ -12,7 +12,6 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -29,7 +28,7 @@ from listening.connectors.errors import (
     PermanentError,
     TransientError,
 )
-from listening.posts import Author, FetchResult, InboundPost, Quarantined
+from listening.posts import Author, FetchBatch, FetchResult, InboundPost, Quarantined
 
 if TYPE_CHECKING:
     from cases.models import Reply
@@ -82,7 +81,7 @@ class FacebookConnector:
         """
         graph = _graph(channel)
         page_id = str(channel.external_account_id)
-        batch = _Batch(page_id=page_id)
+        batch = _Batch(own_id=page_id)
         new_cursor = dict(cursor)
 
         self._fetch_posts(
@@ -223,7 +222,7 @@ class FacebookConnector:
         {"data": [...]}}). The endpoint is told by the paging URLs when present, else by
         the items' fields. With `account_id` (the page id), the page's own items are skipped.
         """
-        batch = _Batch(page_id=account_id)
+        batch = _Batch(own_id=account_id)
         if not isinstance(payload, dict):
             return [], [Quarantined(reason="not a Graph API response object", payload=payload)]
         for connection in ("comments", "messages", "feed", "tagged"):
@@ -355,15 +354,8 @@ class FacebookConnector:
 # ---- reading -------------------------------------------------------------------------------
 
 
-@dataclass
-class _Batch:
-    """Accumulates one fetch: posts, rejects, ids seen and objects read."""
-
-    page_id: str
-    posts: list[InboundPost] = field(default_factory=list)
-    quarantined: list[Quarantined] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-    reads: int = 0
+class _Batch(FetchBatch):
+    """One fetch of a page; `own_id` is the page id (its own posts are skipped)."""
 
     def read(self, page: dict[str, Any]) -> list[dict[str, Any]]:
         """The items of one page, counted as read. Non-objects are quarantined here."""
@@ -378,17 +370,6 @@ class _Batch:
             else:
                 self.quarantined.append(Quarantined(reason="item is not an object", payload=item))
         return good
-
-    def keep(self, result: InboundPost | Quarantined) -> None:
-        if isinstance(result, Quarantined):
-            self.quarantined.append(result)
-            return
-        if self.page_id and result.author.external_id == self.page_id:
-            return  # the page's own post, comment or message
-        if result.external_id in self.seen:
-            return  # a repeated page
-        self.seen.add(result.external_id)
-        self.posts.append(result)
 
 
 def _graph(channel: "Channel") -> facebook.GraphAPI:

@@ -10,7 +10,6 @@ one page only; backfills go through `manage.py import_posts`.
 import logging
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -28,7 +27,7 @@ from listening.connectors.errors import (
     RateLimited,
     TransientError,
 )
-from listening.posts import Author, FetchResult, InboundPost, Quarantined
+from listening.posts import Author, FetchBatch, FetchResult, InboundPost, Quarantined
 
 if TYPE_CHECKING:
     from cases.models import Reply
@@ -88,7 +87,7 @@ class XConnector:
         """
         client = _client(channel)
         account_id = str(channel.external_account_id)
-        batch = _Batch(account_id=account_id)
+        batch = _Batch(own_id=account_id)
         new_cursor = dict(cursor)
 
         since = _str_or_none(cursor.get("mentions"))
@@ -153,7 +152,7 @@ class XConnector:
             payload = {**payload, "data": [data]}
         elif not isinstance(data, list):
             return [], [Quarantined(reason="X API v2 data is not a list", payload=payload)]
-        batch = _Batch(account_id=account_id)
+        batch = _Batch(own_id=account_id)
         items = payload["data"]
         is_dm = any(
             isinstance(i, dict) and ("event_type" in i or "dm_conversation_id" in i) for i in items
@@ -256,15 +255,8 @@ class XConnector:
 # ---- reading -------------------------------------------------------------------------------
 
 
-@dataclass
-class _Batch:
-    """Accumulates one fetch: posts, rejects, ids seen and posts read."""
-
-    account_id: str
-    posts: list[InboundPost] = field(default_factory=list)
-    quarantined: list[Quarantined] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-    reads: int = 0
+class _Batch(FetchBatch):
+    """One fetch of an account; `own_id` is the brand's X user id (its own posts skipped)."""
 
     def add_tweet_pages(self, pages: Iterator[dict[str, Any]], kind_hint: str | None) -> list[str]:
         """Normalise tweet pages; returns every id read (for the cursor)."""
@@ -275,7 +267,7 @@ class _Batch:
             self.reads += len(items)
             ids.extend(_page_ids(page))
             for item in items:
-                self._keep(normalise_tweet(item, users, kind_hint))
+                self.keep(normalise_tweet(item, users, kind_hint))
         return ids
 
     def add_dm_pages(
@@ -289,7 +281,7 @@ class _Batch:
             self.reads += len(items)
             for item in items:
                 if not isinstance(item, dict):
-                    self._keep(normalise_dm(item, users))
+                    self.keep(normalise_dm(item, users))
                     continue
                 event_id = _str_or_none(item.get("id"))
                 if event_id and stop_at and not _is_newer(event_id, stop_at):
@@ -298,19 +290,8 @@ class _Batch:
                     ids.append(event_id)
                 if item.get("event_type", "MessageCreate") != "MessageCreate":
                     continue  # participants joining or leaving: not a message
-                self._keep(normalise_dm(item, users))
+                self.keep(normalise_dm(item, users))
         return ids
-
-    def _keep(self, result: InboundPost | Quarantined) -> None:
-        if isinstance(result, Quarantined):
-            self.quarantined.append(result)
-            return
-        if self.account_id and result.author.external_id == self.account_id:
-            return  # the brand's own post or DM
-        if result.external_id in self.seen:
-            return  # a repeated page, or a mention that also matched a rule
-        self.seen.add(result.external_id)
-        self.posts.append(result)
 
 
 def _pages(

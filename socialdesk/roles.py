@@ -68,6 +68,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "qa.add_coachingsession",
         "qa.change_coachingsession",
         "qa.view_calibrationsession",
+        "qa.add_calibrationsession",
     ],
     ADMIN: ["cases.*", "listening.*", "qa.*"],
 }

@@ -218,6 +218,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.tasks.wake_snoozed_cases",
         "schedule": timedelta(seconds=60),
     },
+    # Samples each policy's last complete period once (SamplingRun is unique per period).
+    "qa-run-due-sampling": {
+        "task": "qa.tasks.run_due_sampling",
+        "schedule": timedelta(hours=1),
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,3 +1,355 @@
-"""coaching views."""
+"""Agents' reviews, disputes and coaching sessions.
 
-urlpatterns: list = []
+/qa/mine/            an agent's own reviews; acknowledge or dispute (POST respond)
+/qa/disputes/        open disputes of the supervisor's teams; uphold or reject with a note
+/qa/coaching/        sessions (supervisors: their teams', agents: their own) and a form to plan one
+/qa/coaching/<id>/   one session: notes, action items, follow-up; mark done / followed up
+
+Access: qa.coaching.team_agent_ids decides whom a supervisor watches; anything outside it is a
+404, as if it did not exist. An agent asking for another agent's review gets a 404 too.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.http import require_http_methods, require_POST
+
+from qa import coaching
+from qa.models import CoachingSession, Review
+
+OWN_PERM = "qa.view_own_reviews"
+RESOLVE_PERM = "qa.resolve_dispute"
+TEAM_PERM = "qa.view_team_reviews"
+VIEW_COACHING = "qa.view_coachingsession"
+ADD_COACHING = "qa.add_coachingsession"
+CHANGE_COACHING = "qa.change_coachingsession"
+PAGE_SIZE = 20
+LINKABLE_REVIEWS = 12
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+# ---------- an agent's own reviews ----------
+
+
+def access_own_review(request: HttpRequest, review_id: int) -> Review:
+    """The user's own submitted review; 403 without the permission, 404 for anyone else's."""
+    if not request.user.has_perm(OWN_PERM):
+        raise PermissionDenied("Reviews are shown to the agent whose reply was reviewed.")
+    return get_object_or_404(coaching.agent_reviews(request.user), pk=review_id)
+
+
+@login_required
+@require_http_methods(["GET"])
+def my_reviews(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm(OWN_PERM):
+        raise PermissionDenied("Reviews are shown to the agent whose reply was reviewed.")
+    reviews = coaching.agent_reviews(request.user)
+    page = Paginator(reviews, PAGE_SIZE).get_page(_page_number(request))
+    to_answer = reviews.filter(agent_response=Review.AgentResponse.PENDING).count()
+    return render(
+        request,
+        "qa/my_reviews.html",
+        {"page": page, "reviews": page.object_list, "to_answer": to_answer},
+    )
+
+
+@login_required
+@require_POST
+def respond(request: HttpRequest, review_id: int) -> HttpResponse:
+    review = access_own_review(request, review_id)
+    action = request.POST.get("action", "")
+    comment = request.POST.get("comment", "")
+    try:
+        if action == "acknowledge":
+            coaching.do_acknowledge_review(review, request.user, comment)
+            messages.success(request, f"Review of reply #{review.reply_id} acknowledged.")
+        elif action == "dispute":
+            coaching.do_dispute_review(review, request.user, comment)
+            messages.success(request, "Dispute sent: a supervisor of your team will look at it.")
+        else:
+            messages.error(request, "Choose Acknowledge or Dispute.")
+    except coaching.CoachingError as error:
+        messages.error(request, str(error))
+    return redirect(f"{reverse('qa:my_reviews')}#review-{review.pk}")
+
+
+# ---------- disputes ----------
+
+
+def access_disputes(request: HttpRequest) -> Q:
+    """Supervisors and admins; the Q limits reviews to the agents they watch."""
+    if not (request.user.has_perm(RESOLVE_PERM) and request.user.has_perm(TEAM_PERM)):
+        raise PermissionDenied("Disputes are resolved by supervisors.")
+    return coaching.scope_filter(request.user)
+
+
+def _dispute_reviews(scope: Q):
+    return (
+        Review.objects.filter(scope, kind=Review.Kind.SAMPLE)
+        .select_related(
+            "agent", "reviewer", "reply__in_reply_to", "case__channel", "dispute_resolved_by"
+        )
+        .prefetch_related("scores__criterion")
+    )
+
+
+@login_required
+@require_http_methods(["GET"])
+def disputes(request: HttpRequest) -> HttpResponse:
+    scope = access_disputes(request)
+    reviews = _dispute_reviews(scope)
+    open_disputes = list(
+        reviews.filter(agent_response=Review.AgentResponse.DISPUTED).order_by(
+            "agent_responded_at", "id"
+        )[:100]
+    )
+    resolved = list(
+        reviews.filter(
+            agent_response__in=[
+                Review.AgentResponse.DISPUTE_UPHELD,
+                Review.AgentResponse.DISPUTE_REJECTED,
+            ]
+        ).order_by("-dispute_resolved_at", "-id")[:20]
+    )
+    return render(
+        request, "qa/disputes.html", {"open_disputes": open_disputes, "resolved": resolved}
+    )
+
+
+@login_required
+@require_POST
+def resolve_dispute(request: HttpRequest, review_id: int) -> HttpResponse:
+    scope = access_disputes(request)
+    review = get_object_or_404(Review.objects.filter(scope, kind=Review.Kind.SAMPLE), pk=review_id)
+    decision = request.POST.get("decision", "")
+    raw_score = request.POST.get("corrected_score", "").strip()
+    try:
+        if decision not in ("uphold", "reject"):
+            raise coaching.CoachingError("Choose Uphold or Reject.")
+        try:
+            corrected = float(raw_score) if raw_score and decision == "uphold" else None
+        except ValueError as error:
+            raise coaching.CoachingError(
+                "The corrected score is a number from 0 to 100."
+            ) from error
+        coaching.do_resolve_dispute(
+            review,
+            request.user,
+            uphold=decision == "uphold",
+            note=request.POST.get("note", ""),
+            corrected_score=corrected,
+        )
+    except coaching.CoachingError as error:
+        messages.error(request, f"Review #{review.pk}: {error}")
+        return redirect(f"{reverse('qa:disputes')}#dispute-{review.pk}")
+    verdict = "upheld" if decision == "uphold" else "rejected"
+    messages.success(request, f"Dispute on review #{review.pk} {verdict}.")
+    return redirect("qa:disputes")
+
+
+# ---------- coaching sessions ----------
+
+
+def access_coaching(request: HttpRequest) -> tuple[Q, bool]:
+    """(which sessions the user sees, may they plan and edit sessions).
+
+    Supervisors and admins: sessions of the agents they watch. Agents: their own, read-only.
+    """
+    user = request.user
+    if user.has_perm(VIEW_COACHING):
+        return coaching.scope_filter(user), user.has_perm(CHANGE_COACHING)
+    if user.has_perm(OWN_PERM):
+        return Q(agent=user), False
+    raise PermissionDenied("Coaching sessions are for supervisors and the agents they coach.")
+
+
+def _coachable_agents(request: HttpRequest):
+    """Agents the user may coach: users with qa.view_own_reviews in their teams."""
+    User = get_user_model()
+    agents = User.objects.filter(is_active=True).filter(
+        Q(
+            groups__permissions__codename="view_own_reviews",
+            groups__permissions__content_type__app_label="qa",
+        )
+        | Q(
+            user_permissions__codename="view_own_reviews",
+            user_permissions__content_type__app_label="qa",
+        )
+    )
+    ids = coaching.team_agent_ids(request.user)
+    if ids is not None:
+        agents = agents.filter(pk__in=ids)
+    return agents.distinct().order_by("first_name", "last_name", "username")
+
+
+def _parse_follow_up(raw: str) -> date | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    parsed = parse_date(raw)
+    if parsed is None:
+        raise coaching.CoachingError("Give the follow-up date as YYYY-MM-DD.")
+    return parsed
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def coaching_list(request: HttpRequest) -> HttpResponse:
+    scope, can_edit = access_coaching(request)
+    can_plan = can_edit and request.user.has_perm(ADD_COACHING)
+    agents = list(_coachable_agents(request)) if can_plan else []
+    agent_by_id = {str(a.pk): a for a in agents}
+    chosen_id = (request.POST if request.method == "POST" else request.GET).get("agent", "")
+    chosen = agent_by_id.get(chosen_id)
+    errors: list[str] = []
+    if request.method == "POST":
+        if not can_plan:
+            raise PermissionDenied("Only supervisors plan coaching sessions.")
+        if chosen is None:
+            errors.append("Choose one of your agents.")
+        else:
+            linked = Review.objects.filter(
+                agent=chosen,
+                kind=Review.Kind.SAMPLE,
+                status=Review.Status.SUBMITTED,
+                pk__in=[v for v in request.POST.getlist("reviews") if v.isdigit()],
+            )
+            raw_when = request.POST.get("scheduled_for", "").strip()
+            when = parse_datetime(raw_when) if raw_when else None
+            if raw_when and when is None:
+                errors.append("Give the session time as YYYY-MM-DD HH:MM.")
+            elif when is not None and timezone.is_naive(when):
+                when = timezone.make_aware(when)
+            try:
+                follow_up = _parse_follow_up(request.POST.get("follow_up_on", ""))
+            except coaching.CoachingError as error:
+                errors.append(str(error))
+                follow_up = None
+            if not errors:
+                try:
+                    session = coaching.do_create_coaching(
+                        coach=request.user,
+                        agent=chosen,
+                        reviews=linked,
+                        scheduled_for=when,
+                        notes=request.POST.get("notes", ""),
+                        action_items=request.POST.get("action_items", ""),
+                        follow_up_on=follow_up,
+                    )
+                except coaching.CoachingError as error:
+                    errors.append(str(error))
+                else:
+                    messages.success(request, "Coaching session planned.")
+                    return redirect("qa:coaching", session_id=session.pk)
+    sessions = (
+        CoachingSession.objects.filter(scope)
+        .select_related("agent", "coach")
+        .order_by("-scheduled_for", "-id")
+    )
+    page = Paginator(sessions, PAGE_SIZE).get_page(_page_number(request))
+    recent = []
+    if chosen is not None:
+        recent = list(
+            coaching.agent_reviews(chosen)
+            .select_related(None)
+            .select_related("case__channel")
+            .prefetch_related(None)[:LINKABLE_REVIEWS]
+        )
+    preselected = set(
+        request.POST.getlist("reviews")
+        if request.method == "POST"
+        else request.GET.getlist("review")
+    )
+    context = {
+        "page": page,
+        "sessions": page.object_list,
+        "can_plan": can_plan,
+        "agents": agents,
+        "chosen": chosen,
+        "recent_reviews": recent,
+        "preselected": preselected,
+        "errors": errors,
+        "form_data": request.POST if request.method == "POST" else {},
+        "today": timezone.localdate(),
+        "is_agent_view": not can_edit,
+    }
+    if request.htmx and request.htmx.target == "coaching-form":
+        return render(request, "qa/coaching_list.html#coaching-form", context)
+    return render(request, "qa/coaching_list.html", context, status=400 if errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def coaching_detail(request: HttpRequest, session_id: int) -> HttpResponse:
+    scope, can_edit = access_coaching(request)
+    session = get_object_or_404(
+        CoachingSession.objects.filter(scope).select_related("agent", "coach"), pk=session_id
+    )
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Agents see their coaching sessions read-only.")
+        try:
+            if request.POST.get("action") == "status":
+                coaching.do_set_coaching_status(session, request.POST.get("status", ""))
+                messages.success(request, f"Session marked {session.get_status_display().lower()}.")
+            elif request.POST.get("action") == "edit":
+                coaching.do_update_coaching(
+                    session,
+                    notes=request.POST.get("notes", ""),
+                    action_items=request.POST.get("action_items", ""),
+                    follow_up_on=_parse_follow_up(request.POST.get("follow_up_on", "")),
+                )
+                messages.success(request, "Session saved.")
+            else:
+                raise Http404
+        except coaching.CoachingError as error:
+            messages.error(request, str(error))
+        return redirect("qa:coaching", session_id=session.pk)
+    reviews = (
+        session.reviews.select_related("reply", "case__channel", "reviewer")
+        .prefetch_related("scores__criterion")
+        .order_by("-submitted_at")
+    )
+    today = timezone.localdate()
+    return render(
+        request,
+        "qa/coaching.html",
+        {
+            "session": session,
+            "reviews": reviews,
+            "items": coaching.parse_action_items(session.action_items),
+            "can_edit": can_edit,
+            "overdue": session.follow_up_on is not None
+            and session.follow_up_on < today
+            and session.status != CoachingSession.Status.FOLLOWED_UP,
+            "Status": CoachingSession.Status,
+        },
+    )
+
+
+urlpatterns = [
+    path("mine/", my_reviews, name="my_reviews"),
+    path("mine/<int:review_id>/respond/", respond, name="respond"),
+    path("disputes/", disputes, name="disputes"),
+    path("disputes/<int:review_id>/resolve/", resolve_dispute, name="resolve_dispute"),
+    path("coaching/", coaching_list, name="coaching_list"),
+    path("coaching/<int:session_id>/", coaching_detail, name="coaching"),
+]

@@ -1,3 +1,205 @@
-"""dashboard views."""
+"""The supervisors' dashboard (/qa/dashboard/) and its CSV export (/qa/dashboard/csv/).
 
-urlpatterns: list = []
+Supervisors (qa.view_team_reviews) see their teams; admins everything. The figures are
+computed by qa.dashboard.build (a dozen GROUP BY queries): the QA figures on every request
+(a resolved dispute shows at once), the desk-wide service figures (response times, volume,
+spikes) kept a few minutes (qa.dashboard.SERVICE_CACHE_SECONDS). The page says when each was
+computed.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_GET
+
+from qa import charts
+from qa import dashboard as dash
+
+VIEW_PERM = "qa.view_team_reviews"
+
+
+def access_dashboard(request: HttpRequest) -> None:
+    if not request.user.has_perm(VIEW_PERM):
+        raise PermissionDenied("The dashboard is for supervisors.")
+
+
+def parse_weeks(request: HttpRequest) -> int:
+    try:
+        weeks = int(request.GET.get("weeks", dash.DEFAULT_PERIOD))
+    except ValueError:
+        return dash.DEFAULT_PERIOD
+    return weeks if weeks in dash.PERIODS else dash.DEFAULT_PERIOD
+
+
+def get_dashboard(request: HttpRequest, weeks: int) -> dash.Dashboard:
+    return dash.build(request.user, weeks)
+
+
+@dataclass
+class TeamView:
+    block: dash.TeamBlock
+    trend: SafeString
+    intervals: SafeString
+    groups: dict[str, list[dash.AgentRow]]
+
+
+def _week_label(d) -> str:
+    return f"{d.day} {d:%b}"
+
+
+def _points(weekly: list[dash.Estimate], labels: list[str]) -> list[charts.Point]:
+    return [
+        charts.Point(label, e.mean, e.low, e.high, e.insufficient)
+        for label, e in zip(labels, weekly, strict=True)
+    ]
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    access_dashboard(request)
+    weeks = parse_weeks(request)
+    d = get_dashboard(request, weeks)
+    selected = None
+    if request.GET.get("agent", "").isdigit():
+        selected = d.agents.get(int(request.GET["agent"]))
+        if selected is None:
+            raise Http404("No such agent in your teams.")
+    labels = [_week_label(w) for w in d.week_starts]
+    teams = []
+    for block in d.teams:
+        band = None
+        if not block.score.insufficient:
+            band = (block.score.shown_low or 0.0, block.score.shown_high or 100.0)
+        teams.append(
+            TeamView(
+                block,
+                charts.line_chart(
+                    _points(block.weekly, labels), title=f"{block.name}: QA score per week"
+                ),
+                charts.interval_chart(
+                    [
+                        charts.Interval(
+                            a.name, a.score.mean, a.score.shown_low, a.score.shown_high, a.group
+                        )
+                        for a in block.agents
+                    ],
+                    title=f"{block.name}: each agent's score and 95% interval against the "
+                    "team's (shaded)",
+                    band=band,
+                ),
+                block.grouped(),
+            )
+        )
+    criteria = [
+        (
+            c,
+            charts.line_chart(
+                _points(c.weekly, labels), title=f"{c.name} per week", width=360, height=150
+            ),
+        )
+        for c in d.criteria
+    ]
+    times_chart = charts.bar_chart(
+        [t.name for t in d.times],
+        [
+            charts.Series("p50", [t.first_p50 or 0 for t in d.times], "chart__bar--a"),
+            charts.Series("p90", [t.first_p90 or 0 for t in d.times], "chart__bar--b"),
+        ],
+        title="First-response time per channel, median and 90th percentile (minutes)",
+        stacked=False,
+        unit=" min",
+    )
+    totals = d.volume_totals()
+    volume_chart = charts.bar_chart(
+        [_week_label(day) for day in d.volume_days],
+        [
+            charts.Series("negative", [t[0] for t in totals], "chart__bar--neg"),
+            charts.Series("neutral", [t[1] for t in totals], "chart__bar--neu"),
+            charts.Series("positive", [t[2] for t in totals], "chart__bar--pos"),
+        ],
+        title="Mentions per day by sentiment, all channels",
+        width=760,
+    )
+    spikes = [
+        (
+            s,
+            charts.spark_bars(
+                s.recent,
+                s.flagged_indexes,
+                threshold=s.threshold,
+                title=f"{s.name}: mentions per hour, last 24 hours; flagged hours highlighted",
+            ),
+        )
+        for s in d.spikes
+    ]
+    agent_chart = None
+    if selected is not None:
+        agent_chart = charts.line_chart(
+            _points(selected.weekly, labels), title=f"{selected.name}: QA score per week"
+        )
+    context = {
+        "d": d,
+        "weeks": weeks,
+        "periods": dash.PERIODS,
+        "teams": teams,
+        "criteria": criteria,
+        "times_chart": times_chart,
+        "has_first_response": any(t.first_p50 is not None for t in d.times),
+        "volume_chart": volume_chart,
+        "spikes": spikes,
+        "selected": selected,
+        "agent_chart": agent_chart,
+        "week_labels": labels,
+        "tables": dash.tables(d),
+        "MIN_REVIEWS": dash.MIN_REVIEWS,
+        "MAX_HALF_WIDTH": dash.MAX_HALF_WIDTH,
+        "THRESHOLD": dash.COACHING_THRESHOLD,
+        "PASS_MARK": dash.PASS_MARK,
+    }
+    if request.htmx:
+        return render(request, "qa/dashboard.html#dashboard-body", context)
+    return render(request, "qa/dashboard.html", context)
+
+
+def _csv_cell(value: object) -> object:
+    """Numbers as they are; text that a spreadsheet would run as a formula is defused."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@login_required
+@require_GET
+def dashboard_csv(request: HttpRequest) -> HttpResponse:
+    access_dashboard(request)
+    weeks = parse_weeks(request)
+    name = request.GET.get("table", "")
+    d = get_dashboard(request, weeks)
+    table = dash.tables(d).get(name)
+    if table is None:
+        raise Http404("No such table.")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    stamp = d.generated_at.strftime("%Y%m%d")
+    response["Content-Disposition"] = f'attachment; filename="qa-{table.name}-{weeks}w-{stamp}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(table.headers)
+    for row in table.rows:
+        writer.writerow([_csv_cell(v) for v in row])
+    return response
+
+
+urlpatterns = [
+    path("dashboard/", dashboard, name="dashboard"),
+    path("dashboard/csv/", dashboard_csv, name="dashboard_csv"),
+]

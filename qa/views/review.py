@@ -1,3 +1,357 @@
-"""review views."""
+"""The review queue and the review form (QA specialists: qa.review_replies).
 
-urlpatterns: list = []
+/qa/                 the reviewer's pending reviews, oldest first. Sampled, calibration and gold
+                     items are mixed blind: nothing on the page tells their kind.
+/qa/reviews/<id>/    one review: the reply in its whole case context, the checks as shown at
+                     send time, the rubric with pre-scores; POST submits, POST with
+                     preview=1 (htmx) returns the live score preview.
+
+A reviewer sees only the reviews assigned to them (others: 404). Nothing here changes a reply
+or a case: the page has no such controls, and QA specialists hold no such permission.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from cases.models import DeskSettings
+from cases.views.case import sentiment_label, timeline_context
+from qa.autocheck import AutoScore, correction_rates, prescore_review, stored_auto, waited_minutes
+from qa.models import Criterion, Review
+from qa.reviews import ReviewError, do_submit_review, na_allowed
+from qa.scoring import FORMULA_TEXT, score_review
+
+REVIEW_PERM = "qa.review_replies"
+QUEUE_LIMIT = 100
+
+SCALE_OPTIONS: dict[str, list[tuple[int, str, str]]] = {
+    # (value, label, keyboard key)
+    Criterion.Scale.YES_NO: [(1, "Yes", "y"), (0, "No", "n")],
+    Criterion.Scale.THREE: [(1, "1 Poor", "1"), (2, "2 Fair", "2"), (3, "3 Good", "3")],
+    Criterion.Scale.FIVE: [(v, str(v), str(v)) for v in range(1, 6)],
+}
+
+
+def access_reviewer(request: HttpRequest) -> None:
+    """QA specialists (and admins) score replies; everyone else gets a 403."""
+    if not request.user.has_perm(REVIEW_PERM):
+        raise PermissionDenied("Only QA specialists review replies.")
+
+
+def access_review(request: HttpRequest, review_id: int) -> Review:
+    """The review if it is assigned to this user; any other review is a 404."""
+    access_reviewer(request)
+    return get_object_or_404(
+        Review.objects.filter(reviewer=request.user).select_related(
+            "rubric",
+            "reply__author",
+            "reply__in_reply_to",
+            "agent",
+            "case__channel",
+            "case__customer",
+            "case__triage_decided_by",
+        ),
+        pk=review_id,
+    )
+
+
+# ---------- queue ----------
+
+
+def _pending(user) -> Any:
+    return Review.objects.filter(reviewer=user, status=Review.Status.PENDING)
+
+
+@login_required
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    access_reviewer(request)
+    pending = _pending(request.user)
+    rows = list(
+        pending.select_related("reply", "agent", "case__channel", "case__customer").order_by(
+            "created_at", "id"
+        )[:QUEUE_LIMIT]
+    )
+    now = timezone.now()
+    counts = Review.objects.filter(reviewer=request.user).aggregate(
+        pending=Count("id", filter=Q(status=Review.Status.PENDING)),
+        today=Count(
+            "id",
+            filter=Q(
+                status=Review.Status.SUBMITTED,
+                submitted_at__gte=timezone.localtime(now).replace(
+                    hour=0, minute=0, second=0, microsecond=0
+                ),
+            ),
+        ),
+        week=Count(
+            "id",
+            filter=Q(status=Review.Status.SUBMITTED, submitted_at__gte=now - timedelta(days=7)),
+        ),
+    )
+    context = {
+        "rows": rows,
+        "counts": counts,
+        "limited": counts["pending"] > len(rows),
+        "corrections": [c for c in correction_rates() if c.pre_scored],
+        "now": now,
+    }
+    if request.htmx:
+        return render(request, "qa/queue.html#queue-list", context)
+    return render(request, "qa/queue.html", context)
+
+
+# ---------- one review ----------
+
+
+@dataclass
+class CriterionRow:
+    criterion: Criterion
+    options: list[tuple[int, str, str]]
+    na_allowed: bool
+    auto: AutoScore | None
+    selected: str  # "" (nothing), "na", or the value as text
+    error: str = ""
+
+    @property
+    def auto_key(self) -> str:
+        if self.auto is None or not self.auto.suggests:
+            return ""
+        return "na" if self.auto.na else str(self.auto.value)
+
+    @property
+    def auto_label(self) -> str:
+        if self.auto is None or not self.auto.suggests:
+            return ""
+        if self.auto.na:
+            return "N/A"
+        return next((label for v, label, _ in self.options if v == self.auto.value), "")
+
+    @property
+    def field(self) -> str:
+        return f"c{self.criterion.pk}"
+
+
+def parse_values(post: Any, criteria: list[Criterion]) -> tuple[dict[int, int | None], set[int]]:
+    """({criterion id: value or None for N/A} for the criteria answered, ids with junk)."""
+    values: dict[int, int | None] = {}
+    junk: set[int] = set()
+    for criterion in criteria:
+        raw = post.get(f"c{criterion.pk}", "").strip()
+        if not raw:
+            continue
+        if raw == "na":
+            values[criterion.pk] = None
+        elif raw.lstrip("-").isdigit():
+            values[criterion.pk] = int(raw)
+        else:
+            junk.add(criterion.pk)
+    return values, junk
+
+
+def _selected(row_value: int | None, answered: bool) -> str:
+    if not answered:
+        return ""
+    return "na" if row_value is None else str(row_value)
+
+
+def review_context(
+    request: HttpRequest,
+    review: Review,
+    *,
+    posted: dict[int, int | None] | None = None,
+    errors: dict[int | None, str] | None = None,
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """Everything the review page shows, in a fixed number of queries."""
+    case = review.case
+    context = timeline_context(request, case)
+    for reply in context["replies"]:
+        reply.retry_url = ""  # reviewing changes nothing on the case
+    mentions = context["mentions"]
+    criteria = list(review.rubric.criteria.all())
+    scores = {s.criterion_id: s for s in review.scores.all()}
+    sla = DeskSettings.load().first_response_sla_minutes
+    computed: dict[int, AutoScore] = {}
+    if any(c.pk not in scores for c in criteria):  # bulk-created by the sampler: not stored
+        computed = prescore_review(
+            review, criteria, mentions=mentions, replies=context["replies"], sla_minutes=sla
+        )
+    submitted = review.status == Review.Status.SUBMITTED
+    errors = errors or {}
+    rows = []
+    for criterion in criteria:
+        allowed = na_allowed(criterion, review)
+        stored = scores.get(criterion.pk)
+        auto = (
+            stored_auto(stored, na_allowed=allowed)
+            if stored is not None
+            else computed.get(criterion.pk)
+        )
+        row = CriterionRow(
+            criterion=criterion,
+            options=SCALE_OPTIONS[criterion.scale],
+            na_allowed=allowed,
+            auto=auto,
+            selected="",
+            error=errors.get(criterion.pk, ""),
+        )
+        if submitted and stored is not None:
+            row.selected = _selected(stored.value, True)
+        elif posted is not None:
+            row.selected = _selected(posted.get(criterion.pk), criterion.pk in posted)
+        else:
+            row.selected = row.auto_key
+        rows.append(row)
+    reply = review.reply
+    waited = waited_minutes(reply, mentions, context["replies"]) if reply is not None else None
+    author = next((m.author for m in mentions), None)
+    position = None
+    if not submitted:
+        position = (
+            _pending(request.user)
+            .filter(
+                Q(created_at__lt=review.created_at)
+                | Q(created_at=review.created_at, id__lt=review.pk)
+            )
+            .count()
+            + 1
+        )
+    preview_score, preview_failed = _preview(rows)
+    context.update(
+        {
+            "review": review,
+            "reply": reply,
+            "rows": rows,
+            "submitted": submitted,
+            "errors": errors,
+            "general_error": errors.get(None, ""),
+            "comment": review.comment if comment is None else comment,
+            "waited": _waited_text(waited),
+            "waited_over": waited is not None and waited > sla,
+            "sla": sla,
+            "customer_identity": author,
+            "sentiment": sentiment_label(case.sentiment),
+            "checks": _checks(reply),
+            "position": position,
+            "formula": FORMULA_TEXT,
+            "preview_score": review.score if submitted else preview_score,
+            "preview_failed": review.critical_failed if submitted else preview_failed,
+            "answered": sum(1 for r in rows if r.selected),
+            "total_weight": sum(c.weight for c in criteria),
+        }
+    )
+    return context
+
+
+CHECK_LABELS = {
+    "length": "Length",
+    "spelling": "Spelling",
+    "punctuation": "Punctuation",
+    "tone": "Tone",
+    "personal_data": "Personal data",
+    "offline": "Offline invitation",
+}
+
+
+def _checks(reply) -> list[dict[str, str]]:
+    if reply is None:
+        return []
+    out = []
+    for check in reply.checks or []:
+        if not isinstance(check, dict):
+            continue
+        severity = str(check.get("severity", ""))
+        code = str(check.get("code", ""))
+        out.append(
+            {
+                "label": CHECK_LABELS.get(code, code),
+                "state": {"ok": "ok", "warn": "warn", "block": "fail"}.get(severity, "warn"),
+                "severity": {"ok": "Passed", "warn": "Warning", "block": "Blocking"}.get(
+                    severity, severity
+                ),
+                "message": str(check.get("message", "")),
+            }
+        )
+    return out
+
+
+def _waited_text(minutes: float | None) -> str:
+    if minutes is None:
+        return ""
+    minutes = int(round(minutes))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def _preview(rows: list[CriterionRow]) -> tuple[float | None, bool]:
+    chosen: dict[Criterion, int | None] = {}
+    for row in rows:
+        if row.selected == "na":
+            chosen[row.criterion] = None
+        elif row.selected:
+            value = int(row.selected)
+            if row.criterion.min_value <= value <= row.criterion.max_value:
+                chosen[row.criterion] = value
+    return score_review(chosen)
+
+
+def _next_pending(request: HttpRequest) -> Review | None:
+    return _pending(request.user).order_by("created_at", "id").first()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
+    review = access_review(request, review_id)
+    if request.method == "GET":
+        return render(request, "qa/review.html", review_context(request, review))
+
+    criteria = list(review.rubric.criteria.all())
+    values, junk = parse_values(request.POST, criteria)
+    comment = request.POST.get("comment", "")
+    if request.POST.get("preview"):
+        context = review_context(request, review, posted=values, comment=comment)
+        return render(request, "qa/review.html#score-preview", context)
+    if review.status != Review.Status.PENDING:
+        messages.info(request, f"Review #{review.pk} was already submitted.")
+        return redirect("qa:review", review_id=review.pk)
+    try:
+        if junk:
+            raise ReviewError(dict.fromkeys(junk, "Choose one of the values shown."))
+        review = do_submit_review(review, values, comment)
+    except ReviewError as error:
+        context = review_context(
+            request, review, posted=values, errors=error.errors, comment=comment
+        )
+        return render(request, "qa/review.html", context, status=400)
+    score = "no score (all N/A)" if review.score is None else f"score {review.score:g}"
+    if review.critical_failed:
+        score += " (critical criterion failed)"
+    messages.success(request, f"Review #{review.pk} submitted: {score}.")
+    following = _next_pending(request)
+    if following is not None:
+        return redirect("qa:review", review_id=following.pk)
+    return redirect("qa:queue")
+
+
+urlpatterns = [
+    path("", queue, name="queue"),
+    path("reviews/<int:review_id>/", review_detail, name="review"),
+]

@@ -6,18 +6,34 @@ cursor above all, so a restart does not re-read what was already ingested); user
 role and demo password back. Labels and canned replies are added by name/title if missing; the
 guidelines are written only when the desk has none (an admin's edits are kept). Refuses to run
 without DEBUG unless --force: the demo passwords are public.
+
+QA: the default rubric, a weekly sampling policy, the "Care team" (the demo agents, supervised
+by sasha) and, once, a handful of demo conversations with sent replies whose reviews by quinn
+are partly submitted (for the dashboards) and partly pending (for the review queue).
 """
 
 import os
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
-from cases.models import CannedReply, EngagementGuidelines, Label
-from listening.models import Channel, ListeningRule, Network
+from cases.checks import run_checks
+from cases.models import (
+    CannedReply,
+    Case,
+    CaseStatus,
+    Customer,
+    EngagementGuidelines,
+    Identity,
+    Label,
+    Reply,
+)
+from listening.models import Channel, ListeningRule, Mention, Network
 from socialdesk import roles
 
 # username, role, password, full name
@@ -197,6 +213,7 @@ class Command(BaseCommand):
             created_users = self._users()
             created_channels = self._channels()
             self._desk_content()
+            self._qa_content()
         self._report(created_users, created_channels)
 
     def _users(self) -> int:
@@ -252,6 +269,91 @@ class Command(BaseCommand):
         if not EngagementGuidelines.objects.exists():
             EngagementGuidelines.objects.create(body=DEFAULT_GUIDELINES)
 
+    def _qa_content(self) -> None:
+        """Rubric, sampling policy, the Care team, and demo reviews (once)."""
+        from qa.models import Review, SamplingPolicy, Team
+        from qa.reviews import do_create_review, do_submit_review
+        from qa.rubrics import default_rubric
+
+        rubric = default_rubric()
+        SamplingPolicy.objects.get_or_create(name="Weekly sample")
+        User = get_user_model()
+        users = {
+            u.username: u for u in User.objects.filter(username__in=[d[0] for d in DEMO_USERS])
+        }
+        team, _ = Team.objects.get_or_create(name="Care team")
+        team.members.add(*[users[name] for name in ("alex", "blair")])
+        team.supervisors.add(users["sasha"])
+        if Case.objects.filter(conversation_key__startswith="demo-qa-").exists():
+            return
+        channel = Channel.objects.filter(network=Network.X).order_by("id").first()
+        if channel is None:
+            return
+        now = timezone.now()
+        criteria = {c.code: c for c in rubric.criteria.all()}
+        for n, (agent, post, text, sentiment, waited, scores) in enumerate(DEMO_REVIEWS, start=1):
+            customer = Customer.objects.create(display_name=f"Demo customer {n}")
+            identity = Identity.objects.create(
+                customer=customer,
+                network=channel.network,
+                external_id=f"demo-qa-{n}",
+                handle=f"demo_customer{n}",
+                name=f"Demo customer {n}",
+                followers=40 * n * n,
+            )
+            posted = now - timedelta(days=n, hours=2)
+            case = Case.objects.create(
+                customer=customer,
+                channel=channel,
+                conversation_key=f"demo-qa-{n}",
+                subject=post[:200],
+                status=CaseStatus.RESOLVED,
+                priority=70 if sentiment < -0.3 else 35,
+                triage_suggestion="engage",
+                triage_decision="engage",
+                triage_decided_by=users[agent],
+                triage_decided_at=posted,
+                assignee=users[agent],
+                sentiment=sentiment,
+                language="en",
+                mention_count=1,
+                opened_at=posted,
+                last_inbound_at=posted,
+                first_response_at=posted + timedelta(minutes=waited),
+                resolved_at=posted + timedelta(minutes=waited + 5),
+            )
+            Mention.objects.create(
+                channel=channel,
+                case=case,
+                author=identity,
+                external_id=f"demo-qa-post-{n}",
+                kind="mention",
+                text=post,
+                lang="en",
+                conversation_id=case.conversation_key,
+                posted_at=posted,
+                sentiment=sentiment,
+            )
+            sent = posted + timedelta(minutes=waited)
+            checks = run_checks(text, network=channel.network, is_private=False, case=case)
+            reply = Reply.objects.create(
+                case=case,
+                author=users[agent],
+                text=text,
+                state=Reply.State.SENT,
+                external_id=f"demo-qa-reply-{n}",
+                checks=[c.as_dict() for c in checks],
+                created_at=sent,
+                queued_at=sent,
+                sent_at=sent,
+            )
+            review = do_create_review(reply=reply, reviewer=users["quinn"], kind="sample")
+            Review.objects.filter(pk=review.pk).update(created_at=sent + timedelta(hours=1))
+            if scores is not None:
+                values = {criteria[code].pk: value for code, value in scores.items()}
+                do_submit_review(review, values, "")
+                Review.objects.filter(pk=review.pk).update(submitted_at=sent + timedelta(hours=3))
+
     def _report(self, created_users: int, created_channels: int) -> None:
         port = os.environ.get("WEB_PORT") or os.environ.get("PORT", "8000")
         self.stdout.write(
@@ -264,3 +366,74 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<10} {role:<12} {password}")
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Open http://127.0.0.1:{port}/ and sign in."))
+
+
+# (agent, customer post, our reply, case sentiment, minutes to reply, scores or None = pending)
+_GOOD = {
+    "right_person": 1,
+    "spelling": 3,
+    "punctuation": 3,
+    "accuracy": 5,
+    "tact_empathy": 5,
+    "offline": 1,
+    "network_norms": 3,
+    "response_time": 3,
+}
+DEMO_REVIEWS: list[tuple[str, str, str, float, int, dict[str, int | None] | None]] = [
+    (
+        "alex",
+        "@acme_support my order arrived broken and nobody answers my emails",
+        "So sorry your order arrived broken! Please send us a DM with your order number and "
+        "we will sort out a replacement today.",
+        -0.7,
+        18,
+        _GOOD,
+    ),
+    (
+        "blair",
+        "@acme_support charged twice for the same order, I want my money back",
+        "We will recieve your refund request. Send us your adress in a DM",
+        -0.6,
+        95,
+        {
+            **_GOOD,
+            "spelling": 1,
+            "punctuation": 2,
+            "accuracy": 3,
+            "tact_empathy": 2,
+            "response_time": 2,
+        },
+    ),
+    (
+        "alex",
+        "@acme_support do you ship to Canada?",
+        "Thanks for asking! Yes, we ship to Canada: delivery takes 5 to 7 working days.",
+        0.3,
+        12,
+        {**_GOOD, "offline": None, "accuracy": 4},
+    ),
+    (
+        "blair",
+        "@acme_support the app keeps crashing, this is useless",
+        "Sorry about the crashes! Could you DM us your phone model so we can look into it?",
+        -0.5,
+        40,
+        {**_GOOD, "tact_empathy": 4},
+    ),
+    (
+        "alex",
+        "@acme_support still waiting for my refund after three weeks!!",
+        "Sorry for the wait. Please DM us your order number and we will chase it.",
+        -0.6,
+        150,
+        None,
+    ),
+    (
+        "blair",
+        "@acme_support where is my parcel? tracking has not moved in days",
+        "ok, tracking is updated daily",
+        -0.2,
+        30,
+        None,
+    ),
+]

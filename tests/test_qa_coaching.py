@@ -1,0 +1,490 @@
+"""Agents' reviews, disputes and coaching sessions: who sees what, and the flows."""
+
+import itertools
+from datetime import date, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Reply
+from listening.models import Network
+from qa import coaching
+from qa.models import CoachingSession, Criterion, CriterionScore, Review, Rubric, Team
+from socialdesk import roles
+from tests.conftest import make_channel, make_user
+from tests.test_case_page import HOSTILE, logged_in, make_case
+
+_n = itertools.count(1)
+
+
+# ---------- builders shared with test_qa_dashboard ----------
+
+
+def make_rubric(name: str = "Test rubric") -> Rubric:
+    rubric = Rubric.objects.create(name=name)
+    Criterion.objects.create(
+        rubric=rubric,
+        code="right_person",
+        name="Engaged the right person",
+        scale=Criterion.Scale.YES_NO,
+        critical=True,
+        position=1,
+    )
+    Criterion.objects.create(
+        rubric=rubric,
+        code="tact",
+        name="Tact and empathy",
+        scale=Criterion.Scale.FIVE,
+        position=2,
+        weight=2,
+    )
+    Criterion.objects.create(
+        rubric=rubric,
+        code="spelling",
+        name="Spelling",
+        scale=Criterion.Scale.THREE,
+        allow_na=True,
+        position=3,
+    )
+    return rubric
+
+
+def make_reply(agent, channel=None, text: str = "Sorry about that! Please DM us.") -> Reply:
+    channel = channel or make_channel(Network.X)
+    case = make_case(channel, assignee=agent)
+    return Reply.objects.create(
+        case=case,
+        author=agent,
+        text=text,
+        state=Reply.State.SENT,
+        sent_at=timezone.now(),
+        in_reply_to=case.mentions.first(),
+    )
+
+
+def make_review(
+    agent,
+    reviewer,
+    *,
+    score: float | None = 90.0,
+    weight: float = 1.0,
+    rubric: Rubric | None = None,
+    values: dict[str, int | None] | None = None,
+    submitted_at=None,
+    critical_failed: bool = False,
+    status: str = Review.Status.SUBMITTED,
+    kind: str = Review.Kind.SAMPLE,
+    reply: Reply | None = None,
+    channel=None,
+    comment: str = "Good reply.",
+) -> Review:
+    rubric = rubric or Rubric.objects.filter(name="Test rubric").first() or make_rubric()
+    reply = reply or make_reply(agent, channel)
+    review = Review.objects.create(
+        kind=kind,
+        reply=reply,
+        case=reply.case,
+        agent=agent,
+        reviewer=reviewer,
+        rubric=rubric,
+        status=status,
+        score=score,
+        weight=weight,
+        critical_failed=critical_failed,
+        comment=comment,
+        submitted_at=(submitted_at or timezone.now())
+        if status == Review.Status.SUBMITTED
+        else None,
+    )
+    values = values if values is not None else {"right_person": 1, "tact": 4, "spelling": 3}
+    criteria = {c.code: c for c in rubric.criteria.all()}
+    CriterionScore.objects.bulk_create(
+        CriterionScore(review=review, criterion=criteria[code], value=v)
+        for code, v in values.items()
+    )
+    return review
+
+
+def make_team(name: str, supervisors=(), members=()) -> Team:
+    team = Team.objects.create(name=name)
+    team.supervisors.set(supervisors)
+    team.members.set(members)
+    return team
+
+
+@pytest.fixture
+def desk(db, agent, qa, supervisor, admin):
+    """Two teams: the supervisor leads A (agent, bob); C (carol) has another supervisor."""
+    bob = make_user("bob_agent", roles.AGENT)
+    carol = make_user("carol_agent", roles.AGENT)
+    other_sup = make_user("olga_supervisor", roles.SUPERVISOR)
+    make_team("Team A", [supervisor], [agent, bob])
+    make_team("Team C", [other_sup], [carol])
+    return {
+        "agent": agent,
+        "bob": bob,
+        "carol": carol,
+        "qa": qa,
+        "supervisor": supervisor,
+        "admin": admin,
+        "other_sup": other_sup,
+    }
+
+
+# ---------- access ----------
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("qa:my_reviews", []),
+        ("qa:disputes", []),
+        ("qa:coaching_list", []),
+        ("qa:coaching", [1]),
+        ("qa:dashboard", []),
+    ],
+)
+def test_anonymous_visitors_are_sent_to_login(client, db, name, args):
+    response = client.get(reverse(name, args=args))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_agent_sees_only_their_own_submitted_reviews(desk):
+    mine = make_review(desk["agent"], desk["qa"], comment="Mine: well done")
+    make_review(desk["bob"], desk["qa"], comment="Bob's: needs work")
+    make_review(desk["agent"], desk["qa"], status=Review.Status.PENDING, comment="Not yet out")
+    make_review(desk["agent"], desk["qa"], kind=Review.Kind.CALIBRATION, comment="Calibration")
+    page = logged_in(desk["agent"]).get(reverse("qa:my_reviews")).content.decode()
+    assert "Mine: well done" in page
+    assert f"review-{mine.pk}" in page
+    assert "Bob&#x27;s: needs work" not in page and "needs work" not in page
+    assert "Not yet out" not in page
+    assert "Calibration" not in page.split("<main")[1].split("My coaching")[1]
+
+
+def test_agent_cannot_answer_another_agents_review(desk):
+    bobs = make_review(desk["bob"], desk["qa"])
+    response = logged_in(desk["agent"]).post(
+        reverse("qa:respond", args=[bobs.pk]), {"action": "acknowledge"}
+    )
+    assert response.status_code == 404
+    bobs.refresh_from_db()
+    assert bobs.agent_response == Review.AgentResponse.PENDING
+
+
+@pytest.mark.parametrize("persona", ["qa", "supervisor", "outsider"])
+def test_people_without_own_reviews_cannot_open_my_reviews(desk, outsider, persona):
+    user = outsider if persona == "outsider" else desk[persona]
+    assert logged_in(user).get(reverse("qa:my_reviews")).status_code == 403
+
+
+def test_qa_specialist_cannot_see_or_resolve_disputes(desk):
+    review = make_review(desk["agent"], desk["qa"])
+    coaching.do_dispute_review(review, desk["agent"], "The customer was not angry.")
+    client = logged_in(desk["qa"])
+    assert client.get(reverse("qa:disputes")).status_code == 403
+    response = client.post(
+        reverse("qa:resolve_dispute", args=[review.pk]), {"decision": "uphold", "note": "x"}
+    )
+    assert response.status_code == 403
+    review.refresh_from_db()
+    assert review.agent_response == Review.AgentResponse.DISPUTED
+
+
+def test_agent_cannot_resolve_their_own_dispute(desk):
+    review = make_review(desk["agent"], desk["qa"])
+    coaching.do_dispute_review(review, desk["agent"], "Unfair")
+    response = logged_in(desk["agent"]).post(
+        reverse("qa:resolve_dispute", args=[review.pk]), {"decision": "uphold", "note": "me"}
+    )
+    assert response.status_code == 403
+
+
+def test_supervisor_sees_disputes_of_their_teams_only(desk):
+    ours = make_review(desk["agent"], desk["qa"])
+    theirs = make_review(desk["carol"], desk["qa"])
+    coaching.do_dispute_review(ours, desk["agent"], "Ours: the link was right")
+    coaching.do_dispute_review(theirs, desk["carol"], "Theirs: I did invite a DM")
+    page = logged_in(desk["supervisor"]).get(reverse("qa:disputes")).content.decode()
+    assert "Ours: the link was right" in page
+    assert "Theirs" not in page
+    response = logged_in(desk["supervisor"]).post(
+        reverse("qa:resolve_dispute", args=[theirs.pk]), {"decision": "uphold", "note": "ok"}
+    )
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.agent_response == Review.AgentResponse.DISPUTED
+
+
+def test_admin_sees_every_teams_disputes(desk):
+    for who in ("agent", "carol"):
+        review = make_review(desk[who], desk["qa"])
+        coaching.do_dispute_review(review, desk[who], f"dispute by {who}")
+    page = logged_in(desk["admin"]).get(reverse("qa:disputes")).content.decode()
+    assert "dispute by agent" in page and "dispute by carol" in page
+
+
+def test_supervisor_of_no_team_sees_no_disputes(desk):
+    review = make_review(desk["agent"], desk["qa"])
+    coaching.do_dispute_review(review, desk["agent"], "please look")
+    lonely = make_user("lonely_supervisor", roles.SUPERVISOR)
+    page = logged_in(lonely).get(reverse("qa:disputes")).content.decode()
+    assert "please look" not in page
+    assert "No open disputes" in page
+
+
+# ---------- acknowledge, dispute, resolve ----------
+
+
+def test_agent_acknowledges_a_review_once(desk):
+    review = make_review(desk["agent"], desk["qa"])
+    client = logged_in(desk["agent"])
+    response = client.post(
+        reverse("qa:respond", args=[review.pk]), {"action": "acknowledge", "comment": "Thanks"}
+    )
+    assert response.status_code == 302
+    review.refresh_from_db()
+    assert review.agent_response == Review.AgentResponse.ACKNOWLEDGED
+    assert review.agent_comment == "Thanks"
+    assert review.agent_responded_at is not None
+    client.post(reverse("qa:respond", args=[review.pk]), {"action": "dispute", "comment": "no"})
+    review.refresh_from_db()
+    assert review.agent_response == Review.AgentResponse.ACKNOWLEDGED  # not changed afterwards
+    page = client.get(reverse("qa:my_reviews")).content.decode()
+    assert "Acknowledged" in page and "qa-answer-form" not in page
+
+
+def test_a_dispute_needs_a_comment(desk):
+    review = make_review(desk["agent"], desk["qa"])
+    client = logged_in(desk["agent"])
+    client.post(reverse("qa:respond", args=[review.pk]), {"action": "dispute", "comment": " "})
+    review.refresh_from_db()
+    assert review.agent_response == Review.AgentResponse.PENDING
+    page = client.get(reverse("qa:my_reviews")).content.decode()
+    assert "a dispute needs a comment" in page
+    client.post(
+        reverse("qa:respond", args=[review.pk]),
+        {"action": "dispute", "comment": "The customer asked for a public answer."},
+    )
+    review.refresh_from_db()
+    assert review.agent_response == Review.AgentResponse.DISPUTED
+    assert review.agent_comment == "The customer asked for a public answer."
+
+
+def test_upheld_dispute_annuls_the_score_and_notes_it(desk):
+    review = make_review(desk["agent"], desk["qa"], score=45.0)
+    coaching.do_dispute_review(review, desk["agent"], "Wrong criterion")
+    response = logged_in(desk["supervisor"]).post(
+        reverse("qa:resolve_dispute", args=[review.pk]),
+        {"decision": "uphold", "note": "Agreed, the offline invite was there."},
+    )
+    assert response.status_code == 302
+    review.refresh_from_db()
+    assert review.agent_response == Review.AgentResponse.DISPUTE_UPHELD
+    assert review.score is None
+    assert review.dispute_resolved_by == desk["supervisor"]
+    assert "Agreed, the offline invite was there." in review.dispute_resolution
+    assert "Original score 45.0 annulled." in review.dispute_resolution
+    page = logged_in(desk["agent"]).get(reverse("qa:my_reviews")).content.decode()
+    assert "Dispute upheld" in page and "Original score 45.0 annulled." in page
+
+
+def test_upheld_dispute_with_a_corrected_score_replaces_it(desk):
+    review = make_review(desk["agent"], desk["qa"], score=0.0, critical_failed=True)
+    coaching.do_dispute_review(review, desk["agent"], "Not critical")
+    coaching.do_resolve_dispute(
+        review, desk["supervisor"], uphold=True, note="Minor slip", corrected_score=70
+    )
+    review.refresh_from_db()
+    assert review.score == 70
+    assert review.critical_failed is False
+    assert "Original score 0.0 replaced by 70.0." in review.dispute_resolution
+
+
+def test_rejected_dispute_keeps_the_score(desk):
+    review = make_review(desk["agent"], desk["qa"], score=55.0)
+    coaching.do_dispute_review(review, desk["agent"], "Too harsh")
+    logged_in(desk["supervisor"]).post(
+        reverse("qa:resolve_dispute", args=[review.pk]),
+        {"decision": "reject", "note": "The reply had two spelling errors."},
+    )
+    review.refresh_from_db()
+    assert review.agent_response == Review.AgentResponse.DISPUTE_REJECTED
+    assert review.score == 55.0
+    assert review.dispute_resolution == "The reply had two spelling errors."
+
+
+def test_resolving_needs_a_note_and_an_open_dispute(desk):
+    review = make_review(desk["agent"], desk["qa"], score=55.0)
+    with pytest.raises(coaching.CoachingError, match="not .*disputed"):
+        coaching.do_resolve_dispute(review, desk["supervisor"], uphold=False, note="n")
+    coaching.do_dispute_review(review, desk["agent"], "Too harsh")
+    client = logged_in(desk["supervisor"])
+    client.post(reverse("qa:resolve_dispute", args=[review.pk]), {"decision": "reject"})
+    review.refresh_from_db()
+    assert review.agent_response == Review.AgentResponse.DISPUTED
+    with pytest.raises(coaching.CoachingError, match="between 0 and 100"):
+        coaching.do_resolve_dispute(
+            review, desk["supervisor"], uphold=True, note="n", corrected_score=120
+        )
+
+
+def test_hostile_text_is_escaped_on_review_pages(desk):
+    reply = make_reply(desk["agent"], text=HOSTILE)
+    review = make_review(desk["agent"], desk["qa"], reply=reply)
+    coaching.do_dispute_review(review, desk["agent"], HOSTILE)
+    for user, url in ((desk["agent"], "qa:my_reviews"), (desk["supervisor"], "qa:disputes")):
+        page = logged_in(user).get(reverse(url)).content.decode()
+        assert "<script>alert" not in page
+        assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in page
+
+
+def test_my_reviews_query_count_does_not_grow(desk, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = logged_in(desk["agent"])
+    counts = []
+    for n in (3, 17):
+        for _ in range(n):
+            make_review(desk["agent"], desk["qa"])
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("qa:my_reviews")).status_code == 200
+        counts.append(len(ctx))
+    assert counts[0] == counts[1]
+
+
+# ---------- coaching sessions ----------
+
+
+def test_supervisor_plans_a_session_for_a_team_agent(desk):
+    low = make_review(desk["agent"], desk["qa"], score=40)
+    make_review(desk["agent"], desk["qa"], score=95)
+    client = logged_in(desk["supervisor"])
+    form = client.get(
+        reverse("qa:coaching_list"), {"agent": desk["agent"].pk, "review": low.pk}
+    ).content.decode()
+    assert f'value="{low.pk}" checked' in form
+    response = client.post(
+        reverse("qa:coaching_list"),
+        {
+            "agent": desk["agent"].pk,
+            "reviews": [low.pk],
+            "scheduled_for": "2030-01-07T10:00",
+            "notes": "Talked about empathy.",
+            "action_items": "- Acknowledge the feeling first\n\n* Offer a DM\n",
+            "follow_up_on": "2030-01-21",
+        },
+    )
+    session = CoachingSession.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("qa:coaching", args=[session.pk])
+    assert session.agent == desk["agent"] and session.coach == desk["supervisor"]
+    assert list(session.reviews.all()) == [low]
+    assert session.action_items == "Acknowledge the feeling first\nOffer a DM"
+    assert session.follow_up_on == date(2030, 1, 21)
+    page = client.get(response["Location"]).content.decode()
+    assert "<li>Offer a DM</li>" not in page  # the coach sees the edit form
+    assert "Acknowledge the feeling first" in page and f"Case #{low.case_id}" in page
+
+
+def test_supervisor_cannot_coach_another_teams_agent(desk):
+    client = logged_in(desk["supervisor"])
+    response = client.post(
+        reverse("qa:coaching_list"), {"agent": desk["carol"].pk, "notes": "sneaky"}
+    )
+    assert response.status_code == 400
+    assert "Choose one of your agents." in response.content.decode()
+    assert not CoachingSession.objects.exists()
+
+
+def test_reviews_of_another_agent_cannot_be_linked(desk):
+    bobs = make_review(desk["bob"], desk["qa"])
+    with pytest.raises(coaching.CoachingError):
+        coaching.do_create_coaching(coach=desk["supervisor"], agent=desk["agent"], reviews=[bobs])
+    logged_in(desk["supervisor"]).post(
+        reverse("qa:coaching_list"), {"agent": desk["agent"].pk, "reviews": [bobs.pk]}
+    )
+    assert list(CoachingSession.objects.get().reviews.all()) == []  # silently not linkable
+
+
+def test_session_is_marked_done_then_followed_up(desk):
+    session = coaching.do_create_coaching(coach=desk["supervisor"], agent=desk["agent"])
+    client = logged_in(desk["supervisor"])
+    url = reverse("qa:coaching", args=[session.pk])
+    client.post(url, {"action": "status", "status": "followed_up"})
+    session.refresh_from_db()
+    assert session.status == CoachingSession.Status.PLANNED  # must be done first
+    client.post(url, {"action": "status", "status": "done"})
+    session.refresh_from_db()
+    assert session.status == CoachingSession.Status.DONE
+    client.post(url, {"action": "status", "status": "followed_up"})
+    session.refresh_from_db()
+    assert session.status == CoachingSession.Status.FOLLOWED_UP
+
+
+def test_coach_edits_notes_and_follow_up(desk):
+    session = coaching.do_create_coaching(coach=desk["supervisor"], agent=desk["agent"])
+    logged_in(desk["supervisor"]).post(
+        reverse("qa:coaching", args=[session.pk]),
+        {
+            "action": "edit",
+            "notes": "New notes",
+            "action_items": "one\ntwo",
+            "follow_up_on": "2031-02-03",
+        },
+    )
+    session.refresh_from_db()
+    assert (session.notes, session.action_items, session.follow_up_on) == (
+        "New notes",
+        "one\ntwo",
+        date(2031, 2, 3),
+    )
+
+
+def test_agent_sees_own_sessions_read_only(desk):
+    mine = coaching.do_create_coaching(
+        coach=desk["supervisor"],
+        agent=desk["agent"],
+        notes="Keep it up",
+        action_items="Use the customer's name",
+    )
+    bobs = coaching.do_create_coaching(coach=desk["supervisor"], agent=desk["bob"], notes="Bob")
+    client = logged_in(desk["agent"])
+    listing = client.get(reverse("qa:coaching_list")).content.decode()
+    assert reverse("qa:coaching", args=[mine.pk]) in listing
+    assert reverse("qa:coaching", args=[bobs.pk]) not in listing
+    assert "Plan a session" not in listing
+    page = client.get(reverse("qa:coaching", args=[mine.pk])).content.decode()
+    assert "Keep it up" in page and "<li>Use the customer&#x27;s name</li>" in page
+    assert "Mark done" not in page
+    assert client.get(reverse("qa:coaching", args=[bobs.pk])).status_code == 404
+    response = client.post(
+        reverse("qa:coaching", args=[mine.pk]), {"action": "status", "status": "done"}
+    )
+    assert response.status_code == 403
+    mine.refresh_from_db()
+    assert mine.status == CoachingSession.Status.PLANNED
+
+
+def test_supervisor_cannot_open_another_teams_session(desk):
+    theirs = coaching.do_create_coaching(coach=desk["other_sup"], agent=desk["carol"])
+    client = logged_in(desk["supervisor"])
+    assert client.get(reverse("qa:coaching", args=[theirs.pk])).status_code == 404
+    assert logged_in(desk["admin"]).get(reverse("qa:coaching", args=[theirs.pk])).status_code == 200
+
+
+def test_qa_specialist_has_no_coaching_pages(desk):
+    assert logged_in(desk["qa"]).get(reverse("qa:coaching_list")).status_code == 403
+
+
+def test_follow_up_cannot_precede_the_session(desk):
+    with pytest.raises(coaching.CoachingError, match="before the session"):
+        coaching.do_create_coaching(
+            coach=desk["supervisor"],
+            agent=desk["agent"],
+            scheduled_for=timezone.now(),
+            follow_up_on=timezone.localdate() - timedelta(days=1),
+        )

@@ -1,0 +1,470 @@
+"""The supervisors' dashboard: numbers against hand computation, access, CSV, query counts."""
+
+import csv
+import io
+import math
+import random
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Case
+from listening.models import Mention, Network
+from qa import coaching
+from qa import dashboard as dash
+from qa.stats import weighted_mean_ci, wilson_interval
+from socialdesk import roles
+from tests.conftest import make_channel, make_user
+from tests.test_case_page import add_mention, logged_in, make_case
+from tests.test_qa_coaching import make_review, make_rubric, make_team
+
+
+@pytest.fixture(autouse=True)
+def _no_dashboard_cache(monkeypatch):
+    monkeypatch.setattr(dash, "SERVICE_CACHE_SECONDS", 0)
+
+
+@pytest.fixture
+def channel(db):
+    return make_channel(Network.X, name="Acme Support")
+
+
+@pytest.fixture
+def team(db, agent, supervisor):
+    return make_team("Team A", [supervisor], [agent])
+
+
+def reviews_for(agent, qa, channel, scores, weights=None, **fields):
+    weights = weights or [1.0] * len(scores)
+    return [
+        make_review(agent, qa, score=s, weight=w, channel=channel, **fields)
+        for s, w in zip(scores, weights, strict=True)
+    ]
+
+
+def csv_rows(client, table, weeks=4):
+    response = client.get(reverse("qa:dashboard_csv"), {"table": table, "weeks": weeks})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+# ---------- the statistics, by hand ----------
+
+
+def test_sums_give_the_same_interval_as_weighted_mean_ci():
+    rng = random.Random(4)
+    values = [rng.choice([0, 40, 62.5, 80, 100]) for _ in range(40)]
+    weights = [rng.choice([1, 1, 2.5, 4]) for _ in range(40)]
+    sums = dash.Sums()
+    for v, w in zip(values, weights, strict=True):
+        sums = sums + dash.Sums(1, w, w * v, w * w, w * w * v, w * w * v * v, 0)
+    est = sums.mean()
+    mean, low, high, eff = weighted_mean_ci(values, weights)
+    assert est.mean == pytest.approx(mean)
+    assert est.low == pytest.approx(low)
+    assert est.high == pytest.approx(high)
+    assert est.effective_n == pytest.approx(eff)
+
+
+def test_weighted_mean_by_hand():
+    # scores 100, 50, 80 with weights 1, 3, 2 (1 / inclusion probability)
+    sums = dash.Sums()
+    for y, w in ((100, 1), (50, 3), (80, 2)):
+        sums = sums + dash.Sums(1, w, w * y, w * w, w * w * y, w * w * y * y, 0)
+    est = sums.mean()
+    assert est.mean == pytest.approx(410 / 6)  # 68.33, not the unweighted 76.67
+    # n/(n-1) * sum w^2 (y - m)^2 / (sum w)^2 = 1.5 * 4572.22 / 36 = 190.51
+    half = 1.96 * math.sqrt(1.5 * (31.6667**2 + 9 * 18.3333**2 + 4 * 11.6667**2) / 36)
+    assert est.low == pytest.approx(410 / 6 - half, abs=0.01)
+    assert est.high == pytest.approx(410 / 6 + half, abs=0.01)
+    assert est.effective_n == pytest.approx(36 / 14)
+    assert est.insufficient  # only 3 reviews
+
+
+def test_criterion_values_are_scaled_to_0_100():
+    # a 1-5 criterion: raw values 4 and 2 -> 75 and 25
+    sums = dash.Sums(2, 2, 6, 2, 6, 20, 0).scaled(25, -25)
+    est = sums.mean()
+    assert est.mean == pytest.approx(50)
+    ref = weighted_mean_ci([75, 25], [1, 1])
+    assert (est.low, est.high) == (pytest.approx(ref[1]), pytest.approx(ref[2]))
+
+
+def test_insufficient_evidence_rules():
+    four = dash.Estimate(4, 90.0, 88.0, 92.0, 4.0)
+    wide = dash.Estimate(30, 60.0, 35.0, 85.0, 30.0)  # ±25 points
+    fine = dash.Estimate(5, 60.0, 45.0, 75.0, 5.0)  # ±15 points
+    assert four.insufficient and wide.insufficient and not fine.insufficient
+
+
+def test_groups_only_where_intervals_separate():
+    team = dash.Estimate(30, 70.0, 66.0, 74.0, 30)
+    assert dash.compare(dash.Estimate(10, 90.0, 85.0, 95.0, 10), team) == "above"
+    assert dash.compare(dash.Estimate(10, 50.0, 45.0, 60.0, 10), team) == "below"
+    # a higher mean whose interval still touches the team's: no claim
+    assert dash.compare(dash.Estimate(10, 80.0, 73.0, 87.0, 10), team) == "within"
+    assert dash.compare(dash.Estimate(3, 99.0, 98.0, 100.0, 3), team) == "insufficient"
+
+
+def test_percentile_interpolates_like_postgres():
+    assert dash.percentile([10, 20, 30, 40], 0.5) == pytest.approx(25)
+    assert dash.percentile([10, 20, 30, 40], 0.9) == pytest.approx(37)
+    assert dash.percentile([], 0.5) is None
+
+
+def test_spike_is_an_hour_above_mean_plus_three_sd():
+    now_hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    start = now_hour - timedelta(hours=23)
+    hourly = {}
+    # baseline: 2 mentions every hour, 6 every sixth hour -> mean 2.667, sd 1.491
+    for i in range(1, dash.BASELINE_HOURS + 1):
+        hourly[start - timedelta(hours=i)] = 6 if i % 6 == 0 else 2
+    hourly[start + timedelta(hours=5)] = 7  # under 2.667 + 3 * 1.491 = 7.14
+    hourly[start + timedelta(hours=9)] = 8  # over
+    flagged, mean, sd, recent = dash.find_spikes(hourly, now_hour)
+    assert mean == pytest.approx(16 / 6)
+    assert sd == pytest.approx(math.sqrt((5 * (2 - 16 / 6) ** 2 + (6 - 16 / 6) ** 2) / 6))
+    assert flagged == [(start + timedelta(hours=9), 8)]
+    assert recent[9] == 8 and len(recent) == 24
+
+
+def test_one_post_on_a_silent_channel_is_no_spike():
+    now_hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    flagged, mean, sd, _ = dash.find_spikes({now_hour: 3}, now_hour)
+    assert (mean, sd) == (0, 0)
+    assert flagged == []  # above 0 + 3*0, but under the minimum of 5
+
+
+# ---------- the page's numbers ----------
+
+
+def test_agent_score_is_the_weighted_mean_with_its_interval(team, agent, qa, supervisor, channel):
+    scores, weights = [100, 90, 80, 70, 60, 100], [1, 1, 2, 2, 4, 1]
+    reviews_for(agent, qa, channel, scores, weights)
+    d = dash.build(supervisor, 4)
+    row = d.agents[agent.pk]
+    mean, low, high, eff = weighted_mean_ci(scores, weights)
+    assert row.score.mean == pytest.approx(mean)  # 78.18
+    assert row.score.low == pytest.approx(low)
+    assert row.score.high == pytest.approx(high)
+    assert row.score.n == 6
+    rows = csv_rows(logged_in(supervisor), "agents")
+    assert rows[0][:7] == [
+        "team",
+        "agent",
+        "reviews",
+        "effective n",
+        "score",
+        "95% low",
+        "95% high",
+    ]
+    assert rows[1][:5] == ["Team A", "alice_agent", "6", str(round(eff, 1)), str(round(mean, 1))]
+
+
+def test_pass_rate_has_a_wilson_interval(team, agent, qa, supervisor, channel):
+    reviews_for(agent, qa, channel, [95] * 8 + [50, 70])
+    d = dash.build(supervisor, 4)
+    rate = d.agents[agent.pk].pass_rate
+    assert rate.mean == pytest.approx(80.0)
+    assert rate.low == pytest.approx(49.0, abs=0.05)  # Wilson 8 of 10: 0.490 .. 0.943
+    assert rate.high == pytest.approx(94.3, abs=0.05)
+    low, high = wilson_interval(8, 10)
+    assert (rate.low, rate.high) == (pytest.approx(low * 100), pytest.approx(high * 100))
+    assert rate.insufficient  # ±22.6 points: wider than ±20
+
+
+def test_critical_failure_never_passes(team, agent, qa, supervisor, channel):
+    reviews_for(agent, qa, channel, [90] * 5)
+    reviews_for(agent, qa, channel, [90] * 5, critical_failed=True)  # score kept for the test
+    rate = dash.build(supervisor, 4).agents[agent.pk].pass_rate
+    assert rate.mean == pytest.approx(50.0)
+
+
+def test_too_few_reviews_show_insufficient_evidence(team, agent, qa, supervisor, channel):
+    reviews_for(agent, qa, channel, [97, 98, 99, 100])
+    client = logged_in(supervisor)
+    page = client.get(reverse("qa:dashboard")).content.decode()
+    assert "Insufficient evidence" in page
+    assert "98.5" not in page  # the mean of four reviews is never shown as a figure
+    rows = csv_rows(client, "agents")
+    assert rows[1][4] == "insufficient evidence" and rows[1][5] == ""
+
+
+def test_agents_are_grouped_by_interval_overlap(supervisor, qa, channel):
+    high, mid, low = (make_user(n, roles.AGENT) for n in ("hana_high", "mo_mid", "lou_low"))
+    make_team("Team A", [supervisor], [high, mid, low])
+    reviews_for(high, qa, channel, [100, 98, 96, 100, 98, 96, 100, 98, 96, 100])
+    reviews_for(mid, qa, channel, [80, 70, 60, 75, 65, 85, 55, 80, 70, 60])
+    reviews_for(low, qa, channel, [40, 45, 50, 40, 45, 50, 40, 45, 50, 45])
+    block = dash.build(supervisor, 4).teams[0]
+    groups = {a.name: a.group for a in block.agents}
+    assert groups == {"hana_high": "above", "mo_mid": "within", "lou_low": "below"}
+    page = logged_in(supervisor).get(reverse("qa:dashboard")).content.decode()
+    assert "Above the team" in page and "Below the team" in page
+    groups_html = page[page.index("<h4>Above the team") :]
+    assert groups_html.index("hana_high") < groups_html.index("mo_mid")
+    assert groups_html.index("mo_mid") < groups_html.index("lou_low")
+
+
+def test_criteria_are_weighted_and_the_weakest_listed(team, agent, qa, supervisor, channel):
+    rubric = make_rubric()
+    for _ in range(6):
+        make_review(
+            agent,
+            qa,
+            rubric=rubric,
+            channel=channel,
+            values={"right_person": 1, "tact": 2, "spelling": 3},
+        )
+    make_review(
+        agent,
+        qa,
+        rubric=rubric,
+        channel=channel,
+        weight=3,
+        values={"right_person": 1, "tact": 5, "spelling": None},
+    )
+    d = dash.build(supervisor, 4)
+    by_code = {c.code: c for c in d.criteria}
+    # tact (1-5): six 2s (25 points) and one 5 (100) weighted 3: (6*25 + 3*100) / 9 = 50
+    assert by_code["tact"].score.mean == pytest.approx(50.0)
+    assert by_code["right_person"].score.mean == pytest.approx(100.0)
+    assert by_code["spelling"].score.n == 6  # N/A left out
+    assert by_code["spelling"].score.mean == pytest.approx(100.0)
+    # ±38 points: too uncertain to call it the weakest
+    assert by_code["tact"].score.insufficient
+    assert "tact" not in [c.code for c in d.weakest]
+
+
+def test_weakest_criterion_comes_first(team, agent, qa, supervisor, channel):
+    rubric = make_rubric()
+    for tact in (2, 2, 3, 2, 3, 2):
+        make_review(
+            agent,
+            qa,
+            rubric=rubric,
+            channel=channel,
+            values={"right_person": 1, "tact": tact, "spelling": 2},
+        )
+    d = dash.build(supervisor, 4)
+    assert [c.code for c in d.weakest] == ["tact", "spelling", "right_person"]
+    assert d.weakest[0].score.mean == pytest.approx(100 / 3)  # 2,2,3,2,3,2 on 1-5
+    page = logged_in(supervisor).get(reverse("qa:dashboard")).content.decode()
+    assert "Weakest #1" in page
+
+
+def test_annulled_reviews_count_nowhere(team, agent, qa, supervisor, channel):
+    reviews_for(agent, qa, channel, [90] * 5)
+    bad = make_review(agent, qa, score=0.0, channel=channel)
+    coaching.do_dispute_review(bad, agent, "wrong")
+    coaching.do_resolve_dispute(bad, supervisor, uphold=True, note="yes")
+    d = dash.build(supervisor, 4)
+    assert d.agents[agent.pk].score.n == 5
+    assert d.agents[agent.pk].score.mean == pytest.approx(90.0)
+    assert {c.code: c.score.n for c in d.criteria}["tact"] == 5
+
+
+def test_weeks_and_the_period(team, agent, qa, supervisor, channel):
+    now = timezone.now()
+    make_review(agent, qa, score=50, channel=channel, submitted_at=now - timedelta(weeks=2))
+    make_review(agent, qa, score=70, channel=channel, submitted_at=now - timedelta(weeks=8))
+    four = dash.build(supervisor, 4, now)
+    twelve = dash.build(supervisor, 12, now)
+    assert four.agents[agent.pk].score.n == 1
+    assert twelve.agents[agent.pk].score.n == 2
+    assert sum(e.n for e in four.teams[0].weekly) == 1
+    week_of = dash.period_start(4, now).date()
+    assert week_of.weekday() == 0
+    rows = csv_rows(logged_in(supervisor), "team_weeks", weeks=12)
+    assert len(rows) == 1 + 12
+    assert sum(int(r[2]) for r in rows[1:]) == 2
+
+
+def test_response_time_percentiles_per_channel(team, agent, supervisor, channel):
+    opened = timezone.now() - timedelta(days=2)
+    for minutes in (10, 20, 30, 40):
+        case = make_case(channel, assignee=agent)
+        Case.objects.filter(pk=case.pk).update(
+            opened_at=opened,
+            first_response_at=opened + timedelta(minutes=minutes),
+            resolved_at=opened + timedelta(hours=minutes / 10),
+        )
+    make_case(channel, assignee=agent)  # not answered yet: left out of the percentiles
+    times = dash.build(supervisor, 4).times
+    assert len(times) == 1
+    t = times[0]
+    assert (t.cases, t.responded, t.resolved) == (5, 4, 4)
+    assert t.first_p50 == pytest.approx(25) and t.first_p90 == pytest.approx(37)
+    assert t.resolution_p50 == pytest.approx(2.5) and t.resolution_p90 == pytest.approx(3.7)
+    rows = csv_rows(logged_in(supervisor), "response_times")
+    assert rows[1][:6] == ["Acme Support", "x", "5", "4", "25.0", "37.0"]
+
+
+def test_supervisors_response_times_cover_their_agents_cases(
+    team, agent, supervisor, admin, channel
+):
+    stranger = make_user("stan_agent", roles.AGENT)
+    case = make_case(channel, assignee=stranger)
+    Case.objects.filter(pk=case.pk).update(first_response_at=case.opened_at + timedelta(hours=1))
+    assert dash.build(supervisor, 4).times == []
+    assert dash.build(admin, 4).times[0].cases == 1
+
+
+def test_volume_by_channel_day_and_sentiment(supervisor, team, channel):
+    case = make_case(channel)  # its first mention is neutral (0.0)
+    for s in (-0.6, -0.05, 0.04, 0.5, 0.9):
+        add_mention(case, "text", sentiment=s)
+    rows = csv_rows(logged_in(supervisor), "volume")
+    today = timezone.localdate().isoformat()
+    assert rows[1] == [today, "Acme Support", "2", "2", "2", "6"]
+
+
+def test_spike_alert_from_the_radar(supervisor, team, channel):
+    case = make_case(channel)  # one mention 4 minutes ago
+    now = timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    for i in range(24):  # baseline: one mention an hour, three days ago
+        add_mention(case, "baseline", posted_at=hour - timedelta(days=3, hours=i, minutes=-5))
+    for m in range(6):
+        add_mention(case, "storm", posted_at=hour - timedelta(hours=2) + timedelta(minutes=m))
+    d = dash.build(supervisor, 4, now)
+    assert len(d.spikes) == 1
+    spike = d.spikes[0]
+    assert spike.hours == [(hour - timedelta(hours=2), 6)]
+    assert spike.mean == pytest.approx(24 / 168)
+    page = logged_in(supervisor).get(reverse("qa:dashboard")).content.decode()
+    assert "Spike alerts" in page and "6 mentions at" in page
+    rows = csv_rows(logged_in(supervisor), "spikes")
+    assert rows[1][0] == "Acme Support" and rows[1][2] == "6"
+
+
+def test_coaching_queue_lists_agents_under_threshold_and_overdue_follow_ups(
+    supervisor, qa, channel
+):
+    weak, fine = make_user("wes_weak", roles.AGENT), make_user("fay_fine", roles.AGENT)
+    make_team("Team A", [supervisor], [weak, fine])
+    reviews_for(weak, qa, channel, [50, 60, 55, 65, 60, 58])
+    reviews_for(fine, qa, channel, [90, 95, 85, 92, 88, 91])
+    session = coaching.do_create_coaching(
+        coach=supervisor,
+        agent=fine,
+        scheduled_for=timezone.now() - timedelta(days=20),
+        follow_up_on=timezone.localdate() - timedelta(days=3),
+    )
+    queue = dash.build(supervisor, 4).queue
+    assert [(q.name, q.reason) for q in queue] == [
+        ("wes_weak", "Under the threshold"),
+        ("fay_fine", "Follow-up overdue"),
+    ]
+    assert queue[1].session_id == session.pk
+    page = logged_in(supervisor).get(reverse("qa:dashboard")).content.decode()
+    assert reverse("qa:coaching", args=[session.pk]) in page
+
+
+# ---------- access ----------
+
+
+@pytest.mark.parametrize("persona", ["agent", "qa", "outsider"])
+def test_dashboard_is_for_supervisors(db, agent, qa, outsider, persona):
+    user = {"agent": agent, "qa": qa, "outsider": outsider}[persona]
+    client = logged_in(user)
+    assert client.get(reverse("qa:dashboard")).status_code == 403
+    assert client.get(reverse("qa:dashboard_csv"), {"table": "agents"}).status_code == 403
+
+
+def test_supervisor_sees_only_their_teams_admin_everyone(
+    team, agent, qa, supervisor, admin, channel
+):
+    carol = make_user("carol_agent", roles.AGENT)
+    make_team("Team C", [make_user("olga", roles.SUPERVISOR)], [carol])
+    reviews_for(agent, qa, channel, [90] * 5)
+    reviews_for(carol, qa, channel, [40] * 5)
+    mine = logged_in(supervisor)
+    page = mine.get(reverse("qa:dashboard")).content.decode()
+    assert "alice_agent" in page and "carol_agent" not in page and "Team C" not in page
+    assert [r[1] for r in csv_rows(mine, "agents")[1:]] == ["alice_agent"]
+    assert mine.get(reverse("qa:dashboard"), {"agent": carol.pk}).status_code == 404
+    assert mine.get(reverse("qa:dashboard"), {"agent": agent.pk}).status_code == 200
+    everyone = logged_in(admin)
+    assert [r[1] for r in csv_rows(everyone, "agents")[1:]] == ["alice_agent", "carol_agent"]
+
+
+def test_csv_unknown_table_is_404_and_formulas_are_defused(team, agent, qa, supervisor, channel):
+    agent.first_name = '=HYPERLINK("http://evil")'
+    agent.save()
+    reviews_for(agent, qa, channel, [90] * 5)
+    client = logged_in(supervisor)
+    assert client.get(reverse("qa:dashboard_csv"), {"table": "nope"}).status_code == 404
+    rows = csv_rows(client, "agents")
+    assert rows[1][1].startswith("'=HYPERLINK")
+
+
+def test_every_table_exports(team, agent, qa, supervisor, channel):
+    reviews_for(agent, qa, channel, [90] * 5)
+    client = logged_in(supervisor)
+    d = dash.build(supervisor, 4)
+    for name, table in dash.tables(d).items():
+        rows = csv_rows(client, name)
+        assert rows[0] == table.headers
+        assert len(rows) == 1 + len(table.rows)
+
+
+def test_period_switch_answers_htmx_with_the_fragment(team, supervisor):
+    client = logged_in(supervisor)
+    response = client.get(reverse("qa:dashboard"), {"weeks": 12}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert 'id="dashboard-body"' in body and "<html" not in body
+    assert 'aria-current="page">Last 12 weeks' in body
+
+
+def test_charts_are_accessible_svg_without_inline_style(team, agent, qa, supervisor, channel):
+    reviews_for(agent, qa, channel, [90, 80, 70, 85, 95])
+    page = logged_in(supervisor).get(reverse("qa:dashboard")).content.decode()
+    assert page.count('<svg class="chart') >= 4
+    assert 'role="img"' in page and "<title>Team A: QA score per week</title>" in page
+    assert "style=" not in page
+    assert "Data table:" in page
+
+
+# ---------- constant queries ----------
+
+
+def _dashboard_queries(client) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("qa:dashboard"))
+    assert response.status_code == 200
+    return len(ctx)
+
+
+def _add_agents(count, supervisor, qa, channel, start):
+    agents = [make_user(f"agent_{start + i}", roles.AGENT) for i in range(count)]
+    make_team(f"Team {start}", [supervisor], agents)
+    for a in agents:
+        reviews_for(a, qa, channel, [80, 60])
+        coaching.do_create_coaching(
+            coach=supervisor,
+            agent=a,
+            scheduled_for=timezone.now() - timedelta(days=9),
+            follow_up_on=timezone.localdate() - timedelta(days=1),
+        )
+    for _ in range(count):
+        case = make_case(channel)
+        Case.objects.filter(pk=case.pk).update(first_response_at=timezone.now())
+        Mention.objects.filter(case=case).update(sentiment=-0.4)
+
+
+def test_dashboard_queries_do_not_grow_with_agents(
+    supervisor, qa, channel, django_assert_num_queries
+):
+    client = logged_in(supervisor)
+    _add_agents(5, supervisor, qa, channel, 0)
+    five = _dashboard_queries(client)
+    _add_agents(45, supervisor, qa, channel, 100)
+    with django_assert_num_queries(five):
+        client.get(reverse("qa:dashboard"))
+    assert five <= 20

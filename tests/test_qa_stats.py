@@ -1,0 +1,90 @@
+"""qa.stats against known values: Wilson, the finite-population correction, sample sizes."""
+
+import math
+
+import pytest
+
+from qa.stats import (
+    fpc,
+    margin_of_error,
+    required_sample_size,
+    weighted_mean_ci,
+    wilson_interval,
+)
+
+
+def test_wilson_interval_of_8_in_10_is_0_490_to_0_943():
+    low, high = wilson_interval(8, 10)
+    assert round(low, 3) == 0.490
+    assert round(high, 3) == 0.943
+
+
+def test_wilson_interval_stays_inside_0_1_at_the_extremes():
+    low, high = wilson_interval(0, 20)
+    assert low == 0.0 and 0.15 < high < 0.17  # 0.161 (published Wilson value)
+    low, high = wilson_interval(20, 20)
+    assert 0.83 < low < 0.85 and high == 1.0
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_wilson_interval_rejects_impossible_counts():
+    with pytest.raises(ValueError):
+        wilson_interval(11, 10)
+
+
+def test_margin_of_error_applies_the_finite_population_correction():
+    infinite = 1.96 * math.sqrt(0.25 / 50)  # 0.1386
+    assert margin_of_error(50, 200) == pytest.approx(infinite * math.sqrt(150 / 199))
+    assert margin_of_error(50, 200) == pytest.approx(0.1203, abs=1e-4)
+    # A population large enough makes the correction vanish.
+    assert margin_of_error(50, 10**9) == pytest.approx(infinite, rel=1e-6)
+    assert fpc(50, 200) == pytest.approx(math.sqrt(150 / 199))
+
+
+def test_margin_of_error_edges():
+    assert margin_of_error(0, 100) == math.inf
+    assert margin_of_error(100, 100) == 0.0
+    assert margin_of_error(10, 10**9, p=0.9) == pytest.approx(1.96 * math.sqrt(0.09 / 10))
+
+
+def test_required_sample_size_for_1000_at_5_points_is_278():
+    assert required_sample_size(1000, 0.05) == 278
+    # Without a finite population it is Cochran's 385 (384.16 rounded up).
+    assert required_sample_size(10**9, 0.05) == 385
+    assert required_sample_size(200, 0.10) == 66  # 96.04 / (1 + 95.04/200) = 65.1
+    assert required_sample_size(0, 0.05) == 0
+    assert required_sample_size(10, 0.01) == 10  # never more than there is
+
+
+@pytest.mark.parametrize("population", [12, 40, 200, 1000, 5000])
+@pytest.mark.parametrize("margin", [0.05, 0.1, 0.2])
+def test_required_sample_size_is_the_smallest_that_reaches_the_margin(population, margin):
+    n = required_sample_size(population, margin)
+    assert margin_of_error(n, population) <= margin + 1e-12
+    if n > 1:
+        assert margin_of_error(n - 1, population) > margin
+
+
+def test_weighted_mean_with_equal_weights_is_the_ordinary_mean_and_t_free_interval():
+    values = [70, 80, 90, 100]
+    mean, low, high, effective_n = weighted_mean_ci(values, [1, 1, 1, 1])
+    sd = math.sqrt(sum((v - 85) ** 2 for v in values) / 3)  # 12.91
+    assert mean == 85
+    assert high - mean == pytest.approx(1.96 * sd / 2)
+    assert mean - low == pytest.approx(1.96 * sd / 2)
+    assert effective_n == 4
+
+
+def test_weighted_mean_weights_by_inverse_probability():
+    # A risky reply picked with p = 0.5 stands for 2 replies, a plain one with p = 0.1 for 10.
+    mean, low, high, effective_n = weighted_mean_ci([40, 90], [2, 10])
+    assert mean == pytest.approx((2 * 40 + 10 * 90) / 12)  # 81.67
+    assert effective_n == pytest.approx(144 / 104)
+    assert low < mean < high
+
+
+def test_weighted_mean_without_enough_values():
+    assert weighted_mean_ci([], []) == (None, None, None, 0.0)
+    assert weighted_mean_ci([75], [3]) == (75.0, None, None, 1.0)
+    with pytest.raises(ValueError):
+        weighted_mean_ci([1, 2], [1])

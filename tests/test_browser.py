@@ -94,9 +94,7 @@ def test_agent_triages_and_answers_a_new_mention_exactly_once(
     # A second agent opens the same case and sees Alex there.
     blair = sign_in(browser, live_server, "blair")
     blair.goto(alex.url)
-    expect(blair.locator("#presence-list")).to_contain_text(
-        "Alex Agent is viewing", timeout=15_000
-    )
+    expect(blair.locator("#presence-list")).to_contain_text("Alex Agent is viewing", timeout=15_000)
 
     # Reply with the canned reply, see the guideline warnings while typing, send.
     alex.select_option("#composer-canned", label="Sorry, let's fix it")

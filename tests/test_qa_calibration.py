@@ -10,13 +10,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from qa.reviews import do_submit_review
-from qa.rubrics import default_rubric
 
 from cases.models import Reply
 from qa import calibration as cal
 from qa.drift import MIN_SIGMA, Observation, drift_charts, ewma_chart, reviewer_drift
 from qa.models import CalibrationSession, GoldReply, Review
+from qa.reviews import do_submit_review
+from qa.rubrics import default_rubric
 from socialdesk import roles
 from tests.conftest import make_user
 from tests.test_case_page import make_case

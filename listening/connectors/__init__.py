@@ -12,11 +12,12 @@ that knows a network's JSON shapes. Everything past them sees `listening.posts`.
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from listening.connectors.errors import PermanentError
 from listening.posts import FetchResult, InboundPost, Quarantined
 
 if TYPE_CHECKING:
     from cases.models import Reply
-    from listening.models import Channel
+    from listening.models import Channel, Mention
 
 
 class Connector(Protocol):
@@ -43,3 +44,16 @@ def get_connector(network: str) -> Connector:
 
         return facebook.FacebookConnector()
     raise ValueError(f"No connector for network {network!r}")
+
+
+def target_mention(reply: "Reply") -> "Mention":
+    """The post a reply answers: its in_reply_to, else the case's latest suitable mention."""
+    if reply.in_reply_to_id is not None:
+        return reply.in_reply_to
+    mentions = reply.case.mentions.select_related("author").order_by("-posted_at", "-id")
+    if not reply.is_private:
+        mentions = mentions.filter(is_private=False)
+    target = mentions.first()
+    if target is None:
+        raise PermanentError("The case has no post to reply to.")
+    return target

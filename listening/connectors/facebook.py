@@ -20,7 +20,7 @@ import facebook
 import requests
 from django.conf import settings
 
-from listening.connectors import http
+from listening.connectors import http, target_mention
 from listening.connectors.errors import (
     AmbiguousSend,
     AuthError,
@@ -32,7 +32,7 @@ from listening.posts import Author, FetchBatch, FetchResult, InboundPost, Quaran
 
 if TYPE_CHECKING:
     from cases.models import Reply
-    from listening.models import Channel, Mention
+    from listening.models import Channel
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ class FacebookConnector:
         channel = reply.case.channel
         graph = _graph(channel)
         page_id = str(channel.external_account_id)
-        target = _target_mention(reply)
+        target = target_mention(reply)
         try:
             if reply.is_private:
                 if target.kind == "dm":
@@ -297,7 +297,7 @@ class FacebookConnector:
         channel = reply.case.channel
         graph = _graph(channel)
         page_id = str(channel.external_account_id)
-        target = _target_mention(reply)
+        target = target_mention(reply)
         started = reply.sending_started_at or reply.queued_at or reply.created_at
         not_before = started - FIND_PUBLISHED_SLACK
         wanted = _comparable(reply.text)
@@ -627,19 +627,6 @@ def _post_of_comment(comment_id: str) -> str:
 def _psid_of(item: Any) -> str:
     author = item.get("from") if isinstance(item, dict) else None
     return _str(author.get("id")) if isinstance(author, dict) else ""
-
-
-def _target_mention(reply: "Reply") -> "Mention":
-    """The post a reply answers: its in_reply_to, else the case's latest suitable mention."""
-    if reply.in_reply_to_id is not None:
-        return reply.in_reply_to
-    mentions = reply.case.mentions.select_related("author").order_by("-posted_at", "-id")
-    if not reply.is_private:
-        mentions = mentions.filter(is_private=False)
-    target = mentions.first()
-    if target is None:
-        raise PermanentError("The case has no post to reply to.")
-    return target
 
 
 def _cursor_time(value: Any) -> datetime | None:

@@ -18,7 +18,7 @@ import requests
 import tweepy
 from django.utils import timezone
 
-from listening.connectors import http
+from listening.connectors import http, target_mention
 from listening.connectors.errors import (
     AmbiguousSend,
     AuthError,
@@ -31,7 +31,7 @@ from listening.posts import Author, FetchBatch, FetchResult, InboundPost, Quaran
 
 if TYPE_CHECKING:
     from cases.models import Reply
-    from listening.models import Channel, Mention
+    from listening.models import Channel
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ class XConnector:
         """
         channel = reply.case.channel
         client = _client(channel)
-        target = _target_mention(reply)
+        target = target_mention(reply)
         try:
             if reply.is_private:
                 answer = client.create_direct_message(
@@ -204,7 +204,7 @@ class XConnector:
         channel = reply.case.channel
         client = _client(channel)
         account_id = str(channel.external_account_id)
-        target = _target_mention(reply)
+        target = target_mention(reply)
         started = reply.sending_started_at or reply.queued_at or reply.created_at
         not_before = started - FIND_PUBLISHED_SLACK
         wanted = _comparable(reply.text)
@@ -586,19 +586,6 @@ def _newest(old: str | None, ids: list[str]) -> str | None:
         if newest is None or _is_newer(candidate, newest):
             newest = candidate
     return newest
-
-
-def _target_mention(reply: "Reply") -> "Mention":
-    """The post a reply answers: its in_reply_to, else the case's latest suitable mention."""
-    if reply.in_reply_to_id is not None:
-        return reply.in_reply_to
-    mentions = reply.case.mentions.select_related("author").order_by("-posted_at", "-id")
-    if not reply.is_private:
-        mentions = mentions.filter(is_private=False)
-    target = mentions.first()
-    if target is None:
-        raise PermanentError("The case has no post to reply to.")
-    return target
 
 
 def _comparable(text: str) -> str:

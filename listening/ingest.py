@@ -12,13 +12,17 @@ again; ingesting a page twice stores nothing twice.
 
 This is the hot path of the desk (a busy brand gets thousands of posts a minute, an import
 millions), so it is written for speed: a fixed number of statements per page whatever its
-size, each one set-based SQL over arrays (`unnest`), and plain tuples instead of model
-instances. The tables are still defined by the models in listening/ and cases/; the SQL below
-names their columns explicitly, and tests/test_ingest.py checks the rows through the ORM.
+size, each one set-based SQL over the whole page, and plain tuples instead of model
+instances. A page goes to PostgreSQL as ONE JSON document per statement (`json_to_recordset`):
+serialising it is one C call, where adapting a Python list per column costs about as much as
+the insert itself, and PostgreSQL parses JSON faster than array literals. The tables are still
+defined by the models in listening/ and cases/; the SQL below names their columns explicitly,
+and tests/test_ingest.py checks the rows through the ORM.
 """
 
 import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +32,6 @@ from typing import Any, NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cases.models import CaseStatus
 from listening.models import Channel, QuarantinedPost
 from listening.posts import Author, InboundPost, Quarantined
 from listening.radar import Score, score_post, suggest_triage
@@ -37,6 +40,22 @@ log = logging.getLogger(__name__)
 
 SUBJECT_LENGTH = 200
 CONVERSATION_KEY_LENGTH = 160
+# An escaped backslash is matched first, so "\\u0000" (a backslash, then "u0000") is kept.
+_JSON_NUL = re.compile(r"(\\\\)|\\u0000")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def page_json(rows: list) -> str:
+    """One page as a JSON document for `json_to_recordset`, storable whatever the network sent.
+
+    A network's JSON may carry NUL or a lone UTF-16 surrogate, which no PostgreSQL text column
+    accepts: NUL is dropped and a surrogate becomes U+FFFD here, so one bad character never
+    blocks a page. Both checks are one scan of the serialised page.
+    """
+    text = json.dumps(rows, ensure_ascii=False)
+    if "\\u0000" in text:
+        text = _JSON_NUL.sub(lambda match: match.group(1) or "", text)
+    return _SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(slots=True)
@@ -55,23 +74,6 @@ class _Identity(NamedTuple):
     customer_id: int
     followers: int
     verified: bool
-
-
-@dataclass(slots=True)
-class _CaseState:
-    """The columns of a case that ingest reads and writes."""
-
-    id: int | None
-    customer_id: int
-    conversation_key: str
-    status: str
-    priority: int
-    priority_reasons: list[str]
-    triage_suggestion: str
-    triage_reason: str
-    mention_count: int
-    last_inbound_at: datetime
-    sentiment: float
 
 
 def ingest(
@@ -131,10 +133,11 @@ def ingest(
 
 
 # Lookups go through LATERAL, one index probe per key: the plan stays right even when the
-# table statistics do not know the channel's rows yet (a new channel, a big import).
+# table statistics do not know the channel's rows yet (a new channel, a big import). The
+# LIMIT 1 in each keeps it a probe: without it PostgreSQL may scan the whole index and join.
 _STORED_IDS_SQL = """
     SELECT m.external_id
-    FROM unnest(%s::varchar[]) AS k (external_id)
+    FROM json_array_elements_text(%s::json) AS k (external_id)
     CROSS JOIN LATERAL (
         SELECT external_id FROM listening_mention
         WHERE channel_id = %s AND external_id = k.external_id
@@ -150,7 +153,7 @@ def _unstored_posts(cursor, channel: Channel, posts: Sequence[InboundPost]) -> l
         by_id.setdefault(post.external_id, post)
     if not by_id:
         return []
-    cursor.execute(_STORED_IDS_SQL, [list(by_id), channel.pk])
+    cursor.execute(_STORED_IDS_SQL, [page_json(list(by_id)), channel.pk])
     stored = {external_id for (external_id,) in cursor.fetchall()}
     return [post for external_id, post in by_id.items() if external_id not in stored]
 
@@ -166,28 +169,32 @@ def _conversation_key(post: InboundPost) -> str:
 _KNOWN_IDENTITIES_SQL = """
     SELECT i.id, i.customer_id, i.external_id, i.handle, i.name, i.followers, i.verified,
            i.profile_url
-    FROM unnest(%s::varchar[]) AS k (external_id)
+    FROM json_array_elements_text(%s::json) AS k (external_id)
     CROSS JOIN LATERAL (
         SELECT * FROM cases_identity WHERE network = %s AND external_id = k.external_id
+        LIMIT 1
     ) AS i
 """
 
 _NEW_CUSTOMERS_SQL = """
     INSERT INTO cases_customer (display_name, created_at)
-    SELECT name, %s FROM unnest(%s::varchar[]) WITH ORDINALITY AS k (name, n) ORDER BY n
+    SELECT name, %s FROM json_array_elements_text(%s::json) WITH ORDINALITY AS k (name, n)
+    ORDER BY n
     RETURNING id
 """
 
 # Upsert keeps the customer of an existing identity; an empty handle or name (a page without
-# `includes`, a deleted account) never erases what we knew.
+# `includes`, a deleted account) never erases what we knew. Rows go in key order, so two
+# pollers seeing the same authors lock them in the same order and cannot deadlock.
 _UPSERT_IDENTITIES_SQL = """
     INSERT INTO cases_identity
         (customer_id, network, external_id, handle, name, followers, verified, profile_url,
          updated_at)
     SELECT customer_id, %s, external_id, handle, name, followers, verified, profile_url, %s
-    FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[], %s::int[],
-                %s::boolean[], %s::varchar[])
-         AS k (customer_id, external_id, handle, name, followers, verified, profile_url)
+    FROM json_to_recordset(%s::json)
+         AS k (customer_id bigint, external_id varchar, handle varchar, name varchar,
+               followers int, verified boolean, profile_url varchar)
+    ORDER BY external_id
     ON CONFLICT (network, external_id) DO UPDATE SET
         handle = COALESCE(NULLIF(EXCLUDED.handle, ''), cases_identity.handle),
         name = COALESCE(NULLIF(EXCLUDED.name, ''), cases_identity.name),
@@ -206,7 +213,7 @@ def _upsert_identities(
     latest: dict[str, Author] = {}
     for post in posts:
         latest[_identity_key(post.author)] = post.author  # later posts: fresher profile
-    cursor.execute(_KNOWN_IDENTITIES_SQL, [list(latest), network])
+    cursor.execute(_KNOWN_IDENTITIES_SQL, [page_json(list(latest)), network])
     identities: dict[str, _Identity] = {}
     unchanged: set[str] = set()
     for id_, customer_id, key, handle, name, followers, verified, profile_url in cursor:
@@ -222,25 +229,24 @@ def _upsert_identities(
     new_keys = [key for key in latest if key not in identities]
     customer_ids: dict[str, int] = {}
     if new_keys:
-        cursor.execute(_NEW_CUSTOMERS_SQL, [now, [_display_name(latest[key]) for key in new_keys]])
+        names = [_display_name(latest[key]) for key in new_keys]
+        cursor.execute(_NEW_CUSTOMERS_SQL, [now, page_json(names)])
         customer_ids = dict(zip(new_keys, (row[0] for row in cursor.fetchall()), strict=True))
-    upserts = [key for key in latest if key not in unchanged]
+    upserts = [
+        {
+            "customer_id": customer_ids.get(key) or identities[key].customer_id,
+            "external_id": key,
+            "handle": author.handle[:100],
+            "name": author.name[:200],
+            "followers": max(0, min(author.followers, 2**31 - 1)),
+            "verified": author.verified,
+            "profile_url": author.profile_url[:500],
+        }
+        for key, author in latest.items()
+        if key not in unchanged
+    ]
     if upserts:
-        authors = [latest[key] for key in upserts]
-        cursor.execute(
-            _UPSERT_IDENTITIES_SQL,
-            [
-                network,
-                now,
-                [customer_ids.get(key) or identities[key].customer_id for key in upserts],
-                upserts,
-                [a.handle[:100] for a in authors],
-                [a.name[:200] for a in authors],
-                [max(0, min(a.followers, 2**31 - 1)) for a in authors],
-                [a.verified for a in authors],
-                [a.profile_url[:500] for a in authors],
-            ],
-        )
+        cursor.execute(_UPSERT_IDENTITIES_SQL, [network, now, page_json(upserts)])
         for id_, customer_id, key, followers, verified in cursor:
             identities[key] = _Identity(id_, customer_id, followers, verified)
     return identities
@@ -250,50 +256,44 @@ def _display_name(author: Author) -> str:
     return (author.name or (f"@{author.handle}" if author.handle else "") or "Unknown author")[:200]
 
 
-_OPEN_CASES_SQL = """
-    SELECT c.id, c.customer_id, c.conversation_key, c.status, c.priority, c.priority_reasons,
-           c.triage_suggestion, c.triage_reason, c.mention_count, c.last_inbound_at, c.sentiment
-    FROM unnest(%s::bigint[], %s::varchar[]) AS k (customer_id, conversation_key)
-    CROSS JOIN LATERAL (
-        SELECT * FROM cases_case
-        WHERE channel_id = %s AND customer_id = k.customer_id
-          AND conversation_key = k.conversation_key AND status IN ('new', 'open', 'pending')
-        LIMIT 1
-        FOR UPDATE
-    ) AS c
-"""
-
-_NEW_CASES_SQL = """
+# One statement threads the page into cases: a conversation without an open case gets a new
+# one, an open case (the partial unique index case_one_open_per_conversation) takes the page's
+# posts in: count, latest time, and the radar of its most urgent post so far (the newer on a
+# tie, or whatever the page has if the case has no triage yet). A pending case goes back to
+# open: the customer answered. In DO UPDATE, `cases_case` is the row as it was and EXCLUDED
+# the page's summary. (xmax = 0) is true for the rows this statement inserted.
+_UPSERT_CASES_SQL = """
     INSERT INTO cases_case
         (channel_id, updated_at, opened_at, customer_id, conversation_key, subject, language,
          is_private, status, priority, priority_reasons, triage_suggestion, triage_reason,
          mention_count, last_inbound_at, sentiment, triage_decision, triage_decision_reason)
     SELECT %s, %s, opened_at, customer_id, conversation_key, subject, language, is_private,
-           status, priority, priority_reasons, triage_suggestion, triage_reason,
+           'new', priority, priority_reasons, triage_suggestion, triage_reason,
            mention_count, last_inbound_at, sentiment, '', ''
-    FROM unnest(%s::timestamptz[], %s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[],
-                %s::boolean[], %s::varchar[], %s::int[], %s::jsonb[], %s::varchar[],
-                %s::varchar[], %s::int[], %s::timestamptz[], %s::float8[])
-         WITH ORDINALITY
-         AS k (opened_at, customer_id, conversation_key, subject, language, is_private, status,
-               priority, priority_reasons, triage_suggestion, triage_reason, mention_count,
-               last_inbound_at, sentiment, n)
-    ORDER BY n
-    RETURNING id
-"""
-
-_UPDATE_CASES_SQL = """
-    UPDATE cases_case AS c SET
-        status = k.status, priority = k.priority, priority_reasons = k.priority_reasons,
-        triage_suggestion = k.triage_suggestion, triage_reason = k.triage_reason,
-        mention_count = k.mention_count, last_inbound_at = k.last_inbound_at,
-        sentiment = k.sentiment, updated_at = %s
-    FROM unnest(%s::bigint[], %s::varchar[], %s::int[], %s::jsonb[], %s::varchar[],
-                %s::varchar[], %s::int[], %s::timestamptz[], %s::float8[])
-         AS k (id, status, priority, priority_reasons, triage_suggestion, triage_reason,
-               mention_count, last_inbound_at, sentiment)
-    WHERE c.id = k.id
-"""
+    FROM json_to_recordset(%s::json)
+         AS k (opened_at timestamptz, customer_id bigint, conversation_key varchar,
+               subject varchar, language varchar, is_private boolean, priority int,
+               priority_reasons jsonb, triage_suggestion varchar, triage_reason varchar,
+               mention_count int, last_inbound_at timestamptz, sentiment float8)
+    ON CONFLICT (channel_id, customer_id, conversation_key)
+        WHERE status IN ('new', 'open', 'pending')
+    DO UPDATE SET
+        status = CASE cases_case.status WHEN 'pending' THEN 'open' ELSE cases_case.status END,
+        mention_count = cases_case.mention_count + EXCLUDED.mention_count,
+        last_inbound_at = GREATEST(cases_case.last_inbound_at, EXCLUDED.last_inbound_at),
+        updated_at = EXCLUDED.updated_at,
+        priority = CASE WHEN {page_leads} THEN EXCLUDED.priority ELSE cases_case.priority END,
+        priority_reasons = CASE WHEN {page_leads}
+            THEN EXCLUDED.priority_reasons ELSE cases_case.priority_reasons END,
+        sentiment = CASE WHEN {page_leads} THEN EXCLUDED.sentiment ELSE cases_case.sentiment END,
+        triage_suggestion = CASE WHEN {page_leads}
+            THEN EXCLUDED.triage_suggestion ELSE cases_case.triage_suggestion END,
+        triage_reason = CASE WHEN {page_leads}
+            THEN EXCLUDED.triage_reason ELSE cases_case.triage_reason END
+    RETURNING id, customer_id, conversation_key, (xmax = 0) AS opened
+""".format(
+    page_leads="(EXCLUDED.priority >= cases_case.priority OR cases_case.triage_suggestion = '')"
+)
 
 
 def _thread_into_cases(
@@ -311,93 +311,40 @@ def _thread_into_cases(
         customer_id = identities[_identity_key(post.author)].customer_id
         groups[(customer_id, _conversation_key(post))].append((post, score))
 
-    cursor.execute(_OPEN_CASES_SQL, [[c for c, _ in groups], [k for _, k in groups], channel.pk])
-    existing = {(row[1], row[2]): _CaseState(*row) for row in cursor.fetchall()}
-
-    new_cases: list[tuple[_CaseState, InboundPost]] = []
-    updated: list[_CaseState] = []
-    for key, items in groups.items():
-        state = existing.get(key)
-        if state is None:
-            first = min((post for post, _ in items), key=lambda post: post.posted_at)
-            state = _CaseState(
-                id=None,
-                customer_id=key[0],
-                conversation_key=key[1],
-                status=CaseStatus.NEW,
-                priority=0,
-                priority_reasons=[],
-                triage_suggestion="",
-                triage_reason="",
-                mention_count=0,
-                last_inbound_at=first.posted_at,
-                sentiment=0.0,
-            )
-            new_cases.append((state, first))
-        else:
-            if state.status == CaseStatus.PENDING:
-                state.status = CaseStatus.OPEN  # the customer answered: back to the agents
-            updated.append(state)
-        _fold_posts(state, items, identities)
-
-    if new_cases:
-        states = [state for state, _ in new_cases]
-        firsts = [first for _, first in new_cases]
-        cursor.execute(
-            _NEW_CASES_SQL,
-            [
-                channel.pk,
-                now,
-                [post.posted_at for post in firsts],
-                [s.customer_id for s in states],
-                [s.conversation_key for s in states],
-                [_subject(post.text) for post in firsts],
-                [post.lang[:16] for post in firsts],
-                [post.is_private for post in firsts],
-                *_case_columns(states),
-            ],
-        )
-        for state, (case_id,) in zip(states, cursor.fetchall(), strict=True):
-            state.id = case_id
-        result.cases_opened = len(states)
-    if updated:
-        cursor.execute(_UPDATE_CASES_SQL, [now, [s.id for s in updated], *_case_columns(updated)])
-        result.cases_updated = len(updated)
-
-    case_ids = {key: state.id for key, state in existing.items()}
-    case_ids.update({(s.customer_id, s.conversation_key): s.id for s, _ in new_cases})
+    rows = [_case_summary(key, items, identities) for key, items in groups.items()]
+    cursor.execute(_UPSERT_CASES_SQL, [channel.pk, now, page_json(rows)])
+    case_ids = {}
+    for case_id, customer_id, conversation_key, opened in cursor.fetchall():
+        case_ids[(customer_id, conversation_key)] = case_id
+        result.cases_opened += opened
+    result.cases_updated = len(case_ids) - result.cases_opened
     result.case_ids = list(case_ids.values())
     return case_ids
 
 
-def _case_columns(states: list[_CaseState]) -> list[list]:
-    return [
-        [s.status for s in states],
-        [s.priority for s in states],
-        [json.dumps(s.priority_reasons) for s in states],
-        [s.triage_suggestion for s in states],
-        [s.triage_reason[:300] for s in states],
-        [s.mention_count for s in states],
-        [s.last_inbound_at for s in states],
-        [s.sentiment for s in states],
-    ]
-
-
-def _fold_posts(
-    state: _CaseState, items: list[tuple[InboundPost, Score]], identities: dict[str, _Identity]
-) -> None:
-    """Fold new posts into a case: count, latest time, and the radar of its most urgent post."""
-    state.mention_count += len(items)
-    state.last_inbound_at = max(state.last_inbound_at, *(post.posted_at for post, _ in items))
+def _case_summary(
+    key: tuple[int, str], items: list[tuple[InboundPost, Score]], identities: dict[str, _Identity]
+) -> dict[str, Any]:
+    """What one page says about one conversation, for a new case or an open one."""
+    first = min((post for post, _ in items), key=lambda post: post.posted_at)
     post, score = max(items, key=lambda item: item[1].priority)
-    if score.priority >= state.priority or not state.triage_suggestion:
-        identity = identities[_identity_key(post.author)]
-        state.priority = score.priority
-        state.priority_reasons = list(score.reasons)
-        state.sentiment = score.sentiment
-        state.triage_suggestion, state.triage_reason = suggest_triage(
-            score, identity.followers, identity.verified
-        )
+    identity = identities[_identity_key(post.author)]
+    triage, reason = suggest_triage(score, identity.followers, identity.verified)
+    return {
+        "opened_at": first.posted_at.isoformat(),
+        "customer_id": key[0],
+        "conversation_key": key[1],
+        "subject": _subject(first.text),
+        "language": first.lang[:16],
+        "is_private": first.is_private,
+        "priority": score.priority,
+        "priority_reasons": score.reasons,
+        "triage_suggestion": triage,
+        "triage_reason": reason[:300],
+        "mention_count": len(items),
+        "last_inbound_at": max(post.posted_at for post, _ in items).isoformat(),
+        "sentiment": score.sentiment,
+    }
 
 
 def _subject(text: str) -> str:
@@ -411,9 +358,11 @@ _INSERT_MENTIONS_SQL = """
          conversation_id, in_reply_to_id, url, metrics, posted_at, sentiment, priority,
          priority_reasons)
     SELECT %s, %s, k.*
-    FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[], %s::boolean[],
-                %s::text[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[],
-                %s::jsonb[], %s::timestamptz[], %s::float8[], %s::int[], %s::jsonb[]) AS k
+    FROM json_to_recordset(%s::json)
+         AS k (case_id bigint, author_id bigint, external_id varchar, kind varchar,
+               is_private boolean, text text, lang varchar, conversation_id varchar,
+               in_reply_to_id varchar, url varchar, metrics jsonb, posted_at timestamptz,
+               sentiment float8, priority int, priority_reasons jsonb)
     ON CONFLICT DO NOTHING
 """
 
@@ -427,41 +376,40 @@ def _insert_mentions(
     case_ids: dict[tuple[int, str], int],
     now: datetime,
 ) -> None:
-    authors = [identities[_identity_key(post.author)] for post in posts]
-    cursor.execute(
-        _INSERT_MENTIONS_SQL,
-        [
-            channel.pk,
-            now,
-            [
-                case_ids[(author.customer_id, _conversation_key(post))]
-                for post, author in zip(posts, authors, strict=True)
-            ],
-            [author.id for author in authors],
-            [post.external_id for post in posts],
-            [post.kind for post in posts],
-            [post.is_private for post in posts],
-            [post.text for post in posts],
-            [post.lang[:16] for post in posts],
-            [post.conversation_id[:128] for post in posts],
-            [post.in_reply_to_id[:255] for post in posts],
-            [post.url[:500] for post in posts],
-            [json.dumps(post.metrics) for post in posts],
-            [post.posted_at for post in posts],
-            [score.sentiment for score in scores],
-            [score.priority for score in scores],
-            [json.dumps(score.reasons) for score in scores],
-        ],
-    )
+    rows = []
+    for post, score in zip(posts, scores, strict=True):
+        author = identities[_identity_key(post.author)]
+        rows.append(
+            {
+                "case_id": case_ids[(author.customer_id, _conversation_key(post))],
+                "author_id": author.id,
+                "external_id": post.external_id,
+                "kind": post.kind,
+                "is_private": post.is_private,
+                "text": post.text,
+                "lang": post.lang[:16],
+                "conversation_id": post.conversation_id[:128],
+                "in_reply_to_id": post.in_reply_to_id[:255],
+                "url": post.url[:500],
+                "metrics": post.metrics,
+                "posted_at": post.posted_at.isoformat(),
+                "sentiment": score.sentiment,
+                "priority": score.priority,
+                "priority_reasons": score.reasons,
+            }
+        )
+    cursor.execute(_INSERT_MENTIONS_SQL, [channel.pk, now, page_json(rows)])
 
 
 def _quarantine_row(
     channel: Channel, item: Quarantined, source: str, now: datetime
 ) -> QuarantinedPost:
     if isinstance(item.payload, str):
-        payload = item.payload
+        payload = item.payload.replace("\x00", "\\x00")
     else:
         payload = json.dumps(item.payload, ensure_ascii=False, default=str)
+    # Every character is kept; a lone surrogate (no column stores one) as a visible escape.
+    payload = payload.encode("utf-8", "backslashreplace").decode()
     return QuarantinedPost(
         channel_id=channel.pk,
         source=source,

@@ -59,10 +59,15 @@ def test_crash_before_commit_stores_nothing_and_keeps_the_cursor(x_channel, monk
 
 def test_posts_of_one_conversation_by_one_customer_share_an_open_case(x_channel):
     alice = author(1)
-    ingest(x_channel, [post(1, by=alice, conversation="c1")])
-    ingest(x_channel, [post(2, by=alice, conversation="c1"), post(3, by=alice, conversation="c1")])
+    first = ingest(x_channel, [post(1, by=alice, conversation="c1")])
+    second = ingest(
+        x_channel, [post(2, by=alice, conversation="c1"), post(3, by=alice, conversation="c1")]
+    )
 
+    assert (first.cases_opened, first.cases_updated) == (1, 0)
+    assert (second.cases_opened, second.cases_updated) == (0, 1)
     case = Case.objects.get()
+    assert second.case_ids == [case.pk]
     assert case.mention_count == 3
     assert case.mentions.count() == 3
     assert case.last_inbound_at == post(3).posted_at
@@ -129,6 +134,31 @@ def test_radar_priority_and_triage_are_stored_with_reasons(x_channel):
     assert "large reach" in case.triage_reason
 
 
+def test_case_keeps_the_radar_of_its_most_urgent_post(x_channel):
+    alice = author(1)
+    calm = "@acme_support what time do you open tomorrow?"
+    angry = "@acme_support I was charged twice, this is a scam, I want a refund now!"
+    ingest(x_channel, [post(1, by=alice, conversation="c1", text=calm)])
+    question = Case.objects.get()
+
+    ingest(x_channel, [post(2, by=alice, conversation="c1", text=angry)])
+    escalated = Case.objects.get()
+    ingest(x_channel, [post(3, by=alice, conversation="c1", text=calm)])
+    after_calm = Case.objects.get()
+
+    assert escalated.priority > question.priority
+    assert escalated.triage_reason != question.triage_reason
+    assert any(reason.startswith("urgency:") for reason in escalated.priority_reasons)
+    # A calmer follow-up neither lowers the priority nor replaces the reasons.
+    assert (after_calm.priority, after_calm.priority_reasons, after_calm.triage_reason) == (
+        escalated.priority,
+        escalated.priority_reasons,
+        escalated.triage_reason,
+    )
+    assert after_calm.mention_count == 3
+    assert after_calm.last_inbound_at == post(3).posted_at
+
+
 def test_quarantined_items_are_kept_with_reason_and_payload(x_channel):
     result = ingest(
         x_channel,
@@ -154,3 +184,33 @@ def test_query_count_does_not_grow_with_page_size(x_channel):
     small = queries_for([post(n) for n in range(1, 6)])
     large = queries_for([post(n) for n in range(100, 200)])
     assert small == large
+
+
+def test_characters_postgresql_refuses_do_not_block_the_page(x_channel):
+    # JSON from a network may decode to NUL or a lone surrogate: no text column accepts them.
+    hostile = post(
+        1,
+        text="refund\x00 please \ud83d now, literally \\u0000",
+        by=author(1, name="Ann\x00", handle="ann\udc00"),
+    )
+
+    result = ingest(x_channel, [hostile, post(2)])
+
+    assert result.created == 2
+    mention = Mention.objects.get(external_id=hostile.external_id)
+    assert mention.text == "refund please \ufffd now, literally \\u0000"
+    identity = Identity.objects.get(external_id="u1")
+    assert (identity.name, identity.handle) == ("Ann", "ann\ufffd")
+    assert Case.objects.get(mentions=mention).subject.startswith("refund please")
+
+
+def test_raw_quarantined_line_with_nul_is_kept_readable(x_channel):
+    ingest(x_channel, [], None, [Quarantined("not JSON", "{bad\x00 line \ud800")])
+
+    assert QuarantinedPost.objects.get().payload == "{bad\\x00 line \\ud800"
+
+
+def test_quarantined_payload_with_a_lone_surrogate_is_kept(x_channel):
+    ingest(x_channel, [], None, [Quarantined("no author", {"id": "9", "text": "hi \ud800"})])
+
+    assert QuarantinedPost.objects.get().payload == '{"id": "9", "text": "hi \\ud800"}'

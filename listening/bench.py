@@ -2,15 +2,26 @@
 
 Each figure is printed as one `name: value` line. The database must be a PostgreSQL database
 reserved for benchmarks: its listening and cases tables are emptied.
+
+* ingest_mentions_per_s: the synthetic posts through `ingest` in pages of 100, as the desk
+  runs its pollers: one per channel, POLLERS channels at once (a Celery worker's default
+  concurrency is the number of cores), each poller a process with its own connection;
+* ingest_one_poller_mentions_per_s: the same posts through one poller, page after page;
+* ingest_naive_mentions_per_s: one post at a time with get_or_create, a transaction each;
+* ingest_speedup_vs_naive: one poller against the naive path (one stream against one stream);
+* copy_rows_per_s: a raw COPY of the same mention rows into an index-free table, the
+  physical limit of this machine.
 """
 
 import io
+import multiprocessing
+import os
 import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from tqdm import tqdm
 
 from cases.models import Case, CaseStatus, Customer, Identity
@@ -20,6 +31,7 @@ from listening.posts import Author, InboundPost
 from listening.radar import score_post, suggest_triage
 
 PAGE_SIZE = 100  # what one X or Graph page holds, i.e. what a poller hands to ingest
+POLLERS = max(2, os.cpu_count() or 2)
 
 _OPENINGS = [
     "@acme_support my order {n} arrived broken, I want a refund",
@@ -85,8 +97,10 @@ def _empty_tables() -> None:
         cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
 
 
-def _bench_channel() -> Channel:
-    channel = Channel(name="Bench", network="x", handle="@acme_support", external_account_id="1")
+def _bench_channel(n: int = 1) -> Channel:
+    channel = Channel(
+        name=f"Bench {n}", network="x", handle=f"@acme_support{n}", external_account_id=str(n)
+    )
     channel.credentials = {"bearer_token": "bench"}
     channel.save()
     return channel
@@ -155,6 +169,55 @@ def _timed(
     return time.perf_counter() - started
 
 
+def _poll_pages(channel: Channel, posts: list[InboundPost]) -> None:
+    """What a poller does with its pages: ingest each, the cursor moving with it."""
+    for i in range(0, len(posts), PAGE_SIZE):
+        page = posts[i : i + PAGE_SIZE]
+        ingest(channel, page, {"mentions": page[-1].external_id})
+
+
+def split_by_author(posts: list[InboundPost], pollers: int) -> list[list[InboundPost]]:
+    """The posts in `pollers` shares, all of one author's posts (and so threads) in one."""
+    shares: list[list[InboundPost]] = [[] for _ in range(pollers)]
+    for post in posts:
+        shares[int(post.author.external_id) % pollers].append(post)
+    return shares
+
+
+def _concurrent_pollers(posts: list[InboundPost], pollers: int) -> float:
+    """Seconds for `pollers` processes, one channel each, to ingest `posts` between them.
+
+    Each customer writes to one channel (`split_by_author`), so the pollers share tables and
+    indexes but not rows, as separate brand accounts do. Forked processes open
+    their own connections; the clock starts once every one of them is ready.
+    """
+    channels = [_bench_channel(n) for n in range(1, pollers + 1)]
+    shares = split_by_author(posts, pollers)
+    context = multiprocessing.get_context("fork")
+    ready = context.Barrier(pollers + 1)
+    connections.close_all()  # a forked child must not share the parent's socket
+
+    def poller(channel: Channel, share: list[InboundPost]) -> None:
+        ready.wait()
+        _poll_pages(channel, share)
+        connections.close_all()
+
+    processes = [
+        context.Process(target=poller, args=(channel, share))
+        for channel, share in zip(channels, shares, strict=True)
+    ]
+    for process in processes:
+        process.start()
+    ready.wait()
+    started = time.perf_counter()
+    for process in processes:
+        process.join()
+    elapsed = time.perf_counter() - started
+    if any(process.exitcode for process in processes):
+        raise RuntimeError("a bench poller failed (see its traceback above)")
+    return elapsed
+
+
 def _copy_rows(posts: list[InboundPost]) -> float:
     """Seconds for a raw COPY of the same mention rows into an index-free copy of the table."""
     buffer = io.StringIO()
@@ -184,23 +247,25 @@ def _copy_rows(posts: list[InboundPost]) -> float:
 def run(
     emit: Callable[[str, object], None], *, posts: int = 100_000, naive_posts: int = 100_000
 ) -> None:
-    """Ingest throughput: bulk ingest vs. one-by-one get_or_create vs. raw COPY."""
+    """Ingest throughput: concurrent pollers, one poller, one-by-one get_or_create, raw COPY."""
     sample = synthetic_posts(posts, authors=max(10, posts // 5))
+    emit("ingest_posts", posts)
+    emit("ingest_pollers", POLLERS)
+
+    # First, while this process has no threads (a progress bar starts one): it forks.
+    _empty_tables()
+    elapsed = _concurrent_pollers(sample, POLLERS)
+    assert Mention.objects.count() == posts, "concurrent ingest lost or doubled posts"
+    rate = posts / elapsed
+    emit("ingest_seconds", round(elapsed, 2))
+    emit("ingest_mentions_per_s", round(rate))
 
     _empty_tables()
     channel = _bench_channel()
-    cursor_state = {"mentions": ""}
-
-    def bulk(chunk: list[InboundPost]) -> None:
-        cursor_state["mentions"] = chunk[-1].external_id
-        ingest(channel, chunk, dict(cursor_state))
-
-    elapsed = _timed("ingest", sample, bulk, PAGE_SIZE)
+    elapsed = _timed("ingest", sample, lambda page: _poll_pages(channel, page), PAGE_SIZE)
     assert Mention.objects.count() == posts, "bulk ingest lost or doubled posts"
-    bulk_rate = posts / elapsed
-    emit("ingest_posts", posts)
-    emit("ingest_seconds", round(elapsed, 2))
-    emit("ingest_mentions_per_s", round(bulk_rate))
+    one_poller_rate = posts / elapsed
+    emit("ingest_one_poller_mentions_per_s", round(one_poller_rate))
 
     naive_sample = sample[:naive_posts]
     _empty_tables()
@@ -210,9 +275,9 @@ def run(
     naive_rate = len(naive_sample) / elapsed
     emit("ingest_naive_posts", len(naive_sample))
     emit("ingest_naive_mentions_per_s", round(naive_rate))
-    emit("ingest_speedup_vs_naive", round(bulk_rate / naive_rate, 1))
+    emit("ingest_speedup_vs_naive", round(one_poller_rate / naive_rate, 1))
 
     copy_seconds = _copy_rows(sample)
     emit("copy_rows_per_s", round(posts / copy_seconds))
-    emit("ingest_fraction_of_copy", round(bulk_rate / (posts / copy_seconds), 3))
+    emit("ingest_fraction_of_copy", round(rate / (posts / copy_seconds), 3))
     _empty_tables()

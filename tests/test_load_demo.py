@@ -89,3 +89,26 @@ def test_force_runs_without_debug(settings):
     settings.DEBUG = False
     run(force=True)
     assert User.objects.filter(username="admin", is_superuser=True).exists()
+
+
+@pytest.mark.django_db
+def test_demo_fills_every_supervisor_screen_once(settings):
+    from cases.models import Reply
+    from qa.models import CoachingSession, Review
+
+    settings.DEBUG = True
+    run()
+    run()
+
+    disputed = Review.objects.get(agent_response=Review.AgentResponse.DISPUTED)
+    assert disputed.agent.username == "blair" and "tact and empathy" in disputed.agent_comment
+    session = CoachingSession.objects.get()
+    assert (session.agent.username, session.coach.username) == ("blair", "sasha")
+    assert session.action_items.count("\n") == 2 and session.follow_up_on is not None
+    assert [r.agent.username for r in session.reviews.all()] == ["blair"]
+    waiting = Reply.objects.get(state=Reply.State.AWAITING_APPROVAL)
+    assert waiting.author.username == "alex" and waiting.case.triage_decision == "escalate"
+    client = Client()
+    client.force_login(User.objects.get(username="sasha"))
+    assert "Dana Reyes" in client.get("/cases/approvals/").content.decode()
+    assert "phone model" in client.get("/qa/disputes/").content.decode()

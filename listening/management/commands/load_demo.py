@@ -9,7 +9,9 @@ without DEBUG unless --force: the demo passwords are public.
 
 QA: the default rubric, a weekly sampling policy, the "Care team" (the demo agents, supervised
 by sasha) and, once, a handful of demo conversations with sent replies whose reviews by quinn
-are partly submitted (for the dashboards) and partly pending (for the review queue).
+are partly submitted (for the dashboards) and partly pending (for the review queue); blair
+disputes one review and has a coaching session planned with sasha; and a press enquiry waits
+with alex's answer for a supervisor's approval (the desk asks approval on escalated cases).
 """
 
 import os
@@ -28,10 +30,12 @@ from cases.models import (
     Case,
     CaseStatus,
     Customer,
+    DeskSettings,
     EngagementGuidelines,
     Identity,
     Label,
     Reply,
+    Triage,
 )
 from listening.models import Channel, ListeningRule, Mention, Network
 from socialdesk import roles
@@ -291,6 +295,7 @@ class Command(BaseCommand):
             return
         now = timezone.now()
         criteria = {c.code: c for c in rubric.criteria.all()}
+        reviews = []
         for n, (agent, post, text, sentiment, waited, scores) in enumerate(DEMO_REVIEWS, start=1):
             customer = Customer.objects.create(display_name=f"Demo customer {n}")
             identity = Identity.objects.create(
@@ -351,8 +356,104 @@ class Command(BaseCommand):
             Review.objects.filter(pk=review.pk).update(created_at=sent + timedelta(hours=1))
             if scores is not None:
                 values = {criteria[code].pk: value for code, value in scores.items()}
-                do_submit_review(review, values, "")
+                review = do_submit_review(review, values, "")
                 Review.objects.filter(pk=review.pk).update(submitted_at=sent + timedelta(hours=3))
+            reviews.append(review)
+        self._coaching_content(users, reviews)
+        self._approval_content(users, channel, now)
+
+    def _coaching_content(self, users: dict, reviews: list) -> None:
+        """Blair disputes the review of her crash reply and has a session planned on spelling."""
+        from qa.coaching import do_create_coaching, do_dispute_review
+
+        spelling, crashes = reviews[1], reviews[3]
+        do_dispute_review(
+            crashes,
+            users["blair"],
+            "I apologised and asked for the phone model in the same reply: tact and empathy "
+            "should be full marks.",
+        )
+        today = timezone.localdate()
+        do_create_coaching(
+            coach=users["sasha"],
+            agent=users["blair"],
+            reviews=[spelling],
+            scheduled_for=timezone.now() + timedelta(days=1),
+            notes="Two spelling mistakes in a public reply to an angry customer; it read as "
+            "careless. The apology came late and the reply took over an hour and a half.",
+            action_items="Read every public reply once more before sending\n"
+            "Use the canned refund answer as a starting point\n"
+            "Answer refund complaints within the hour",
+            follow_up_on=today + timedelta(days=8),
+        )
+
+    def _approval_content(self, users: dict, channel: Channel, now) -> None:
+        """A journalist's question, escalated; alex's answer waits for a supervisor."""
+        from cases.sending import do_queue_reply
+
+        desk = DeskSettings.load()
+        desk.approval_for_escalated = True
+        desk.save(update_fields=["approval_for_escalated"])
+        customer = Customer.objects.create(display_name="Dana Reyes")
+        identity = Identity.objects.create(
+            customer=customer,
+            network=channel.network,
+            external_id="demo-qa-press",
+            handle="dana_ledger",
+            name="Dana Reyes",
+            followers=48_200,
+            verified=True,
+        )
+        posted = now - timedelta(minutes=25)
+        text = (
+            "Reporter at the Daily Ledger here, @acme_support: can you comment on this "
+            "morning's outage? Readers say orders were charged twice."
+        )
+        case = Case.objects.create(
+            customer=customer,
+            channel=channel,
+            conversation_key="demo-qa-press",
+            subject=text,
+            status=CaseStatus.OPEN,
+            priority=78,
+            priority_reasons=["press enquiry", "reach: 48.2k followers", "verified account"],
+            triage_suggestion=Triage.ESCALATE,
+            triage_reason="Press enquiry: hand to communications before anyone answers.",
+            triage_decision=Triage.ESCALATE,
+            triage_decision_reason="Journalist asking about the outage.",
+            triage_decided_by=users["alex"],
+            triage_decided_at=posted + timedelta(minutes=5),
+            assignee=users["alex"],
+            sentiment=-0.3,
+            language="en",
+            mention_count=1,
+            opened_at=posted,
+            last_inbound_at=posted,
+        )
+        Mention.objects.create(
+            channel=channel,
+            case=case,
+            author=identity,
+            external_id="demo-qa-press-post",
+            kind="mention",
+            text=text,
+            lang="en",
+            conversation_id=case.conversation_key,
+            posted_at=posted,
+            sentiment=-0.3,
+            priority=78,
+        )
+        answer = (
+            "Hi Dana, thanks for reaching out. Our press team will get back to you within the "
+            "hour: could you send us a DM with your email address?"
+        )
+        do_queue_reply(
+            case,
+            author=users["alex"],
+            text=answer,
+            is_private=False,
+            checks=run_checks(answer, network=channel.network, is_private=False, case=case),
+        )
 
     def _report(self, created_users: int, created_channels: int) -> None:
         port = os.environ.get("WEB_PORT") or os.environ.get("PORT", "8000")

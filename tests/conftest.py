@@ -13,7 +13,9 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 
 from listening.models import Channel, Network
 from listening.simulator.testing import running_simulator
@@ -39,6 +41,21 @@ def make_user(username: str, role: str | None) -> User:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     return user
+
+
+def logged_in(user: User) -> Client:
+    """A test client signed in as `user`."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def clean_cache():
+    """An empty cache around the test: this run's own Redis db, shared by every test in it."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

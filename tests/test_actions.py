@@ -14,7 +14,7 @@ from cases.actions import (
     do_triage_case,
 )
 from cases.models import Case, CaseEvent, CaseStatus, Label
-from tests.test_case_page import make_case
+from tests.factories import make_case
 
 
 @pytest.fixture

@@ -3,20 +3,14 @@
 from collections import Counter
 
 import pytest
-from django.core.cache import cache
 
 from cases import presence
 from cases.assignment import auto_assign
 from cases.models import Case, CaseEvent, CaseStatus, DeskSettings
 from tests.conftest import make_user
-from tests.test_case_page import make_case
+from tests.factories import make_case
 
-
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 @pytest.fixture

@@ -1,44 +1,13 @@
 """Canned replies: placeholders filled for the case and the agent, hostile names kept inert."""
 
-import itertools
-
 import pytest
 from django.contrib.auth.models import User
-from django.utils import timezone
 
 from cases.canned import render_canned
-from cases.models import Case, Customer, Identity
-from listening.models import Channel, Mention, Network
+from cases.models import Case, Identity
+from listening.models import Network
 from tests.conftest import make_channel
-
-_n = itertools.count(1)
-
-
-def make_case(
-    channel: Channel, *, display_name: str = "Dana Customer", handle: str = "dana", name: str = ""
-) -> Case:
-    """A case with its customer, one identity on the channel's network and one mention."""
-    n = next(_n)
-    customer = Customer.objects.create(display_name=display_name)
-    identity = Identity.objects.create(
-        customer=customer,
-        network=channel.network,
-        external_id=f"u-{n}",
-        handle=handle,
-        name=name or display_name,
-    )
-    case = Case.objects.create(customer=customer, channel=channel, conversation_key=f"c-{n}")
-    Mention.objects.create(
-        channel=channel,
-        case=case,
-        author=identity,
-        external_id=f"p-{n}",
-        kind="mention",
-        text="@brand help",
-        conversation_id=f"c-{n}",
-        posted_at=timezone.now(),
-    )
-    return case
+from tests.factories import add_mention, make_case
 
 
 @pytest.fixture
@@ -62,7 +31,7 @@ def named_agent(agent: User) -> User:
     ],
 )
 def test_customer_name(db, x_channel, named_agent, display_name, expected):
-    case = make_case(x_channel, display_name=display_name)
+    case = make_case(x_channel, name=display_name)
     assert render_canned("Hi {customer_name}, sorry about that.", case=case, agent=named_agent) == (
         expected
     )
@@ -79,7 +48,7 @@ def test_customer_name(db, x_channel, named_agent, display_name, expected):
     ],
 )
 def test_handle_on_the_cases_network(db, named_agent, network, handle, name, expected):
-    case = make_case(make_channel(network), display_name="Dana Customer", handle=handle)
+    case = make_case(make_channel(network), name="Dana Customer", handle=handle)
     Identity.objects.filter(customer=case.customer).update(name=name)
     assert render_canned("{handle} thanks!", case=case, agent=named_agent) == f"{expected} thanks!"
 
@@ -89,16 +58,7 @@ def test_handle_is_the_identity_that_wrote_in_this_conversation(db, x_channel, n
     second = Identity.objects.create(
         customer=case.customer, network="x", external_id="second", handle="dana_new"
     )
-    Mention.objects.create(
-        channel=x_channel,
-        case=case,
-        author=second,
-        external_id="later",
-        kind="reply",
-        text="still waiting",
-        conversation_id="c",
-        posted_at=timezone.now(),
-    )
+    add_mention(case, "still waiting", author=second)
     assert render_canned("{handle}", case=case, agent=named_agent) == "@dana_new"
 
 
@@ -119,7 +79,7 @@ def test_agent_name(db, x_channel, agent, first_name, expected):
 
 
 def test_all_placeholders_together(db, x_channel, named_agent):
-    case = make_case(x_channel, display_name="Priya Sharma", handle="priya")
+    case = make_case(x_channel, name="Priya Sharma", handle="priya")
     text = "{handle} Hi {customer_name}, {agent_name} here. Sorry, {customer_name}! ^{agent_name}"
     assert render_canned(text, case=case, agent=named_agent) == (
         "@priya Hi Priya, Alice here. Sorry, Priya! ^Alice"
@@ -138,7 +98,7 @@ def test_all_placeholders_together(db, x_channel, named_agent):
     ],
 )
 def test_only_known_placeholders_are_filled(db, x_channel, named_agent, template, expected):
-    case = make_case(x_channel, display_name="Dana Customer")
+    case = make_case(x_channel, name="Dana Customer")
     assert render_canned(template, case=case, agent=named_agent) == expected
 
 
@@ -155,7 +115,7 @@ def test_only_known_placeholders_are_filled(db, x_channel, named_agent, template
     ],
 )
 def test_a_hostile_customer_name_is_never_expanded(db, x_channel, named_agent, hostile):
-    case = make_case(x_channel, display_name=hostile, handle="eve", name=hostile)
+    case = make_case(x_channel, name=hostile, handle="eve")
     text = render_canned(
         "Hi {customer_name} ({handle}), {agent_name} here.", case=case, agent=named_agent
     )
@@ -163,7 +123,7 @@ def test_a_hostile_customer_name_is_never_expanded(db, x_channel, named_agent, h
 
 
 def test_a_hostile_handle_is_never_expanded(db, facebook_channel, named_agent):
-    case = make_case(facebook_channel, display_name="Eve", handle="", name="{agent_name}")
+    case = make_case(facebook_channel, name="{agent_name}", handle="")
     assert render_canned("{handle}: {agent_name}", case=case, agent=named_agent) == (
         "{agent_name}: Alice"
     )

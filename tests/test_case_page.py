@@ -1,11 +1,9 @@
 """The case page: timeline, customer card, radar, clocks, actions per role, presence."""
 
-import itertools
 import re
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +13,6 @@ from cases.models import (
     Case,
     CaseEvent,
     CaseStatus,
-    Customer,
     DeskSettings,
     Identity,
     Label,
@@ -23,103 +20,14 @@ from cases.models import (
     Reply,
 )
 from cases.views import case as case_views
-from listening.models import Channel, Mention, Network
-from tests.conftest import make_user
+from tests.conftest import logged_in, make_user
+from tests.factories import add_mention, make_case, make_customer
 
-_n = itertools.count(1)
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()  # presence lives in the cache (this run's own Redis db)
-    yield
-    cache.clear()
-
-
-def make_customer(
-    network: str = Network.X,
-    *,
-    name: str = "Dana Customer",
-    handle: str = "dana",
-    followers: int = 1200,
-    verified: bool = False,
-    profile_url: str = "",
-) -> tuple[Customer, Identity]:
-    n = next(_n)
-    customer = Customer.objects.create(display_name=name)
-    identity = Identity.objects.create(
-        customer=customer,
-        network=network,
-        external_id=f"user-{n}",
-        handle=handle,
-        name=name,
-        followers=followers,
-        verified=verified,
-        profile_url=profile_url,
-    )
-    return customer, identity
-
-
-def make_case(
-    channel: Channel,
-    *,
-    text: str = "@acme_support my order arrived broken, I want a refund",
-    customer: tuple[Customer, Identity] | None = None,
-    status: str = CaseStatus.NEW,
-    priority: int = 50,
-    waited: timedelta = timedelta(minutes=4),
-    is_private: bool = False,
-    kind: str = "mention",
-    triage: str = "engage",
-    url: str = "",
-    **fields,
-) -> Case:
-    """A case as ingest leaves it: customer, identity, case and its first mention."""
-    n = next(_n)
-    customer, identity = customer or make_customer(channel.network)
-    posted = timezone.now() - waited
-    case = Case.objects.create(
-        customer=customer,
-        channel=channel,
-        conversation_key=f"conv-{n}",
-        subject=text[:200],
-        status=status,
-        priority=priority,
-        priority_reasons=["urgency: broken, refund"],
-        triage_suggestion=triage,
-        triage_reason="Customer with a concrete problem (broken, refund).",
-        is_private=is_private,
-        mention_count=1,
-        opened_at=posted,
-        last_inbound_at=posted,
-        updated_at=timezone.now(),
-        **fields,
-    )
-    add_mention(case, text, posted_at=posted, kind=kind, is_private=is_private, url=url)
-    return case
-
-
-def add_mention(case: Case, text: str, *, posted_at=None, **fields) -> Mention:
-    n = next(_n)
-    defaults = {"kind": "reply", "is_private": case.is_private, "priority": case.priority}
-    defaults.update(fields)
-    return Mention.objects.create(
-        channel=case.channel,
-        case=case,
-        author=case.customer.identities.first(),
-        external_id=f"post-{n}",
-        text=text,
-        conversation_id=case.conversation_key,
-        posted_at=posted_at or timezone.now(),
-        **defaults,
-    )
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+# Presence lives in the cache.
+pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 def detail(case: Case) -> str:

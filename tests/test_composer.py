@@ -1,33 +1,28 @@
 """The reply composer, its checks while typing, sending, collisions, retry and approvals."""
 
-import itertools
 import json
 import re
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from cases.models import (
     CannedReply,
     Case,
     CaseStatus,
-    Customer,
     DeskSettings,
-    Identity,
     Note,
     Reply,
 )
-from listening.models import Channel, Mention, MentionKind, Network
-from tests.conftest import make_channel
+from listening.models import Channel, MentionKind, Network
+from tests import factories
+from tests.conftest import logged_in, make_channel
 
-_n = itertools.count(1)
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 ANGRY_TEXT = "@acme_support my order arrived broken AGAIN, worst service ever, I want a refund"
 # A reply with a phone number (blocking in public), shouting and no apology.
@@ -38,74 +33,34 @@ GOOD_REPLY = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    # Submit tokens and presence live in the cache (this run's own Redis db).
-    cache.clear()
-    yield
-    cache.clear()
+# Submit tokens and presence live in the cache.
+pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
-def make_case(
-    channel: Channel,
-    *,
-    text: str = ANGRY_TEXT,
-    name: str = "Dana Customer",
-    handle: str = "dana",
-    sentiment: float = -0.7,
-    kind: str = MentionKind.MENTION,
-    is_private: bool = False,
-    posted_ago: timedelta = timedelta(minutes=5),
-    mentions: int = 1,
-    triage: str = "engage",
-) -> Case:
-    """A case as ingest leaves it: customer, identity, case and its mentions (newest last)."""
-    n = next(_n)
-    now = timezone.now()
-    customer = Customer.objects.create(display_name=name)
-    identity = Identity.objects.create(
-        customer=customer,
-        network=channel.network,
-        external_id=f"user-{n}",
-        handle=handle,
-        name=name,
-        followers=1200,
-    )
-    case = Case.objects.create(
-        customer=customer,
-        channel=channel,
-        conversation_key=f"conv-{n}",
-        subject=text[:200],
-        status=CaseStatus.OPEN,
-        priority=60,
-        triage_suggestion=triage,
-        sentiment=sentiment,
-        is_private=is_private,
-        mention_count=mentions,
-        opened_at=now - posted_ago,
-        last_inbound_at=now - posted_ago,
-    )
-    Mention.objects.bulk_create(
-        Mention(
-            channel=channel,
-            case=case,
-            author=identity,
-            external_id=f"post-{n}-{i}",
-            kind=kind,
-            is_private=is_private,
-            text=text if i == mentions - 1 else f"{text} (earlier message {i})",
-            conversation_id=f"conv-{n}",
-            posted_at=now - posted_ago - timedelta(minutes=mentions - 1 - i),
+# The composer's usual case: an angry customer waiting for an answer.
+ANGRY_CASE = {
+    "text": ANGRY_TEXT,
+    "waited": timedelta(minutes=5),
+    "status": CaseStatus.OPEN,
+    "priority": 60,
+    "sentiment": -0.7,
+}
+
+
+def make_case(channel: Channel, *, mentions: int = 1, **fields) -> Case:
+    """An angry open case (`fields` change it) whose customer wrote `mentions` posts a minute
+    apart, the newest with the case's text."""
+    case = factories.make_case(channel, mention_count=mentions, **(ANGRY_CASE | fields))
+    latest = case.mentions.get()
+    for i in range(mentions - 1):
+        factories.add_mention(
+            case,
+            f"{latest.text} (earlier message {i})",
+            author=latest.author,
+            kind=latest.kind,
+            posted_at=latest.posted_at - timedelta(minutes=mentions - 1 - i),
         )
-        for i in range(mentions)
-    )
     return case
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def htmx(client: Client, method: str, url: str, data: dict | None = None):
@@ -210,7 +165,7 @@ def test_network_terms_and_guidelines_link_are_beside_the_composer(agent, case):
 
 def test_facebook_comment_older_than_7_days_cannot_be_taken_offline(agent):
     channel = make_channel(Network.FACEBOOK)
-    case = make_case(channel, kind=MentionKind.COMMENT, posted_ago=timedelta(days=8))
+    case = make_case(channel, kind=MentionKind.COMMENT, waited=timedelta(days=8))
     html = htmx(logged_in(agent), "get", reverse("cases:compose", args=[case.pk])).content.decode()
     assert "Take offline is not available" in html
     assert "within 7 days" in html
@@ -389,7 +344,7 @@ def test_empty_reply_says_so(agent, case):
 
 def test_private_reply_the_network_refuses_shows_why_and_keeps_the_text(agent):
     channel = make_channel(Network.FACEBOOK)
-    case = make_case(channel, kind=MentionKind.COMMENT, posted_ago=timedelta(days=9))
+    case = make_case(channel, kind=MentionKind.COMMENT, waited=timedelta(days=9))
     client = logged_in(agent)
     fields = form_for(client, case) | {"text": GOOD_REPLY, "visibility": "private"}
     # The page offered no private option; a forged form still meets the sender's rule.

@@ -4,18 +4,12 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
 from django.urls import reverse
 
 from cases.models import CannedReply, DeskSettings, EngagementGuidelines, Label
 from cases.views.composer import render_guidelines
 from listening.networks import POLICIES
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.conftest import logged_in
 
 
 @pytest.fixture

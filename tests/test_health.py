@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,27 +12,17 @@ from listening.models import Mention, Network, QuarantinedPost
 from listening.polling import WORKER_HEARTBEAT_KEY
 from socialdesk import health
 from socialdesk.celery import app as celery_app
-from tests.conftest import make_channel
+from tests.conftest import logged_in, make_channel
 
 UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 @pytest.fixture
 def worker_alive():
     cache.set(WORKER_HEARTBEAT_KEY, timezone.now().isoformat(), timeout=None)
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def healthy_channel(**fields):

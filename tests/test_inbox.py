@@ -1,94 +1,23 @@
 """The inbox: filters, search, sorting, keyset pages, saved views, bulk actions, live updates."""
 
-import itertools
 import re
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from cases import inbox
-from cases.models import Case, CaseEvent, CaseStatus, Customer, Identity, Label, SavedView
-from listening.models import Channel, Mention, Network
-from tests.conftest import make_channel, make_user
+from cases.models import Case, CaseEvent, CaseStatus, Label, SavedView
+from listening.models import Network
+from tests.conftest import logged_in, make_channel, make_user
+from tests.factories import add_mention, make_case
 
-_n = itertools.count(1)
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    # The sidebar counts are cached under the change fingerprint (this run's own Redis db).
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def make_case(
-    channel: Channel,
-    *,
-    handle: str = "",
-    name: str = "Dana Customer",
-    text: str = "@acme_support my order arrived broken, I want a refund",
-    priority: int = 50,
-    status: str = CaseStatus.NEW,
-    waited: timedelta = timedelta(minutes=4),
-    opened: timedelta | None = None,
-    **fields,
-) -> Case:
-    """A case as ingest would leave it (customer, identity, one mention), with extra fields."""
-    n = next(_n)
-    handle = handle or f"customer{n}"
-    posted = timezone.now() - waited
-    customer = Customer.objects.create(display_name=name)
-    identity = Identity.objects.create(
-        customer=customer,
-        network=channel.network,
-        external_id=f"user-{n}",
-        handle=handle,
-        name=name,
-        followers=fields.pop("followers", 120),
-        verified=fields.pop("verified", False),
-    )
-    labels = fields.pop("labels", [])
-    case = Case.objects.create(
-        customer=customer,
-        channel=channel,
-        conversation_key=f"conv-{n}",
-        subject=fields.pop("subject", text[:200]),
-        status=status,
-        priority=priority,
-        priority_reasons=fields.pop("reasons", ["urgency: broken, refund"]),
-        triage_suggestion=fields.pop("triage", "engage"),
-        triage_reason="Customer with a concrete problem.",
-        mention_count=1,
-        opened_at=timezone.now() - (opened or waited),
-        last_inbound_at=posted,
-        updated_at=timezone.now(),
-        **fields,
-    )
-    case.labels.set(labels)
-    Mention.objects.create(
-        channel=channel,
-        case=case,
-        author=identity,
-        external_id=f"post-{n}",
-        kind="mention",
-        text=text,
-        conversation_id=f"conv-{n}",
-        posted_at=posted,
-        priority=priority,
-    )
-    return case
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+# The sidebar counts are cached under the change fingerprint.
+pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 def handles(html: str) -> list[str]:
@@ -230,32 +159,13 @@ def search_plan(request, monkeypatch):
 
 def test_search_finds_mention_text_subject_handle_and_name(agent, x_channel, search_plan):
     by_text = make_case(x_channel, handle="a_text", subject="Order question")
-    Mention.objects.create(
-        channel=x_channel,
-        case=by_text,
-        author=by_text.mentions.get().author,
-        external_id="follow-up",
-        kind="reply",
-        text="The Parcel was left in the RAIN",
-        conversation_id="x",
-        posted_at=timezone.now(),
-    )
+    add_mention(by_text, "The Parcel was left in the RAIN")
     make_case(x_channel, handle="b_subject", subject="Rainbow cable missing")
     make_case(x_channel, handle="c_rainmaker")
     make_case(x_channel, handle="d_name", name="Lorraine Dupont")
     make_case(x_channel, handle="e_other", text="nothing relevant")
     hidden = make_case(x_channel, handle="f_deleted", text="plain")
-    Mention.objects.create(
-        channel=x_channel,
-        case=hidden,
-        author=hidden.mentions.get().author,
-        external_id="gone",
-        kind="reply",
-        text="rain text deleted at the source",
-        conversation_id="y",
-        posted_at=timezone.now(),
-        deleted_at=timezone.now(),
-    )
+    add_mention(hidden, "rain text deleted at the source", deleted_at=timezone.now())
     found = sorted(handles(get(agent, q="rain")))
     assert found == ["a_text", "b_subject", "c_rainmaker", "d_name"]
 
@@ -344,7 +254,7 @@ def test_row_shows_what_an_agent_needs(agent, facebook_channel):
         followers=250_000,
         verified=True,
         priority=77,
-        reasons=["negative sentiment (-0.80)", "reach: 250.0k followers"],
+        priority_reasons=["negative sentiment (-0.80)", "reach: 250.0k followers"],
         triage="escalate",
         triage_decision="engage",
         triage_decision_reason="Known customer, real problem",

@@ -1,93 +1,22 @@
 """The web pages: sign-in and throttling, the incoming-cases list, and the admin."""
 
-import itertools
 import re
 import time
-from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
-from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
-from cases.models import Case, CaseStatus, Customer, Identity, Reply
-from listening.models import Channel, Mention, QuarantinedPost
+from cases.models import Reply
+from listening.models import Channel, QuarantinedPost
 from socialdesk.crypto import decrypt_json
+from tests.conftest import logged_in
+from tests.factories import make_case
 
-_n = itertools.count(1)
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    # Throttle counters live in the cache (this run's own Redis db).
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def make_case(
-    channel: Channel,
-    *,
-    text: str = "@acme_support my order arrived broken, I want a refund",
-    name: str = "Dana Customer",
-    handle: str = "dana",
-    followers: int = 1200,
-    verified: bool = False,
-    priority: int = 50,
-    status: str = CaseStatus.NEW,
-    waited: timedelta = timedelta(minutes=4),
-    reasons: tuple[str, ...] = ("urgency: broken, refund",),
-    triage: str = "engage",
-    triage_reason: str = "Customer with a concrete problem (broken, refund).",
-) -> Case:
-    """A case as ingest would leave it: customer, identity, case and its one mention."""
-    n = next(_n)
-    posted = timezone.now() - waited
-    customer = Customer.objects.create(display_name=name)
-    identity = Identity.objects.create(
-        customer=customer,
-        network=channel.network,
-        external_id=f"user-{n}",
-        handle=handle,
-        name=name,
-        followers=followers,
-        verified=verified,
-    )
-    case = Case.objects.create(
-        customer=customer,
-        channel=channel,
-        conversation_key=f"conv-{n}",
-        subject=text[:200],
-        status=status,
-        priority=priority,
-        priority_reasons=list(reasons),
-        triage_suggestion=triage,
-        triage_reason=triage_reason,
-        mention_count=1,
-        opened_at=posted,
-        last_inbound_at=posted,
-        updated_at=timezone.now(),
-    )
-    Mention.objects.create(
-        channel=channel,
-        case=case,
-        author=identity,
-        external_id=f"post-{n}",
-        kind="mention",
-        text=text,
-        conversation_id=f"conv-{n}",
-        posted_at=posted,
-        priority=priority,
-    )
-    return case
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+# Throttle counters live in the cache.
+pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 def row_ids(html: str) -> list[str]:

@@ -9,14 +9,9 @@ from django.utils import timezone
 from cases import presence
 from cases.models import Reply
 from tests.conftest import make_user
-from tests.test_case_page import make_case
+from tests.factories import make_case
 
-
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 @pytest.fixture

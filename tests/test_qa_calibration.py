@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -18,8 +17,8 @@ from qa.models import CalibrationSession, GoldReply, Review
 from qa.reviews import do_submit_review
 from qa.rubrics import default_rubric
 from socialdesk import roles
-from tests.conftest import make_user
-from tests.test_case_page import make_case
+from tests.conftest import logged_in, make_user
+from tests.factories import make_case
 
 _n = itertools.count(1)
 HOSTILE = '<script>alert("pwned")</script>'
@@ -39,12 +38,6 @@ def sent_reply(
         sent_at=now,
         queued_at=now,
     )
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def criteria():

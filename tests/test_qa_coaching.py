@@ -12,8 +12,9 @@ from listening.models import Network
 from qa import coaching
 from qa.models import CoachingSession, Criterion, CriterionScore, Review, Rubric, Team
 from socialdesk import roles
-from tests.conftest import make_channel, make_user
-from tests.test_case_page import HOSTILE, logged_in, make_case
+from tests.conftest import logged_in, make_channel, make_user
+from tests.factories import make_case
+from tests.test_case_page import HOSTILE
 
 _n = itertools.count(1)
 

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -17,8 +16,8 @@ from qa.models import CalibrationSession, CriterionScore, Review
 from qa.reviews import ReviewError, do_create_review, do_submit_review
 from qa.rubrics import default_rubric
 from socialdesk import roles
-from tests.conftest import make_user
-from tests.test_case_page import add_mention, make_case
+from tests.conftest import logged_in, make_user
+from tests.factories import add_mention, make_case
 
 _n = itertools.count(1)
 HOSTILE = '<script>alert("pwned")</script>'
@@ -57,12 +56,6 @@ def reply_on(
 def angry_case(channel, **fields) -> Case:
     fields.setdefault("waited", timedelta(hours=3))
     return make_case(channel, sentiment=-0.7, triage_decision="engage", **fields)
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def by_code(review: Review) -> dict:

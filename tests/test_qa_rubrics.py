@@ -16,7 +16,7 @@ from qa.rubrics import (
     do_edit_rubric,
     rubric_in_use,
 )
-from tests.test_case_page import make_case
+from tests.factories import make_case
 
 _n = itertools.count(1)
 

@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.models import User
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
@@ -24,7 +23,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.dateparse import parse_datetime
-from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.http import trigger_client_event
 
 from cases import presence
 from cases.actions import (
@@ -49,6 +48,7 @@ from cases.models import (
 )
 from listening.models import Mention, MentionKind, Network
 from listening.networks import POLICIES
+from socialdesk.access import login_redirect
 
 PREVIOUS_CASES_SHOWN = 10
 TEMPLATE = "cases/case_detail.html"
@@ -56,12 +56,6 @@ CASE_ACTIVITY = "sd:case-activity"  # the presence poll saw others' activity: re
 
 
 # ---------- access ----------
-
-
-def _login_redirect(request: HttpRequest) -> HttpResponse:
-    login = redirect_to_login(request.get_full_path())
-    # An htmx request after the session expired: move the whole tab to the sign-in page.
-    return HttpResponseClientRedirect(login["Location"]) if request.htmx else login
 
 
 def access_case(request: HttpRequest, case_id: int, perm: str = "cases.view_case") -> Case:
@@ -437,7 +431,7 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     """The case page; for htmx, the page's body (the `case-page` partial)."""
     if not request.user.is_authenticated:
-        return _login_redirect(request)
+        return login_redirect(request)
     case = access_case(request, case_id)
     presence.touch(case.pk, request.user, "viewing")
     context = case_context(request, case)
@@ -452,7 +446,7 @@ def case_timeline(request: HttpRequest, case_id: int) -> HttpResponse:
     (`sd:replies-changed`) or the presence poll sees others' activity. A plain GET (a reload
     of a copied URL) goes to the case page."""
     if not request.user.is_authenticated:
-        return _login_redirect(request)
+        return login_redirect(request)
     case = access_case(request, case_id)
     if not request.htmx:
         return redirect("cases:detail", case_id=case.pk)
@@ -487,8 +481,10 @@ def _updated(
 
 
 def _action_access(request: HttpRequest, case_id: int, perm: str) -> Case | HttpResponse:
+    """The case a POST action changes, or the answer instead: sign in first, then 405 for any
+    other method, then `access_case` (403 without `perm`, 404)."""
     if not request.user.is_authenticated:
-        return _login_redirect(request)
+        return login_redirect(request)
     if request.method != "POST":
         return HttpResponse(status=405, headers={"Allow": "POST"})
     return access_case(request, case_id, perm)
@@ -606,7 +602,7 @@ def case_presence(request: HttpRequest, case_id: int) -> HttpResponse:
     also says what others did, with a link to reload.
     """
     if not request.user.is_authenticated:
-        return _login_redirect(request)
+        return login_redirect(request)
     if request.method != "POST":
         return HttpResponse(status=405, headers={"Allow": "POST"})
     state = request.POST.get("state", "viewing")

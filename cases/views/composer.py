@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -33,13 +32,14 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.http import trigger_client_event
 
 from cases import canned, checks, presence, sending
 from cases.checks import CheckResult
 from cases.models import CannedReply, Case, EngagementGuidelines, Reply
 from listening.models import Mention
 from listening.networks import POLICIES, NetworkPolicy
+from socialdesk.access import require_perm
 
 REPLY_TO_CHOICES = 20  # the newest customer posts offered in the reply-to selector
 REPLIES_CHANGED = "sd:replies-changed"  # the case page refreshes its timeline on this event
@@ -53,21 +53,6 @@ LEADING_MENTIONS = re.compile(r"^(?:@\w+\s+)+")
 
 def _case_url(case_id: int) -> str:
     return reverse("cases:detail", args=[case_id])
-
-
-def _login_redirect(request: HttpRequest, next_url: str) -> HttpResponse:
-    """To the sign-in page; an htmx request sends the whole tab there (not into a fragment)."""
-    login = redirect_to_login(next_url)
-    return HttpResponseClientRedirect(login["Location"]) if request.htmx else login
-
-
-def _refused(request: HttpRequest, perm: str, next_url: str) -> HttpResponse | None:
-    """None when the user may go on; a login redirect for anonymous users; 403 otherwise."""
-    if not request.user.is_authenticated:
-        return _login_redirect(request, next_url)
-    if not request.user.has_perm(perm):
-        raise PermissionDenied
-    return None
 
 
 def access_case(case_id: int) -> Case:
@@ -280,7 +265,7 @@ def compose(request: HttpRequest, case_id: int) -> HttpResponse:
     values (public/private or reply-to changed). Changes nothing."""
     draft = Draft.parse(request.POST) if request.method == "POST" else Draft()
     raw_canned = request.GET.get("canned", "")
-    refused = _refused(request, "cases.add_reply", _case_url(case_id))
+    refused = require_perm(request, "cases.add_reply", _case_url(case_id))
     if refused:
         return refused
     case = access_case(case_id)
@@ -298,7 +283,7 @@ def compose(request: HttpRequest, case_id: int) -> HttpResponse:
 def check_draft(request: HttpRequest, case_id: int) -> HttpResponse:
     """The checks panel (and the counter, out of band) for the text typed so far."""
     draft = Draft.parse(request.POST)
-    refused = _refused(request, "cases.add_reply", _case_url(case_id))
+    refused = require_perm(request, "cases.add_reply", _case_url(case_id))
     if refused:
         return refused
     case = access_case(case_id)
@@ -313,7 +298,7 @@ def canned_text(request: HttpRequest, case_id: int) -> HttpResponse:
     """A canned reply's text with its placeholders filled in, as plain text for the composer
     to insert at the cursor (never HTML: the customer's name is in it)."""
     raw_id = request.GET.get("canned", "")
-    refused = _refused(request, "cases.add_reply", _case_url(case_id))
+    refused = require_perm(request, "cases.add_reply", _case_url(case_id))
     if refused:
         return refused
     case = access_case(case_id)
@@ -328,7 +313,7 @@ def canned_text(request: HttpRequest, case_id: int) -> HttpResponse:
 def send(request: HttpRequest, case_id: int) -> HttpResponse:
     """Queue the reply after the server-side checks and the collision check."""
     draft = Draft.parse(request.POST)
-    refused = _refused(request, "cases.add_reply", _case_url(case_id))
+    refused = require_perm(request, "cases.add_reply", _case_url(case_id))
     if refused:
         return refused
     case = access_case(case_id)
@@ -415,7 +400,7 @@ def _after_reply_action(
 @require_POST
 def retry(request: HttpRequest, reply_id: int) -> HttpResponse:
     """Queue a failed reply again (the sender reconciles before posting)."""
-    refused = _refused(request, "cases.add_reply", reverse("cases:list"))
+    refused = require_perm(request, "cases.add_reply", reverse("cases:list"))
     if refused:
         return refused
     reply = _reply_or_404(reply_id)
@@ -453,7 +438,7 @@ def approval_queue(errors: dict[int, str] | None = None) -> list[Reply]:
 @require_GET
 def approvals(request: HttpRequest) -> HttpResponse:
     """Replies waiting for a supervisor, oldest first, with their case context and checks."""
-    refused = _refused(request, "cases.approve_reply", request.path)
+    refused = require_perm(request, "cases.approve_reply", request.path)
     if refused:
         return refused
     context = {"replies": approval_queue()}
@@ -465,7 +450,7 @@ def approvals(request: HttpRequest) -> HttpResponse:
 def approve(request: HttpRequest, reply_id: int) -> HttpResponse:
     """Approve (queue it) or send back with a note a reply awaiting approval."""
     action = request.POST.get("action", "approve")
-    refused = _refused(request, "cases.approve_reply", reverse("cases:approvals"))
+    refused = require_perm(request, "cases.approve_reply", reverse("cases:approvals"))
     if refused:
         return refused
     reply = _reply_or_404(reply_id)
@@ -581,7 +566,7 @@ def do_update_guidelines(body: str, *, editor: AbstractBaseUser) -> EngagementGu
 @require_http_methods(["GET", "POST"])
 def guidelines(request: HttpRequest) -> HttpResponse:
     """The engagement guidelines and each network's terms; admins edit them here."""
-    refused = _refused(request, "cases.view_engagementguidelines", request.path)
+    refused = require_perm(request, "cases.view_engagementguidelines", request.path)
     if refused:
         return refused
     can_edit = request.user.has_perm("cases.change_engagementguidelines")

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import (
@@ -27,7 +26,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from cases import inbox, presence
 from cases.actions import (
@@ -39,6 +37,7 @@ from cases.actions import (
 )
 from cases.models import Case, CaseStatus, Label, SavedView, Triage
 from listening.models import Channel
+from socialdesk.access import require_perm
 
 MAX_BULK = 200
 BULK_STATUSES = [
@@ -57,14 +56,6 @@ BULK_ACTIONS = [
     ("escalate", "Triage: escalate"),
     ("label", "Add label…"),
 ]
-
-
-def _login_redirect(request: HttpRequest) -> HttpResponse:
-    if request.htmx:
-        # A poll after the session expired: send the whole tab to the sign-in page instead of
-        # letting htmx paste the sign-in page into the list.
-        return HttpResponseClientRedirect(redirect_to_login(request.path)["Location"])
-    return redirect_to_login(request.get_full_path())
 
 
 def _decorate(
@@ -113,12 +104,11 @@ def format_wait(waited: timedelta) -> str:
 
 def case_list(request: HttpRequest) -> HttpResponse:
     """The inbox; as an htmx poll with `since`, 204 when no case changed since then."""
+    # access; signed out, an htmx request comes back to the bare inbox, not to a fragment URL
+    refused = require_perm(request, "cases.view_case", request.path if request.htmx else None)
+    if refused:
+        return refused
     # parse
-    if not request.user.is_authenticated:
-        return _login_redirect(request)
-    # access
-    if not request.user.has_perm("cases.view_case"):
-        raise PermissionDenied
     filters, problems = inbox.parse_filters(request.GET)
     raw_after = request.GET.get("after", "")
     try:
@@ -195,19 +185,11 @@ def _back_to_inbox(raw_query: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(url, status=303)
 
 
-def _require_perm(request: HttpRequest, perm: str) -> HttpResponse | None:
-    if not request.user.is_authenticated:
-        return redirect_to_login(reverse("cases:list"))
-    if not request.user.has_perm(perm):
-        raise PermissionDenied
-    return None
-
-
 @require_POST
 def bulk_action(request: HttpRequest) -> HttpResponse:
     """Apply one action to the selected cases through cases.actions; say what happened."""
     # access
-    refused = _require_perm(request, "cases.change_case")
+    refused = require_perm(request, "cases.change_case", reverse("cases:list"))
     if refused:
         return refused
     # parse
@@ -292,7 +274,7 @@ def _assignable_user(raw: str):
 @require_POST
 def save_view(request: HttpRequest) -> HttpResponse:
     """Save the current filters as a view: the user's own, or the desk's with `shared`."""
-    refused = _require_perm(request, "cases.add_savedview")
+    refused = require_perm(request, "cases.add_savedview", reverse("cases:list"))
     if refused:
         return refused
     back = request.POST.get("query", "")
@@ -318,7 +300,7 @@ def save_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def delete_view(request: HttpRequest, view_id: int) -> HttpResponse:
     """Delete one of the user's own views (the desk's shared views: with delete permission)."""
-    refused = _require_perm(request, "cases.view_savedview")
+    refused = require_perm(request, "cases.view_savedview", reverse("cases:list"))
     if refused:
         return refused
     view = get_object_or_404(SavedView, pk=view_id)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from listening.simulator import traffic
+from listening.simulator.generator import Draft, TrafficGenerator
 from listening.simulator.state import Account, ApiError, PendingAnswer
 
 if TYPE_CHECKING:
@@ -170,9 +171,12 @@ def _person(author: tuple[str, str]) -> dict[str, str]:
     return {"name": author[1], "id": author[0]}
 
 
-class GraphNetwork:
+class GraphNetwork(TrafficGenerator):
+    NETWORK = "facebook"
     KINDS = ("visitor_post", "comment", "comment_reply", "tagged", "message", "reply_to_brand")
     KIND_WEIGHTS = (25, 30, 10, 8, 20, 7)
+    ANSWERED = ("comment", "message", "private_reply")
+    FALLBACK_KIND = "comment"
 
     def __init__(self, state: "SimState", id_base: int) -> None:
         self.state = state
@@ -319,30 +323,12 @@ class GraphNetwork:
 
     # -- traffic ------------------------------------------------------------------------
 
-    def generate(
-        self,
-        account: Account,
-        rng: random.Random,
-        kind: str | None,
-        topic: str | None,
-        lang: str | None,
-    ) -> str:
-        """One customer item of `kind` (random by weight when None) for the page; its id."""
-        kind = kind or rng.choices(self.KINDS, self.KIND_WEIGHTS)[0]
-        customer = rng.choice(self.state.customers)
-        topic = topic or traffic.pick_topic(rng)
-        text, _ = traffic.compose(rng, topic, lang or customer.lang, "facebook", account.brand_word)
+    def add_item(self, account: Account, rng: random.Random, kind: str, draft: Draft) -> str:
+        """`draft` as a customer item of `kind` for the page (Graph has no language to set); a
+        reply to a comment with no comments to answer yet is a comment instead."""
+        customer, text = draft.customer, draft.text
         author = None if customer.fb_hidden else (customer.fb_id, customer.name)
         page_id = account.account_id
-        if kind == "reply_to_brand":
-            try:
-                pending = self.state.take_pending(
-                    "facebook", page_id, ("comment", "message", "private_reply")
-                )
-            except LookupError:
-                kind = "comment"
-            else:
-                return self._answer(account, pending, rng)
         if kind == "comment_reply":
             recent = [
                 c
@@ -375,7 +361,7 @@ class GraphNetwork:
             return self._add_message(conversation, account, text, from_page=False).id
         return self._add_post(page_id, "visitor", text, author).id
 
-    def _answer(self, account: Account, pending: PendingAnswer, rng: random.Random) -> str:
+    def answer(self, account: Account, pending: PendingAnswer, rng: random.Random) -> str:
         if pending.kind in ("message", "private_reply"):
             conversation = self.conversations[self.messages[pending.ref].conversation_id]
             customer = self.customers_by_id.get(conversation.user_id)

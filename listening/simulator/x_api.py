@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from listening.networks import x_weighted_length  # Django-free, like the simulator
 from listening.simulator import traffic
+from listening.simulator.generator import Draft, TrafficGenerator
 from listening.simulator.state import Account, ApiError, PendingAnswer
 
 if TYPE_CHECKING:
@@ -190,9 +191,12 @@ def page_of(
     return page, start > lo
 
 
-class XNetwork:
+class XNetwork(TrafficGenerator):
+    NETWORK = "x"
     KINDS = ("mention", "thread", "reply_to_brand", "quote", "search", "dm")
     KIND_WEIGHTS = (55, 10, 8, 7, 8, 12)
+    ANSWERED = ("tweet", "dm")
+    FALLBACK_KIND = "mention"
 
     def __init__(self, state: "SimState", id_base: int) -> None:
         self.state = state
@@ -309,31 +313,13 @@ class XNetwork:
 
     # -- traffic ------------------------------------------------------------------------
 
-    def generate(
-        self,
-        account: Account,
-        rng: random.Random,
-        kind: str | None,
-        topic: str | None,
-        lang: str | None,
-    ) -> str:
-        """One customer post of `kind` (random by weight when None) to `account`; its id."""
-        kind = kind or rng.choices(self.KINDS, self.KIND_WEIGHTS)[0]
-        customer = rng.choice(self.state.customers)
-        topic = topic or traffic.pick_topic(rng)
-        text, text_lang = traffic.compose(
-            rng, topic, lang or customer.lang, "x", account.brand_word
-        )
+    def add_item(self, account: Account, rng: random.Random, kind: str, draft: Draft) -> str:
+        """`draft` as a customer post of `kind` to `account`; a thread or a quote with nothing
+        to follow up or quote yet is a mention instead."""
+        customer, text, text_lang = draft.customer, draft.text, draft.lang
         handle = f"@{account.handle}"
         landing = f"https://free-crypto-airdrop.example/claim?u={customer.username}"
         expanded = dict.fromkeys(_TCO.findall(text), landing)
-        if kind == "reply_to_brand":
-            try:
-                pending = self.state.take_pending("x", account.account_id, ("tweet", "dm"))
-            except LookupError:
-                kind = "mention"
-            else:
-                return self._answer(account, pending, rng)
         if kind == "thread":
             earlier = self._recent_customer_tweet(account, rng)
             if earlier is None:
@@ -398,7 +384,7 @@ class XNetwork:
         ]
         return rng.choice(recent) if recent else None
 
-    def _answer(self, account: Account, pending: PendingAnswer, rng: random.Random) -> str:
+    def answer(self, account: Account, pending: PendingAnswer, rng: random.Random) -> str:
         if pending.kind == "dm":
             event = self.dm_events[int(pending.ref)]
             customer_id = event.conversation_id.replace(account.account_id, "").strip("-")

@@ -8,7 +8,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from listening.models import Channel, ListeningRule, Mention, QuarantinedPost
+from listening.connectors import x_oauth
+from listening.models import Channel, ListeningRule, Mention, Network, QuarantinedPost
 
 admin.site.site_header = "SocialDesk administration"
 admin.site.site_title = "SocialDesk admin"
@@ -28,6 +29,7 @@ class ChannelForm(forms.ModelForm):
     The credentials are encrypted through `Channel.credentials` and never shown again. On an
     existing channel an empty field keeps what is stored; entering new credentials also clears
     `needs_reauth`, since that is how an admin reconnects a channel whose token was rejected.
+    X credentials are checked for what refreshing an OAuth 2.0 user token needs (`x_oauth`).
     """
 
     credentials_json = forms.CharField(
@@ -35,9 +37,11 @@ class ChannelForm(forms.ModelForm):
         required=False,
         widget=WriteOnlyTextarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
         help_text=(
-            'A JSON object, e.g. {"bearer_token": "…"} for X or {"page_access_token": "…"} for '
-            "Facebook. Stored encrypted and never shown again. Leave empty to keep the stored "
-            "credentials."
+            'A JSON object. X: {"bearer_token": "…"}; to keep an OAuth 2.0 user token alive, add '
+            '"refresh_token", "client_id", "client_secret" (confidential clients only) and '
+            '"expires_at" (e.g. "2026-05-01T12:00:00+00:00"). Facebook: '
+            '{"page_access_token": "…"}. Stored encrypted and never shown again. Leave empty to '
+            "keep the stored credentials."
         ),
     )
 
@@ -71,6 +75,16 @@ class ChannelForm(forms.ModelForm):
                 'Credentials must be a non-empty JSON object, such as {"bearer_token": "…"}.'
             )
         return value
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        credentials = cleaned.get("credentials_json")
+        if credentials is not None and cleaned.get("network") == Network.X:
+            try:
+                x_oauth.check_credentials(credentials)
+            except ValueError as exc:
+                self.add_error("credentials_json", str(exc))
+        return cleaned
 
     def save(self, commit: bool = True) -> Channel:
         credentials = self.cleaned_data.get("credentials_json")
@@ -139,16 +153,38 @@ class ChannelAdmin(admin.ModelAdmin):
         ),
     ]
 
+    def save_model(
+        self, request: HttpRequest, obj: Channel, form: ChannelForm, change: bool
+    ) -> None:
+        """Write only what the form edits.
+
+        Workers update the same row meanwhile: the cursor, the poll state, and the X tokens
+        they refresh. Writing back rotated-away tokens would lose the grant, since X has
+        invalidated the old refresh token.
+        """
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        fields = list(ChannelForm.Meta.fields)
+        if form.cleaned_data.get("credentials_json") is not None:
+            fields.append("credentials_encrypted")
+        obj.save(update_fields=fields)
+
     @admin.display(description="Stored credentials")
     def stored_credentials(self, channel: Channel) -> str:
-        """Which keys are stored, never their values."""
+        """Which keys are stored, never their values; when a refreshed token expires."""
         if not channel.credentials_encrypted:
             return "none"
         try:
-            keys = sorted(channel.credentials)
+            credentials = channel.credentials
         except Exception:  # a rotated-away key: say so rather than break the page
             return "stored, but cannot be decrypted with the current keys: enter them again"
-        return ", ".join(keys) + " (values hidden)"
+        shown = ", ".join(sorted(credentials)) + " (values hidden)"
+        expires_at = x_oauth.parse_expires_at(credentials.get("expires_at"))
+        if expires_at is not None:
+            local = timezone.localtime(expires_at)
+            shown += f"; the access token expires {local:%Y-%m-%d %H:%M %Z}"
+        return shown
 
 
 @admin.register(ListeningRule)

@@ -301,5 +301,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # tweepy's DEBUG lines carry the Authorization header: the channels' access tokens.
+        "tweepy": {"level": "INFO"},
     },
 }

@@ -519,6 +519,80 @@ def test_revoked_token_and_revoked_fault(sim, graph):
     assert response.status_code == 401 and response.json()["title"] == "Unauthorized"
 
 
+def refresh_with(sim: SimulatorClient, refresh_token: str, **extra: Any) -> requests.Response:
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token, **extra}
+    return requests.post(f"{sim.url}/2/oauth2/token", data=form, timeout=5)
+
+
+def test_token_endpoint_rotates_refresh_tokens_and_refuses_a_spent_one(sim):
+    first = sim.authorise("1000", client_id="desk-app")
+
+    answer = refresh_with(sim, first["refresh_token"], client_id="desk-app")
+
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    tokens = answer.json()
+    assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 7200
+    assert "offline.access" in tokens["scope"].split()
+    assert tokens["refresh_token"] != first["refresh_token"]
+    assert tokens["access_token"] != first["access_token"]
+    spent = refresh_with(sim, first["refresh_token"], client_id="desk-app")
+    assert spent.status_code == 400
+    assert spent.json() == {
+        "error": "invalid_grant",
+        "error_description": "Value passed for the token was invalid.",
+    }
+    # A confidential client authenticates with HTTP Basic instead of naming itself in the form.
+    basic = requests.post(
+        f"{sim.url}/2/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=("desk-app", "app-secret"),
+        timeout=5,
+    )
+    assert basic.status_code == 200
+    assert sim.stats()["oauth"]["tokens_refreshed"] == 2
+    assert sim.stats()["oauth"]["refresh_refused"] == 1
+
+
+def test_token_endpoint_wants_the_client_that_was_authorised(sim):
+    grant = sim.authorise("1000", client_id="desk-app")
+
+    anonymous = refresh_with(sim, grant["refresh_token"])
+    other_client = refresh_with(sim, grant["refresh_token"], client_id="another-app")
+
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"] == "unauthorized_client"
+    assert other_client.status_code == 400 and other_client.json()["error"] == "invalid_grant"
+    # Neither spent the refresh token.
+    assert refresh_with(sim, grant["refresh_token"], client_id="desk-app").status_code == 200
+
+
+def test_checked_tokens_expire_and_unknown_ones_are_refused(sim):
+    sim.register_account("x", "900002", "@brand2")
+    assert x_get(sim, "/2/users/me").status_code == 200  # by default any token will do
+    sim.token_mode(check_tokens=True, token_lifetime=1)
+    grant = sim.authorise("1000")
+    live = {"Authorization": f"Bearer {grant['access_token']}"}
+
+    assert x_get(sim, "/2/users/me").status_code == 401
+    me = requests.get(f"{sim.url}/2/users/me", headers=live, timeout=5)
+    assert me.status_code == 200 and me.json()["data"]["id"] == "1000"  # the token's own brand
+    time.sleep(1.1)
+    expired = requests.get(f"{sim.url}/2/users/me", headers=live, timeout=5)
+    assert expired.status_code == 401 and expired.json()["title"] == "Unauthorized"
+    fresh = refresh_with(sim, grant["refresh_token"], client_id="sim-client").json()
+    renewed = {"Authorization": f"Bearer {fresh['access_token']}"}
+    assert requests.get(f"{sim.url}/2/users/me", headers=renewed, timeout=5).status_code == 200
+    assert sim.token_mode(check_tokens=False)["token_lifetime"] == 1
+    assert x_get(sim, "/2/users/me").status_code == 200
+
+
+def test_token_mode_is_validated(sim):
+    for body in ({"token_lifetime": 0}, {"token_lifetime": "soon"}, {"check_tokens": "yes"}):
+        answer = requests.post(f"{sim.url}/_sim/oauth", json=body, timeout=5)
+        assert answer.status_code == 400, body
+    assert sim.stats()["oauth"]["check_tokens"] is False
+
+
 def test_fault_only_hits_matching_paths(sim):
     sim.fault("x", "503", path_contains="/dm_events")
     assert x_get(sim, "/2/users/1000/mentions").status_code == 200

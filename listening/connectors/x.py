@@ -18,7 +18,7 @@ import requests
 import tweepy
 from django.utils import timezone
 
-from listening.connectors import http, target_mention
+from listening.connectors import http, target_mention, x_oauth
 from listening.connectors.errors import (
     AmbiguousSend,
     AuthError,
@@ -71,7 +71,11 @@ _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 
 
 class XConnector:
-    """Fetch, publish and reconcile on X. Reads channel state; never writes to the database."""
+    """Fetch, publish and reconcile on X.
+
+    Reads channel state; writes only the channel's credentials, when an OAuth 2.0 user token
+    is refreshed (see `x_oauth`).
+    """
 
     network = NETWORK
 
@@ -85,7 +89,7 @@ class XConnector:
         and the number of posts read. Raises a ConnectorError subclass on failure; the
         caller then keeps the old cursor, so nothing is lost.
         """
-        client = _client(channel)
+        client = XClient(channel)
         account_id = str(channel.external_account_id)
         batch = _Batch(own_id=account_id)
         new_cursor = dict(cursor)
@@ -172,7 +176,7 @@ class XConnector:
         5xx, unreadable answer): the caller must reconcile with `find_published`.
         """
         channel = reply.case.channel
-        client = _client(channel)
+        client = XClient(channel)
         target = target_mention(reply)
         try:
             if reply.is_private:
@@ -202,7 +206,7 @@ class XConnector:
         Texts are compared with URLs masked, because X rewrites links to t.co.
         """
         channel = reply.case.channel
-        client = _client(channel)
+        client = XClient(channel)
         account_id = str(channel.external_account_id)
         target = target_mention(reply)
         started = reply.sending_started_at or reply.queued_at or reply.created_at
@@ -352,14 +356,39 @@ def _call(call: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
     return answer
 
 
-def _client(channel: "Channel") -> tweepy.Client:
-    token = (channel.credentials or {}).get("bearer_token")
-    if not token:
-        raise AuthError("The X channel has no bearer token: reconnect it.")
-    # return_type=dict: we normalise the raw v2 JSON ourselves (the same code serves import).
-    client = tweepy.Client(bearer_token=token, return_type=dict, wait_on_rate_limit=False)
-    client.session = http.x_session()
-    return client
+class XClient(tweepy.Client):
+    """tweepy's Client for one channel: a request answered 401 is retried once, refreshed.
+
+    Every endpoint method goes through `request`, so fetch, publish and find_published all get
+    the retry. A 401 means X did not act on the request, so sending a POST again is safe. A 401
+    to the retry is no expiry: it propagates, and the channel needs re-authorisation.
+    """
+
+    def __init__(self, channel: "Channel") -> None:
+        # return_type=dict: we normalise the raw v2 JSON ourselves (the same code serves import).
+        super().__init__(
+            bearer_token=x_oauth.access_token(channel),
+            return_type=dict,
+            wait_on_rate_limit=False,
+        )
+        self.session = http.x_session()
+        self.channel = channel
+
+    def request(
+        self,
+        method: str,
+        route: str,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        user_auth: bool = False,
+    ) -> requests.Response:
+        try:
+            return super().request(method, route, params=params, json=json, user_auth=user_auth)
+        except tweepy.Unauthorized:
+            if not x_oauth.can_refresh(self.channel.credentials):
+                raise
+        self.bearer_token = x_oauth.refresh(self.channel, stale=self.bearer_token)["bearer_token"]
+        return super().request(method, route, params=params, json=json, user_auth=user_auth)
 
 
 def _tweet_params() -> dict[str, Any]:

@@ -9,6 +9,7 @@ injects faults on demand. Standard library only: it runs as its own process
 Never used in production.
 
 Modules: `traffic` (customers and texts), `state` (accounts, faults, counters, one lock),
-`x_api` and `graph_api` (each network's data and endpoints), `server` (HTTP, auth, faults,
-the /_sim/ control API), `testing` (`running_simulator()`).
+`x_api` and `graph_api` (each network's data and endpoints), `oauth` (X's token endpoint:
+short-lived user tokens, rotating refresh tokens), `server` (HTTP, auth, faults, the /_sim/
+control API), `testing` (`running_simulator()`).
 """

@@ -8,7 +8,7 @@ import threading
 import time
 
 from listening.simulator.server import make_server
-from listening.simulator.state import SimState
+from listening.simulator.state import DEFAULT_TOKEN_LIFETIME, SimState
 
 # Snowflake epoch (2010-11-04), so time-based ids look like X's.
 TWITTER_EPOCH_MS = 1_288_834_974_657
@@ -31,10 +31,23 @@ def main(argv: list[str] | None = None) -> int:
         default=30.0,
         help="seconds a 'timeout' fault waits before answering",
     )
+    parser.add_argument(
+        "--check-tokens",
+        action="store_true",
+        help="answer 401 to X requests whose access token is unknown or expired",
+    )
+    parser.add_argument(
+        "--token-lifetime",
+        type=int,
+        default=DEFAULT_TOKEN_LIFETIME,
+        help="seconds an X access token from /2/oauth2/token lives (default: X's 7200)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     if args.rate < 0:
         parser.error("--rate must be 0 or more")
+    if args.token_lifetime < 1:
+        parser.error("--token-lifetime must be at least 1")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s simulator %(message)s")
     now_ms = int(time.time() * 1000)
@@ -47,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         graph_id_base=122_000_000_000_000 + now_ms,
     )
     state.rate = args.rate
+    state.set_token_mode(args.check_tokens, args.token_lifetime)
     server, traffic = make_server(args.host, args.port, state, args.fault_sleep, args.verbose)
     logging.info(
         "listening on %s (seed %s, %s posts/min); X under /2/, Graph under /v23.0/, "

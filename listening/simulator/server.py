@@ -1,8 +1,9 @@
 """The simulator's HTTP side: routing, auth, faults, headers and the /_sim/ control API.
 
-X API v2 lives under /2/, the Graph API under /v<version>/, the control API under /_sim/,
-all on one port. Requests are handled on their own threads; the state is touched only with
-`state.lock` held, and deliberate sleeps (timeout faults) happen with the lock released.
+X API v2 lives under /2/ (with X's OAuth 2.0 token endpoint, see `oauth`), the Graph API under
+/v<version>/, the control API under /_sim/, all on one port. Requests are handled on their own
+threads; the state is touched only with `state.lock` held, and deliberate sleeps (timeout faults)
+happen with the lock released.
 """
 
 import json
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from listening.simulator.oauth import DEFAULT_CLIENT_ID, TOKEN_PATH
 from listening.simulator.state import MALFORMED_VARIANTS, Account, ApiError, Fault, SimState
 
 log = logging.getLogger("listening.simulator")
@@ -374,6 +376,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if path.startswith("/_sim/"):
             self._control(method, path, params, body)
             return
+        if path == TOKEN_PATH and method == "POST":
+            self._token_endpoint(body)
+            return
         if path.startswith("/2/"):
             self._api(method, "x", path, path, params, body)
             return
@@ -410,6 +415,19 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if network == "facebook":
             return str(params.get("access_token") or body.get("access_token") or "")
         return ""
+
+    def _token_endpoint(self, form: dict[str, Any]) -> None:
+        """POST /2/oauth2/token: a refresh (see `oauth`), answered in OAuth's error shape."""
+        state = self.server.state
+        headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+        with state.lock:
+            state.requests["x:POST oauth2_token"] += 1
+            try:
+                answer = state.oauth.refresh(form, self.headers.get("Authorization", ""))
+                status = 200
+            except ApiError as exc:
+                status, answer = exc.status, exc.body
+        self._send(status, answer, headers)
 
     def _api(
         self,
@@ -480,6 +498,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                     )
                 if request.token.startswith("revoked"):
                     raise auth_error(network)
+                if network == "x" and state.check_tokens and not state.oauth.is_live(request.token):
+                    raise x_error(401, "Unauthorized")
                 request.account = state.account_for_token(network, request.token)
                 fault = state.take_fault(
                     network,
@@ -673,6 +693,13 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             network = params.get("network")
             replies = [r for r in state.replies if network in (None, "", r["network"])]
             return {"replies": replies, "count": len(replies)}
+        if path == "/_sim/oauth" and method == "POST":
+            return state.set_token_mode(body.get("check_tokens"), body.get("token_lifetime"))
+        if path == "/_sim/oauth/grants" and method == "POST":
+            return state.oauth.authorise(
+                str(body["account_id"]) if body.get("account_id") else None,
+                str(body.get("client_id") or DEFAULT_CLIENT_ID),
+            )
         if path == "/_sim/stats" and method == "GET":
             return state.stats()
         if path == "/_sim/reset" and method == "POST":

@@ -32,6 +32,8 @@ FAULT_KINDS = (
 MALFORMED_VARIANTS = ("missing_id", "missing_created_at", "text_null", "bad_date")
 # Chance that a customer later answers a reply the brand sent.
 ANSWER_PROBABILITY = 0.35
+# Seconds an issued X access token lives: X's two hours, unless a test wants them to expire.
+DEFAULT_TOKEN_LIFETIME = 7200
 
 
 class ApiError(Exception):
@@ -120,11 +122,15 @@ class SimState:
         self.graph_id_base = graph_id_base
         self.customer_count = customers
         self.rate = 0.0
+        # Whether X endpoints refuse unknown and expired access tokens (see `oauth`).
+        self.check_tokens = False
+        self.token_lifetime = DEFAULT_TOKEN_LIFETIME
         self.reset(seed)
 
     def reset(self, seed: int | None = None) -> None:
         """Forget everything and start again from `seed` (the previous seed if None)."""
         from listening.simulator.graph_api import GraphNetwork
+        from listening.simulator.oauth import XOAuth
         from listening.simulator.x_api import XNetwork
 
         if seed is not None:
@@ -149,6 +155,7 @@ class SimState:
         self._round_robin = 0
         self.x = XNetwork(self, self.x_id_base)
         self.fb = GraphNetwork(self, self.graph_id_base)
+        self.oauth = XOAuth(self)
         self.register_account("x", *DEFAULT_X_ACCOUNT)
         self.register_account("facebook", *DEFAULT_PAGE)
 
@@ -193,9 +200,30 @@ class SimState:
             raise ValueError(f"no {network} account {account_id!r}; register it first") from None
 
     def account_for_token(self, network: str, token: str) -> Account:
-        """The brand a token acts for: the registered owner, else the last registered account."""
-        account_id = self.tokens.get((network, token), self.last_account[network])
+        """The brand a token acts for: the account it was issued or registered for, else the
+        last registered account."""
+        issued_to = self.oauth.owner(token) if network == "x" else None
+        account_id = issued_to or self.tokens.get((network, token), self.last_account[network])
         return self.accounts[(network, account_id)]
+
+    def set_token_mode(
+        self, check_tokens: bool | None = None, token_lifetime: int | None = None
+    ) -> dict[str, Any]:
+        """Switch the checking of X access tokens and set the lifetime of tokens issued next."""
+        if check_tokens is not None:
+            if not isinstance(check_tokens, bool):
+                raise ValueError("check_tokens must be true or false")
+            self.check_tokens = check_tokens
+        if token_lifetime is not None:
+            if isinstance(token_lifetime, bool) or not isinstance(token_lifetime, int):
+                raise ValueError("token_lifetime must be a whole number of seconds")
+            if token_lifetime < 1:
+                raise ValueError("token_lifetime must be at least 1 second")
+            self.token_lifetime = token_lifetime
+        return self.token_mode()
+
+    def token_mode(self) -> dict[str, Any]:
+        return {"check_tokens": self.check_tokens, "token_lifetime": self.token_lifetime}
 
     # -- traffic ------------------------------------------------------------------------
 
@@ -300,6 +328,11 @@ class SimState:
             "replies_by_network": dict(Counter(r["network"] for r in self.replies)),
             "faults_pending": sum(f.remaining for f in self.faults),
             "faults_fired": dict(self.faults_fired),
+            "oauth": {
+                **self.token_mode(),
+                "tokens_refreshed": self.oauth.refreshed,
+                "refresh_refused": self.oauth.refused,
+            },
             "stored": {
                 "x_tweets": len(self.x.tweets),
                 "x_dm_events": len(self.x.dm_events),

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from listening.simulator.oauth import DEFAULT_CLIENT_ID
 from listening.simulator.server import SimulatorServer, make_server
 from listening.simulator.state import SimState
 
@@ -89,6 +90,26 @@ class SimulatorClient:
         if path_contains:
             body["path_contains"] = path_contains
         return self._call("POST", "/_sim/faults", body)
+
+    def token_mode(
+        self, check_tokens: bool | None = None, token_lifetime: int | None = None
+    ) -> dict[str, Any]:
+        """Switch X access token checking on or off; set the lifetime of tokens issued next."""
+        body: dict[str, Any] = {}
+        if check_tokens is not None:
+            body["check_tokens"] = check_tokens
+        if token_lifetime is not None:
+            body["token_lifetime"] = token_lifetime
+        return self._call("POST", "/_sim/oauth", body)
+
+    def authorise(
+        self, account_id: str | None = None, client_id: str = DEFAULT_CLIENT_ID
+    ) -> dict[str, Any]:
+        """A first OAuth 2.0 token pair for an X brand account (the end of the consent flow)."""
+        body = {"client_id": client_id}
+        if account_id is not None:
+            body["account_id"] = account_id
+        return self._call("POST", "/_sim/oauth/grants", body)
 
     def rate(self, per_minute: float) -> dict[str, Any]:
         return self._call("POST", "/_sim/rate", {"per_minute": per_minute})

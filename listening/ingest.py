@@ -2,10 +2,10 @@
 
 `ingest(channel, posts, ...)` stores one page of posts in ONE transaction:
 
-    lock the channel row → skip posts already stored → upsert the authors' identities (and
-    customers for new ones) → score the posts on the radar → thread them into each customer's
-    open case for the conversation, opening cases as needed → insert the mentions
-    (ON CONFLICT DO NOTHING) → quarantine the rejects → advance the channel's cursor.
+    lock the channel row, writing its new cursor → skip posts already stored → upsert the
+    authors' identities (and customers for new ones) → score the posts on the radar → thread
+    them into each customer's open case for the conversation, opening cases as needed →
+    insert the mentions (ON CONFLICT DO NOTHING) → quarantine the rejects.
 
 A crash anywhere rolls all of it back, cursor included, so the next poll fetches the same page
 again; ingesting a page twice stores nothing twice.
@@ -94,9 +94,7 @@ def ingest(
     result = IngestResult(received=len(posts))
     rejects = list(quarantined)
     with transaction.atomic(), connection.cursor() as cursor:
-        # Serialise ingests of one channel (pollers, imports): the duplicate check and the
-        # case threading below rely on no one else writing this channel's rows meanwhile.
-        cursor.execute("SELECT 1 FROM listening_channel WHERE id = %s FOR UPDATE", [channel.pk])
+        _lock_channel(cursor, channel, new_cursor)
 
         fresh = _unstored_posts(cursor, channel, posts)
         result.duplicates = len(posts) - len(fresh)
@@ -111,12 +109,8 @@ def ingest(
                 [_quarantine_row(channel, item, source, now) for item in rejects]
             )
             result.quarantined = len(rejects)
-        if new_cursor is not None:
-            cursor.execute(
-                "UPDATE listening_channel SET cursor = %s::jsonb WHERE id = %s",
-                [json.dumps(new_cursor), channel.pk],
-            )
-            channel.cursor = new_cursor
+    if new_cursor is not None:
+        channel.cursor = new_cursor
 
     if result.created or result.quarantined:
         log.info(
@@ -130,6 +124,22 @@ def ingest(
             },
         )
     return result
+
+
+def _lock_channel(cursor, channel: Channel, new_cursor: dict[str, Any] | None) -> None:
+    """Serialise the ingests of one channel (pollers, imports) until the page commits.
+
+    The duplicate check and the case threading rely on no one else writing this channel's rows
+    meanwhile. A new cursor is written right away, which takes the same row lock in one round
+    trip: it commits with the page's rows or not at all.
+    """
+    if new_cursor is None:
+        cursor.execute("SELECT 1 FROM listening_channel WHERE id = %s FOR UPDATE", [channel.pk])
+    else:
+        cursor.execute(
+            "UPDATE listening_channel SET cursor = %s::jsonb WHERE id = %s",
+            [json.dumps(new_cursor), channel.pk],
+        )
 
 
 # Lookups go through LATERAL, one index probe per key: the plan stays right even when the

@@ -132,12 +132,19 @@ def _lock_channel(cursor, channel: Channel, new_cursor: dict[str, Any] | None) -
     The duplicate check and the case threading rely on no one else writing this channel's rows
     meanwhile. A new cursor is written right away, which takes the same row lock in one round
     trip: it commits with the page's rows or not at all.
+
+    A polled page (one with a cursor) commits without waiting for its WAL flush: if the server
+    crashed before the page was durable, the page and its cursor would vanish together and the
+    next poll would fetch them again, and whatever anyone did with those rows meanwhile was
+    flushed, with everything before it, by their own commit. An import has no cursor to
+    replay from, so it waits.
     """
     if new_cursor is None:
         cursor.execute("SELECT 1 FROM listening_channel WHERE id = %s FOR UPDATE", [channel.pk])
     else:
         cursor.execute(
-            "UPDATE listening_channel SET cursor = %s::jsonb WHERE id = %s",
+            "SET LOCAL synchronous_commit = off;"
+            " UPDATE listening_channel SET cursor = %s::jsonb WHERE id = %s",
             [json.dumps(new_cursor), channel.pk],
         )
 

@@ -214,3 +214,19 @@ def test_quarantined_payload_with_a_lone_surrogate_is_kept(x_channel):
     ingest(x_channel, [], None, [Quarantined("no author", {"id": "9", "text": "hi \ud800"})])
 
     assert QuarantinedPost.objects.get().payload == '{"id": "9", "text": "hi \\ud800"}'
+
+
+def test_a_polled_page_does_not_wait_for_the_wal_flush_an_import_does(x_channel):
+    def synchronous_commit() -> str:
+        # SET LOCAL lasts until the test's own transaction ends, around both ingests.
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    ingest(x_channel, [post(1)])
+    assert synchronous_commit() == "on"
+
+    ingest(x_channel, [post(2)], {"mentions": "10002"})
+    assert synchronous_commit() == "off"
+    x_channel.refresh_from_db()
+    assert x_channel.cursor == {"mentions": "10002"}

@@ -65,7 +65,12 @@ class Case(models.Model):
     """One customer's conversation on one channel, from first post to resolution."""
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="cases")
-    channel = models.ForeignKey("listening.Channel", on_delete=models.PROTECT, related_name="cases")
+    channel = models.ForeignKey(
+        "listening.Channel",
+        on_delete=models.PROTECT,
+        related_name="cases",
+        db_index=False,  # indexed by case_channel (channel, status)
+    )
     # The network's thread (X conversation_id, Facebook post id, DM conversation).
     conversation_key = models.CharField(max_length=160)
     subject = models.CharField(max_length=200, blank=True, help_text="Start of the first post.")
@@ -126,6 +131,18 @@ class Case(models.Model):
             models.Index(fields=["assignee", "status"], name="case_assignee"),
             models.Index(fields=["channel", "status"], name="case_channel"),
             models.Index(fields=["-updated_at"], name="case_updated"),
+            # The dashboard's response times per channel, from the index alone.
+            models.Index(
+                fields=["channel", "opened_at"],
+                include=["first_response_at", "resolved_at", "assignee"],
+                name="case_channel_opened",
+            ),
+            # QA sampling of the cases agents chose to ignore.
+            models.Index(
+                fields=["triage_decided_at"],
+                condition=Q(triage_decision=Triage.IGNORE),
+                name="case_ignored",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -152,7 +169,10 @@ class Reply(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="replies")
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="replies"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="replies",
+        db_index=False,  # indexed by reply_author_sent (author, -sent_at)
     )
     in_reply_to = models.ForeignKey(
         "listening.Mention",
@@ -197,6 +217,8 @@ class Reply(models.Model):
             models.Index(fields=["case", "created_at"], name="reply_case_time"),
             models.Index(fields=["state", "next_attempt_at"], name="reply_state"),
             models.Index(fields=["author", "-sent_at"], name="reply_author_sent"),
+            # A period's sent replies: QA sampling and its planner.
+            models.Index(fields=["sent_at"], condition=Q(state="sent"), name="reply_sent"),
         ]
 
     def __str__(self) -> str:

@@ -142,7 +142,10 @@ class Sample(models.Model):
     )
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="qa_samples")
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="qa_samples"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="qa_samples",
+        db_index=False,  # indexed by sample_agent_time (agent, created_at)
     )
     channel = models.ForeignKey("listening.Channel", on_delete=models.PROTECT, related_name="+")
     is_ignored_case = models.BooleanField(default=False)
@@ -231,15 +234,28 @@ class Review(models.Model):
         blank=True,
         related_name="reviews",
     )
+    # The three foreign keys below are indexed by the composite indexes in Meta that lead with
+    # them (review_once_per_reviewer, review_agent_time, review_queue).
     reply = models.ForeignKey(
-        "cases.Reply", on_delete=models.CASCADE, null=True, blank=True, related_name="reviews"
+        "cases.Reply",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reviews",
+        db_index=False,
     )
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="reviews")
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews_received"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="reviews_received",
+        db_index=False,
     )
     reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews_given"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="reviews_given",
+        db_index=False,
     )
     rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT, related_name="reviews")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -279,6 +295,10 @@ class Review(models.Model):
             models.Index(fields=["reviewer", "status"], name="review_queue"),
             models.Index(fields=["agent", "submitted_at"], name="review_agent_time"),
             models.Index(fields=["status", "submitted_at"], name="review_submitted"),
+            # The dashboard's count of open disputes (a few among all reviews).
+            models.Index(
+                fields=["agent"], condition=Q(agent_response="disputed"), name="review_disputed"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -332,3 +352,35 @@ class CoachingSession(models.Model):
 
     def __str__(self) -> str:
         return f"Coaching for {self.agent} on {self.scheduled_for:%Y-%m-%d}"
+
+
+class MentionVolume(models.Model):
+    """Mentions of one channel posted in one quarter hour (UTC), by sentiment: what the
+    dashboard's volume and spike charts add up instead of the mentions. See qa.volume."""
+
+    channel = models.ForeignKey("listening.Channel", on_delete=models.CASCADE, related_name="+")
+    quarter = models.DateTimeField(help_text="Start of the quarter hour.")
+    negative = models.PositiveIntegerField(default=0)
+    neutral = models.PositiveIntegerField(default=0)
+    positive = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["quarter", "channel"], name="mention_volume_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"Mentions on channel #{self.channel_id} from {self.quarter:%Y-%m-%d %H:%M}"
+
+
+class MentionVolumeMark(models.Model):
+    """How far MentionVolume has counted: every mention up to last_mention_id (one row).
+
+    last_received_at tells that mention apart from a later one with the same id (after the
+    mentions were emptied and their ids restarted)."""
+
+    last_mention_id = models.BigIntegerField()
+    last_received_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Mentions counted up to #{self.last_mention_id}"

@@ -1,6 +1,7 @@
 """Celery tasks for QA: thin wrappers around plain functions that tests call directly.
 
-Scheduled by beat (socialdesk/settings.py CELERY_BEAT_SCHEDULE): run_due_sampling hourly.
+Scheduled by beat (socialdesk/settings.py CELERY_BEAT_SCHEDULE): run_due_sampling hourly,
+count_mentions every minute.
 """
 
 import logging
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from qa.models import SamplingPolicy
 from qa.sampling import SamplingError, due_window, run_sampling
+from qa.volume import count_new_mentions
 
 log = logging.getLogger(__name__)
 
@@ -41,3 +43,8 @@ def run_due_sampling_now() -> list[int]:
 @shared_task(ignore_result=True)
 def run_due_sampling() -> list[int]:
     return run_due_sampling_now()
+
+
+@shared_task(ignore_result=True)
+def count_mentions() -> None:
+    count_new_mentions()

@@ -224,6 +224,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "qa.tasks.run_due_sampling",
         "schedule": timedelta(hours=1),
     },
+    # Keeps the dashboard's mention counts close behind the mentions (qa.volume).
+    "qa-count-mentions": {
+        "task": "qa.tasks.count_mentions",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -15,7 +15,8 @@ from django.utils import timezone
 from cases.models import Case, Customer, Reply
 from qa import sampling
 from qa.models import Review, Sample, SamplingPolicy, SamplingRun, Team
-from qa.sampling import Unit, draw_replies, inclusion_probabilities, systematic_draw
+from qa.rubrics import default_rubric
+from qa.sampling import Pick, Unit, draw_replies, inclusion_probabilities, systematic_draw
 from qa.stats import margin_of_error, required_sample_size
 from qa.tasks import run_due_sampling_now
 from socialdesk import roles
@@ -334,6 +335,84 @@ def test_without_a_qa_specialist_nothing_is_written(channels, agents):
     with pytest.raises(sampling.SamplingError):
         sampling.run_sampling(policy(), START, END, seed=1)
     assert not SamplingRun.objects.exists() and not Sample.objects.exists()
+
+
+def columns(row) -> dict:
+    """Every column but the primary key, as the model instance holds it."""
+    fields = [f for f in row._meta.concrete_fields if not f.primary_key]
+    return {f.attname: getattr(row, f.attname) for f in fields}
+
+
+def test_samples_and_reviews_are_written_as_the_orm_would(channels, agents, qa):
+    x, _ = channels
+    [risky] = make_replies(agents[0], x, 1, case_fields={"sentiment": -0.5})
+    [plain] = make_replies(agents[1], x, 1)
+    ignored = make_case(x, triage_decision="ignore", triage_decided_by=agents[2])
+    run = SamplingRun.objects.create(
+        policy=policy(), period_start=START, period_end=END, seed=1, created_at=END
+    )
+    picks = [
+        Pick(Unit(risky.pk, risky.case_id, agents[0].pk, x.pk, ["Negative case (-0.50)"]), 0.25),
+        Pick(Unit(plain.pk, plain.case_id, agents[1].pk, x.pk), 1 / 3),
+        Pick(Unit(None, ignored.pk, agents[2].pk, x.pk), 0.1),
+    ]
+    rubric = default_rubric()
+    sampling.write_samples(run, picks, [qa.pk], rubric)
+    for pick in picks:
+        unit = pick.unit
+        sample = Sample.objects.get(case_id=unit.case_id)
+        assert columns(sample) == columns(
+            Sample(
+                run=run,
+                reply_id=unit.reply_id,
+                case_id=unit.case_id,
+                agent_id=unit.agent_id,
+                channel_id=unit.channel_id,
+                is_ignored_case=unit.reply_id is None,
+                is_risky=unit.is_risky,
+                risk_reasons=unit.risk_reasons,
+                inclusion_probability=pick.probability,
+                created_at=END,
+            )
+        )
+        assert columns(sample.reviews.get()) == columns(
+            Review(
+                kind=Review.Kind.SAMPLE,
+                sample=sample,
+                reply_id=unit.reply_id,
+                case_id=unit.case_id,
+                agent_id=unit.agent_id,
+                reviewer=qa,
+                rubric=rubric,
+                weight=1 / pick.probability,
+                created_at=END,
+            )
+        )
+
+
+def test_a_reply_is_flagged_only_by_checks_that_warned_or_blocked(channels, agents):
+    stored = {
+        "none": [],
+        "ok only": [{"code": "length", "severity": "ok", "message": ""}],
+        "warned and blocked": [
+            {"code": "tone", "severity": "warn", "message": "curt"},
+            {"code": "spelling", "severity": "block", "message": "recieve"},
+            {"code": "tone", "severity": "warn", "message": "curt again"},
+            {"code": "length", "severity": "ok", "message": ""},
+        ],
+        "not a list": {"code": "tone", "severity": "warn"},
+    }
+    reply_ids = {
+        name: make_replies(agents[0], channels[0], 1, checks=checks)[0].pk
+        for name, checks in stored.items()
+    }
+    reasons = {u.reply_id: u.risk_reasons for u in sampling.reply_population(START, END)}
+    assert {name: reasons[pk] for name, pk in reply_ids.items()} == {
+        "none": [],
+        "ok only": [],
+        "warned and blocked": ["Guideline checks flagged: spelling, tone"],
+        "not a list": [],
+    }
 
 
 # ---------- periods, beat, run now ----------

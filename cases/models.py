@@ -127,7 +127,6 @@ class Case(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["status", "-priority", "last_inbound_at"], name="case_inbox"),
             models.Index(fields=["assignee", "status"], name="case_assignee"),
             models.Index(fields=["channel", "status"], name="case_channel"),
             models.Index(fields=["-updated_at"], name="case_updated"),

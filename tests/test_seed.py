@@ -81,7 +81,7 @@ def test_indexes_are_rebuilt_after_loading(seeded):
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'cases_case'")
         names = {row[0] for row in cursor.fetchall()}
-    assert {"case_open_priority", "case_subject_trgm", "case_inbox", "case_open_counts"} <= names
+    assert {"case_open_priority", "case_all_priority", "case_open_counts"} <= names
 
 
 def test_seeding_twice_adds_and_reset_empties_first(seeded):

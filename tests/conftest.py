@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import responses
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
@@ -41,6 +42,28 @@ def make_user(username: str, role: str | None) -> User:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     return user
+
+
+X_API = "http://x-sim.test:8100"  # where the X connector's requests go in `responses` tests
+
+
+@pytest.fixture
+def x_settings(settings):
+    settings.X_API_BASE_URL = X_API
+    settings.SOCIAL_HTTP_TIMEOUT = 7.0
+    return settings
+
+
+def calls_to(rsps: responses.RequestsMock, url: str) -> list:
+    """The requests `rsps` saw to `url`, whatever their query string."""
+    return [c for c in rsps.calls if c.request.url.split("?")[0] == url]
+
+
+@pytest.fixture
+def rsps():
+    """The HTTP edge faked with `responses`: the real tweepy and facebook-sdk code runs."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
 
 
 def logged_in(user: User) -> Client:

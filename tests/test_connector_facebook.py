@@ -27,7 +27,7 @@ from listening.connectors.errors import (
 )
 from listening.connectors.facebook import FacebookConnector
 from listening.models import Mention, Network
-from tests.conftest import make_channel
+from tests.conftest import calls_to, make_channel
 
 PAYLOADS = Path(__file__).parent / "payloads"
 BASE = "http://graph-sim.test:8100"
@@ -47,10 +47,6 @@ def params_of(call) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlparse(call.request.url).query).items()}
 
 
-def calls_to(rsps: responses.RequestsMock, url: str) -> list:
-    return [c for c in rsps.calls if c.request.url.split("?")[0] == url]
-
-
 def ts(text: str) -> str:
     return str(int(datetime.fromisoformat(text).timestamp()))
 
@@ -61,12 +57,6 @@ def fb_settings(settings):
     settings.FACEBOOK_GRAPH_VERSION = V
     settings.SOCIAL_HTTP_TIMEOUT = 9.0
     return settings
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

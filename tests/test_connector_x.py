@@ -27,10 +27,10 @@ from listening.connectors.errors import (
 )
 from listening.connectors.x import XConnector
 from listening.models import ListeningRule, Mention, Network
-from tests.conftest import make_channel
+from tests.conftest import X_API, calls_to, make_channel
 
 PAYLOADS = Path(__file__).parent / "payloads"
-BASE = "http://x-sim.test:8100"
+BASE = X_API
 BRAND_ID = "1000"
 MENTIONS = f"{BASE}/2/users/{BRAND_ID}/mentions"
 SEARCH = f"{BASE}/2/tweets/search/recent"
@@ -44,23 +44,6 @@ def load(name: str) -> dict:
 
 def params_of(call) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlparse(call.request.url).query).items()}
-
-
-def calls_to(rsps: responses.RequestsMock, url: str) -> list:
-    return [c for c in rsps.calls if c.request.url.split("?")[0] == url]
-
-
-@pytest.fixture
-def x_settings(settings):
-    settings.X_API_BASE_URL = BASE
-    settings.SOCIAL_HTTP_TIMEOUT = 7.0
-    return settings
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -31,11 +31,12 @@ from listening.connectors.x import XConnector
 from listening.models import Channel, Mention, Network
 from listening.polling import PollOutcome
 from listening.simulator.testing import SimulatorClient, running_simulator
-from tests.conftest import make_channel, wait_for
+from tests.conftest import X_API, calls_to, make_channel, wait_for
 from tests.test_connector_x import make_reply
 
-BASE = "http://x-sim.test:8100"
+BASE = X_API
 BRAND_ID = "1000"
+
 TOKEN_URL = f"{BASE}/2/oauth2/token"
 MENTIONS = f"{BASE}/2/users/{BRAND_ID}/mentions"
 DM_EVENTS = f"{BASE}/2/dm_events"
@@ -72,23 +73,6 @@ def oauth_credentials(expires_in: timedelta | None = timedelta(minutes=1), **ext
 
 def form_of(call) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(call.request.body).items()}
-
-
-def calls_to(rsps: responses.RequestsMock, url: str) -> list:
-    return [c for c in rsps.calls if c.request.url.split("?")[0] == url]
-
-
-@pytest.fixture
-def x_settings(settings):
-    settings.X_API_BASE_URL = BASE
-    settings.SOCIAL_HTTP_TIMEOUT = 7.0
-    return settings
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,6 +43,48 @@ def make_user(username: str, role: str | None) -> User:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     return user
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(settings, monkeypatch):
+    """Debian's headless Chromium, driven by Playwright (which cannot download its own here)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # still plain synchronous code (Django's documented escape hatch for this case).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # The live server speaks plain HTTP on localhost: no Secure-only cookies there.
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def sign_in(browser, live_server, username: str, width: int = 1440, height: int = 900):
+    """A new page signed in as `username` (password "pw-" + username), past the login page."""
+    from playwright.sync_api import expect
+
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", f"pw-{username}")
+    page.click("button[type=submit]")
+    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
+    return page
 
 
 X_API = "http://x-sim.test:8100"  # where the X connector's requests go in `responses` tests

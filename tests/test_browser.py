@@ -7,49 +7,14 @@ simulator and sending through the real tweepy client, and two agents in two brow
 import re
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect
 
 from cases.models import CannedReply, Reply
 from listening.models import Mention
 from socialdesk import roles
-from tests.conftest import make_channel, make_user, wait_for
+from tests.conftest import make_channel, make_user, sign_in, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def browser(settings, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still plain synchronous code (Django's documented escape hatch for this case).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    # The live server speaks plain HTTP on localhost: no Secure-only cookies there.
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-def sign_in(browser, live_server, username: str) -> Page:
-    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-    page.set_default_timeout(20_000)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f"pw-{username}")
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/cases/$"))
-    return page
 
 
 def test_agent_triages_and_answers_a_new_mention_exactly_once(
@@ -73,6 +38,7 @@ def test_agent_triages_and_answers_a_new_mention_exactly_once(
         user.save(update_fields=["first_name", "last_name"])
 
     alex = sign_in(browser, live_server, "alex")
+    expect(alex).to_have_url(re.compile(r"/cases/$"))
     expect(alex.locator("tr.case-row")).to_have_count(0)
 
     # A customer writes; the worker polls it in; the inbox shows it without a reload.
@@ -93,6 +59,7 @@ def test_agent_triages_and_answers_a_new_mention_exactly_once(
 
     # A second agent opens the same case and sees Alex there.
     blair = sign_in(browser, live_server, "blair")
+    expect(blair).to_have_url(re.compile(r"/cases/$"))
     blair.goto(alex.url)
     expect(blair.locator("#presence-list")).to_contain_text("Alex Agent is viewing", timeout=15_000)
 

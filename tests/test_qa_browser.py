@@ -11,38 +11,17 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect
 
 from cases.models import Reply
 from qa.models import Review, Sample, SamplingPolicy, SamplingRun
 from qa.reviews import do_create_review
 from socialdesk import roles
-from tests.conftest import make_channel, make_user
+from tests.conftest import make_channel, make_user, sign_in
 from tests.factories import make_case
 from tests.test_qa_coaching import make_review, make_team
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def browser(settings, monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -50,17 +29,6 @@ def shots(tmp_path) -> Path:
     folder = Path(os.environ.get("QA_SCREENSHOTS", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def sign_in(browser, live_server, username: str, width: int = 1440, height: int = 900) -> Page:
-    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
-    page.set_default_timeout(20_000)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f"pw-{username}")
-    page.click("button[type=submit]")
-    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
-    return page
 
 
 def test_qa_scores_a_sampled_reply_agent_acknowledges_supervisor_sees_it(

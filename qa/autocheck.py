@@ -53,7 +53,8 @@ def spelling_words(message: str) -> tuple[list[str], int]:
     return words, len(words) + (int(more.group(1)) if more else 0)
 
 
-def _span(minutes: float) -> str:
+def format_minutes(minutes: float) -> str:
+    """A wait in words: "40 min", "2 h 5 min", "3 d 4 h"."""
     minutes = int(round(minutes))
     if minutes < 60:
         return f"{minutes} min"
@@ -198,7 +199,10 @@ def _norms(checks: dict[str, dict], reply: Reply) -> AutoScore:
 def _response_time(waited: float | None, sla_minutes: int) -> AutoScore:
     if waited is None:
         return AutoScore(None, "Response time: no customer post before the reply was found.")
-    text = f"Response time: {_span(waited)} after the customer's post (target {sla_minutes} min)."
+    text = (
+        f"Response time: {format_minutes(waited)} after the customer's post "
+        f"(target {sla_minutes} min)."
+    )
     if waited <= sla_minutes:
         return AutoScore(3, text)
     if waited <= 2 * sla_minutes:

@@ -26,9 +26,17 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from cases.checks import CHECK_LABELS
 from cases.models import DeskSettings
 from cases.views.case import sentiment_label, timeline_context
-from qa.autocheck import AutoScore, correction_rates, prescore_review, stored_auto, waited_minutes
+from qa.autocheck import (
+    AutoScore,
+    correction_rates,
+    format_minutes,
+    prescore_review,
+    stored_auto,
+    waited_minutes,
+)
 from qa.models import Criterion, Review
 from qa.reviews import ReviewError, do_submit_review, na_allowed
 from qa.scoring import FORMULA_TEXT, score_review
@@ -239,7 +247,7 @@ def review_context(
             "errors": errors,
             "general_error": errors.get(None, ""),
             "comment": review.comment if comment is None else comment,
-            "waited": _waited_text(waited),
+            "waited": format_minutes(waited) if waited is not None else "",
             "waited_over": waited is not None and waited > sla,
             "sla": sla,
             "customer_identity": author,
@@ -254,16 +262,6 @@ def review_context(
         }
     )
     return context
-
-
-CHECK_LABELS = {
-    "length": "Length",
-    "spelling": "Spelling",
-    "punctuation": "Punctuation",
-    "tone": "Tone",
-    "personal_data": "Personal data",
-    "offline": "Offline invitation",
-}
 
 
 def _checks(reply) -> list[dict[str, str]]:
@@ -286,18 +284,6 @@ def _checks(reply) -> list[dict[str, str]]:
             }
         )
     return out
-
-
-def _waited_text(minutes: float | None) -> str:
-    if minutes is None:
-        return ""
-    minutes = int(round(minutes))
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {rest} min" if rest else f"{hours} h"
-    return f"{hours // 24} d {hours % 24} h"
 
 
 def _preview(rows: list[CriterionRow]) -> tuple[float | None, bool]:

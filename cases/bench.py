@@ -38,7 +38,8 @@ FILTERED_QUERY = "q=lopez12&network=x&priority=high"
 COMMON_QUERY = "q=refund&network=x&priority=high"  # a very common word: the other search plan
 
 
-def _p95(samples: list[float]) -> float:
+def p95(samples: list[float]) -> float:
+    """The 95th percentile of `samples`, in their unit, to a tenth."""
     return round(statistics.quantiles(samples, n=20)[-1], 1)
 
 
@@ -51,7 +52,8 @@ def _ensure_seeded(cases: int, mentions: int, emit: Callable[[str, object], None
     emit("seed_seconds", result.seconds)
 
 
-def _timed_gets(client: Client, urls: list[str], *, clear_cache: bool = False) -> list[float]:
+def timed_gets(client: Client, urls: list[str], *, clear_cache: bool = False) -> list[float]:
+    """Milliseconds of server time for each GET (through the test client); a non-200 raises."""
     samples = []
     for url in urls:
         if clear_cache:
@@ -93,12 +95,12 @@ def run(
         default_urls = [base] * REQUESTS
         filtered_urls = [f"{base}?{FILTERED_QUERY}"] * REQUESTS
         common_urls = [f"{base}?{COMMON_QUERY}"] * REQUESTS
-        _timed_gets(client, [base, f"{base}?{FILTERED_QUERY}", f"{base}?{COMMON_QUERY}"])
+        timed_gets(client, [base, f"{base}?{FILTERED_QUERY}", f"{base}?{COMMON_QUERY}"])
 
-        emit("inbox_p95_ms", _p95(_timed_gets(client, default_urls)))
-        emit("inbox_filtered_p95_ms", _p95(_timed_gets(client, filtered_urls)))
-        emit("inbox_common_search_p95_ms", _p95(_timed_gets(client, common_urls)))
-        emit("inbox_uncached_p95_ms", _p95(_timed_gets(client, default_urls, clear_cache=True)))
+        emit("inbox_p95_ms", p95(timed_gets(client, default_urls)))
+        emit("inbox_filtered_p95_ms", p95(timed_gets(client, filtered_urls)))
+        emit("inbox_common_search_p95_ms", p95(timed_gets(client, common_urls)))
+        emit("inbox_uncached_p95_ms", p95(timed_gets(client, default_urls, clear_cache=True)))
 
         cache.clear()
         with CaptureQueriesContext(connection) as queries:
@@ -114,7 +116,7 @@ def run(
             .values_list("id", flat=True)[:REQUESTS]
         )
         if client.get(f"{base}{case_ids[0]}/").status_code == 200:
-            samples = _timed_gets(client, [f"{base}{case_id}/" for case_id in case_ids])
-            emit("case_view_p95_ms", _p95(samples))
+            samples = timed_gets(client, [f"{base}{case_id}/" for case_id in case_ids])
+            emit("case_view_p95_ms", p95(samples))
         else:
             emit("case_view_p95_ms", "n/a (no case page yet)")

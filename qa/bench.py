@@ -19,8 +19,6 @@ them, counts the mentions for the dashboard as beat does every minute (qa.volume
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -32,6 +30,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 
+from cases.bench import p95, timed_gets
 from cases.models import Reply
 from qa.management.commands.seed_qa import seed
 from qa.models import Review
@@ -41,10 +40,6 @@ from socialdesk import roles
 REPLIES = 1_000_000
 REVIEWS = 50_000
 REQUESTS = 30
-
-
-def _p95(samples: list[float]) -> float:
-    return round(statistics.quantiles(samples, n=20)[-1], 1)
 
 
 def _ensure_seeded(emit: Callable[[str, object], None]) -> None:
@@ -69,19 +64,6 @@ def _admin() -> object:
     return user
 
 
-def _timed(client: Client, url: str, count: int, *, clear_cache: bool = False) -> list[float]:
-    samples = []
-    for _ in range(count):
-        if clear_cache:
-            cache.clear()
-        started = time.perf_counter()
-        response = client.get(url)
-        samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {url} answered {response.status_code}")
-    return samples
-
-
 def run(emit: Callable[[str, object], None], **kwargs: object) -> None:
     _ensure_seeded(emit)
     count_new_mentions()
@@ -96,9 +78,9 @@ def run(emit: Callable[[str, object], None], **kwargs: object) -> None:
     ):
         client.get(url)  # warm-up: templates, buffers, and the service figures' cache
         client.get(url + "?weeks=12")
-        emit("dashboard_p95_ms", _p95(_timed(client, url, REQUESTS)))
-        emit("dashboard_12w_p95_ms", _p95(_timed(client, url + "?weeks=12", REQUESTS)))
-        emit("dashboard_uncached_p95_ms", _p95(_timed(client, url, 10, clear_cache=True)))
+        emit("dashboard_p95_ms", p95(timed_gets(client, [url] * REQUESTS)))
+        emit("dashboard_12w_p95_ms", p95(timed_gets(client, [url + "?weeks=12"] * REQUESTS)))
+        emit("dashboard_uncached_p95_ms", p95(timed_gets(client, [url] * 10, clear_cache=True)))
         cache.clear()
         with CaptureQueriesContext(connection) as queries:
             client.get(url)

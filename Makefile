@@ -13,12 +13,15 @@ SIMULATOR_PORT ?= 8100
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/socialdesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/socialdesk_bench
+# The suite runs on this many processes (pytest-xdist), each with its own databases.
+TEST_WORKERS ?= 2
 
-.PHONY: help run test bench lint format install clean stop-embedded
+.PHONY: help run test test-fast bench lint format install clean stop-embedded
 
 help:
 	@echo "make run    install, migrate, load demo data, start web+worker+beat+simulator on :$(PORT)"
 	@echo "make test   install and run the whole suite against PostgreSQL and Redis"
+	@echo "make test-fast  the suite without the end-to-end and browser tests"
 	@echo "make bench  print the performance figures (name: value per line)"
 	@echo "make lint   ruff check and format check"
 
@@ -56,9 +59,14 @@ $(CHROMIUM):
 		echo "The browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install chromium'"; exit 1; \
 	fi
 
+TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=false \
+	SECRET_KEY=test-only-secret SECURE_SSL_REDIRECT=false
+
 test: $(STAMP) $(CHROMIUM)
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=false SECRET_KEY=test-only-secret SECURE_SSL_REDIRECT=false \
-		$(PY) -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(TEST_ENV) $(PY) -m pytest -n $(TEST_WORKERS) -m "not e2e" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=false SECRET_KEY=bench-only-secret \

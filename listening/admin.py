@@ -7,6 +7,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from listening.connectors import x_oauth
 from listening.models import Channel, ListeningRule, Mention, Network, QuarantinedPost
@@ -114,12 +116,15 @@ class ChannelAdmin(admin.ModelAdmin):
         "needs_reauth",
         "api_reads",
         "api_posts",
+        "gap_count",
     ]
     list_filter = ["network", "enabled", "needs_reauth"]
     search_fields = ["name", "handle", "external_account_id"]
+    actions = ["acknowledge_gaps"]
     readonly_fields = [
         "stored_credentials",
         "cursor",
+        "intake_gap_list",
         "next_poll_at",
         "last_poll_at",
         "last_success_at",
@@ -134,7 +139,10 @@ class ChannelAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "network", "handle", "external_account_id"]}),
         ("Connection", {"fields": ["stored_credentials", "credentials_json", "needs_reauth"]}),
-        ("Polling", {"fields": ["enabled", "poll_interval", "next_poll_at", "cursor"]}),
+        (
+            "Polling",
+            {"fields": ["enabled", "poll_interval", "next_poll_at", "cursor", "intake_gap_list"]},
+        ),
         (
             "State",
             {
@@ -169,6 +177,33 @@ class ChannelAdmin(admin.ModelAdmin):
         if form.cleaned_data.get("credentials_json") is not None:
             fields.append("credentials_encrypted")
         obj.save(update_fields=fields)
+
+    @admin.display(description="Intake gaps")
+    def intake_gap_list(self, channel: Channel) -> str:
+        """The periods whose posts may be missing, one a line (acknowledge with the action)."""
+        from socialdesk.health import gap_line
+
+        gaps = channel.open_gaps()
+        if not gaps:
+            return "none"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} (detected {})",
+            ((gap_line(gap), gap.get("detected_at") or "?") for gap in gaps),
+        )
+
+    @admin.display(description="Gaps")
+    def gap_count(self, channel: Channel) -> int:
+        return len(channel.open_gaps())
+
+    @admin.action(description="Acknowledge the intake gaps of the selected channels")
+    def acknowledge_gaps(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        cleared = Channel.acknowledge_gaps(
+            list(queryset.values_list("pk", flat=True)), timezone.now()
+        )
+        self.message_user(
+            request, f"Intake gaps acknowledged on {cleared} channel(s).", messages.SUCCESS
+        )
 
     @admin.display(description="Stored credentials")
     def stored_credentials(self, channel: Channel) -> str:

@@ -67,7 +67,9 @@ def test_x_mention_backlog_is_read_over_several_polls_each_post_once(networks, m
     assert polls == 4  # 750 posts at 200 a poll
     ids = stored_ids(channel)
     assert sorted(ids) == sorted(first + backlog)  # every post, once
-    assert channel.api_reads - reads_before == len(backlog)  # each read once, none twice
+    # Each post read once; a backlog read over several polls also reads the post it started
+    # after, once, to prove nothing fell beyond the timeline's reach meanwhile.
+    assert channel.api_reads - reads_before == len(backlog) + 1
     assert channel.cursor["mentions"] == backlog[-1]  # drained: the newest id
     assert channel.intake_gaps == []
     pending = [r for r in caplog.records if r.getMessage() == "poll stopped with a backlog pending"]
@@ -148,6 +150,29 @@ def test_x_mentions_past_the_timeline_reach_record_a_gap(networks, monkeypatch):
     assert gap["until"] == oldest_read.posted_at.isoformat()
 
 
+def test_x_mentions_pushed_beyond_reach_while_a_backlog_drains_record_a_gap(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 2)
+    channel = x_channel()
+    first = networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
+    polling.poll_channel(channel.pk)
+    backlog = networks.publish("x", 700, account_id=X_ACCOUNT, kind="mention")
+    polling.poll_channel(channel.pk)  # reads the newest 200 of the backlog
+    # 700 more arrive: the 800 most recent are now these and the backlog's newest 100 only.
+    wave = networks.publish("x", 700, account_id=X_ACCOUNT, kind="mention")
+
+    poll_until_drained(channel)  # the rest of the backlog, beyond reach: nothing more
+    channel.refresh_from_db()
+    (gap,) = channel.intake_gaps
+    assert gap["stream"] == "mentions"
+    assert gap["since"] == Mention.objects.get(external_id=first[0]).posted_at.isoformat()
+    assert gap["until"] == Mention.objects.get(external_id=backlog[-200]).posted_at.isoformat()
+    assert channel.cursor["mentions"] == backlog[-1]
+
+    poll_until_drained(channel)  # the wave
+    assert set(wave) | set(backlog[-200:]) | set(first) == set(stored_ids(channel))
+    assert len(channel.refresh_from_db() or channel.intake_gaps) == 1
+
+
 def test_x_failure_on_page_n_keeps_pages_before_it(networks, monkeypatch):
     monkeypatch.setattr(x_paging, "MAX_PAGES", 20)
     channel = x_channel()
@@ -168,7 +193,8 @@ def test_x_failure_on_page_n_keeps_pages_before_it(networks, monkeypatch):
     networks.server.state.faults.clear()
     poll_until_drained(channel)
     assert len(stored_ids(channel)) - before == len(backlog)
-    assert channel.api_reads - reads_before == len(backlog)  # pages 1-3 were not read again
+    # Pages 1-3 were not read again (the one more read is the reach check of a resumed backlog).
+    assert channel.api_reads - reads_before == len(backlog) + 1
 
 
 def test_x_rule_whose_since_id_left_the_7_day_window_records_a_visible_gap(

@@ -137,11 +137,18 @@ class _Reader:
         # Within a poll the query stays the same and its pages follow X's next_token; the
         # cursor keeps the oldest id read (until_id) instead, since tokens do not last.
         query_until = until
+        # A timeline with a reach (mentions) moves on while a backlog is read over several
+        # polls: a resumed query then asks for since_id itself too (one read), and a drain
+        # that no longer finds it has lost what lay beyond the reach.
+        probe = bool(reach and resuming and since and since.isdigit())
+        probe_found = False
         token = None
         gaps: list[dict[str, str]] = []
         for _ in range(MAX_PAGES):
             request = dict(_tweet_params(), max_results=PAGE_SIZE)
-            if since:
+            if since and probe:
+                request["since_id"] = str(int(since) - 1)
+            elif since:
                 request["since_id"] = since
             elif start_time:
                 request["start_time"] = start_time
@@ -176,13 +183,19 @@ class _Reader:
             items = self.batch.add_tweet_page(page, kind_hint)
             read += items
             ids = _page_ids(page)
+            if probe and since in ids:
+                probe_found = True
+                ids = [i for i in ids if i != since]
             if target is None:
                 target = _newest(since, ids)
             next_token = _dig(page, "meta", "next_token")
             oldest = _oldest(page)
             if first_read or not next_token:
                 # Drained (or a first read: one page only, X bills every post read).
-                if reach and since and read >= reach and not first_read:
+                beyond_reach = read >= reach if reach else False
+                if probe:
+                    beyond_reach = not probe_found
+                if beyond_reach and since and not first_read:
                     gaps.append(
                         gap(
                             stream,

@@ -246,6 +246,43 @@ def test_repeated_page_is_deduplicated(channel, rsps):
     assert sorted(ids) == ["2000_7710001", "2000_7710003"]
 
 
+def test_an_empty_page_with_next_is_followed_and_a_refused_cursor_restarts_the_edge(channel, rsps):
+    page = load("fb_feed.json")
+    next_url = f"{FEED}?limit=100&after=QVFIUmVtcHR5"
+    rsps.get(FEED, json={"data": [], "paging": {"next": next_url}})  # emptied by privacy
+    rsps.get(FEED, json={**page, "paging": {}})
+    quiet(rsps, TAGGED, CONVERSATIONS)
+    # Comments: one listing with nothing active, so no comment reads.
+    since = {"feed": "1795000000", "comments": "2000000000"}
+
+    result = FacebookConnector().fetch(channel, since)
+
+    second = calls_to(rsps, FEED)[1]
+    assert params_of(second)["after"] == "QVFIUmVtcHR5"
+    assert sorted(p.external_id for p in result.posts) == ["2000_7710001", "2000_7710003"]
+
+    rsps.reset()
+    stale = {
+        "error": {
+            "message": "(#100) The after/before cursor is invalid",
+            "type": "OAuthException",
+            "code": 100,
+        }
+    }
+    rsps.get(FEED, json=stale, status=400)
+    rsps.get(FEED, json={**page, "paging": {}})
+    quiet(rsps, TAGGED, CONVERSATIONS)
+    continuation = {"feed": {"since": "1795000000", "target": "1795000000", "after": "gone"}}
+
+    resumed = FacebookConnector().fetch(channel, {**since, **continuation})
+
+    refused, again = calls_to(rsps, FEED)[:2]
+    assert params_of(refused)["after"] == "gone" and "after" not in params_of(again)
+    assert params_of(again)["since"] == "1795000000"
+    assert len(resumed.posts) == 2
+    assert not isinstance(resumed.new_cursor["feed"], dict)  # drained
+
+
 def test_get_connector_returns_the_facebook_connector():
     assert isinstance(get_connector("facebook"), FacebookConnector)
 

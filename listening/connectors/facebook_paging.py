@@ -28,6 +28,7 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlparse
 
 import facebook
 
@@ -45,7 +46,6 @@ from listening.connectors.facebook import (
     TAGGED_FIELDS,
     _Batch,
     _cursor_time,
-    _data,
     _get,
     _id,
     _str,
@@ -372,13 +372,21 @@ def _continuation(since: datetime | None, target: datetime | None, **state: Any)
 
 
 def _next_after(page: dict[str, Any]) -> str | None:
-    """The `after` cursor of the next page, or None on the last page (no `paging.next`)."""
+    """The `after` cursor of the next page, or None on the last page.
+
+    Graph's word for "last page" is a missing `paging.next`: a page emptied by privacy
+    filtering can still have one, so an empty page is followed too (the poll's budget bounds
+    it). The cursor is `paging.cursors.after`, else the `after` of the `next` URL.
+    """
     paging = page.get("paging") if isinstance(page.get("paging"), dict) else {}
-    cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
-    after = _str(cursors.get("after"))
-    if not paging.get("next") or not after or not _data(page):
+    next_url = paging.get("next")
+    if not isinstance(next_url, str) or not next_url:
         return None
-    return after
+    cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
+    after = _str(cursors.get("after")) or _str(
+        (parse_qs(urlparse(next_url).query).get("after") or [""])[0]
+    )
+    return after or None
 
 
 def _later(current: datetime | None, value: Any) -> datetime | None:

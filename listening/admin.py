@@ -1,6 +1,7 @@
 """Admin for channels (with write-only credentials), rules, mentions and the quarantine."""
 
 import json
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -47,6 +48,15 @@ class ChannelForm(forms.ModelForm):
         ),
     )
 
+    acknowledge_gaps = forms.BooleanField(
+        label="Acknowledge the intake gaps shown",
+        required=False,
+        help_text="Clears the gaps listed above once you have dealt with them; a gap recorded "
+        "after this page was opened stays.",
+    )
+    # When the page was rendered: only gaps recorded before it are acknowledged.
+    gaps_seen_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+
     class Meta:
         model = Channel
         fields = [
@@ -58,6 +68,10 @@ class ChannelForm(forms.ModelForm):
             "poll_interval",
             "needs_reauth",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["gaps_seen_at"].initial = timezone.now()
 
     def clean_credentials_json(self) -> dict | None:
         raw = self.cleaned_data["credentials_json"].strip()
@@ -141,7 +155,17 @@ class ChannelAdmin(admin.ModelAdmin):
         ("Connection", {"fields": ["stored_credentials", "credentials_json", "needs_reauth"]}),
         (
             "Polling",
-            {"fields": ["enabled", "poll_interval", "next_poll_at", "cursor", "intake_gap_list"]},
+            {
+                "fields": [
+                    "enabled",
+                    "poll_interval",
+                    "next_poll_at",
+                    "cursor",
+                    "intake_gap_list",
+                    "acknowledge_gaps",
+                    "gaps_seen_at",
+                ]
+            },
         ),
         (
             "State",
@@ -177,6 +201,9 @@ class ChannelAdmin(admin.ModelAdmin):
         if form.cleaned_data.get("credentials_json") is not None:
             fields.append("credentials_encrypted")
         obj.save(update_fields=fields)
+        if form.cleaned_data.get("acknowledge_gaps"):
+            seen_at = form.cleaned_data.get("gaps_seen_at") or timezone.now()
+            Channel.acknowledge_gaps([obj.pk], seen_at)
 
     @admin.display(description="Intake gaps")
     def intake_gap_list(self, channel: Channel) -> str:

@@ -6,6 +6,7 @@ stored once, X must read each post once (it bills reads), a failure on page N mu
 """
 
 import logging
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -15,7 +16,7 @@ from listening import polling
 from listening.connectors import facebook_paging, x_paging
 from listening.models import Channel, ListeningRule, Mention
 from listening.polling import PollOutcome
-from listening.posts import pending_streams
+from listening.posts import gap, pending_streams
 from tests.conftest import logged_in, make_channel
 
 pytestmark = pytest.mark.django_db
@@ -304,3 +305,33 @@ def test_facebook_failure_mid_comments_keeps_earlier_pages(networks, monkeypatch
     poll_until_drained(channel)
     new = [i for i in stored_ids(channel) if i not in before]
     assert sorted(new) == sorted(comments)
+
+
+def test_admin_acknowledges_only_the_gaps_it_showed(admin):
+    channel = x_channel()
+    shown, later = timezone.now() - timedelta(minutes=5), timezone.now() + timedelta(minutes=1)
+    old_gap = {**gap("rule:1", None, shown, "X recent search reaches back 7 days only")}
+    new_gap = {**gap("mentions", None, later, "the X mentions timeline reaches back 800 posts")}
+    old_gap["detected_at"], new_gap["detected_at"] = shown.isoformat(), later.isoformat()
+    Channel.objects.filter(pk=channel.pk).update(intake_gaps=[old_gap, new_gap])
+    url = reverse("admin:listening_channel_change", args=[channel.pk])
+    form = {
+        "name": channel.name,
+        "network": "x",
+        "handle": channel.handle,
+        "external_account_id": channel.external_account_id,
+        "enabled": "on",
+        "poll_interval": "60",
+        "acknowledge_gaps": "on",
+        "gaps_seen_at": timezone.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "rules-TOTAL_FORMS": "0",
+        "rules-INITIAL_FORMS": "0",
+        "rules-MIN_NUM_FORMS": "0",
+        "rules-MAX_NUM_FORMS": "1000",
+    }
+
+    response = logged_in(admin).post(url, form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    channel.refresh_from_db()
+    assert channel.intake_gaps == [new_gap]  # recorded after the page was shown: kept

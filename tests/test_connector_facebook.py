@@ -173,6 +173,24 @@ def test_comments_thread_under_their_post_and_skip_the_pages_replies(channel, rs
         ("7710002_55505", "missing created_time")
     ]
     assert result.new_cursor["comments"] == ts("2026-11-23T10:31:00+00:00")
+    # The next round reads comments from this round's start: a post lifted above the
+    # listing's position while this round read it was skipped, and is caught up then.
+    assert result.new_cursor["comments_floor"] == cursor["comments"]
+
+    rsps.reset()
+    rsps.get(FEED, json=EMPTY)
+    rsps.get(
+        FEED, json={"data": [{"id": "2000_7710009", "updated_time": "2026-11-23T10:40:00+0000"}]}
+    )
+    late_url = f"{BASE}/{V}/2000_7710009/comments"
+    rsps.get(late_url, json=EMPTY)
+    quiet(rsps, TAGGED, CONVERSATIONS)
+
+    FacebookConnector().fetch(channel, result.new_cursor)
+
+    listing = params_of(calls_to(rsps, FEED)[1])
+    assert listing["since"] == ts("2026-11-23T10:31:00+00:00")
+    assert params_of(calls_to(rsps, late_url)[0])["since"] == cursor["comments"]
     assert result.new_cursor["feed"] == "1795000000"  # empty feed page keeps its cursor
     assert result.reads == 2 + 5  # activity listing + comments
 

@@ -15,7 +15,8 @@ backlog is read a continuation (a dict) with "since" (the time the backlog start
   every comment on each created since then, each comments edge paged to its end in
   chronological order, so a busy post's newest comments are read too. + "list_after" (the
   listing page being worked through), "done" (its posts finished), "post" and
-  "comments_after" (the post being read and where).
+  "comments_after" (the post being read and where), "floor" (comments are read from there:
+  the start of the previous round, kept between rounds as "comments_floor").
 * "messenger": conversations updated since "since" (most recent first, paged), then their
   messages newest first down to "since". + "list_after", "done", "conversation",
   "messages_after".
@@ -63,6 +64,8 @@ log = logging.getLogger(__name__)
 
 # Graph requests per stream and poll. A bigger backlog continues at the next poll.
 MAX_PAGES = 100
+# Cursor key: where the last round of the comments stream started (see `_comments`).
+COMMENTS_FLOOR = "comments_floor"
 
 
 def fetch_pages(
@@ -171,14 +174,22 @@ class _Reader:
         done = [_str(p) for p in state.get("done") or [] if _str(p)]
         current = _str(state.get("post")) or None
         current_after = _str(state.get("comments_after")) or None
+        # Comments are read from the previous round's start (the floor), not from `since`: a
+        # post that new activity lifted above the listing's position during that round was
+        # skipped by it, and its comments from then are read now (ingest drops repeats).
+        floor = _cursor_time(state.get("floor") if state else self.cursor.get(COMMENTS_FLOOR))
+        floor = floor if floor is not None and floor < since else since
 
         def save(**extra: Any) -> FetchPage:
             return self._page(
-                stream, _continuation(since, target, list_after=list_after, done=done, **extra)
+                stream,
+                _continuation(
+                    since, target, list_after=list_after, done=done, floor=_seconds(floor), **extra
+                ),
             )
 
         if current:  # a post left half read by the last poll: finish it first
-            yield from self._post_comments(current, since, current_after, save)
+            yield from self._post_comments(current, floor, current_after, save)
             done.append(current)
             yield save()
         while True:
@@ -198,11 +209,12 @@ class _Reader:
                 # The target is the newest activity *listed*, not the newest comment read: a
                 # comment landing on another post meanwhile stays after it.
                 target = activity if target is None or activity > target else target
-                yield from self._post_comments(post_id, since, None, save)
+                yield from self._post_comments(post_id, floor, None, save)
                 done.append(post_id)
                 yield save()
             next_after = _next_after(listing)
             if not next_after:
+                self.cursor[COMMENTS_FLOOR] = _seconds(since)
                 yield self._page(stream, _seconds(target or since))
                 return
             list_after, done = next_after, []
@@ -255,6 +267,7 @@ class _Reader:
             page = self._get("comments", f"{post_id}/comments", args)
             for item in self.batch.read(page):
                 self.batch.keep(normalise_comment(item, post_id=post_id))
+        self.cursor.pop(COMMENTS_FLOOR, None)
         yield self._page("comments", _seconds(target))
 
     # ---- messenger -----------------------------------------------------------------------

@@ -1,12 +1,15 @@
 """Admin for channels (with write-only credentials), rules, mentions and the quarantine."""
 
 import json
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from listening.connectors import x_oauth
 from listening.models import Channel, ListeningRule, Mention, Network, QuarantinedPost
@@ -45,6 +48,15 @@ class ChannelForm(forms.ModelForm):
         ),
     )
 
+    acknowledge_gaps = forms.BooleanField(
+        label="Acknowledge the intake gaps shown",
+        required=False,
+        help_text="Clears the gaps listed above once you have dealt with them; a gap recorded "
+        "after this page was opened stays.",
+    )
+    # When the page was rendered: only gaps recorded before it are acknowledged.
+    gaps_seen_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+
     class Meta:
         model = Channel
         fields = [
@@ -56,6 +68,10 @@ class ChannelForm(forms.ModelForm):
             "poll_interval",
             "needs_reauth",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["gaps_seen_at"].initial = timezone.now()
 
     def clean_credentials_json(self) -> dict | None:
         raw = self.cleaned_data["credentials_json"].strip()
@@ -114,12 +130,15 @@ class ChannelAdmin(admin.ModelAdmin):
         "needs_reauth",
         "api_reads",
         "api_posts",
+        "gap_count",
     ]
     list_filter = ["network", "enabled", "needs_reauth"]
     search_fields = ["name", "handle", "external_account_id"]
+    actions = ["acknowledge_gaps"]
     readonly_fields = [
         "stored_credentials",
         "cursor",
+        "intake_gap_list",
         "next_poll_at",
         "last_poll_at",
         "last_success_at",
@@ -134,7 +153,20 @@ class ChannelAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "network", "handle", "external_account_id"]}),
         ("Connection", {"fields": ["stored_credentials", "credentials_json", "needs_reauth"]}),
-        ("Polling", {"fields": ["enabled", "poll_interval", "next_poll_at", "cursor"]}),
+        (
+            "Polling",
+            {
+                "fields": [
+                    "enabled",
+                    "poll_interval",
+                    "next_poll_at",
+                    "cursor",
+                    "intake_gap_list",
+                    "acknowledge_gaps",
+                    "gaps_seen_at",
+                ]
+            },
+        ),
         (
             "State",
             {
@@ -169,6 +201,36 @@ class ChannelAdmin(admin.ModelAdmin):
         if form.cleaned_data.get("credentials_json") is not None:
             fields.append("credentials_encrypted")
         obj.save(update_fields=fields)
+        if form.cleaned_data.get("acknowledge_gaps"):
+            seen_at = form.cleaned_data.get("gaps_seen_at") or timezone.now()
+            Channel.acknowledge_gaps([obj.pk], seen_at)
+
+    @admin.display(description="Intake gaps")
+    def intake_gap_list(self, channel: Channel) -> str:
+        """The periods whose posts may be missing, one a line (acknowledge with the action)."""
+        from socialdesk.health import gap_line
+
+        gaps = channel.open_gaps()
+        if not gaps:
+            return "none"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} (detected {})",
+            ((gap_line(gap), gap.get("detected_at") or "?") for gap in gaps),
+        )
+
+    @admin.display(description="Gaps")
+    def gap_count(self, channel: Channel) -> int:
+        return len(channel.open_gaps())
+
+    @admin.action(description="Acknowledge the intake gaps of the selected channels")
+    def acknowledge_gaps(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        cleared = Channel.acknowledge_gaps(
+            list(queryset.values_list("pk", flat=True)), timezone.now()
+        )
+        self.message_user(
+            request, f"Intake gaps acknowledged on {cleared} channel(s).", messages.SUCCESS
+        )
 
     @admin.display(description="Stored credentials")
     def stored_credentials(self, channel: Channel) -> str:

@@ -98,17 +98,22 @@ def ingest(
     *,
     source: str = QuarantinedPost.Source.POLL,
     now: datetime | None = None,
+    gaps: Sequence[dict[str, str]] = (),
 ) -> IngestResult:
     """Store one page for `channel` atomically; see the module docstring.
 
     `new_cursor` replaces the channel's cursor in the same transaction (None keeps it, as an
-    import does). Safe to call again with the same page: stored posts count as duplicates.
+    import does); `gaps` (see `listening.posts.gap`) are appended to the channel's
+    intake_gaps in it too. Safe to call again with the same page: stored posts count as
+    duplicates.
     """
     now = now or timezone.now()
     result = IngestResult(received=len(posts))
     rejects = list(quarantined)
     with transaction.atomic(), connection.cursor() as cursor:
         _lock_channel(cursor, channel, new_cursor)
+        if gaps:
+            _record_gaps(cursor, channel, gaps, now)
 
         fresh = _unstored_posts(cursor, channel, posts)
         result.duplicates = len(posts) - len(fresh)
@@ -161,6 +166,20 @@ def _lock_channel(cursor, channel: Channel, new_cursor: dict[str, Any] | None) -
             " UPDATE listening_channel SET cursor = %s::jsonb WHERE id = %s",
             [json.dumps(new_cursor), channel.pk],
         )
+
+
+def _record_gaps(cursor, channel: Channel, gaps: Sequence[dict[str, str]], now: datetime) -> None:
+    """Append intake gaps to the channel (the row is already locked by `_lock_channel`)."""
+    rows = [{**item, "detected_at": item.get("detected_at") or now.isoformat()} for item in gaps]
+    cursor.execute(
+        "UPDATE listening_channel"
+        " SET intake_gaps = COALESCE(intake_gaps, '[]'::jsonb) || %s::jsonb WHERE id = %s",
+        [page_json(rows), channel.pk],
+    )
+    log.warning(
+        "intake gap recorded",
+        extra={"channel_id": channel.pk, "gaps": [row["stream"] for row in rows]},
+    )
 
 
 # Lookups go through LATERAL, one index probe per key: the plan stays right even when the

@@ -29,8 +29,13 @@ class Channel(models.Model):
     poll_interval = models.PositiveIntegerField(
         default=60, help_text="Seconds between polls. X reads are paid: poll no more than needed."
     )
-    # Stream name -> position, e.g. {"mentions": "<newest_id>", "rule:3": "...", "feed": "..."}.
+    # Stream name -> position, e.g. {"mentions": "<newest_id>", "rule:3": "...", "feed": "..."};
+    # a dict value is a continuation: a backlog read over several polls.
     cursor = models.JSONField(default=dict, blank=True)
+    # Periods the network can no longer serve, so posts in them may be missing: a list of
+    # {"stream", "since", "until", "reason", "detected_at"} (ISO times), shown on /health/
+    # and in the admin until an admin acknowledges them.
+    intake_gaps = models.JSONField(default=list, blank=True, editable=False)
 
     next_poll_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_poll_at = models.DateTimeField(null=True, blank=True)
@@ -75,6 +80,29 @@ class Channel(models.Model):
         if self.last_success_at is None:
             return None
         return (now or timezone.now()) - self.last_success_at
+
+    def open_gaps(self) -> list[dict[str, str]]:
+        """The recorded intake gaps, well-formed ones only (the field is written by ingest)."""
+        return [g for g in self.intake_gaps or [] if isinstance(g, dict)]
+
+    @classmethod
+    def acknowledge_gaps(cls, channel_ids: list[int], seen_at: datetime) -> int:
+        """Clear the intake gaps of these channels that were recorded by `seen_at`.
+
+        A gap recorded after that moment (one the admin could not have seen) is kept. One
+        UPDATE; returns how many channels had a gap cleared.
+        """
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE listening_channel SET intake_gaps = COALESCE(("
+                "  SELECT jsonb_agg(g) FROM jsonb_array_elements(intake_gaps) AS g"
+                "  WHERE g->>'detected_at' > %s), '[]'::jsonb)"
+                " WHERE id = ANY(%s) AND intake_gaps <> '[]'::jsonb",
+                [seen_at.isoformat(), list(channel_ids)],
+            )
+            return cursor.rowcount
 
     def count_api_use(self, reads: int = 0, posts: int = 0) -> None:
         """Add to the cost counters without a read-modify-write race."""

@@ -1,5 +1,8 @@
 """Polling: which channels are due, and one poll of one channel (fetch → ingest → record).
 
+A poll ingests page by page, each page with the cursor that follows it, so a backlog is read
+over as many polls as it needs and a failure loses nothing already read.
+
 Celery tasks in listening/tasks.py are thin wrappers around these functions, which tests call
 directly. The poll is safe to run concurrently and to repeat: a Redis lock keeps one poller per
 channel, and ingest dedupes and advances the cursor atomically.
@@ -17,6 +20,7 @@ from listening.connectors import get_connector
 from listening.connectors.errors import AuthError, ConnectorError, RateLimited
 from listening.ingest import IngestResult, ingest
 from listening.models import Channel
+from listening.posts import pending_streams
 from socialdesk import locks
 
 log = logging.getLogger(__name__)
@@ -68,12 +72,23 @@ def poll_channel(channel_id: int) -> PollOutcome:
 
 
 def _poll(channel: Channel) -> PollOutcome:
+    """Ingest each page as it arrives: its posts, rejects, gaps and cursor in one transaction.
+
+    A failure on page N keeps pages 1..N-1 and their cursor, so the next poll resumes there.
+    """
     started = timezone.now()
     connector = get_connector(channel.network)
+    result = IngestResult()
     try:
-        fetched = connector.fetch(channel, dict(channel.cursor))
-        channel.count_api_use(reads=fetched.reads)
-        result = ingest(channel, fetched.posts, fetched.new_cursor, fetched.quarantined)
+        for page in connector.fetch_pages(channel, dict(channel.cursor)):
+            channel.count_api_use(reads=page.reads)
+            if not (page.posts or page.quarantined or page.gaps) and page.cursor == channel.cursor:
+                continue  # a quiet stream: nothing to store
+            stored = ingest(channel, page.posts, page.cursor, page.quarantined, gaps=page.gaps)
+            result.received += stored.received
+            result.created += stored.created
+            result.duplicates += stored.duplicates
+            result.quarantined += stored.quarantined
     except RateLimited as exc:
         _record_failure(channel, started, exc, retry_at=exc.reset_at, rate_limited=True)
         return PollOutcome.RATE_LIMITED
@@ -88,6 +103,12 @@ def _poll(channel: Channel) -> PollOutcome:
         log.exception("poll crashed", extra={"channel_id": channel.pk})
         _record_failure(channel, started, exc)
         return PollOutcome.FAILED
+    pending = pending_streams(channel.cursor)
+    if pending:
+        log.warning(
+            "poll stopped with a backlog pending",
+            extra={"channel_id": channel.pk, "streams": pending},
+        )
     _record_success(channel, started, result)
     return PollOutcome.OK
 

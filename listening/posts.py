@@ -1,5 +1,6 @@
 """The network-neutral shape of inbound posts: what connectors produce and ingest consumes."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,12 +52,64 @@ class Quarantined:
 
 @dataclass(slots=True)
 class FetchResult:
-    """What one poll of one channel brought: posts, rejects, the cursor to store, reads made."""
+    """What one whole poll of one channel brought (all its pages, see `collect`)."""
 
     posts: list[InboundPost]
     new_cursor: dict[str, Any]
     quarantined: list[Quarantined] = field(default_factory=list)
     reads: int = 0
+    gaps: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FetchPage:
+    """One page of one stream, to be ingested in its own transaction.
+
+    `cursor` is the channel's whole cursor to store once this page is stored: the stream's
+    position after this page (a continuation while a backlog is being read). `gaps` are the
+    periods this page proved unreadable (see `gap`), recorded on the channel with the page.
+    """
+
+    stream: str
+    posts: list[InboundPost]
+    cursor: dict[str, Any]
+    quarantined: list[Quarantined] = field(default_factory=list)
+    reads: int = 0
+    gaps: list[dict[str, str]] = field(default_factory=list)
+
+
+def gap(stream: str, since: datetime | None, until: datetime | None, reason: str) -> dict[str, str]:
+    """An intake gap as stored in Channel.intake_gaps: posts between since and until may be
+    missing from `stream` (ISO times; an unknown bound is an empty string). `detected_at` is
+    set by ingest, which stores it."""
+    return {
+        "stream": stream,
+        "since": since.isoformat() if since else "",
+        "until": until.isoformat() if until else "",
+        "reason": reason,
+        "detected_at": "",
+    }
+
+
+def pending_streams(cursor: dict[str, Any]) -> list[str]:
+    """The streams of a stored cursor still reading a backlog (their value is a continuation)."""
+    return sorted(key for key, value in cursor.items() if isinstance(value, dict))
+
+
+def collect(pages: Iterable[FetchPage], cursor: dict[str, Any]) -> FetchResult:
+    """Every page of one poll merged into one FetchResult (duplicates across pages removed)."""
+    result = FetchResult(posts=[], new_cursor=dict(cursor))
+    seen: set[str] = set()
+    for page in pages:
+        for post in page.posts:
+            if post.external_id not in seen:
+                seen.add(post.external_id)
+                result.posts.append(post)
+        result.quarantined.extend(page.quarantined)
+        result.reads += page.reads
+        result.gaps.extend(page.gaps)
+        result.new_cursor = page.cursor
+    return result
 
 
 @dataclass(slots=True)
@@ -84,5 +137,11 @@ class FetchBatch:
         self.seen.add(result.external_id)
         self.posts.append(result)
 
-    def result(self, new_cursor: dict[str, Any]) -> FetchResult:
-        return FetchResult(self.posts, new_cursor, self.quarantined, self.reads)
+    def page(self, stream: str, cursor: dict[str, Any]) -> FetchPage:
+        """What was kept since the last call, as one page (the batch starts the next empty).
+
+        `seen` is kept, so a post repeated on a later page of the same poll is not kept twice.
+        """
+        page = FetchPage(stream, self.posts, dict(cursor), self.quarantined, self.reads)
+        self.posts, self.quarantined, self.reads = [], [], 0
+        return page

@@ -4,7 +4,8 @@
 
 * "down": the database or the broker cannot be reached (nothing gets polled or stored);
 * "degraded": an enabled channel is failing, rate limited, lagging more than
-  LAG_INTERVALS poll intervals, or needs re-authorisation; or no worker has been seen lately;
+  LAG_INTERVALS poll intervals, or needs re-authorisation, or has an intake gap (posts the
+  network can no longer serve); or no worker has been seen lately;
 * "ok" otherwise.
 """
 
@@ -64,6 +65,8 @@ class ChannelHealth:
     quarantined: int
     api_reads: int
     api_posts: int
+    # Periods whose posts may be missing (Channel.intake_gaps), one line each.
+    gaps: tuple[str, ...] = ()
 
     @property
     def is_problem(self) -> bool:
@@ -117,6 +120,7 @@ class ChannelHealth:
             "quarantined": self.quarantined,
             "api_reads": self.api_reads,
             "api_posts": self.api_posts,
+            "intake_gaps": list(self.gaps),
         }
 
 
@@ -145,6 +149,7 @@ class HealthReport:
         if not self.worker.ok:
             lines.append(f"Worker: {self.worker.detail}")
         lines.extend(channel.problem() for channel in self.channels if channel.is_problem)
+        lines.extend(f"{channel.name}: {gap}" for channel in self.channels for gap in channel.gaps)
         return lines
 
     def as_json(self) -> dict[str, Any]:
@@ -178,6 +183,23 @@ def format_duration(value: timedelta) -> str:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def gap_line(gap: dict[str, Any]) -> str:
+    """ "posts between T1 and T2 may be missing (stream: reason)" for one intake gap."""
+
+    def moment(value: Any) -> str:
+        parsed = parse_datetime(value) if isinstance(value, str) and value else None
+        if parsed is None:
+            return "an unknown time"
+        return timezone.localtime(parsed, timezone.get_fixed_timezone(0)).strftime(
+            "%Y-%m-%d %H:%M UTC"
+        )
+
+    return (
+        f"posts between {moment(gap.get('since'))} and {moment(gap.get('until'))} may be"
+        f" missing ({gap.get('stream') or 'intake'}: {gap.get('reason') or 'unreadable'})"
+    )
 
 
 def check_database() -> Check:
@@ -272,6 +294,7 @@ def channel_health(now: datetime) -> list[ChannelHealth]:
             quarantined=quarantined.get(channel.pk, 0),
             api_reads=channel.api_reads,
             api_posts=channel.api_posts,
+            gaps=tuple(gap_line(gap) for gap in channel.open_gaps()),
         )
         for channel in Channel.objects.defer("credentials_encrypted", "cursor").order_by("name")
     ]
@@ -286,7 +309,7 @@ def gather(now: datetime | None = None, broker_url: str | None = None) -> Health
     channels = channel_health(now) if database.ok else []
     if not (database.ok and broker.ok):
         status = DOWN
-    elif not worker.ok or any(channel.is_problem for channel in channels):
+    elif not worker.ok or any(channel.is_problem or channel.gaps for channel in channels):
         status = DEGRADED
     else:
         status = OK

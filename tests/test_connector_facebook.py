@@ -173,6 +173,24 @@ def test_comments_thread_under_their_post_and_skip_the_pages_replies(channel, rs
         ("7710002_55505", "missing created_time")
     ]
     assert result.new_cursor["comments"] == ts("2026-11-23T10:31:00+00:00")
+    # The next round reads comments from this round's start: a post lifted above the
+    # listing's position while this round read it was skipped, and is caught up then.
+    assert result.new_cursor["comments_floor"] == cursor["comments"]
+
+    rsps.reset()
+    rsps.get(FEED, json=EMPTY)
+    rsps.get(
+        FEED, json={"data": [{"id": "2000_7710009", "updated_time": "2026-11-23T10:40:00+0000"}]}
+    )
+    late_url = f"{BASE}/{V}/2000_7710009/comments"
+    rsps.get(late_url, json=EMPTY)
+    quiet(rsps, TAGGED, CONVERSATIONS)
+
+    FacebookConnector().fetch(channel, result.new_cursor)
+
+    listing = params_of(calls_to(rsps, FEED)[1])
+    assert listing["since"] == ts("2026-11-23T10:31:00+00:00")
+    assert params_of(calls_to(rsps, late_url)[0])["since"] == cursor["comments"]
     assert result.new_cursor["feed"] == "1795000000"  # empty feed page keeps its cursor
     assert result.reads == 2 + 5  # activity listing + comments
 
@@ -244,6 +262,43 @@ def test_repeated_page_is_deduplicated(channel, rsps):
 
     ids = [p.external_id for p in result.posts]
     assert sorted(ids) == ["2000_7710001", "2000_7710003"]
+
+
+def test_an_empty_page_with_next_is_followed_and_a_refused_cursor_restarts_the_edge(channel, rsps):
+    page = load("fb_feed.json")
+    next_url = f"{FEED}?limit=100&after=QVFIUmVtcHR5"
+    rsps.get(FEED, json={"data": [], "paging": {"next": next_url}})  # emptied by privacy
+    rsps.get(FEED, json={**page, "paging": {}})
+    quiet(rsps, TAGGED, CONVERSATIONS)
+    # Comments: one listing with nothing active, so no comment reads.
+    since = {"feed": "1795000000", "comments": "2000000000"}
+
+    result = FacebookConnector().fetch(channel, since)
+
+    second = calls_to(rsps, FEED)[1]
+    assert params_of(second)["after"] == "QVFIUmVtcHR5"
+    assert sorted(p.external_id for p in result.posts) == ["2000_7710001", "2000_7710003"]
+
+    rsps.reset()
+    stale = {
+        "error": {
+            "message": "(#100) The after/before cursor is invalid",
+            "type": "OAuthException",
+            "code": 100,
+        }
+    }
+    rsps.get(FEED, json=stale, status=400)
+    rsps.get(FEED, json={**page, "paging": {}})
+    quiet(rsps, TAGGED, CONVERSATIONS)
+    continuation = {"feed": {"since": "1795000000", "target": "1795000000", "after": "gone"}}
+
+    resumed = FacebookConnector().fetch(channel, {**since, **continuation})
+
+    refused, again = calls_to(rsps, FEED)[:2]
+    assert params_of(refused)["after"] == "gone" and "after" not in params_of(again)
+    assert params_of(again)["since"] == "1795000000"
+    assert len(resumed.posts) == 2
+    assert not isinstance(resumed.new_cursor["feed"], dict)  # drained
 
 
 def test_get_connector_returns_the_facebook_connector():

@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from cases.models import Case, Customer, Identity, Reply
-from listening.connectors import get_connector
+from listening.connectors import get_connector, x_paging
 from listening.connectors.errors import (
     AmbiguousSend,
     AuthError,
@@ -145,6 +145,65 @@ def test_poll_with_cursor_follows_next_token_and_advances_cursor(channel, rsps):
     )
     assert result.new_cursor == {"mentions": "1861000000000000105", "other": "kept"}
     assert result.reads == 6
+
+
+def test_spent_budget_leaves_a_continuation_that_the_next_poll_resumes(channel, rsps, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 1)
+    since = "1861000000000000050"
+    page1, page2 = load("x_mentions_page1.json"), load("x_mentions_page2.json")
+    rsps.get(MENTIONS, json=page1)
+    quiet_dms(rsps)
+
+    first = XConnector().fetch(channel, {"mentions": since})
+
+    oldest = min(t["id"] for t in page1["data"])
+    continuation = first.new_cursor["mentions"]
+    assert continuation == {
+        "since_id": since,
+        "until_id": oldest,
+        "target": page1["meta"]["newest_id"],
+        "read": len(page1["data"]),
+    }
+
+    # The resumed query also asks for since_id itself, to see it is still within reach.
+    page2["data"].append({**page2["data"][-1], "id": since})
+    rsps.get(MENTIONS, json=page2)
+    second = XConnector().fetch(channel, first.new_cursor)
+
+    resumed = calls_to(rsps, MENTIONS)[-1]
+    assert params_of(resumed)["until_id"] == oldest
+    assert params_of(resumed)["since_id"] == str(int(since) - 1)
+    assert "pagination_token" not in params_of(resumed)
+    assert second.new_cursor["mentions"] == page1["meta"]["newest_id"]
+    assert second.gaps == []
+
+
+def test_rule_since_id_refused_as_too_old_reads_the_window_and_reports_a_gap(channel, rsps):
+    rule = ListeningRule.objects.create(channel=channel, name="refunds", query="acme refund")
+    rsps.get(MENTIONS, json=EMPTY)
+    refused = {
+        "errors": [
+            {
+                "parameters": {"since_id": ["1861000000000000001"]},
+                "message": "Invalid 'since_id':'1861000000000000001'. 'since_id' must be a"
+                " tweet id created after 2026-11-16T10:00Z",
+            }
+        ],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
+    rsps.get(SEARCH, json=refused, status=400)
+    rsps.get(SEARCH, json=load("x_search_recent.json"))
+    quiet_dms(rsps)
+
+    result = XConnector().fetch(channel, {rule.cursor_key: "1861000000000000001"})
+
+    first, second = calls_to(rsps, SEARCH)
+    assert "since_id" not in params_of(second) and params_of(second)["start_time"]
+    (gap,) = result.gaps
+    assert gap["stream"] == rule.cursor_key and "7 days" in gap["reason"]
+    assert result.posts and result.new_cursor[rule.cursor_key] != "1861000000000000001"
 
 
 def test_empty_pages_keep_every_cursor(channel, rsps):

@@ -253,6 +253,83 @@ def test_recent_search_matches_the_query(sim):
     assert bad.status_code == 400
 
 
+def test_mentions_timeline_serves_its_800_most_recent_only(sim):
+    ids = sim.publish("x", 950, kind="mention")
+    client = x_client(sim)
+
+    tweets = all_mentions(client, max_results=100)
+
+    assert [str(t.id) for t in tweets] == list(reversed(ids[-800:]))
+    older = x_get(sim, "/2/users/1000/mentions", until_id=ids[-800], max_results=100).json()
+    assert older == {"meta": {"result_count": 0}}
+
+
+def test_until_id_and_since_id_bound_a_timeline_and_recent_search(sim):
+    ids = sim.publish("x", 30, kind="mention")
+    window = x_get(
+        sim, "/2/users/1000/mentions", since_id=ids[4], until_id=ids[10], max_results=100
+    ).json()
+    assert [t["id"] for t in window["data"]] == list(reversed(ids[5:10]))
+
+    found = sim.publish("x", 30, kind="search")
+    body = x_get(
+        sim,
+        "/2/tweets/search/recent",
+        query="acme",
+        since_id=found[0],
+        until_id=found[-1],
+        max_results=100,
+    ).json()
+    assert {t["id"] for t in body["data"]} <= set(found[1:-1])
+    assert found[-1] not in {t["id"] for t in body["data"]}
+
+
+def test_recent_search_refuses_what_left_its_7_day_window(sim):
+    old = sim.publish("x", 3, kind="search")
+    real_clock = sim.state.clock
+    with sim.state.lock:
+        sim.state.clock = lambda: real_clock() + 8 * 86_400
+    recent = sim.publish("x", 12, kind="search")
+
+    too_old = x_get(sim, "/2/tweets/search/recent", query="acme", since_id=old[-1])
+    assert too_old.status_code == 400
+    assert "since_id" in too_old.json()["errors"][0]["parameters"]
+    start = datetime.fromtimestamp(real_clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    early = x_get(sim, "/2/tweets/search/recent", query="acme", start_time=start)
+    assert early.status_code == 400 and "start_time" in early.json()["errors"][0]["parameters"]
+
+    body = x_get(sim, "/2/tweets/search/recent", query="acme", max_results=100).json()
+    served = {t["id"] for t in body.get("data", [])}
+    assert not served & set(old) and served <= set(recent)
+
+
+def test_fault_skip_lets_matching_requests_through_first(sim):
+    sim.fault("x", "503", path_contains="/mentions", skip=2)
+    statuses = [x_get(sim, "/2/users/1000/mentions").status_code for _ in range(4)]
+    assert statuses == [200, 200, 503, 200]
+
+
+def test_graph_caps_limit_and_pages_a_busy_posts_comments_to_the_newest(sim, graph):
+    sim.publish("facebook", 400, kind="comment")
+    post_id, comments = max(sim.state.fb.comments_by_post.items(), key=lambda kv: len(kv[1]))
+    assert len(comments) > 100
+    first = graph.get_connections(post_id, "comments", filter="stream", limit=500)
+    assert len(first["data"]) == 100 and "next" in first["paging"]
+
+    read = []
+    after = None
+    while True:
+        args = {"filter": "stream", "order": "chronological", "limit": 100}
+        if after:
+            args["after"] = after
+        page = graph.get_connections(post_id, "comments", **args)
+        read += [c["id"] for c in page["data"]]
+        if "next" not in page.get("paging", {}):
+            break
+        after = page["paging"]["cursors"]["after"]
+    assert read == comments
+
+
 # -- replies ----------------------------------------------------------------------------------
 
 

@@ -4,16 +4,19 @@ The connectors are the only code that imports tweepy or facebook-sdk and the onl
 that knows a network's JSON shapes. Everything past them sees `listening.posts`.
 
     connector = get_connector(channel.network)
-    result = connector.fetch(channel, channel.cursor)      # -> FetchResult
+    for page in connector.fetch_pages(channel, cursor):   # -> FetchPage, one per page read
+        ...
+    result = connector.fetch(channel, channel.cursor)      # -> FetchResult (pages merged)
     external_id = connector.publish(reply)                 # -> str
     external_id = connector.find_published(reply)          # -> str | None
     posts, rejects = connector.normalise_payload(payload)  # raw API response -> posts
 """
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from listening.connectors.errors import PermanentError
-from listening.posts import FetchResult, InboundPost, Quarantined
+from listening.posts import FetchPage, FetchResult, InboundPost, Quarantined
 
 if TYPE_CHECKING:
     from cases.models import Reply
@@ -24,6 +27,8 @@ class Connector(Protocol):
     network: str
 
     def fetch(self, channel: "Channel", cursor: dict[str, Any]) -> FetchResult: ...
+
+    def fetch_pages(self, channel: "Channel", cursor: dict[str, Any]) -> Iterator[FetchPage]: ...
 
     def publish(self, reply: "Reply") -> str: ...
 

@@ -1,11 +1,12 @@
 """The Facebook (Graph API) connector, on facebook-sdk 3.1.0's `GraphAPI`.
 
 Streams and their cursor keys (values are unix seconds, as strings):
-"feed" (visitor posts on the page, created since the cursor), "comments" (comments on the
-page's most recently active posts, since the newest post activity seen), "tagged" (posts
+"feed" (visitor posts on the page, created since the cursor), "comments" (comments on
+every post active since the cursor, each post's comments paged to the end), "tagged" (posts
 that tag the page) and "messenger" (conversations updated since the cursor, then their
-new messages). facebook-sdk's defects are neutralised in `listening.connectors.http`
-and in `_graph` (the version is set after construction).
+new messages). Every edge is paged with Graph's `after` cursors and a backlog continues
+across polls: see `facebook_paging`. facebook-sdk's defects are neutralised in
+`listening.connectors.http` and in `_graph` (the version is set after construction).
 """
 
 import json
@@ -28,7 +29,15 @@ from listening.connectors.errors import (
     PermanentError,
     TransientError,
 )
-from listening.posts import Author, FetchBatch, FetchResult, InboundPost, Quarantined
+from listening.posts import (
+    Author,
+    FetchBatch,
+    FetchPage,
+    FetchResult,
+    InboundPost,
+    Quarantined,
+    collect,
+)
 
 if TYPE_CHECKING:
     from cases.models import Reply
@@ -39,7 +48,7 @@ log = logging.getLogger(__name__)
 NETWORK = "facebook"
 MAX_PAGES = 20
 PAGE_SIZE = 100
-# On the first poll, comments are read on this many of the most recent posts.
+# On the first poll, the newest comments are read on this many of the most recent posts.
 RECENT_POSTS = 25
 # On the first poll, messages are read in this many of the most recent conversations.
 RECENT_CONVERSATIONS = 25
@@ -72,142 +81,20 @@ class FacebookConnector:
     # ---- fetch -------------------------------------------------------------------------
 
     def fetch(self, channel: "Channel", cursor: dict[str, Any]) -> FetchResult:
-        """Read every stream of the page since `cursor`.
+        """Every page one poll of the page reads since `cursor`, merged (see `fetch_pages`)."""
+        return collect(self.fetch_pages(channel, cursor), cursor)
 
-        Returns new posts (the page's own items skipped, duplicates within this fetch
-        removed), rejects, the cursor to store (old values kept for streams that brought
-        nothing) and the number of objects read. Raises a ConnectorError subclass on
-        failure, so the caller keeps the old cursor.
+    def fetch_pages(self, channel: "Channel", cursor: dict[str, Any]) -> Iterator[FetchPage]:
+        """Read every stream of the page since `cursor`, one FetchPage per Graph page read.
+
+        Each page carries its new posts (the page's own items skipped, repeats within the
+        poll removed), rejects, reads and the whole cursor to store once it is stored: a
+        backlog bigger than the poll's budget leaves a continuation (see `facebook_paging`).
+        Raises a ConnectorError subclass on failure; the pages handed on before it stay valid.
         """
-        graph = _graph(channel)
-        page_id = str(channel.external_account_id)
-        batch = _Batch(own_id=page_id)
-        new_cursor = dict(cursor)
+        from listening.connectors import facebook_paging
 
-        self._fetch_posts(
-            graph, f"{page_id}/feed", POST_FIELDS, "visitor_post", "feed", cursor, new_cursor, batch
-        )
-        self._fetch_comments(graph, page_id, cursor, new_cursor, batch)
-        self._fetch_posts(
-            graph, f"{page_id}/tagged", TAGGED_FIELDS, "tag", "tagged", cursor, new_cursor, batch
-        )
-        self._fetch_messenger(graph, page_id, cursor, new_cursor, batch)
-        return FetchResult(
-            posts=batch.posts,
-            new_cursor=new_cursor,
-            quarantined=batch.quarantined,
-            reads=batch.reads,
-        )
-
-    def _fetch_posts(
-        self,
-        graph: facebook.GraphAPI,
-        edge: str,
-        fields: str,
-        kind: str,
-        cursor_key: str,
-        cursor: dict[str, Any],
-        new_cursor: dict[str, Any],
-        batch: "_Batch",
-    ) -> None:
-        """Posts of one page edge (feed: visitor posts; tagged: posts tagging the page)."""
-        since = _cursor_time(cursor.get(cursor_key))
-        newest = since
-        for page in _pages(graph, edge, {"fields": fields, "limit": PAGE_SIZE}, since=since):
-            for item in batch.read(page):
-                newest = _later(newest, item.get("created_time"))
-                batch.keep(normalise_post(item, kind=kind))
-        _store(new_cursor, cursor_key, newest)
-
-    def _fetch_comments(
-        self,
-        graph: facebook.GraphAPI,
-        page_id: str,
-        cursor: dict[str, Any],
-        new_cursor: dict[str, Any],
-        batch: "_Batch",
-    ) -> None:
-        # /feed is ordered by recent activity; a post's updated_time moves with each new
-        # comment. Only posts active since the cursor are read again.
-        since = _cursor_time(cursor.get("comments"))
-        recent = _get(graph, f"{page_id}/feed", {"fields": ACTIVITY_FIELDS, "limit": RECENT_POSTS})
-        newest = since
-        for post in batch.read(recent):
-            post_id = _id(post)
-            activity = parse_graph_time(post.get("updated_time") or post.get("created_time"))
-            if not post_id or activity is None:
-                continue
-            if since is not None and activity < since:
-                continue
-            # The cursor is the newest activity *listed*, not the newest comment read: a
-            # comment landing on another post while we read stays after the cursor.
-            newest = activity if newest is None or activity > newest else newest
-            args = {
-                "fields": COMMENT_FIELDS,
-                "filter": "stream",
-                "order": "chronological",
-                "limit": PAGE_SIZE,
-            }
-            for page in _pages(graph, f"{post_id}/comments", args, since=since):
-                for item in batch.read(page):
-                    batch.keep(normalise_comment(item, post_id=post_id))
-        _store(new_cursor, "comments", newest)
-
-    def _fetch_messenger(
-        self,
-        graph: facebook.GraphAPI,
-        page_id: str,
-        cursor: dict[str, Any],
-        new_cursor: dict[str, Any],
-        batch: "_Batch",
-    ) -> None:
-        # Graph has no `since` on conversations: they come most recently updated first, and
-        # we stop at the first one not updated since the cursor.
-        since = _cursor_time(cursor.get("messenger"))
-        limit = PAGE_SIZE if since is not None else RECENT_CONVERSATIONS
-        args = {"platform": "messenger", "fields": CONVERSATION_FIELDS, "limit": limit}
-        newest = since
-        updated: list[tuple[str, datetime]] = []
-        for page in _pages(graph, f"{page_id}/conversations", args, since=since, send_since=False):
-            reached_old = False
-            for conversation in batch.read(page):
-                conversation_id = _id(conversation)
-                updated_at = parse_graph_time(conversation.get("updated_time"))
-                if not conversation_id or updated_at is None:
-                    continue
-                # Graph times have one-second resolution: an update in the cursor's own
-                # second may be new, so it is read again (ingest drops what it has).
-                if since is not None and updated_at < since:
-                    reached_old = True
-                    continue
-                updated.append((conversation_id, updated_at))
-            if reached_old:
-                break
-        for conversation_id, updated_at in updated:
-            # As for comments: the cursor is the newest conversation update *listed*.
-            newest = updated_at if newest is None or updated_at > newest else newest
-            self._read_messages(graph, conversation_id, since, batch)
-        _store(new_cursor, "messenger", newest)
-
-    def _read_messages(
-        self,
-        graph: facebook.GraphAPI,
-        conversation_id: str,
-        since: datetime | None,
-        batch: "_Batch",
-    ) -> None:
-        args = {"fields": MESSAGE_FIELDS, "limit": MESSAGES_PAGE_SIZE}
-        path = f"{conversation_id}/messages"
-        for page in _pages(graph, path, args, since=since, send_since=False):
-            reached_old = False
-            for item in batch.read(page):
-                created = parse_graph_time(item.get("created_time"))
-                if since is not None and created is not None and created < since:
-                    reached_old = True  # newest first: the rest was read by earlier polls
-                    continue
-                batch.keep(normalise_message(item, conversation_id=conversation_id))
-            if reached_old:
-                break
+        yield from facebook_paging.fetch_pages(channel, _graph(channel), cursor)
 
     # ---- import ------------------------------------------------------------------------
 
@@ -636,18 +523,6 @@ def _cursor_time(value: Any) -> datetime | None:
         return datetime.fromtimestamp(int(float(value)), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return parse_graph_time(value)
-
-
-def _later(current: datetime | None, value: Any) -> datetime | None:
-    parsed = parse_graph_time(value)
-    if parsed is None:
-        return current
-    return parsed if current is None or parsed > current else current
-
-
-def _store(cursor: dict[str, Any], key: str, value: datetime | None) -> None:
-    if value is not None:
-        cursor[key] = str(int(value.timestamp()))
 
 
 def _data(page: Any) -> list[dict[str, Any]]:

@@ -3,8 +3,9 @@
 Streams and their cursor keys: "mentions" (users/{id}/mentions with since_id), "rule:<id>"
 for each enabled listening rule (tweets/search/recent with since_id) and "dm" (dm_events,
 which has no since_id: paging stops at the newest event id stored). Cursor values are the
-newest id seen, as a string. X bills every post read, so a stream without a cursor reads
-one page only; backfills go through `manage.py import_posts`.
+newest id seen, as a string, or a continuation while a backlog is read over several polls
+(`x_paging`). X bills every post read, so a stream without a cursor reads one page only;
+backfills go through `manage.py import_posts`.
 """
 
 import logging
@@ -27,7 +28,15 @@ from listening.connectors.errors import (
     RateLimited,
     TransientError,
 )
-from listening.posts import Author, FetchBatch, FetchResult, InboundPost, Quarantined
+from listening.posts import (
+    Author,
+    FetchBatch,
+    FetchPage,
+    FetchResult,
+    InboundPost,
+    Quarantined,
+    collect,
+)
 
 if TYPE_CHECKING:
     from cases.models import Reply
@@ -36,7 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NETWORK = "x"
-MAX_PAGES = 20
 PAGE_SIZE = 100
 DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=15)
 # A reply we may have sent is looked for from this long before the send started.
@@ -82,57 +90,20 @@ class XConnector:
     # ---- fetch -------------------------------------------------------------------------
 
     def fetch(self, channel: "Channel", cursor: dict[str, Any]) -> FetchResult:
-        """Read every stream of `channel` since `cursor`.
+        """Every page one poll of `channel` reads since `cursor`, merged (see `fetch_pages`)."""
+        return collect(self.fetch_pages(channel, cursor), cursor)
 
-        Returns the new posts (own posts skipped, duplicates within this fetch removed),
-        the rejects, the cursor to store (old values kept for streams that brought nothing)
-        and the number of posts read. Raises a ConnectorError subclass on failure; the
-        caller then keeps the old cursor, so nothing is lost.
+    def fetch_pages(self, channel: "Channel", cursor: dict[str, Any]) -> Iterator[FetchPage]:
+        """Read every stream of `channel` since `cursor`, one FetchPage per page read.
+
+        Each page carries its new posts (own posts skipped, repeats within the poll removed),
+        rejects, reads and the whole cursor to store once it is stored: a backlog bigger than
+        the poll's budget leaves a continuation there (see `x_paging`). Raises a
+        ConnectorError subclass on failure; the pages handed on before it stay valid.
         """
-        client = XClient(channel)
-        account_id = str(channel.external_account_id)
-        batch = _Batch(own_id=account_id)
-        new_cursor = dict(cursor)
+        from listening.connectors import x_paging
 
-        since = _str_or_none(cursor.get("mentions"))
-        pages = _pages(
-            lambda **kw: client.get_users_mentions(account_id, user_auth=False, **kw),
-            since_id=since,
-            token_param="pagination_token",
-            params=_tweet_params(),
-        )
-        new_cursor["mentions"] = _newest(since, batch.add_tweet_pages(pages, kind_hint=None))
-        if new_cursor["mentions"] is None:
-            del new_cursor["mentions"]
-
-        for rule in channel.rules.filter(enabled=True).order_by("pk"):
-            key = rule.cursor_key
-            since = _str_or_none(cursor.get(key))
-            pages = _pages(
-                lambda query=rule.query, **kw: client.search_recent_tweets(
-                    query, user_auth=False, **kw
-                ),
-                since_id=since,
-                token_param="next_token",
-                params=_tweet_params(),
-            )
-            newest = _newest(since, batch.add_tweet_pages(pages, kind_hint="search"))
-            if newest is not None:
-                new_cursor[key] = newest
-
-        stored_dm = _str_or_none(cursor.get("dm"))
-        newest_dm = _newest(
-            stored_dm, batch.add_dm_pages(_dm_pages(client, stored_dm), stop_at=stored_dm)
-        )
-        if newest_dm is not None:
-            new_cursor["dm"] = newest_dm
-
-        return FetchResult(
-            posts=batch.posts,
-            new_cursor=new_cursor,
-            quarantined=batch.quarantined,
-            reads=batch.reads,
-        )
+        yield from x_paging.fetch_pages(channel, XClient(channel), cursor)
 
     # ---- import ------------------------------------------------------------------------
 
@@ -162,9 +133,9 @@ class XConnector:
             isinstance(i, dict) and ("event_type" in i or "dm_conversation_id" in i) for i in items
         )
         if is_dm:
-            batch.add_dm_pages(iter([payload]), stop_at=None)
+            batch.add_dm_page(payload, stop_at=None)
         else:
-            batch.add_tweet_pages(iter([payload]), kind_hint=None)
+            batch.add_tweet_page(payload, kind_hint=None)
         return batch.posts, batch.quarantined
 
     # ---- publish -----------------------------------------------------------------------
@@ -262,86 +233,35 @@ class XConnector:
 class _Batch(FetchBatch):
     """One fetch of an account; `own_id` is the brand's X user id (its own posts skipped)."""
 
-    def add_tweet_pages(self, pages: Iterator[dict[str, Any]], kind_hint: str | None) -> list[str]:
-        """Normalise tweet pages; returns every id read (for the cursor)."""
-        ids: list[str] = []
-        for page in pages:
-            users = _users_by_id(page)
-            items = page.get("data") or []
-            self.reads += len(items)
-            ids.extend(_page_ids(page))
-            for item in items:
-                self.keep(normalise_tweet(item, users, kind_hint))
-        return ids
+    def add_tweet_page(self, page: dict[str, Any], kind_hint: str | None) -> int:
+        """Normalise one page of tweets; returns how many items it held (all billed)."""
+        users = _users_by_id(page)
+        items = page.get("data") or []
+        if not isinstance(items, list):
+            items = [items]
+        self.reads += len(items)
+        for item in items:
+            self.keep(normalise_tweet(item, users, kind_hint))
+        return len(items)
 
-    def add_dm_pages(
-        self, pages: Iterator[dict[str, Any]], stop_at: str | None = None
-    ) -> list[str]:
-        """Normalise dm_events pages; returns every id read (for the cursor)."""
-        ids: list[str] = []
-        for page in pages:
-            users = _users_by_id(page)
-            items = page.get("data") or []
-            self.reads += len(items)
-            for item in items:
-                if not isinstance(item, dict):
-                    self.keep(normalise_dm(item, users))
-                    continue
-                event_id = _str_or_none(item.get("id"))
-                if event_id and stop_at and not _is_newer(event_id, stop_at):
-                    continue  # stored by an earlier poll
-                if event_id:
-                    ids.append(event_id)
-                if item.get("event_type", "MessageCreate") != "MessageCreate":
-                    continue  # participants joining or leaving: not a message
+    def add_dm_page(self, page: dict[str, Any], stop_at: str | None = None) -> int:
+        """Normalise one dm_events page, skipping events up to `stop_at` (stored before)."""
+        users = _users_by_id(page)
+        items = page.get("data") or []
+        if not isinstance(items, list):
+            items = [items]
+        self.reads += len(items)
+        for item in items:
+            if not isinstance(item, dict):
                 self.keep(normalise_dm(item, users))
-        return ids
-
-
-def _pages(
-    call: Callable[..., Any], *, since_id: str | None, token_param: str, params: dict[str, Any]
-) -> Iterator[dict[str, Any]]:
-    """Pages of a since_id timeline, newest first: one page without a cursor, else all (capped)."""
-    token = None
-    for page_number in range(1, MAX_PAGES + 1):
-        request = dict(params, max_results=PAGE_SIZE)
-        if since_id:
-            request["since_id"] = since_id
-        if token:
-            request[token_param] = token
-        page = _call(call, **request)
-        yield page
-        token = _dig(page, "meta", "next_token")
-        if not since_id or not token:
-            return
-        if page_number == MAX_PAGES:
-            log.warning("X paging capped", extra={"pages": MAX_PAGES, "since_id": since_id})
-
-
-def _dm_pages(client: tweepy.Client, stored: str | None) -> Iterator[dict[str, Any]]:
-    """dm_events pages, newest first, until the stored newest id (one page without one).
-
-    dm_events has no since_id, and every event returned is billed. With a stored id the
-    first request asks for one event only: a quiet poll then costs one read, not a page.
-    """
-    token = None
-    for page_number in range(MAX_PAGES + 1):
-        params: dict[str, Any] = {
-            "dm_event_fields": DM_EVENT_FIELDS,
-            "event_types": "MessageCreate",
-            "expansions": ["sender_id"],
-            "user_fields": USER_FIELDS,
-            "max_results": 1 if stored and page_number == 0 else PAGE_SIZE,
-        }
-        if token:
-            params["pagination_token"] = token
-        page = _call(client.get_direct_message_events, user_auth=False, **params)
-        yield page
-        token = _dig(page, "meta", "next_token")
-        if not stored or not token:
-            return
-        if any(not _is_newer(i, stored) for i in _page_ids(page)):
-            return  # reached what an earlier poll stored
+                continue
+            event_id = _str_or_none(item.get("id"))
+            if event_id and stop_at and not _is_newer(event_id, stop_at):
+                continue  # stored by an earlier poll
+            if item.get("event_type", "MessageCreate") != "MessageCreate":
+                continue  # participants joining or leaving: not a message
+            self.keep(normalise_dm(item, users))
+        return len(items)
 
 
 def _call(call: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:

@@ -300,9 +300,18 @@ class SimState:
     def take_fault(
         self, network: str, path: str, kinds: tuple[str, ...], consume: bool = True
     ) -> Fault | None:
-        """The first queued fault of one of `kinds` matching this request, used up by one."""
+        """The first queued fault of one of `kinds` matching this request, used up by one.
+
+        A fault added with option `skip` lets that many matching requests through first
+        (a failure on page N of a listing).
+        """
         for item in self.faults:
             if item.fault in kinds and item.matches(network, path):
+                skip = int(item.options.get("skip") or 0)
+                if skip > 0:
+                    if consume:
+                        item.options["skip"] = skip - 1
+                    continue
                 if consume:
                     item.remaining -= 1
                     item.fired += 1

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from listening.simulator.state import SimState
 
 ID_STEP = 4_194_304  # one millisecond in a snowflake
+# GET /2/users/:id/mentions: "up to the most recent 800 Tweets can be retrieved".
+MENTIONS_REACH = 800
+# GET /2/tweets/search/recent: the last 7 days.
+SEARCH_WINDOW_S = 7 * 86_400
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 _TCO = re.compile(r"https://t\.co/\w+")
 _MENTION = re.compile(r"@(\w{1,15})")
@@ -615,8 +619,10 @@ class XNetwork(TrafficGenerator):
     # -- endpoints ----------------------------------------------------------------------
 
     def get_mentions(self, user_id: str, params: dict[str, str]) -> dict[str, Any]:
+        """The mentions timeline: only its MENTIONS_REACH most recent posts, however paged."""
         count = _int_param(params, "max_results", 10, 5, 100)
-        return self._timeline(self.mentions.get(user_id, []), params, count, "next_token")
+        ids = self.mentions.get(user_id, [])[-MENTIONS_REACH:]
+        return self._timeline(ids, params, count, "next_token")
 
     def get_user_tweets(self, user_id: str, params: dict[str, str]) -> dict[str, Any]:
         count = _int_param(params, "max_results", 10, 5, 100)
@@ -631,15 +637,41 @@ class XNetwork(TrafficGenerator):
         token_raw = params.get("next_token") or params.get("pagination_token")
         token = decode_token(token_raw) if token_raw else None
         since_id = _id_param(params, "since_id")
-        week_ago = self.state.now() - 7 * 86_400
+        until_id = _id_param(params, "until_id")
+        start_time = _time_param(params, "start_time")
+        if since_id is not None and start_time is not None:
+            raise invalid_request(
+                "since_id", str(since_id), "since_id and start_time cannot be used together"
+            )
+        week_ago = self.state.now() - SEARCH_WINDOW_S
+        if start_time is not None and start_time < week_ago:
+            raise invalid_request(
+                "start_time",
+                params["start_time"],
+                f"Invalid 'start_time':'{params['start_time']}'. 'start_time' must be on or"
+                f" after {iso_x(week_ago)}",
+            )
         ids = self.all_ids
+        if since_id is not None and self._before_window(since_id, week_ago):
+            # X refuses a since_id older than the 7-day window rather than serving from it.
+            raise invalid_request(
+                "since_id",
+                str(since_id),
+                f"Invalid 'since_id':'{since_id}'. 'since_id' must be a tweet id created after"
+                f" {iso_x(week_ago)}",
+            )
         lo = bisect_right(ids, since_id) if since_id is not None else 0
-        hi = bisect_left(ids, token) if token is not None else len(ids)
+        hi = len(ids)
+        if until_id is not None:
+            hi = min(hi, bisect_left(ids, until_id))
+        if token is not None:
+            hi = min(hi, bisect_left(ids, token))
+        floor = max(week_ago, start_time or week_ago)
         page: list[int] = []
         more = False
         for pos in range(hi - 1, lo - 1, -1):
             tweet = self.tweets[ids[pos]]
-            if tweet.created < week_ago:
+            if tweet.created < floor:
                 break
             if tweet.author_id in self.customers_by_id and matcher(self, tweet):
                 if len(page) == count:
@@ -647,6 +679,14 @@ class XNetwork(TrafficGenerator):
                     break
                 page.append(tweet.id)
         return self._tweet_page(page, more, params, "next_token")
+
+    def _before_window(self, tweet_id: int, week_ago: float) -> bool:
+        """Whether id `tweet_id` was issued before the search window, told by the newest tweet
+        at or before it (ids rise with time); an id older than every tweet is too old."""
+        pos = bisect_right(self.all_ids, tweet_id)
+        if pos == 0:
+            return True
+        return self.tweets[self.all_ids[pos - 1]].created < week_ago
 
     def get_tweet(self, tweet_id: str, params: dict[str, str]) -> dict[str, Any]:
         tweet = self.tweets.get(int(tweet_id)) if tweet_id.isdigit() else None

@@ -1,0 +1,413 @@
+"""Reading a Facebook page page by page, resumable across polls (the fetch half of `facebook`).
+
+Every Graph page is handed on as a FetchPage with the whole cursor to store once it is
+stored, so a failure keeps what was read before it, and a backlog bigger than one poll's
+budget (MAX_PAGES requests per stream) continues at the next poll. Graph pages connections
+with cursors (`paging.cursors.after`, present while `paging.next` is); an `after` cursor is
+opaque and stays valid, so it is what a continuation keeps.
+
+A stream's cursor value is unix seconds as a string (the newest time read), or while a
+backlog is read a continuation (a dict) with "since" (the time the backlog starts from) and
+"target" (the value the stream takes once it is drained):
+
+* "feed", "tagged": + "after", the cursor of the next page of the edge.
+* "comments": every post of /feed active since "since" (listed by updated_time, paged), and
+  every comment on each created since then, each comments edge paged to its end in
+  chronological order, so a busy post's newest comments are read too. + "list_after" (the
+  listing page being worked through), "done" (its posts finished), "post" and
+  "comments_after" (the post being read and where), "floor" (comments are read from there:
+  the start of the previous round, kept between rounds as "comments_floor").
+* "messenger": conversations updated since "since" (most recent first, paged), then their
+  messages newest first down to "since". + "list_after", "done", "conversation",
+  "messages_after".
+
+A stale `after` Graph refuses restarts that edge from its first page; ingest drops what it
+already has. Without a cursor a stream reads one page (a first look), then follows from there.
+"""
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlparse
+
+import facebook
+
+from listening.connectors.errors import PermanentError
+from listening.connectors.facebook import (
+    ACTIVITY_FIELDS,
+    COMMENT_FIELDS,
+    CONVERSATION_FIELDS,
+    MESSAGE_FIELDS,
+    MESSAGES_PAGE_SIZE,
+    PAGE_SIZE,
+    POST_FIELDS,
+    RECENT_CONVERSATIONS,
+    RECENT_POSTS,
+    TAGGED_FIELDS,
+    _Batch,
+    _cursor_time,
+    _get,
+    _id,
+    _str,
+    normalise_comment,
+    normalise_message,
+    normalise_post,
+    parse_graph_time,
+)
+from listening.posts import FetchPage
+
+if TYPE_CHECKING:
+    from listening.models import Channel
+
+log = logging.getLogger(__name__)
+
+# Graph requests per stream and poll. A bigger backlog continues at the next poll.
+MAX_PAGES = 100
+# Cursor key: where the last round of the comments stream started (see `_comments`).
+COMMENTS_FLOOR = "comments_floor"
+
+
+def fetch_pages(
+    channel: "Channel", graph: facebook.GraphAPI, cursor: dict[str, Any]
+) -> Iterator[FetchPage]:
+    """Every stream of the page, one FetchPage per Graph page read."""
+    page_id = str(channel.external_account_id)
+    reader = _Reader(channel, graph, _Batch(own_id=page_id), dict(cursor))
+    yield from reader.posts("feed", f"{page_id}/feed", POST_FIELDS, "visitor_post")
+    yield from reader.comments(page_id)
+    yield from reader.posts("tagged", f"{page_id}/tagged", TAGGED_FIELDS, "tag")
+    yield from reader.messenger(page_id)
+
+
+class _Budget(Exception):
+    """The stream used its requests for this poll: the rest waits for the next one."""
+
+
+class _Reader:
+    def __init__(
+        self,
+        channel: "Channel",
+        graph: facebook.GraphAPI,
+        batch: _Batch,
+        cursor: dict[str, Any],
+    ) -> None:
+        self.channel = channel
+        self.graph = graph
+        self.batch = batch
+        self.cursor = cursor
+        self.requests = 0
+
+    # ---- plumbing ------------------------------------------------------------------------
+
+    def _get(self, stream: str, path: str, args: dict[str, Any]) -> dict[str, Any]:
+        """One request of `stream`'s budget. A stale `after` cursor is dropped, once."""
+        if self.requests >= MAX_PAGES:
+            raise _Budget(stream)
+        self.requests += 1
+        try:
+            return _get(self.graph, path, args)
+        except PermanentError as exc:
+            if "after" not in args or "cursor" not in str(exc).lower():
+                raise
+            log.warning(
+                "Graph refused a stored paging cursor: reading that edge from its start",
+                extra={"channel_id": self.channel.pk, "stream": stream, "path": path},
+            )
+            return self._get(stream, path, {k: v for k, v in args.items() if k != "after"})
+
+    def _page(self, stream: str, value: Any) -> FetchPage:
+        if value is None:
+            self.cursor.pop(stream, None)
+        else:
+            self.cursor[stream] = value
+        return self.batch.page(stream, self.cursor)
+
+    def _run(self, stream: str, pages: Iterator[FetchPage]) -> Iterator[FetchPage]:
+        self.requests = 0
+        try:
+            yield from pages
+        except _Budget:
+            log.info(
+                "Facebook backlog continues next poll",
+                extra={"channel_id": self.channel.pk, "stream": stream},
+            )
+
+    # ---- feed and tagged -----------------------------------------------------------------
+
+    def posts(self, stream: str, path: str, fields: str, kind: str) -> Iterator[FetchPage]:
+        """Posts of one page edge (feed: visitor posts; tagged: posts tagging the page)."""
+        return self._run(stream, self._posts(stream, path, fields, kind))
+
+    def _posts(self, stream: str, path: str, fields: str, kind: str) -> Iterator[FetchPage]:
+        since, target, state = _position(self.cursor.get(stream))
+        after = _str(state.get("after")) or None
+        first_look = since is None
+        while True:
+            args: dict[str, Any] = {"fields": fields, "limit": PAGE_SIZE}
+            if since is not None:
+                args["since"] = int(since.timestamp())
+            if after:
+                args["after"] = after
+            page = self._get(stream, path, args)
+            for item in self.batch.read(page):
+                target = _later(target, item.get("created_time"))
+                self.batch.keep(normalise_post(item, kind=kind))
+            after = _next_after(page)
+            if first_look or not after:
+                yield self._page(stream, _seconds(target or since))
+                return
+            yield self._page(stream, _continuation(since, target, after=after))
+
+    # ---- comments ------------------------------------------------------------------------
+
+    def comments(self, page_id: str) -> Iterator[FetchPage]:
+        return self._run("comments", self._comments(page_id))
+
+    def _comments(self, page_id: str) -> Iterator[FetchPage]:
+        stream = "comments"
+        since, target, state = _position(self.cursor.get(stream))
+        if since is None:
+            yield from self._first_comments(page_id)
+            return
+        list_after = _str(state.get("list_after")) or None
+        done = [_str(p) for p in state.get("done") or [] if _str(p)]
+        current = _str(state.get("post")) or None
+        current_after = _str(state.get("comments_after")) or None
+        # Comments are read from the previous round's start (the floor), not from `since`: a
+        # post that new activity lifted above the listing's position during that round was
+        # skipped by it, and its comments from then are read now (ingest drops repeats).
+        floor = _cursor_time(state.get("floor") if state else self.cursor.get(COMMENTS_FLOOR))
+        floor = floor if floor is not None and floor < since else since
+
+        def save(**extra: Any) -> FetchPage:
+            return self._page(
+                stream,
+                _continuation(
+                    since, target, list_after=list_after, done=done, floor=_seconds(floor), **extra
+                ),
+            )
+
+        if current:  # a post left half read by the last poll: finish it first
+            yield from self._post_comments(current, floor, current_after, save)
+            done.append(current)
+            yield save()
+        while True:
+            args: dict[str, Any] = {
+                "fields": ACTIVITY_FIELDS,
+                "limit": PAGE_SIZE,
+                "since": int(since.timestamp()),
+            }
+            if list_after:
+                args["after"] = list_after
+            listing = self._get(stream, f"{page_id}/feed", args)
+            for post in self.batch.read(listing):
+                post_id = _id(post)
+                activity = parse_graph_time(post.get("updated_time") or post.get("created_time"))
+                if not post_id or activity is None or activity < since or post_id in done:
+                    continue
+                # The target is the newest activity *listed*, not the newest comment read: a
+                # comment landing on another post meanwhile stays after it.
+                target = activity if target is None or activity > target else target
+                yield from self._post_comments(post_id, floor, None, save)
+                done.append(post_id)
+                yield save()
+            next_after = _next_after(listing)
+            if not next_after:
+                self.cursor[COMMENTS_FLOOR] = _seconds(since)
+                yield self._page(stream, _seconds(target or since))
+                return
+            list_after, done = next_after, []
+            yield save()
+
+    def _post_comments(
+        self,
+        post_id: str,
+        since: datetime,
+        after: str | None,
+        save: Callable[..., FetchPage],
+    ) -> Iterator[FetchPage]:
+        """Every comment on `post_id` created since `since`, oldest first, to the end."""
+        while True:
+            args: dict[str, Any] = {
+                "fields": COMMENT_FIELDS,
+                "filter": "stream",
+                "order": "chronological",
+                "limit": PAGE_SIZE,
+                "since": int(since.timestamp()),
+            }
+            if after:
+                args["after"] = after
+            page = self._get("comments", f"{post_id}/comments", args)
+            for item in self.batch.read(page):
+                self.batch.keep(normalise_comment(item, post_id=post_id))
+            after = _next_after(page)
+            if not after:
+                return
+            yield save(post=post_id, comments_after=after)
+
+    def _first_comments(self, page_id: str) -> Iterator[FetchPage]:
+        """No cursor yet: the newest comments of the most recently active posts, one page each."""
+        listing = self._get(
+            "comments", f"{page_id}/feed", {"fields": ACTIVITY_FIELDS, "limit": RECENT_POSTS}
+        )
+        target = None
+        for post in self.batch.read(listing):
+            post_id = _id(post)
+            activity = parse_graph_time(post.get("updated_time") or post.get("created_time"))
+            if not post_id or activity is None:
+                continue
+            target = activity if target is None or activity > target else target
+            args = {
+                "fields": COMMENT_FIELDS,
+                "filter": "stream",
+                "order": "reverse_chronological",
+                "limit": PAGE_SIZE,
+            }
+            page = self._get("comments", f"{post_id}/comments", args)
+            for item in self.batch.read(page):
+                self.batch.keep(normalise_comment(item, post_id=post_id))
+        self.cursor.pop(COMMENTS_FLOOR, None)
+        yield self._page("comments", _seconds(target))
+
+    # ---- messenger -----------------------------------------------------------------------
+
+    def messenger(self, page_id: str) -> Iterator[FetchPage]:
+        return self._run("messenger", self._messenger(page_id))
+
+    def _messenger(self, page_id: str) -> Iterator[FetchPage]:
+        # Graph has no `since` on conversations: they come most recently updated first, and
+        # the listing stops at the first one not updated since the cursor.
+        stream = "messenger"
+        since, target, state = _position(self.cursor.get(stream))
+        first_look = since is None
+        list_after = _str(state.get("list_after")) or None
+        done = [_str(c) for c in state.get("done") or [] if _str(c)]
+        current = _str(state.get("conversation")) or None
+        current_after = _str(state.get("messages_after")) or None
+
+        def save(**extra: Any) -> FetchPage:
+            return self._page(
+                stream, _continuation(since, target, list_after=list_after, done=done, **extra)
+            )
+
+        if current and not first_look:
+            yield from self._messages(current, since, current_after, save)
+            done.append(current)
+            yield save()
+        limit = RECENT_CONVERSATIONS if first_look else PAGE_SIZE
+        while True:
+            args: dict[str, Any] = {
+                "platform": "messenger",
+                "fields": CONVERSATION_FIELDS,
+                "limit": limit,
+            }
+            if list_after:
+                args["after"] = list_after
+            listing = self._get(stream, f"{page_id}/conversations", args)
+            reached_old = False
+            for conversation in self.batch.read(listing):
+                conversation_id = _id(conversation)
+                updated_at = parse_graph_time(conversation.get("updated_time"))
+                if not conversation_id or updated_at is None or conversation_id in done:
+                    continue
+                # Graph times have one-second resolution: an update in the cursor's own
+                # second may be new, so it is read again (ingest drops what it has).
+                if since is not None and updated_at < since:
+                    reached_old = True
+                    break
+                # As for comments: the target is the newest conversation update *listed*.
+                target = updated_at if target is None or updated_at > target else target
+                if first_look:
+                    self._first_messages(conversation_id)
+                    continue
+                yield from self._messages(conversation_id, since, None, save)
+                done.append(conversation_id)
+                yield save()
+            next_after = _next_after(listing)
+            if first_look or reached_old or not next_after:
+                yield self._page(stream, _seconds(target or since))
+                return
+            list_after, done = next_after, []
+            yield save()
+
+    def _messages(
+        self,
+        conversation_id: str,
+        since: datetime,
+        after: str | None,
+        save: Callable[..., FetchPage],
+    ) -> Iterator[FetchPage]:
+        """The messages of one conversation, newest first, down to `since`."""
+        while True:
+            args: dict[str, Any] = {"fields": MESSAGE_FIELDS, "limit": MESSAGES_PAGE_SIZE}
+            if after:
+                args["after"] = after
+            page = self._get("messenger", f"{conversation_id}/messages", args)
+            reached_old = False
+            for item in self.batch.read(page):
+                created = parse_graph_time(item.get("created_time"))
+                if created is not None and created < since:
+                    reached_old = True  # newest first: the rest was read by earlier polls
+                    continue
+                self.batch.keep(normalise_message(item, conversation_id=conversation_id))
+            after = _next_after(page)
+            if reached_old or not after:
+                return
+            yield save(conversation=conversation_id, messages_after=after)
+
+    def _first_messages(self, conversation_id: str) -> None:
+        page = self._get(
+            "messenger",
+            f"{conversation_id}/messages",
+            {"fields": MESSAGE_FIELDS, "limit": MESSAGES_PAGE_SIZE},
+        )
+        for item in self.batch.read(page):
+            self.batch.keep(normalise_message(item, conversation_id=conversation_id))
+
+
+def _position(value: Any) -> tuple[datetime | None, datetime | None, dict[str, Any]]:
+    """(since, target, continuation) of a stored stream value (plain time or continuation)."""
+    if isinstance(value, dict):
+        since = _cursor_time(value.get("since"))
+        target = _cursor_time(value.get("target"))
+        if since is not None:
+            return since, target, value
+        return target, None, {}  # an unreadable continuation: resume from what it aimed at
+    since = _cursor_time(value)
+    return since, None, {}
+
+
+def _continuation(since: datetime | None, target: datetime | None, **state: Any) -> dict[str, Any]:
+    value: dict[str, Any] = {"since": _seconds(since), "target": _seconds(target or since)}
+    value.update({key: item for key, item in state.items() if item})
+    return value
+
+
+def _next_after(page: dict[str, Any]) -> str | None:
+    """The `after` cursor of the next page, or None on the last page.
+
+    Graph's word for "last page" is a missing `paging.next`: a page emptied by privacy
+    filtering can still have one, so an empty page is followed too (the poll's budget bounds
+    it). The cursor is `paging.cursors.after`, else the `after` of the `next` URL.
+    """
+    paging = page.get("paging") if isinstance(page.get("paging"), dict) else {}
+    next_url = paging.get("next")
+    if not isinstance(next_url, str) or not next_url:
+        return None
+    cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
+    after = _str(cursors.get("after")) or _str(
+        (parse_qs(urlparse(next_url).query).get("after") or [""])[0]
+    )
+    return after or None
+
+
+def _later(current: datetime | None, value: Any) -> datetime | None:
+    parsed = parse_graph_time(value)
+    if parsed is None:
+        return current
+    return parsed if current is None or parsed > current else current
+
+
+def _seconds(value: datetime | None) -> str | None:
+    return str(int(value.timestamp())) if value is not None else None

@@ -1,0 +1,337 @@
+"""Backlogs past every page cap, read through the simulator with the real tweepy / facebook-sdk.
+
+Each poll is given a small page budget, so a backlog takes several polls: every post must be
+stored once, X must read each post once (it bills reads), a failure on page N must keep pages
+1..N-1, and what the network can no longer serve must show as a gap.
+"""
+
+import logging
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from listening import polling
+from listening.connectors import facebook_paging, x_paging
+from listening.models import Channel, ListeningRule, Mention
+from listening.polling import PollOutcome
+from listening.posts import gap, pending_streams
+from tests.conftest import logged_in, make_channel
+
+pytestmark = pytest.mark.django_db
+
+X_ACCOUNT, FB_PAGE = "1000", "2000"
+
+
+@pytest.fixture
+def networks(simulator, settings, clean_cache):
+    settings.X_API_BASE_URL = simulator.url
+    settings.FACEBOOK_GRAPH_URL = simulator.url
+    return simulator
+
+
+def x_channel() -> Channel:
+    return make_channel("x", external_account_id=X_ACCOUNT, handle="@acme_support")
+
+
+def fb_channel() -> Channel:
+    return make_channel("facebook", external_account_id=FB_PAGE, handle="Acme")
+
+
+def stored_ids(channel: Channel) -> list[str]:
+    return list(Mention.objects.filter(channel=channel).values_list("external_id", flat=True))
+
+
+def poll_until_drained(channel: Channel, limit: int = 50) -> int:
+    """Poll until no stream has a backlog left; returns the number of polls."""
+    for polls in range(1, limit + 1):
+        assert polling.poll_channel(channel.pk) == PollOutcome.OK
+        channel.refresh_from_db()
+        if not pending_streams(channel.cursor):
+            return polls
+    raise AssertionError(f"backlog not drained after {limit} polls: {channel.cursor}")
+
+
+def test_x_mention_backlog_is_read_over_several_polls_each_post_once(networks, monkeypatch, caplog):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 2)  # 200 posts a poll per stream
+    channel = x_channel()
+    first = networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # the first poll sets the cursor
+    channel.refresh_from_db()
+    reads_before = channel.api_reads
+
+    backlog = networks.publish("x", 750, account_id=X_ACCOUNT, kind="mention")
+    with caplog.at_level(logging.WARNING, logger="listening.polling"):
+        polls = poll_until_drained(channel)
+
+    assert polls == 4  # 750 posts at 200 a poll
+    ids = stored_ids(channel)
+    assert sorted(ids) == sorted(first + backlog)  # every post, once
+    # Each post read once; a backlog read over several polls also reads the post it started
+    # after, once, to prove nothing fell beyond the timeline's reach meanwhile.
+    assert channel.api_reads - reads_before == len(backlog) + 1
+    assert channel.cursor["mentions"] == backlog[-1]  # drained: the newest id
+    assert channel.intake_gaps == []
+    pending = [r for r in caplog.records if r.getMessage() == "poll stopped with a backlog pending"]
+    assert len(pending) == 3 and all(r.channel_id == channel.pk for r in pending)
+
+
+def test_x_rule_search_backlog_of_2500_posts(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 5)  # 500 posts a poll, well below the backlog
+    channel = x_channel()
+    ListeningRule.objects.create(channel=channel, name="Brand", query="acme")
+    networks.publish("x", 1, account_id=X_ACCOUNT, kind="search")
+    polling.poll_channel(channel.pk)
+    channel.refresh_from_db()
+    before, reads_before = set(stored_ids(channel)), channel.api_reads
+
+    backlog = networks.publish("x", 2500, account_id=X_ACCOUNT, kind="search")
+    polls = poll_until_drained(channel)
+
+    assert polls == 5
+    new = [i for i in stored_ids(channel) if i not in before]
+    assert sorted(new) == sorted(backlog)
+    assert channel.api_reads - reads_before == len(backlog)
+
+
+def test_x_dm_backlog_resumes_with_the_stored_pagination_token(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 1)  # the one-event probe, then one page a poll
+    channel = x_channel()
+    networks.publish("x", 1, account_id=X_ACCOUNT, kind="dm")
+    polling.poll_channel(channel.pk)
+    channel.refresh_from_db()
+    before, reads_before = set(stored_ids(channel)), channel.api_reads
+
+    backlog = networks.publish("x", 260, account_id=X_ACCOUNT, kind="dm")
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+    channel.refresh_from_db()
+    assert set(channel.cursor["dm"]) == {"stop_at", "token", "target"}
+    poll_until_drained(channel)
+
+    new = [i for i in stored_ids(channel) if i not in before]
+    assert sorted(new) == sorted(backlog)
+    # dm_events has no since_id: the stored event that ends the backlog is read once more.
+    assert channel.api_reads - reads_before == len(backlog) + 1
+
+
+def test_x_refused_dm_token_reads_again_from_the_newest(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 1)
+    channel = x_channel()
+    networks.publish("x", 1, account_id=X_ACCOUNT, kind="dm")
+    polling.poll_channel(channel.pk)
+    backlog = networks.publish("x", 150, account_id=X_ACCOUNT, kind="dm")
+    polling.poll_channel(channel.pk)
+    channel.refresh_from_db()
+    channel.cursor["dm"]["token"] = "not-a-token"
+    channel.save(update_fields=["cursor"])
+
+    poll_until_drained(channel)
+
+    assert set(backlog) <= set(stored_ids(channel))
+    assert len(stored_ids(channel)) == len(set(stored_ids(channel)))
+
+
+def test_x_mentions_past_the_timeline_reach_record_a_gap(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 20)
+    channel = x_channel()
+    networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
+    polling.poll_channel(channel.pk)
+    backlog = networks.publish("x", 900, account_id=X_ACCOUNT, kind="mention")
+
+    poll_until_drained(channel)
+
+    # X serves the 800 most recent mentions only: the oldest 100 of the backlog are beyond it.
+    assert set(backlog[-800:]) <= set(stored_ids(channel))
+    assert not set(backlog[:100]) & set(stored_ids(channel))
+    (gap,) = channel.intake_gaps
+    assert gap["stream"] == "mentions"
+    assert "800" in gap["reason"]
+    oldest_read = Mention.objects.get(channel=channel, external_id=backlog[-800])
+    assert gap["until"] == oldest_read.posted_at.isoformat()
+
+
+def test_x_mentions_pushed_beyond_reach_while_a_backlog_drains_record_a_gap(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 2)
+    channel = x_channel()
+    first = networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
+    polling.poll_channel(channel.pk)
+    backlog = networks.publish("x", 700, account_id=X_ACCOUNT, kind="mention")
+    polling.poll_channel(channel.pk)  # reads the newest 200 of the backlog
+    # 700 more arrive: the 800 most recent are now these and the backlog's newest 100 only.
+    wave = networks.publish("x", 700, account_id=X_ACCOUNT, kind="mention")
+
+    poll_until_drained(channel)  # the rest of the backlog, beyond reach: nothing more
+    channel.refresh_from_db()
+    (gap,) = channel.intake_gaps
+    assert gap["stream"] == "mentions"
+    assert gap["since"] == Mention.objects.get(external_id=first[0]).posted_at.isoformat()
+    assert gap["until"] == Mention.objects.get(external_id=backlog[-200]).posted_at.isoformat()
+    assert channel.cursor["mentions"] == backlog[-1]
+
+    poll_until_drained(channel)  # the wave
+    assert set(wave) | set(backlog[-200:]) | set(first) == set(stored_ids(channel))
+    assert len(channel.refresh_from_db() or channel.intake_gaps) == 1
+
+
+def test_x_failure_on_page_n_keeps_pages_before_it(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 20)
+    channel = x_channel()
+    networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
+    polling.poll_channel(channel.pk)
+    channel.refresh_from_db()
+    before, reads_before = len(stored_ids(channel)), channel.api_reads
+    backlog = networks.publish("x", 700, account_id=X_ACCOUNT, kind="mention")
+    # Page 4 fails (and its retries): pages 1-3 were stored, each with its cursor.
+    networks.fault("x", "503", count=10, path_contains="/mentions", skip=3)
+
+    assert polling.poll_channel(channel.pk) == PollOutcome.FAILED
+    channel.refresh_from_db()
+    assert len(stored_ids(channel)) - before == 300
+    assert channel.api_reads - reads_before == 300
+    assert pending_streams(channel.cursor) == ["mentions"]
+
+    networks.server.state.faults.clear()
+    poll_until_drained(channel)
+    assert len(stored_ids(channel)) - before == len(backlog)
+    # Pages 1-3 were not read again (the one more read is the reach check of a resumed backlog).
+    assert channel.api_reads - reads_before == len(backlog) + 1
+
+
+def test_x_rule_whose_since_id_left_the_7_day_window_records_a_visible_gap(
+    networks, admin, monkeypatch
+):
+    channel = x_channel()
+    rule = ListeningRule.objects.create(channel=channel, name="Brand", query="acme")
+    recent = networks.publish("x", 30, account_id=X_ACCOUNT, kind="search")
+    # An id X issued long before the window (ids are snowflakes: they carry their time).
+    channel.cursor = {"mentions": recent[-1], rule.cursor_key: "1000000000000000000"}
+    channel.save(update_fields=["cursor"])
+
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+
+    channel.refresh_from_db()
+    assert set(recent) <= set(stored_ids(channel))  # the window itself is read
+    assert channel.cursor[rule.cursor_key] == recent[-1]
+    (gap,) = channel.intake_gaps
+    assert gap["stream"] == rule.cursor_key
+    assert "7 days" in gap["reason"]
+    assert gap["since"].startswith("2018-") and gap["until"] > gap["since"] and gap["detected_at"]
+
+    page = logged_in(admin).get(reverse("listening:health"))
+    assert b"may be missing" in page.content
+    assert b"posts between 2018-" in page.content
+    report = logged_in(admin).get(
+        reverse("listening:health"), headers={"accept": "application/json"}
+    )
+    assert report.json()["status"] == "degraded"
+    assert "may be missing" in report.json()["channels"][0]["intake_gaps"][0]
+
+    change = reverse("admin:listening_channel_change", args=[channel.pk])
+    assert b"may be missing" in logged_in(admin).get(change).content
+    logged_in(admin).post(
+        reverse("admin:listening_channel_changelist"),
+        {"action": "acknowledge_gaps", "_selected_action": [channel.pk]},
+    )
+    channel.refresh_from_db()
+    assert channel.intake_gaps == []
+    assert b"may be missing" not in logged_in(admin).get(reverse("listening:health")).content
+
+
+def test_quiet_rule_past_the_window_is_read_again_without_a_gap(networks):
+    channel = x_channel()
+    rule = ListeningRule.objects.create(channel=channel, name="Brand", query="acme")
+    recent = networks.publish("x", 5, account_id=X_ACCOUNT, kind="search")
+    channel.cursor = {rule.cursor_key: "1000000000000000000"}
+    # The last poll read everything up to now: a since_id past the window is just quiet.
+    channel.last_success_at = timezone.now()
+    channel.save(update_fields=["cursor", "last_success_at"])
+
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+
+    channel.refresh_from_db()
+    assert set(recent) <= set(stored_ids(channel))
+    assert channel.intake_gaps == []
+
+
+# ---- Facebook --------------------------------------------------------------------------------
+
+
+def published_fb(networks, kind: str, count: int) -> list[str]:
+    return networks.publish("facebook", count, account_id=FB_PAGE, kind=kind)
+
+
+def test_facebook_backlog_every_post_comment_and_message_once(networks, monkeypatch):
+    # Graph requests per stream and poll: 250 new posts each need their comments read.
+    monkeypatch.setattr(facebook_paging, "MAX_PAGES", 60)
+    channel = fb_channel()
+    published_fb(networks, "visitor_post", 1)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look: sets the cursors
+    channel.refresh_from_db()
+    before = set(stored_ids(channel))
+
+    posts = published_fb(networks, "visitor_post", 250)  # more than a feed page (100)
+    comments = published_fb(networks, "comment", 600)  # on a few page posts: > 100 each
+    messages = published_fb(networks, "message", 150)
+    graph = networks.server.state.fb
+    busiest = max(graph.comments_by_post.values(), key=len)
+    assert len([c for c in busiest if c in set(comments)]) > 100
+
+    polls = poll_until_drained(channel)
+
+    assert polls > 1
+    new = [i for i in stored_ids(channel) if i not in before]
+    assert sorted(new) == sorted(posts + comments + messages)
+    assert set(busiest[-5:]) <= set(new)  # the busiest post's newest comments too
+
+
+def test_facebook_failure_mid_comments_keeps_earlier_pages(networks, monkeypatch):
+    monkeypatch.setattr(facebook_paging, "MAX_PAGES", 100)
+    channel = fb_channel()
+    published_fb(networks, "visitor_post", 1)
+    polling.poll_channel(channel.pk)
+    channel.refresh_from_db()
+    before = set(stored_ids(channel))
+    comments = published_fb(networks, "comment", 400)
+    networks.fault("facebook", "500", count=10, path_contains="/comments", skip=2)
+
+    assert polling.poll_channel(channel.pk) == PollOutcome.FAILED
+    channel.refresh_from_db()
+    kept = [i for i in stored_ids(channel) if i not in before]
+    assert len(kept) >= 100  # the comment pages read before the failure are stored
+    assert pending_streams(channel.cursor) == ["comments"]
+
+    networks.server.state.faults.clear()
+    poll_until_drained(channel)
+    new = [i for i in stored_ids(channel) if i not in before]
+    assert sorted(new) == sorted(comments)
+
+
+def test_admin_acknowledges_only_the_gaps_it_showed(admin):
+    channel = x_channel()
+    shown, later = timezone.now() - timedelta(minutes=5), timezone.now() + timedelta(minutes=1)
+    old_gap = {**gap("rule:1", None, shown, "X recent search reaches back 7 days only")}
+    new_gap = {**gap("mentions", None, later, "the X mentions timeline reaches back 800 posts")}
+    old_gap["detected_at"], new_gap["detected_at"] = shown.isoformat(), later.isoformat()
+    Channel.objects.filter(pk=channel.pk).update(intake_gaps=[old_gap, new_gap])
+    url = reverse("admin:listening_channel_change", args=[channel.pk])
+    form = {
+        "name": channel.name,
+        "network": "x",
+        "handle": channel.handle,
+        "external_account_id": channel.external_account_id,
+        "enabled": "on",
+        "poll_interval": "60",
+        "acknowledge_gaps": "on",
+        "gaps_seen_at": timezone.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "rules-TOTAL_FORMS": "0",
+        "rules-INITIAL_FORMS": "0",
+        "rules-MIN_NUM_FORMS": "0",
+        "rules-MAX_NUM_FORMS": "1000",
+    }
+
+    response = logged_in(admin).post(url, form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    channel.refresh_from_db()
+    assert channel.intake_gaps == [new_gap]  # recorded after the page was shown: kept

@@ -47,6 +47,8 @@ class Quarantined:
     reason: str
     payload: Any
     external_id: str = ""
+    # The item lacks what only the network can tell (its author): a look-up may complete it.
+    needs_lookup: bool = False
 
 
 @dataclass(slots=True)
@@ -57,6 +59,35 @@ class FetchResult:
     new_cursor: dict[str, Any]
     quarantined: list[Quarantined] = field(default_factory=list)
     reads: int = 0
+
+
+@dataclass(slots=True)
+class Hydration:
+    """What a connector's `hydrate` did to saved responses before normalisation.
+
+    `records` are the responses with the looked-up items filled in; `wanted` counts the
+    items that needed a look-up, `requests` and `reads` what it cost (or would cost, in a
+    dry run); `unresolved` maps an item id the network could not complete to the reason.
+    """
+
+    records: list[Any]
+    wanted: int = 0
+    requests: int = 0
+    reads: int = 0
+    unresolved: dict[str, str] = field(default_factory=dict)
+
+    def fail(self, ids: list[str], reason: str) -> None:
+        for item_id in ids:
+            self.unresolved.setdefault(item_id, reason)
+
+    def explain(self, rejects: list["Quarantined"]) -> list["Quarantined"]:
+        """`rejects` with the look-up's reason for the items it could not complete."""
+        return [
+            Quarantined(self.unresolved[q.external_id], q.payload, q.external_id, True)
+            if q.needs_lookup and q.external_id in self.unresolved
+            else q
+            for q in rejects
+        ]
 
 
 @dataclass(slots=True)

@@ -73,11 +73,20 @@ def by_id(posts) -> dict:
     return {p.external_id: p for p in posts}
 
 
+ROOT = f"{BASE}/{V}/"  # GET /?ids=…: several objects in one request
+
+
+def author_of(object_id: str, author_id: str, name: str) -> dict:
+    """Graph's answer to GET /?ids=<object_id>&fields=from,…: objects keyed by id."""
+    return {object_id: {"id": object_id, "from": {"name": name, "id": author_id}}}
+
+
 # ---- fetch and normalisation -------------------------------------------------------------
 
 
 def test_feed_keeps_visitor_posts_skips_the_pages_own_and_quarantines_bad_items(channel, rsps):
     rsps.get(FEED, json=load("fb_feed.json"))
+    rsps.get(ROOT, json=author_of("2000_7710001", "10230000001", "Lena Vogel"))
     quiet(rsps, TAGGED, CONVERSATIONS, f"{BASE}/{V}/2000_7710003/comments")
     quiet(rsps, f"{BASE}/{V}/2000_7710002/comments", f"{BASE}/{V}/2000_7710001/comments")
     quiet(rsps, f"{BASE}/{V}/2000_7710000/comments")
@@ -95,10 +104,12 @@ def test_feed_keeps_visitor_posts_skips_the_pages_own_and_quarantines_bad_items(
     assert post.author.external_id == "10229384756"
     assert post.author.name == "Marta Nowak"
     assert post.author.profile_url == "https://www.facebook.com/10229384756"
-    # No "from": the author's profile is gone or restricted; the post is kept.
-    anonymous = posts["2000_7710001"]
-    assert anonymous.author.external_id == "unknown" and anonymous.author.name == "Facebook user"
-    assert anonymous.text == "Kann mir jemand sagen, wann der Laden in Köln öffnet?"
+    # Listed without "from": its author is looked up, never guessed.
+    looked_up = posts["2000_7710001"]
+    assert looked_up.author.external_id == "10230000001" and looked_up.author.name == "Lena Vogel"
+    assert looked_up.text == "Kann mir jemand sagen, wann der Laden in Köln öffnet?"
+    lookup = params_of(calls_to(rsps, ROOT)[0])
+    assert lookup["ids"] == "2000_7710001" and "from" in lookup["fields"].split(",")
 
     assert [(q.external_id, q.reason) for q in result.quarantined] == [
         ("2000_7710000", "missing message")
@@ -149,6 +160,8 @@ def test_comments_thread_under_their_post_and_skip_the_pages_replies(channel, rs
     )
     comments_url = f"{BASE}/{V}/2000_7710002/comments"
     rsps.get(comments_url, json=load("fb_comments.json"))
+    # 55504 was listed without "from": the look-up says the page wrote it.
+    rsps.get(ROOT, json=author_of("7710002_55504", PAGE, "Acme"))
     quiet(rsps, TAGGED, CONVERSATIONS)
     cursor = {"feed": "1795000000", "comments": ts("2026-11-23T10:00:00+00:00")}
 
@@ -161,20 +174,19 @@ def test_comments_thread_under_their_post_and_skip_the_pages_replies(channel, rs
     assert sent["order"] == "chronological" and "parent" in sent["fields"]
 
     posts = by_id(result.posts)
-    assert set(posts) == {"7710002_55501", "7710002_55503", "7710002_55504"}
+    assert set(posts) == {"7710002_55501", "7710002_55503"}  # 55504 is the page's own
     top, answer = posts["7710002_55501"], posts["7710002_55503"]
     assert top.kind == answer.kind == "comment"
     assert top.conversation_id == answer.conversation_id == "2000_7710002"
     assert top.in_reply_to_id == "2000_7710002"
     assert answer.in_reply_to_id == "7710002_55501"
     assert answer.text == "Same here!! مشكلة كبيرة"
-    assert posts["7710002_55504"].author.external_id == "unknown"
     assert [(q.external_id, q.reason) for q in result.quarantined] == [
         ("7710002_55505", "missing created_time")
     ]
     assert result.new_cursor["comments"] == ts("2026-11-23T10:31:00+00:00")
     assert result.new_cursor["feed"] == "1795000000"  # empty feed page keeps its cursor
-    assert result.reads == 2 + 5  # activity listing + comments
+    assert result.reads == 2 + 5 + 1  # activity listing + comments + the author look-up
 
 
 def test_tagged_posts_are_kind_tag(channel, rsps):
@@ -239,9 +251,11 @@ def test_repeated_page_is_deduplicated(channel, rsps):
     rsps.get(FEED, json={**page, "paging": {"cursors": {"after": "x"}}})  # served again
     rsps.get(FEED, json=EMPTY)
     quiet(rsps, TAGGED, CONVERSATIONS)
+    rsps.get(ROOT, json=author_of("2000_7710001", "10230000001", "Lena Vogel"))
 
     result = FacebookConnector().fetch(channel, {"feed": "1795000000"})
 
+    assert len(calls_to(rsps, ROOT)) == 1  # the same post read twice is looked up once
     ids = [p.external_id for p in result.posts]
     assert sorted(ids) == ["2000_7710001", "2000_7710003"]
 
@@ -570,12 +584,16 @@ def test_normalise_payload_detects_each_graph_shape():
     connector = FacebookConnector()
 
     posts, rejects = connector.normalise_payload(load("fb_feed.json"), account_id=PAGE)
-    assert {p.kind for p in posts} == {"visitor_post"} and len(posts) == 2
-    assert [r.reason for r in rejects] == ["missing message"]
+    assert {p.kind for p in posts} == {"visitor_post"} and len(posts) == 1
+    # Without "from" the post is held for a look-up, not given a made-up author.
+    assert [(r.external_id, r.reason) for r in rejects] == [
+        ("2000_7710001", "author unknown: Graph sent the item without `from`"),
+        ("2000_7710000", "missing message"),
+    ]
 
     comments, _ = connector.normalise_payload(load("fb_comments.json"), account_id=PAGE)
     assert {c.kind for c in comments} == {"comment"}
-    assert {c.external_id for c in comments} == {"7710002_55501", "7710002_55503", "7710002_55504"}
+    assert {c.external_id for c in comments} == {"7710002_55501", "7710002_55503"}
 
     nested = {"id": "2000_7710002", "comments": load("fb_comments.json")}
     comments, _ = connector.normalise_payload(nested, account_id=PAGE)

@@ -28,7 +28,7 @@ from listening.connectors.errors import (
     PermanentError,
     TransientError,
 )
-from listening.posts import Author, FetchBatch, FetchResult, InboundPost, Quarantined
+from listening.posts import Author, FetchBatch, FetchResult, Hydration, InboundPost, Quarantined
 
 if TYPE_CHECKING:
     from cases.models import Reply
@@ -53,7 +53,15 @@ ACTIVITY_FIELDS = "id,updated_time,created_time"
 CONVERSATION_FIELDS = "id,updated_time"
 MESSAGE_FIELDS = "id,message,created_time,from,to"
 
-UNKNOWN_AUTHOR = Author(external_id="unknown", name="Facebook user")
+# GET /?ids= takes at most 50 ids. Each object is asked for what a post needs; `from` is
+# only disclosed with pages_read_user_content (or Page Public Content Access).
+LOOKUP_BATCH = 50
+LOOKUP_FIELDS = "id,from,created_time,message"
+NO_AUTHOR = "author unknown: Graph sent the item without `from`"
+UNDISCLOSED = (
+    "author unknown: Graph does not disclose it "
+    "(reading `from` needs the pages_read_user_content permission)"
+)
 
 MAX_ID = 255  # Mention.external_id
 MAX_AUTHOR_ID = 64  # Identity.external_id
@@ -92,6 +100,7 @@ class FacebookConnector:
             graph, f"{page_id}/tagged", TAGGED_FIELDS, "tag", "tagged", cursor, new_cursor, batch
         )
         self._fetch_messenger(graph, page_id, cursor, new_cursor, batch)
+        batch.look_up_authors(graph)
         return FetchResult(
             posts=batch.posts,
             new_cursor=new_cursor,
@@ -225,6 +234,8 @@ class FacebookConnector:
         batch = _Batch(own_id=account_id)
         if not isinstance(payload, dict):
             return [], [Quarantined(reason="not a Graph API response object", payload=payload)]
+        if _is_bare_item(payload):
+            payload = {"data": [payload]}  # one item, as the quarantine keeps it
         for connection in ("comments", "messages", "feed", "tagged"):
             nested = payload.get(connection)
             if isinstance(nested, dict) and isinstance(nested.get("data"), list):
@@ -242,6 +253,32 @@ class FacebookConnector:
             edge = _edge_from_items(data)
         _normalise_items(batch, edge, parent, data)
         return batch.posts, batch.quarantined
+
+    def hydrate(
+        self, channel: "Channel", records: list[Any], *, dry_run: bool = False
+    ) -> Hydration:
+        """Look up the authors (and dates) saved Graph items lack, in place.
+
+        Items without `from` or created_time are asked for with GET /?ids=…&fields=from,…
+        (50 ids a request); `reads` counts the objects Graph returned. Ids Graph cannot
+        complete (deleted, `from` not disclosed, no token, Graph unreachable) are in
+        `unresolved` with the reason and stay held in the quarantine. With `dry_run` nothing
+        is sent and the counts say what the look-up would cost at most.
+        """
+        wanted = _lookup_ids(records)
+        result = Hydration(records=records, wanted=len(wanted))
+        if dry_run:
+            result.requests, result.reads = -(-len(wanted) // LOOKUP_BATCH), len(wanted)
+            return result
+        if not wanted:
+            return result
+        try:
+            graph = _graph(channel)
+        except ConnectorError as exc:
+            result.fail(wanted, f"author unknown: Graph look-up not possible ({exc})")
+            return result
+        _look_up(graph, records, result)
+        return result
 
     # ---- publish -----------------------------------------------------------------------
 
@@ -371,6 +408,87 @@ class _Batch(FetchBatch):
                 self.quarantined.append(Quarantined(reason="item is not an object", payload=item))
         return good
 
+    def look_up_authors(self, graph: facebook.GraphAPI) -> None:
+        """Complete the items read without `from` (one GET /?ids= per 50, counted as reads).
+
+        What Graph completes is kept like any other item (the page's own posts skipped);
+        what it cannot complete stays in the quarantine with the reason, never guessed.
+        """
+        held = [q for q in self.quarantined if q.needs_lookup]
+        if not held:
+            return
+        self.quarantined = [q for q in self.quarantined if not q.needs_lookup]
+        records = [q.payload for q in held]
+        result = Hydration(records=records)
+        _look_up(graph, records, result)
+        self.reads += result.reads
+        for record in records:
+            posts, rejects = FacebookConnector().normalise_payload(record, account_id=self.own_id)
+            for post in posts:
+                self.keep(post)
+            for reject in result.explain(rejects):
+                self.keep(reject)
+
+
+def _look_up(graph: facebook.GraphAPI, records: list[Any], result: Hydration) -> None:
+    """Ask Graph for the items of `records` that lack `from` or created_time; fill them in."""
+    items: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        for item in _leaf_items(record):
+            if _lacks_author(item):
+                items.setdefault(_str(item.get("id")), []).append(item)
+    wanted = list(items)
+    result.wanted = len(wanted)
+    chunks = [wanted[i : i + LOOKUP_BATCH] for i in range(0, len(wanted), LOOKUP_BATCH)]
+    for number, chunk in enumerate(chunks):
+        try:
+            found = _objects(graph, chunk, result)
+        except ConnectorError as exc:
+            # Unreachable, refused or rate limited: ask no more; the rest is held.
+            for rest in chunks[number:]:
+                result.fail(rest, f"author unknown: Graph look-up failed ({exc})")
+            return
+        for object_id in chunk:
+            answer = found.get(object_id)
+            if not isinstance(answer, dict):
+                result.fail([object_id], "author unknown: Graph did not return the item")
+                continue
+            for item in items[object_id]:
+                item.update({k: v for k, v in answer.items() if v not in (None, "")})
+            if _author(answer.get("from")) is None:
+                result.fail([object_id], UNDISCLOSED)
+
+
+def _objects(graph: facebook.GraphAPI, ids: list[str], result: Hydration) -> dict[str, Any]:
+    """id -> object for `ids`: one GET /?ids= request, else one request per id.
+
+    One id Graph does not know (deleted) fails a whole `?ids=` request with #803, and newer
+    Graph versions refuse `?ids=` on the root: on such a refusal each id is asked alone,
+    and the ids Graph still refuses are left out of the answer.
+    """
+    try:
+        result.requests += 1
+        answer = graph.get_objects(ids, fields=LOOKUP_FIELDS)
+    except PermanentError:
+        answer = None
+    except ConnectorError:
+        raise
+    except Exception as exc:
+        raise _map_error(exc, sending=False) from exc
+    if isinstance(answer, dict):
+        found = {k: v for k, v in answer.items() if isinstance(v, dict)}
+        result.reads += len(found)
+        return found
+    found = {}
+    for object_id in ids:
+        try:
+            result.requests += 1
+            found[object_id] = _get(graph, object_id, {"fields": LOOKUP_FIELDS})
+            result.reads += 1
+        except PermanentError:
+            continue
+    return found
+
 
 def _graph(channel: "Channel") -> facebook.GraphAPI:
     token = (channel.credentials or {}).get("page_access_token")
@@ -456,13 +574,17 @@ def normalise_post(item: Any, *, kind: str) -> InboundPost | Quarantined:
     if isinstance(checked, Quarantined):
         return checked
     post_id, text, posted_at = checked
+    author = _author(item.get("from"))
+    if author is None:
+        edge = "tagged" if kind == "tag" else "feed"
+        return _held(item, post_id, {"id": "", edge: {"data": [item]}})
     return InboundPost(
         network=NETWORK,
         external_id=post_id,
         kind=kind,
         text=text,
         posted_at=posted_at,
-        author=_author(item.get("from")),
+        author=author,
         conversation_id=post_id,
         url=_url(item.get("permalink_url")),
     )
@@ -477,13 +599,16 @@ def normalise_comment(item: Any, *, post_id: str) -> InboundPost | Quarantined:
     parent = item.get("parent")
     parent_id = _str(parent.get("id")) if isinstance(parent, dict) else ""
     conversation = post_id or _post_of_comment(comment_id)
+    author = _author(item.get("from"))
+    if author is None:
+        return _held(item, comment_id, {"id": post_id, "comments": {"data": [item]}})
     return InboundPost(
         network=NETWORK,
         external_id=comment_id,
         kind="comment",
         text=text,
         posted_at=posted_at,
-        author=_author(item.get("from")),
+        author=author,
         conversation_id=conversation[:128],
         in_reply_to_id=(parent_id or conversation)[:MAX_ID],
         url=_url(item.get("permalink_url")),
@@ -497,6 +622,8 @@ def normalise_message(item: Any, *, conversation_id: str) -> InboundPost | Quara
         return checked
     message_id, text, posted_at = checked
     author = _author(item.get("from"))
+    if author is None:
+        return _held(item, message_id, {"id": conversation_id, "messages": {"data": [item]}})
     # PSIDs are page-scoped: they are not profile ids, so no profile link.
     author = Author(external_id=author.external_id, name=author.name)
     conversation = conversation_id or author.external_id
@@ -557,19 +684,81 @@ def _check(item: Any) -> tuple[str, str, datetime] | Quarantined:
     return item_id, text, posted_at
 
 
-def _author(value: Any) -> Author:
-    """The author from "from"; missing when the profile is deleted or restricted."""
+def _author(value: Any) -> Author | None:
+    """The author from "from", or None when Graph left it out or sent no usable id.
+
+    Graph omits `from` unless it is asked for and the token may read it, so an item
+    without one may as well be the page's own post: it is never given a guessed author.
+    """
     if not isinstance(value, dict):
-        return UNKNOWN_AUTHOR
+        return None
     author_id = _str(value.get("id"))
     if not _GRAPH_ID.match(author_id) or len(author_id) > MAX_AUTHOR_ID:
-        return UNKNOWN_AUTHOR
+        return None
     name = value.get("name")
     return Author(
         external_id=author_id,
         name=name[:MAX_NAME] if isinstance(name, str) else "",
         profile_url=f"https://www.facebook.com/{author_id}",
     )
+
+
+def _held(item: dict[str, Any], item_id: str, context: dict[str, Any]) -> Quarantined:
+    """An item without a usable author, kept with its edge and parent (a field-expansion
+    response, which `normalise_payload` reads) so that a look-up or a replay can finish it."""
+    reason = NO_AUTHOR if "from" not in item else "author unknown: unusable `from`"
+    return Quarantined(reason, context, item_id, needs_lookup=True)
+
+
+def _is_bare_item(payload: dict[str, Any]) -> bool:
+    """A single post, comment or message rather than a response (the quarantine keeps items)."""
+    if "data" in payload or any(isinstance(payload.get(edge), dict) for edge in _EDGES):
+        return False
+    return "id" in payload and ("message" in payload or "created_time" in payload)
+
+
+def _leaf_items(record: Any) -> list[dict[str, Any]]:
+    """The posts, comments and messages of a saved response, as `normalise_payload` reads it."""
+    if not isinstance(record, dict):
+        return []
+    if _is_bare_item(record):
+        return [record]
+    for connection in ("comments", "messages", "feed", "tagged"):
+        nested = record.get(connection)
+        if isinstance(nested, dict) and isinstance(nested.get("data"), list):
+            return [i for i in nested["data"] if isinstance(i, dict)]
+    items = record.get("data")
+    if not isinstance(items, list):
+        return []
+    objects = [i for i in items if isinstance(i, dict)]
+    if _edge_from_paging(record.get("paging"))[0] == "conversations" or (
+        _edge_from_items(items) == "conversations"
+    ):
+        nested_messages = [c.get("messages") for c in objects]
+        return [
+            m
+            for nested in nested_messages
+            if isinstance(nested, dict) and isinstance(nested.get("data"), list)
+            for m in nested["data"]
+            if isinstance(m, dict)
+        ]
+    return objects
+
+
+def _lacks_author(item: dict[str, Any]) -> bool:
+    item_id = _str(item.get("id"))
+    if not _GRAPH_ID.match(item_id) or len(item_id) > MAX_ID:
+        return False
+    return _author(item.get("from")) is None or not item.get("created_time")
+
+
+def _lookup_ids(records: list[Any]) -> list[str]:
+    wanted: dict[str, None] = {}
+    for record in records:
+        for item in _leaf_items(record):
+            if _lacks_author(item):
+                wanted[_str(item.get("id"))] = None
+    return list(wanted)
 
 
 def _normalise_items(batch: _Batch, edge: str, parent: str, items: list[Any]) -> None:

@@ -2,7 +2,8 @@
 
 Existing rows get their digest computed in SQL exactly as `listening.quarantine.digest`
 does in Python (sha256 of "id:<external id>", else of "raw:<payload>"); duplicates are
-merged into the oldest row, which stays unresolved if any of them was.
+merged into the oldest row, which stays unresolved if any of them was. The deferred
+foreign-key checks those updates queue are run at once: pending, they block ALTER TABLE.
 """
 
 import django.db.models.deletion
@@ -21,6 +22,7 @@ WHERE keep.resolved_at IS NOT NULL AND EXISTS (
 DELETE FROM listening_quarantinedpost AS dup USING listening_quarantinedpost AS keep
 WHERE dup.channel_id = keep.channel_id AND dup.source = keep.source
   AND dup.digest = keep.digest AND dup.id > keep.id;
+SET CONSTRAINTS ALL IMMEDIATE;
 """
 
 
@@ -41,6 +43,13 @@ class Migration(migrations.Migration):
             name="replayed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
+        migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
+        migrations.AddConstraint(
+            model_name="quarantinedpost",
+            constraint=models.UniqueConstraint(
+                fields=("channel", "source", "digest"), name="quarantine_unique_record"
+            ),
+        ),
         migrations.AddField(
             model_name="quarantinedpost",
             name="mention",
@@ -51,13 +60,6 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.SET_NULL,
                 related_name="+",
                 to="listening.mention",
-            ),
-        ),
-        migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
-        migrations.AddConstraint(
-            model_name="quarantinedpost",
-            constraint=models.UniqueConstraint(
-                fields=("channel", "source", "digest"), name="quarantine_unique_record"
             ),
         ),
     ]

@@ -691,6 +691,8 @@ class XNetwork(TrafficGenerator):
                 )
         found = [self.tweets[int(i)] for i in ids if int(i) in self.tweets]
         fields = _fields(params, "tweet.fields")
+        if "author_id" in _fields(params, "expansions"):
+            fields.add("author_id")  # an expansion's id is always in the data object
         body = self._with_includes([self.tweet_json(t, fields) for t in found], found, params)
         if not found:
             del body["data"]

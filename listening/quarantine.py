@@ -176,7 +176,13 @@ def _replay(
     result.rows += len(rows)
     parsed = {row.pk: parse_record(row.payload) for row in rows}
     records = [record for record, error in parsed.values() if error is None]
-    hydration = connector.hydrate(channel, records, dry_run=dry_run)
+    # A post stored meanwhile (e.g. by a later import) is not looked up again.
+    stored = set(
+        Mention.objects.filter(
+            channel=channel, external_id__in=connector.lookup_ids(records)
+        ).values_list("external_id", flat=True)
+    )
+    hydration = connector.hydrate(channel, records, dry_run=dry_run, skip=stored)
     result.requests += hydration.requests
     result.reads += hydration.reads
     if dry_run:
@@ -198,7 +204,9 @@ def _replay(
             )
         except Exception as exc:  # a shape no connector knows: it stays, with the reason
             posts, rejects = [], [Quarantined(f"unreadable record: {exc}", record)]
-        rejects = hydration.explain(rejects)
+        rejects = hydration.explain(
+            [q for q in rejects if not (q.needs_lookup and q.external_id in stored)]
+        )
         reason = "; ".join(dict.fromkeys(q.reason for q in rejects)) if rejects else None
         outcomes[row.pk] = (posts, reason)
 
@@ -218,7 +226,7 @@ def _replay(
             result.mentions_created += ingest(channel, all_posts, None, now=now).created
         mention_ids = dict(
             Mention.objects.filter(
-                channel=channel, external_id__in={p.external_id for p in all_posts}
+                channel=channel, external_id__in={p.external_id for p in all_posts} | stored
             ).values_list("external_id", "id")
         )
         changed = []
@@ -226,10 +234,8 @@ def _replay(
             posts, reason = outcomes[pk]
             if reason is None:
                 row.replayed_at = row.resolved_at = now
-                row.mention_id = next(
-                    (mention_ids[p.external_id] for p in posts if p.external_id in mention_ids),
-                    None,
-                )
+                ids = [p.external_id for p in posts] + [row.external_id]
+                row.mention_id = next((mention_ids[i] for i in ids if i in mention_ids), None)
                 result.replayed += 1
             else:
                 row.reason = reason

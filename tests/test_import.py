@@ -134,6 +134,12 @@ def test_default_fields_file_is_stored_with_authors_after_lookup_and_reads_count
     assert brand_x.api_reads == len(tweets) - 1  # X bills the posts it returns
     assert f"Looked up {len(tweets)} posts: 1 requests, {len(tweets) - 1} reads" in output
 
+    again = run_import(path, brand_x)  # stored posts cost no second look-up
+    (call,) = calls_to(rsps, LOOKUP)[1:]
+    own = {i for i, t in tweets.items() if t["author_id"] == BRAND}
+    assert set(params_of(call)["ids"].split(",")) == {deleted} | own  # neither is stored
+    assert f"0 new mentions, {len(customers)} already stored, 0 quarantined" in again
+
 
 def many_tweets(count: int) -> tuple[dict[str, dict], dict[str, dict]]:
     template = load("x_mentions_page1.json")["data"][0]
@@ -170,7 +176,9 @@ def test_dry_run_prints_the_cost_and_writes_nothing(brand_x, rsps, tmp_path):
 
     output = run_import(path, brand_x, "--dry-run")
 
-    assert "Would import 2 records: 0 posts ready to store, 150 to look up first, 1 to" in output
+    assert "Would import 2 records: 0 posts ready to store, 150 to look up first, 0 already" in (
+        output
+    )
     assert "Look-up cost: 2 requests, at most 150 reads" in output
     assert not rsps.calls
     assert Mention.objects.count() == QuarantinedPost.objects.count() == 0

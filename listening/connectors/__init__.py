@@ -11,6 +11,7 @@ that knows a network's JSON shapes. Everything past them sees `listening.posts`.
     hydration = connector.hydrate(channel, records)        # look up what saved records lack
 """
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Protocol
 
 from listening.connectors.errors import PermanentError
@@ -34,8 +35,15 @@ class Connector(Protocol):
         self, payload: dict[str, Any], *, account_id: str = ""
     ) -> tuple[list[InboundPost], list[Quarantined]]: ...
 
+    def lookup_ids(self, records: list[Any]) -> list[str]: ...
+
     def hydrate(
-        self, channel: "Channel", records: list[Any], *, dry_run: bool = False
+        self,
+        channel: "Channel",
+        records: list[Any],
+        *,
+        dry_run: bool = False,
+        skip: Collection[str] = (),
     ) -> Hydration: ...
 
 

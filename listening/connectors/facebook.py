@@ -11,7 +11,7 @@ and in `_graph` (the version is set after construction).
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -254,8 +254,17 @@ class FacebookConnector:
         _normalise_items(batch, edge, parent, data)
         return batch.posts, batch.quarantined
 
+    def lookup_ids(self, records: list[Any]) -> list[str]:
+        """Ids of the items of `records` that `hydrate` would ask the network for."""
+        return _lookup_ids(records)
+
     def hydrate(
-        self, channel: "Channel", records: list[Any], *, dry_run: bool = False
+        self,
+        channel: "Channel",
+        records: list[Any],
+        *,
+        dry_run: bool = False,
+        skip: Collection[str] = (),
     ) -> Hydration:
         """Look up the authors (and dates) saved Graph items lack, in place.
 
@@ -263,9 +272,10 @@ class FacebookConnector:
         (50 ids a request); `reads` counts the objects Graph returned. Ids Graph cannot
         complete (deleted, `from` not disclosed, no token, Graph unreachable) are in
         `unresolved` with the reason and stay held in the quarantine. With `dry_run` nothing
-        is sent and the counts say what the look-up would cost at most.
+        is sent and the counts say what the look-up would cost at most. Ids in `skip` (posts
+        already stored) are not asked for.
         """
-        wanted = _lookup_ids(records)
+        wanted = [i for i in _lookup_ids(records) if i not in skip]
         result = Hydration(records=records, wanted=len(wanted))
         if dry_run:
             result.requests, result.reads = -(-len(wanted) // LOOKUP_BATCH), len(wanted)
@@ -277,7 +287,7 @@ class FacebookConnector:
         except ConnectorError as exc:
             result.fail(wanted, f"author unknown: Graph look-up not possible ({exc})")
             return result
-        _look_up(graph, records, result)
+        _look_up(graph, records, result, skip)
         return result
 
     # ---- publish -----------------------------------------------------------------------
@@ -430,12 +440,14 @@ class _Batch(FetchBatch):
                 self.keep(reject)
 
 
-def _look_up(graph: facebook.GraphAPI, records: list[Any], result: Hydration) -> None:
+def _look_up(
+    graph: facebook.GraphAPI, records: list[Any], result: Hydration, skip: Collection[str] = ()
+) -> None:
     """Ask Graph for the items of `records` that lack `from` or created_time; fill them in."""
     items: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         for item in _leaf_items(record):
-            if _lacks_author(item):
+            if _lacks_author(item) and _str(item.get("id")) not in skip:
                 items.setdefault(_str(item.get("id")), []).append(item)
     wanted = list(items)
     result.wanted = len(wanted)

@@ -9,7 +9,7 @@ one page only; backfills go through `manage.py import_posts`.
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -170,8 +170,17 @@ class XConnector:
             batch.add_tweet_pages(iter([payload]), kind_hint=None)
         return batch.posts, batch.quarantined
 
+    def lookup_ids(self, records: list[Any]) -> list[str]:
+        """Ids of the items of `records` that `hydrate` would ask the network for."""
+        return _lookup_ids(records)
+
     def hydrate(
-        self, channel: "Channel", records: list[Any], *, dry_run: bool = False
+        self,
+        channel: "Channel",
+        records: list[Any],
+        *,
+        dry_run: bool = False,
+        skip: Collection[str] = (),
     ) -> Hydration:
         """Complete saved tweets that lack their author or date through X's tweet look-up.
 
@@ -185,7 +194,7 @@ class XConnector:
         normalisation holds them in the quarantine: never stored without an author. With
         `dry_run` nothing is sent and the counts say what the look-up would cost at most.
         """
-        wanted = _lookup_ids(records)
+        wanted = [i for i in _lookup_ids(records) if i not in skip]
         result = Hydration(records=records, wanted=len(wanted))
         chunks = [wanted[i : i + LOOKUP_BATCH] for i in range(0, len(wanted), LOOKUP_BATCH)]
         if dry_run:

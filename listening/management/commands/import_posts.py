@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from listening.connectors import get_connector
 from listening.ingest import ingest
-from listening.models import Channel, QuarantinedPost
+from listening.models import Channel, Mention, QuarantinedPost
 from listening.posts import InboundPost, Quarantined
 from listening.quarantine import KEPT_PREFIX, MAX_RECORD_BYTES, parse_record
 
@@ -156,7 +156,9 @@ class Command(BaseCommand):
             raise CommandError(f"{file} does not exist or is not a file.")
         connector = get_connector(target.network)
 
-        counters = "records posts created duplicates quarantined rejects held wanted requests reads"
+        counters = (
+            "records posts stored created duplicates quarantined rejects held wanted requests reads"
+        )
         totals = dict.fromkeys(counters.split(), 0)
         records: list[Record] = []
         posts: list[InboundPost] = []
@@ -164,18 +166,24 @@ class Command(BaseCommand):
 
         def process() -> None:
             """Look up what the buffered records lack, normalise them, store the page."""
-            readable = [r for r in records if r.error is None]
-            hydration = connector.hydrate(target, [r.value for r in readable], dry_run=dry_run)
+            values = [r.value for r in records if r.error is None]
+            # Posts already stored (an earlier import of the same file) cost no look-up.
+            stored = set(
+                Mention.objects.filter(
+                    channel=target, external_id__in=connector.lookup_ids(values)
+                ).values_list("external_id", flat=True)
+            )
+            hydration = connector.hydrate(target, values, dry_run=dry_run, skip=stored)
             for key in ("wanted", "requests", "reads"):
                 totals[key] += getattr(hydration, key)
             if not dry_run:
                 target.count_api_use(reads=hydration.reads)
-            values = iter(hydration.records)
+            filled = iter(hydration.records)
             for record in records:
                 if record.error:
                     rejects.append(Quarantined(record.error, record.text))
                     continue
-                value = next(values)
+                value = next(filled)
                 if not isinstance(value, dict):
                     rejects.append(Quarantined(f"{record.where}: not a JSON object", value))
                     continue
@@ -186,8 +194,10 @@ class Command(BaseCommand):
                 except Exception as exc:  # a shape no connector knows: keep it, go on
                     found, bad = [], [Quarantined(f"{record.where}: {exc}", value)]
                 posts.extend(found)
-                rejects.extend(hydration.explain(bad))
+                fresh = [q for q in bad if not (q.needs_lookup and q.external_id in stored)]
+                rejects.extend(hydration.explain(fresh))
                 totals["posts"] += len(found)
+                totals["stored"] += len(bad) - len(fresh)
             records.clear()
             totals["rejects"] += len(rejects)
             totals["held"] += sum(1 for q in rejects if q.needs_lookup)
@@ -229,7 +239,7 @@ class Command(BaseCommand):
             self.stdout.write("Dry run: nothing was sent and nothing was written.")
             self.stdout.write(
                 "Would import {records} records: {ready} posts ready to store, {wanted} to "
-                "look up first, {bad} to quarantine.".format(
+                "look up first, {stored} already stored, {bad} to quarantine.".format(
                     ready=totals["posts"], bad=totals["rejects"] - totals["held"], **totals
                 )
             )
@@ -238,6 +248,7 @@ class Command(BaseCommand):
                 f"reads ({unit} returned, counted on the channel)."
             )
             return
+        totals["duplicates"] += totals["stored"]
         self.stdout.write(
             "Imported {records} records: {created} new mentions, {duplicates} already stored, "
             "{quarantined} quarantined.".format(**totals)

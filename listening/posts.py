@@ -80,6 +80,24 @@ class Hydration:
         for item_id in ids:
             self.unresolved.setdefault(item_id, reason)
 
+    def give_up(self, ids: list[str], network: str, exc: Exception) -> None:
+        """Mark `ids` unresolved because the look-up failed with `exc`.
+
+        The reason names the kind of failure only: an error's own text can quote the request
+        URL, and Graph URLs carry the access token.
+        """
+        from listening.connectors.errors import AuthError, PermanentError, RateLimited
+
+        if isinstance(exc, RateLimited):
+            why = f"rate limited until {exc.reset_at:%Y-%m-%d %H:%M} UTC"
+        elif isinstance(exc, AuthError):
+            why = "the channel's credentials are missing or refused"
+        elif isinstance(exc, PermanentError):
+            why = "the request was refused"
+        else:
+            why = "the network could not be reached"
+        self.fail(ids, f"author unknown: {network} look-up failed ({why})")
+
     def explain(self, rejects: list["Quarantined"]) -> list["Quarantined"]:
         """`rejects` with the look-up's reason for the items it could not complete."""
         return [

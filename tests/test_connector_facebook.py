@@ -126,6 +126,7 @@ def test_feed_keeps_visitor_posts_skips_the_pages_own_and_quarantines_bad_items(
 def test_feed_with_cursor_sends_since_and_follows_paging(channel, rsps):
     rsps.get(FEED, json=load("fb_feed.json"))
     rsps.get(FEED, json=load("fb_feed_page2.json"))
+    rsps.get(ROOT, json=author_of("2000_7710001", "10230000001", "Lena Vogel"))
     rsps.get(FEED, json=EMPTY)  # the activity listing for comments, afterwards
     quiet(rsps, TAGGED, CONVERSATIONS)
     cursor = {"feed": ts("2026-11-22T12:00:00+00:00")}
@@ -245,6 +246,18 @@ def test_messenger_rereads_a_conversation_updated_in_the_cursors_own_second(chan
     assert [p.external_id for p in result.posts] == ["m_kP8Z1wQ0bA7c2fJ9xLq3RtYvN5dE6"]
 
 
+def test_a_failed_author_lookup_fails_the_poll_so_the_next_one_retries(channel, rsps):
+    rsps.get(FEED, json=load("fb_feed.json"))
+    quiet(rsps, TAGGED, CONVERSATIONS, f"{BASE}/{V}/2000_7710003/comments")
+    quiet(rsps, f"{BASE}/{V}/2000_7710002/comments", f"{BASE}/{V}/2000_7710001/comments")
+    quiet(rsps, f"{BASE}/{V}/2000_7710000/comments")
+    error = {"message": "Service temporarily unavailable", "type": "OAuthException", "code": 2}
+    rsps.get(ROOT, status=503, json={"error": error})
+
+    with pytest.raises(TransientError):
+        FacebookConnector().fetch(channel, {})
+
+
 def test_repeated_page_is_deduplicated(channel, rsps):
     page = load("fb_feed.json")
     rsps.get(FEED, json=page)
@@ -299,6 +312,7 @@ def test_missing_content_type_does_not_raise_keyerror(channel, rsps):
     quiet(rsps, TAGGED, CONVERSATIONS)
     for post in ("2000_7710003", "2000_7710002", "2000_7710001", "2000_7710000"):
         quiet(rsps, f"{BASE}/{V}/{post}/comments")
+    rsps.get(ROOT, json=author_of("2000_7710001", "10230000001", "Lena Vogel"))
     # The defect: facebook-sdk with a plain session indexes headers["content-type"].
     production_feed = f"{facebook.FACEBOOK_GRAPH_URL}{V}/{PAGE}/feed"
     rsps.add(responses.Response(responses.GET, production_feed, body="{}", content_type=None))

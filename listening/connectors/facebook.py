@@ -285,7 +285,7 @@ class FacebookConnector:
         try:
             graph = _graph(channel)
         except ConnectorError as exc:
-            result.fail(wanted, f"author unknown: Graph look-up not possible ({exc})")
+            result.give_up(wanted, "Graph", exc)
             return result
         _look_up(graph, records, result, skip)
         return result
@@ -422,7 +422,10 @@ class _Batch(FetchBatch):
         """Complete the items read without `from` (one GET /?ids= per 50, counted as reads).
 
         What Graph completes is kept like any other item (the page's own posts skipped);
-        what it cannot complete stays in the quarantine with the reason, never guessed.
+        what it cannot complete (deleted, author not disclosed) stays in the quarantine with
+        the reason, never guessed. A look-up that fails (unreachable, rate limited, token
+        refused) fails the poll like any other request: the cursor stays, and the next poll
+        reads and looks up the same items again.
         """
         held = [q for q in self.quarantined if q.needs_lookup]
         if not held:
@@ -430,7 +433,7 @@ class _Batch(FetchBatch):
         self.quarantined = [q for q in self.quarantined if not q.needs_lookup]
         records = [q.payload for q in held]
         result = Hydration(records=records)
-        _look_up(graph, records, result)
+        _look_up(graph, records, result, strict=True)
         self.reads += result.reads
         for record in records:
             posts, rejects = FacebookConnector().normalise_payload(record, account_id=self.own_id)
@@ -441,9 +444,17 @@ class _Batch(FetchBatch):
 
 
 def _look_up(
-    graph: facebook.GraphAPI, records: list[Any], result: Hydration, skip: Collection[str] = ()
+    graph: facebook.GraphAPI,
+    records: list[Any],
+    result: Hydration,
+    skip: Collection[str] = (),
+    *,
+    strict: bool = False,
 ) -> None:
-    """Ask Graph for the items of `records` that lack `from` or created_time; fill them in."""
+    """Ask Graph for the items of `records` that lack `from` or created_time; fill them in.
+
+    A failed request marks the rest unresolved, or with `strict` is raised.
+    """
     items: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         for item in _leaf_items(record):
@@ -456,9 +467,11 @@ def _look_up(
         try:
             found = _objects(graph, chunk, result)
         except ConnectorError as exc:
+            if strict:
+                raise
             # Unreachable, refused or rate limited: ask no more; the rest is held.
             for rest in chunks[number:]:
-                result.fail(rest, f"author unknown: Graph look-up failed ({exc})")
+                result.give_up(rest, "Graph", exc)
             return
         for object_id in chunk:
             answer = found.get(object_id)

@@ -207,7 +207,7 @@ class XConnector:
         try:
             client = XClient(channel)
         except ConnectorError as exc:
-            result.fail(wanted, f"author unknown: X look-up not possible ({exc})")
+            result.give_up(wanted, "X", exc)
             return result
         for number, chunk in enumerate(chunks):
             try:
@@ -215,7 +215,7 @@ class XConnector:
             except ConnectorError as exc:
                 # Unreachable, refused or rate limited: ask no more; the rest is held.
                 for rest in chunks[number:]:
-                    result.fail(rest, f"author unknown: X look-up failed ({exc})")
+                    result.give_up(rest, "X", exc)
                 break
             result.requests += 1
             items = _items(answer)

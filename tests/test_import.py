@@ -6,16 +6,20 @@ through `responses` like X and Graph do (found items, `errors` for the missing o
 """
 
 import json
+import re
 from io import StringIO
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.core.management import CommandError, call_command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cases.models import Case, Identity
 from listening.models import Mention, QuarantinedPost
-from listening.quarantine import MAX_NESTING, MAX_RECORD_BYTES
+from listening.posts import Quarantined
+from listening.quarantine import MAX_NESTING, MAX_RECORD_BYTES, payload_text
 from tests.conftest import X_API, calls_to
 
 pytestmark = pytest.mark.django_db
@@ -317,6 +321,21 @@ def test_deep_or_oversized_records_are_quarantined_and_the_import_goes_on(
     assert len(rows[f"{where} 4"].payload) == 64 * 1024
 
 
+def test_a_lines_file_opening_with_an_array_or_null_loses_nothing(brand_x, tmp_path):
+    page = load("x_mentions_page1.json")
+    path = tmp_path / "x.jsonl"
+    path.write_text('["a list"]\n' + json.dumps(page) + "\nnull\n")
+
+    run_import(path, brand_x)
+
+    expected = {t["id"] for t in page["data"] if t["author_id"] != BRAND}
+    assert set(Mention.objects.values_list("external_id", flat=True)) == expected
+    assert sorted(QuarantinedPost.objects.values_list("reason", flat=True)) == [
+        "line 1: not a JSON object",
+        "line 3: not a JSON object",
+    ]
+
+
 def test_non_utf8_nul_and_surrogates_stay_storable(brand_x, tmp_path):
     page = load("x_mentions_page1.json")
     page["data"][0]["text"] = "nul \u0000 and a lone \ud800 surrogate"
@@ -421,6 +440,64 @@ def test_one_deleted_post_fails_the_batch_then_each_is_asked_alone(brand_page, r
     held = dict(QuarantinedPost.objects.values_list("external_id", "reason"))
     assert held["2000_7710003"] == "author unknown: Graph did not return the item"
     assert len(calls_to(rsps, GRAPH_ROOT)) == 1
+
+
+# ---- any record at all ------------------------------------------------------------------
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=12,
+)
+tweets = st.fixed_dictionaries(
+    {"id": st.text(alphabet="0123456789ab_", min_size=1, max_size=20) | st.integers()},
+    optional={
+        "text": st.text(max_size=40) | values,
+        "author_id": st.sampled_from(["42", BRAND, "", "bad id"]) | values,
+        "created_at": st.sampled_from(["2026-11-23T10:15:00.000Z", "yesterday"]) | values,
+        "conversation_id": values,
+        "public_metrics": values,
+    },
+)
+responses_ = st.fixed_dictionaries(
+    {"data": st.lists(tweets | values, max_size=4)},
+    optional={"includes": values, "meta": values, "errors": values},
+)
+records = st.lists(responses_ | values, min_size=1, max_size=5)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(records=records)
+def test_any_record_is_stored_skipped_as_the_brands_or_quarantined(
+    brand_x, rsps, tmp_path, records
+):
+    path = tmp_path / "fuzz.jsonl"
+    # JSON lines, opened by an empty page (a file that is one array is read as its elements).
+    lines = [json.dumps({"meta": {"result_count": 0}})] + [json.dumps(r) for r in records]
+    path.write_text("\n".join(lines) + "\n")
+
+    call_command("import_posts", str(path), "--no-progress", channel=brand_x.pk, stdout=StringIO())
+
+    stored = set(Mention.objects.filter(channel=brand_x).values_list("external_id", flat=True))
+    held = set(QuarantinedPost.objects.values_list("external_id", flat=True))
+    payloads = set(QuarantinedPost.objects.values_list("payload", flat=True))
+    for record in records:
+        if not isinstance(record, dict):
+            assert payload_text(Quarantined("", record)) in payloads
+            continue
+        for item in record["data"] if isinstance(record.get("data"), list) else []:
+            if not isinstance(item, dict) or not SAFE_ID.match(str(item.get("id", "-!"))):
+                continue
+            item_id = str(item["id"])
+            own = str(item.get("author_id")) == BRAND
+            assert item_id in stored or item_id in held or own, item
 
 
 def test_missing_channel_or_file_is_a_clear_error(x_channel, tmp_path):

@@ -51,16 +51,25 @@ class Record:
     error: str | None = None
     text: str = ""  # the raw text, kept in the quarantine when the record is unreadable
     size: int = 0  # bytes of the file it spans (for the progress bar)
+    blank: bool = False
 
 
 def read_records(path: Path) -> Iterator[Record]:
-    """The records of a JSON-lines file or of a file holding one JSON array."""
+    """The records of a JSON-lines file or of a file holding one JSON array.
+
+    A file that starts with "[" is one array only if nothing but blanks follows its end;
+    otherwise its first line is a record like the others.
+    """
     with path.open("rb") as handle:
         head = handle.read(4096).lstrip()
     if head.startswith(b"["):
-        yield from _array_records(path.read_bytes())
-    else:
-        yield from _line_records(path)
+        data = path.read_bytes()
+        elements = _array_elements(data)
+        if elements is not None:
+            for number, (start, end, size) in enumerate(elements, start=1):
+                yield _parsed(f"record {number}", data[start:end].strip(), size)
+            return
+    yield from _line_records(path)
 
 
 def _line_records(path: Path) -> Iterator[Record]:
@@ -80,13 +89,15 @@ def _line_records(path: Path) -> Iterator[Record]:
                 continue
             body = raw.rstrip(b"\r\n")
             if not body.strip():
-                yield Record(where, size=len(raw))  # a blank line
+                yield Record(where, size=len(raw), blank=True)
                 continue
             yield _parsed(where, body, len(raw))
 
 
-def _array_records(data: bytes) -> Iterator[Record]:
-    depth, start, number = 0, 0, 0
+def _array_elements(data: bytes) -> list[tuple[int, int, int]] | None:
+    """(start, end, bytes spanned) of each element of the array `data` holds, or None when
+    `data` is not one array (something follows it). An array that never ends is an error."""
+    depth, start, elements = 0, 0, []
     for token in _TOKENS.finditer(data):
         char = token.group()
         if char in (b"[", b"{"):
@@ -95,15 +106,13 @@ def _array_records(data: bytes) -> Iterator[Record]:
                 start = token.end()
         elif char in (b"]", b"}") or (char == b"," and depth == 1):
             if depth == 1:
-                body = data[start : token.start()].strip()
-                if body or char == b",":
-                    number += 1
-                    yield _parsed(f"record {number}", body, token.end() - start)
+                if data[start : token.start()].strip() or char == b",":
+                    elements.append((start, token.start(), token.end() - start))
                 start = token.end()
             if char != b",":
                 depth -= 1
             if depth == 0:
-                return
+                return None if data[token.end() :].strip() else elements
     raise CommandError("The file starts a JSON array that never ends: it is not valid JSON.")
 
 
@@ -221,8 +230,8 @@ class Command(BaseCommand):
         with bar:
             for record in read_records(file):
                 bar.update(record.size)
-                if record.value is None and record.error is None:
-                    continue  # a blank line
+                if record.blank:
+                    continue
                 totals["records"] += 1
                 records.append(record)
                 pending += _items_in(record.value)

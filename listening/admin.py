@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 
 from listening.connectors import x_oauth
 from listening.models import Channel, ListeningRule, Mention, Network, QuarantinedPost
+from listening.quarantine import do_replay_quarantined
 
 admin.site.site_header = "SocialDesk administration"
 admin.site.site_title = "SocialDesk admin"
@@ -308,12 +309,29 @@ class ResolvedFilter(admin.SimpleListFilter):
 
 @admin.register(QuarantinedPost)
 class QuarantinedPostAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "channel", "source", "external_id", "short_reason", "resolved_at"]
+    list_display = [
+        "created_at",
+        "channel",
+        "source",
+        "external_id",
+        "short_reason",
+        "resolved_at",
+        "replayed_at",
+    ]
     list_filter = [ResolvedFilter, "source", "channel"]
     list_select_related = ["channel"]
     search_fields = ["external_id", "reason"]
-    readonly_fields = ["channel", "source", "external_id", "reason", "payload", "created_at"]
-    actions = ["mark_resolved"]
+    readonly_fields = [
+        "channel",
+        "source",
+        "external_id",
+        "reason",
+        "payload",
+        "created_at",
+        "replayed_at",
+        "mention",
+    ]
+    actions = ["replay", "mark_resolved"]
 
     @admin.display(description="Reason")
     def short_reason(self, post: QuarantinedPost) -> str:
@@ -321,6 +339,21 @@ class QuarantinedPostAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.action(
+        description="Replay selected posts (look up, normalise, store)", permissions=["change"]
+    )
+    def replay(self, request: HttpRequest, queryset: QuerySet[QuarantinedPost]) -> None:
+        result = do_replay_quarantined(queryset)
+        level = messages.SUCCESS if not result.still_failing else messages.WARNING
+        self.message_user(
+            request,
+            f"{result.rows} open post(s) replayed: {result.replayed} stored "
+            f"({result.mentions_created} new mentions), {result.still_failing} still "
+            f"quarantined with their new reason. Look-ups: {result.requests} request(s), "
+            f"{result.reads} read(s).",
+            level,
+        )
 
     @admin.action(description="Mark selected posts resolved", permissions=["change"])
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet[QuarantinedPost]) -> None:

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from listening.models import Channel, QuarantinedPost
 from listening.posts import Author, InboundPost, Quarantined
+from listening.quarantine import store_rejects
 from listening.radar import Score, score_post, suggest_triage
 
 log = logging.getLogger(__name__)
@@ -124,10 +125,7 @@ def ingest(
             _insert_mentions(cursor, channel, fresh, scores, identities, case_ids, now)
             result.created = len(fresh)
         if rejects:
-            QuarantinedPost.objects.bulk_create(
-                [_quarantine_row(channel, item, source, now) for item in rejects]
-            )
-            result.quarantined = len(rejects)
+            result.quarantined = store_rejects(cursor, channel, rejects, source, now)
     if new_cursor is not None:
         channel.cursor = new_cursor
 
@@ -449,22 +447,3 @@ def _insert_mentions(
             }
         )
     cursor.execute(_INSERT_MENTIONS_SQL, [channel.pk, now, page_json(rows)])
-
-
-def _quarantine_row(
-    channel: Channel, item: Quarantined, source: str, now: datetime
-) -> QuarantinedPost:
-    if isinstance(item.payload, str):
-        payload = item.payload.replace("\x00", "\\x00")
-    else:
-        payload = json.dumps(item.payload, ensure_ascii=False, default=str)
-    # Every character is kept; a lone surrogate (no column stores one) as a visible escape.
-    payload = payload.encode("utf-8", "backslashreplace").decode()
-    return QuarantinedPost(
-        channel_id=channel.pk,
-        source=source,
-        external_id=str(item.external_id or "")[:255],
-        reason=item.reason,
-        payload=payload,
-        created_at=now,
-    )

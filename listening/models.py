@@ -1,5 +1,6 @@
 """Connected brand accounts, listening rules, inbound mentions and the quarantine."""
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -188,7 +189,12 @@ class Mention(models.Model):
 
 
 class QuarantinedPost(models.Model):
-    """A post that could not be normalised: kept with the reason, never silently dropped."""
+    """A post that could not be normalised: kept with the reason, never silently dropped.
+
+    One row per record: `digest` identifies it (its external id when it has one, else its
+    raw text; see `listening.quarantine`), so a record met again adds no row. A replayed row
+    that now normalises is stored through ingest and marked with when and which mention.
+    """
 
     class Source(models.TextChoices):
         POLL = "poll", "Poll"
@@ -199,12 +205,39 @@ class QuarantinedPost(models.Model):
     external_id = models.CharField(max_length=255, blank=True)
     reason = models.TextField()
     payload = models.TextField(help_text="The raw item as received (JSON text).")
+    digest = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    mention = models.ForeignKey(
+        Mention,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The mention a successful replay stored.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "quarantined posts"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "source", "digest"], name="quarantine_unique_record"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.external_id or '?'}: {self.reason[:60]}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.digest:
+            self.digest = record_digest(self.external_id, self.payload)
+        super().save(*args, **kwargs)
+
+
+def record_digest(external_id: str, payload: str) -> str:
+    """What makes a quarantined record the same record: its external id when it has one,
+    else its raw text (migration 0002 computes the same in SQL)."""
+    key = f"id:{external_id}" if external_id else f"raw:{payload}"
+    return hashlib.sha256(key.encode("utf-8", "backslashreplace")).hexdigest()

@@ -48,6 +48,8 @@ class Quarantined:
     reason: str
     payload: Any
     external_id: str = ""
+    # The item lacks what only the network can tell (its author): a look-up may complete it.
+    needs_lookup: bool = False
 
 
 @dataclass(slots=True)
@@ -110,6 +112,53 @@ def collect(pages: Iterable[FetchPage], cursor: dict[str, Any]) -> FetchResult:
         result.gaps.extend(page.gaps)
         result.new_cursor = page.cursor
     return result
+
+
+@dataclass(slots=True)
+class Hydration:
+    """What a connector's `hydrate` did to saved responses before normalisation.
+
+    `records` are the responses with the looked-up items filled in; `wanted` counts the
+    items that needed a look-up, `requests` and `reads` what it cost (or would cost, in a
+    dry run); `unresolved` maps an item id the network could not complete to the reason.
+    """
+
+    records: list[Any]
+    wanted: int = 0
+    requests: int = 0
+    reads: int = 0
+    unresolved: dict[str, str] = field(default_factory=dict)
+
+    def fail(self, ids: list[str], reason: str) -> None:
+        for item_id in ids:
+            self.unresolved.setdefault(item_id, reason)
+
+    def give_up(self, ids: list[str], network: str, exc: Exception) -> None:
+        """Mark `ids` unresolved because the look-up failed with `exc`.
+
+        The reason names the kind of failure only: an error's own text can quote the request
+        URL, and Graph URLs carry the access token.
+        """
+        from listening.connectors.errors import AuthError, PermanentError, RateLimited
+
+        if isinstance(exc, RateLimited):
+            why = f"rate limited until {exc.reset_at:%Y-%m-%d %H:%M} UTC"
+        elif isinstance(exc, AuthError):
+            why = "the channel's credentials are missing or refused"
+        elif isinstance(exc, PermanentError):
+            why = "the request was refused"
+        else:
+            why = "the network could not be reached"
+        self.fail(ids, f"author unknown: {network} look-up failed ({why})")
+
+    def explain(self, rejects: list["Quarantined"]) -> list["Quarantined"]:
+        """`rejects` with the look-up's reason for the items it could not complete."""
+        return [
+            Quarantined(self.unresolved[q.external_id], q.payload, q.external_id, True)
+            if q.needs_lookup and q.external_id in self.unresolved
+            else q
+            for q in rejects
+        ]
 
 
 @dataclass(slots=True)

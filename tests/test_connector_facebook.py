@@ -73,11 +73,20 @@ def by_id(posts) -> dict:
     return {p.external_id: p for p in posts}
 
 
+ROOT = f"{BASE}/{V}/"  # GET /?ids=…: several objects in one request
+
+
+def author_of(object_id: str, author_id: str, name: str) -> dict:
+    """Graph's answer to GET /?ids=<object_id>&fields=from,…: objects keyed by id."""
+    return {object_id: {"id": object_id, "from": {"name": name, "id": author_id}}}
+
+
 # ---- fetch and normalisation -------------------------------------------------------------
 
 
 def test_feed_keeps_visitor_posts_skips_the_pages_own_and_quarantines_bad_items(channel, rsps):
     rsps.get(FEED, json=load("fb_feed.json"))
+    rsps.get(ROOT, json=author_of("2000_7710001", "10230000001", "Lena Vogel"))
     quiet(rsps, TAGGED, CONVERSATIONS, f"{BASE}/{V}/2000_7710003/comments")
     quiet(rsps, f"{BASE}/{V}/2000_7710002/comments", f"{BASE}/{V}/2000_7710001/comments")
     quiet(rsps, f"{BASE}/{V}/2000_7710000/comments")
@@ -95,10 +104,12 @@ def test_feed_keeps_visitor_posts_skips_the_pages_own_and_quarantines_bad_items(
     assert post.author.external_id == "10229384756"
     assert post.author.name == "Marta Nowak"
     assert post.author.profile_url == "https://www.facebook.com/10229384756"
-    # No "from": the author's profile is gone or restricted; the post is kept.
-    anonymous = posts["2000_7710001"]
-    assert anonymous.author.external_id == "unknown" and anonymous.author.name == "Facebook user"
-    assert anonymous.text == "Kann mir jemand sagen, wann der Laden in Köln öffnet?"
+    # Listed without "from": its author is looked up, never guessed.
+    looked_up = posts["2000_7710001"]
+    assert looked_up.author.external_id == "10230000001" and looked_up.author.name == "Lena Vogel"
+    assert looked_up.text == "Kann mir jemand sagen, wann der Laden in Köln öffnet?"
+    lookup = params_of(calls_to(rsps, ROOT)[0])
+    assert lookup["ids"] == "2000_7710001" and "from" in lookup["fields"].split(",")
 
     assert [(q.external_id, q.reason) for q in result.quarantined] == [
         ("2000_7710000", "missing message")
@@ -115,6 +126,7 @@ def test_feed_keeps_visitor_posts_skips_the_pages_own_and_quarantines_bad_items(
 def test_feed_with_cursor_sends_since_and_follows_paging(channel, rsps):
     rsps.get(FEED, json=load("fb_feed.json"))
     rsps.get(FEED, json=load("fb_feed_page2.json"))
+    rsps.get(ROOT, json=author_of("2000_7710001", "10230000001", "Lena Vogel"))
     rsps.get(FEED, json=EMPTY)  # the activity listing for comments, afterwards
     quiet(rsps, TAGGED, CONVERSATIONS)
     cursor = {"feed": ts("2026-11-22T12:00:00+00:00")}
@@ -149,6 +161,8 @@ def test_comments_thread_under_their_post_and_skip_the_pages_replies(channel, rs
     )
     comments_url = f"{BASE}/{V}/2000_7710002/comments"
     rsps.get(comments_url, json=load("fb_comments.json"))
+    # 55504 was listed without "from": the look-up says the page wrote it.
+    rsps.get(ROOT, json=author_of("7710002_55504", PAGE, "Acme"))
     quiet(rsps, TAGGED, CONVERSATIONS)
     cursor = {"feed": "1795000000", "comments": ts("2026-11-23T10:00:00+00:00")}
 
@@ -161,14 +175,13 @@ def test_comments_thread_under_their_post_and_skip_the_pages_replies(channel, rs
     assert sent["order"] == "chronological" and "parent" in sent["fields"]
 
     posts = by_id(result.posts)
-    assert set(posts) == {"7710002_55501", "7710002_55503", "7710002_55504"}
+    assert set(posts) == {"7710002_55501", "7710002_55503"}  # 55504 is the page's own
     top, answer = posts["7710002_55501"], posts["7710002_55503"]
     assert top.kind == answer.kind == "comment"
     assert top.conversation_id == answer.conversation_id == "2000_7710002"
     assert top.in_reply_to_id == "2000_7710002"
     assert answer.in_reply_to_id == "7710002_55501"
     assert answer.text == "Same here!! مشكلة كبيرة"
-    assert posts["7710002_55504"].author.external_id == "unknown"
     assert [(q.external_id, q.reason) for q in result.quarantined] == [
         ("7710002_55505", "missing created_time")
     ]
@@ -192,7 +205,7 @@ def test_comments_thread_under_their_post_and_skip_the_pages_replies(channel, rs
     assert listing["since"] == ts("2026-11-23T10:31:00+00:00")
     assert params_of(calls_to(rsps, late_url)[0])["since"] == cursor["comments"]
     assert result.new_cursor["feed"] == "1795000000"  # empty feed page keeps its cursor
-    assert result.reads == 2 + 5  # activity listing + comments
+    assert result.reads == 2 + 5 + 1  # activity listing + comments + the author look-up
 
 
 def test_tagged_posts_are_kind_tag(channel, rsps):
@@ -251,15 +264,29 @@ def test_messenger_rereads_a_conversation_updated_in_the_cursors_own_second(chan
     assert [p.external_id for p in result.posts] == ["m_kP8Z1wQ0bA7c2fJ9xLq3RtYvN5dE6"]
 
 
+def test_a_failed_author_lookup_fails_the_poll_so_the_next_one_retries(channel, rsps):
+    rsps.get(FEED, json=load("fb_feed.json"))
+    quiet(rsps, TAGGED, CONVERSATIONS, f"{BASE}/{V}/2000_7710003/comments")
+    quiet(rsps, f"{BASE}/{V}/2000_7710002/comments", f"{BASE}/{V}/2000_7710001/comments")
+    quiet(rsps, f"{BASE}/{V}/2000_7710000/comments")
+    error = {"message": "Service temporarily unavailable", "type": "OAuthException", "code": 2}
+    rsps.get(ROOT, status=503, json={"error": error})
+
+    with pytest.raises(TransientError):
+        FacebookConnector().fetch(channel, {})
+
+
 def test_repeated_page_is_deduplicated(channel, rsps):
     page = load("fb_feed.json")
     rsps.get(FEED, json=page)
     rsps.get(FEED, json={**page, "paging": {"cursors": {"after": "x"}}})  # served again
     rsps.get(FEED, json=EMPTY)
     quiet(rsps, TAGGED, CONVERSATIONS)
+    rsps.get(ROOT, json=author_of("2000_7710001", "10230000001", "Lena Vogel"))
 
     result = FacebookConnector().fetch(channel, {"feed": "1795000000"})
 
+    assert len(calls_to(rsps, ROOT)) == 1  # the same post read twice is looked up once
     ids = [p.external_id for p in result.posts]
     assert sorted(ids) == ["2000_7710001", "2000_7710003"]
 
@@ -270,6 +297,7 @@ def test_an_empty_page_with_next_is_followed_and_a_refused_cursor_restarts_the_e
     rsps.get(FEED, json={"data": [], "paging": {"next": next_url}})  # emptied by privacy
     rsps.get(FEED, json={**page, "paging": {}})
     quiet(rsps, TAGGED, CONVERSATIONS)
+    rsps.get(ROOT, json=author_of("2000_7710001", "10230000001", "Lena Vogel"))
     # Comments: one listing with nothing active, so no comment reads.
     since = {"feed": "1795000000", "comments": "2000000000"}
 
@@ -290,6 +318,7 @@ def test_an_empty_page_with_next_is_followed_and_a_refused_cursor_restarts_the_e
     rsps.get(FEED, json=stale, status=400)
     rsps.get(FEED, json={**page, "paging": {}})
     quiet(rsps, TAGGED, CONVERSATIONS)
+    rsps.get(ROOT, json=author_of("2000_7710001", "10230000001", "Lena Vogel"))
     continuation = {"feed": {"since": "1795000000", "target": "1795000000", "after": "gone"}}
 
     resumed = FacebookConnector().fetch(channel, {**since, **continuation})
@@ -340,6 +369,7 @@ def test_missing_content_type_does_not_raise_keyerror(channel, rsps):
     quiet(rsps, TAGGED, CONVERSATIONS)
     for post in ("2000_7710003", "2000_7710002", "2000_7710001", "2000_7710000"):
         quiet(rsps, f"{BASE}/{V}/{post}/comments")
+    rsps.get(ROOT, json=author_of("2000_7710001", "10230000001", "Lena Vogel"))
     # The defect: facebook-sdk with a plain session indexes headers["content-type"].
     production_feed = f"{facebook.FACEBOOK_GRAPH_URL}{V}/{PAGE}/feed"
     rsps.add(responses.Response(responses.GET, production_feed, body="{}", content_type=None))
@@ -625,12 +655,16 @@ def test_normalise_payload_detects_each_graph_shape():
     connector = FacebookConnector()
 
     posts, rejects = connector.normalise_payload(load("fb_feed.json"), account_id=PAGE)
-    assert {p.kind for p in posts} == {"visitor_post"} and len(posts) == 2
-    assert [r.reason for r in rejects] == ["missing message"]
+    assert {p.kind for p in posts} == {"visitor_post"} and len(posts) == 1
+    # Without "from" the post is held for a look-up, not given a made-up author.
+    assert [(r.external_id, r.reason) for r in rejects] == [
+        ("2000_7710001", "author unknown: Graph sent the item without `from`"),
+        ("2000_7710000", "missing message"),
+    ]
 
     comments, _ = connector.normalise_payload(load("fb_comments.json"), account_id=PAGE)
     assert {c.kind for c in comments} == {"comment"}
-    assert {c.external_id for c in comments} == {"7710002_55501", "7710002_55503", "7710002_55504"}
+    assert {c.external_id for c in comments} == {"7710002_55501", "7710002_55503"}
 
     nested = {"id": "2000_7710002", "comments": load("fb_comments.json")}
     comments, _ = connector.normalise_payload(nested, account_id=PAGE)

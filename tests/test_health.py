@@ -180,9 +180,9 @@ def test_mentions_and_quarantine_are_counted_per_channel(db, worker_alive):
     busy = healthy_channel(name="Busy")
     quiet = healthy_channel(name="Quiet")
     add_mentions(busy, 7)
-    QuarantinedPost.objects.create(channel=quiet, reason="no author", payload="{}")
+    QuarantinedPost.objects.create(channel=quiet, reason="no author", payload='{"id": 1}')
     QuarantinedPost.objects.create(
-        channel=quiet, reason="resolved", payload="{}", resolved_at=timezone.now()
+        channel=quiet, reason="resolved", payload='{"id": 2}', resolved_at=timezone.now()
     )
     channels = {c.name: c for c in health.gather().channels}
     assert (channels["Busy"].mentions, channels["Busy"].quarantined) == (7, 0)

@@ -46,7 +46,7 @@ def test_crash_before_commit_stores_nothing_and_keeps_the_cursor(x_channel, monk
         raise RuntimeError("worker died")
 
     # Fail at the very last write of the transaction, after mentions and cases were inserted.
-    monkeypatch.setattr(QuarantinedPost.objects, "bulk_create", explode)
+    monkeypatch.setattr("listening.ingest.store_rejects", explode)
     with pytest.raises(RuntimeError):
         ingest(x_channel, [post(1), post(2)], {"mentions": "10002"}, [Quarantined("bad", {})])
 

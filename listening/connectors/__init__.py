@@ -10,13 +10,14 @@ that knows a network's JSON shapes. Everything past them sees `listening.posts`.
     external_id = connector.publish(reply)                 # -> str
     external_id = connector.find_published(reply)          # -> str | None
     posts, rejects = connector.normalise_payload(payload)  # raw API response -> posts
+    hydration = connector.hydrate(channel, records)        # look up what saved records lack
 """
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from listening.connectors.errors import PermanentError
-from listening.posts import FetchPage, FetchResult, InboundPost, Quarantined
+from listening.posts import FetchPage, FetchResult, Hydration, InboundPost, Quarantined
 
 if TYPE_CHECKING:
     from cases.models import Reply
@@ -35,8 +36,19 @@ class Connector(Protocol):
     def find_published(self, reply: "Reply") -> str | None: ...
 
     def normalise_payload(
-        self, payload: dict[str, Any]
+        self, payload: dict[str, Any], *, account_id: str = ""
     ) -> tuple[list[InboundPost], list[Quarantined]]: ...
+
+    def lookup_ids(self, records: list[Any]) -> list[str]: ...
+
+    def hydrate(
+        self,
+        channel: "Channel",
+        records: list[Any],
+        *,
+        dry_run: bool = False,
+        skip: Collection[str] = (),
+    ) -> Hydration: ...
 
 
 def get_connector(network: str) -> Connector:

@@ -121,6 +121,8 @@ class _Reader:
             self.cursor.pop(stream, None)
         else:
             self.cursor[stream] = value
+        # Items read without `from` are completed before the page is stored, never guessed.
+        self.batch.look_up_authors(self.graph)
         return self.batch.page(stream, self.cursor)
 
     def _run(self, stream: str, pages: Iterator[FetchPage]) -> Iterator[FetchPage]:

@@ -10,7 +10,7 @@ backfills go through `manage.py import_posts`.
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -33,6 +33,7 @@ from listening.posts import (
     FetchBatch,
     FetchPage,
     FetchResult,
+    Hydration,
     InboundPost,
     Quarantined,
     collect,
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 NETWORK = "x"
 PAGE_SIZE = 100
+LOOKUP_BATCH = 100  # ids per GET /2/tweets, X's maximum
 DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=15)
 # A reply we may have sent is looked for from this long before the send started.
 FIND_PUBLISHED_SLACK = timedelta(minutes=2)
@@ -118,6 +120,8 @@ class XConnector:
         """
         if not isinstance(payload, dict):
             return [], [Quarantined(reason="not an X API v2 response object", payload=payload)]
+        if _is_bare_item(payload):
+            payload = {"data": [payload]}  # one item, as the quarantine keeps it
         data = payload.get("data")
         if data is None:
             if isinstance(payload.get("meta"), dict) or "errors" in payload:
@@ -137,6 +141,70 @@ class XConnector:
         else:
             batch.add_tweet_page(payload, kind_hint=None)
         return batch.posts, batch.quarantined
+
+    def lookup_ids(self, records: list[Any]) -> list[str]:
+        """Ids of the items of `records` that `hydrate` would ask the network for."""
+        return _lookup_ids(records)
+
+    def hydrate(
+        self,
+        channel: "Channel",
+        records: list[Any],
+        *,
+        dry_run: bool = False,
+        skip: Collection[str] = (),
+    ) -> Hydration:
+        """Complete saved tweets that lack their author or date through X's tweet look-up.
+
+        `records` are raw v2 responses (or single items) as `normalise_payload` takes them.
+        Tweets without author_id or created_at are asked for again with GET /2/tweets?ids=
+        (100 ids a request, with the author expansion and the fields a poll asks for), and
+        replaced by X's answer, their authors added to the record's includes. X bills every
+        post it returns: `reads` counts them. Ids X does not return (deleted, protected,
+        suspended) or that could not be asked for (no credentials, X unreachable, rate
+        limited) are in `unresolved` with the reason, their tweets left as they were, so
+        normalisation holds them in the quarantine: never stored without an author. With
+        `dry_run` nothing is sent and the counts say what the look-up would cost at most.
+        """
+        wanted = [i for i in _lookup_ids(records) if i not in skip]
+        result = Hydration(records=records, wanted=len(wanted))
+        chunks = [wanted[i : i + LOOKUP_BATCH] for i in range(0, len(wanted), LOOKUP_BATCH)]
+        if dry_run:
+            result.requests, result.reads = len(chunks), len(wanted)
+            return result
+        if not chunks:
+            return result
+        found: dict[str, dict[str, Any]] = {}
+        users: dict[str, dict[str, Any]] = {}
+        try:
+            client = XClient(channel)
+        except ConnectorError as exc:
+            result.give_up(wanted, "X", exc)
+            return result
+        for number, chunk in enumerate(chunks):
+            try:
+                answer = _call(client.get_tweets, ids=chunk, user_auth=False, **_tweet_params())
+            except ConnectorError as exc:
+                # Unreachable, refused or rate limited: ask no more; the rest is held.
+                for rest in chunks[number:]:
+                    result.give_up(rest, "X", exc)
+                break
+            result.requests += 1
+            items = _items(answer)
+            result.reads += len(items)
+            users.update(_users_by_id(answer))
+            found.update((str(item["id"]), item) for item in items)
+            for error in answer.get("errors") or []:
+                if isinstance(error, dict) and error.get("resource_type") == "tweet":
+                    missing = str(error.get("resource_id") or error.get("value") or "")
+                    title = _short(error.get("title"), 100) or "error"
+                    result.fail([missing], f"author unknown: X did not return the post ({title})")
+            result.fail(
+                [i for i in chunk if i not in found],
+                "author unknown: X did not return the post",
+            )
+        result.records = [_merge_lookup(record, found, users) for record in records]
+        return result
 
     # ---- publish -----------------------------------------------------------------------
 
@@ -366,12 +434,14 @@ def normalise_tweet(
         return Quarantined(reason="empty text", payload=item, external_id=tweet_id)
     author_id = _str_or_none(item.get("author_id"))
     if not author_id:
-        return Quarantined(reason="missing author_id", payload=item, external_id=tweet_id)
+        # A response saved with the default fields: `hydrate` can ask X for the rest.
+        return Quarantined("missing author_id", item, tweet_id, needs_lookup=True)
     if not _SAFE_ID.match(author_id):
         return Quarantined(reason="invalid author_id", payload=item, external_id=tweet_id)
     posted_at = parse_x_time(item.get("created_at"))
     if posted_at is None:
-        return Quarantined(reason=_time_reason(item), payload=item, external_id=tweet_id)
+        missing = not item.get("created_at")
+        return Quarantined(_time_reason(item), item, tweet_id, needs_lookup=missing)
 
     replied_to = _replied_to(item)
     if kind_hint:
@@ -431,6 +501,66 @@ def normalise_dm(item: Any, users: dict[str, dict[str, Any]]) -> InboundPost | Q
         conversation_id=("dm:" + conversation)[:128],
         is_private=True,
     )
+
+
+def _is_bare_item(payload: dict[str, Any]) -> bool:
+    """A single tweet or DM event rather than a response (the quarantine keeps items)."""
+    return "data" not in payload and "id" in payload and ("text" in payload)
+
+
+def _is_dm_page(items: list[Any]) -> bool:
+    return any(
+        isinstance(i, dict) and ("event_type" in i or "dm_conversation_id" in i) for i in items
+    )
+
+
+def _tweets_of(record: Any) -> list[dict[str, Any]]:
+    """The tweet objects of a saved response or single item (DM events have no look-up)."""
+    if not isinstance(record, dict):
+        return []
+    if _is_bare_item(record):
+        items: Any = [record]
+    else:
+        items = record.get("data")
+        items = [items] if isinstance(items, dict) else items
+    if not isinstance(items, list) or _is_dm_page(items):
+        return []
+    return [i for i in items if isinstance(i, dict)]
+
+
+def _lookup_ids(records: list[Any]) -> list[str]:
+    """Ids of the saved tweets that lack what a post needs (author, date), each once."""
+    wanted: dict[str, None] = {}
+    for record in records:
+        for item in _tweets_of(record):
+            tweet_id = _str_or_none(item.get("id"))
+            if not tweet_id or not _SAFE_ID.match(tweet_id):
+                continue
+            if not _str_or_none(item.get("author_id")) or not item.get("created_at"):
+                wanted[tweet_id] = None
+    return list(wanted)
+
+
+def _merge_lookup(
+    record: Any, found: dict[str, dict[str, Any]], users: dict[str, dict[str, Any]]
+) -> Any:
+    """`record` with its looked-up tweets completed and their authors in includes.users."""
+    tweets = _tweets_of(record)
+    hits = [t for t in tweets if str(t.get("id")) in found]
+    if not hits:
+        return record
+    for tweet in hits:
+        tweet.update(found[str(tweet["id"])])
+    if _is_bare_item(record):
+        record = {"data": [record]}
+    includes = record.get("includes") if isinstance(record.get("includes"), dict) else {}
+    known = _users_by_id(record)
+    for tweet in hits:
+        author_id = str(tweet.get("author_id"))
+        if author_id in users and author_id not in known:
+            known[author_id] = users[author_id]
+    record["includes"] = {**includes, "users": list(known.values())}
+    return record
 
 
 def parse_x_time(value: Any) -> datetime | None:

@@ -470,6 +470,31 @@ class GraphNetwork(TrafficGenerator):
             )
         raise no_such_object(object_id)
 
+    def get_objects(self, ctx: dict[str, Any]) -> dict[str, Any]:
+        """GET /?ids=a,b&fields=…: each object keyed by its id, at most 50 ids. As on Graph,
+        one id that does not exist fails the whole request (#803)."""
+        raw = ctx["params"].get("ids", "")
+        ids = [i for i in raw.split(",") if i]
+        if not ids:
+            raise graph_error(400, "(#100) The parameter ids is required", 100)
+        if len(ids) > 50:
+            raise graph_error(400, f"(#100) Too many IDs. Maximum: 50. Provided: {len(ids)}.", 100)
+        missing = [
+            i
+            for i in ids
+            if i not in self.posts
+            and i not in self.comments
+            and i not in self.messages
+            and ("facebook", i) not in self.state.accounts
+        ]
+        if missing:
+            raise graph_error(
+                404,
+                "(#803) Some of the aliases you requested do not exist: " + ",".join(missing),
+                803,
+            )
+        return {i: self.get_object(i, ctx) for i in dict.fromkeys(ids)}
+
     def get_feed(self, page_id: str, edge: str, ctx: dict[str, Any]) -> dict[str, Any]:
         """Feed (visitor and page posts), posts (the page's own) or tagged, newest first."""
         self.page(page_id)

@@ -81,6 +81,12 @@ def _x_routes() -> list[tuple[str, re.Pattern[str], str, Handler]]:
         ),
         (
             "GET",
+            re.compile(r"^/2/tweets$"),
+            "tweets_lookup",
+            lambda s, r: s.x.get_tweets(r.params),
+        ),
+        (
+            "GET",
             re.compile(r"^/2/tweets/(\d+)$"),
             "tweet_lookup",
             lambda s, r: s.x.get_tweet(r.args[0], r.params),
@@ -137,6 +143,12 @@ def _graph_routes() -> list[tuple[str, re.Pattern[str], str, Handler]]:
             re.compile(r"^/([\w]+)/messages$"),
             "messages",
             lambda s, r: s.fb.get_messages(r.args[0], r.ctx()),
+        ),
+        (
+            "GET",
+            re.compile(r"^/$"),
+            "objects",
+            lambda s, r: s.fb.get_objects(r.ctx()),
         ),
         (
             "GET",

@@ -43,6 +43,7 @@ RATE_LIMITS = {
     "dm_events": 300,
     "user_tweets": 900,
     "tweet_lookup": 900,
+    "tweets_lookup": 900,
     "create_tweet": 100,
     "create_dm": 200,
     "me": 75,
@@ -708,6 +709,49 @@ class XNetwork(TrafficGenerator):
             [self.tweet_json(tweet, _fields(params, "tweet.fields"))], [tweet], params
         )
         body["data"] = body["data"][0]
+        return body
+
+    def get_tweets(self, params: dict[str, str]) -> dict[str, Any]:
+        """GET /2/tweets?ids=: 1 to 100 ids. As on X, an id that is gone (deleted, never
+        existed) is no failure: the answer is 200 with the tweets found in `data` (absent
+        when none is) and one `errors` entry per missing id."""
+        raw = params.get("ids", "")
+        ids = raw.split(",") if raw else []
+        if not 1 <= len(ids) <= 100:
+            raise invalid_request(
+                "ids",
+                raw,
+                f"The number of values in the `ids` query parameter list [{len(ids)}] is not "
+                "between 1 and 100",
+            )
+        for value in ids:
+            if not value.isdigit() or len(value) > 19:
+                raise invalid_request(
+                    "ids", value, f"The `ids` query parameter value [{value}] is not valid"
+                )
+        found = [self.tweets[int(i)] for i in ids if int(i) in self.tweets]
+        fields = _fields(params, "tweet.fields")
+        if "author_id" in _fields(params, "expansions"):
+            fields.add("author_id")  # an expansion's id is always in the data object
+        body = self._with_includes([self.tweet_json(t, fields) for t in found], found, params)
+        if not found:
+            del body["data"]
+        known = {str(t.id) for t in found}
+        missing = [
+            {
+                "value": value,
+                "detail": f"Could not find tweet with id: [{value}].",
+                "title": "Not Found Error",
+                "resource_type": "tweet",
+                "parameter": "ids",
+                "resource_id": value,
+                "type": "https://api.twitter.com/2/problems/resource-not-found",
+            }
+            for value in dict.fromkeys(ids)
+            if value not in known
+        ]
+        if missing:
+            body["errors"] = missing + body.get("errors", [])
         return body
 
     def get_me(self, account: Account, params: dict[str, str]) -> dict[str, Any]:

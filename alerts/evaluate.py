@@ -148,15 +148,16 @@ def _resolve(active_keys: list[str], now: datetime) -> list[Transition]:
 def _notify(transition: Transition, inline: bool) -> None:
     """Hand one transition to e-mail and the webhook; never raises into the caller."""
     subject, body = notify.compose(transition.event, transition.title, transition.detail)
+    text = notify.chat_text(transition.event, transition.title, transition.detail)
     if inline:
-        notify.deliver_now(subject, body)
+        notify.deliver_now(subject, body, text)
         return
     from alerts import tasks
 
     try:
         tasks.send_alert_email.delay(subject, body)
         if settings.ALERT_WEBHOOK_URL:
-            tasks.post_alert_webhook.delay(subject, body)
+            tasks.post_alert_webhook.delay(text)
     except Exception:  # the broker is down: tell admins from here rather than not at all
         log.warning("alert tasks not enqueued: delivering in-process", exc_info=True)
-        notify.deliver_now(subject, body)
+        notify.deliver_now(subject, body, text)

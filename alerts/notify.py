@@ -49,9 +49,21 @@ def compose(event: str, title: str, detail: str) -> tuple[str, str]:
     lines = [lead, "", f"  {title}"]
     if detail:
         lines += ["", _CONTROL.sub("", detail)]
-    if settings.SITE_URL:
-        lines += ["", f"Health page: {settings.SITE_URL}/health/"]
-    return one_line(subject)[:250], "\n".join(lines) + "\n"
+    lines += ["", *_footer()]
+    return one_line(subject)[:250], "\n".join(lines).rstrip() + "\n"
+
+
+def chat_text(event: str, title: str, detail: str) -> str:
+    """The same message, shorter, for a chat channel (before `neutral`)."""
+    mark = "Problem" if event == "raised" else "Recovered"
+    lines = [f"SocialDesk {mark}: {one_line(title)}"]
+    if detail:
+        lines.append(_CONTROL.sub("", detail))
+    return "\n".join(lines + _footer())
+
+
+def _footer() -> list[str]:
+    return [f"Health page: {settings.SITE_URL}/health/"] if settings.SITE_URL else []
 
 
 def one_line(text: str) -> str:
@@ -89,8 +101,8 @@ def neutral(text: str) -> str:
     return text.replace("@", "@" + WORD_JOINER).replace("](", "]" + WORD_JOINER + "(")
 
 
-def webhook_payload(subject: str, body: str) -> dict[str, Any]:
-    text = neutral(f"{subject}\n{body}".strip())
+def webhook_payload(text: str) -> dict[str, Any]:
+    text = neutral(text)
     if settings.ALERT_WEBHOOK_FORMAT == "adaptive-card":
         return {
             "type": "message",
@@ -109,14 +121,14 @@ def webhook_payload(subject: str, body: str) -> dict[str, Any]:
     return {"text": text}
 
 
-def post_webhook(subject: str, body: str) -> None:
+def post_webhook(text: str) -> None:
     """POST the message to ALERT_WEBHOOK_URL. Raises WebhookRejected (4xx), WebhookUnavailable
     (5xx) or a requests error (network)."""
     url = settings.ALERT_WEBHOOK_URL
     if not url:
         return
     response = requests.post(
-        url, json=webhook_payload(subject, body), timeout=settings.ALERT_WEBHOOK_TIMEOUT
+        url, json=webhook_payload(text), timeout=settings.ALERT_WEBHOOK_TIMEOUT
     )
     if 400 <= response.status_code < 500:
         raise WebhookRejected(f"webhook answered {response.status_code}")
@@ -124,13 +136,13 @@ def post_webhook(subject: str, body: str) -> None:
         raise WebhookUnavailable(f"webhook answered {response.status_code}")
 
 
-def deliver_now(subject: str, body: str) -> None:
+def deliver_now(subject: str, body: str, text: str) -> None:
     """E-mail and webhook from this process, each failure logged and swallowed."""
     try:
         send_email(subject, body)
     except Exception:
         log.exception("alert e-mail failed")
     try:
-        post_webhook(subject, body)
+        post_webhook(text)
     except Exception:
         log.exception("alert webhook failed")

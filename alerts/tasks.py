@@ -41,5 +41,5 @@ def send_alert_email(subject: str, body: str) -> int:
     autoretry_for=(notify.WebhookUnavailable, requests.ConnectionError, requests.Timeout),
     **RETRY,
 )
-def post_alert_webhook(subject: str, body: str) -> None:
-    notify.post_webhook(subject, body)
+def post_alert_webhook(text: str) -> None:
+    notify.post_webhook(text)

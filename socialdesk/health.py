@@ -380,11 +380,9 @@ def check_beat_and_worker(now: datetime, depth: int | None) -> tuple[Check, Chec
         last = f"last heartbeat {_clock(worker_seen)}" if worker_seen else "no heartbeat yet"
         worker = Check(False, f"unknown while beat is down ({last})", known=False)
     else:
-        backlog = f"; {depth} messages wait in the queue" if depth else ""
+        backlog = f"; {_count(depth, 'message waits', 'messages wait')}" if depth else ""
         since = f"since {_clock(worker_seen)}" if worker_seen else "yet"
-        worker = Check(
-            False, f"beat is ticking but no worker has run its heartbeat {since}{backlog}"
-        )
+        worker = Check(False, f"no worker has run a task {since} (beat is ticking){backlog}")
     return beat, worker, beat_seen, worker_seen
 
 
@@ -423,7 +421,11 @@ def check_replies(now: datetime) -> tuple[Check, Check]:
     if counts["sending"]:
         parts.append(f"{_count(counts['sending'], 'reply', 'replies')} in sending past recovery")
     if counts["queued"]:
-        parts.append(f"{_count(counts['queued'], 'reply', 'replies')} queued past their time")
+        queued = counts["queued"]
+        parts.append(
+            f"{_count(queued, 'reply', 'replies')} queued past "
+            f"{'its' if queued == 1 else 'their'} retry time"
+        )
     stuck = Check(not parts, "; ".join(parts) if parts else "none")
     failed, limit = counts["failed"], settings.HEALTH_FAILED_REPLIES_PER_HOUR
     failing = Check(

@@ -243,7 +243,7 @@ def test_webhook_posts_neutral_json_that_slack_and_mattermost_accept(
     payload = json.loads(call.request.body)
     assert list(payload) == ["text"]
     text = payload["text"]
-    assert text.startswith("[SocialDesk] Problem: ")
+    assert text.startswith("SocialDesk Problem: ")
     assert "&lt;!channel&gt;" in text and "<!channel>" not in text
     assert "@\u2060here" in text and "@here" not in text
     assert "]\u2060(http://evil.test)" in text and "](" not in text
@@ -278,13 +278,13 @@ def test_a_failing_webhook_never_breaks_the_evaluation(desk, evaluate, settings,
 def test_webhook_delivery_retries_5xx_at_most_five_times_and_never_4xx(settings, rsps):
     settings.ALERT_WEBHOOK_URL = HOOK
     rsps.post(HOOK, status=503)
-    result = tasks.post_alert_webhook.apply(args=["subject", "body"])
+    result = tasks.post_alert_webhook.apply(args=["text"])
     assert result.failed()
     assert len(rsps.calls) == 1 + tasks.MAX_RETRIES
 
     rsps.replace(responses.POST, HOOK, status=404)
     before = len(rsps.calls)
-    assert tasks.post_alert_webhook.apply(args=["subject", "body"]).failed()
+    assert tasks.post_alert_webhook.apply(args=["text"]).failed()
     assert len(rsps.calls) == before + 1
 
 
@@ -349,7 +349,7 @@ def test_notifications_go_through_celery_to_a_real_http_receiver(
     ]
     ((path, content_type, body),) = received
     assert (path, content_type) == ("/hooks/desk", "application/json")
-    assert json.loads(body)["text"].startswith("[SocialDesk] Problem: Acme X (X) needs re-auth")
+    assert json.loads(body)["text"].startswith("SocialDesk Problem: Acme X (X) needs re-auth")
     assert len(mail.outbox) == 1
 
 
@@ -363,7 +363,7 @@ def test_beat_evaluates_alerts_itself_when_no_worker_runs(desk, django_capture_o
     with django_capture_on_commit_callbacks(execute=True):
         assert evaluate_if_no_worker() is True
     (message,) = mail.outbox
-    assert message.subject.startswith("[SocialDesk] Problem: Worker: beat is ticking but no")
+    assert message.subject.startswith("[SocialDesk] Problem: Worker: no worker has run a task")
 
 
 def test_beat_scheduler_writes_its_heartbeat_on_every_tick(db, tmp_path):

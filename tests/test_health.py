@@ -150,7 +150,7 @@ def test_a_dead_worker_is_told_apart_from_a_dead_beat(db):
     report = health.gather(now)
     assert report.beat.ok
     assert (report.worker.ok, report.worker.known) == (False, True)
-    assert report.worker.detail == "beat is ticking but no worker has run its heartbeat yet"
+    assert report.worker.detail == "no worker has run a task yet (beat is ticking)"
     assert report.status == "degraded"
     assert report.failing_checks == ["worker"]
 
@@ -343,7 +343,7 @@ def test_replies_stuck_in_sending_or_queued_past_their_time(admin, worker_alive,
     report = health.gather(now)
     assert not report.replies_stuck.ok
     assert report.replies_stuck.detail == (
-        "1 reply in sending past recovery; 2 replies queued past their time"
+        "1 reply in sending past recovery; 2 replies queued past their retry time"
     )
     assert report.failing_checks == ["replies_stuck"]
     assert "Stuck replies: 1 reply in sending past recovery" in report.problems[0]
@@ -485,7 +485,7 @@ def test_health_page_shows_every_check_with_its_cause(supervisor, admin, setting
     for label in ("Beat (scheduler)", "Worker", "Broker queue", "Quarantine", "Stuck replies"):
         assert label in html
     assert 'data-check="worker"' in html
-    assert "Beat is ticking but no worker has run its heartbeat yet" in html
+    assert "No worker has run a task yet (beat is ticking)" in html
     assert "1 reply failed in the last hour (threshold 1)" in html
     assert html.count("check--warn") == 2  # the worker and the failed replies
 

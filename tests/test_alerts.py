@@ -9,6 +9,7 @@ import pytest
 import requests
 import responses
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from alerts import liveness, notify, tasks
@@ -192,6 +193,31 @@ def test_two_evaluators_never_both_raise_one_condition(desk):
     second = evaluate_alerts(now)
     assert len(first) == 1 and second == []
     assert AlertState.objects.get().started_at == now
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_evaluators_raise_one_condition_once(ops):
+    make_channel(name="Acme X", needs_reauth=True)
+    liveness.record_beat_tick()
+    liveness.record_worker_heartbeat()
+    now = timezone.now()
+    barrier = threading.Barrier(2)
+    results = []
+
+    def evaluator():
+        try:
+            barrier.wait()
+            results.append(evaluate_alerts(now, deliver_inline=True))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=evaluator) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(len(r) for r in results) == [0, 1]
+    assert len(mail.outbox) == 1
 
 
 # ---- recipients and hostile text ----

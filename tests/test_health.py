@@ -404,6 +404,19 @@ def test_queue_depth_is_read_from_redis(db, worker_alive, settings):
     assert report.failing_checks == ["queue"]
 
 
+def test_queue_depth_of_the_embedded_filesystem_broker(db, tmp_path, monkeypatch):
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    monkeypatch.setitem(celery_app.conf, "broker_transport_options", options)
+    with celery_app.connection_for_write("filesystem://") as conn:
+        for _ in range(2):
+            celery_app.send_task("alerts.tasks.worker_heartbeat", connection=conn)
+    broker, queue, depth = health.check_broker("filesystem://")
+    assert broker.ok and depth == 2
+    assert queue.detail == "2 messages waiting"
+
+
 def test_queue_depth_of_an_unreachable_broker_is_unknown(db, worker_alive):
     report = health.gather(broker_url=UNREACHABLE_BROKER)
     assert (report.queue.known, report.queue_depth) == (False, None)

@@ -10,8 +10,11 @@ So: beat fresh and worker stale = no worker consumes; beat stale = nothing is sc
 worker's state is then unknown). A signal such as `beat_init` fires once at start-up and says
 nothing about a beat that hangs later; the tick does.
 
-When the worker is dead, the evaluation that would tell admins runs nowhere: beat then runs
-it itself (once a minute, notifications delivered in-process) so "worker dead" still arrives.
+Each side covers the other's death, since the evaluation that tells admins is a task beat
+schedules and a worker runs: while no worker runs, beat evaluates in-process once a minute
+(notifications delivered from beat), so "worker dead" still arrives; while beat is silent,
+every worker's `BeatWatch` step enqueues the evaluation itself once a minute, so "beat dead"
+arrives too. The AlertState rows make the extra evaluations harmless.
 """
 
 import logging
@@ -19,6 +22,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+from celery import bootsteps
 from celery.beat import PersistentScheduler
 from django.core.cache import cache
 from django.utils import timezone
@@ -30,6 +34,7 @@ WORKER_HEARTBEAT_KEY = "socialdesk:worker_task_heartbeat"
 BEAT_WRITE_EVERY = 5.0  # seconds between two writes of beat's heartbeat
 BEAT_MAX_SLEEP = 5.0  # beat wakes at least this often, so its heartbeat stays fresh
 BEAT_EVALUATE_EVERY = 60.0  # how often beat checks whether it must evaluate alerts itself
+BEAT_WATCH_EVERY = 60.0  # how often a worker checks whether beat still ticks
 
 
 def cache_get(key: str) -> Any:
@@ -85,3 +90,41 @@ def evaluate_if_no_worker(now: datetime | None = None) -> bool:
         log.exception("alert evaluation from beat failed")
         return False
     return True
+
+
+def evaluate_if_no_beat(now: datetime | None = None) -> bool:
+    """A worker's fallback: enqueue the evaluation when beat's heartbeat is stale.
+
+    Runs in the worker's main process, so it only reads the cache and publishes a task (a
+    pool process runs the evaluation). Returns whether it enqueued. Never raises.
+    """
+    from alerts import tasks
+    from socialdesk import health
+
+    try:
+        beat, _, _, _ = health.check_beat_and_worker(now or timezone.now(), None)
+        if beat.ok:
+            return False
+        tasks.evaluate_alerts.delay()
+    except Exception:
+        log.exception("alert evaluation from the worker not enqueued")
+        return False
+    return True
+
+
+class BeatWatch(bootsteps.StartStopStep):
+    """Worker step: every BEAT_WATCH_EVERY seconds, `evaluate_if_no_beat` on the worker's timer."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self.tref: Any = None
+
+    def start(self, worker: Any) -> None:
+        self.tref = worker.timer.call_repeatedly(BEAT_WATCH_EVERY, evaluate_if_no_beat)
+
+    def stop(self, worker: Any) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None

@@ -353,7 +353,9 @@ def _last_seen(key: str) -> datetime | None:
     return parse_datetime(raw) if isinstance(raw, str) else None
 
 
-def check_beat_and_worker(now: datetime, depth: int | None) -> tuple[Check, Check, Any, Any]:
+def check_beat_and_worker(
+    now: datetime, depth: int | None
+) -> tuple[Check, Check, datetime | None, datetime | None]:
     """(beat, worker, beat_seen, worker_seen) from the two heartbeats (see the module doc)."""
     try:
         beat_seen = _last_seen(liveness.BEAT_HEARTBEAT_KEY)
@@ -399,7 +401,12 @@ def check_replies(now: datetime) -> tuple[Check, Check]:
     """
     grace = timedelta(seconds=settings.HEALTH_REPLY_STUCK_GRACE_SECONDS)
     recovery = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-    counts = Reply.objects.aggregate(
+    since = now - FAILED_REPLIES_WINDOW
+    # Only the rows that can count: the reply_state index, not the whole table.
+    candidates = Reply.objects.filter(
+        Q(state__in=REPLIES_WAITING) | Q(state=Reply.State.FAILED, sending_started_at__gte=since)
+    )
+    counts = candidates.aggregate(
         sending=Count(
             "id",
             filter=Q(state=Reply.State.SENDING, sending_started_at__lt=now - recovery - grace),
@@ -414,7 +421,7 @@ def check_replies(now: datetime) -> tuple[Check, Check]:
         ),
         failed=Count(
             "id",
-            filter=Q(state=Reply.State.FAILED, sending_started_at__gte=now - FAILED_REPLIES_WINDOW),
+            filter=Q(state=Reply.State.FAILED, sending_started_at__gte=since),
         ),
     )
     parts = []

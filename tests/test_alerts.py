@@ -14,7 +14,12 @@ from django.utils import timezone
 
 from alerts import liveness, notify, tasks
 from alerts.evaluate import RAISED, RESOLVED, evaluate_alerts
-from alerts.liveness import HeartbeatScheduler, evaluate_if_no_worker
+from alerts.liveness import (
+    BeatWatch,
+    HeartbeatScheduler,
+    evaluate_if_no_beat,
+    evaluate_if_no_worker,
+)
 from alerts.models import AlertState
 from cases.models import Reply
 from listening.models import Channel, QuarantinedPost
@@ -390,6 +395,25 @@ def test_beat_evaluates_alerts_itself_when_no_worker_runs(desk, django_capture_o
         assert evaluate_if_no_worker() is True
     (message,) = mail.outbox
     assert message.subject.startswith("[SocialDesk] Problem: Worker: no worker has run a task")
+
+
+def test_workers_enqueue_the_evaluation_when_beat_is_silent(
+    desk, django_capture_on_commit_callbacks
+):
+    assert evaluate_if_no_beat() is False  # beat ticks: its schedule does it
+    assert run_queued_tasks() == []
+    liveness.record_beat_tick(timezone.now() - timedelta(minutes=10))
+    assert evaluate_if_no_beat() is True
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_queued_tasks() == ["alerts.tasks.evaluate_alerts"]
+    # The evaluation itself queued the notification; run it as the worker would.
+    assert run_queued_tasks() == ["alerts.tasks.send_alert_email"]
+    (message,) = mail.outbox
+    assert message.subject.startswith("[SocialDesk] Problem: Beat (scheduler): no tick for 10 min")
+
+
+def test_the_beat_watch_is_a_worker_step():
+    assert BeatWatch in celery_app.steps["worker"]
 
 
 def test_beat_scheduler_writes_its_heartbeat_on_every_tick(db, tmp_path):

@@ -6,4 +6,5 @@ app_name = "listening"
 urlpatterns = [
     path("", views.health, name="health"),
     path("ping", views.ping, name="ping"),
+    path("monitor", views.monitor, name="monitor"),
 ]

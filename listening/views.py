@@ -1,5 +1,8 @@
-"""The health page (supervisors and admins) and the public liveness ping."""
+"""The health page (supervisors and admins), the monitor endpoint, and the public ping."""
 
+import secrets
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -20,6 +23,30 @@ def ping(request: HttpRequest) -> JsonResponse:
     except Exception:  # any database error: report down, never a 500 page
         return JsonResponse({"status": "down"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def monitor(request: HttpRequest) -> JsonResponse:
+    """For uptime monitors: 503 when the desk is degraded or down, 200 when it is ok.
+
+    No session needed. The body names the failing checks ("beat", "replies_stuck",
+    "channels", ...) and nothing else: no channel names, handles or errors, which are for
+    signed-in staff. A monitor presenting HEALTH_MONITOR_TOKEN as a Bearer token also gets
+    the problem lines (causes, channel names included) for its alert text.
+    """
+    report = health_checks.gather()
+    body: dict = {"status": report.status, "failing": report.failing_checks}
+    if _has_monitor_token(request):
+        body["problems"] = report.problems
+    return JsonResponse(body, status=200 if report.status == health_checks.OK else 503)
+
+
+def _has_monitor_token(request: HttpRequest) -> bool:
+    token = settings.HEALTH_MONITOR_TOKEN
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return secrets.compare_digest(presented.encode(), token.encode())
 
 
 @never_cache

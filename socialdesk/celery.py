@@ -9,3 +9,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialdesk.settings")
 app = Celery("socialdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _add_worker_steps() -> None:
+    # Imported late: the step's module reads Django settings only when it runs.
+    from alerts.liveness import BeatWatch
+
+    app.steps["worker"].add(BeatWatch)
+
+
+_add_worker_steps()

@@ -70,7 +70,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "qa.view_calibrationsession",
         "qa.add_calibrationsession",
     ],
-    ADMIN: ["cases.*", "listening.*", "qa.*"],
+    ADMIN: ["cases.*", "listening.*", "qa.*", "alerts.*"],
 }
 
 

@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "listening",
     "cases",
     "qa",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -229,7 +230,79 @@ CELERY_BEAT_SCHEDULE = {
         "task": "qa.tasks.count_mentions",
         "schedule": timedelta(minutes=1),
     },
+    # Run by a worker on beat's schedule: proves beat and a worker both work (alerts.liveness).
+    "alerts-worker-heartbeat": {
+        "task": "alerts.tasks.worker_heartbeat",
+        "schedule": timedelta(seconds=15),
+        "options": {"expires": 60},  # a stale heartbeat proves nothing: drop it
+    },
+    "alerts-evaluate": {
+        "task": "alerts.tasks.evaluate_alerts",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 120},
+    },
 }
+# Beat writes its own heartbeat on every tick, so a dead beat is told apart from a dead worker.
+CELERY_BEAT_SCHEDULER = "alerts.liveness:HeartbeatScheduler"
+
+# ---- Health thresholds and alerts (README "Health, alerts and monitors") ----
+# Seconds without a beat tick / without a worker running the heartbeat task before either
+# counts as dead.
+HEALTH_BEAT_STALE_SECONDS = env_int("HEALTH_BEAT_STALE_SECONDS", 60)
+HEALTH_WORKER_STALE_SECONDS = env_int("HEALTH_WORKER_STALE_SECONDS", 90)
+# Grace (seconds) past the reply recovery window, or past a queued reply's next_attempt_at,
+# before a reply counts as stuck.
+HEALTH_REPLY_STUCK_GRACE_SECONDS = env_int("HEALTH_REPLY_STUCK_GRACE_SECONDS", 120)
+# Replies failed within the last hour at which "replies failing" is raised.
+HEALTH_FAILED_REPLIES_PER_HOUR = env_int("HEALTH_FAILED_REPLIES_PER_HOUR", 1)
+# Messages waiting in the Celery queue at which the queue counts as backed up.
+HEALTH_QUEUE_DEPTH = env_int("HEALTH_QUEUE_DEPTH", 500)
+# Quarantined records added in the last hour / day at which quarantine counts as growing.
+HEALTH_QUARANTINE_PER_HOUR = env_int("HEALTH_QUARANTINE_PER_HOUR", 20)
+HEALTH_QUARANTINE_PER_DAY = env_int("HEALTH_QUARANTINE_PER_DAY", 100)
+# Intake gaps detected within this many hours degrade the desk (older ones are still shown).
+HEALTH_INTAKE_GAP_HOURS = env_int("HEALTH_INTAKE_GAP_HOURS", 24)
+# Minutes a channel may fail (no successful poll) before admins are notified.
+ALERT_CHANNEL_FAILING_MINUTES = env_int("ALERT_CHANNEL_FAILING_MINUTES", 15)
+# Who is told: comma-separated e-mail addresses; empty means the active admins' addresses.
+ALERT_EMAILS = env_list("ALERT_EMAILS")
+# Optional incoming-webhook URL (Slack, Mattermost, Teams) posted a JSON message per alert.
+ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
+# "text" ({"text": ...}: Slack, Mattermost, Teams connectors) or "adaptive-card" (Teams
+# Workflows, which accept Adaptive Cards only).
+ALERT_WEBHOOK_FORMAT = env_str("ALERT_WEBHOOK_FORMAT", "text")
+if ALERT_WEBHOOK_FORMAT not in {"text", "adaptive-card"}:
+    raise ImproperlyConfigured(
+        f"ALERT_WEBHOOK_FORMAT={ALERT_WEBHOOK_FORMAT!r}: use text or adaptive-card."
+    )
+ALERT_WEBHOOK_TIMEOUT = env_float("ALERT_WEBHOOK_TIMEOUT", 10.0)
+# Optional: a monitor presenting "Authorization: Bearer <token>" to /health/monitor gets the
+# failing checks' causes too; without it the endpoint names the failing checks only.
+HEALTH_MONITOR_TOKEN = env_str("HEALTH_MONITOR_TOKEN")
+
+# E-mail (alerts), as Django's MAILERS. SMTP unless EMAIL_BACKEND names another backend
+# (e.g. django.core.mail.backends.console.EmailBackend while trying things out).
+_SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+_email_backend = env_str("EMAIL_BACKEND", _SMTP_BACKEND)
+MAILERS = {
+    "default": {
+        "BACKEND": _email_backend,
+        "OPTIONS": {
+            "host": env_str("EMAIL_HOST", "localhost"),
+            "port": env_int("EMAIL_PORT", 25),
+            "username": env_str("EMAIL_HOST_USER"),
+            "password": env_str("EMAIL_HOST_PASSWORD"),
+            "use_tls": env_bool("EMAIL_USE_TLS", False),
+            "use_ssl": env_bool("EMAIL_USE_SSL", False),
+            "timeout": env_int("EMAIL_TIMEOUT", 10),
+        }
+        if _email_backend == _SMTP_BACKEND
+        else {},
+    }
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "socialdesk@localhost")
+# The desk's address in alert messages (e.g. https://desk.example.com); empty: no link.
+SITE_URL = env_str("SITE_URL").rstrip("/")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -286,7 +359,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^health/ping$"]  # load balancers probe over plain HTTP
+    # Load balancers and monitors probe over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^health/ping$", r"^health/monitor$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from cases.models import Case, CaseStatus, Customer, Identity, Label
+from cases.models import Case, CaseStatus, Customer, Identity, Label, Reply
 from listening.models import Channel, Mention, MentionKind, Network
 from listening.posts import Author, InboundPost
 
@@ -137,4 +137,11 @@ def add_mention(
         conversation_id=case.conversation_key,
         posted_at=posted_at or timezone.now(),
         **(defaults | fields),
+    )
+
+
+def make_reply(case: Case, author: Any, state: str, **fields: Any) -> Reply:
+    """A reply on `case` in `state`; `fields` set its times, error and the like."""
+    return Reply.objects.create(
+        case=case, author=author, text="Sorry to hear that!", state=state, **fields
     )

@@ -225,7 +225,7 @@ def test_x_rule_whose_since_id_left_the_7_day_window_records_a_visible_gap(
         reverse("listening:health"), headers={"accept": "application/json"}
     )
     assert report.json()["status"] == "degraded"
-    assert "may be missing" in report.json()["channels"][0]["intake_gaps"][0]
+    assert "may be missing" in report.json()["channels"][0]["intake_gaps"][0]["description"]
 
     change = reverse("admin:listening_channel_change", args=[channel.pk])
     assert b"may be missing" in logged_in(admin).get(change).content

@@ -6,10 +6,11 @@ that knows a network's JSON shapes. Everything past them sees `listening.posts`.
     connector = get_connector(channel.network)
     result = connector.fetch(channel, channel.cursor)      # -> FetchResult
     external_id = connector.publish(reply)                 # -> str
-    external_id = connector.find_published(reply)          # -> str | None
+    external_id = connector.find_published(reply, exclude)  # -> str | None
     posts, rejects = connector.normalise_payload(payload)  # raw API response -> posts
 """
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Protocol
 
 from listening.connectors.errors import PermanentError
@@ -27,7 +28,7 @@ class Connector(Protocol):
 
     def publish(self, reply: "Reply") -> str: ...
 
-    def find_published(self, reply: "Reply") -> str | None: ...
+    def find_published(self, reply: "Reply", exclude: Collection[str] = ()) -> str | None: ...
 
     def normalise_payload(
         self, payload: dict[str, Any]

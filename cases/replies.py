@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -85,8 +85,13 @@ def do_queue_reply(
     in_reply_to: Mention | None = None,
     checks: Iterable["CheckResult | dict[str, Any]"] = (),
     override_reason: str = "",
+    submit_token: str | None = None,
 ) -> Reply:
     """Create a reply and queue it for sending (or for approval).
+
+    `submit_token` is the composer's one-time token: a unique column, so a resubmitted
+    form (a double click, a reload) raises AlreadySubmitted with the reply it made, even
+    when both arrive at once; a failed transaction stores neither reply nor token.
 
     Preconditions: the caller checked `cases.add_reply` and ran the guideline checks; their
     results come in `checks` (stored as shown to the agent). A blocking check needs an
@@ -114,6 +119,63 @@ def do_queue_reply(
     now = timezone.now()
     approval = needs_approval(case)
     self_approved = approval and author.has_perm("cases.approve_reply")
+    if submit_token:
+        _refuse_resubmit(submit_token)
+    try:
+        reply = _create_queued(
+            case,
+            author=author,
+            text=text,
+            is_private=is_private,
+            target=target,
+            check_rows=check_rows,
+            override_reason=override_reason,
+            blocking=blocking,
+            approval=approval,
+            self_approved=self_approved,
+            submit_token=submit_token,
+            now=now,
+        )
+    except IntegrityError:
+        if submit_token:
+            _refuse_resubmit(submit_token)  # the same form, sent twice at once
+        raise
+    log.info(
+        "reply queued",
+        extra={"reply_id": reply.pk, "case_id": case.pk, "state": str(reply.state)},
+    )
+    return reply
+
+
+class AlreadySubmitted(Exception):
+    """The composer's form was already sent: `reply` is the reply it made."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(f"reply #{reply.pk} was already made from this form")
+        self.reply = reply
+
+
+def _refuse_resubmit(submit_token: str) -> None:
+    existing = Reply.objects.filter(submit_token=submit_token).first()
+    if existing is not None:
+        raise AlreadySubmitted(existing)
+
+
+def _create_queued(
+    case: Case,
+    *,
+    author: "User",
+    text: str,
+    is_private: bool,
+    target: Mention,
+    check_rows: list[dict[str, Any]],
+    override_reason: str,
+    blocking: list[dict[str, Any]],
+    approval: bool,
+    self_approved: bool,
+    submit_token: str | None,
+    now: datetime,
+) -> Reply:
     waits = approval and not self_approved
     with transaction.atomic():
         reply = Reply.objects.create(
@@ -130,6 +192,7 @@ def do_queue_reply(
             approved_at=now if self_approved else None,
             created_at=now,
             queued_at=None if waits else now,
+            submit_token=submit_token or None,
         )
         events = [
             CaseEvent(
@@ -162,10 +225,6 @@ def do_queue_reply(
         touch_case(case.pk, now)
         if not waits:
             _enqueue(reply.pk)
-    log.info(
-        "reply queued",
-        extra={"reply_id": reply.pk, "case_id": case.pk, "state": str(reply.state)},
-    )
     return reply
 
 

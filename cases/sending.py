@@ -208,7 +208,11 @@ def publish_claimed(reply: Reply, now: datetime | None = None) -> str:
     except (AmbiguousSend, DuplicatePost) as exc:
         log.warning("reply may be on the network: reconciling", extra=_ids(reply, error=str(exc)))
         return _start_reconciling(
-            reply, connector, str(exc), duplicate=isinstance(exc, DuplicatePost)
+            reply,
+            connector,
+            str(exc),
+            duplicate=isinstance(exc, DuplicatePost),
+            now=now or timezone.now(),  # the settle window starts after the answer
         )
     except RateLimited as exc:
         return _retry_later(reply, str(exc), at=exc.reset_at, rate_limited=True)
@@ -331,10 +335,9 @@ def _release(reply: Reply) -> SendOutcome:
 
 
 def _start_reconciling(
-    reply: Reply, connector: Connector, reason: str, *, duplicate: bool
+    reply: Reply, connector: Connector, reason: str, *, duplicate: bool, now: datetime
 ) -> SendOutcome:
     """Step 5: sending → reconciling, then the first look-up at once."""
-    now = timezone.now()
     if not Reply.objects.filter(_held(reply), pk=reply.pk).update(
         state=State.RECONCILING,
         claim_token=None,

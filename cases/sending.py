@@ -52,7 +52,7 @@ is looked up (7). Running it twice for one id, or for a reply in any other state
    received this reply: look on X before retrying"), never re-posted blind. Re-queueing an
    unconfirmed reply needs a supervisor (`do_retry_reply`). Each transition is conditional
    on (reconciling, reconcile_checks = k), so two look-ups never both apply.
-8. **Recovery** (`recover_stuck_replies`, beat every 30 s). A worker killed or frozen
+8. **Recovery** (`recover_stuck_replies`, beat every 10 s). A worker killed or frozen
    between 1 and 4 leaves the reply in "sending". Once sending_started_at is older than the
    lease, one conditional UPDATE takes the row over: sending → reconciling with the claim
    token cleared (the frozen worker's fence now fails) and its settle window starting now,

@@ -1,7 +1,8 @@
 """Queueing replies: create, approve, send back and retry them (the sending is cases.sending).
 
-Every function here ends by enqueuing the send task when its transaction commits; the
-protocol that then posts each reply exactly once is in cases.sending's docstring.
+A reply that is queued, approved or retried gets its send task enqueued when the
+transaction commits; the protocol that then posts it exactly once is cases.sending's
+docstring.
 """
 
 import logging

@@ -51,7 +51,7 @@ is looked up (7). Running it twice for one id, or for a reply in any other state
    since the window began the reply is failed as unconfirmed ("could not confirm whether X
    received this reply: look on X before retrying"), never re-posted blind. Re-queueing an
    unconfirmed reply needs a supervisor (`do_retry_reply`). Each transition is conditional
-   on (reconciling, reconcile_checks = k), so two look-ups never both apply.
+   on (reconciling, this window, reconcile_checks = k), so two look-ups never both apply.
 8. **Recovery** (`recover_stuck_replies`, beat every 10 s). A worker killed or frozen
    between 1 and 4 leaves the reply in "sending". Once sending_started_at is older than the
    lease, one conditional UPDATE takes the row over: sending → reconciling with the claim
@@ -80,7 +80,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -115,9 +115,6 @@ from listening.connectors.errors import (
 )
 from listening.models import Channel
 from socialdesk import locks
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +303,11 @@ def _held(reply: Reply) -> Q:
     if reply.state == State.SENDING:
         return Q(state=State.SENDING, claim_token=reply.claim_token)
     if reply.state == State.RECONCILING:
-        return Q(state=State.RECONCILING, reconcile_checks=reply.reconcile_checks)
+        return Q(
+            state=State.RECONCILING,
+            reconcile_started_at=reply.reconcile_started_at,
+            reconcile_checks=reply.reconcile_checks,
+        )
     return Q(state=reply.state)
 
 

@@ -14,7 +14,7 @@ is looked up (7). Running it twice for one id, or for a reply in any other state
 2. **Fence.** Immediately before the network call the worker checks, with one conditional
    query, that the row still carries its token and that its lease (sending_started_at +
    the task's hard time limit + 60 s, when the recovery may take over, step 8) leaves at
-   least PUBLISH_BUDGET (two HTTP timeouts) for the request. If not, it does not publish:
+   least `publish_budget()` (two HTTP timeouts) for the request. If not, it does not publish:
    with its token still there it hands the reply back to queued (nothing was sent);
    without it (the recovery took over) it stops.
 3. **Publish** through `get_connector(channel.network).publish(reply)`.
@@ -61,16 +61,17 @@ is looked up (7). Running it twice for one id, or for a reply in any other state
    due (not on channels that need re-authorisation). State lives in columns, so retries
    and look-ups survive a broker restart.
 
-**The window that remains.** The fence guarantees PUBLISH_BUDGET between the check and the
-takeover, not that the process keeps running: a worker frozen (SIGSTOP, a VM pause) after
-its fence and before its request leaves, for longer than that, publishes after the
-recovery took over. The recovery's settle window then finds that post if it lands within
-the window, and the reply is recorded once. If it lands after the window and after the
-recovery's new attempt, the reply is on the network twice: the second post is refused as
-duplicate content where the network checks that (step 5), otherwise "reply was already
-recorded as sent" is logged as an error. Neither X nor Graph takes an idempotency key on
-these endpoints, so no protocol on our side can close this window entirely; it is bounded
-by the freeze having to fall in the few milliseconds between the fence and the send.
+**The window that remains.** The fence guarantees `publish_budget()` between the check and
+the takeover, not that the process keeps running: a worker frozen (SIGSTOP, a VM pause)
+after its fence and before its request leaves, for longer than the lease it had left,
+publishes after the recovery took over. The recovery's settle window then finds that post if
+it lands within the window, and the reply is recorded once. If it lands after the window and
+after the recovery's new attempt, the reply is on the network twice: the late post is
+refused as duplicate content where the network checks that (and its worker, no longer
+holding the claim, changes nothing), otherwise "reply was already recorded as sent" is
+logged as an error. Neither X nor Graph takes an idempotency key on these endpoints, so no
+protocol on our side can close this window entirely; it is bounded by the freeze having to
+fall in the few milliseconds between the fence and the send.
 
 Tasks are enqueued only after the transaction that queued the reply commits
 (`delay_on_commit`).

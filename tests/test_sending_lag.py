@@ -101,6 +101,29 @@ def test_reply_is_posted_once_under_a_listing_lag_longer_than_the_first_checks(
     assert reply.attempts == 1
 
 
+@pytest.mark.parametrize(
+    ("network", "kind", "path"),
+    [("x", "dm", "/dm_conversations/"), ("facebook", "comment", "/messages")],
+)
+def test_a_private_reply_is_posted_once_under_a_listing_lag(
+    network, kind, path, sim, clock, channels, agent, enqueued, django_capture_on_commit_callbacks
+):
+    case = ingest_one(sim, channels[network], kind).case
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = sending.do_queue_reply(
+            case, author=agent, text="Let's sort this out here.", is_private=True
+        )
+    sim.fault(network, "accept_then_500", path_contains=path)
+    sim.fault(network, "visibility_lag", path_contains=path, seconds=30)
+
+    assert sending.send_reply(reply.pk) == SendOutcome.CHECKING
+    assert look_ups(reply, clock)[-1] == SendOutcome.SENT
+
+    received = sim.replies(network)
+    assert len(received) == 1
+    assert reply.external_id == received[0]["id"]
+
+
 def test_the_beat_enqueues_a_look_up_only_when_it_is_due(
     sim, clock, x_channel_sim, agent, enqueued, django_capture_on_commit_callbacks
 ):

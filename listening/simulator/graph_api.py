@@ -560,7 +560,7 @@ class GraphNetwork(TrafficGenerator):
             (
                 c
                 for c in self.conversations.values()
-                if c.page_id == page_id and self.state.listed_only(c.messages)
+                if c.page_id == page_id and (not c.messages or self.state.listed_only(c.messages))
             ),
             key=lambda c: (c.updated, c.seq),
             reverse=True,

@@ -155,7 +155,8 @@ class Case(models.Model):
 class Reply(models.Model):
     """An outbound reply. Posted at most once: see cases.sending.
 
-    draft → (awaiting_approval →) queued → sending → sent | failed; failed → queued on retry.
+    draft → (awaiting_approval →) queued → sending → sent | failed; sending → reconciling →
+    sent | queued | failed when the network may have it; failed → queued on retry.
     """
 
     class State(models.TextChoices):
@@ -163,6 +164,7 @@ class Reply(models.Model):
         AWAITING_APPROVAL = "approval", "Awaiting approval"
         QUEUED = "queued", "Queued"
         SENDING = "sending", "Sending"
+        RECONCILING = "reconciling", "Confirming"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
@@ -182,7 +184,7 @@ class Reply(models.Model):
     )
     text = models.TextField()
     is_private = models.BooleanField(default=False, help_text="A DM / private reply, not public.")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.DRAFT)
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     external_id = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
@@ -207,6 +209,19 @@ class Reply(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     sending_started_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The current claim: a worker publishes only while the row still carries its token.
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    # When the reply's first attempt began: find_published looks for posts from then on.
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The settle window of a reconciliation: its start and how many look-ups said "not found".
+    reconcile_started_at = models.DateTimeField(null=True, blank=True)
+    reconcile_checks = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # The network answered "duplicate content": an earlier attempt landed, never post again.
+    duplicate_answer = models.BooleanField(default=False, db_default=False)
+    # Failed without knowing whether the network received it: only a supervisor may retry.
+    unconfirmed = models.BooleanField(default=False, db_default=False)
+    # The composer's one-time token: a resubmitted form finds the reply it already made.
+    submit_token = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at"]
@@ -218,6 +233,13 @@ class Reply(models.Model):
             models.Index(fields=["author", "-sent_at"], name="reply_author_sent"),
             # A period's sent replies: QA sampling and its planner.
             models.Index(fields=["sent_at"], condition=Q(state="sent"), name="reply_sent"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submit_token"],
+                condition=Q(submit_token__isnull=False),
+                name="reply_submit_token_unique",
+            ),
         ]
 
     def __str__(self) -> str:

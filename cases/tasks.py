@@ -1,8 +1,9 @@
 """Celery tasks for cases: thin wrappers around plain functions that tests call directly.
 
 Scheduled by beat (socialdesk/settings.py CELERY_BEAT_SCHEDULE): recover_stuck_replies every
-30 s, auto_assign_cases every 10 s, wake_snoozed_cases every 60 s. send_reply is enqueued by
-cases.sending when a reply is queued, approved or retried, and by the recovery for retries.
+10 s, auto_assign_cases every 10 s, wake_snoozed_cases every 60 s. send_reply is enqueued by
+cases.replies when a reply is queued, approved or retried, and by the recovery for retries
+and for the look-ups of replies being reconciled (their times live in next_attempt_at).
 """
 
 import logging
@@ -22,7 +23,8 @@ WAKE_BATCH = 500
 
 @shared_task(ignore_result=True, acks_late=True)
 def send_reply(reply_id: int) -> str:
-    """Post one reply at most once (see cases.sending). Safe to run twice for one id."""
+    """Move one reply one step: publish it, or look it up (see cases.sending). Safe to run
+    twice, or for a reply in any state."""
     return sending.send_reply(reply_id)
 
 

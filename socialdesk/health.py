@@ -35,7 +35,7 @@ from listening.models import Channel, Mention, QuarantinedPost
 LAG_INTERVALS = 3
 MIN_POLL_INTERVAL = timedelta(seconds=5)
 FAILED_REPLIES_WINDOW = timedelta(hours=1)
-REPLIES_WAITING = (Reply.State.QUEUED, Reply.State.SENDING)
+REPLIES_WAITING = (Reply.State.QUEUED, Reply.State.SENDING, Reply.State.RECONCILING)
 
 OK, DEGRADED, DOWN = "ok", "degraded", "down"
 
@@ -397,8 +397,9 @@ def check_replies(now: datetime) -> tuple[Check, Check]:
     """(stuck, failing) from one aggregate over the replies.
 
     Stuck: in "sending" past the recovery window (the task's hard time limit + 60 s, see
-    cases.sending) plus the grace, or queued past its next_attempt_at (queued_at when it has
-    none) by more than the grace. Failing: failed with its last attempt within the hour.
+    cases.sending) plus the grace, or queued (or confirming) past its next_attempt_at (queued_at
+    when it has none) by more than the grace. Failing: failed with its last attempt within the
+    hour.
     """
     grace = timedelta(seconds=settings.HEALTH_REPLY_STUCK_GRACE_SECONDS)
     recovery = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
@@ -414,7 +415,8 @@ def check_replies(now: datetime) -> tuple[Check, Check]:
         ),
         queued=Count(
             "id",
-            filter=Q(state=Reply.State.QUEUED)
+            # A reconciling reply's next look-up is due at next_attempt_at, like a retry.
+            filter=Q(state__in=(Reply.State.QUEUED, Reply.State.RECONCILING))
             & (
                 Q(next_attempt_at__lt=now - grace)
                 | Q(next_attempt_at__isnull=True, queued_at__lt=now - grace)
@@ -431,7 +433,7 @@ def check_replies(now: datetime) -> tuple[Check, Check]:
     if counts["queued"]:
         queued = counts["queued"]
         parts.append(
-            f"{_count(queued, 'reply', 'replies')} queued past "
+            f"{_count(queued, 'reply', 'replies')} waiting past "
             f"{'its' if queued == 1 else 'their'} retry time"
         )
     stuck = Check(not parts, "; ".join(parts) if parts else "none")

@@ -199,6 +199,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180
+# Seconds after an ambiguous send at which the sender looks for the reply on the network
+# before it may post again: the network's read-after-write lag must fit in the last one.
+REPLY_SETTLE_SCHEDULE = [float(v) for v in env_list("REPLY_SETTLE_SCHEDULE", "0,5,15,45,120,300")]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -207,10 +210,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "listening.tasks.poll_due_channels",
         "schedule": timedelta(seconds=env_int("POLL_TICK_SECONDS", 5)),
     },
-    # Replies left in "sending" by a dead worker are reconciled, then retried or finished.
+    # Replies left in "sending" by a dead worker are taken over and reconciled; due retries
+    # and due look-ups of replies being reconciled are enqueued (cases.sending, steps 7-8).
     "recover-stuck-replies": {
         "task": "cases.tasks.recover_stuck_replies",
-        "schedule": timedelta(seconds=30),
+        "schedule": timedelta(seconds=10),
     },
     "auto-assign-cases": {
         "task": "cases.tasks.auto_assign_cases",

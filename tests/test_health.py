@@ -343,7 +343,7 @@ def test_replies_stuck_in_sending_or_queued_past_their_time(admin, worker_alive,
     report = health.gather(now)
     assert not report.replies_stuck.ok
     assert report.replies_stuck.detail == (
-        "1 reply in sending past recovery; 2 replies queued past their retry time"
+        "1 reply in sending past recovery; 2 replies waiting past their retry time"
     )
     assert report.failing_checks == ["replies_stuck"]
     assert "Stuck replies: 1 reply in sending past recovery" in report.problems[0]

@@ -111,6 +111,17 @@ def come_due(reply: Reply) -> None:
     Reply.objects.filter(pk=reply.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
 
 
+def settle(reply: Reply) -> list[str]:
+    """Run a reconciling reply's look-ups as the beat does, each as it comes due."""
+    outcomes = []
+    for _ in range(len(sending.settle_schedule()) + 1):
+        if Reply.objects.get(pk=reply.pk).state != State.RECONCILING:
+            break
+        come_due(reply)
+        outcomes.append(sending.send_reply(reply.pk))
+    return outcomes
+
+
 def events(case: Case) -> list[str]:
     return list(CaseEvent.objects.filter(case=case).values_list("kind", flat=True))
 
@@ -209,14 +220,17 @@ def test_reply_is_posted_once_when_the_worker_dies_after_publishing(
     Reply.objects.filter(pk=reply.pk).update(
         sending_started_at=timezone.now() - timedelta(seconds=limit)
     )
-    assert tasks.recover_stuck_replies() == {"reconciled": 1, "enqueued": 0}
+    assert tasks.recover_stuck_replies() == {"reconciled": 1, "enqueued": 1}
+    reply.refresh_from_db()
+    assert reply.state == State.RECONCILING and reply.claim_token is None
+    assert enqueued == [reply.pk]
+    assert sending.send_reply(reply.pk) == SendOutcome.SENT  # the look-up the beat enqueued
 
     received = sim.replies("x")
     assert len(received) == 1  # found, not posted again
     reply.refresh_from_db()
     assert reply.state == State.SENT
     assert reply.external_id == received[0]["id"]
-    assert enqueued == []
     assert Kind.REPLY_SENT in events(case)
 
 
@@ -242,12 +256,17 @@ def test_reply_lost_before_publishing_is_reconciled_then_sent_once(
     )
 
     assert sending.recover_stuck_replies() == {"reconciled": 1, "enqueued": 1}
+    assert enqueued == [reply.pk]
 
+    # Not listed is not "not sent": every look-up of the settle window runs first.
+    outcomes = settle(reply)
+    assert outcomes == [SendOutcome.CHECKING] * (len(sending.settle_schedule()) - 1) + [
+        SendOutcome.RETRY
+    ]
     reply.refresh_from_db()
     assert reply.state == State.QUEUED
-    assert "worker stopped" in reply.error
+    assert "worker stopped" in reply.error and "did not list it" in reply.error
     assert sim.replies("x") == []
-    assert enqueued == [reply.pk]
     assert sending.send_reply(reply.pk) == SendOutcome.SENT
     assert len(sim.replies("x")) == 1
     reply.refresh_from_db()
@@ -281,14 +300,14 @@ def test_server_error_on_x_is_reconciled_retried_later_and_posted_once(
     sim.fault("x", fault, path_contains="/2/tweets")
     started = timezone.now()
 
-    assert sending.send_reply(reply.pk) == SendOutcome.RETRY
+    assert sending.send_reply(reply.pk) == SendOutcome.CHECKING
 
     assert sim.replies("x") == []
     reply.refresh_from_db()
-    assert reply.state == State.QUEUED
-    assert reply.next_attempt_at >= started + sending.RETRY_BASE
+    assert reply.state == State.RECONCILING and reply.reconcile_checks == 1
+    assert reply.next_attempt_at >= started + sending.settle_schedule()[1]
     assert fault in reply.error
-    # Not due yet: a duplicate message finds nothing to claim, the recovery enqueues nothing.
+    # Not due yet: a duplicate message finds nothing to do, the recovery enqueues nothing.
     assert sending.send_reply(reply.pk) == SendOutcome.NOT_CLAIMED
     assert sending.recover_stuck_replies()["enqueued"] == 0
 
@@ -296,6 +315,9 @@ def test_server_error_on_x_is_reconciled_retried_later_and_posted_once(
     assert sending.recover_stuck_replies()["enqueued"] == 1
     assert sending.recover_stuck_replies()["enqueued"] == 0  # its message is still queued
     assert enqueued == [reply.pk]
+    assert settle(reply)[-1] == SendOutcome.RETRY
+    reply.refresh_from_db()
+    assert reply.state == State.QUEUED and reply.next_attempt_at <= timezone.now()
     assert sending.send_reply(reply.pk) == SendOutcome.SENT
 
     assert len(sim.replies("x")) == 1
@@ -401,7 +423,8 @@ def test_sender_gives_up_after_five_attempts_with_the_last_reason(
 
     outcomes = []
     for _ in range(sending.MAX_ATTEMPTS):
-        outcomes.append(sending.send_reply(reply.pk))
+        assert sending.send_reply(reply.pk) == SendOutcome.CHECKING  # a 5xx is ambiguous
+        outcomes.append(settle(reply)[-1])
         come_due(reply)
 
     assert outcomes == [SendOutcome.RETRY] * 4 + [SendOutcome.FAILED]
@@ -459,12 +482,12 @@ def test_reply_on_an_escalated_case_waits_for_a_supervisor(
     [
         ({}, {"triage_suggestion": "escalate", "sentiment": -0.9}, 10**6, False),
         ({"approval_for_escalated": True}, {"triage_suggestion": "escalate"}, 10, True),
-        # The agent's decision overrides the radar's suggestion.
+        # A decision by no one who may approve does not lift the radar's escalation.
         (
             {"approval_for_escalated": True},
             {"triage_suggestion": "escalate", "triage_decision": "engage"},
             10,
-            False,
+            True,
         ),
         ({"approval_for_escalated": True}, {"triage_decision": "escalate"}, 10, True),
         ({"approval_min_followers": 5000}, {}, 4999, False),

@@ -352,11 +352,14 @@ def timeline_context(request: HttpRequest, case: Case) -> dict[str, Any]:
     notes = list(Note.objects.filter(case=case).select_related("author"))
     events = list(CaseEvent.objects.filter(case=case).select_related("actor"))
     can_reply = request.user.has_perm("cases.add_reply")
+    # A reply that failed unconfirmed may be on the network: only a supervisor may risk it.
+    can_risk = can_reply and request.user.has_perm("cases.approve_reply")
     for mention in mentions:
         mention.safe_url = safe_url(mention.url)
     for reply in replies:
+        may_retry = can_risk if reply.unconfirmed else can_reply
         reply.retry_url = (
-            retry_url(reply.pk) if reply.state == Reply.State.FAILED and can_reply else ""
+            retry_url(reply.pk) if reply.state == Reply.State.FAILED and may_retry else ""
         )
     for event in events:
         event.summary = describe_event(event)

@@ -13,6 +13,7 @@ Every view: parse → access → act → render. Fragments and full pages come f
 """
 
 import contextlib
+import logging
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -21,9 +22,8 @@ from datetime import UTC, datetime, timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -37,6 +37,7 @@ from django_htmx.http import trigger_client_event
 from cases import canned, checks, presence, sending
 from cases.checks import CheckResult
 from cases.models import CannedReply, Case, EngagementGuidelines, Reply
+from cases.replies import AlreadySubmitted
 from listening.models import Mention
 from listening.networks import POLICIES, NetworkPolicy
 from socialdesk.access import require_perm
@@ -44,8 +45,9 @@ from socialdesk.access import require_perm
 REPLY_TO_CHOICES = 20  # the newest customer posts offered in the reply-to selector
 REPLIES_CHANGED = "sd:replies-changed"  # the case page refreshes its timeline on this event
 APPROVALS_SHOWN = 100  # the approvals page shows the oldest this many
-SUBMIT_TOKEN_TTL = 60 * 60  # seconds a composer's one-time submit token is remembered
 LEADING_MENTIONS = re.compile(r"^(?:@\w+\s+)+")
+
+log = logging.getLogger(__name__)
 
 
 # ---------- access ----------
@@ -123,8 +125,9 @@ class Draft:
             with contextlib.suppress(OverflowError, ValueError, OSError):
                 draft.opened_at = datetime.fromtimestamp(int(raw_opened) / 1000, tz=UTC)
         token = data.get("submit_token", "")
-        if len(token) == 32 and token.isalnum():
-            draft.submit_token = token
+        if len(token) == 32:
+            with contextlib.suppress(ValueError):
+                draft.submit_token = uuid.UUID(hex=token).hex
         return draft
 
 
@@ -345,9 +348,6 @@ def send(request: HttpRequest, case_id: int) -> HttpResponse:
     target = next((p for p in posts if p.pk == draft.in_reply_to_id), None)
     if draft.in_reply_to_id is not None and target is None:
         target = Mention.objects.filter(case=case, pk=draft.in_reply_to_id).first()
-    if not cache.add(f"sd:composer-sent:{draft.submit_token}", 1, SUBMIT_TOKEN_TTL):
-        # A double click or a resubmitted form: the first one is already queued.
-        return _sent(request, case, "This reply was already sent.")
     try:
         reply = sending.do_queue_reply(
             case,
@@ -357,10 +357,20 @@ def send(request: HttpRequest, case_id: int) -> HttpResponse:
             in_reply_to=target,
             checks=[asdict(result) for result in results],
             override_reason=draft.override_reason if blocking else "",
+            submit_token=draft.submit_token,
         )
+    except AlreadySubmitted:
+        # A double click or a resubmitted form: the first one is already queued.
+        return _sent(request, case, "This reply was already sent.")
     except ValueError as exc:
-        cache.delete(f"sd:composer-sent:{draft.submit_token}")
         return again(results=results, errors=[f"Not sent: {exc}"])
+    except DatabaseError:
+        log.exception("queueing a reply failed", extra={"case_id": case.pk})
+        # Nothing was stored (one transaction): the same form can be sent again.
+        return again(
+            results=results,
+            errors=["Not sent: the desk could not save the reply. Send it again."],
+        )
     if reply.state == Reply.State.AWAITING_APPROVAL:
         notice = "Sent to a supervisor for approval: it goes out once approved."
     else:

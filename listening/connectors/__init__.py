@@ -8,7 +8,7 @@ that knows a network's JSON shapes. Everything past them sees `listening.posts`.
         ...
     result = connector.fetch(channel, channel.cursor)      # -> FetchResult (pages merged)
     external_id = connector.publish(reply)                 # -> str
-    external_id = connector.find_published(reply)          # -> str | None
+    external_id = connector.find_published(reply, exclude)  # -> str | None
     posts, rejects = connector.normalise_payload(payload)  # raw API response -> posts
     hydration = connector.hydrate(channel, records)        # look up what saved records lack
 """
@@ -33,7 +33,7 @@ class Connector(Protocol):
 
     def publish(self, reply: "Reply") -> str: ...
 
-    def find_published(self, reply: "Reply") -> str | None: ...
+    def find_published(self, reply: "Reply", exclude: Collection[str] = ()) -> str | None: ...
 
     def normalise_payload(
         self, payload: dict[str, Any], *, account_id: str = ""

@@ -38,3 +38,12 @@ class AmbiguousSend(TransientError):
 
     The sender must reconcile with `find_published` before any retry.
     """
+
+
+class DuplicatePost(PermanentError):
+    """The network refused a post as a duplicate of one the account already made there.
+
+    X answers 403 "You are not allowed to create a Tweet with duplicate content."; Graph
+    answers error #506 "Duplicate status message". For the sender this means an earlier
+    attempt of the same reply most likely landed: it reconciles, it never posts again.
+    """

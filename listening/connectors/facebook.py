@@ -223,20 +223,30 @@ class FacebookConnector:
             raise AmbiguousSend("Facebook accepted the request but its answer carries no id")
         return str(external_id)
 
-    def find_published(self, reply: "Reply") -> str | None:
-        """The id of the page's reply to the same post with the same text, or None.
+    def find_published(self, reply: "Reply", exclude: Collection[str] = ()) -> str | None:
+        """The id of the page's item that is this reply, or None if Graph lists none yet.
 
-        Public: the target's comments by the page. Messenger: the conversation's messages.
-        Private reply to a comment: the page's recently updated conversations. Only items
-        created after `reply.sending_started_at` minus two minutes count.
+        What identifies it: written by the page (`from`), where the reply was sent (public:
+        a comment under the target post or comment; Messenger: the conversation's
+        messages; private reply to a comment: the page's recently updated
+        conversations), created after the reply's first attempt began (minus two minutes
+        for clock skew), with the same text, and not one of the ids in `exclude` (items
+        already recorded for other replies). Graph lists a new comment some seconds after
+        accepting it: None is "not listed yet", never "not sent".
         """
         channel = reply.case.channel
         graph = _graph(channel)
         page_id = str(channel.external_account_id)
         target = target_mention(reply)
-        started = reply.sending_started_at or reply.queued_at or reply.created_at
+        started = (
+            reply.first_attempt_at
+            or reply.sending_started_at
+            or reply.queued_at
+            or reply.created_at
+        )
         not_before = started - FIND_PUBLISHED_SLACK
         wanted = _comparable(reply.text)
+        taken = set(exclude)
 
         def matches(item: dict[str, Any]) -> bool:
             author = item.get("from")
@@ -244,6 +254,7 @@ class FacebookConnector:
             return (
                 isinstance(author, dict)
                 and _str(author.get("id")) == page_id
+                and _str(item.get("id")) not in taken
                 and _comparable(_str(item.get("message"))) == wanted
                 and (created is None or created >= not_before)
             )

@@ -24,6 +24,7 @@ from urllib3.exceptions import NewConnectionError
 from listening.connectors.errors import (
     AuthError,
     ConnectorError,
+    DuplicatePost,
     PermanentError,
     RateLimited,
     TransientError,
@@ -40,6 +41,8 @@ GRAPH_AUTH_CODES = frozenset({102, 190})
 GRAPH_RATE_LIMIT_CODES = frozenset({4, 17, 32, 613})
 # 1 "unknown error" and 2 "service temporarily unavailable": retry later.
 GRAPH_TRANSIENT_CODES = frozenset({1, 2})
+# "(#506) Duplicate status message": the page already posted this text there.
+GRAPH_DUPLICATE_CODE = 506
 GRAPH_DEFAULT_RATE_LIMIT_WAIT = timedelta(hours=1)
 
 
@@ -129,6 +132,8 @@ def graph_error(status: int, body: Any, headers: Any) -> ConnectorError:
     # rate limits): only the token codes, a 401, or that type without a code mean re-auth.
     if code in GRAPH_AUTH_CODES or status == 401 or (kind == "OAuthException" and code is None):
         return AuthError(text)
+    if code == GRAPH_DUPLICATE_CODE:
+        return DuplicatePost(text)
     return PermanentError(text)
 
 

@@ -24,6 +24,7 @@ from listening.connectors.errors import (
     AmbiguousSend,
     AuthError,
     ConnectorError,
+    DuplicatePost,
     PermanentError,
     RateLimited,
     TransientError,
@@ -238,18 +239,28 @@ class XConnector:
             raise AmbiguousSend("X accepted the request but its answer carries no id")
         return str(external_id)
 
-    def find_published(self, reply: "Reply") -> str | None:
-        """The id of a post by the brand answering the same post with the same text, or None.
+    def find_published(self, reply: "Reply", exclude: Collection[str] = ()) -> str | None:
+        """The id of the brand's post that is this reply, or None if X lists none yet.
 
-        Looks only at posts created after `reply.sending_started_at` minus two minutes.
-        Texts are compared with URLs masked, because X rewrites links to t.co.
+        What identifies it: posted by the channel's account (its own timeline, or a DM it
+        sent in the conversation with the customer), answering the reply's target tweet,
+        created after the reply's first attempt began (minus two minutes for clock skew),
+        with the same text (URLs masked: X rewrites links to t.co), and not one of the ids
+        in `exclude` (posts already recorded for other replies). X lists a post some
+        seconds after accepting it: None is "not listed yet", never "not sent".
         """
         channel = reply.case.channel
         client = XClient(channel)
         account_id = str(channel.external_account_id)
         target = target_mention(reply)
-        started = reply.sending_started_at or reply.queued_at or reply.created_at
+        started = (
+            reply.first_attempt_at
+            or reply.sending_started_at
+            or reply.queued_at
+            or reply.created_at
+        )
         not_before = started - FIND_PUBLISHED_SLACK
+        taken = set(exclude)
         wanted = _comparable(reply.text)
         try:
             if reply.is_private:
@@ -263,6 +274,7 @@ class XConnector:
                 for event in _items(answer):
                     if (
                         str(event.get("sender_id")) == account_id
+                        and str(event.get("id")) not in taken
                         and _comparable(_text(event.get("text"))) == wanted
                         and _after(event.get("created_at"), not_before)
                     ):
@@ -281,6 +293,7 @@ class XConnector:
                 for tweet in _items(answer):
                     if (
                         _replied_to(tweet) == target.external_id
+                        and str(tweet.get("id")) not in taken
                         and _comparable(_text(tweet.get("text"))) == wanted
                         and _after(tweet.get("created_at"), not_before)
                     ):
@@ -401,6 +414,8 @@ def _map_error(exc: Exception, *, sending: bool) -> ConnectorError:
         if sending:
             return AmbiguousSend(f"X failed after the request was sent: {exc}")
         return TransientError(f"X server error: {exc}")
+    if isinstance(exc, tweepy.Forbidden) and sending and _says_duplicate(exc):
+        return DuplicatePost(f"X refused the post as a duplicate: {exc}")
     if isinstance(exc, tweepy.HTTPException):  # 400, 403, 404 and other 4xx
         return PermanentError(f"X refused the request: {exc}")
     if isinstance(exc, requests.RequestException) and not isinstance(exc, ValueError):
@@ -413,6 +428,18 @@ def _map_error(exc: Exception, *, sending: bool) -> ConnectorError:
         return TransientError(f"X answered with invalid JSON: {exc}")
     # Anything else is a bug on our side, not a network condition: let it surface as is.
     raise exc
+
+
+def _says_duplicate(exc: tweepy.HTTPException) -> bool:
+    """X's 403 for a text the account already posted: "...a Tweet with duplicate content."
+
+    v2 puts it in `detail`; v1.1 answered code 187 "Status is a duplicate."
+    """
+    return 187 in exc.api_codes or any(
+        "duplicate content" in str(message).lower()
+        or "status is a duplicate" in str(message).lower()
+        for message in exc.api_messages
+    )
 
 
 # ---- normalisation -------------------------------------------------------------------------

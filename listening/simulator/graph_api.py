@@ -541,6 +541,7 @@ class GraphNetwork(TrafficGenerator):
             toplevel = False
         else:
             raise no_such_object(object_id)
+        ids = self.state.listed_only(ids)  # the page's newest replies may lag (visibility_lag)
         limit = _limit(params)
         since = _since(params, "since")
         until = _since(params, "until")
@@ -581,7 +582,11 @@ class GraphNetwork(TrafficGenerator):
         limit = _limit(params)
         # Conversations are few next to posts; sorting them per request stays cheap.
         ordered = sorted(
-            (c for c in self.conversations.values() if c.page_id == page_id),
+            (
+                c
+                for c in self.conversations.values()
+                if c.page_id == page_id and (not c.messages or self.state.listed_only(c.messages))
+            ),
             key=lambda c: (c.updated, c.seq),
             reverse=True,
         )
@@ -618,7 +623,7 @@ class GraphNetwork(TrafficGenerator):
         params = ctx["params"]
         fields = _fields(params, MESSAGE_DEFAULT_FIELDS)
         limit = _limit(params)
-        ids = conversation.messages
+        ids = self.state.listed_only(conversation.messages)
         hi = len(ids)
         if params.get("after"):
             hi = min(hi, int(decode_cursor(params["after"])[0]))
@@ -645,7 +650,16 @@ class GraphNetwork(TrafficGenerator):
             raise no_such_object(object_id)
         page = self.state.accounts[("facebook", post.page_id)]
         answered = parent.author if parent is not None else post.author
+        siblings = self.replies_by_comment[object_id] if parent else self.comments_by_post[post.id]
+        already = any(
+            self.comments[c].message == message
+            and self.comments[c].author == (page.account_id, page.name)
+            for c in siblings
+        )
+        if self.state.refuses_duplicate("facebook", f"/{object_id}/comments", already):
+            raise graph_error(400, "(#506) Duplicate status message", 506)
         comment = self._add_comment(post, parent, message, (page.account_id, page.name))
+        self.state.lag_publication("facebook", f"/{object_id}/comments", comment.id)
         self.state.record_reply(
             "facebook",
             page.account_id,
@@ -712,6 +726,7 @@ class GraphNetwork(TrafficGenerator):
                 )
             kind, in_reply_to = "message", None
         sent = self._add_message(conversation, page, text, from_page=True)
+        self.state.lag_publication("facebook", f"/{page_id}/messages", sent.id)
         self.state.record_reply(
             "facebook",
             page_id,

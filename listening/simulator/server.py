@@ -523,6 +523,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                         "timeout",
                         "revoked",
                         "accept_then_timeout",
+                        "accept_then_500",
                         "repeat_page",
                     ),
                 )
@@ -549,6 +550,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                     elif fault.fault == "accept_then_timeout":
                         sleep_after = True
                         request.extra["accept"] = True
+                    elif fault.fault == "accept_then_500":
+                        request.extra["lose_answer"] = True
                     elif fault.fault == "repeat_page":
                         request.extra["repeat"] = True
                 if sleep_after and not request.extra.get("accept"):
@@ -571,6 +574,13 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 self._send_error(error, network, content_type)
                 return
         status, payload = answer
+        if request.extra.get("lose_answer"):
+            # The network did the work, then failed to say so.
+            error = (
+                x_error(500, "Internal Server Error") if network == "x" else graph_server_error(500)
+            )
+            self._send_error(error, network, content_type)
+            return
         self._send(status, payload, headers, content_type)
 
     def _answer(

@@ -28,6 +28,14 @@ FAULT_KINDS = (
     "repeat_page",
     "revoked",
     "accept_then_timeout",
+    # The post is created, then the answer is lost to a 500.
+    "accept_then_500",
+    # A brand post is accepted and answered with its id, but listings (the brand's own
+    # timeline, DM events, a post's comments, conversations) show it only `seconds` later.
+    "visibility_lag",
+    # The network refuses a brand post whose text the brand already posted to the same
+    # target, as X (403 "duplicate content") and Graph (#506) do.
+    "duplicate_content",
 )
 MALFORMED_VARIANTS = ("missing_id", "missing_created_at", "text_null", "bad_date")
 # Chance that a customer later answers a reply the brand sent.
@@ -152,6 +160,8 @@ class SimState:
         self.reads: Counter[str] = Counter()
         self.items_served: Counter[str] = Counter()
         self.faults_fired: Counter[str] = Counter()
+        # Brand posts under a visibility_lag fault: id -> when listings start to show it.
+        self.hidden_until: dict[str, float] = {}
         self._round_robin = 0
         self.x = XNetwork(self, self.x_id_base)
         self.fb = GraphNetwork(self, self.graph_id_base)
@@ -320,6 +330,36 @@ class SimState:
                         self.faults.remove(item)
                 return item
         return None
+
+    def lag_publication(self, network: str, path: str, item_id: str) -> None:
+        """A brand post was just created: hide it from listings if a visibility_lag fault
+        is queued for `path` (options: `seconds`, default 30)."""
+        fault = self.take_fault(network, path, ("visibility_lag",))
+        if fault is not None:
+            self.hidden_until[item_id] = self.now() + float(fault.options.get("seconds", 30))
+
+    def listed(self, item_id: str) -> bool:
+        """Whether listings show this item yet (see `lag_publication`)."""
+        until = self.hidden_until.get(item_id)
+        if until is None:
+            return True
+        if until <= self.now():
+            del self.hidden_until[item_id]
+            return True
+        return False
+
+    def listed_only(self, ids: list[Any]) -> list[Any]:
+        """`ids` without the items listings do not show yet (the same list when none lag)."""
+        if not self.hidden_until:
+            return ids
+        return [i for i in ids if self.listed(str(i))]
+
+    def refuses_duplicate(self, network: str, path: str, already_there: bool) -> bool:
+        """Whether to refuse a brand post as duplicate content: a duplicate_content fault is
+        queued for `path` and the same text is `already_there`. Used up only when it fires."""
+        if not already_there:
+            return False
+        return self.take_fault(network, path, ("duplicate_content",)) is not None
 
     # -- counters -----------------------------------------------------------------------
 

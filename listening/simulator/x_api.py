@@ -627,7 +627,8 @@ class XNetwork(TrafficGenerator):
 
     def get_user_tweets(self, user_id: str, params: dict[str, str]) -> dict[str, Any]:
         count = _int_param(params, "max_results", 10, 5, 100)
-        return self._timeline(self.timelines.get(user_id, []), params, count, "next_token")
+        own = self.state.listed_only(self.timelines.get(user_id, []))
+        return self._timeline(own, params, count, "next_token")
 
     def search_recent(self, params: dict[str, str]) -> dict[str, Any]:
         query = params.get("query", "")
@@ -803,13 +804,16 @@ class XNetwork(TrafficGenerator):
     def get_dm_events(self, account: Account, params: dict[str, str]) -> dict[str, Any]:
         if params.get("event_types", "MessageCreate") not in ("MessageCreate", ""):
             return {"meta": {"result_count": 0}}
-        return self._dm_page(self.dm_by_user.get(account.account_id, []), params)
+        return self._dm_page(
+            self.state.listed_only(self.dm_by_user.get(account.account_id, [])), params
+        )
 
     def get_dm_conversation_events(
         self, account: Account, participant_id: str, params: dict[str, str]
     ) -> dict[str, Any]:
         low, high = sorted((account.account_id, participant_id), key=_numeric)
-        return self._dm_page(self.dm_by_conversation.get(f"{low}-{high}", []), params)
+        events = self.dm_by_conversation.get(f"{low}-{high}", [])
+        return self._dm_page(self.state.listed_only(events), params)
 
     def create_tweet(self, account: Account, body: dict[str, Any]) -> dict[str, Any]:
         text = body.get("text")
@@ -837,7 +841,15 @@ class XNetwork(TrafficGenerator):
                 None,
             )
             author = owner or account
+        already = any(
+            self.tweets[i].text == text
+            and (target is None or ("replied_to", target.id) in self.tweets[i].referenced)
+            for i in self.timelines.get(author.account_id, [])
+        )
+        if self.state.refuses_duplicate("x", "/2/tweets", already):
+            raise forbidden("You are not allowed to create a Tweet with duplicate content.")
         tweet = self.add_tweet(author.account_id, text, "en", self.state.rng, reply_to=target)
+        self.state.lag_publication("x", "/2/tweets", str(tweet.id))
         self.state.record_reply(
             "x",
             author.account_id,
@@ -868,6 +880,9 @@ class XNetwork(TrafficGenerator):
         if len(text) > 10_000:
             raise invalid_request("text", text[:20], "The text is longer than 10000 characters")
         event = self.add_dm(account.account_id, participant_id, text)
+        self.state.lag_publication(
+            "x", f"/2/dm_conversations/with/{participant_id}/messages", str(event.id)
+        )
         self.state.record_reply(
             "x",
             account.account_id,

@@ -518,6 +518,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                     fault = None
                 if fault is not None:
                     log.info("fault %s on %s %s", fault.fault, method, full_path)
+                    fired = {**fault.as_json(), "client_port": self.client_address[1]}
+                    state.fired = [*state.fired[-49:], {**fired, "method": method}]
                     if fault.fault == "revoked":
                         raise auth_error(network, fault.options.get("status"))
                     if fault.fault == "429":
@@ -697,7 +699,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             )
             return fault.as_json()
         if path == "/_sim/faults" and method == "GET":
-            return {"faults": [f.as_json() for f in state.faults]}
+            return {"faults": [f.as_json() for f in state.faults], "fired": state.fired}
         if path == "/_sim/faults" and method == "DELETE":
             state.faults.clear()
             return {"faults": []}

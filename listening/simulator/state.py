@@ -145,6 +145,9 @@ class SimState:
         self.last_account: dict[str, str] = {}
         self.replies: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
+        # The latest faults that fired, with the client port they hit (a harness finds the
+        # process behind a held request with it).
+        self.fired: list[dict[str, Any]] = []
         # Seconds during which a brand reply is accepted but not yet listed by any read.
         self.visibility_lag = 0.0
         self.pending: list[PendingAnswer] = []

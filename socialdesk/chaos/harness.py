@@ -30,7 +30,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, close_old
 from django.db import connection as django_connection
 
 from socialdesk.chaos.sim import Sim
-from socialdesk.chaos.stack import DATABASE, WORKERS, Stack
+from socialdesk.chaos.stack import DATABASE, Stack
 
 log = logging.getLogger("socialdesk.chaos")
 
@@ -130,6 +130,7 @@ class Harness:
         self.sim = Sim(stack.sim_url)
         self.rng = random.Random(seed)
         self.published: dict[str, list[str]] = {"x": [], "facebook": []}
+        self.labels: dict[str, str] = {}  # post id -> how it was published, for the diagnosis
         self.replied_mentions: set[int] = set()
         self.reply_ids: list[int] = []
         self.faults: Counter[str] = Counter()
@@ -173,7 +174,10 @@ class Harness:
         account = X_ACCOUNT if network == "x" else FB_PAGE
         while count > 0:
             step = min(count, 2_000)
-            self.published[network] += self.sim.publish(network, account, step, kind)
+            ids = self.sim.publish(network, account, step, kind)
+            self.published[network] += ids
+            label = f"{network}_{kind}_backlog" if kind else f"{network}_traffic"
+            self.labels.update(dict.fromkeys(ids, label))
             count -= step
 
     @property
@@ -305,6 +309,8 @@ class Harness:
                     return True
                 fault, path, options = queue.pop(0)
                 self.sim.fault(network, fault, 1, path, read=True, **options)
+                # A few new posts, so that the next page has items to break or repeat.
+                self.publish(network, 30, "mention" if network == "x" else None)
                 queued_at[0] = timezone.now()
                 self.faults[f"{network}_read_{fault}"] += 1
                 self.last_fault_at = time.monotonic()
@@ -331,58 +337,53 @@ class Harness:
 
     # ---- faults: worker processes ---------------------------------------------------------
 
-    def _children_talking_to_simulator(self) -> list[tuple[str, Any]]:
-        found = []
-        for name in WORKERS:
-            if name == self.frozen:
-                continue
-            for child in self.stack.worker_children(name):
-                try:
-                    conns = child.net_connections(kind="tcp")
-                except Exception:  # the child just exited
-                    continue
-                if any(
-                    c.raddr and c.raddr.port == self.stack.sim_port and c.status == "ESTABLISHED"
-                    for c in conns
-                ):
-                    found.append((name, child))
-        return found
+    def _kill_on_fault(self, tag: str, name: str, wait: float, feed: Callable[[], Any]) -> None:
+        """SIGKILL the worker child whose request met the fault tagged `tag`, at once.
 
-    def kill_mid_page(self, route: str = "x:GET mentions", pages: int = 2) -> None:
-        """SIGKILL the worker child reading a backlog, after it has read `pages` pages."""
-        base = self.sim.requests(route)
-        deadline = time.monotonic() + 40
+        The simulator reports the client port of the request a fault hit; the child holding
+        that connection is the one in the middle of that request. `feed` runs while waiting
+        (e.g. queues replies so that a send comes).
+        """
+        deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if self.sim.requests(route) >= base + pages:
-                victims = self._children_talking_to_simulator()
-                if victims:
-                    for _, child in victims:
-                        child.kill()
-                    self.faults["sigkill_child_mid_page"] += len(victims)
+            fired = self.sim.fired(tag)
+            if fired is not None:
+                found = self.stack.worker_child_on_port(int(fired["client_port"]))
+                if found is not None:
+                    worker, child = found
+                    child.kill()
+                    say(f"SIGKILL child {child.pid} of worker {worker} during {fired['method']}")
+                    self.faults[name] += 1
                     self.last_fault_at = time.monotonic()
                     return
-            time.sleep(0.03)
-        self.faults["sigkill_child_mid_page_missed"] += 1
+                break
+            feed()
+            time.sleep(0.05)
+        self.faults[f"{name}_missed"] += 1
+
+    def kill_mid_page(self, pages: int = 2) -> None:
+        """SIGKILL the worker child reading the X backlog, once it has read `pages` pages: the
+        next page request meets a marked (harmless) repeated page and its reader dies."""
+        base = self.sim.requests("x:GET mentions")
+        deadline = time.monotonic() + 90
+        while self.sim.requests("x:GET mentions") < base + pages:
+            if time.monotonic() > deadline:
+                self.faults["sigkill_child_mid_page_missed"] += 1
+                return
+            time.sleep(0.02)
+        self.sim.fault("x", "repeat_page", 1, "/mentions", tag="mid-page")
+        self._kill_on_fault("mid-page", "sigkill_child_mid_page", 30, lambda: None)
 
     def kill_mid_send(self) -> None:
-        """SIGKILL the worker child whose reply the network accepted but has not answered."""
+        """SIGKILL the worker child whose reply the network accepted and holds unanswered."""
         self.sim.fault("x", "accept_then_timeout", 1, "/2/tweets", tag="mid-send")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if not any(f.get("tag") == "mid-send" for f in self.sim.pending_faults()):
-                time.sleep(0.3)  # the request is being held by the simulator now
-                victims = self._children_talking_to_simulator()
-                for _, child in victims:
-                    child.kill()
-                self.faults["sigkill_child_mid_send"] += len(victims)
-                if not victims:
-                    self.faults["sigkill_child_mid_send_missed"] += 1
-                self.last_fault_at = time.monotonic()
-                return
-            if self.queue_replies(1, network="x"):
-                time.sleep(1)
-            time.sleep(0.1)
-        self.faults["sigkill_child_mid_send_missed"] += 1
+        last = [0.0]
+
+        def feed() -> None:
+            if time.monotonic() - last[0] > 1 and self.queue_replies(1, network="x"):
+                last[0] = time.monotonic()
+
+        self._kill_on_fault("mid-send", "sigkill_child_mid_send", 90, feed)
 
     def freeze_between_claim_and_post(self) -> None:
         """SIGSTOP a worker that has claimed a reply and not posted it yet, past the recovery
@@ -423,18 +424,20 @@ class Harness:
             self.faults["sigstop_worker_missed"] += 1
             return
         self.frozen = victim
+        say(f"SIGSTOP worker {victim}: it claimed reply {reply_id} and has not posted it")
         self.faults["sigstop_worker_past_recovery"] += 1
         window = self.stack.task_time_limit + 60
         thaw_at = time.monotonic() + window + 45
         frozen_at = time.monotonic()
 
         def thaw() -> bool:
+            state = None
             with self.database():
-                sent = Reply.objects.filter(pk=reply_id, state=Reply.State.SENT).exists()
-                if not (sent and time.monotonic() - frozen_at > window) and (
-                    time.monotonic() < thaw_at
-                ):
-                    return False
+                state = Reply.objects.filter(pk=reply_id).values_list("state", flat=True)[0]
+            recovered = state == Reply.State.SENT and time.monotonic() - frozen_at > window
+            if not recovered and time.monotonic() < thaw_at:
+                return False
+            say(f"SIGCONT worker {victim}: its claimed reply {reply_id} is {state} meanwhile")
             self.stack.signal_worker(victim, signal.SIGCONT)
             self.frozen = None
             self.last_fault_at = time.monotonic()
@@ -619,11 +622,13 @@ class Harness:
 
     def figures(self, settled_at: float | None, *, quiet: bool) -> Figures:
         from cases.models import Reply
-        from listening.models import QuarantinedPost
+        from listening.models import Channel, QuarantinedPost
 
         figures = Figures()
         now = time.monotonic()
         published = stored = lost = quarantined_n = duplicated = unexpected = 0
+        lost_by_label: Counter[str] = Counter()
+        missing_by_network: dict[str, set[str]] = {}
         quarantined = set(QuarantinedPost.objects.values_list("external_id", flat=True))
         for network, ids in self.published.items():
             wanted = set(ids)
@@ -631,7 +636,10 @@ class Harness:
             published += len(wanted)
             stored += len(wanted & set(rows))
             quarantined_n += len((wanted - set(rows)) & quarantined)
-            lost += len(wanted - set(rows) - quarantined)
+            missing = wanted - set(rows) - quarantined
+            missing_by_network[network] = missing
+            lost += len(missing)
+            lost_by_label.update(self.labels.get(external_id, network) for external_id in missing)
             duplicated += sum(n - 1 for external_id, n in rows.items() if n > 1)
             unexpected += len(set(rows) - wanted)
         settled = settled_at is not None
@@ -642,17 +650,32 @@ class Harness:
         figures["chaos_mentions_duplicated"] = duplicated
         figures["chaos_mentions_quarantined"] = quarantined_n
         figures["chaos_mentions_not_published"] = unexpected
+        for label, count in sorted(lost_by_label.items()):
+            figures[f"chaos_mentions_missing_{label}"] = count
+        # X ids grow with time: a missing post older than every stream's since_id is never
+        # asked for again.
+        cursor = Channel.objects.get(pk=self.channels["x"]).cursor
+        positions = [int(v) for v in cursor.values() if str(v).isdigit()]
+        if positions:
+            figures["chaos_mentions_missing_x_behind_every_cursor"] = sum(
+                int(i) < min(positions) for i in missing_by_network["x"] if i.isdigit()
+            )
 
         on_network = Counter(
             (str(r.get("in_reply_to") or ""), r.get("text")) for r in self.sim.replies()
         )
-        replies = Reply.objects.filter(pk__in=self.reply_ids).select_related("in_reply_to")
+        replies = list(Reply.objects.filter(pk__in=self.reply_ids).select_related("in_reply_to"))
         posted = double = failed = lost_replies = undecided = posted_but_failed = 0
         for reply in replies:
             copies = on_network[(reply.in_reply_to.external_id, reply.text)]
             if copies:
                 posted += 1
                 double += copies - 1
+                if copies > 1:
+                    say(
+                        f"reply {reply.pk} is on the network {copies} times: desk state "
+                        f"{reply.state}, {reply.attempts} attempts, last error {reply.error!r}"
+                    )
                 posted_but_failed += reply.state == Reply.State.FAILED
             elif reply.state == Reply.State.FAILED and reply.error:
                 failed += 1
@@ -660,6 +683,7 @@ class Harness:
                 lost_replies += 1  # "sent" with nothing on the network, or failed silently
             else:
                 undecided += 1
+        lost_replies += len(self.reply_ids) - len(replies)  # queued, and the row is gone
         figures["chaos_replies_requested"] = len(self.reply_ids)
         figures["chaos_replies_posted"] = posted
         figures["chaos_replies_double_posted"] = double

@@ -37,6 +37,11 @@ class Sim:
     def pending_faults(self) -> list[dict[str, Any]]:
         return self.call("GET", "/_sim/faults")["faults"]
 
+    def fired(self, tag: str) -> dict[str, Any] | None:
+        """The fault queued with `tag` once it fired (with the client port it hit), else None."""
+        found = [f for f in self.call("GET", "/_sim/faults")["fired"] if f.get("tag") == tag]
+        return found[-1] if found else None
+
     def clear_faults(self) -> None:
         self.call("DELETE", "/_sim/faults")
 

@@ -131,8 +131,9 @@ class Stack:
 
     def _pg_start(self) -> None:
         options = (
-            f"-h 127.0.0.1 -p {self.pg_port} -k {self.pgdata} -c fsync=off "
-            "-c synchronous_commit=off -c max_connections=80"
+            # fsync off loses nothing when only processes crash (the kernel keeps the WAL);
+            # commits stay synchronous, so an immediate stop loses no committed transaction.
+            f"-h 127.0.0.1 -p {self.pg_port} -k {self.pgdata} -c fsync=off -c max_connections=80"
         )
         self._pg(
             "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-o", options,
@@ -268,6 +269,17 @@ class Stack:
             tail = handle.read()
         self._log_seen[name] = seen + len(tail)
         return b"Unrecoverable error" in tail
+
+    def worker_child_on_port(self, port: int) -> tuple[str, psutil.Process] | None:
+        """The worker child holding the TCP connection whose local port is `port`."""
+        for name in WORKERS:
+            for child in self.worker_children(name):
+                try:
+                    if any(c.laddr and c.laddr.port == port for c in child.net_connections("tcp")):
+                        return name, child
+                except psutil.Error:
+                    continue
+        return None
 
     def worker_children(self, name: str) -> list[psutil.Process]:
         process = self.processes.get(f"worker-{name}")

@@ -8,8 +8,11 @@ the recovery window, Redis flushed and killed, a backend terminated mid-ingest, 
 crashed, the simulator's 429/5xx/timeouts/malformed/repeated pages and a visibility lag.
 """
 
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -44,8 +47,17 @@ def run_chaos(root, *args: str) -> dict[str, float]:
     return figures
 
 
-def test_nothing_is_lost_or_posted_twice_under_real_faults(tmp_path):
-    figures = run_chaos(tmp_path / "chaos", "--posts", "2600", "--replies", "60", "--seed", "7")
+@pytest.fixture
+def chaos_root():
+    """A directory of its own: the private PostgreSQL runs as another user, and pytest's
+    tmp_path lives under a directory any other pytest session may lock to its owner."""
+    root = Path(tempfile.mkdtemp(prefix="socialdesk-chaos-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_nothing_is_lost_or_posted_twice_under_real_faults(chaos_root):
+    figures = run_chaos(chaos_root, "--posts", "2600", "--replies", "60", "--seed", "7")
 
     assert figures["chaos_posts_published"] >= 2600
     assert figures["chaos_replies_requested"] == 60

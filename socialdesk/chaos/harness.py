@@ -11,8 +11,6 @@ It runs in the desk's Django settings (DATABASE_URL and REDIS_URL point at the r
 servers, see `__main__`); only this module's callers start processes (`stack.Stack`).
 """
 
-import logging
-import random
 import signal
 import sys
 import time
@@ -31,8 +29,6 @@ from django.db import connection as django_connection
 
 from socialdesk.chaos.sim import Sim
 from socialdesk.chaos.stack import DATABASE, Stack
-
-log = logging.getLogger("socialdesk.chaos")
 
 
 def say(message: str) -> None:
@@ -86,11 +82,11 @@ class Plan:
 
     @classmethod
     def for_size(cls, posts: int, replies: int) -> "Plan":
+        """The full plan from 10,000 posts up; below, smaller Facebook backlogs and fewer
+        read faults (a backlog past X's cap and every process fault stay)."""
+        full = posts >= 10_000
         backlogs = [("x", "mention", BACKLOG_PAST_CAP)]
-        read_faults = {"x": X_READ_FAULTS, "facebook": FACEBOOK_READ_FAULTS}
-        if posts < 10_000:
-            read_faults = {"x": X_READ_FAULTS[:5], "facebook": FACEBOOK_READ_FAULTS[:4]}
-        if posts >= 10_000:
+        if full:
             backlogs += [
                 ("x", "dm", BACKLOG_PAST_CAP),
                 ("facebook", "comment", BACKLOG_PAST_CAP),
@@ -102,8 +98,11 @@ class Plan:
             posts=posts,
             replies=replies,
             backlogs=backlogs,
-            read_faults=read_faults,
-            ingest_burst=1_200 if posts >= 10_000 else 500,
+            read_faults={
+                "x": X_READ_FAULTS if full else X_READ_FAULTS[:5],
+                "facebook": FACEBOOK_READ_FAULTS if full else FACEBOOK_READ_FAULTS[:4],
+            },
+            ingest_burst=1_200 if full else 500,
         )
 
 
@@ -128,7 +127,6 @@ class Harness:
         self.plan = plan
         self.seed = seed
         self.sim = Sim(stack.sim_url)
-        self.rng = random.Random(seed)
         self.published: dict[str, list[str]] = {"x": [], "facebook": []}
         self.labels: dict[str, str] = {}  # post id -> how it was published, for the diagnosis
         self.replied_mentions: set[int] = set()
@@ -438,7 +436,7 @@ class Harness:
             if not recovered and time.monotonic() < thaw_at:
                 return False
             say(f"SIGCONT worker {victim}: its claimed reply {reply_id} is {state} meanwhile")
-            self.stack.signal_worker(victim, signal.SIGCONT)
+            self.stack.resume_worker(victim)
             self.frozen = None
             self.last_fault_at = time.monotonic()
             return True

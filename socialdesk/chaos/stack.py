@@ -102,14 +102,16 @@ class Stack:
     def _pg(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         from pgserver._commands import POSTGRES_BIN_PATH
 
-        return subprocess.run(
+        done = subprocess.run(
             [str(POSTGRES_BIN_PATH / args[0]), *args[1:]],
             user=self._system_user,
             capture_output=True,
             text=True,
-            timeout=60,
-            check=check,
+            timeout=90,
         )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
+        return done
 
     def start_postgres(self) -> None:
         """Initialise the data directory once (through pgserver), then serve it on pg_port."""
@@ -146,8 +148,16 @@ class Stack:
         self._pg_start()
 
     def stop_postgres(self) -> None:
-        if self.pgdata.exists():
-            self._pg("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "stop", check=False)
+        if not self.pgdata.exists():
+            return
+        done = self._pg("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "stop", check=False)
+        if done.returncode != 0:  # pg_ctl could not do it: end our postmaster by its pid
+            with contextlib.suppress(OSError, ValueError, psutil.Error):
+                pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+                postmaster = psutil.Process(pid)
+                if postmaster.name() == "postgres":
+                    postmaster.send_signal(signal.SIGQUIT)
+                    postmaster.wait(20)
 
     def psql(self, sql: str, database: str = DATABASE) -> str:
         done = self._pg(
@@ -253,6 +263,7 @@ class Stack:
                     continue
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(10)
+                self._log_seen[name] = (self.logs / f"{name}.log").stat().st_size
             if name.startswith("worker-"):
                 self.start_worker(name.removeprefix("worker-"))
             else:
@@ -295,6 +306,16 @@ class Stack:
         process = self.processes[f"worker-{name}"]
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signum)
+
+    def resume_worker(self, name: str, head_start: float = 2.0) -> None:
+        """SIGCONT a stopped worker: its pool children first, the main process `head_start`
+        seconds later. The main process enforces the task time limits with a timer; after a
+        pause that timer can be late, and this makes it late on purpose, every time."""
+        for child in self.worker_children(name):
+            with contextlib.suppress(psutil.Error):
+                child.resume()
+        time.sleep(head_start)
+        self.signal_worker(name, signal.SIGCONT)
 
     def stop(self) -> None:
         for process in self.processes.values():

@@ -38,7 +38,7 @@ def run_chaos(root, *args: str) -> dict[str, float]:
         text=True,
         timeout=900,
     )
-    print(done.stderr[-6000:])  # shown by pytest when the test fails
+    print(done.stderr[-6000:], done.stdout)  # shown by pytest when the test fails
     assert done.returncode == 0, done.stderr[-3000:]
     figures = {}
     for line in done.stdout.splitlines():

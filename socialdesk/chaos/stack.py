@@ -54,6 +54,7 @@ class Stack:
     restarts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.root = self.root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.pgdata = self.root / "pgdata"
         self.logs = self.root / "logs"
@@ -177,6 +178,7 @@ class Stack:
         return self.root / "redis.pid"
 
     def start_redis(self) -> None:
+        self.kill_redis()  # one left by a run that was itself killed
         subprocess.run(
             ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--daemonize", "yes",
@@ -200,7 +202,8 @@ class Stack:
         except (OSError, ValueError):
             return
         proc = psutil.Process(pid) if psutil.pid_exists(pid) else None
-        if proc is not None and "redis-server" in proc.name():
+        # Ours runs in the run's root (--dir): a reused pid is never another Redis.
+        if proc is not None and "redis-server" in proc.name() and proc.cwd() == str(self.root):
             proc.kill()
             proc.wait(10)
         self._redis_pidfile.unlink(missing_ok=True)

@@ -129,6 +129,7 @@ class Harness:
         self.sim = Sim(stack.sim_url)
         self.published: dict[str, list[str]] = {"x": [], "facebook": []}
         self.labels: dict[str, str] = {}  # post id -> how it was published, for the diagnosis
+        self.published_at: dict[str, tuple[float, float]] = {}  # post id -> publish call span
         self.replied_mentions: set[int] = set()
         self.reply_ids: list[int] = []
         self.faults: Counter[str] = Counter()
@@ -137,6 +138,7 @@ class Harness:
         self.dripping: list[Callable[[], bool]] = []
         self.last_fault_at = time.monotonic()
         self.started = time.monotonic()
+        self._gaps: dict[str, list[tuple[float, float]]] = {}
 
     # ---- set-up ---------------------------------------------------------------------------
 
@@ -172,7 +174,9 @@ class Harness:
         account = X_ACCOUNT if network == "x" else FB_PAGE
         while count > 0:
             step = min(count, 2_000)
+            before = time.time()
             ids = self.sim.publish(network, account, step, kind)
+            self.published_at.update(dict.fromkeys(ids, (before, time.time())))
             self.published[network] += ids
             label = f"{network}_{kind}_backlog" if kind else f"{network}_traffic"
             self.labels.update(dict.fromkeys(ids, label))
@@ -618,6 +622,30 @@ class Harness:
             for network, ids in self.published.items()
         }
 
+    def in_recorded_gap(self, network: str, external_id: str) -> bool:
+        """Whether the desk shows a gap (posts it could not read, a visible warning, not a
+        silent loss) over the moment this post was published. Channels without recorded
+        gaps never match."""
+        gaps = self._gaps.get(network)
+        if gaps is None:
+            from listening.models import Channel
+
+            fields = {f.name for f in Channel._meta.get_fields()}
+            raw = (
+                Channel.objects.filter(pk=self.channels[network]).values_list(
+                    "intake_gaps", flat=True
+                )[0]
+                if "intake_gaps" in fields
+                else []
+            )
+            gaps = self._gaps[network] = [
+                (_epoch(g.get("since"), float("-inf")), _epoch(g.get("until"), float("inf")))
+                for g in raw or []
+                if isinstance(g, dict)
+            ]
+        start, end = self.published_at.get(external_id, (0.0, 0.0))
+        return any(since - 2 <= end and start <= until + 2 for since, until in gaps)
+
     def figures(self, settled_at: float | None, *, quiet: bool) -> Figures:
         from cases.models import Reply
         from listening.models import Channel, QuarantinedPost
@@ -627,6 +655,7 @@ class Harness:
         published = stored = lost = quarantined_n = duplicated = unexpected = 0
         lost_by_label: Counter[str] = Counter()
         missing_by_network: dict[str, set[str]] = {}
+        gapped = 0
         quarantined = set(QuarantinedPost.objects.values_list("external_id", flat=True))
         for network, ids in self.published.items():
             wanted = set(ids)
@@ -635,6 +664,9 @@ class Harness:
             stored += len(wanted & set(rows))
             quarantined_n += len((wanted - set(rows)) & quarantined)
             missing = wanted - set(rows) - quarantined
+            in_gap = {i for i in missing if self.in_recorded_gap(network, i)}
+            gapped += len(in_gap)
+            missing -= in_gap
             missing_by_network[network] = missing
             lost += len(missing)
             lost_by_label.update(self.labels.get(external_id, network) for external_id in missing)
@@ -648,6 +680,7 @@ class Harness:
         figures["chaos_mentions_duplicated"] = duplicated
         figures["chaos_mentions_quarantined"] = quarantined_n
         figures["chaos_mentions_not_published"] = unexpected
+        figures["chaos_mentions_missing_in_recorded_gap"] = gapped
         for label, count in sorted(lost_by_label.items()):
             figures[f"chaos_mentions_missing_{label}"] = count
         # X ids grow with time: a missing post older than every stream's since_id is never
@@ -695,6 +728,15 @@ class Harness:
         for name, count in sorted(self.faults.items()):
             figures[f"chaos_fault_{name}"] = count
         return figures
+
+
+def _epoch(value: Any, default: float) -> float:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(value)).timestamp() if value else default
+    except ValueError:
+        return default
 
 
 def _hours(n: int) -> Any:

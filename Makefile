@@ -16,13 +16,14 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/socialdesk_bench
 # The suite runs on this many processes (pytest-xdist), each with its own databases.
 TEST_WORKERS ?= 2
 
-.PHONY: help run test test-fast bench lint format install clean stop-embedded
+.PHONY: help run test test-fast bench chaos lint format install clean stop-embedded
 
 help:
 	@echo "make run    install, migrate, load demo data, start web+worker+beat+simulator on :$(PORT)"
 	@echo "make test   install and run the whole suite against PostgreSQL and Redis"
 	@echo "make test-fast  the suite without the end-to-end and browser tests"
 	@echo "make bench  print the performance figures (name: value per line)"
+	@echo "make chaos  run the fault harness and print its figures (name: value per line)"
 	@echo "make lint   ruff check and format check"
 
 $(STAMP): pyproject.toml scripts/find-python.sh
@@ -85,3 +86,10 @@ stop-embedded:
 
 clean: stop-embedded
 	rm -rf $(VENV) var .pytest_cache
+
+# The fault harness: its own PostgreSQL, Redis, simulator, workers and beat under var/chaos/.
+CHAOS_ARGS ?= --posts 20000 --replies 1000
+chaos: $(STAMP)
+	@mkdir -p var
+	$(PY) -m socialdesk.chaos $(CHAOS_ARGS) 2>var/chaos.log; status=$$?; \
+		[ $$status -eq 0 ] || { tail -n 40 var/chaos.log; exit $$status; }

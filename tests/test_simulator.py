@@ -1,5 +1,6 @@
 """The simulator, driven over HTTP with requests and the real tweepy and facebook-sdk clients."""
 
+import http.client
 import json
 import signal
 import socket
@@ -675,6 +676,42 @@ def test_fault_only_hits_matching_paths(sim):
     assert x_get(sim, "/2/users/1000/mentions").status_code == 200
     assert x_get(sim, "/2/dm_events").status_code == 503
     assert sim.stats()["faults_pending"] == 0
+
+
+def test_visibility_lag_lists_a_brand_reply_only_once_it_has_passed(sim):
+    now = [time.time()]
+    sim.state.clock = lambda: now[0]
+    target = sim.publish("x", 1, kind="mention")[0]
+    sim.visibility_lag(10)
+    posted = x_client(sim).create_tweet(text="On it", in_reply_to_tweet_id=target, user_auth=False)
+    reply_id = posted.data["id"]
+    assert [r["id"] for r in sim.replies("x")] == [reply_id]  # accepted at once
+
+    def listed() -> list[str]:
+        page = x_get(sim, "/2/users/1000/tweets").json()
+        return [tweet["id"] for tweet in page.get("data", [])]
+
+    assert listed() == []
+    now[0] += 9
+    assert listed() == []
+    now[0] += 2
+    assert listed() == [reply_id]
+    refused = requests.post(f"{sim.url}/_sim/visibility_lag", json={"seconds": -1}, timeout=5)
+    assert refused.status_code == 400
+
+
+def test_a_fired_fault_names_the_client_port_of_the_request_it_hit(sim):
+    sim.fault("x", "503", path_contains="/mentions", tag="marked")
+    client = http.client.HTTPConnection("127.0.0.1", int(sim.url.rsplit(":", 1)[1]), timeout=5)
+    client.connect()
+    port = client.sock.getsockname()[1]
+    client.request("GET", "/2/users/1000/mentions", headers=BEARER)
+    assert client.getresponse().status == 503
+    client.close()
+    fired = sim.fired()
+    assert [(f["tag"], f["fault"], f["client_port"], f["method"]) for f in fired] == [
+        ("marked", "503", port, "GET")
+    ]
 
 
 # -- determinism and content ------------------------------------------------------------------

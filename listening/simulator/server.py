@@ -531,6 +531,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                     fault = None
                 if fault is not None:
                     log.info("fault %s on %s %s", fault.fault, method, full_path)
+                    fired = {**fault.as_json(), "client_port": self.client_address[1]}
+                    state.fired = [*state.fired[-49:], {**fired, "method": method}]
                     if fault.fault == "revoked":
                         raise auth_error(network, fault.options.get("status"))
                     if fault.fault == "429":
@@ -597,6 +599,12 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         status = 201 if request.network == "x" and request.method == "POST" else 200
         if request.method == "GET":
             data = payload.get("data")
+            hidden = state.unlisted_replies()
+            if hidden and isinstance(data, list):
+                # A network lists a post seconds after accepting it (read-after-write lag).
+                data = payload["data"] = [
+                    item for item in data if str(item.get("id")) not in hidden
+                ]
             if isinstance(data, list) and data:
                 fault = state.take_fault(request.network, request.path, ("malformed",))
                 if fault is not None:
@@ -686,6 +694,12 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 body.get("lang"),
             )
             return {"network": network, "ids": ids}
+        if path == "/_sim/visibility_lag" and method == "POST":
+            seconds = float(body["seconds"])
+            if seconds < 0:
+                raise ValueError("seconds must be 0 or more")
+            state.visibility_lag = seconds
+            return {"seconds": seconds}
         if path == "/_sim/rate" and method == "POST":
             rate = float(body["per_minute"])
             if rate < 0:
@@ -707,7 +721,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             )
             return fault.as_json()
         if path == "/_sim/faults" and method == "GET":
-            return {"faults": [f.as_json() for f in state.faults]}
+            return {"faults": [f.as_json() for f in state.faults], "fired": state.fired}
         if path == "/_sim/faults" and method == "DELETE":
             state.faults.clear()
             return {"faults": []}

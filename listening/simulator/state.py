@@ -153,6 +153,11 @@ class SimState:
         self.last_account: dict[str, str] = {}
         self.replies: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
+        # The latest faults that fired, with the client port they hit (a harness finds the
+        # process behind a held request with it).
+        self.fired: list[dict[str, Any]] = []
+        # Seconds during which a brand reply is accepted but not yet listed by any read.
+        self.visibility_lag = 0.0
         self.pending: list[PendingAnswer] = []
         self.last_pages: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         self.generated: Counter[str] = Counter()
@@ -291,6 +296,18 @@ class SimState:
         )
         if self.rng.random() < ANSWER_PROBABILITY:
             self.pending.append(PendingAnswer(network, account_id, entry["kind"], entry["id"]))
+
+    def unlisted_replies(self) -> set[str]:
+        """Ids of brand replies still inside the visibility lag (newest replies are last)."""
+        if self.visibility_lag <= 0:
+            return set()
+        since = self.now() - self.visibility_lag
+        hidden = set()
+        for reply in reversed(self.replies):
+            if reply["created_at"] <= since:
+                break
+            hidden.add(str(reply["id"]))
+        return hidden
 
     # -- faults -------------------------------------------------------------------------
 

@@ -1,0 +1,58 @@
+"""The simulator's /_sim/ control API, as the harness uses it (urllib: no desk code)."""
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+
+class Sim:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"} if data is not None else {},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"{method} {path}: {exc.code} {exc.read().decode()}") from None
+
+    def publish(self, network: str, account_id: str, count: int, kind: str | None) -> list[str]:
+        body: dict[str, Any] = {"network": network, "account_id": account_id, "count": count}
+        if kind:
+            body["kind"] = kind
+        return self.call("POST", "/_sim/publish", body)["ids"]
+
+    def fault(self, network: str, fault: str, count: int = 1, path: str = "", **options: Any):
+        body = {"network": network, "fault": fault, "count": count, "path_contains": path}
+        return self.call("POST", "/_sim/faults", {**body, **options})
+
+    def pending_faults(self) -> list[dict[str, Any]]:
+        return self.call("GET", "/_sim/faults")["faults"]
+
+    def fired(self, tag: str) -> dict[str, Any] | None:
+        """The fault queued with `tag` once it fired (with the client port it hit), else None."""
+        found = [f for f in self.call("GET", "/_sim/faults")["fired"] if f.get("tag") == tag]
+        return found[-1] if found else None
+
+    def clear_faults(self) -> None:
+        self.call("DELETE", "/_sim/faults")
+
+    def visibility_lag(self, seconds: float) -> None:
+        self.call("POST", "/_sim/visibility_lag", {"seconds": seconds})
+
+    def replies(self) -> list[dict[str, Any]]:
+        return self.call("GET", "/_sim/replies")["replies"]
+
+    def stats(self) -> dict[str, Any]:
+        return self.call("GET", "/_sim/stats")
+
+    def requests(self, route: str) -> int:
+        return int(self.stats()["requests"].get(route, 0))

@@ -1,12 +1,23 @@
-"""Errors every connector raises, so that the poller and the sender need not know a network."""
+"""Errors every connector raises, so that the poller and the sender need not know a network.
+
+Every message is scrubbed when the error is made: network libraries quote URLs and answers
+that carry tokens (facebook-sdk's `access_token=` query string), and these messages are
+stored, shown and logged.
+"""
 
 from datetime import datetime
+from typing import Any
+
+from socialdesk.scrub import scrub
 
 
 class ConnectorError(Exception):
     """Base class. `transient` says whether retrying later can succeed."""
 
     transient = False
+
+    def __init__(self, message: Any = "", *args: Any) -> None:
+        super().__init__(scrub(message), *args)
 
 
 class RateLimited(ConnectorError):

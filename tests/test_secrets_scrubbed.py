@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import re
+import socket
 import threading
 from datetime import timedelta
 from urllib.parse import parse_qs
@@ -338,3 +339,20 @@ def test_error_fields_are_scrubbed_even_when_written_by_update(db, facebook_chan
     stored = CaseEvent.objects.get(pk=event.pk).data
     assert "EAAGleak000111" not in stored["reason"] and stored["reply_id"] == 1
     assert "fields=id failed" in stored["reason"]
+
+
+def test_a_refused_connection_reads_as_such_without_the_url(db, settings, facebook_channel):
+    # Nothing listens on this port: the real requests/urllib3 error, as in an outage.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.FACEBOOK_GRAPH_URL = f"http://127.0.0.1:{port}"
+
+    assert polling.poll_channel(facebook_channel.pk) == polling.PollOutcome.FAILED
+
+    error = Channel.objects.get(pk=facebook_channel.pk).last_error
+    assert error.startswith(
+        f"TransientError: Facebook unreachable: could not connect to 127.0.0.1:{port}"
+    )
+    assert "Connection refused" in error
+    assert "access_token" not in error and "Max retries" not in error

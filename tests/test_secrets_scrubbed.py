@@ -356,3 +356,38 @@ def test_a_refused_connection_reads_as_such_without_the_url(db, settings, facebo
     )
     assert "Connection refused" in error
     assert "access_token" not in error and "Max retries" not in error
+
+
+def test_errors_stored_before_scrubbing_are_scrubbed_by_the_migrations(db, agent):
+    from importlib import import_module
+
+    from django.apps import apps as live_apps
+
+    leak = "Facebook unreachable: url /v23.0/2000/feed?since=1&access_token=EAAGold0001112223 ("
+    channel = make_channel(Network.FACEBOOK)
+    reply = _queue_reply(channel, agent)
+    # Rows as an older version wrote them: straight into the columns, no field in between.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE listening_channel SET last_error = %s WHERE id = %s", [leak, channel.pk]
+        )
+        cursor.execute("UPDATE cases_reply SET error = %s WHERE id = %s", [leak, reply.pk])
+        cursor.execute(
+            "INSERT INTO cases_caseevent (case_id, kind, data, created_at) "
+            "VALUES (%s, %s, %s, now()) RETURNING id",
+            [
+                reply.case_id,
+                CaseEvent.Kind.REPLY_FAILED,
+                json.dumps({"reason": leak, "reply_id": 7}),
+            ],
+        )
+        event_id = cursor.fetchone()[0]
+
+    import_module("listening.migrations.0002_scrub_stored_errors").scrub_channel_errors(
+        live_apps, None
+    )
+    import_module("cases.migrations.0008_scrub_stored_errors").scrub_reply_errors(live_apps, None)
+
+    assert "EAAGold0001112223" not in _all_rows()
+    assert Channel.objects.get(pk=channel.pk).last_error.startswith("Facebook unreachable: url")
+    assert CaseEvent.objects.get(pk=event_id).data["reply_id"] == 7

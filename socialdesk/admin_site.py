@@ -22,3 +22,8 @@ class DeskAdminSite(AdminSite):
 
 class DeskAdminConfig(AdminConfig):
     default_site = "socialdesk.admin_site.DeskAdminSite"
+
+    def ready(self) -> None:
+        super().ready()
+        # socialdesk is no app of its own: its sign-in signal handler is connected from here.
+        from socialdesk import middleware  # noqa: F401

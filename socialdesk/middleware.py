@@ -2,9 +2,12 @@
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 SEEN_KEY = "socialdesk_seen_at"
@@ -12,6 +15,14 @@ SIGNED_IN_KEY = "socialdesk_signed_in_at"
 # The session is written at most this often to slide its expiry: not on every request (the
 # inbox and health pages refresh themselves), at the cost of this much precision.
 TOUCH_EVERY = 60
+
+
+@receiver(user_logged_in, dispatch_uid="socialdesk-session-clock")
+def start_session_clock(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    """Both clocks start at sign-in, saved with it: the first page costs no extra write."""
+    now = time.time()
+    request.session[SEEN_KEY] = now
+    request.session[SIGNED_IN_KEY] = now
 
 
 class SessionTimeoutMiddleware:

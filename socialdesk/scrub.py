@@ -44,7 +44,11 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"""(?i)((?:proxy-)?authorization["']?\s*[:=]\s*["']?)[^"'\r\n]+"""),
         rf"\1{REDACTED}",
     ),
-    (re.compile(r"(?i)\b(bearer|basic)(\s+)[\w.~+/=%-]{8,}"), rf"\1\2{REDACTED}"),
+    # "Bearer <token>" anywhere; a token has a digit, which keeps "basic authentication" readable.
+    (
+        re.compile(r"(?i)\b(bearer|basic)(\s+)(?=[\w.~+/=%-]*\d)[\w.~+/=%-]{8,}"),
+        rf"\1\2{REDACTED}",
+    ),
     # scheme://user:password@host
     (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@"), rf"\1{REDACTED}@"),
 ]

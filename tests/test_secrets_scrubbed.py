@@ -311,7 +311,10 @@ def test_scrub_removes_secrets_it_was_never_told_about(text, kept):
 
 
 def test_scrub_keeps_an_ordinary_error_readable():
-    text = "Graph API error 2 (503): Service temporarily unavailable; X rejected the token: 401"
+    text = (
+        "Graph API error 2 (503): Service temporarily unavailable; X rejected the token: 401; "
+        "basic authentication required; Error validating access token: Session has expired"
+    )
 
     assert scrub(text) == text
 

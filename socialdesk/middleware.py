@@ -13,8 +13,9 @@ from django.http import HttpRequest, HttpResponse
 SEEN_KEY = "socialdesk_seen_at"
 SIGNED_IN_KEY = "socialdesk_signed_in_at"
 # The session is written at most this often to slide its expiry: not on every request (the
-# inbox and health pages refresh themselves), at the cost of this much precision.
-TOUCH_EVERY = 60
+# inbox and health pages refresh themselves, and a page's queries should not depend on when it
+# is loaded), at the cost of this much precision on an eight-hour timeout.
+TOUCH_EVERY = 15 * 60
 
 
 @receiver(user_logged_in, dispatch_uid="socialdesk-session-clock")
@@ -29,9 +30,10 @@ class SessionTimeoutMiddleware:
     """Sign out a session idle for SESSION_IDLE_TIMEOUT or older than SESSION_MAX_AGE.
 
     The session cookie and the stored session expire SESSION_COOKIE_AGE (= the idle timeout)
-    after their last write; this middleware writes the last-seen time once a minute, which
-    slides that expiry, and checks both limits itself so that neither depends on the session
-    backend or the browser honouring the cookie's age. Runs after AuthenticationMiddleware.
+    after their last write; this middleware writes the last-seen time at most every
+    TOUCH_EVERY seconds, which slides that expiry, and checks both limits itself so that
+    neither depends on the session backend or the browser honouring the cookie's age. Both
+    clocks start at sign-in (`start_session_clock`). Runs after AuthenticationMiddleware.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -364,12 +364,12 @@ AXES_VERBOSE = False
 # SESSION_MAX_AGE seconds after sign-in (socialdesk/middleware.py): this desk posts as the brand.
 SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 8 * 3600)
 SESSION_MAX_AGE = env_int("SESSION_MAX_AGE", 12 * 3600)
-if SESSION_IDLE_TIMEOUT < 60 or SESSION_MAX_AGE < SESSION_IDLE_TIMEOUT:
+if SESSION_IDLE_TIMEOUT < 1800 or SESSION_MAX_AGE < SESSION_IDLE_TIMEOUT:
     raise ImproperlyConfigured(
-        "SESSION_IDLE_TIMEOUT must be at least 60 seconds and SESSION_MAX_AGE at least "
+        "SESSION_IDLE_TIMEOUT must be at least 1800 seconds and SESSION_MAX_AGE at least "
         "SESSION_IDLE_TIMEOUT."
     )
-SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT  # slid forward by the middleware, once a minute
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT  # slid forward by the middleware (TOUCH_EVERY)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

@@ -7,7 +7,9 @@ from datetime import timedelta
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -163,3 +165,15 @@ def test_pages_deny_powerful_features_and_keep_the_referrer_on_site(client):
     assert response["Referrer-Policy"] == "same-origin"
     assert "script-src 'self' 'nonce-" in response["Content-Security-Policy"]
     assert response["X-Frame-Options"] == "DENY"
+
+
+def test_a_recently_seen_session_is_not_written_again(agent):
+    client = logged_in(agent)
+    client.get(reverse("cases:list"))
+    seen = client.session[SEEN_KEY]
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("cases:list"))
+
+    assert not [q for q in queries if "django_session" in q["sql"] and "UPDATE" in q["sql"]]
+    assert client.session[SEEN_KEY] == seen

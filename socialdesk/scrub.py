@@ -11,7 +11,9 @@ urllib3 logs every URL at DEBUG; an OAuth answer or a header dump can carry a be
 * Authorization header values and `Bearer`/`Basic` credentials,
 * the password in a URL (`scheme://user:password@host`),
 * every credential value this process has decrypted or encrypted (`remember_secrets`, called
-  by socialdesk.crypto), verbatim and URL-encoded, so a token echoed anywhere is caught too.
+  by socialdesk.crypto), verbatim and URL-encoded, so a token echoed anywhere is caught too,
+  and the desk's own secrets from settings (SECRET_KEY, CREDENTIALS_KEY, the SMTP password,
+  HEALTH_MONITOR_TOKEN, the path of ALERT_WEBHOOK_URL).
 
 It is applied where errors are made (ConnectorError), where they are stored (the fields below
 and the writers of Channel.last_error, Reply.error and REPLY_FAILED events) and to every log
@@ -21,8 +23,9 @@ record (socialdesk.logging).
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
+from django.conf import settings
 from django.db import models
 
 REDACTED = "[redacted]"
@@ -81,7 +84,8 @@ def scrub(text: Any, secrets: Iterable[str] = ()) -> str:
     result = text if isinstance(text, str) else str(text)
     if not result:
         return result
-    values = [s for s in (*secrets, *reversed(_known)) if s and len(s) >= _MIN_SECRET_LENGTH]
+    known = (*secrets, *reversed(_known), *_settings_secrets())
+    values = [s for s in known if isinstance(s, str) and len(s) >= _MIN_SECRET_LENGTH]
     for value in values:
         if value[:4] not in result and quote(value[:4], safe="") not in result:
             continue  # cheap pre-check: most texts hold none of the values
@@ -90,6 +94,21 @@ def scrub(text: Any, secrets: Iterable[str] = ()) -> str:
     for pattern, replacement in _PATTERNS:
         result = pattern.sub(replacement, result)
     return result
+
+
+def _settings_secrets() -> list[str]:
+    """The desk's own secrets, as settings hold them now (none before settings are loaded)."""
+    if not settings.configured:
+        return []
+    mailer = getattr(settings, "MAILERS", {}).get("default", {}).get("OPTIONS", {})
+    webhook = getattr(settings, "ALERT_WEBHOOK_URL", "") or ""
+    return [
+        getattr(settings, "SECRET_KEY", ""),
+        *getattr(settings, "CREDENTIALS_KEYS", []),
+        getattr(settings, "HEALTH_MONITOR_TOKEN", "") or "",
+        mailer.get("password") or "",
+        urlsplit(webhook).path if webhook else "",
+    ]
 
 
 def scrub_data(value: Any) -> Any:

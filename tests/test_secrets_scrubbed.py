@@ -386,11 +386,25 @@ def test_errors_stored_before_scrubbing_are_scrubbed_by_the_migrations(db, agent
         )
         event_id = cursor.fetchone()[0]
 
-    import_module("listening.migrations.0002_scrub_stored_errors").scrub_channel_errors(
+    import_module("listening.migrations.0004_scrub_stored_errors").scrub_channel_errors(
         live_apps, None
     )
-    import_module("cases.migrations.0008_scrub_stored_errors").scrub_reply_errors(live_apps, None)
+    import_module("cases.migrations.0009_scrub_stored_errors").scrub_reply_errors(live_apps, None)
 
     assert "EAAGold0001112223" not in _all_rows()
     assert Channel.objects.get(pk=channel.pk).last_error.startswith("Facebook unreachable: url")
     assert CaseEvent.objects.get(pk=event_id).data["reply_id"] == 7
+
+
+def test_the_desks_own_secrets_are_scrubbed_too(settings):
+    settings.HEALTH_MONITOR_TOKEN = "monitor-token-4242"
+    settings.ALERT_WEBHOOK_URL = "https://hooks.example.com/services/T01/B02/sEcReT99"
+
+    cleaned = scrub(
+        f"POST https://hooks.example.com/services/T01/B02/sEcReT99 failed; "
+        f"key {settings.SECRET_KEY}; token monitor-token-4242"
+    )
+
+    assert "sEcReT99" not in cleaned and "monitor-token-4242" not in cleaned
+    assert settings.SECRET_KEY not in cleaned
+    assert "https://hooks.example.com" in cleaned

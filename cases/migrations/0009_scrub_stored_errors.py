@@ -25,6 +25,6 @@ def scrub_reply_errors(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("cases", "0007_fewer_case_indexes")]
+    dependencies = [("cases", "0008_reply_reconciling_and_submit_token")]
 
     operations = [migrations.RunPython(scrub_reply_errors, migrations.RunPython.noop)]

@@ -16,6 +16,6 @@ def scrub_channel_errors(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("listening", "0001_initial")]
+    dependencies = [("listening", "0003_quarantine_unique_replay")]
 
     operations = [migrations.RunPython(scrub_channel_errors, migrations.RunPython.noop)]

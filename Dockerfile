@@ -35,11 +35,13 @@ COPY . .
 
 # `pip install` the project in place (--editable): settings.BASE_DIR is the directory above
 # socialdesk/, and templates/, static/ and manage.py live in /app, not in site-packages.
-# collectstatic only needs settings to load: a throwaway SECRET_KEY, and database and Redis URLs
+# collectstatic only needs settings to load: a throwaway SECRET_KEY and CREDENTIALS_KEY (nothing
+# is encrypted during the build), and database and Redis URLs
 # that are parsed but never connected to. The scratch state directory keeps the build from
 # leaving anything in /var/lib/socialdesk.
 RUN pip install --no-deps --editable . \
     && DEBUG=false SECRET_KEY=build-only-not-a-secret SOCIALDESK_VAR_DIR=/tmp/build-var \
+        CREDENTIALS_KEY=YnVpbGQtb25seS1ub3QtYS1zZWNyZXQtMDAwMDAwMDA= \
         DATABASE_URL=postgres://build@127.0.0.1:9/build REDIS_URL=redis://127.0.0.1:9/0 \
         python manage.py collectstatic --no-input \
     && rm -rf /tmp/build-var

@@ -15,6 +15,8 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/socialdesk_bench
 # The suite runs on this many processes (pytest-xdist), each with its own databases.
 TEST_WORKERS ?= 2
+# Production settings require CREDENTIALS_KEY; this one is for tests and benchmarks only.
+TEST_CREDENTIALS_KEY := dGVzdC1vbmx5LWNyZWRlbnRpYWxzLWtleS0wMDAwMDA=
 
 .PHONY: help run test test-fast bench chaos lint format install clean stop-embedded
 
@@ -61,7 +63,7 @@ $(CHROMIUM):
 	fi
 
 TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=false \
-	SECRET_KEY=test-only-secret SECURE_SSL_REDIRECT=false
+	SECRET_KEY=test-only-secret SECURE_SSL_REDIRECT=false CREDENTIALS_KEY=$(TEST_CREDENTIALS_KEY)
 
 test: $(STAMP) $(CHROMIUM)
 	$(TEST_ENV) $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
@@ -71,6 +73,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=false SECRET_KEY=bench-only-secret \
+		CREDENTIALS_KEY=$(TEST_CREDENTIALS_KEY) \
 		SECURE_SSL_REDIRECT=false $(PY) manage.py bench $(BENCH_ARGS)
 
 lint: $(STAMP)

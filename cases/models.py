@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from socialdesk.scrub import ScrubbedJSONField, ScrubbedTextField
+
 
 class Customer(models.Model):
     """A person, possibly with several network identities merged into one profile."""
@@ -187,7 +189,7 @@ class Reply(models.Model):
     state = models.CharField(max_length=12, choices=State.choices, default=State.DRAFT)
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     external_id = models.CharField(max_length=255, blank=True)
-    error = models.TextField(blank=True)
+    error = ScrubbedTextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     # Guideline checks as shown when the agent sent it: [{"code", "severity", "message"}].
     checks = models.JSONField(default=list, blank=True)
@@ -306,7 +308,7 @@ class CaseEvent(models.Model):
     )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     # Kind-specific details, e.g. {"from": "new", "to": "open"} or {"assignee": "alex"}.
-    data = models.JSONField(default=dict, blank=True)
+    data = ScrubbedJSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -116,6 +116,7 @@ from listening.connectors.errors import (
 )
 from listening.models import Channel
 from socialdesk import locks
+from socialdesk.scrub import scrub
 
 log = logging.getLogger(__name__)
 
@@ -558,7 +559,7 @@ def _flag_reauth(channel: Channel, exc: Exception) -> None:
 
 def _fail(reply: Reply, reason: str, *, unconfirmed: bool = False) -> SendOutcome:
     now = timezone.now()
-    reason = reason[:2000]
+    reason = scrub(reason)[:2000]
     with transaction.atomic():
         if not Reply.objects.filter(_held(reply), pk=reply.pk).update(
             state=State.FAILED,

@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from socialdesk.crypto import decrypt_json, encrypt_json
+from socialdesk.scrub import ScrubbedTextField
 
 
 class Network(models.TextChoices):
@@ -41,7 +42,7 @@ class Channel(models.Model):
     next_poll_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_poll_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    last_error = ScrubbedTextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     rate_limited_until = models.DateTimeField(null=True, blank=True)

@@ -22,6 +22,7 @@ from listening.ingest import IngestResult, ingest
 from listening.models import Channel
 from listening.posts import pending_streams
 from socialdesk import locks
+from socialdesk.scrub import scrub
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ def _record_failure(
     needs_reauth: bool = False,
 ) -> None:
     failures = channel.consecutive_failures + 1
-    message = f"{type(exc).__name__}: {exc}"[:2000]
+    message = scrub(f"{type(exc).__name__}: {exc}")[:2000]
     if rate_limited:
         message = f"Rate limited by {channel.get_network_display()} until {retry_at:%H:%M:%S} UTC"
     if needs_reauth:

@@ -31,6 +31,7 @@ from django.utils.dateparse import parse_datetime
 from alerts import liveness
 from cases.models import Reply
 from listening.models import Channel, Mention, QuarantinedPost
+from socialdesk.scrub import scrub
 
 LAG_INTERVALS = 3
 MIN_POLL_INTERVAL = timedelta(seconds=5)
@@ -574,7 +575,7 @@ def _channel_health(
         # Neither a disabled channel nor one waiting for re-auth is polled at all.
         next_poll_at=channel.next_poll_at if channel.enabled and not channel.needs_reauth else None,
         consecutive_failures=channel.consecutive_failures,
-        last_error=channel.last_error,
+        last_error=scrub(channel.last_error),
         last_error_at=channel.last_error_at,
         rate_limited_until=channel.rate_limited_until if channel.is_rate_limited(now) else None,
         needs_reauth=channel.needs_reauth,

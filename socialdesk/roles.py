@@ -70,7 +70,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "qa.view_calibrationsession",
         "qa.add_calibrationsession",
     ],
-    ADMIN: ["cases.*", "listening.*", "qa.*", "alerts.*"],
+    # Admins also see and clear sign-in lock-outs (django-axes).
+    ADMIN: ["cases.*", "listening.*", "qa.*", "alerts.*", "axes.*"],
 }
 
 

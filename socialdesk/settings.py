@@ -77,15 +77,26 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else ""
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 # Key for channel credentials at rest: one or more Fernet keys, comma separated, the first
-# used for encryption (so keys can be rotated). Falls back to a key derived from SECRET_KEY.
+# used for encryption (so keys can be rotated). Required unless DEBUG: a DEBUG demo without it
+# uses a key derived from SECRET_KEY (socialdesk/crypto.py, which also reads credentials an
+# older install encrypted that way; `manage.py rotate_credentials` re-encrypts them).
 CREDENTIALS_KEYS = [key.strip() for key in env_str("CREDENTIALS_KEY").split(",") if key.strip()]
+_MAKE_KEY = (
+    "make one with: python -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())'"
+)
+if not CREDENTIALS_KEYS and not DEBUG:
+    raise ImproperlyConfigured(
+        "CREDENTIALS_KEY is not set. Production encrypts channel credentials with its own key "
+        f"({_MAKE_KEY}); keep it apart from SECRET_KEY and back it up. Or set DEBUG=true for a "
+        "demo."
+    )
 for _key in CREDENTIALS_KEYS:
     try:
         Fernet(_key)
     except ValueError:
         raise ImproperlyConfigured(
-            "CREDENTIALS_KEY must be 32 url-safe base64-encoded bytes (make one with: python -c "
-            "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+            f"CREDENTIALS_KEY must be 32 url-safe base64-encoded bytes ({_MAKE_KEY})"
         ) from None
 
 # The simulator stands in for X and Facebook in demos and tests. Empty in production.
@@ -98,7 +109,7 @@ FACEBOOK_GRAPH_VERSION = env_str("FACEBOOK_GRAPH_VERSION", "v23.0")
 SOCIAL_HTTP_TIMEOUT = env_float("SOCIAL_HTTP_TIMEOUT", 20.0)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "socialdesk.admin_site.DeskAdminConfig",  # the admin, open to the admin group too
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -106,6 +117,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "axes",
     "listening",
     "cases",
     "qa",
@@ -119,10 +131,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "socialdesk.middleware.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "socialdesk.middleware.PermissionsPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as axes asks: answers a locked-out sign-in with socialdesk.signin.lockout_response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "socialdesk.urls"
@@ -318,9 +334,43 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "cases:list"
 LOGOUT_REDIRECT_URL = "login"
-# Failed logins allowed per username and per client address in LOGIN_THROTTLE_WINDOW seconds.
+
+# Sign-in throttling (django-axes, socialdesk/signin.py): LOGIN_THROTTLE_ATTEMPTS failed
+# sign-ins for one account from one client address pause that account at that address for
+# LOGIN_THROTTLE_WINDOW seconds. Keyed on account + address, so nobody can lock an account's
+# owner out from elsewhere. Behind reverse proxies, TRUSTED_PROXY_COUNT says how many append
+# to X-Forwarded-For (0: the header is ignored and REMOTE_ADDR is the client).
 LOGIN_THROTTLE_ATTEMPTS = env_int("LOGIN_THROTTLE_ATTEMPTS", 5)
-LOGIN_THROTTLE_WINDOW = env_int("LOGIN_THROTTLE_WINDOW", 300)
+LOGIN_THROTTLE_WINDOW = env_int("LOGIN_THROTTLE_WINDOW", 900)
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0 or LOGIN_THROTTLE_ATTEMPTS < 1 or LOGIN_THROTTLE_WINDOW < 1:
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_COUNT must be 0 or more; LOGIN_THROTTLE_ATTEMPTS and "
+        "LOGIN_THROTTLE_WINDOW must be 1 or more."
+    )
+AUTHENTICATION_BACKENDS = [
+    "socialdesk.signin.DeskAxesBackend",  # first: refuses a paused account + address
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_THROTTLE_ATTEMPTS
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_THROTTLE_WINDOW)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "socialdesk.signin.client_address"
+AXES_LOCKOUT_CALLABLE = "socialdesk.signin.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept: failures are what matter
+AXES_VERBOSE = False
+
+# Sessions end after SESSION_IDLE_TIMEOUT seconds without a request, and in any case
+# SESSION_MAX_AGE seconds after sign-in (socialdesk/middleware.py): this desk posts as the brand.
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 8 * 3600)
+SESSION_MAX_AGE = env_int("SESSION_MAX_AGE", 12 * 3600)
+if SESSION_IDLE_TIMEOUT < 1800 or SESSION_MAX_AGE < SESSION_IDLE_TIMEOUT:
+    raise ImproperlyConfigured(
+        "SESSION_IDLE_TIMEOUT must be at least 1800 seconds and SESSION_MAX_AGE at least "
+        "SESSION_IDLE_TIMEOUT."
+    )
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT  # slid forward by the middleware (TOUCH_EVERY)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -362,6 +412,17 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie: the token is set on <body>
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+# Powerful browser features the desk never uses, denied to it and to anything it embeds.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "ambient-light-sensor", "autoplay", "bluetooth", "camera",
+        "display-capture", "encrypted-media", "geolocation", "gyroscope", "hid",
+        "idle-detection", "magnetometer", "microphone", "midi", "payment",
+        "picture-in-picture", "publickey-credentials-get", "screen-wake-lock", "serial",
+        "usb", "xr-spatial-tracking",
+    )
+}  # fmt: skip
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     # Load balancers and monitors probe over plain HTTP.
@@ -373,14 +434,25 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Every log record is scrubbed of tokens and secrets (socialdesk/logging.py), whatever logs it.
+from socialdesk.logging import install_scrubbing  # noqa: E402
+
+install_scrubbing()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "structured": {"()": "socialdesk.logging.KeyValueFormatter"},
     },
+    "filters": {
+        "scrub": {"()": "socialdesk.logging.ScrubFilter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "structured"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "structured",
+            "filters": ["scrub"],
+        },
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {

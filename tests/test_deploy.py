@@ -23,6 +23,7 @@ import requests
 import yaml  # PyYAML: installed with `responses` (a dev dependency)
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.db import connection
 
 from listening.models import Channel
@@ -157,11 +158,9 @@ def test_credentials_key_rotation_as_documented(settings):
     with pytest.raises(ImproperlyConfigured, match="CREDENTIALS_KEY changed"):
         decrypt_json(Channel.objects.get(pk=channel.pk).credentials_encrypted)
 
-    # Step 2: re-encrypt every channel (the loop README.md gives), then drop the old key.
+    # Step 2: re-encrypt every channel (the command README.md gives), then drop the old key.
     settings.CREDENTIALS_KEYS = [new_key, old_key]
-    for each in Channel.objects.all():
-        each.credentials = each.credentials
-        each.save(update_fields=["credentials_encrypted"])
+    call_command("rotate_credentials")
     settings.CREDENTIALS_KEYS = [new_key]
     assert Channel.objects.get(pk=channel.pk).credentials == {"bearer_token": "rotate-me"}
 
@@ -355,3 +354,38 @@ def test_env_example_and_readme_document_every_setting():
     )
     for secret in ("SECRET_KEY_FILE", "CREDENTIALS_KEY_FILE"):
         assert re.search(rf"^#? ?{secret}=", env_example, re.M)
+
+
+def test_missing_credentials_key_with_debug_off_stops_startup_naming_it(tmp_path):
+    result = manage(production_env(tmp_path, CREDENTIALS_KEY=None), "check")
+
+    assert result.returncode != 0
+    assert "CREDENTIALS_KEY is not set" in result.stderr
+    assert "Fernet.generate_key()" in result.stderr
+
+
+def test_missing_credentials_key_is_allowed_for_a_debug_demo(tmp_path):
+    result = manage(production_env(tmp_path, CREDENTIALS_KEY=None, DEBUG="true"), "check")
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_credentials_of_an_install_without_a_key_are_read_then_rotated(settings):
+    from socialdesk import crypto
+
+    # What an install without CREDENTIALS_KEY stored: encrypted with the derived key.
+    legacy = Fernet(crypto.derived_key()).encrypt(b'{"page_access_token": "old-token"}')
+    channel = make_channel(credentials={"bearer_token": "unused"})
+    Channel.objects.filter(pk=channel.pk).update(credentials_encrypted=legacy.decode())
+    settings.CREDENTIALS_KEYS = [Fernet.generate_key().decode()]
+
+    assert Channel.objects.get(pk=channel.pk).credentials == {"page_access_token": "old-token"}
+    assert crypto.needs_rotation(Channel.objects.get(pk=channel.pk).credentials_encrypted)
+
+    call_command("rotate_credentials")
+
+    stored = Channel.objects.get(pk=channel.pk).credentials_encrypted
+    assert not crypto.needs_rotation(stored)
+    assert Fernet(settings.CREDENTIALS_KEYS[0]).decrypt(stored.encode())
+    assert decrypt_json(stored) == {"page_access_token": "old-token"}

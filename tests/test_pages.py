@@ -1,7 +1,6 @@
 """The web pages: sign-in and throttling, the incoming-cases list, and the admin."""
 
 import re
-import time
 
 import pytest
 from django.urls import reverse
@@ -112,64 +111,7 @@ def test_wrong_password_says_so(client, agent):
     assert b"Please enter a correct username and password" in response.content
 
 
-def test_sign_in_is_refused_after_too_many_failures_for_a_username(client, agent, settings):
-    settings.LOGIN_THROTTLE_ATTEMPTS = 3
-    settings.LOGIN_THROTTLE_WINDOW = 300
-    for i in range(3):
-        # Each guess from a different address: the username's own budget runs out.
-        client.post(
-            reverse("login"),
-            {"username": agent.username, "password": "wrong"},
-            REMOTE_ADDR=f"10.0.0.{i}",
-        )
-    response = client.post(
-        reverse("login"),
-        {"username": agent.username.upper(), "password": "pw-alice_agent"},
-        REMOTE_ADDR="10.0.0.99",
-    )
-    assert response.status_code == 429
-    assert b"Too many failed sign-ins. Try again in 5 minutes." in response.content
-    assert client.get(reverse("cases:list")).status_code == 302  # not signed in
-
-
-def test_sign_in_is_refused_after_too_many_failures_from_one_address(client, agent, settings):
-    settings.LOGIN_THROTTLE_ATTEMPTS = 3
-    for i in range(3):
-        client.post(
-            reverse("login"), {"username": f"guess{i}", "password": "x"}, REMOTE_ADDR="10.1.1.1"
-        )
-    refused = client.post(
-        reverse("login"),
-        {"username": agent.username, "password": "pw-alice_agent"},
-        REMOTE_ADDR="10.1.1.1",
-    )
-    assert refused.status_code == 429
-    assert b"Too many failed sign-ins" in refused.content
-    elsewhere = client.post(
-        reverse("login"),
-        {"username": agent.username, "password": "pw-alice_agent"},
-        REMOTE_ADDR="10.2.2.2",
-    )
-    assert elsewhere.status_code == 302
-
-
-def test_sign_in_is_allowed_again_after_the_window(client, agent, settings):
-    settings.LOGIN_THROTTLE_ATTEMPTS = 2
-    settings.LOGIN_THROTTLE_WINDOW = 1
-    for _ in range(2):
-        client.post(reverse("login"), {"username": agent.username, "password": "wrong"})
-    good = {"username": agent.username, "password": "pw-alice_agent"}
-    assert client.post(reverse("login"), good).status_code == 429
-    time.sleep(1.2)
-    assert client.post(reverse("login"), good).status_code == 302
-
-
-def test_failures_below_the_limit_do_not_block(client, agent, settings):
-    settings.LOGIN_THROTTLE_ATTEMPTS = 3
-    for _ in range(2):
-        client.post(reverse("login"), {"username": agent.username, "password": "wrong"})
-    good = {"username": agent.username, "password": "pw-alice_agent"}
-    assert client.post(reverse("login"), good).status_code == 302
+# Sign-in throttling and lock-outs: tests/test_signin_and_sessions.py.
 
 
 def test_admin_sign_in_goes_through_the_throttled_form(client, db, outsider):

@@ -1,12 +1,25 @@
-"""Errors every connector raises, so that the poller and the sender need not know a network."""
+"""Errors every connector raises, so that the poller and the sender need not know a network.
 
+Every message is scrubbed when the error is made: network libraries quote URLs and answers
+that carry tokens (facebook-sdk's `access_token=` query string), and these messages are
+stored, shown and logged.
+"""
+
+import re
 from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from socialdesk.scrub import scrub
 
 
 class ConnectorError(Exception):
     """Base class. `transient` says whether retrying later can succeed."""
 
     transient = False
+
+    def __init__(self, message: Any = "", *args: Any) -> None:
+        super().__init__(scrub(message), *args)
 
 
 class RateLimited(ConnectorError):
@@ -47,3 +60,39 @@ class DuplicatePost(PermanentError):
     answers error #506 "Duplicate status message". For the sender this means an earlier
     attempt of the same reply most likely landed: it reconciles, it never posts again.
     """
+
+
+def transport_reason(exc: BaseException) -> str:
+    """A short, readable reason for a failed HTTP request: "could not connect to host (...)".
+
+    `requests` errors quote urllib3's whole chain ("HTTPSConnectionPool(...): Max retries
+    exceeded with url: ... (Caused by NewConnectionError(...))"), URL and query string
+    included; people reading the health page or a case need only what happened and where.
+    """
+    import requests  # local: the rest of this module is plain exceptions
+
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None) or ""
+    host = urlsplit(url).netloc if url else ""
+    where = f" {host}" if host else ""
+    text = str(exc)
+    if isinstance(exc, requests.ConnectTimeout):
+        reason = f"connecting to{where or ' the server'} timed out"
+    elif isinstance(exc, requests.ReadTimeout):
+        reason = f"{host or 'the server'} did not answer in time"
+    elif isinstance(exc, requests.exceptions.SSLError):
+        reason = f"TLS handshake with{where or ' the server'} failed"
+    elif isinstance(exc, requests.ConnectionError):
+        cause = _CAUSES.search(text)
+        detail = f": {cause.group(1).strip()}" if cause else ""
+        if "NewConnectionError" in text or "NameResolutionError" in text:
+            reason = f"could not connect to{where or ' the server'}{detail}"
+        else:
+            reason = f"the connection to{where or ' the server'} broke{detail}"
+    else:
+        reason = text
+    return scrub(reason)[:300]
+
+
+# The operating system's words at the end of urllib3's chain: "[Errno 111] Connection refused".
+_CAUSES = re.compile(r"(\[Errno -?\d+\][^\"')]*|Connection (?:reset|aborted|refused)[^\"')]*)")

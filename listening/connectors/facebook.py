@@ -28,6 +28,7 @@ from listening.connectors.errors import (
     ConnectorError,
     PermanentError,
     TransientError,
+    transport_reason,
 )
 from listening.posts import (
     Author,
@@ -511,8 +512,10 @@ def _map_error(exc: Exception, *, sending: bool) -> ConnectorError:
         return error
     if isinstance(exc, requests.RequestException) and not isinstance(exc, ValueError):
         if sending and http.was_sent(exc):
-            return AmbiguousSend(f"Facebook did not answer after the request was sent: {exc}")
-        return TransientError(f"Facebook unreachable: {exc}")
+            return AmbiguousSend(
+                f"Facebook did not answer after the request was sent: {transport_reason(exc)}"
+            )
+        return TransientError(f"Facebook unreachable: {transport_reason(exc)}")
     if isinstance(exc, ValueError):
         if sending:
             return AmbiguousSend(f"Facebook answered with invalid JSON after the request: {exc}")

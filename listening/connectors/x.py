@@ -28,6 +28,7 @@ from listening.connectors.errors import (
     PermanentError,
     RateLimited,
     TransientError,
+    transport_reason,
 )
 from listening.posts import (
     Author,
@@ -420,8 +421,10 @@ def _map_error(exc: Exception, *, sending: bool) -> ConnectorError:
         return PermanentError(f"X refused the request: {exc}")
     if isinstance(exc, requests.RequestException) and not isinstance(exc, ValueError):
         if sending and http.was_sent(exc):
-            return AmbiguousSend(f"X did not answer after the request was sent: {exc}")
-        return TransientError(f"X unreachable: {exc}")
+            return AmbiguousSend(
+                f"X did not answer after the request was sent: {transport_reason(exc)}"
+            )
+        return TransientError(f"X unreachable: {transport_reason(exc)}")
     if isinstance(exc, ValueError):  # requests.JSONDecodeError: an unreadable answer
         if sending:
             return AmbiguousSend(f"X answered with invalid JSON after the request: {exc}")

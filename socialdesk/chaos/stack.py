@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 DATABASE = "chaos"
 WORKERS = ("a", "b")
 
+CHAOS_CREDENTIALS_KEY = "Y2hhb3Mtb25seS1jcmVkZW50aWFscy1rZXktMDAwMDA="
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -96,6 +98,9 @@ class Stack:
             "SOCIALDESK_VAR_DIR": str(self.root / "var"),
             "DEBUG": "false",
             "SECRET_KEY": os.environ.get("SECRET_KEY") or "chaos-only-secret",
+            # Production settings require a key for the channels' credentials; the harness's
+            # channels are throw-away, and so is this key (a Fernet key: 32 bytes, base64).
+            "CREDENTIALS_KEY": os.environ.get("CREDENTIALS_KEY") or CHAOS_CREDENTIALS_KEY,
             "SECURE_SSL_REDIRECT": "false",
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",

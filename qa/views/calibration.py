@@ -24,6 +24,7 @@ from qa import calibration as cal
 from qa.agreement import RELIABLE, TENTATIVE
 from qa.drift import DriftChart, reviewer_drift
 from qa.models import CalibrationSession, GoldReply, Review
+from socialdesk.params import parse_id
 
 RECENT_REPLIES = 40
 VIEW_PERM = "qa.view_calibrationsession"
@@ -299,7 +300,7 @@ def calibration_gold(request: HttpRequest, session_id: int) -> HttpResponse:
     session = access_session(request, session_id)
     if not request.user.has_perm(GOLD_PERM):
         raise PermissionDenied("Only QA specialists may make gold replies.")
-    reply = get_object_or_404(session.replies.all(), pk=request.POST.get("reply", "0") or 0)
+    reply = get_object_or_404(session.replies.all(), pk=parse_id(request.POST.get("reply")) or 0)
     results = cal.session_results(session)
     if not results.complete:
         messages.error(request, "Wait until every reviewer has submitted.")

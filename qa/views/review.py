@@ -40,6 +40,7 @@ from qa.autocheck import (
 from qa.models import Criterion, Review
 from qa.reviews import ReviewError, do_submit_review, na_allowed
 from qa.scoring import FORMULA_TEXT, score_review
+from socialdesk.params import parse_int
 
 REVIEW_PERM = "qa.review_replies"
 QUEUE_LIMIT = 100
@@ -160,10 +161,11 @@ def parse_values(post: Any, criteria: list[Criterion]) -> tuple[dict[int, int | 
         raw = post.get(f"c{criterion.pk}", "").strip()
         if not raw:
             continue
+        value = parse_int(raw, low=-1000, high=1000)
         if raw == "na":
             values[criterion.pk] = None
-        elif raw.lstrip("-").isdigit():
-            values[criterion.pk] = int(raw)
+        elif value is not None:
+            values[criterion.pk] = value
         else:
             junk.add(criterion.pk)
     return values, junk

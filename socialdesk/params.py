@@ -45,3 +45,23 @@ def require_id(data: Mapping[str, str], name: str) -> int | None:
     if pk is None:
         raise BadRequest(f"The parameter “{name}” must be an id (a positive whole number).")
     return pk
+
+
+class RejectNulCharacters:
+    """A NUL character in a query or form value (or name) is a 400 before any view runs.
+
+    PostgreSQL cannot store it in text, no browser form sends it, and without this every view
+    that keeps raw text (a note, a view name, a reason) would answer 500. Forms' CharFields
+    refuse it too (ProhibitNullCharactersValidator); this covers the values read directly.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        sources = [request.GET, request.POST] if request.method == "POST" else [request.GET]
+        for data in sources:
+            for name, values in data.lists():
+                if "\x00" in name or any("\x00" in value for value in values):
+                    raise BadRequest("A request value contains a NUL character.")
+        return self.get_response(request)

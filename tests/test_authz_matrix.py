@@ -79,6 +79,10 @@ class Desk:
 
 @pytest.fixture
 def desk(db, agent, qa, supervisor, admin, outsider) -> Desk:
+    return build_desk(agent, qa, supervisor, admin, outsider)
+
+
+def build_desk(agent, qa, supervisor, admin, outsider) -> Desk:
     """The personas; the supervisor leads the agent's team. Every object the URLs take is the
     persona's own where ownership matters: the review assigned to `qa`, the agent's disputed
     review and coaching session, a calibration session `qa` sits, a shared saved view."""

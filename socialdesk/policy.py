@@ -61,6 +61,7 @@ POLICY: dict[str, Rule] = {
     "logout": rule(NOBODY, EVERYONE),  # sign-out by POST only
     "admin_login": rule(frozenset({ANONYMOUS})),  # sends to sign in; signed in without admin: 403
     "listening:ping": rule(EVERYONE),
+    "listening:monitor": rule(EVERYONE),  # the failing checks' names only; more with its token
     "listening:health": rule(LEADS),
     # the inbox
     "cases:list": rule(CASE_READERS),
@@ -105,6 +106,9 @@ POLICY: dict[str, Rule] = {
     "qa:dashboard": rule(LEADS, NOBODY),
     "qa:dashboard_csv": rule(LEADS, NOBODY),
 }
+
+# Routes that answer 503 by design when the desk is down or degraded (for monitors).
+STATUS_ROUTES = frozenset({"listening:ping", "listening:monitor", "listening:health"})
 
 # Routes whose answer is the sign-in page: a redirect there is them working, not a refusal.
 SIGN_IN_ROUTES = frozenset({"logout", "admin_login", "admin:login", "admin:logout"})

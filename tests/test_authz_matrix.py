@@ -184,7 +184,7 @@ def _to_login(response) -> bool:
 def verdict(route: Route, persona: str, method: str, response) -> str | None:
     """What is wrong with `response`, or None when it matches the rule."""
     status = response.status_code
-    if status >= 500:
+    if status >= 500 and not (status == 503 and route.key in policy.STATUS_ROUTES):
         return f"{status} (server error)"
     rule = policy.rule_for(route.name, route.pattern)
     if rule.allows(persona, method):

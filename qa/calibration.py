@@ -12,6 +12,11 @@
 * Gold replies: a reply with agreed scores (`do_add_gold`, e.g. a calibrated consensus via
   `consensus_scores`) planted blind into reviewers' queues (`do_plant_gold`, kind gold);
   `gold_results` compares what they gave with the agreed scores.
+* Blind means blind: which replies are gold, and their agreed scores, are shown only to
+  holders of qa.view_goldreply (supervisors, admins) and to a gold's creator (`sees_gold`,
+  `visible_golds`); a session's results only to its reviewers, its creator and supervisors
+  (`visible_sessions`). A gold is planted only in the queue of someone who cannot know it
+  (`could_know_gold`). Nobody reviews a reply they wrote: not in a session, not as gold.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from qa.agreement import TENTATIVE, krippendorff_alpha, verdict
 from qa.drift import scale_bounds
@@ -35,6 +40,8 @@ if TYPE_CHECKING:
     from cases.models import Reply
 
 MAX_REPLIES = 50
+GOLD_VIEW_PERM = "qa.view_goldreply"
+ALL_SESSIONS_PERM = "qa.view_team_reviews"  # supervisors and admins see every session
 
 
 class CalibrationError(ValueError):
@@ -64,6 +71,46 @@ def _permission_ids(condition: Q):
     return Permission.objects.filter(condition).values("id")
 
 
+def sees_gold(user: User) -> bool:
+    """May `user` know which replies are gold and their agreed scores (not a reviewer)."""
+    return user.has_perm(GOLD_VIEW_PERM)
+
+
+def visible_golds(user: User) -> QuerySet[GoldReply]:
+    """Every gold for those who see gold; else only the golds `user` made."""
+    if sees_gold(user):
+        return GoldReply.objects.all()
+    return GoldReply.objects.filter(created_by=user)
+
+
+def visible_sessions(user: User) -> QuerySet[CalibrationSession]:
+    """Every session for supervisors; else those `user` reviews in or started.
+
+    A reviewer outside a session never sees its replies with the reviewers' scores, so a
+    reply of it made gold later cannot be recognised in their queue.
+    """
+    sessions = CalibrationSession.objects.all()
+    if user.has_perm(ALL_SESSIONS_PERM):
+        return sessions
+    return sessions.filter(Q(reviewers=user) | Q(created_by=user)).distinct()
+
+
+def could_know_gold(gold: GoldReply) -> set[int]:
+    """Ids of the users who wrote, agreed or saw scores of the gold's reply: its author, the
+    gold's creator, everyone who reviewed the reply, and who started or sat a session with it."""
+    reply = gold.reply
+    known = {gold.created_by_id, reply.author_id}
+    known |= set(Review.objects.filter(reply=reply).values_list("reviewer_id", flat=True))
+    sessions = CalibrationSession.objects.filter(replies=reply)
+    known |= set(sessions.values_list("created_by_id", flat=True))
+    known |= set(
+        CalibrationSession.reviewers.through.objects.filter(
+            calibrationsession__in=sessions
+        ).values_list("user_id", flat=True)
+    )
+    return known
+
+
 def level_for(criterion: Criterion) -> str:
     """Yes/no criteria are nominal; the 1-3 and 1-5 scales are ordinal."""
     return "nominal" if criterion.scale == Criterion.Scale.YES_NO else "ordinal"
@@ -83,7 +130,8 @@ def do_create_session(
     """A calibration session and one pending calibration Review per reviewer x reply.
 
     Preconditions: `rubric` is the active version (the one qa.reviews gives new reviews); the
-    replies are sent; at least two distinct reviewers, each allowed to review replies.
+    replies are sent; at least two distinct reviewers, each allowed to review replies, none
+    of them the author of one of the replies (nobody scores their own reply).
     """
     from qa.reviews import do_create_review
 
@@ -101,6 +149,13 @@ def do_create_session(
     unable = [r.get_username() for r in reviewers if not r.has_perm("qa.review_replies")]
     if unable:
         raise CalibrationError(f"Not QA reviewers: {', '.join(unable)}.")
+    authors = {reply.author_id for reply in replies}
+    own = [r.get_username() for r in reviewers if r.pk in authors]
+    if own:
+        raise CalibrationError(
+            f"Wrote one of these replies, so cannot score them: {', '.join(own)}. "
+            "Leave them out of the reviewers or the replies."
+        )
     session = CalibrationSession.objects.create(name=name, rubric=rubric, created_by=created_by)
     session.replies.set(replies)
     session.reviewers.set(reviewers)
@@ -158,23 +213,21 @@ def do_add_gold(
 def do_plant_gold(gold: GoldReply, reviewers: Iterable[User]) -> list[Review]:
     """A pending gold Review of the reply in each reviewer's queue, blind like any other.
 
-    Skips the gold reply's author (they know the answer) and reviewers who already have it.
+    Skips everyone who could know the answer or recognise the reply (`could_know_gold`: the
+    reply's author, the gold's creator, anyone who reviewed the reply already, in a session or
+    as gold). Returns the reviews made.
     """
     from qa.reviews import do_create_review
 
-    reviewers = [r for r in dict.fromkeys(reviewers) if r.pk != gold.created_by_id]
+    reviewers = list(dict.fromkeys(reviewers))
     unable = [r.get_username() for r in reviewers if not r.has_perm("qa.review_replies")]
     if unable:
         raise CalibrationError(f"Not QA reviewers: {', '.join(unable)}.")
-    already = set(
-        Review.objects.filter(kind=Review.Kind.GOLD, reply_id=gold.reply_id).values_list(
-            "reviewer_id", flat=True
-        )
-    )
+    known = could_know_gold(gold)
     return [
         do_create_review(reply=gold.reply, reviewer=reviewer, kind=Review.Kind.GOLD)
         for reviewer in reviewers
-        if reviewer.pk not in already
+        if reviewer.pk not in known
     ]
 
 

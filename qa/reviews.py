@@ -55,11 +55,15 @@ def do_create_review(
     automatic pre-scores stored on one CriterionScore per criterion (value None until submit).
 
     Preconditions: a reply or a case; the rubric is the calibration session's, else the active
-    default rubric. The agent reviewed is the reply's author, or who triaged / holds the case.
+    default rubric. The agent reviewed is the reply's author, or who triaged / holds the case;
+    never the reviewer (ValueError: nobody scores their own work).
     """
     if reply is None and case is None:
         raise ValueError("Review a reply or a case.")
     case = reply.case if reply is not None else case
+    agent = _agent_for(case, reply)
+    if agent.pk == reviewer.pk:
+        raise ValueError(f"{reviewer.get_username()} cannot review their own work.")
     rubric = calibration.rubric if calibration is not None else default_rubric()
     review = Review.objects.create(
         kind=kind,
@@ -67,7 +71,7 @@ def do_create_review(
         calibration=calibration,
         reply=reply,
         case=case,
-        agent=_agent_for(case, reply),
+        agent=agent,
         reviewer=reviewer,
         rubric=rubric,
         weight=weight,
@@ -124,7 +128,7 @@ def do_submit_review(review: Review, values: Mapping[int, int | None], comment: 
     """Store the reviewer's values ({criterion id: value, None = N/A}), score, critical_failed
     and submitted_at. Raises ReviewError (nothing written) for missing or invalid values or a
     review already submitted. Keeps the pre-scores; fills them in if the review had none (a
-    review bulk-created by the sampler)."""
+    review bulk-created by the sampler). Nobody submits a review of their own work."""
     review = (
         Review.objects.select_for_update(of=("self",))
         .select_related("rubric", "case", "reply")
@@ -132,6 +136,8 @@ def do_submit_review(review: Review, values: Mapping[int, int | None], comment: 
     )
     if review.status != Review.Status.PENDING:
         raise ReviewError({None: "This review was already submitted."})
+    if review.agent_id == review.reviewer_id:
+        raise ReviewError({None: "This is your own work: another reviewer scores it."})
     if len(comment) > MAX_COMMENT:
         raise ReviewError({None: f"Keep the comment under {MAX_COMMENT} characters."})
     criteria = list(review.rubric.criteria.all())

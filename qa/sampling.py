@@ -36,7 +36,9 @@ The design, per run:
    `ignored_case_rate` (rounded up), p = n/N; the sample's agent is the one who decided.
 
 Each sample gets a pending Review (kind sample) for a QA specialist, assigned round-robin
-starting with whoever has the fewest pending reviews. Deterministic for a given seed.
+starting with whoever has the fewest pending reviews, never to the sample's own agent: when
+only they could review it, the sample stays without a review (the sampling page counts it as
+unassigned for a supervisor). Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -395,8 +397,9 @@ def reviewer_ids() -> list[int]:
     return specialists or sorted(pk for pk, _, _ in rows)
 
 
-def _round_robin(picks: Sequence[Pick], reviewers: list[int]) -> list[int]:
-    """A reviewer per pick: cycle from the least loaded, never the pick's own agent if avoidable."""
+def _round_robin(picks: Sequence[Pick], reviewers: list[int]) -> list[int | None]:
+    """A reviewer per pick: cycle from the least loaded, never the pick's own agent (None when
+    nobody else could review it)."""
     pending = dict(
         Review.objects.filter(reviewer_id__in=reviewers, status=Review.Status.PENDING)
         .values("reviewer_id")
@@ -404,15 +407,20 @@ def _round_robin(picks: Sequence[Pick], reviewers: list[int]) -> list[int]:
         .values_list("reviewer_id", "n")
     )
     cycle = sorted(reviewers, key=lambda pk: (pending.get(pk, 0), pk))
-    assigned = []
+    assigned: list[int | None] = []
     position = 0
     for pick in picks:
-        for step in range(len(cycle)):
-            candidate = cycle[(position + step) % len(cycle)]
-            if candidate != pick.unit.agent_id or step == len(cycle) - 1:
-                break
+        candidate = next(
+            (
+                reviewer
+                for step in range(len(cycle))
+                if (reviewer := cycle[(position + step) % len(cycle)]) != pick.unit.agent_id
+            ),
+            None,
+        )
         assigned.append(candidate)
-        position = (cycle.index(candidate) + 1) % len(cycle)
+        if candidate is not None:
+            position = (cycle.index(candidate) + 1) % len(cycle)
     return assigned
 
 
@@ -452,13 +460,15 @@ SELECT %(kind)s, u.sample_id, u.reply_id, u.case_id, u.agent_id, u.reviewer_id, 
     %(status)s, false, 1 / u.probability, '', %(now)s, %(agent_response)s, '', ''
 FROM json_to_recordset(%(rows)s::json) AS u (sample_id bigint, reply_id bigint, case_id bigint,
     agent_id int, reviewer_id int, probability float8)
+WHERE u.reviewer_id IS NOT NULL
 """
 
 
 def write_samples(
     run: SamplingRun, picks: Sequence[Pick], reviewers: list[int], rubric: Rubric
 ) -> None:
-    """The run's samples, and a pending review of each weighted 1/p, assigned round-robin.
+    """The run's samples, and a pending review of each weighted 1/p, assigned round-robin
+    (none for a sample only its own agent could review).
 
     Writes the rows Sample and Review objects with these values would be, created_at being the
     run's.

@@ -35,7 +35,8 @@ WORK_CASES = [
 # "app_label.codename" per role; "app_label.*" is every permission of the app.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     AGENT: [*READ_CASES, *WORK_CASES, "qa.view_own_reviews"],
-    # QA specialists read everything about a case and change nothing in it; they score.
+    # QA specialists read everything about a case and change nothing in it; they score. They
+    # never learn which replies are gold (qa.calibration.sees_gold).
     QA: [
         *READ_CASES,
         "qa.review_replies",
@@ -44,8 +45,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "qa.view_criterion",
         "qa.view_calibrationsession",
         "qa.add_calibrationsession",
-        "qa.view_goldreply",
-        "qa.add_goldreply",
         "qa.view_samplingpolicy",
     ],
     SUPERVISOR: [
@@ -69,6 +68,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "qa.change_coachingsession",
         "qa.view_calibrationsession",
         "qa.add_calibrationsession",
+        # Gold replies are blind to reviewers: only those who check the reviewers know them.
+        "qa.view_goldreply",
+        "qa.add_goldreply",
     ],
     # Admins also see and clear sign-in lock-outs (django-axes).
     ADMIN: ["cases.*", "listening.*", "qa.*", "alerts.*", "axes.*"],

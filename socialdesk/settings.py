@@ -130,6 +130,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "socialdesk.params.RejectNulCharacters",  # 400, not a database error, for a NUL in a value
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "socialdesk.middleware.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -14,7 +14,7 @@ from cases.models import Reply
 from qa import calibration as cal
 from qa.drift import MIN_SIGMA, Observation, drift_charts, ewma_chart, reviewer_drift
 from qa.models import CalibrationSession, GoldReply, Review
-from qa.reviews import do_submit_review
+from qa.reviews import do_create_review, do_submit_review
 from qa.rubrics import default_rubric
 from socialdesk import roles
 from tests.conftest import logged_in, make_user
@@ -208,7 +208,8 @@ def test_reviewer_sees_results_once_all_submitted(session, qa, qa2, qa3):
     body = logged_in(qa2).get(page(session)).content.decode()
     assert "Agreement per criterion" in body
     assert "Below the 0.667 floor for tentative conclusions" in body
-    assert "tess_qa" in body and "Drift over time" in body
+    # The drift charts are made of gold checks too: they are the supervisors'.
+    assert "tess_qa" in body and "Drift over time" not in body
 
 
 def test_supervisor_sees_interim_results_at_any_time(session, qa, qa2, supervisor):
@@ -402,10 +403,10 @@ def test_planted_gold_review_is_compared_with_the_gold_scores(x_channel, agent, 
     assert len(reviewer_drift([qa3.pk])[qa3.pk].points) == 1
 
 
-def test_consensus_of_a_completed_session_becomes_gold(session, qa, qa2, qa3):
+def test_consensus_of_a_completed_session_becomes_gold(session, qa, qa2, qa3, supervisor):
     submit_all(session, [qa, qa2, qa3], [[1, 1, 1, 1], [1, 1, 1, 1], [2, 2, 2, 2]])
     reply = session.replies.order_by("id").first()
-    response = logged_in(qa).post(
+    response = logged_in(supervisor).post(
         reverse("qa:calibration_gold", args=[session.pk]), {"reply": reply.pk}
     )
     assert response.status_code == 302
@@ -414,9 +415,10 @@ def test_consensus_of_a_completed_session_becomes_gold(session, qa, qa2, qa3):
 
 
 def test_gold_page_actions_need_the_gold_permission(session, supervisor, qa, qa2, x_channel, agent):
+    """Gold is the supervisors' tool: a QA specialist can neither make nor plant one."""
     reply = sent_reply(x_channel, agent)
-    gold = cal.do_add_gold(reply, gold_scores(1), qa)
-    client = logged_in(supervisor)
+    gold = cal.do_add_gold(reply, gold_scores(1), supervisor)
+    client = logged_in(qa)
     assert (
         client.post(reverse("qa:gold_plant", args=[gold.pk]), {"reviewers": [qa2.pk]}).status_code
         == 403
@@ -427,6 +429,131 @@ def test_gold_page_actions_need_the_gold_permission(session, supervisor, qa, qa2
         ).status_code
         == 403
     )
-    response = logged_in(qa).post(reverse("qa:gold_plant", args=[gold.pk]), {"reviewers": [qa2.pk]})
+    assert not Review.objects.filter(kind=Review.Kind.GOLD).exists()
+    assert not GoldReply.objects.exclude(pk=gold.pk).exists()
+    response = logged_in(supervisor).post(
+        reverse("qa:gold_plant", args=[gold.pk]), {"reviewers": [qa2.pk]}
+    )
     assert response.status_code == 302
     assert Review.objects.filter(kind=Review.Kind.GOLD, reviewer=qa2, reply=reply).count() == 1
+
+
+# ---------- gold and calibration are blind to reviewers ----------
+
+
+def test_reviewers_never_see_which_replies_are_gold(session, qa, qa2, qa3, supervisor):
+    submit_all(session, [qa, qa2, qa3], [[1, 1, 1, 1], [1, 1, 1, 1], [2, 2, 2, 2]])
+    reply = session.replies.order_by("id").first()
+    logged_in(supervisor).post(
+        reverse("qa:calibration_gold", args=[session.pk]), {"reply": reply.pk}
+    )
+    assert GoldReply.objects.filter(reply=reply).exists()
+
+    # The supervisor sees the gold list, the badge and the gold checks.
+    boss = logged_in(supervisor)
+    assert f"Reply #{reply.pk} by" in boss.get(reverse("qa:calibration_list")).content.decode()
+    boss_page = boss.get(page(session)).content.decode()
+    assert ">Gold</span>" in boss_page and "Drift over time" in boss_page
+
+    # A reviewer of the session sees its results, and nothing about gold.
+    client = logged_in(qa)
+    listing = client.get(reverse("qa:calibration_list")).content.decode()
+    assert "Gold replies" not in listing and f"Reply #{reply.pk} by" not in listing
+    results = client.get(page(session))
+    assert results.context["visible"]
+    html = results.content.decode()
+    assert ">Gold</span>" not in html and "Gold checks" not in html and "Make gold" not in html
+    assert not any(item.is_gold for item in results.context["results"].items)
+
+
+def test_a_planted_gold_looks_like_any_review_before_and_after(session, supervisor, x_channel):
+    other_agent = make_user("gina_agent", roles.AGENT)
+    reviewer = make_user("uma_qa", roles.QA)
+    gold_reply = sent_reply(x_channel, other_agent, text="Refunded, sorry for the wait.")
+    sampled_reply = sent_reply(x_channel, other_agent, text="Ordinary sampled reply")
+    gold = cal.do_add_gold(gold_reply, gold_scores(1), supervisor)
+    (planted,) = cal.do_plant_gold(gold, [reviewer])
+    sampled = do_create_review(reply=sampled_reply, reviewer=reviewer)
+    client = logged_in(reviewer)
+
+    def shown(review: Review) -> str:
+        """The review page with the reply's own words and numbers taken out."""
+        html = client.get(reverse("qa:review", args=[review.pk])).content.decode()
+        for varying in (
+            review.reply.text,
+            str(review.pk),
+            str(review.reply_id),
+            str(review.case_id),
+        ):
+            html = html.replace(varying, "")
+        return html
+
+    queue = client.get(reverse("qa:queue")).content.decode()
+    assert "gold" not in queue.lower()
+    assert "gold" not in shown(planted).lower()
+    submit(planted, values_for(planted, 1))
+    submit(sampled, values_for(sampled, 1))
+    assert "gold" not in shown(planted).lower()
+    assert "gold" not in client.get(reverse("qa:calibration_list")).content.decode().lower()
+
+
+def test_planting_skips_everyone_who_could_know_the_gold(session, qa, qa2, qa3, supervisor):
+    """The session's creator and reviewers saw the reply scored, the gold's creator agreed it,
+    the reply's author wrote it: only an outsider to all of that gets it."""
+    writer = make_user("wes_qa", roles.QA)  # a QA specialist who also answers customers
+    fresh = make_user("fay_qa", roles.QA)
+    reply = session.replies.order_by("id").first()
+    gold = cal.do_add_gold(reply, gold_scores(1), supervisor)
+    own_gold = cal.do_add_gold(
+        sent_reply(reply.case.channel, writer, text="Written by a reviewer"),
+        gold_scores(1),
+        supervisor,
+    )
+    planted = cal.do_plant_gold(gold, [qa, qa2, qa3, writer, fresh])
+    assert [r.reviewer for r in planted] == [writer, fresh]
+    assert [r.reviewer for r in cal.do_plant_gold(own_gold, [qa, writer, fresh])] == [qa, fresh]
+    # Once planted, the reviewer has seen it: never twice.
+    assert cal.do_plant_gold(gold, [fresh]) == []
+
+
+def test_the_plant_page_says_who_was_left_out(session, qa, qa2, supervisor):
+    reply = session.replies.order_by("id").first()
+    gold = cal.do_add_gold(reply, gold_scores(1), supervisor)
+    fresh = make_user("fay_qa", roles.QA)
+    response = logged_in(supervisor).post(
+        reverse("qa:gold_plant", args=[gold.pk]),
+        {"reviewers": [qa.pk, qa2.pk, fresh.pk]},
+        follow=True,
+    )
+    assert "planted in 1 queue. Left out 2" in response.content.decode()
+    assert set(Review.objects.filter(kind=Review.Kind.GOLD).values_list("reviewer", flat=True)) == {
+        fresh.pk
+    }
+
+
+def test_a_session_never_has_the_author_of_one_of_its_replies_among_its_reviewers(
+    x_channel, agent, qa, qa2, qa3
+):
+    replies = [sent_reply(x_channel, agent), sent_reply(x_channel, qa3)]
+    with pytest.raises(cal.CalibrationError, match="tess_qa"):
+        cal.do_create_session("Mixed", default_rubric(), replies, [qa, qa2, qa3], qa)
+    assert not CalibrationSession.objects.exists()
+    assert not Review.objects.exists()
+    response = logged_in(qa).post(
+        reverse("qa:calibration_list"),
+        {"name": "Mixed", "replies": [r.pk for r in replies], "reviewers": [qa.pk, qa3.pk]},
+    )
+    assert response.status_code == 400
+    assert "cannot score them: tess_qa" in response.content.decode()
+
+
+def test_a_reviewer_outside_a_session_cannot_open_it(session, qa, supervisor):
+    stranger = make_user("sid_qa", roles.QA)
+    assert logged_in(stranger).get(page(session)).status_code == 404
+    names = [
+        row.session.name
+        for row in logged_in(stranger).get(reverse("qa:calibration_list")).context["rows"]
+    ]
+    assert names == []
+    assert logged_in(qa).get(page(session)).status_code == 200
+    assert logged_in(supervisor).get(page(session)).status_code == 200

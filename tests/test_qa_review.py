@@ -562,3 +562,30 @@ def test_load_demo_sets_up_qa(db, settings):
     reviews = Review.objects.filter(reviewer__username="quinn")
     assert reviews.filter(status="submitted", score__isnull=False).count() == 4
     assert reviews.filter(status="pending").count() == 2
+
+
+# ---------- nobody scores their own reply ----------
+
+
+def test_a_review_of_ones_own_reply_cannot_be_made(x_channel, qa):
+    own = reply_on(angry_case(x_channel), qa, "Sorry about that, please DM us.")
+    with pytest.raises(ValueError, match="own work"):
+        do_create_review(reply=own, reviewer=qa)
+    assert not Review.objects.exists()
+
+
+def test_a_reviewer_cannot_open_or_submit_a_review_of_their_own_reply(x_channel, qa):
+    """A review made before the rule (or written straight into the table) is still refused."""
+    own = reply_on(angry_case(x_channel), qa, "Sorry about that, please DM us.")
+    review = Review.objects.create(
+        reply=own, case=own.case, agent=qa, reviewer=qa, rubric=default_rubric()
+    )
+    client = logged_in(qa)
+    assert review.pk not in [r.pk for r in client.get(reverse("qa:queue")).context["rows"]]
+    url = reverse("qa:review", args=[review.pk])
+    assert client.get(url).status_code == 403
+    assert client.post(url, all_top(review)).status_code == 403
+    with pytest.raises(ReviewError, match="own work"):
+        do_submit_review(review, {c.pk: c.max_value for c in review.rubric.criteria.all()}, "")
+    review.refresh_from_db()
+    assert review.status == Review.Status.PENDING and review.score is None

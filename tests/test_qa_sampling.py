@@ -330,6 +330,27 @@ def test_a_specialist_never_reviews_their_own_reply(channels):
     assert set(Review.objects.values_list("reviewer_id", flat=True)) == {second.pk}
 
 
+def test_a_sample_only_its_author_could_review_stays_unassigned_and_is_shown(
+    client, channels, supervisor
+):
+    x, _ = channels
+    only = make_user("qa_alone", roles.QA)
+    make_user("root_admin", roles.ADMIN)  # not in the round-robin while a specialist exists
+    team = Team.objects.create(name="QA")
+    team.supervisors.set([supervisor])
+    team.members.set([only])
+    pol = policy(rate=1.0)
+    start, end = last_period(pol)
+    make_replies(only, x, 4, sent_at=start + timedelta(hours=1))
+    run = sampling.run_sampling(pol, start, end, seed=1)
+    assert Sample.objects.filter(run=run).count() == 4
+    assert not Review.objects.filter(sample__run=run).exists()  # not even as a last resort
+    response = page(client, supervisor, policy=pol.pk)
+    row = next(row for row in response.context["rows"] if row.agent.pk == only.pk)
+    assert row.unassigned == 4
+    assert "4 unassigned" in response.content.decode()
+
+
 def test_without_a_qa_specialist_nothing_is_written(channels, agents):
     make_replies(agents[0], channels[0], 10)
     with pytest.raises(sampling.SamplingError):

@@ -49,6 +49,7 @@ from cases.models import (
 from listening.models import Mention, MentionKind, Network
 from listening.networks import POLICIES
 from socialdesk.access import login_redirect
+from socialdesk.params import parse_ids
 
 PREVIOUS_CASES_SHOWN = 10
 TEMPLATE = "cases/case_detail.html"
@@ -561,7 +562,7 @@ def set_labels(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _action_access(request, case_id, "cases.change_case")
     if isinstance(case, HttpResponse):
         return case
-    ids = [raw for raw in request.POST.getlist("label") if raw.isdigit()]
+    ids = parse_ids(request.POST.getlist("label"))
     do_set_labels(case, list(Label.objects.filter(pk__in=ids)), actor=request.user)
     return _updated(request, case)
 

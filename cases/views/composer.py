@@ -41,6 +41,7 @@ from cases.replies import AlreadySubmitted
 from listening.models import Mention
 from listening.networks import POLICIES, NetworkPolicy
 from socialdesk.access import require_perm
+from socialdesk.params import parse_id, parse_int, require_id
 
 REPLY_TO_CHOICES = 20  # the newest customer posts offered in the reply-to selector
 REPLIES_CHANGED = "sd:replies-changed"  # the case page refreshes its timeline on this event
@@ -116,14 +117,12 @@ class Draft:
             override_reason=data.get("override_reason", "").strip()[:500],
             confirm_collision=data.get("confirm_collision") == "1",
         )
-        raw_target = data.get("in_reply_to", "")
-        if raw_target.isdigit():
-            draft.in_reply_to_id = int(raw_target)
-        raw_opened = data.get("opened_at", "")
-        if raw_opened.isdigit():
+        draft.in_reply_to_id = parse_id(data.get("in_reply_to", ""))
+        opened_ms = parse_int(data.get("opened_at", ""), low=0)
+        if opened_ms is not None:
             # Unusable numbers leave the default: the composer counts as opened now.
             with contextlib.suppress(OverflowError, ValueError, OSError):
-                draft.opened_at = datetime.fromtimestamp(int(raw_opened) / 1000, tz=UTC)
+                draft.opened_at = datetime.fromtimestamp(opened_ms / 1000, tz=UTC)
         token = data.get("submit_token", "")
         if len(token) == 32:
             with contextlib.suppress(ValueError):
@@ -267,14 +266,14 @@ def compose(request: HttpRequest, case_id: int) -> HttpResponse:
     """The composer: GET a fresh one (page or fragment); POST re-renders it with the posted
     values (public/private or reply-to changed). Changes nothing."""
     draft = Draft.parse(request.POST) if request.method == "POST" else Draft()
-    raw_canned = request.GET.get("canned", "")
     refused = require_perm(request, "cases.add_reply", _case_url(case_id))
     if refused:
         return refused
+    canned_id = require_id(request.GET, "canned")
     case = access_case(case_id)
-    if request.method == "GET" and raw_canned.isdigit():
+    if request.method == "GET" and canned_id is not None:
         # Without JavaScript the canned select submits here: start the box with its text.
-        chosen = CannedReply.objects.filter(pk=int(raw_canned)).first()
+        chosen = CannedReply.objects.filter(pk=canned_id).first()
         draft.is_private = request.GET.get("visibility") == "private"
         if chosen is not None:
             draft.text = canned.render_canned(chosen.text, case=case, agent=request.user)
@@ -300,14 +299,14 @@ def check_draft(request: HttpRequest, case_id: int) -> HttpResponse:
 def canned_text(request: HttpRequest, case_id: int) -> HttpResponse:
     """A canned reply's text with its placeholders filled in, as plain text for the composer
     to insert at the cursor (never HTML: the customer's name is in it)."""
-    raw_id = request.GET.get("canned", "")
     refused = require_perm(request, "cases.add_reply", _case_url(case_id))
     if refused:
         return refused
+    canned_id = require_id(request.GET, "canned")
     case = access_case(case_id)
-    if not raw_id.isdigit():
+    if canned_id is None:
         return HttpResponse("", content_type="text/plain; charset=utf-8")
-    chosen = get_object_or_404(CannedReply, pk=int(raw_id))
+    chosen = get_object_or_404(CannedReply, pk=canned_id)
     text = canned.render_canned(chosen.text, case=case, agent=request.user)
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
 

@@ -38,6 +38,7 @@ from cases.actions import (
 from cases.models import Case, CaseStatus, Label, SavedView, Triage
 from listening.models import Channel
 from socialdesk.access import require_perm
+from socialdesk.params import parse_id, parse_ids
 
 MAX_BULK = 200
 BULK_STATUSES = [
@@ -196,7 +197,7 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     back = request.POST.get("next", "")
     action = request.POST.get("action", "")
     raw_ids = request.POST.getlist("ids")
-    ids = sorted({int(raw) for raw in raw_ids if raw.isascii() and raw.isdigit()})[:MAX_BULK]
+    ids = sorted(parse_ids(raw_ids))[:MAX_BULK]
     if action not in dict(BULK_ACTIONS):
         messages.error(request, "Choose an action for the selected cases.")
         return _back_to_inbox(back)
@@ -218,8 +219,8 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Give a reason for the triage decision: QA reviews it.")
         return _back_to_inbox(back)
     elif action == "label":
-        raw_label = request.POST.get("label", "")
-        label = Label.objects.filter(pk=int(raw_label)).first() if raw_label.isdigit() else None
+        label_id = parse_id(request.POST.get("label", ""))
+        label = Label.objects.filter(pk=label_id).first() if label_id else None
         if label is None:
             messages.error(request, "Choose the label to add.")
             return _back_to_inbox(back)
@@ -265,9 +266,10 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
 
 def _assignable_user(raw: str):
     """An active user who may work the inbox, or None."""
-    if not (raw.isascii() and raw.isdigit()):
+    pk = parse_id(raw)
+    if pk is None:
         return None
-    user = get_user_model().objects.filter(pk=int(raw), is_active=True).first()
+    user = get_user_model().objects.filter(pk=pk, is_active=True).first()
     return user if user is not None and user.has_perm("cases.work_inbox") else None
 
 

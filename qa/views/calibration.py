@@ -1,8 +1,10 @@
 """Calibration screens: the sessions (and a form to start one), one session's results, gold.
 
 Results stay hidden from reviewers until every review of the session is submitted (blind);
-supervisors (qa.view_team_reviews) see them at any time. Nobody sees the kind of an item in
-the review queue, so calibration and gold items cannot be told from sampled ones there.
+supervisors (qa.view_team_reviews) see them at any time. A reviewer sees only the sessions they
+sit or started. Nobody sees the kind of an item in the review queue, so calibration and gold
+items cannot be told from sampled ones there; which replies are gold, the gold checks and the
+drift charts (made of gold checks too) are for supervisors and admins (qa.calibration.sees_gold).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from cases.models import Reply
 from qa import calibration as cal
 from qa.agreement import RELIABLE, TENTATIVE
 from qa.drift import DriftChart, reviewer_drift
-from qa.models import CalibrationSession, GoldReply, Review
+from qa.models import CalibrationSession, Review
+from socialdesk.params import parse_id
 
 RECENT_REPLIES = 40
 VIEW_PERM = "qa.view_calibrationsession"
@@ -73,9 +76,10 @@ def access_calibration(request: HttpRequest) -> None:
 
 
 def access_session(request: HttpRequest, session_id: int) -> CalibrationSession:
+    """A session this user may see (qa.calibration.visible_sessions); any other is a 404."""
     access_calibration(request)
     return get_object_or_404(
-        CalibrationSession.objects.select_related("rubric", "created_by"), pk=session_id
+        cal.visible_sessions(request.user).select_related("rubric", "created_by"), pk=session_id
     )
 
 
@@ -95,9 +99,10 @@ def _recent_replies():
     )
 
 
-def _sessions():
+def _sessions(user):
     return (
-        CalibrationSession.objects.select_related("rubric", "created_by")
+        cal.visible_sessions(user)
+        .select_related("rubric", "created_by")
         .annotate(
             n_replies=Count("replies", distinct=True),
             n_reviewers=Count("reviewers", distinct=True),
@@ -177,7 +182,8 @@ def calibration_list(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("qa:calibration", session_id=session.pk)
     golds = (
-        GoldReply.objects.select_related("reply__author", "reply__case__channel", "created_by")
+        cal.visible_golds(request.user)
+        .select_related("reply__author", "reply__case__channel", "created_by")
         .annotate(
             n_planted=Count("reply__reviews", filter=Q(reply__reviews__kind=Review.Kind.GOLD)),
             n_done=Count(
@@ -191,7 +197,7 @@ def calibration_list(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at", "-id")
     )
     context = {
-        "rows": _session_rows(request.user, _sessions()),
+        "rows": _session_rows(request.user, _sessions(request.user)),
         "can_create": can_create,
         "can_gold": request.user.has_perm(GOLD_PERM),
         "form": form,
@@ -200,6 +206,7 @@ def calibration_list(request: HttpRequest) -> HttpResponse:
         "chosen_replies": {str(v) for v in form["replies"].value() or []},
         "chosen_reviewers": {str(v) for v in form["reviewers"].value() or []},
         "golds": golds,
+        "show_gold": cal.sees_gold(request.user) or bool(golds),
         "TENTATIVE": TENTATIVE,
     }
     status = 400 if request.method == "POST" else 200
@@ -269,17 +276,22 @@ def calibration_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     session = access_session(request, session_id)
     results = cal.session_results(session)
     visible = may_see_results(request.user, results)
+    sees_gold = cal.sees_gold(request.user)
+    if not sees_gold:
+        for item in results.items:
+            item.is_gold = False
     mine = [d for d in results.reviewers if d.reviewer.pk == request.user.pk]
     context = {
         "session": session,
         "results": results,
         "visible": visible,
+        "sees_gold": sees_gold,
         "my_progress": mine[0] if mine else None,
-        "can_gold": request.user.has_perm(GOLD_PERM),
+        "can_gold": sees_gold and request.user.has_perm(GOLD_PERM),
         "TENTATIVE": TENTATIVE,
         "RELIABLE": RELIABLE,
     }
-    if visible:
+    if visible and sees_gold:
         reviewer_ids = [d.reviewer.pk for d in results.reviewers]
         charts = reviewer_drift(reviewer_ids)
         context["drift"] = [
@@ -298,8 +310,8 @@ def calibration_gold(request: HttpRequest, session_id: int) -> HttpResponse:
     """Make one reply of a completed session a gold reply with the session's consensus."""
     session = access_session(request, session_id)
     if not request.user.has_perm(GOLD_PERM):
-        raise PermissionDenied("Only QA specialists may make gold replies.")
-    reply = get_object_or_404(session.replies.all(), pk=request.POST.get("reply", "0") or 0)
+        raise PermissionDenied("Only supervisors may make gold replies.")
+    reply = get_object_or_404(session.replies.all(), pk=parse_id(request.POST.get("reply")) or 0)
     results = cal.session_results(session)
     if not results.complete:
         messages.error(request, "Wait until every reviewer has submitted.")
@@ -321,21 +333,28 @@ def gold_plant(request: HttpRequest, gold_id: int) -> HttpResponse:
     """Slip a gold reply blind into the chosen reviewers' queues."""
     access_calibration(request)
     if not request.user.has_perm(GOLD_PERM):
-        raise PermissionDenied("Only QA specialists may plant gold replies.")
-    gold = get_object_or_404(GoldReply.objects.select_related("reply"), pk=gold_id)
+        raise PermissionDenied("Only supervisors may plant gold replies.")
+    gold = get_object_or_404(cal.visible_golds(request.user).select_related("reply"), pk=gold_id)
     form = PlantForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Pick at least one reviewer.")
     else:
+        chosen = form.cleaned_data["reviewers"]
         try:
-            planted = cal.do_plant_gold(gold, form.cleaned_data["reviewers"])
+            planted = cal.do_plant_gold(gold, chosen)
         except cal.CalibrationError as error:
             messages.error(request, str(error))
         else:
+            skipped = len(chosen) - len(planted)
             messages.success(
                 request,
                 f"Gold reply #{gold.reply_id} planted in {len(planted)} "
-                f"queue{'s' if len(planted) != 1 else ''}.",
+                f"queue{'s' if len(planted) != 1 else ''}."
+                + (
+                    f" Left out {skipped}: they wrote, agreed or already reviewed this reply."
+                    if skipped
+                    else ""
+                ),
             )
     return redirect(reverse("qa:calibration_list") + "#gold")
 

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from qa import coaching
 from qa.models import CoachingSession, Review
+from socialdesk.params import parse_ids, parse_int
 
 OWN_PERM = "qa.view_own_reviews"
 RESOLVE_PERM = "qa.resolve_dispute"
@@ -40,10 +41,7 @@ LINKABLE_REVIEWS = 12
 
 
 def _page_number(request: HttpRequest) -> int:
-    try:
-        return max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        return 1
+    return max(1, parse_int(request.GET.get("page", ""), high=10**6) or 1)
 
 
 # ---------- an agent's own reviews ----------
@@ -230,7 +228,7 @@ def coaching_list(request: HttpRequest) -> HttpResponse:
                 agent=chosen,
                 kind=Review.Kind.SAMPLE,
                 status=Review.Status.SUBMITTED,
-                pk__in=[v for v in request.POST.getlist("reviews") if v.isdigit()],
+                pk__in=parse_ids(request.POST.getlist("reviews")),
             )
             raw_when = request.POST.get("scheduled_for", "").strip()
             when = parse_datetime(raw_when) if raw_when else None

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 
 from qa import charts
 from qa import dashboard as dash
+from socialdesk.params import parse_int, require_id
 
 VIEW_PERM = "qa.view_team_reviews"
 
@@ -32,10 +33,7 @@ def access_dashboard(request: HttpRequest) -> None:
 
 
 def parse_weeks(request: HttpRequest) -> int:
-    try:
-        weeks = int(request.GET.get("weeks", dash.DEFAULT_PERIOD))
-    except ValueError:
-        return dash.DEFAULT_PERIOD
+    weeks = parse_int(request.GET.get("weeks", ""))
     return weeks if weeks in dash.PERIODS else dash.DEFAULT_PERIOD
 
 
@@ -67,10 +65,11 @@ def _points(weekly: list[dash.Estimate], labels: list[str]) -> list[charts.Point
 def dashboard(request: HttpRequest) -> HttpResponse:
     access_dashboard(request)
     weeks = parse_weeks(request)
+    agent_id = require_id(request.GET, "agent")
     d = get_dashboard(request, weeks)
     selected = None
-    if request.GET.get("agent", "").isdigit():
-        selected = d.agents.get(int(request.GET["agent"]))
+    if agent_id is not None:
+        selected = d.agents.get(agent_id)
         if selected is None:
             raise Http404("No such agent in your teams.")
     labels = [_week_label(w) for w in d.week_starts]

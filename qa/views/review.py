@@ -40,6 +40,7 @@ from qa.autocheck import (
 from qa.models import Criterion, Review
 from qa.reviews import ReviewError, do_submit_review, na_allowed
 from qa.scoring import FORMULA_TEXT, score_review
+from socialdesk.params import parse_int
 
 REVIEW_PERM = "qa.review_replies"
 QUEUE_LIMIT = 100
@@ -59,9 +60,10 @@ def access_reviewer(request: HttpRequest) -> None:
 
 
 def access_review(request: HttpRequest, review_id: int) -> Review:
-    """The review if it is assigned to this user; any other review is a 404."""
+    """The review if it is assigned to this user; any other review is a 404. A review of the
+    user's own work (assigned before that was refused) is a 403: someone else scores it."""
     access_reviewer(request)
-    return get_object_or_404(
+    review = get_object_or_404(
         Review.objects.filter(reviewer=request.user).select_related(
             "rubric",
             "reply__author",
@@ -73,13 +75,17 @@ def access_review(request: HttpRequest, review_id: int) -> Review:
         ),
         pk=review_id,
     )
+    if review.agent_id == request.user.pk:
+        raise PermissionDenied("This is your own reply: another reviewer scores it.")
+    return review
 
 
 # ---------- queue ----------
 
 
 def _pending(user) -> Any:
-    return Review.objects.filter(reviewer=user, status=Review.Status.PENDING)
+    """The user's pending reviews, never of their own work."""
+    return Review.objects.filter(reviewer=user, status=Review.Status.PENDING).exclude(agent=user)
 
 
 @login_required
@@ -93,21 +99,25 @@ def queue(request: HttpRequest) -> HttpResponse:
         )[:QUEUE_LIMIT]
     )
     now = timezone.now()
-    counts = Review.objects.filter(reviewer=request.user).aggregate(
-        pending=Count("id", filter=Q(status=Review.Status.PENDING)),
-        today=Count(
-            "id",
-            filter=Q(
-                status=Review.Status.SUBMITTED,
-                submitted_at__gte=timezone.localtime(now).replace(
-                    hour=0, minute=0, second=0, microsecond=0
+    counts = (
+        Review.objects.filter(reviewer=request.user)
+        .exclude(agent=request.user)
+        .aggregate(
+            pending=Count("id", filter=Q(status=Review.Status.PENDING)),
+            today=Count(
+                "id",
+                filter=Q(
+                    status=Review.Status.SUBMITTED,
+                    submitted_at__gte=timezone.localtime(now).replace(
+                        hour=0, minute=0, second=0, microsecond=0
+                    ),
                 ),
             ),
-        ),
-        week=Count(
-            "id",
-            filter=Q(status=Review.Status.SUBMITTED, submitted_at__gte=now - timedelta(days=7)),
-        ),
+            week=Count(
+                "id",
+                filter=Q(status=Review.Status.SUBMITTED, submitted_at__gte=now - timedelta(days=7)),
+            ),
+        )
     )
     context = {
         "rows": rows,
@@ -160,10 +170,11 @@ def parse_values(post: Any, criteria: list[Criterion]) -> tuple[dict[int, int | 
         raw = post.get(f"c{criterion.pk}", "").strip()
         if not raw:
             continue
+        value = parse_int(raw, low=-1000, high=1000)
         if raw == "na":
             values[criterion.pk] = None
-        elif raw.lstrip("-").isdigit():
-            values[criterion.pk] = int(raw)
+        elif value is not None:
+            values[criterion.pk] = value
         else:
             junk.add(criterion.pk)
     return values, junk

@@ -90,6 +90,7 @@ class AgentRow:
     needed: int  # reviews for the target margin
     by_rate: int  # what the policy's rate and minimum give
     margin_by_rate: float
+    unassigned: int = 0  # sampled, no review: only the agent could have reviewed it
 
     @property
     def short_by(self) -> int:
@@ -137,6 +138,7 @@ def agent_rows(
                 filter=Q(reviews__status=Review.Status.SUBMITTED, reviews__kind="sample"),
                 distinct=True,
             ),
+            unassigned=Count("id", filter=Q(reviews__isnull=True), distinct=True),
         )
     }
     ids = set(sent) | set(samples)
@@ -159,6 +161,7 @@ def agent_rows(
                 needed=required_sample_size(n_sent, target_margin),
                 by_rate=by_rate,
                 margin_by_rate=margin_of_error(by_rate, n_sent),
+                unassigned=s.get("unassigned", 0),
             )
         )
     return rows
@@ -228,6 +231,7 @@ def _render(
                     "sampled": sum(r.sampled for r in rows),
                     "ignored": sum(r.ignored for r in rows),
                     "reviewed": sum(r.reviewed for r in rows),
+                    "unassigned": sum(r.unassigned for r in rows),
                     "needed": sum(r.needed for r in rows),
                     "by_rate": sum(r.by_rate for r in rows),
                     "short": sum(1 for r in rows if r.short_by),

@@ -228,6 +228,9 @@ def production_gunicorn(tmp_path, django_db_setup, django_db_blocker):
         )
     port = _free_port()
     env = production_env(tmp_path, DATABASE_URL=database_url, SECURE_SSL_REDIRECT=None)
+    # As the image is built: its pages (the error pages too) link the collected, hashed files.
+    collected = manage(env, "collectstatic", "--no-input")
+    assert collected.returncode == 0, collected.stderr
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "socialdesk.wsgi", "--bind", f"127.0.0.1:{port}"]
         + ["--workers", "1"],

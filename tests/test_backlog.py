@@ -132,26 +132,29 @@ def test_x_refused_dm_token_reads_again_from_the_newest(networks, monkeypatch):
     assert len(stored_ids(channel)) == len(set(stored_ids(channel)))
 
 
-def test_x_mentions_past_the_timeline_reach_record_a_gap(networks, monkeypatch):
+def test_x_mentions_past_the_timeline_reach_are_read_by_recent_search(networks, monkeypatch):
     monkeypatch.setattr(x_paging, "MAX_PAGES", 20)
     channel = x_channel()
     networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
     polling.poll_channel(channel.pk)
+    channel.refresh_from_db()
+    reads_before = channel.api_reads
     backlog = networks.publish("x", 900, account_id=X_ACCOUNT, kind="mention")
 
-    poll_until_drained(channel)
+    # X serves the 800 most recent mentions only: the oldest 100 come from recent search.
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+    channel.refresh_from_db()
+    assert set(backlog) <= set(stored_ids(channel))
+    assert len(stored_ids(channel)) == len(set(stored_ids(channel)))
+    assert channel.api_reads - reads_before == len(backlog)  # each post read once
+    assert channel.intake_gaps == []
+    assert channel.cursor["mentions"] == backlog[-1]
+    assert x_paging.MENTIONS_BACKFILL not in channel.cursor
 
-    # X serves the 800 most recent mentions only: the oldest 100 of the backlog are beyond it.
-    assert set(backlog[-800:]) <= set(stored_ids(channel))
-    assert not set(backlog[:100]) & set(stored_ids(channel))
-    (gap,) = channel.intake_gaps
-    assert gap["stream"] == "mentions"
-    assert "800" in gap["reason"]
-    oldest_read = Mention.objects.get(channel=channel, external_id=backlog[-800])
-    assert gap["until"] == oldest_read.posted_at.isoformat()
 
-
-def test_x_mentions_pushed_beyond_reach_while_a_backlog_drains_record_a_gap(networks, monkeypatch):
+def test_x_mentions_pushed_beyond_reach_while_a_backlog_drains_are_read_by_search(
+    networks, monkeypatch
+):
     monkeypatch.setattr(x_paging, "MAX_PAGES", 2)
     channel = x_channel()
     first = networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
@@ -160,18 +163,77 @@ def test_x_mentions_pushed_beyond_reach_while_a_backlog_drains_record_a_gap(netw
     polling.poll_channel(channel.pk)  # reads the newest 200 of the backlog
     # 700 more arrive: the 800 most recent are now these and the backlog's newest 100 only.
     wave = networks.publish("x", 700, account_id=X_ACCOUNT, kind="mention")
-
-    poll_until_drained(channel)  # the rest of the backlog, beyond reach: nothing more
     channel.refresh_from_db()
+    reads_before = channel.api_reads
+
+    polls = poll_until_drained(channel)
+
+    assert polls > 1  # the search range resumes across polls like any continuation
+    assert set(first) | set(backlog) | set(wave) == set(stored_ids(channel))
+    assert len(stored_ids(channel)) == len(set(stored_ids(channel)))
+    # Each post once, plus the reach checks of the resumed reads (the post they start after).
+    assert channel.api_reads - reads_before <= len(backlog) - 200 + len(wave) + polls
+    assert channel.intake_gaps == []
+    assert channel.cursor["mentions"] == wave[-1]
+
+
+def test_x_second_range_beyond_reach_waits_for_the_first(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 1)
+    channel = x_channel()
+    first = networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
+    polling.poll_channel(channel.pk)
+    bursts = []
+    for size in (2500, 1500):
+        bursts += networks.publish("x", size, account_id=X_ACCOUNT, kind="mention")
+        # The timeline's 800 newest take 8 polls (a page each); the 8th hands the older ones
+        # to recent search, which reads a page a poll from then on (17 polls for the first).
+        for _ in range(9):
+            polling.poll_channel(channel.pk)
+    channel.refresh_from_db()
+    assert isinstance(channel.cursor[x_paging.MENTIONS_BACKFILL], dict)
+    assert len(channel.cursor[x_paging.MENTIONS_BACKFILL_QUEUE]) == 1
+
+    poll_until_drained(channel)
+
+    assert set(first) | set(bursts) == set(stored_ids(channel))
+    assert channel.intake_gaps == []
+    assert x_paging.MENTIONS_BACKFILL_QUEUE not in channel.cursor
+
+
+def test_x_mentions_beyond_reach_and_the_search_window_record_a_gap(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 20)
+    channel = x_channel()
+    backlog = networks.publish("x", 900, account_id=X_ACCOUNT, kind="mention")
+    # The newest mention stored before the backlog is older than recent search's 7 days.
+    channel.cursor = {"mentions": "1000000000000000000"}
+    channel.save(update_fields=["cursor"])
+
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+
+    channel.refresh_from_db()
+    assert set(backlog) <= set(stored_ids(channel))  # the window itself is read
     (gap,) = channel.intake_gaps
     assert gap["stream"] == "mentions"
-    assert gap["since"] == Mention.objects.get(external_id=first[0]).posted_at.isoformat()
-    assert gap["until"] == Mention.objects.get(external_id=backlog[-200]).posted_at.isoformat()
-    assert channel.cursor["mentions"] == backlog[-1]
+    assert "7 days" in gap["reason"]
+    assert gap["since"].startswith("2018-")
+    oldest = Mention.objects.get(channel=channel, external_id=backlog[0])
+    assert gap["until"] < oldest.posted_at.isoformat()
 
-    poll_until_drained(channel)  # the wave
-    assert set(wave) | set(backlog[-200:]) | set(first) == set(stored_ids(channel))
-    assert len(channel.refresh_from_db() or channel.intake_gaps) == 1
+
+def test_x_channel_without_a_username_records_the_gap_beyond_reach(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 20)
+    channel = make_channel("x", external_account_id=X_ACCOUNT, handle="Acme Support")
+    networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
+    polling.poll_channel(channel.pk)
+    backlog = networks.publish("x", 900, account_id=X_ACCOUNT, kind="mention")
+
+    poll_until_drained(channel)
+
+    assert not set(backlog[:100]) & set(stored_ids(channel))
+    (gap,) = channel.intake_gaps
+    assert gap["stream"] == "mentions" and "800" in gap["reason"]
+    oldest_read = Mention.objects.get(channel=channel, external_id=backlog[-800])
+    assert gap["until"] == oldest_read.posted_at.isoformat()
 
 
 def test_x_failure_on_page_n_keeps_pages_before_it(networks, monkeypatch):

@@ -16,9 +16,16 @@ a continuation (a dict):
 * DMs (dm_events has no since_id): {"stop_at": the newest id stored before the backlog,
   "token": the pagination_token of the next page, "target": the newest id of the backlog}.
   A token X no longer accepts restarts the backlog from the newest event.
+* mentions beyond the timeline's reach (it serves the 800 most recent only): the part of a
+  backlog the timeline no longer lists is read through recent search for the account's
+  @handle, under its own key MENTIONS_BACKFILL with the same continuation
+  {"since_id", "until_id", "target", "read"}; the key is dropped once drained. A range found
+  while another is being read waits in MENTIONS_BACKFILL_QUEUE (a list of such dicts). Only
+  what lies beyond recent search's 7 days as well is recorded as a gap.
 """
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -56,6 +63,11 @@ MENTIONS_REACH = 800
 SEARCH_WINDOW = timedelta(days=7)
 # The window is entered this far inside its edge, so the request is not refused while in flight.
 SEARCH_WINDOW_MARGIN = timedelta(minutes=2)
+# Cursor keys of the mentions that fell beyond the timeline's reach, read by recent search.
+MENTIONS_BACKFILL = "mentions:search"
+MENTIONS_BACKFILL_QUEUE = "mentions:search:queued"
+# An X username: what the @ operator of a search query accepts.
+_USERNAME = re.compile(r"^@?(\w{1,15})$")
 TWITTER_EPOCH_MS = 1_288_834_974_657
 
 
@@ -67,13 +79,26 @@ def fetch_pages(
     batch = _Batch(own_id=account_id)
     state = dict(cursor)
     reader = _Reader(channel, batch, state)
+    handle = _USERNAME.match((channel.handle or "").strip())
+    mentions_query = f"@{handle.group(1)}" if handle else None
     yield from reader.timeline(
         "mentions",
         lambda **kw: client.get_users_mentions(account_id, user_auth=False, **kw),
         token_param="pagination_token",
         kind_hint=None,
         reach=MENTIONS_REACH,
+        backfill=MENTIONS_BACKFILL if mentions_query else None,
     )
+    if mentions_query and isinstance(state.get(MENTIONS_BACKFILL), dict):
+        yield from reader.timeline(
+            MENTIONS_BACKFILL,
+            lambda **kw: client.search_recent_tweets(mentions_query, user_auth=False, **kw),
+            token_param="next_token",
+            kind_hint=None,
+            window=SEARCH_WINDOW,
+            gap_stream="mentions",
+            drained=reader.next_backfill,
+        )
     for rule in channel.rules.filter(enabled=True).order_by("pk"):
         yield from reader.timeline(
             rule.cursor_key,
@@ -104,6 +129,30 @@ class _Reader:
         page.gaps = list(gaps or [])
         return page
 
+    def next_backfill(self) -> dict[str, Any] | None:
+        """The next queued mentions range for recent search, taken off the queue."""
+        queued = [r for r in self.cursor.get(MENTIONS_BACKFILL_QUEUE) or [] if isinstance(r, dict)]
+        following = queued.pop(0) if queued else None
+        if queued:
+            self.cursor[MENTIONS_BACKFILL_QUEUE] = queued
+        else:
+            self.cursor.pop(MENTIONS_BACKFILL_QUEUE, None)
+        return following
+
+    def _hand_to_search(self, since: str, until: str) -> None:
+        """Mentions between `since` and `until` (both excluded) are to be read by recent
+        search: now, or after the range already being read."""
+        span = {"since_id": since, "until_id": until, "target": until, "read": 0}
+        if isinstance(self.cursor.get(MENTIONS_BACKFILL), dict):
+            queued = list(self.cursor.get(MENTIONS_BACKFILL_QUEUE) or [])
+            self.cursor[MENTIONS_BACKFILL_QUEUE] = [*queued, span]
+        else:
+            self.cursor[MENTIONS_BACKFILL] = span
+        log.info(
+            "X mentions beyond the timeline's reach: reading them by recent search",
+            extra={"channel_id": self.channel.pk, "since_id": since, "until_id": until},
+        )
+
     def _budget_spent(self, stream: str, read: int) -> None:
         log.info(
             "X backlog continues next poll",
@@ -119,8 +168,16 @@ class _Reader:
         kind_hint: str | None,
         reach: int | None = None,
         window: timedelta | None = None,
+        backfill: str | None = None,
+        gap_stream: str | None = None,
+        drained: Callable[[], Any] | None = None,
     ) -> Iterator[FetchPage]:
-        """Pages of a since_id timeline, newest first (mentions, or one rule's search)."""
+        """Pages of a since_id timeline, newest first (mentions, one rule's search, or the
+        mentions beyond reach read by search).
+
+        `backfill`: what lies beyond `reach` is handed to that search instead of recorded as
+        a gap. `gap_stream`: the stream a gap is recorded on (default `stream`). `drained`:
+        the stream's value once drained (default its newest id)."""
         position = self.cursor.get(stream)
         resuming = isinstance(position, dict)
         if resuming:
@@ -171,7 +228,12 @@ class _Reader:
                     missed_from = max(missed_from or last_read, last_read)
                 if missed_from is None or missed_from < start:
                     gaps.append(
-                        gap(stream, missed_from, start, "X recent search reaches back 7 days only")
+                        gap(
+                            gap_stream or stream,
+                            missed_from,
+                            start,
+                            "X recent search reaches back 7 days only",
+                        )
                     )
                     log.warning(
                         "X search window passed: gap recorded",
@@ -195,7 +257,10 @@ class _Reader:
                 beyond_reach = read >= reach if reach else False
                 if probe:
                     beyond_reach = not probe_found
-                if beyond_reach and since and not first_read:
+                beyond = oldest or until
+                if beyond_reach and since and not first_read and backfill and beyond:
+                    self._hand_to_search(since, beyond)
+                elif beyond_reach and since and not first_read:
                     gaps.append(
                         gap(
                             stream,
@@ -204,7 +269,8 @@ class _Reader:
                             f"the X mentions timeline reaches back {reach} posts only",
                         )
                     )
-                yield self._page(stream, target or since, gaps)
+                value = drained() if drained else target or since
+                yield self._page(stream, value, gaps)
                 return
             until, token = oldest or until, next_token
             continuation = {"until_id": until, "target": target, "read": read}

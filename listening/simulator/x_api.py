@@ -999,7 +999,10 @@ def _term(term: str, network: XNetwork, tweet: Tweet) -> bool:
         return bool(user) and user.username.lower() == lower[3:].lstrip("@")
     if lower.startswith('"'):
         return lower.strip('"') in tweet.text.lower()
-    if lower.startswith(("@", "#")):
+    if lower.startswith("@"):
+        # As on X: a mention entity of that username, not the characters anywhere.
+        return any(name.lower() == lower[1:] for name in _MENTION.findall(tweet.text))
+    if lower.startswith("#"):
         return re.search(re.escape(lower) + r"(?!\w)", tweet.text.lower()) is not None
     if lower.isascii():
         return lower in tweet.words

@@ -6,6 +6,7 @@ stored once, X must read each post once (it bills reads), a failure on page N mu
 """
 
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from listening import polling
 from listening.connectors import facebook_paging, x_paging
+from listening.connectors.facebook import ACTIVITY_FIELDS
 from listening.models import Channel, ListeningRule, Mention
 from listening.polling import PollOutcome
 from listening.posts import gap, pending_streams
@@ -397,3 +399,49 @@ def test_admin_acknowledges_only_the_gaps_it_showed(admin):
     assert response.status_code == 302, response.content.decode()[:2000]
     channel.refresh_from_db()
     assert channel.intake_gaps == [new_gap]  # recorded after the page was shown: kept
+
+
+def test_facebook_post_lifted_in_two_rounds_in_a_row_keeps_its_comments(networks, monkeypatch):
+    """A comment lifts a post above the listing's position while the listing is paged: the
+    round skips it and the next reads it. Lifted again in that next round, it is read a
+    round later, still from before the first round that skipped it."""
+    monkeypatch.setattr(facebook_paging, "MAX_PAGES", 1000)
+    state = networks.server.state
+    offset = [0.0]
+    monkeypatch.setattr(state, "clock", lambda: time.time() + offset[0])
+    graph = state.fb
+    channel = fb_channel()
+    published_fb(networks, "visitor_post", 1)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look: sets the cursors
+
+    offset[0] += 10
+    (post_id,) = published_fb(networks, "visitor_post", 1)
+    post = graph.posts[post_id]
+
+    def comment() -> str:
+        with state.lock:
+            return graph._add_comment(post, None, "Still waiting for an answer", post.author).id
+
+    comments = [comment()]
+    lifts: list[int] = []
+    read_graph = facebook_paging._get
+
+    def lift_while_listing(graph_api, path, args):
+        # Before the listing's second page: the post is below it, and a comment lifts it.
+        listing = path.endswith("/feed") and args["fields"] == ACTIVITY_FIELDS
+        if listing and "after" in args and lifts and lifts.pop():
+            offset[0] += 10
+            comments.append(comment())
+        return read_graph(graph_api, path, args)
+
+    monkeypatch.setattr(facebook_paging, "_get", lift_while_listing)
+    for _ in range(2):  # two rounds, each with more active posts than a listing page
+        offset[0] += 10
+        published_fb(networks, "visitor_post", 150)
+        lifts.append(1)
+        assert polling.poll_channel(channel.pk) == PollOutcome.OK
+        assert not lifts  # the post was lifted during this round
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+
+    assert len(comments) == 3
+    assert set(comments) <= set(stored_ids(channel))

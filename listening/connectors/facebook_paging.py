@@ -16,7 +16,9 @@ backlog is read a continuation (a dict) with "since" (the time the backlog start
   chronological order, so a busy post's newest comments are read too. + "list_after" (the
   listing page being worked through), "done" (its posts finished), "post" and
   "comments_after" (the post being read and where), "floor" (comments are read from there:
-  the start of the previous round, kept between rounds as "comments_floor").
+  the start of the previous round, kept between rounds as "comments_floor"; after a round
+  whose listing took more than one page, the floor it used, since it may have skipped a
+  lifted post).
 * "messenger": conversations updated since "since" (most recent first, paged), then their
   messages newest first down to "since". + "list_after", "done", "conversation",
   "messages_after".
@@ -181,6 +183,10 @@ class _Reader:
         # skipped by it, and its comments from then are read now (ingest drops repeats).
         floor = _cursor_time(state.get("floor") if state else self.cursor.get(COMMENTS_FLOOR))
         floor = floor if floor is not None and floor < since else since
+        # Only a round whose listing was one request saw every active post: a paged one can
+        # have skipped a post lifted meanwhile, and that post may be lifted again (and
+        # skipped) next round too. The floor moves up only after a round that skipped none.
+        whole = not state
 
         def save(**extra: Any) -> FetchPage:
             return self._page(
@@ -216,10 +222,10 @@ class _Reader:
                 yield save()
             next_after = _next_after(listing)
             if not next_after:
-                self.cursor[COMMENTS_FLOOR] = _seconds(since)
+                self.cursor[COMMENTS_FLOOR] = _seconds(since if whole else floor)
                 yield self._page(stream, _seconds(target or since))
                 return
-            list_after, done = next_after, []
+            list_after, done, whole = next_after, [], False
             yield save()
 
     def _post_comments(

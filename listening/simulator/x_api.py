@@ -306,6 +306,16 @@ class XNetwork(TrafficGenerator):
             self.mentions.setdefault(account_id, []).append(tweet_id)
         return tweet
 
+    def kind_of(self, item_id: str) -> str:
+        """What `item_id` is, as the brand's reads see it: "dm" (dm_events), "mention" (in an
+        account's mentions timeline) or "search" (found by search only)."""
+        number = int(item_id)
+        if number in self.dm_events:
+            return "dm"
+        if any(_contains(ids, number) for ids in self.mentions.values()):
+            return "mention"
+        return "search"
+
     def add_dm(self, sender_id: str, other_id: str, text: str) -> DMEvent:
         low, high = sorted((sender_id, other_id), key=int)
         conversation_id = f"{low}-{high}"

@@ -445,3 +445,47 @@ def test_facebook_post_lifted_in_two_rounds_in_a_row_keeps_its_comments(networks
 
     assert len(comments) == 3
     assert set(comments) <= set(stored_ids(channel))
+
+
+def test_facebook_conversation_lifted_while_the_listing_pages_keeps_its_messages(
+    networks, monkeypatch
+):
+    """A message lifts a conversation above the listing's position while it is paged: the
+    round skips it, and the next reads its messages down to the skipping round's start."""
+    monkeypatch.setattr(facebook_paging, "MAX_PAGES", 1000)
+    state = networks.server.state
+    offset = [0.0]
+    monkeypatch.setattr(state, "clock", lambda: time.time() + offset[0])
+    graph = state.fb
+    page = state.account("facebook", FB_PAGE)
+    channel = fb_channel()
+    published_fb(networks, "message", 1)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look: sets the cursors
+
+    offset[0] += 10
+    with state.lock:
+        conversation = graph._conversation(page, "999001", "Quiet Customer")
+
+    def message() -> str:
+        with state.lock:
+            return graph._add_message(conversation, page, "Any news?", from_page=False).id
+
+    messages = [message()]
+    offset[0] += 10
+    published_fb(networks, "message", 400)  # from most customers: more than a listing page
+    assert sum(c.updated > conversation.updated for c in graph.conversations.values()) > 100
+    lifts = [1]
+    read_graph = facebook_paging._get
+
+    def lift_while_listing(graph_api, path, args):
+        if path.endswith("/conversations") and "after" in args and lifts and lifts.pop():
+            offset[0] += 10
+            messages.append(message())
+        return read_graph(graph_api, path, args)
+
+    monkeypatch.setattr(facebook_paging, "_get", lift_while_listing)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+    assert not lifts  # lifted during the round
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+
+    assert set(messages) <= set(stored_ids(channel))

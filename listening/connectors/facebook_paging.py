@@ -20,8 +20,8 @@ backlog is read a continuation (a dict) with "since" (the time the backlog start
   whose listing took more than one page, the floor it used, since it may have skipped a
   lifted post).
 * "messenger": conversations updated since "since" (most recent first, paged), then their
-  messages newest first down to "since". + "list_after", "done", "conversation",
-  "messages_after".
+  messages newest first down to "floor" (kept between rounds as "messenger_floor", as for
+  comments). + "list_after", "done", "conversation", "messages_after".
 
 A stale `after` Graph refuses restarts that edge from its first page; ingest drops what it
 already has. Without a cursor a stream reads one page (a first look), then follows from there.
@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 MAX_PAGES = 100
 # Cursor key: where the last round of the comments stream started (see `_comments`).
 COMMENTS_FLOOR = "comments_floor"
+# Cursor key: the same for the messenger stream (messages are read down to it).
+MESSENGER_FLOOR = "messenger_floor"
 
 
 def fetch_pages(
@@ -293,14 +295,23 @@ class _Reader:
         done = [_str(c) for c in state.get("done") or [] if _str(c)]
         current = _str(state.get("conversation")) or None
         current_after = _str(state.get("messages_after")) or None
+        # As for comments: a conversation lifted above the listing's position while it is
+        # paged is skipped by that round, so messages are read down to the floor (the start
+        # of the previous round, or older while rounds keep needing more than one page).
+        floor = _cursor_time(state.get("floor") if state else self.cursor.get(MESSENGER_FLOOR))
+        floor = floor if floor is not None and since is not None and floor < since else since
+        whole = not state
 
         def save(**extra: Any) -> FetchPage:
             return self._page(
-                stream, _continuation(since, target, list_after=list_after, done=done, **extra)
+                stream,
+                _continuation(
+                    since, target, list_after=list_after, done=done, floor=_seconds(floor), **extra
+                ),
             )
 
-        if current and not first_look:
-            yield from self._messages(current, since, current_after, save)
+        if current and floor is not None:
+            yield from self._messages(current, floor, current_after, save)
             done.append(current)
             yield save()
         limit = RECENT_CONVERSATIONS if first_look else PAGE_SIZE
@@ -329,14 +340,18 @@ class _Reader:
                 if first_look:
                     self._first_messages(conversation_id)
                     continue
-                yield from self._messages(conversation_id, since, None, save)
+                yield from self._messages(conversation_id, floor, None, save)
                 done.append(conversation_id)
                 yield save()
             next_after = _next_after(listing)
             if first_look or reached_old or not next_after:
+                if first_look:
+                    self.cursor.pop(MESSENGER_FLOOR, None)
+                else:
+                    self.cursor[MESSENGER_FLOOR] = _seconds(since if whole else floor)
                 yield self._page(stream, _seconds(target or since))
                 return
-            list_after, done = next_after, []
+            list_after, done, whole = next_after, [], False
             yield save()
 
     def _messages(

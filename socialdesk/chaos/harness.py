@@ -245,6 +245,20 @@ class Harness:
 
     # ---- time passing ---------------------------------------------------------------------
 
+    def wait_for_first_polls(self, limit: float = 120) -> None:
+        """Until every channel has been polled once. A channel's first poll is a first look
+        (one page: X bills every post read); what was published before it is history, read
+        through an import, not intake, so traffic starts after it."""
+        from listening.models import Channel
+
+        deadline = time.monotonic() + limit
+        channels = Channel.objects.filter(pk__in=self.channels.values())
+        while channels.filter(last_success_at__isnull=True).exists():
+            if time.monotonic() >= deadline:
+                say("a channel was not polled within the limit: traffic starts anyway")
+                return
+            self.tick(1)
+
     def tick(self, seconds: float) -> None:
         """Let the desk work for `seconds`: replies keep coming, crashed processes come back,
         and faults waiting for their moment (a frozen worker's thaw) are checked."""
@@ -509,6 +523,8 @@ class Harness:
         plan = self.plan
         fixed = sum(count for _, _, count in plan.backlogs) + plan.ingest_burst
         chunk = max((plan.posts - fixed) // 10, 50)
+        self.step("first poll of each channel")
+        self.wait_for_first_polls()
         self.step("warm-up traffic")
         self.publish_share(chunk)
         self.tick(12)
@@ -693,6 +709,20 @@ class Harness:
         figures["chaos_mentions_missing_in_recorded_gap"] = gapped
         for label, count in sorted(lost_by_label.items()):
             figures[f"chaos_mentions_missing_{label}"] = count
+        lost_by_stream = Counter(
+            self.streams.get(i, "unknown").rstrip(":")
+            for missing in missing_by_network.values()
+            for i in missing
+        )
+        for stream, count in sorted(lost_by_stream.items()):
+            figures[f"chaos_mentions_missing_stream_{stream}"] = count
+        for network, missing in missing_by_network.items():
+            for external_id in sorted(missing)[:30]:
+                start, _ = self.published_at.get(external_id, (0.0, 0.0))
+                say(
+                    f"missing {network} {self.streams.get(external_id)} {external_id}"
+                    f" published at {start:.3f}"
+                )
         # X ids grow with time: a missing post older than every stream's since_id is never
         # asked for again.
         cursor = Channel.objects.get(pk=self.channels["x"]).cursor

@@ -489,3 +489,34 @@ def test_facebook_conversation_lifted_while_the_listing_pages_keeps_its_messages
     assert polling.poll_channel(channel.pk) == PollOutcome.OK
 
     assert set(messages) <= set(stored_ids(channel))
+
+
+def test_facebook_repeated_comments_page_loses_no_comment(networks, monkeypatch):
+    """Graph serves a post's comments page again instead of the one asked for: the newer
+    comments it hides are read all the same."""
+    state = networks.server.state
+    offset = [0.0]
+    monkeypatch.setattr(state, "clock", lambda: time.time() + offset[0])
+    graph = state.fb
+    channel = fb_channel()
+    first, second = published_fb(networks, "visitor_post", 2)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look
+
+    def comment(post_id: str) -> str:
+        with state.lock:
+            post = graph.posts[post_id]
+            return graph._add_comment(post, None, "Hello?", post.author).id
+
+    offset[0] += 10
+    early = [comment(first) for _ in range(3)]
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+    offset[0] += 10
+    later = [comment(first) for _ in range(3)]
+    offset[0] += 10
+    newest = comment(second)  # the newest activity: the next round starts after it
+    networks.fault("facebook", "repeat_page", path_contains=f"/{first}/comments")
+
+    for _ in range(3):
+        polling.poll_channel(channel.pk)
+
+    assert set(early + later + [newest]) <= set(stored_ids(channel))

@@ -219,7 +219,10 @@ class _Reader:
                 # The target is the newest activity *listed*, not the newest comment read: a
                 # comment landing on another post meanwhile stays after it.
                 target = activity if target is None or activity > target else target
-                yield from self._post_comments(post_id, floor, None, save)
+                # A post whose updated_time is its created_time has had no comment yet.
+                created = parse_graph_time(post.get("created_time"))
+                commented = activity if created is None or activity > created else None
+                yield from self._post_comments(post_id, floor, None, save, commented)
                 done.append(post_id)
                 yield save()
             next_after = _next_after(listing)
@@ -236,8 +239,16 @@ class _Reader:
         since: datetime,
         after: str | None,
         save: Callable[..., FetchPage],
+        activity: datetime | None = None,
     ) -> Iterator[FetchPage]:
-        """Every comment on `post_id` created since `since`, oldest first, to the end."""
+        """Every comment on `post_id` created since `since`, oldest first, to the end.
+
+        `activity` is the post's updated_time as listed: comments that end before it may be a
+        page served again (a stale answer, not the page asked for), so the edge is read once
+        more from its start (an edit or a deleted comment also moves updated_time: one request).
+        """
+        newest: datetime | None = None
+        again = activity is not None and activity >= since
         while True:
             args: dict[str, Any] = {
                 "fields": COMMENT_FIELDS,
@@ -250,11 +261,16 @@ class _Reader:
                 args["after"] = after
             page = self._get("comments", f"{post_id}/comments", args)
             for item in self.batch.read(page):
+                newest = _later(newest, item.get("created_time"))
                 self.batch.keep(normalise_comment(item, post_id=post_id))
             after = _next_after(page)
-            if not after:
-                return
-            yield save(post=post_id, comments_after=after)
+            if after:
+                yield save(post=post_id, comments_after=after)
+                continue
+            if again and activity is not None and (newest is None or newest < activity):
+                again, after = False, None
+                continue
+            return
 
     def _first_comments(self, page_id: str) -> Iterator[FetchPage]:
         """No cursor yet: the newest comments of the most recently active posts, one page each."""

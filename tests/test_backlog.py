@@ -520,3 +520,20 @@ def test_facebook_repeated_comments_page_loses_no_comment(networks, monkeypatch)
         polling.poll_channel(channel.pk)
 
     assert set(early + later + [newest]) <= set(stored_ids(channel))
+
+
+def test_x_streams_found_empty_read_everything_published_after(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 20)
+    channel = x_channel()
+    ListeningRule.objects.create(channel=channel, name="Brand", query="acme")
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # nothing yet on any stream
+    channel.refresh_from_db()
+    assert set(channel.cursor) >= {"mentions", "dm"}
+
+    # More than a page of each: not a first look (one page) any more.
+    posts = networks.publish("x", 150, account_id=X_ACCOUNT, kind="mention")
+    posts += networks.publish("x", 150, account_id=X_ACCOUNT, kind="dm")
+    posts += networks.publish("x", 150, account_id=X_ACCOUNT, kind="search")
+    poll_until_drained(channel)
+
+    assert set(posts) <= set(stored_ids(channel))

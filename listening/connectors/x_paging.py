@@ -4,7 +4,8 @@ Every page is handed on as a FetchPage carrying the whole cursor to store once t
 stored, so a failure on page N keeps pages 1..N-1, and a backlog bigger than one poll's budget
 (MAX_PAGES per stream) is read over several polls, each post once.
 
-A stream's cursor value is the newest id read (a string), or, while a backlog is being read,
+A stream's cursor value is the newest id read (a string; EMPTY if the stream had no post at
+its first look, so the next read takes everything since), or, while a backlog is being read,
 a continuation (a dict):
 
 * mentions and rule searches, read newest first with since_id:
@@ -69,6 +70,9 @@ MENTIONS_BACKFILL_QUEUE = "mentions:search:queued"
 # An X username: what the @ operator of a search query accepts.
 _USERNAME = re.compile(r"^@?(\w{1,15})$")
 TWITTER_EPOCH_MS = 1_288_834_974_657
+# The cursor of a stream found empty: its next read is everything since, not a first look
+# (one page); no since_id is sent for it.
+EMPTY = "0"
 
 
 def fetch_pages(
@@ -197,7 +201,7 @@ class _Reader:
         # A timeline with a reach (mentions) moves on while a backlog is read over several
         # polls: a resumed query then asks for since_id itself too (one read), and a drain
         # that no longer finds it has lost what lay beyond the reach.
-        probe = bool(reach and resuming and since and since.isdigit())
+        probe = bool(reach and resuming and since and since.isdigit() and since != EMPTY)
         probe_found = False
         token = None
         gaps: list[dict[str, str]] = []
@@ -205,7 +209,7 @@ class _Reader:
             request = dict(_tweet_params(), max_results=PAGE_SIZE)
             if since and probe:
                 request["since_id"] = str(int(since) - 1)
-            elif since:
+            elif since and since != EMPTY:
                 request["since_id"] = since
             elif start_time:
                 request["start_time"] = start_time
@@ -269,7 +273,7 @@ class _Reader:
                             f"the X mentions timeline reaches back {reach} posts only",
                         )
                     )
-                value = drained() if drained else target or since
+                value = drained() if drained else target or since or EMPTY
                 yield self._page(stream, value, gaps)
                 return
             until, token = oldest or until, next_token
@@ -327,7 +331,7 @@ class _Reader:
             next_token = _dig(page, "meta", "next_token")
             reached = stop_at is not None and any(not _is_newer(i, stop_at) for i in ids)
             if stop_at is None or reached or not next_token:
-                yield self._page("dm", target)
+                yield self._page("dm", target or stop_at or EMPTY)
                 return
             token = next_token
             yield self._page("dm", {"stop_at": stop_at, "token": token, "target": target})

@@ -290,6 +290,8 @@ def test_publish_tells_what_each_post_turned_out_to_be(sim):
     ).json()
     assert facebook_answer["kinds"] == ["message"]
     assert sim.state.kind_of("facebook", comment[0]) == "comment"
+    (visitor,) = sim.publish("facebook", 1, kind="visitor_post")
+    assert sim.state.kind_of("facebook", visitor) == "visitor"
 
 
 def test_mentions_timeline_serves_its_800_most_recent_only(sim):

@@ -253,7 +253,7 @@ class GraphNetwork(TrafficGenerator):
         return post
 
     def kind_of(self, item_id: str) -> str:
-        """What `item_id` is: a post's kind ("visitor_post", "tagged", ...), "comment" (a
+        """What `item_id` is: a post's kind ("visitor", "tagged", ...), "comment" (a
         comment or a reply to one) or "message"."""
         if item_id in self.posts:
             return self.posts[item_id].kind

@@ -6,6 +6,7 @@ stored once, X must read each post once (it bills reads), a failure on page N mu
 """
 
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from listening import polling
 from listening.connectors import facebook_paging, x_paging
+from listening.connectors.facebook import ACTIVITY_FIELDS
 from listening.models import Channel, ListeningRule, Mention
 from listening.polling import PollOutcome
 from listening.posts import gap, pending_streams
@@ -132,26 +134,29 @@ def test_x_refused_dm_token_reads_again_from_the_newest(networks, monkeypatch):
     assert len(stored_ids(channel)) == len(set(stored_ids(channel)))
 
 
-def test_x_mentions_past_the_timeline_reach_record_a_gap(networks, monkeypatch):
+def test_x_mentions_past_the_timeline_reach_are_read_by_recent_search(networks, monkeypatch):
     monkeypatch.setattr(x_paging, "MAX_PAGES", 20)
     channel = x_channel()
     networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
     polling.poll_channel(channel.pk)
+    channel.refresh_from_db()
+    reads_before = channel.api_reads
     backlog = networks.publish("x", 900, account_id=X_ACCOUNT, kind="mention")
 
-    poll_until_drained(channel)
+    # X serves the 800 most recent mentions only: the oldest 100 come from recent search.
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+    channel.refresh_from_db()
+    assert set(backlog) <= set(stored_ids(channel))
+    assert len(stored_ids(channel)) == len(set(stored_ids(channel)))
+    assert channel.api_reads - reads_before == len(backlog)  # each post read once
+    assert channel.intake_gaps == []
+    assert channel.cursor["mentions"] == backlog[-1]
+    assert x_paging.MENTIONS_BACKFILL not in channel.cursor
 
-    # X serves the 800 most recent mentions only: the oldest 100 of the backlog are beyond it.
-    assert set(backlog[-800:]) <= set(stored_ids(channel))
-    assert not set(backlog[:100]) & set(stored_ids(channel))
-    (gap,) = channel.intake_gaps
-    assert gap["stream"] == "mentions"
-    assert "800" in gap["reason"]
-    oldest_read = Mention.objects.get(channel=channel, external_id=backlog[-800])
-    assert gap["until"] == oldest_read.posted_at.isoformat()
 
-
-def test_x_mentions_pushed_beyond_reach_while_a_backlog_drains_record_a_gap(networks, monkeypatch):
+def test_x_mentions_pushed_beyond_reach_while_a_backlog_drains_are_read_by_search(
+    networks, monkeypatch
+):
     monkeypatch.setattr(x_paging, "MAX_PAGES", 2)
     channel = x_channel()
     first = networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
@@ -160,18 +165,77 @@ def test_x_mentions_pushed_beyond_reach_while_a_backlog_drains_record_a_gap(netw
     polling.poll_channel(channel.pk)  # reads the newest 200 of the backlog
     # 700 more arrive: the 800 most recent are now these and the backlog's newest 100 only.
     wave = networks.publish("x", 700, account_id=X_ACCOUNT, kind="mention")
-
-    poll_until_drained(channel)  # the rest of the backlog, beyond reach: nothing more
     channel.refresh_from_db()
+    reads_before = channel.api_reads
+
+    polls = poll_until_drained(channel)
+
+    assert polls > 1  # the search range resumes across polls like any continuation
+    assert set(first) | set(backlog) | set(wave) == set(stored_ids(channel))
+    assert len(stored_ids(channel)) == len(set(stored_ids(channel)))
+    # Each post once, plus the reach checks of the resumed reads (the post they start after).
+    assert channel.api_reads - reads_before <= len(backlog) - 200 + len(wave) + polls
+    assert channel.intake_gaps == []
+    assert channel.cursor["mentions"] == wave[-1]
+
+
+def test_x_second_range_beyond_reach_waits_for_the_first(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 1)
+    channel = x_channel()
+    first = networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
+    polling.poll_channel(channel.pk)
+    bursts = []
+    for size in (2500, 1500):
+        bursts += networks.publish("x", size, account_id=X_ACCOUNT, kind="mention")
+        # The timeline's 800 newest take 8 polls (a page each); the 8th hands the older ones
+        # to recent search, which reads a page a poll from then on (17 polls for the first).
+        for _ in range(9):
+            polling.poll_channel(channel.pk)
+    channel.refresh_from_db()
+    assert isinstance(channel.cursor[x_paging.MENTIONS_BACKFILL], dict)
+    assert len(channel.cursor[x_paging.MENTIONS_BACKFILL_QUEUE]) == 1
+
+    poll_until_drained(channel)
+
+    assert set(first) | set(bursts) == set(stored_ids(channel))
+    assert channel.intake_gaps == []
+    assert x_paging.MENTIONS_BACKFILL_QUEUE not in channel.cursor
+
+
+def test_x_mentions_beyond_reach_and_the_search_window_record_a_gap(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 20)
+    channel = x_channel()
+    backlog = networks.publish("x", 900, account_id=X_ACCOUNT, kind="mention")
+    # The newest mention stored before the backlog is older than recent search's 7 days.
+    channel.cursor = {"mentions": "1000000000000000000"}
+    channel.save(update_fields=["cursor"])
+
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+
+    channel.refresh_from_db()
+    assert set(backlog) <= set(stored_ids(channel))  # the window itself is read
     (gap,) = channel.intake_gaps
     assert gap["stream"] == "mentions"
-    assert gap["since"] == Mention.objects.get(external_id=first[0]).posted_at.isoformat()
-    assert gap["until"] == Mention.objects.get(external_id=backlog[-200]).posted_at.isoformat()
-    assert channel.cursor["mentions"] == backlog[-1]
+    assert "7 days" in gap["reason"]
+    assert gap["since"].startswith("2018-")
+    oldest = Mention.objects.get(channel=channel, external_id=backlog[0])
+    assert gap["until"] < oldest.posted_at.isoformat()
 
-    poll_until_drained(channel)  # the wave
-    assert set(wave) | set(backlog[-200:]) | set(first) == set(stored_ids(channel))
-    assert len(channel.refresh_from_db() or channel.intake_gaps) == 1
+
+def test_x_channel_without_a_username_records_the_gap_beyond_reach(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 20)
+    channel = make_channel("x", external_account_id=X_ACCOUNT, handle="Acme Support")
+    networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
+    polling.poll_channel(channel.pk)
+    backlog = networks.publish("x", 900, account_id=X_ACCOUNT, kind="mention")
+
+    poll_until_drained(channel)
+
+    assert not set(backlog[:100]) & set(stored_ids(channel))
+    (gap,) = channel.intake_gaps
+    assert gap["stream"] == "mentions" and "800" in gap["reason"]
+    oldest_read = Mention.objects.get(channel=channel, external_id=backlog[-800])
+    assert gap["until"] == oldest_read.posted_at.isoformat()
 
 
 def test_x_failure_on_page_n_keeps_pages_before_it(networks, monkeypatch):
@@ -335,3 +399,141 @@ def test_admin_acknowledges_only_the_gaps_it_showed(admin):
     assert response.status_code == 302, response.content.decode()[:2000]
     channel.refresh_from_db()
     assert channel.intake_gaps == [new_gap]  # recorded after the page was shown: kept
+
+
+def test_facebook_post_lifted_in_two_rounds_in_a_row_keeps_its_comments(networks, monkeypatch):
+    """A comment lifts a post above the listing's position while the listing is paged: the
+    round skips it and the next reads it. Lifted again in that next round, it is read a
+    round later, still from before the first round that skipped it."""
+    monkeypatch.setattr(facebook_paging, "MAX_PAGES", 1000)
+    state = networks.server.state
+    offset = [0.0]
+    monkeypatch.setattr(state, "clock", lambda: time.time() + offset[0])
+    graph = state.fb
+    channel = fb_channel()
+    published_fb(networks, "visitor_post", 1)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look: sets the cursors
+
+    offset[0] += 10
+    (post_id,) = published_fb(networks, "visitor_post", 1)
+    post = graph.posts[post_id]
+
+    def comment() -> str:
+        with state.lock:
+            return graph._add_comment(post, None, "Still waiting for an answer", post.author).id
+
+    comments = [comment()]
+    lifts: list[int] = []
+    read_graph = facebook_paging._get
+
+    def lift_while_listing(graph_api, path, args):
+        # Before the listing's second page: the post is below it, and a comment lifts it.
+        listing = path.endswith("/feed") and args["fields"] == ACTIVITY_FIELDS
+        if listing and "after" in args and lifts and lifts.pop():
+            offset[0] += 10
+            comments.append(comment())
+        return read_graph(graph_api, path, args)
+
+    monkeypatch.setattr(facebook_paging, "_get", lift_while_listing)
+    for _ in range(2):  # two rounds, each with more active posts than a listing page
+        offset[0] += 10
+        published_fb(networks, "visitor_post", 150)
+        lifts.append(1)
+        assert polling.poll_channel(channel.pk) == PollOutcome.OK
+        assert not lifts  # the post was lifted during this round
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+
+    assert len(comments) == 3
+    assert set(comments) <= set(stored_ids(channel))
+
+
+def test_facebook_conversation_lifted_while_the_listing_pages_keeps_its_messages(
+    networks, monkeypatch
+):
+    """A message lifts a conversation above the listing's position while it is paged: the
+    round skips it, and the next reads its messages down to the skipping round's start."""
+    monkeypatch.setattr(facebook_paging, "MAX_PAGES", 1000)
+    state = networks.server.state
+    offset = [0.0]
+    monkeypatch.setattr(state, "clock", lambda: time.time() + offset[0])
+    graph = state.fb
+    page = state.account("facebook", FB_PAGE)
+    channel = fb_channel()
+    published_fb(networks, "message", 1)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look: sets the cursors
+
+    offset[0] += 10
+    with state.lock:
+        conversation = graph._conversation(page, "999001", "Quiet Customer")
+
+    def message() -> str:
+        with state.lock:
+            return graph._add_message(conversation, page, "Any news?", from_page=False).id
+
+    messages = [message()]
+    offset[0] += 10
+    published_fb(networks, "message", 400)  # from most customers: more than a listing page
+    assert sum(c.updated > conversation.updated for c in graph.conversations.values()) > 100
+    lifts = [1]
+    read_graph = facebook_paging._get
+
+    def lift_while_listing(graph_api, path, args):
+        if path.endswith("/conversations") and "after" in args and lifts and lifts.pop():
+            offset[0] += 10
+            messages.append(message())
+        return read_graph(graph_api, path, args)
+
+    monkeypatch.setattr(facebook_paging, "_get", lift_while_listing)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+    assert not lifts  # lifted during the round
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+
+    assert set(messages) <= set(stored_ids(channel))
+
+
+def test_facebook_repeated_comments_page_loses_no_comment(networks, monkeypatch):
+    """Graph serves a post's comments page again instead of the one asked for: the newer
+    comments it hides are read all the same."""
+    state = networks.server.state
+    offset = [0.0]
+    monkeypatch.setattr(state, "clock", lambda: time.time() + offset[0])
+    graph = state.fb
+    channel = fb_channel()
+    first, second = published_fb(networks, "visitor_post", 2)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look
+
+    def comment(post_id: str) -> str:
+        with state.lock:
+            post = graph.posts[post_id]
+            return graph._add_comment(post, None, "Hello?", post.author).id
+
+    offset[0] += 10
+    early = [comment(first) for _ in range(3)]
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+    offset[0] += 10
+    later = [comment(first) for _ in range(3)]
+    offset[0] += 10
+    newest = comment(second)  # the newest activity: the next round starts after it
+    networks.fault("facebook", "repeat_page", path_contains=f"/{first}/comments")
+
+    for _ in range(3):
+        polling.poll_channel(channel.pk)
+
+    assert set(early + later + [newest]) <= set(stored_ids(channel))
+
+
+def test_x_streams_found_empty_read_everything_published_after(networks, monkeypatch):
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 20)
+    channel = x_channel()
+    ListeningRule.objects.create(channel=channel, name="Brand", query="acme")
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # nothing yet on any stream
+    channel.refresh_from_db()
+    assert set(channel.cursor) >= {"mentions", "dm"}
+
+    # More than a page of each: not a first look (one page) any more.
+    posts = networks.publish("x", 150, account_id=X_ACCOUNT, kind="mention")
+    posts += networks.publish("x", 150, account_id=X_ACCOUNT, kind="dm")
+    posts += networks.publish("x", 150, account_id=X_ACCOUNT, kind="search")
+    poll_until_drained(channel)
+
+    assert set(posts) <= set(stored_ids(channel))

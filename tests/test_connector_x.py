@@ -115,7 +115,8 @@ def test_first_poll_reads_one_page_and_normalises_threads_quotes_and_languages(c
     assert plain.text == "@acme_support 注文した商品がまだ届きません。いつ届きますか？📦"
     assert plain.conversation_id == "1861000000000000102" and plain.in_reply_to_id == ""
 
-    assert result.new_cursor == {"mentions": "1861000000000000105"}
+    # No DM yet: the stream is marked read (empty), so its next read is not a first look.
+    assert result.new_cursor == {"mentions": "1861000000000000105", "dm": "0"}
     assert result.reads == 4
     assert result.quarantined == []
 
@@ -143,7 +144,7 @@ def test_poll_with_cursor_follows_next_token_and_advances_cursor(channel, rsps):
     assert (
         posts["1861000000000000100"].text == "Bonjour @acme_support, merci pour l'aide rapide ! 👏"
     )
-    assert result.new_cursor == {"mentions": "1861000000000000105", "other": "kept"}
+    assert result.new_cursor == {"mentions": "1861000000000000105", "other": "kept", "dm": "0"}
     assert result.reads == 6
 
 

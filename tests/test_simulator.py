@@ -254,6 +254,46 @@ def test_recent_search_matches_the_query(sim):
     assert bad.status_code == 400
 
 
+def test_recent_search_for_the_handle_finds_what_the_mentions_timeline_lists(sim):
+    published = sim.publish("x", 400)  # every kind: mentions, threads, quotes, DMs, search
+    client = x_client(sim)
+    # The @ operator matches a mention entity: a longer username that starts the same does not.
+    with sim.state.lock:
+        customer = sim.state.customers[0].x_id
+        other = sim.state.x.add_tweet(customer, "@acme_supportfan hello", "en", sim.state.rng)
+
+    listed = {str(t.id) for t in all_mentions(client, max_results=100)}
+    found = set()
+    for page in tweepy.Paginator(
+        client.search_recent_tweets, "@acme_support", max_results=100, **X_FIELDS
+    ):
+        found.update(str(t.id) for t in page.data or [])
+
+    assert listed and found == listed
+    assert str(other.id) not in found
+    assert found < set(published)
+
+
+def test_publish_tells_what_each_post_turned_out_to_be(sim):
+    answer = requests.post(
+        f"{sim.url}/_sim/publish", json={"network": "x", "count": 200}, timeout=5
+    ).json()
+    kinds = dict(zip(answer["ids"], answer["kinds"], strict=True))
+    assert set(kinds.values()) == {"mention", "dm", "search"}
+    for post_id, kind in kinds.items():
+        assert (int(post_id) in sim.state.x.dm_events) == (kind == "dm")
+    comment = sim.publish("facebook", 1, kind="comment")
+    facebook_answer = requests.post(
+        f"{sim.url}/_sim/publish",
+        json={"network": "facebook", "count": 1, "kind": "message"},
+        timeout=5,
+    ).json()
+    assert facebook_answer["kinds"] == ["message"]
+    assert sim.state.kind_of("facebook", comment[0]) == "comment"
+    (visitor,) = sim.publish("facebook", 1, kind="visitor_post")
+    assert sim.state.kind_of("facebook", visitor) == "visitor"
+
+
 def test_mentions_timeline_serves_its_800_most_recent_only(sim):
     ids = sim.publish("x", 950, kind="mention")
     client = x_client(sim)

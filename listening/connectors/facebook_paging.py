@@ -16,10 +16,12 @@ backlog is read a continuation (a dict) with "since" (the time the backlog start
   chronological order, so a busy post's newest comments are read too. + "list_after" (the
   listing page being worked through), "done" (its posts finished), "post" and
   "comments_after" (the post being read and where), "floor" (comments are read from there:
-  the start of the previous round, kept between rounds as "comments_floor").
+  the start of the previous round, kept between rounds as "comments_floor"; after a round
+  whose listing took more than one page, the floor it used, since it may have skipped a
+  lifted post).
 * "messenger": conversations updated since "since" (most recent first, paged), then their
-  messages newest first down to "since". + "list_after", "done", "conversation",
-  "messages_after".
+  messages newest first down to "floor" (kept between rounds as "messenger_floor", as for
+  comments). + "list_after", "done", "conversation", "messages_after".
 
 A stale `after` Graph refuses restarts that edge from its first page; ingest drops what it
 already has. Without a cursor a stream reads one page (a first look), then follows from there.
@@ -66,6 +68,8 @@ log = logging.getLogger(__name__)
 MAX_PAGES = 100
 # Cursor key: where the last round of the comments stream started (see `_comments`).
 COMMENTS_FLOOR = "comments_floor"
+# Cursor key: the same for the messenger stream (messages are read down to it).
+MESSENGER_FLOOR = "messenger_floor"
 
 
 def fetch_pages(
@@ -181,6 +185,10 @@ class _Reader:
         # skipped by it, and its comments from then are read now (ingest drops repeats).
         floor = _cursor_time(state.get("floor") if state else self.cursor.get(COMMENTS_FLOOR))
         floor = floor if floor is not None and floor < since else since
+        # Only a round whose listing was one request saw every active post: a paged one can
+        # have skipped a post lifted meanwhile, and that post may be lifted again (and
+        # skipped) next round too. The floor moves up only after a round that skipped none.
+        whole = not state
 
         def save(**extra: Any) -> FetchPage:
             return self._page(
@@ -211,15 +219,18 @@ class _Reader:
                 # The target is the newest activity *listed*, not the newest comment read: a
                 # comment landing on another post meanwhile stays after it.
                 target = activity if target is None or activity > target else target
-                yield from self._post_comments(post_id, floor, None, save)
+                # A post whose updated_time is its created_time has had no comment yet.
+                created = parse_graph_time(post.get("created_time"))
+                commented = activity if created is None or activity > created else None
+                yield from self._post_comments(post_id, floor, None, save, commented)
                 done.append(post_id)
                 yield save()
             next_after = _next_after(listing)
             if not next_after:
-                self.cursor[COMMENTS_FLOOR] = _seconds(since)
+                self.cursor[COMMENTS_FLOOR] = _seconds(since if whole else floor)
                 yield self._page(stream, _seconds(target or since))
                 return
-            list_after, done = next_after, []
+            list_after, done, whole = next_after, [], False
             yield save()
 
     def _post_comments(
@@ -228,8 +239,16 @@ class _Reader:
         since: datetime,
         after: str | None,
         save: Callable[..., FetchPage],
+        activity: datetime | None = None,
     ) -> Iterator[FetchPage]:
-        """Every comment on `post_id` created since `since`, oldest first, to the end."""
+        """Every comment on `post_id` created since `since`, oldest first, to the end.
+
+        `activity` is the post's updated_time as listed: comments that end before it may be a
+        page served again (a stale answer, not the page asked for), so the edge is read once
+        more from its start (an edit or a deleted comment also moves updated_time: one request).
+        """
+        newest: datetime | None = None
+        again = activity is not None and activity >= since
         while True:
             args: dict[str, Any] = {
                 "fields": COMMENT_FIELDS,
@@ -242,11 +261,16 @@ class _Reader:
                 args["after"] = after
             page = self._get("comments", f"{post_id}/comments", args)
             for item in self.batch.read(page):
+                newest = _later(newest, item.get("created_time"))
                 self.batch.keep(normalise_comment(item, post_id=post_id))
             after = _next_after(page)
-            if not after:
-                return
-            yield save(post=post_id, comments_after=after)
+            if after:
+                yield save(post=post_id, comments_after=after)
+                continue
+            if again and activity is not None and (newest is None or newest < activity):
+                again, after = False, None
+                continue
+            return
 
     def _first_comments(self, page_id: str) -> Iterator[FetchPage]:
         """No cursor yet: the newest comments of the most recently active posts, one page each."""
@@ -287,14 +311,23 @@ class _Reader:
         done = [_str(c) for c in state.get("done") or [] if _str(c)]
         current = _str(state.get("conversation")) or None
         current_after = _str(state.get("messages_after")) or None
+        # As for comments: a conversation lifted above the listing's position while it is
+        # paged is skipped by that round, so messages are read down to the floor (the start
+        # of the previous round, or older while rounds keep needing more than one page).
+        floor = _cursor_time(state.get("floor") if state else self.cursor.get(MESSENGER_FLOOR))
+        floor = floor if floor is not None and since is not None and floor < since else since
+        whole = not state
 
         def save(**extra: Any) -> FetchPage:
             return self._page(
-                stream, _continuation(since, target, list_after=list_after, done=done, **extra)
+                stream,
+                _continuation(
+                    since, target, list_after=list_after, done=done, floor=_seconds(floor), **extra
+                ),
             )
 
-        if current and not first_look:
-            yield from self._messages(current, since, current_after, save)
+        if current and floor is not None:
+            yield from self._messages(current, floor, current_after, save)
             done.append(current)
             yield save()
         limit = RECENT_CONVERSATIONS if first_look else PAGE_SIZE
@@ -323,14 +356,18 @@ class _Reader:
                 if first_look:
                     self._first_messages(conversation_id)
                     continue
-                yield from self._messages(conversation_id, since, None, save)
+                yield from self._messages(conversation_id, floor, None, save)
                 done.append(conversation_id)
                 yield save()
             next_after = _next_after(listing)
             if first_look or reached_old or not next_after:
+                if first_look:
+                    self.cursor.pop(MESSENGER_FLOOR, None)
+                else:
+                    self.cursor[MESSENGER_FLOOR] = _seconds(since if whole else floor)
                 yield self._page(stream, _seconds(target or since))
                 return
-            list_after, done = next_after, []
+            list_after, done, whole = next_after, [], False
             yield save()
 
     def _messages(

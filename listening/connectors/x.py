@@ -1,6 +1,7 @@
 """The X (API v2) connector, on tweepy 4.17's `Client`.
 
-Streams and their cursor keys: "mentions" (users/{id}/mentions with since_id), "rule:<id>"
+Streams and their cursor keys: "mentions" (users/{id}/mentions with since_id; the part of a
+backlog beyond its 800-post reach is read by recent search under "mentions:search"), "rule:<id>"
 for each enabled listening rule (tweets/search/recent with since_id) and "dm" (dm_events,
 which has no since_id: paging stops at the newest event id stored). Cursor values are the
 newest id seen, as a string, or a continuation while a backlog is read over several polls

@@ -4,7 +4,8 @@ Every page is handed on as a FetchPage carrying the whole cursor to store once t
 stored, so a failure on page N keeps pages 1..N-1, and a backlog bigger than one poll's budget
 (MAX_PAGES per stream) is read over several polls, each post once.
 
-A stream's cursor value is the newest id read (a string), or, while a backlog is being read,
+A stream's cursor value is the newest id read (a string; EMPTY if the stream had no post at
+its first look, so the next read takes everything since), or, while a backlog is being read,
 a continuation (a dict):
 
 * mentions and rule searches, read newest first with since_id:
@@ -16,9 +17,16 @@ a continuation (a dict):
 * DMs (dm_events has no since_id): {"stop_at": the newest id stored before the backlog,
   "token": the pagination_token of the next page, "target": the newest id of the backlog}.
   A token X no longer accepts restarts the backlog from the newest event.
+* mentions beyond the timeline's reach (it serves the 800 most recent only): the part of a
+  backlog the timeline no longer lists is read through recent search for the account's
+  @handle, under its own key MENTIONS_BACKFILL with the same continuation
+  {"since_id", "until_id", "target", "read"}; the key is dropped once drained. A range found
+  while another is being read waits in MENTIONS_BACKFILL_QUEUE (a list of such dicts). Only
+  what lies beyond recent search's 7 days as well is recorded as a gap.
 """
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -56,7 +64,15 @@ MENTIONS_REACH = 800
 SEARCH_WINDOW = timedelta(days=7)
 # The window is entered this far inside its edge, so the request is not refused while in flight.
 SEARCH_WINDOW_MARGIN = timedelta(minutes=2)
+# Cursor keys of the mentions that fell beyond the timeline's reach, read by recent search.
+MENTIONS_BACKFILL = "mentions:search"
+MENTIONS_BACKFILL_QUEUE = "mentions:search:queued"
+# An X username: what the @ operator of a search query accepts.
+_USERNAME = re.compile(r"^@?(\w{1,15})$")
 TWITTER_EPOCH_MS = 1_288_834_974_657
+# The cursor of a stream found empty: its next read is everything since, not a first look
+# (one page); no since_id is sent for it.
+EMPTY = "0"
 
 
 def fetch_pages(
@@ -67,13 +83,26 @@ def fetch_pages(
     batch = _Batch(own_id=account_id)
     state = dict(cursor)
     reader = _Reader(channel, batch, state)
+    handle = _USERNAME.match((channel.handle or "").strip())
+    mentions_query = f"@{handle.group(1)}" if handle else None
     yield from reader.timeline(
         "mentions",
         lambda **kw: client.get_users_mentions(account_id, user_auth=False, **kw),
         token_param="pagination_token",
         kind_hint=None,
         reach=MENTIONS_REACH,
+        backfill=MENTIONS_BACKFILL if mentions_query else None,
     )
+    if mentions_query and isinstance(state.get(MENTIONS_BACKFILL), dict):
+        yield from reader.timeline(
+            MENTIONS_BACKFILL,
+            lambda **kw: client.search_recent_tweets(mentions_query, user_auth=False, **kw),
+            token_param="next_token",
+            kind_hint=None,
+            window=SEARCH_WINDOW,
+            gap_stream="mentions",
+            drained=reader.next_backfill,
+        )
     for rule in channel.rules.filter(enabled=True).order_by("pk"):
         yield from reader.timeline(
             rule.cursor_key,
@@ -104,6 +133,30 @@ class _Reader:
         page.gaps = list(gaps or [])
         return page
 
+    def next_backfill(self) -> dict[str, Any] | None:
+        """The next queued mentions range for recent search, taken off the queue."""
+        queued = [r for r in self.cursor.get(MENTIONS_BACKFILL_QUEUE) or [] if isinstance(r, dict)]
+        following = queued.pop(0) if queued else None
+        if queued:
+            self.cursor[MENTIONS_BACKFILL_QUEUE] = queued
+        else:
+            self.cursor.pop(MENTIONS_BACKFILL_QUEUE, None)
+        return following
+
+    def _hand_to_search(self, since: str, until: str) -> None:
+        """Mentions between `since` and `until` (both excluded) are to be read by recent
+        search: now, or after the range already being read."""
+        span = {"since_id": since, "until_id": until, "target": until, "read": 0}
+        if isinstance(self.cursor.get(MENTIONS_BACKFILL), dict):
+            queued = list(self.cursor.get(MENTIONS_BACKFILL_QUEUE) or [])
+            self.cursor[MENTIONS_BACKFILL_QUEUE] = [*queued, span]
+        else:
+            self.cursor[MENTIONS_BACKFILL] = span
+        log.info(
+            "X mentions beyond the timeline's reach: reading them by recent search",
+            extra={"channel_id": self.channel.pk, "since_id": since, "until_id": until},
+        )
+
     def _budget_spent(self, stream: str, read: int) -> None:
         log.info(
             "X backlog continues next poll",
@@ -119,8 +172,16 @@ class _Reader:
         kind_hint: str | None,
         reach: int | None = None,
         window: timedelta | None = None,
+        backfill: str | None = None,
+        gap_stream: str | None = None,
+        drained: Callable[[], Any] | None = None,
     ) -> Iterator[FetchPage]:
-        """Pages of a since_id timeline, newest first (mentions, or one rule's search)."""
+        """Pages of a since_id timeline, newest first (mentions, one rule's search, or the
+        mentions beyond reach read by search).
+
+        `backfill`: what lies beyond `reach` is handed to that search instead of recorded as
+        a gap. `gap_stream`: the stream a gap is recorded on (default `stream`). `drained`:
+        the stream's value once drained (default its newest id)."""
         position = self.cursor.get(stream)
         resuming = isinstance(position, dict)
         if resuming:
@@ -140,7 +201,7 @@ class _Reader:
         # A timeline with a reach (mentions) moves on while a backlog is read over several
         # polls: a resumed query then asks for since_id itself too (one read), and a drain
         # that no longer finds it has lost what lay beyond the reach.
-        probe = bool(reach and resuming and since and since.isdigit())
+        probe = bool(reach and resuming and since and since.isdigit() and since != EMPTY)
         probe_found = False
         token = None
         gaps: list[dict[str, str]] = []
@@ -148,7 +209,7 @@ class _Reader:
             request = dict(_tweet_params(), max_results=PAGE_SIZE)
             if since and probe:
                 request["since_id"] = str(int(since) - 1)
-            elif since:
+            elif since and since != EMPTY:
                 request["since_id"] = since
             elif start_time:
                 request["start_time"] = start_time
@@ -171,7 +232,12 @@ class _Reader:
                     missed_from = max(missed_from or last_read, last_read)
                 if missed_from is None or missed_from < start:
                     gaps.append(
-                        gap(stream, missed_from, start, "X recent search reaches back 7 days only")
+                        gap(
+                            gap_stream or stream,
+                            missed_from,
+                            start,
+                            "X recent search reaches back 7 days only",
+                        )
                     )
                     log.warning(
                         "X search window passed: gap recorded",
@@ -195,7 +261,10 @@ class _Reader:
                 beyond_reach = read >= reach if reach else False
                 if probe:
                     beyond_reach = not probe_found
-                if beyond_reach and since and not first_read:
+                beyond = oldest or until
+                if beyond_reach and since and not first_read and backfill and beyond:
+                    self._hand_to_search(since, beyond)
+                elif beyond_reach and since and not first_read:
                     gaps.append(
                         gap(
                             stream,
@@ -204,7 +273,8 @@ class _Reader:
                             f"the X mentions timeline reaches back {reach} posts only",
                         )
                     )
-                yield self._page(stream, target or since, gaps)
+                value = drained() if drained else target or since or EMPTY
+                yield self._page(stream, value, gaps)
                 return
             until, token = oldest or until, next_token
             continuation = {"until_id": until, "target": target, "read": read}
@@ -261,7 +331,7 @@ class _Reader:
             next_token = _dig(page, "meta", "next_token")
             reached = stop_at is not None and any(not _is_newer(i, stop_at) for i in ids)
             if stop_at is None or reached or not next_token:
-                yield self._page("dm", target)
+                yield self._page("dm", target or stop_at or EMPTY)
                 return
             token = next_token
             yield self._page("dm", {"stop_at": stop_at, "token": token, "target": target})

@@ -252,6 +252,13 @@ class GraphNetwork(TrafficGenerator):
             self.page_posts.setdefault(page_id, []).append(post_id)
         return post
 
+    def kind_of(self, item_id: str) -> str:
+        """What `item_id` is: a post's kind ("visitor", "tagged", ...), "comment" (a
+        comment or a reply to one) or "message"."""
+        if item_id in self.posts:
+            return self.posts[item_id].kind
+        return "comment" if item_id in self.comments else "message"
+
     def _add_comment(
         self, post: FBPost, parent: FBComment | None, message: str, author: tuple[str, str] | None
     ) -> FBComment:

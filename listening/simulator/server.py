@@ -693,7 +693,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 body.get("topic"),
                 body.get("lang"),
             )
-            return {"network": network, "ids": ids}
+            kinds = [state.kind_of(network, i) for i in ids]
+            return {"network": network, "ids": ids, "kinds": kinds}
         if path == "/_sim/visibility_lag" and method == "POST":
             seconds = float(body["seconds"])
             if seconds < 0:

@@ -272,6 +272,10 @@ class SimState:
         self.generated[network] += len(ids)
         return ids
 
+    def kind_of(self, network: str, item_id: str) -> str:
+        """What a published item turned out to be (a kind may fall back to another)."""
+        return (self.x if network == "x" else self.fb).kind_of(item_id)
+
     def publish_background(self) -> str:
         """One post for the next account in turn (the background generator's step)."""
         accounts = sorted(self.accounts.values(), key=lambda a: (a.network, a.account_id))

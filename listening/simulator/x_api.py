@@ -306,6 +306,16 @@ class XNetwork(TrafficGenerator):
             self.mentions.setdefault(account_id, []).append(tweet_id)
         return tweet
 
+    def kind_of(self, item_id: str) -> str:
+        """What `item_id` is, as the brand's reads see it: "dm" (dm_events), "mention" (in an
+        account's mentions timeline) or "search" (found by search only)."""
+        number = int(item_id)
+        if number in self.dm_events:
+            return "dm"
+        if any(_contains(ids, number) for ids in self.mentions.values()):
+            return "mention"
+        return "search"
+
     def add_dm(self, sender_id: str, other_id: str, text: str) -> DMEvent:
         low, high = sorted((sender_id, other_id), key=int)
         conversation_id = f"{low}-{high}"
@@ -999,7 +1009,10 @@ def _term(term: str, network: XNetwork, tweet: Tweet) -> bool:
         return bool(user) and user.username.lower() == lower[3:].lstrip("@")
     if lower.startswith('"'):
         return lower.strip('"') in tweet.text.lower()
-    if lower.startswith(("@", "#")):
+    if lower.startswith("@"):
+        # As on X: a mention entity of that username, not the characters anywhere.
+        return any(name.lower() == lower[1:] for name in _MENTION.findall(tweet.text))
+    if lower.startswith("#"):
         return re.search(re.escape(lower) + r"(?!\w)", tweet.text.lower()) is not None
     if lower.isascii():
         return lower in tweet.words

@@ -24,11 +24,15 @@ class Sim:
         except urllib.error.HTTPError as exc:
             raise RuntimeError(f"{method} {path}: {exc.code} {exc.read().decode()}") from None
 
-    def publish(self, network: str, account_id: str, count: int, kind: str | None) -> list[str]:
+    def publish(
+        self, network: str, account_id: str, count: int, kind: str | None
+    ) -> list[tuple[str, str]]:
+        """`count` posts: (id, what it turned out to be) each, in creation order."""
         body: dict[str, Any] = {"network": network, "account_id": account_id, "count": count}
         if kind:
             body["kind"] = kind
-        return self.call("POST", "/_sim/publish", body)["ids"]
+        answer = self.call("POST", "/_sim/publish", body)
+        return list(zip(answer["ids"], answer["kinds"], strict=True))
 
     def fault(self, network: str, fault: str, count: int = 1, path: str = "", **options: Any):
         body = {"network": network, "fault": fault, "count": count, "path_contains": path}

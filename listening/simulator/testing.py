@@ -18,6 +18,24 @@ from listening.simulator.server import SimulatorServer, make_server
 from listening.simulator.state import SimState
 
 
+def control_call(
+    url: str, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 30
+) -> Any:
+    """One request to the /_sim/ control API of the simulator at `url`; its JSON answer."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url + path,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"} if data is not None else {},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(f"{method} {path}: {exc.code} {exc.read().decode()}") from None
+
+
 class SimulatorClient:
     """A running simulator: its `url` and the control API as methods."""
 
@@ -27,18 +45,7 @@ class SimulatorClient:
         self.state = server.state
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.url + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"} if data is not None else {},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"{method} {path}: {exc.code} {exc.read().decode()}") from None
+        return control_call(self.url, method, path, body)
 
     def register_account(
         self, network: str, account_id: str, handle: str, name: str = "", token: str = ""

@@ -1,9 +1,8 @@
-"""The simulator's /_sim/ control API, as the harness uses it (urllib: no desk code)."""
+"""The simulator's /_sim/ control API, as the harness uses it."""
 
-import json
-import urllib.error
-import urllib.request
 from typing import Any
+
+from listening.simulator.testing import control_call
 
 
 class Sim:
@@ -11,18 +10,7 @@ class Sim:
         self.url = url
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.url + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"} if data is not None else {},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"{method} {path}: {exc.code} {exc.read().decode()}") from None
+        return control_call(self.url, method, path, body, timeout=60)
 
     def publish(
         self, network: str, account_id: str, count: int, kind: str | None

@@ -7,8 +7,10 @@ BadRequest, which Django answers with a 400 page.
 """
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from django.core.exceptions import BadRequest
+from django.utils.dateparse import parse_datetime
 
 MAX_ID = 2**63 - 1  # PostgreSQL bigint; every primary key fits
 
@@ -24,6 +26,21 @@ def parse_int(raw: object, *, low: int = -MAX_ID, high: int = MAX_ID) -> int | N
         return None
     value = int(text)
     return value if low <= value <= high else None
+
+
+def parse_moment(raw: object) -> datetime | None:
+    """An aware datetime from ISO 8601 text with its offset, or None for anything else.
+
+    The desk renders such moments itself; a time without an offset, or a well-formed but
+    impossible one ("2026-13-45T10:00"), is not one of them.
+    """
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def parse_id(raw: object) -> int | None:

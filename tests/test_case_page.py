@@ -788,3 +788,25 @@ def test_presence_poll_triggers_a_timeline_refresh_on_others_activity(agent, sup
     busy = logged_in(agent).post(url, {"since": since}, headers=HTMX)
     assert "sd:case-activity" in busy["HX-Trigger"]
     assert "1 new customer post" in busy.content.decode()
+
+
+@pytest.mark.parametrize("since", ["2026-12-07T10:00", "2026-13-45T10:00:00+00:00", "junk"])
+def test_presence_poll_ignores_a_moment_the_desk_did_not_render(agent, x_channel, since):
+    case = make_case(x_channel)
+    url = reverse("cases:presence", args=[case.pk])
+    response = logged_in(agent).post(url, {"state": "viewing", "since": since})
+    assert response.status_code == 200
+    assert "Since you opened" not in response.content.decode()
+
+
+def test_snooze_until_an_impossible_date_says_what_to_fix(agent, x_channel):
+    case = make_case(x_channel)
+    response = logged_in(agent).post(
+        reverse("cases:set_status", args=[case.pk]),
+        {"status": "pending", "snooze_until": "2026-13-45T10:00"},
+        headers=HTMX,
+    )
+    assert response.status_code == 200
+    assert "Enter the snooze time as date and time." in response.content.decode()
+    case.refresh_from_db()
+    assert case.snoozed_until is None

@@ -49,7 +49,7 @@ from cases.models import (
 from listening.models import Mention, MentionKind, Network
 from listening.networks import POLICIES
 from socialdesk.access import login_redirect
-from socialdesk.params import parse_ids
+from socialdesk.params import parse_ids, parse_moment
 
 PREVIOUS_CASES_SHOWN = 10
 TEMPLATE = "cases/case_detail.html"
@@ -544,7 +544,10 @@ def set_status(request: HttpRequest, case_id: int) -> HttpResponse:
             return HttpResponseBadRequest("Unknown snooze preset.")
         status = CaseStatus.PENDING
     elif raw_until and status == CaseStatus.PENDING:
-        parsed = parse_datetime(raw_until)
+        try:
+            parsed = parse_datetime(raw_until)
+        except ValueError:  # well formed but impossible, such as month 13
+            parsed = None
         if parsed is None:
             return _updated(request, case, error="Enter the snooze time as date and time.")
         until = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
@@ -612,7 +615,7 @@ def case_presence(request: HttpRequest, case_id: int) -> HttpResponse:
     state = request.POST.get("state", "viewing")
     if state not in presence.STATES:
         return HttpResponseBadRequest("state must be viewing or typing")
-    since = parse_datetime(request.POST.get("since", ""))
+    since = parse_moment(request.POST.get("since", ""))
     if not request.user.has_perm("cases.view_case"):
         raise PermissionDenied
     case = get_object_or_404(Case.objects.only("id", "updated_at"), pk=case_id)

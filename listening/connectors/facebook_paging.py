@@ -203,10 +203,13 @@ class _Reader:
             done.append(current)
             yield save()
         while True:
+            # Listed from the floor too: a post lifted above the listing's position during a
+            # paged round may have been overtaken by later activity, so its own activity can lie
+            # below this round's `since`; listing from `since` would never show it again.
             args: dict[str, Any] = {
                 "fields": ACTIVITY_FIELDS,
                 "limit": PAGE_SIZE,
-                "since": int(since.timestamp()),
+                "since": int(floor.timestamp()),
             }
             if list_after:
                 args["after"] = list_after
@@ -214,7 +217,7 @@ class _Reader:
             for post in self.batch.read(listing):
                 post_id = _id(post)
                 activity = parse_graph_time(post.get("updated_time") or post.get("created_time"))
-                if not post_id or activity is None or activity < since or post_id in done:
+                if not post_id or activity is None or activity < floor or post_id in done:
                     continue
                 # The target is the newest activity *listed*, not the newest comment read: a
                 # comment landing on another post meanwhile stays after it.

@@ -14,14 +14,22 @@ Pure functions, no Django. The formulas, with z = 1.96 for 95 %:
 * Weighted (Hájek) mean Σwx/Σw with weights w = 1/inclusion probability, its linearised
   variance n/(n-1) · Σ w²(x - mean)² / (Σw)², and Kish's effective sample size (Σw)²/Σw².
   With equal weights this is the ordinary mean with variance s²/n.
+* Sums: the same weighted mean (and a weighted pass share with Wilson's interval on Kish's
+  effective n) from sums that add up across groups, so a database can GROUP BY the parts and
+  any whole is the sum of its parts' sums.
+* Evidence: an Estimate from fewer than MIN_REVIEWS values, or with an interval wider than
+  ±MAX_HALF_WIDTH points, is insufficient, and compare() makes no claim from it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 Z95 = 1.96
+MIN_REVIEWS = 5
+MAX_HALF_WIDTH = 20.0  # points
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -93,3 +101,126 @@ def weighted_mean_ci(
     variance = n / (n - 1) * sum(w * w * (x - mean) ** 2 for x, w in pairs) / (total_w * total_w)
     half = z * math.sqrt(variance)
     return (mean, mean - half, mean + half, effective_n)
+
+
+@dataclass
+class Sums:
+    """Sufficient statistics of weighted values y with weights w (and a 0/1 pass flag p)."""
+
+    n: int = 0
+    w: float = 0.0
+    wy: float = 0.0
+    w2: float = 0.0
+    w2y: float = 0.0
+    w2y2: float = 0.0
+    wp: float = 0.0
+
+    def __add__(self, other: Sums) -> Sums:
+        return Sums(
+            self.n + other.n,
+            self.w + other.w,
+            self.wy + other.wy,
+            self.w2 + other.w2,
+            self.w2y + other.w2y,
+            self.w2y2 + other.w2y2,
+            self.wp + other.wp,
+        )
+
+    def scaled(self, a: float, b: float) -> Sums:
+        """The sums of a·y + b (how a criterion's raw value becomes 0..100)."""
+        return Sums(
+            self.n,
+            self.w,
+            a * self.wy + b * self.w,
+            self.w2,
+            a * self.w2y + b * self.w2,
+            a * a * self.w2y2 + 2 * a * b * self.w2y + b * b * self.w2,
+            self.wp,
+        )
+
+    @property
+    def effective_n(self) -> float:
+        return self.w * self.w / self.w2 if self.w2 > 0 else 0.0
+
+    def mean(self, z: float = Z95) -> Estimate:
+        """The Hájek mean and its 95 % interval: weighted_mean_ci from sums."""
+        if self.n == 0 or self.w <= 0:
+            return Estimate(self.n, None, None, None, 0.0)
+        m = self.wy / self.w
+        if self.n < 2:
+            return Estimate(self.n, m, None, None, self.effective_n)
+        squares = max(self.w2y2 - 2 * m * self.w2y + m * m * self.w2, 0.0)
+        variance = self.n / (self.n - 1) * squares / (self.w * self.w)
+        half = z * math.sqrt(variance)
+        return Estimate(self.n, m, m - half, m + half, self.effective_n)
+
+    def pass_rate(self, z: float = Z95) -> Estimate:
+        """Weighted pass share in %, Wilson interval on the effective sample size."""
+        if self.n == 0 or self.w <= 0:
+            return Estimate(self.n, None, None, None, 0.0)
+        p = min(max(self.wp / self.w, 0.0), 1.0)
+        n_eff = self.effective_n
+        # Wilson's formula only uses p = successes/n and n: a fractional effective n is fine.
+        low, high = wilson_interval(p * n_eff, n_eff, z)  # type: ignore[arg-type]
+        return Estimate(self.n, p * 100, low * 100, high * 100, n_eff)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    n: int
+    mean: float | None
+    low: float | None
+    high: float | None
+    effective_n: float
+
+    @property
+    def half_width(self) -> float | None:
+        if self.low is None or self.high is None:
+            return None
+        return (self.high - self.low) / 2
+
+    @property
+    def insufficient(self) -> bool:
+        hw = self.half_width
+        return self.n < MIN_REVIEWS or hw is None or hw > MAX_HALF_WIDTH
+
+    @property
+    def shown_low(self) -> float | None:
+        return None if self.low is None else max(0.0, self.low)
+
+    @property
+    def shown_high(self) -> float | None:
+        return None if self.high is None else min(100.0, self.high)
+
+
+def compare(agent: Estimate, team: Estimate) -> str:
+    """'above' / 'below' the team when the intervals do not overlap, else 'within';
+    'insufficient' when either lacks the evidence for any comparison."""
+    if agent.insufficient or team.insufficient:
+        return "insufficient"
+    assert agent.low is not None and agent.high is not None  # noqa: S101 (insufficient else)
+    assert team.low is not None and team.high is not None  # noqa: S101
+    if agent.low > team.high:
+        return "above"
+    if agent.high < team.low:
+        return "below"
+    return "within"
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear-interpolation percentile, as PostgreSQL's percentile_cont (for tests and docs)."""
+    if not values:
+        return None
+    s = sorted(values)
+    pos = (len(s) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def total(parts: Iterable[Sums]) -> Sums:
+    """The sums of all the parts together."""
+    out = Sums()
+    for part in parts:
+        out = out + part
+    return out

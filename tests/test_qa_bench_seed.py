@@ -56,7 +56,7 @@ def test_bench_emits_the_dashboard_figures(small_desk, monkeypatch):
 
 
 def test_service_figures_are_kept_and_shared(small_desk, admin, monkeypatch):
-    monkeypatch.setattr(dash, "SERVICE_CACHE_SECONDS", 300)
+    monkeypatch.setattr("qa.service.SERVICE_CACHE_SECONDS", 300)
     cache.clear()
     first = dash.build(admin, 4)
     from listening.models import Mention

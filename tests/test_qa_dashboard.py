@@ -2,8 +2,6 @@
 
 import csv
 import io
-import math
-import random
 from datetime import timedelta
 
 import pytest
@@ -14,7 +12,7 @@ from django.utils import timezone
 
 from cases.models import Case
 from listening.models import Mention, Network
-from qa import coaching
+from qa import coaching, export, service
 from qa import dashboard as dash
 from qa.stats import weighted_mean_ci, wilson_interval
 from socialdesk import roles
@@ -25,7 +23,7 @@ from tests.test_qa_coaching import make_review, make_rubric, make_team
 
 @pytest.fixture(autouse=True)
 def _no_dashboard_cache(monkeypatch):
-    monkeypatch.setattr(dash, "SERVICE_CACHE_SECONDS", 0)
+    monkeypatch.setattr(service, "SERVICE_CACHE_SECONDS", 0)
 
 
 @pytest.fixture
@@ -51,93 +49,6 @@ def csv_rows(client, table, weeks=4):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     return list(csv.reader(io.StringIO(response.content.decode())))
-
-
-# ---------- the statistics, by hand ----------
-
-
-def test_sums_give_the_same_interval_as_weighted_mean_ci():
-    rng = random.Random(4)
-    values = [rng.choice([0, 40, 62.5, 80, 100]) for _ in range(40)]
-    weights = [rng.choice([1, 1, 2.5, 4]) for _ in range(40)]
-    sums = dash.Sums()
-    for v, w in zip(values, weights, strict=True):
-        sums = sums + dash.Sums(1, w, w * v, w * w, w * w * v, w * w * v * v, 0)
-    est = sums.mean()
-    mean, low, high, eff = weighted_mean_ci(values, weights)
-    assert est.mean == pytest.approx(mean)
-    assert est.low == pytest.approx(low)
-    assert est.high == pytest.approx(high)
-    assert est.effective_n == pytest.approx(eff)
-
-
-def test_weighted_mean_by_hand():
-    # scores 100, 50, 80 with weights 1, 3, 2 (1 / inclusion probability)
-    sums = dash.Sums()
-    for y, w in ((100, 1), (50, 3), (80, 2)):
-        sums = sums + dash.Sums(1, w, w * y, w * w, w * w * y, w * w * y * y, 0)
-    est = sums.mean()
-    assert est.mean == pytest.approx(410 / 6)  # 68.33, not the unweighted 76.67
-    # n/(n-1) * sum w^2 (y - m)^2 / (sum w)^2 = 1.5 * 4572.22 / 36 = 190.51
-    half = 1.96 * math.sqrt(1.5 * (31.6667**2 + 9 * 18.3333**2 + 4 * 11.6667**2) / 36)
-    assert est.low == pytest.approx(410 / 6 - half, abs=0.01)
-    assert est.high == pytest.approx(410 / 6 + half, abs=0.01)
-    assert est.effective_n == pytest.approx(36 / 14)
-    assert est.insufficient  # only 3 reviews
-
-
-def test_criterion_values_are_scaled_to_0_100():
-    # a 1-5 criterion: raw values 4 and 2 -> 75 and 25
-    sums = dash.Sums(2, 2, 6, 2, 6, 20, 0).scaled(25, -25)
-    est = sums.mean()
-    assert est.mean == pytest.approx(50)
-    ref = weighted_mean_ci([75, 25], [1, 1])
-    assert (est.low, est.high) == (pytest.approx(ref[1]), pytest.approx(ref[2]))
-
-
-def test_insufficient_evidence_rules():
-    four = dash.Estimate(4, 90.0, 88.0, 92.0, 4.0)
-    wide = dash.Estimate(30, 60.0, 35.0, 85.0, 30.0)  # ±25 points
-    fine = dash.Estimate(5, 60.0, 45.0, 75.0, 5.0)  # ±15 points
-    assert four.insufficient and wide.insufficient and not fine.insufficient
-
-
-def test_groups_only_where_intervals_separate():
-    team = dash.Estimate(30, 70.0, 66.0, 74.0, 30)
-    assert dash.compare(dash.Estimate(10, 90.0, 85.0, 95.0, 10), team) == "above"
-    assert dash.compare(dash.Estimate(10, 50.0, 45.0, 60.0, 10), team) == "below"
-    # a higher mean whose interval still touches the team's: no claim
-    assert dash.compare(dash.Estimate(10, 80.0, 73.0, 87.0, 10), team) == "within"
-    assert dash.compare(dash.Estimate(3, 99.0, 98.0, 100.0, 3), team) == "insufficient"
-
-
-def test_percentile_interpolates_like_postgres():
-    assert dash.percentile([10, 20, 30, 40], 0.5) == pytest.approx(25)
-    assert dash.percentile([10, 20, 30, 40], 0.9) == pytest.approx(37)
-    assert dash.percentile([], 0.5) is None
-
-
-def test_spike_is_an_hour_above_mean_plus_three_sd():
-    now_hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-    start = now_hour - timedelta(hours=23)
-    hourly = {}
-    # baseline: 2 mentions every hour, 6 every sixth hour -> mean 2.667, sd 1.491
-    for i in range(1, dash.BASELINE_HOURS + 1):
-        hourly[start - timedelta(hours=i)] = 6 if i % 6 == 0 else 2
-    hourly[start + timedelta(hours=5)] = 7  # under 2.667 + 3 * 1.491 = 7.14
-    hourly[start + timedelta(hours=9)] = 8  # over
-    flagged, mean, sd, recent = dash.find_spikes(hourly, now_hour)
-    assert mean == pytest.approx(16 / 6)
-    assert sd == pytest.approx(math.sqrt((5 * (2 - 16 / 6) ** 2 + (6 - 16 / 6) ** 2) / 6))
-    assert flagged == [(start + timedelta(hours=9), 8)]
-    assert recent[9] == 8 and len(recent) == 24
-
-
-def test_one_post_on_a_silent_channel_is_no_spike():
-    now_hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-    flagged, mean, sd, _ = dash.find_spikes({now_hour: 3}, now_hour)
-    assert (mean, sd) == (0, 0)
-    assert flagged == []  # above 0 + 3*0, but under the minimum of 5
 
 
 # ---------- the page's numbers ----------
@@ -408,7 +319,7 @@ def test_every_table_exports(team, agent, qa, supervisor, channel):
     reviews_for(agent, qa, channel, [90] * 5)
     client = logged_in(supervisor)
     d = dash.build(supervisor, 4)
-    for name, table in dash.tables(d).items():
+    for name, table in export.tables(d).items():
         rows = csv_rows(client, name)
         assert rows[0] == table.headers
         assert len(rows) == 1 + len(table.rows)

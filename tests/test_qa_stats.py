@@ -1,12 +1,18 @@
-"""qa.stats against known values: Wilson, the finite-population correction, sample sizes."""
+"""qa.stats against known values: Wilson, the finite-population correction, sample sizes,
+weighted means from additive sums and the evidence rules."""
 
 import math
+import random
 
 import pytest
 
 from qa.stats import (
+    Estimate,
+    Sums,
+    compare,
     fpc,
     margin_of_error,
+    percentile,
     required_sample_size,
     weighted_mean_ci,
     wilson_interval,
@@ -88,3 +94,67 @@ def test_weighted_mean_without_enough_values():
     assert weighted_mean_ci([75], [3]) == (75.0, None, None, 1.0)
     with pytest.raises(ValueError):
         weighted_mean_ci([1, 2], [1])
+
+
+# ---------- weighted means from additive sums ----------
+
+
+def test_sums_give_the_same_interval_as_weighted_mean_ci():
+    rng = random.Random(4)
+    values = [rng.choice([0, 40, 62.5, 80, 100]) for _ in range(40)]
+    weights = [rng.choice([1, 1, 2.5, 4]) for _ in range(40)]
+    sums = Sums()
+    for v, w in zip(values, weights, strict=True):
+        sums = sums + Sums(1, w, w * v, w * w, w * w * v, w * w * v * v, 0)
+    est = sums.mean()
+    mean, low, high, eff = weighted_mean_ci(values, weights)
+    assert est.mean == pytest.approx(mean)
+    assert est.low == pytest.approx(low)
+    assert est.high == pytest.approx(high)
+    assert est.effective_n == pytest.approx(eff)
+
+
+def test_weighted_mean_by_hand():
+    # scores 100, 50, 80 with weights 1, 3, 2 (1 / inclusion probability)
+    sums = Sums()
+    for y, w in ((100, 1), (50, 3), (80, 2)):
+        sums = sums + Sums(1, w, w * y, w * w, w * w * y, w * w * y * y, 0)
+    est = sums.mean()
+    assert est.mean == pytest.approx(410 / 6)  # 68.33, not the unweighted 76.67
+    # n/(n-1) * sum w^2 (y - m)^2 / (sum w)^2 = 1.5 * 4572.22 / 36 = 190.51
+    half = 1.96 * math.sqrt(1.5 * (31.6667**2 + 9 * 18.3333**2 + 4 * 11.6667**2) / 36)
+    assert est.low == pytest.approx(410 / 6 - half, abs=0.01)
+    assert est.high == pytest.approx(410 / 6 + half, abs=0.01)
+    assert est.effective_n == pytest.approx(36 / 14)
+    assert est.insufficient  # only 3 reviews
+
+
+def test_criterion_values_are_scaled_to_0_100():
+    # a 1-5 criterion: raw values 4 and 2 -> 75 and 25
+    sums = Sums(2, 2, 6, 2, 6, 20, 0).scaled(25, -25)
+    est = sums.mean()
+    assert est.mean == pytest.approx(50)
+    ref = weighted_mean_ci([75, 25], [1, 1])
+    assert (est.low, est.high) == (pytest.approx(ref[1]), pytest.approx(ref[2]))
+
+
+def test_insufficient_evidence_rules():
+    four = Estimate(4, 90.0, 88.0, 92.0, 4.0)
+    wide = Estimate(30, 60.0, 35.0, 85.0, 30.0)  # ±25 points
+    fine = Estimate(5, 60.0, 45.0, 75.0, 5.0)  # ±15 points
+    assert four.insufficient and wide.insufficient and not fine.insufficient
+
+
+def test_groups_only_where_intervals_separate():
+    team = Estimate(30, 70.0, 66.0, 74.0, 30)
+    assert compare(Estimate(10, 90.0, 85.0, 95.0, 10), team) == "above"
+    assert compare(Estimate(10, 50.0, 45.0, 60.0, 10), team) == "below"
+    # a higher mean whose interval still touches the team's: no claim
+    assert compare(Estimate(10, 80.0, 73.0, 87.0, 10), team) == "within"
+    assert compare(Estimate(3, 99.0, 98.0, 100.0, 3), team) == "insufficient"
+
+
+def test_percentile_interpolates_like_postgres():
+    assert percentile([10, 20, 30, 40], 0.5) == pytest.approx(25)
+    assert percentile([10, 20, 30, 40], 0.9) == pytest.approx(37)
+    assert percentile([], 0.5) is None

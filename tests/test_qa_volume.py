@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from listening.models import Mention, Network
 from qa import dashboard as dash
-from qa import tasks
+from qa import service, tasks
 from qa.models import MentionVolume, MentionVolumeMark
 from qa.volume import SETTLE, count_new_mentions
 from tests.conftest import make_channel
@@ -20,7 +20,7 @@ LONG_AGO = NOW - timedelta(days=1)  # received well before SETTLE
 
 @pytest.fixture(autouse=True)
 def _no_dashboard_cache(monkeypatch):
-    monkeypatch.setattr(dash, "SERVICE_CACHE_SECONDS", 0)
+    monkeypatch.setattr(service, "SERVICE_CACHE_SECONDS", 0)
 
 
 @pytest.fixture

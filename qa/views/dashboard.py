@@ -20,7 +20,7 @@ from django.urls import path
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 
-from qa import charts
+from qa import charts, export, stats
 from qa import dashboard as dash
 from socialdesk.params import parse_int, require_id
 
@@ -158,9 +158,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "selected": selected,
         "agent_chart": agent_chart,
         "week_labels": labels,
-        "tables": dash.tables(d),
-        "MIN_REVIEWS": dash.MIN_REVIEWS,
-        "MAX_HALF_WIDTH": dash.MAX_HALF_WIDTH,
+        "tables": export.tables(d),
+        "MIN_REVIEWS": stats.MIN_REVIEWS,
+        "MAX_HALF_WIDTH": stats.MAX_HALF_WIDTH,
         "THRESHOLD": dash.COACHING_THRESHOLD,
         "PASS_MARK": dash.PASS_MARK,
     }
@@ -185,7 +185,7 @@ def dashboard_csv(request: HttpRequest) -> HttpResponse:
     weeks = parse_weeks(request)
     name = request.GET.get("table", "")
     d = get_dashboard(request, weeks)
-    table = dash.tables(d).get(name)
+    table = export.tables(d).get(name)
     if table is None:
         raise Http404("No such table.")
     response = HttpResponse(content_type="text/csv; charset=utf-8")

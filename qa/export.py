@@ -1,0 +1,184 @@
+"""The dashboard's figures as tables: shown under each chart, and exported as CSV.
+
+Numbers are rounded for people (one decimal, two for the spike baselines); an estimate without
+enough evidence reads "insufficient evidence" instead of a number, as on the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qa.dashboard import Dashboard
+from qa.stats import Estimate
+
+
+@dataclass
+class Table:
+    name: str
+    title: str
+    headers: list[str]
+    rows: list[list[object]]
+
+
+def _r(v: float | None, digits: int = 1) -> float | None:
+    return None if v is None else round(v, digits)
+
+
+def _est_cells(est: Estimate) -> list[object]:
+    if est.insufficient:
+        return [est.n, _r(est.effective_n), "insufficient evidence", None, None]
+    return [est.n, _r(est.effective_n), _r(est.mean), _r(est.shown_low), _r(est.shown_high)]
+
+
+EST_HEADERS = ["reviews", "effective n", "score", "95% low", "95% high"]
+PASS_HEADERS = ["pass rate %", "pass 95% low", "pass 95% high"]
+
+
+def _pass_cells(est: Estimate) -> list[object]:
+    if est.insufficient:
+        return ["insufficient evidence", None, None]
+    return [_r(est.mean), _r(est.low), _r(est.high)]
+
+
+GROUP_LABELS = {
+    "above": "above the team",
+    "within": "within the team",
+    "below": "below the team",
+    "insufficient": "insufficient evidence",
+}
+
+
+def tables(d: Dashboard) -> dict[str, Table]:
+    weeks = [w.isoformat() for w in d.week_starts]
+    out = [
+        Table(
+            "teams",
+            "QA score per team",
+            ["team", *EST_HEADERS, *PASS_HEADERS],
+            [[t.name, *_est_cells(t.score), *_pass_cells(t.pass_rate)] for t in d.teams],
+        ),
+        Table(
+            "team_weeks",
+            "QA score per team and week",
+            ["team", "week", *EST_HEADERS],
+            [
+                [t.name, weeks[i], *_est_cells(est)]
+                for t in d.teams
+                for i, est in enumerate(t.weekly)
+            ],
+        ),
+        Table(
+            "agents",
+            "QA score per agent",
+            ["team", "agent", *EST_HEADERS, *PASS_HEADERS, "compared with the team"],
+            [
+                [
+                    t.name,
+                    a.name,
+                    *_est_cells(a.score),
+                    *_pass_cells(a.pass_rate),
+                    GROUP_LABELS[a.group],
+                ]
+                for t in d.teams
+                for a in t.agents
+            ],
+        ),
+        Table(
+            "agent_weeks",
+            "QA score per agent and week",
+            ["agent", "week", *EST_HEADERS],
+            [
+                [a.name, weeks[i], *_est_cells(est)]
+                for a in sorted(d.agents.values(), key=lambda a: a.name.lower())
+                for i, est in enumerate(a.weekly)
+                if est.n
+            ],
+        ),
+        Table(
+            "criteria",
+            "Score per criterion (0-100)",
+            ["criterion", *EST_HEADERS],
+            [[c.name, *_est_cells(c.score)] for c in d.criteria],
+        ),
+        Table(
+            "criterion_weeks",
+            "Score per criterion and week (0-100)",
+            ["criterion", "week", *EST_HEADERS],
+            [
+                [c.name, weeks[i], *_est_cells(est)]
+                for c in d.criteria
+                for i, est in enumerate(c.weekly)
+            ],
+        ),
+        Table(
+            "response_times",
+            "First-response and resolution times per channel",
+            [
+                "channel",
+                "network",
+                "cases",
+                "answered",
+                "first response p50 (min)",
+                "first response p90 (min)",
+                "resolved",
+                "resolution p50 (h)",
+                "resolution p90 (h)",
+            ],
+            [
+                [
+                    t.name,
+                    t.network,
+                    t.cases,
+                    t.responded,
+                    _r(t.first_p50),
+                    _r(t.first_p90),
+                    t.resolved,
+                    _r(t.resolution_p50),
+                    _r(t.resolution_p90),
+                ]
+                for t in d.times
+            ],
+        ),
+        Table(
+            "volume",
+            "Mentions per day, channel and sentiment",
+            ["day", "channel", "negative", "neutral", "positive", "total"],
+            [
+                [day.isoformat(), d.channels.get(cid, (f"#{cid}", ""))[0], *v, sum(v)]
+                for day in d.volume_days
+                for cid in sorted(d.volume, key=lambda c: d.channels.get(c, ("", ""))[0])
+                if (v := d.volume[cid].get(day))
+            ],
+        ),
+        Table(
+            "spikes",
+            "Spike alerts (last 24 hours)",
+            [
+                "channel",
+                "hour (UTC)",
+                "mentions",
+                "baseline mean per hour",
+                "baseline sd",
+                "threshold",
+            ],
+            [
+                [
+                    s.name,
+                    h.strftime("%Y-%m-%d %H:00"),
+                    c,
+                    _r(s.mean, 2),
+                    _r(s.sd, 2),
+                    _r(s.threshold, 2),
+                ]
+                for s in d.spikes
+                for h, c in s.hours
+            ],
+        ),
+        Table(
+            "coaching_queue",
+            "Coaching queue",
+            ["agent", "reason", "detail"],
+            [[q.name, q.reason, q.detail] for q in d.queue],
+        ),
+    ]
+    return {t.name: t for t in out}

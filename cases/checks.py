@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
+from listening import radar
 from listening.networks import (
     POLICIES,
     find_urls,
@@ -573,7 +574,6 @@ def check_personal_data(text: str, *, is_private: bool) -> CheckResult:
 # ---------------------------------------------------------------------------------------------
 # 6. Invitation to continue offline
 
-NEGATIVE_SENTIMENT = -0.05
 _OFFLINE_INVITATION = re.compile(
     r"\b(?:[Dd][Mm]s?|MP|MD)\b|(?<![\d\s])\s*\bPM\b"
     r"|(?i:direct\s+message|private\s+message|private\s+reply|send\s+us\s+a\s+message|"
@@ -587,7 +587,7 @@ def is_negative(case: Case | None) -> bool:
     if case is None:
         return False
     urgent = any(str(reason).startswith("urgency") for reason in case.priority_reasons or ())
-    return case.sentiment < NEGATIVE_SENTIMENT or urgent or _is_escalated(case)
+    return radar.is_negative(case.sentiment) or urgent or _is_escalated(case)
 
 
 def check_offline_invitation(text: str, *, is_private: bool, case: Case | None) -> CheckResult:

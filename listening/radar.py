@@ -66,6 +66,12 @@ _LINK = re.compile(r"https?://", re.IGNORECASE)
 
 HIGH_REACH_FOLLOWERS = 50_000
 
+# VADER compound polarity: under NEGATIVE_BELOW a post is negative, over POSITIVE_ABOVE positive,
+# and the bounds themselves are neutral. Every reading of sentiment (priority, triage, the case
+# page, the guideline checks, QA sampling, the dashboard's volume) goes through these two.
+NEGATIVE_BELOW = -0.05
+POSITIVE_ABOVE = 0.05
+
 
 @cache
 def _analyzer() -> SentimentIntensityAnalyzer:
@@ -75,6 +81,16 @@ def _analyzer() -> SentimentIntensityAnalyzer:
 def sentiment(text: str) -> float:
     """VADER compound polarity of the customer's text, -1 (hostile) to 1 (delighted)."""
     return _analyzer().polarity_scores(text)["compound"] if text else 0.0
+
+
+def is_negative(polarity: float) -> bool:
+    """Whether a VADER compound polarity counts as negative (the desk's one rule)."""
+    return polarity < NEGATIVE_BELOW
+
+
+def is_positive(polarity: float) -> bool:
+    """Whether a VADER compound polarity counts as positive (the desk's one rule)."""
+    return polarity > POSITIVE_ABOVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +125,7 @@ def score_post(post: InboundPost) -> Score:
     reasons: list[str] = []
     priority = 30.0
 
-    if polarity < -0.05:
+    if is_negative(polarity):
         priority += 30 * min(1.0, -polarity)
         reasons.append(f"negative sentiment ({polarity:+.2f})")
     elif polarity > 0.5:
@@ -187,6 +203,6 @@ def suggest_triage(score: Score, followers: int, verified: bool) -> tuple[str, s
         return "engage", "Question from a customer: a quick, accurate answer."
     if score.sentiment >= 0.4:
         return "engage", "Praise: a short, personal thank-you builds goodwill."
-    if score.sentiment < -0.05:
+    if is_negative(score.sentiment):
         return "engage", "Unhappy customer: answer and offer to continue privately."
     return "engage", "Customer post addressed to the brand."

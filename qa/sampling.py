@@ -12,7 +12,7 @@ The design, per run:
    `Sample` holds a reply at most once, under any policy).
 2. Strata: one per channel. Each stratum h of N_h replies gets n_h = ceil(rate · N_h) picks,
    so a small channel is still represented.
-3. Risk weight: a reply is risky when its case is negative (sentiment < -0.05), a guideline
+3. Risk weight: a reply is risky when its case is negative (listening.radar), a guideline
    check warned or blocked when it was sent, a blocking check was overridden, or the case was
    escalated. Risky replies get weight `risk_weight`, others 1.
 4. Inclusion probabilities proportional to weight: p_i = min(1, c · w_i) with c chosen so
@@ -58,11 +58,11 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from listening import radar
 from qa.models import Review, Rubric, Sample, SamplingPolicy, SamplingRun
 
 log = logging.getLogger(__name__)
 
-NEGATIVE_SENTIMENT = -0.05
 # Periods are counted from this Monday, midnight in the desk's time zone: a 7-day policy's
 # periods are calendar weeks, a 1-day policy's are days.
 PERIOD_ANCHOR = dt.date(2024, 1, 1)
@@ -339,7 +339,7 @@ def risk_reasons(
 ) -> list[str]:
     """Why a reply counts as risky, in words a reviewer reads; empty when it does not."""
     reasons = []
-    if sentiment < NEGATIVE_SENTIMENT:
+    if radar.is_negative(sentiment):
         reasons.append(f"Negative case (sentiment {sentiment:+.2f})")
     if flagged:
         reasons.append("Guideline checks flagged: " + ", ".join(flagged))

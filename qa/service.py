@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from listening.spikes import BASELINE_HOURS, Spike, channel_spikes
-from qa.volume import MENTION_QUARTERS_SQL, NEGATIVE, POSITIVE
+from qa.volume import MENTION_QUARTERS_SQL
 
 SERVICE_CACHE_SECONDS = 300
 
@@ -152,7 +152,7 @@ HAVING sum(q.negative + q.neutral + q.positive) > 0
 
 def _volume(start: datetime, now: datetime):
     tz = timezone.get_current_timezone_name()
-    params = {"tz": tz, "start": start, "end": now, "negative": NEGATIVE, "positive": POSITIVE}
+    params = {"tz": tz, "start": start, "end": now}
     with connection.cursor() as cursor:
         cursor.execute(VOLUME_SQL, params)
         rows = cursor.fetchall()
@@ -178,9 +178,7 @@ def _spikes(now: datetime, channels: dict[int, tuple[str, str]]) -> list[Spike]:
     current_hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     since = current_hour - timedelta(hours=23 + BASELINE_HOURS)
     with connection.cursor() as cursor:
-        cursor.execute(
-            HOURLY_SQL, {"start": since, "end": now, "negative": NEGATIVE, "positive": POSITIVE}
-        )
+        cursor.execute(HOURLY_SQL, {"start": since, "end": now})
         rows = cursor.fetchall()
     hourly: dict[int, dict[datetime, int]] = defaultdict(dict)
     for channel_id, hour, count in rows:

@@ -2,8 +2,8 @@
 
 Adding up a month of mentions (a million on a busy desk) cost the dashboard a second on every
 view after its cache expired. MentionVolume keeps, per channel and quarter hour of posting
-(UTC), how many mentions were negative, neutral and positive (VADER compound <= -0.05, in
-between, >= 0.05); MentionVolumeMark says up to which mention, by id, they are counted.
+(UTC), how many mentions were negative, neutral and positive (listening.radar's is_negative and
+is_positive, in SQL); MentionVolumeMark says up to which mention, by id, they are counted.
 
 * count_new_mentions() adds the mentions after the mark; beat runs it every minute
   (qa.tasks.count_mentions). Ingest does not write the counts and pays nothing for them.
@@ -29,11 +29,11 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from listening.radar import NEGATIVE_BELOW, POSITIVE_ABOVE
 from qa.models import MentionVolume, MentionVolumeMark
 
 log = logging.getLogger(__name__)
 
-NEGATIVE, POSITIVE = -0.05, 0.05
 SETTLE = timedelta(minutes=10)
 _LOCK = (0x564F, 1)  # pg_advisory_xact_lock key: one count at a time
 
@@ -41,6 +41,12 @@ _LOCK = (0x564F, 1)  # pg_advisory_xact_lock key: one count at a time
 def _quarter(column: str) -> str:
     """SQL for the start of the UTC quarter hour that holds `column`."""
     return f"date_bin('15 minutes', {column}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+
+
+# A mention m's sentiment as listening.radar reads it: is_negative, neither, is_positive.
+_NEGATIVE = f"m.sentiment < {NEGATIVE_BELOW!r}"
+_POSITIVE = f"m.sentiment > {POSITIVE_ABOVE!r}"
+_NEUTRAL = f"m.sentiment BETWEEN {NEGATIVE_BELOW!r} AND {POSITIVE_ABOVE!r}"
 
 
 # The mark, or 0 when there is none or its mention is gone or another one.
@@ -60,9 +66,9 @@ LIMIT 1
 _COUNT_SQL = f"""
 INSERT INTO qa_mentionvolume (channel_id, quarter, negative, neutral, positive)
 SELECT m.channel_id, {_quarter("m.posted_at")},
-    count(*) FILTER (WHERE m.sentiment <= %(negative)s),
-    count(*) FILTER (WHERE m.sentiment > %(negative)s AND m.sentiment < %(positive)s),
-    count(*) FILTER (WHERE m.sentiment >= %(positive)s)
+    count(*) FILTER (WHERE {_NEGATIVE}),
+    count(*) FILTER (WHERE {_NEUTRAL}),
+    count(*) FILTER (WHERE {_POSITIVE})
 FROM listening_mention m
 WHERE m.id > %(after)s AND m.id <= %(upto)s
 GROUP BY 1, 2
@@ -90,9 +96,7 @@ def count_new_mentions(now: datetime | None = None) -> None:
         if mark is None:
             return
         upto, received_at = mark
-        cursor.execute(
-            _COUNT_SQL, {"after": after, "upto": upto, "negative": NEGATIVE, "positive": POSITIVE}
-        )
+        cursor.execute(_COUNT_SQL, {"after": after, "upto": upto})
         MentionVolumeMark.objects.update_or_create(
             pk=1, defaults={"last_mention_id": upto, "last_received_at": received_at}
         )
@@ -102,8 +106,7 @@ def count_new_mentions(now: datetime | None = None) -> None:
 # Mentions per channel and quarter hour posted from %(start)s to %(end)s, as rows to add up: the
 # counts up to the mark (none when stale), one row for each mention after the mark, and a
 # negative one for each counted mention deleted since. The counts hold the quarter hour of
-# %(end)s whole (%(end)s is now: nothing is posted later). Parameters: start, end, negative,
-# positive.
+# %(end)s whole (%(end)s is now: nothing is posted later). Parameters: start, end.
 MENTION_QUARTERS_SQL = f"""
 WITH mark AS MATERIALIZED ({_MARK_SQL})
 SELECT v.channel_id, v.quarter, v.negative, v.neutral, v.positive
@@ -111,17 +114,13 @@ FROM qa_mentionvolume v
 WHERE v.quarter >= %(start)s AND v.quarter <= %(end)s AND (SELECT id FROM mark) > 0
 UNION ALL
 SELECT m.channel_id, {_quarter("m.posted_at")},
-    (m.sentiment <= %(negative)s)::int,
-    (m.sentiment > %(negative)s AND m.sentiment < %(positive)s)::int,
-    (m.sentiment >= %(positive)s)::int
+    ({_NEGATIVE})::int, ({_NEUTRAL})::int, ({_POSITIVE})::int
 FROM listening_mention m
 WHERE m.id > (SELECT id FROM mark) AND m.deleted_at IS NULL
     AND m.posted_at >= %(start)s AND m.posted_at <= %(end)s
 UNION ALL
 SELECT m.channel_id, {_quarter("m.posted_at")},
-    -(m.sentiment <= %(negative)s)::int,
-    -(m.sentiment > %(negative)s AND m.sentiment < %(positive)s)::int,
-    -(m.sentiment >= %(positive)s)::int
+    -({_NEGATIVE})::int, -({_NEUTRAL})::int, -({_POSITIVE})::int
 FROM listening_mention m
 WHERE m.deleted_at IS NOT NULL AND m.id <= (SELECT id FROM mark)
     AND m.posted_at >= %(start)s AND m.posted_at <= %(end)s

@@ -4,14 +4,17 @@ mentions themselves, whatever has been counted, deleted or emptied since."""
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
+from cases.models import Case
+from listening import radar
 from listening.models import Mention, Network
 from qa import dashboard as dash
 from qa import service, tasks
 from qa.models import MentionVolume, MentionVolumeMark
 from qa.volume import SETTLE, count_new_mentions
-from tests.conftest import make_channel
+from tests.conftest import logged_in, make_channel
 from tests.factories import add_mention, make_case
 
 NOW = datetime(2026, 3, 12, 15, 40, tzinfo=UTC)
@@ -64,15 +67,48 @@ def test_counted_mentions_show_as_the_mentions_themselves(cases, admin):
 
 def test_counts_per_quarter_hour_and_sentiment(cases):
     x = cases[0]
-    post(x, datetime(2026, 3, 10, 9, 0, tzinfo=UTC), -0.05)
+    post(x, datetime(2026, 3, 10, 9, 0, tzinfo=UTC), -0.06)
     post(x, datetime(2026, 3, 10, 9, 14, 59, tzinfo=UTC), 0.0)
-    post(x, datetime(2026, 3, 10, 9, 15, tzinfo=UTC), 0.05)
+    post(x, datetime(2026, 3, 10, 9, 15, tzinfo=UTC), 0.06)
     count_new_mentions(NOW)
     rows = MentionVolume.objects.filter(channel=x.channel, quarter__lt=NOW).order_by("quarter")
     assert [(r.quarter, r.negative, r.neutral, r.positive) for r in rows] == [
         (datetime(2026, 3, 10, 9, 0, tzinfo=UTC), 1, 1, 0),
         (datetime(2026, 3, 10, 9, 15, tzinfo=UTC), 0, 0, 1),
     ]
+
+
+@pytest.mark.parametrize(
+    ("sentiment", "label", "counts"),
+    [
+        (-0.0501, "Negative", (1, 0, 0)),
+        (-0.05, "Neutral", (0, 1, 0)),  # the bounds themselves are neutral
+        (0.05, "Neutral", (0, 1, 0)),
+        (0.0501, "Positive", (0, 0, 1)),
+    ],
+)
+def test_the_sentiment_bounds_read_alike_on_the_volume_chart_and_the_case_page(
+    cases, admin, sentiment, label, counts
+):
+    x = cases[1]
+    Case.objects.filter(pk=x.pk).update(sentiment=sentiment)
+    posted_at = NOW - timedelta(hours=1)
+    day = timezone.localdate(posted_at)
+
+    def added_on_the_day(before=(0, 0, 0)):
+        now = figures(admin)[0].get(x.channel_id, {}).get(day, (0, 0, 0))
+        return tuple(a - b for a, b in zip(now, before, strict=True))
+
+    before = added_on_the_day()
+    post(x, posted_at, sentiment)
+    assert added_on_the_day(before) == counts  # from the mentions themselves
+    count_new_mentions(NOW)
+    assert MentionVolume.objects.filter(channel=x.channel).exists()
+    assert added_on_the_day(before) == counts  # from the counts
+    assert radar.is_negative(sentiment) == (label == "Negative")
+    assert radar.is_positive(sentiment) == (label == "Positive")
+    page = logged_in(admin).get(reverse("cases:detail", args=[x.pk])).content.decode()
+    assert f"<dt>Sentiment</dt><dd>{label} " in page
 
 
 def test_mentions_received_lately_wait_for_a_later_count(cases, admin):

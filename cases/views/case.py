@@ -46,6 +46,7 @@ from cases.models import (
     Reply,
     Triage,
 )
+from listening import radar
 from listening.models import Mention, MentionKind, Network
 from listening.networks import POLICIES
 from socialdesk.access import login_redirect
@@ -102,11 +103,11 @@ def safe_url(url: str) -> str:
 def sentiment_label(score: float) -> str:
     if score <= -0.5:
         return "Very negative"
-    if score < -0.05:
+    if radar.is_negative(score):
         return "Negative"
     if score >= 0.5:
         return "Very positive"
-    if score > 0.05:
+    if radar.is_positive(score):
         return "Positive"
     return "Neutral"
 

@@ -31,7 +31,6 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from qa.agreement import TENTATIVE, krippendorff_alpha, verdict
-from qa.drift import scale_bounds
 from qa.models import CalibrationSession, Criterion, CriterionScore, GoldReply, Review, Rubric
 
 if TYPE_CHECKING:
@@ -394,7 +393,7 @@ def session_results(session: CalibrationSession) -> SessionResults:
         gaps: list[float] = []
         per_criterion: dict[int, list[float]] = defaultdict(list)
         for criterion in criteria:
-            low, high = scale_bounds(criterion.scale)
+            low, high = Criterion.SCALE_BOUNDS[criterion.scale]
             for reply in replies:
                 mine = value(reply, reviewer.pk, criterion.pk)
                 others = [
@@ -506,7 +505,7 @@ def gold_results(reviewer_ids: Iterable[int]) -> list[GoldResult]:
                 if (score.value is None) != (agreed is None):
                     result.misses.append(score.criterion.name)
                 continue
-            low, high = scale_bounds(score.criterion.scale)
+            low, high = Criterion.SCALE_BOUNDS[score.criterion.scale]
             result.compared += 1
             if score.value == agreed:
                 result.agreed += 1

@@ -338,7 +338,7 @@ def _criterion_rows(
     by_code: dict[str, dict[date, Sums]] = defaultdict(dict)
     for (criterion_id, week), sums in criterion_week.items():
         c = meta[criterion_id]
-        low, high = (0, 1) if c["scale"] == "yes_no" else (1, 3 if c["scale"] == "1_3" else 5)
+        low, high = Criterion.SCALE_BOUNDS[c["scale"]]
         scaled = sums.scaled(100 / (high - low), -100 * low / (high - low))
         by_code[c["code"]][week] = by_code[c["code"]].get(week, Sums()) + scaled
         criteria_meta.setdefault(c["code"], (c["name"], c["position"]))

@@ -122,7 +122,7 @@ def load_observations(reviewer_ids: Iterable[int]) -> dict[int, list[Observation
     Two queries whatever the number of reviews: calibration scores of every session one of the
     reviewers took part in (the consensus needs the others' scores), and their gold reviews.
     """
-    from qa.models import CalibrationSession, CriterionScore, GoldReply, Review
+    from qa.models import CalibrationSession, Criterion, CriterionScore, GoldReply, Review
 
     reviewer_ids = set(reviewer_ids)
     observations: dict[int, list[Observation]] = {r: [] for r in reviewer_ids}
@@ -156,7 +156,7 @@ def load_observations(reviewer_ids: Iterable[int]) -> dict[int, list[Observation
         reviews[review_id] = (reviewer, at)
     deviations: dict[int, list[float]] = defaultdict(list)
     for key, by_review in cells.items():
-        low, high = scale_bounds(scales[key])
+        low, high = Criterion.SCALE_BOUNDS[scales[key]]
         for review_id, value in by_review.items():
             if reviews[review_id][0] not in reviewer_ids:
                 continue
@@ -198,7 +198,7 @@ def load_observations(reviewer_ids: Iterable[int]) -> dict[int, list[Observation
         agreed = golds.get(reply, {}).get(code)
         if agreed is None:
             continue
-        low, high = scale_bounds(scale)
+        low, high = Criterion.SCALE_BOUNDS[scale]
         gold_gaps[review_id].append((value - agreed) / (high - low))
         gold_reviews[review_id] = (reviewer, at)
     for review_id, gaps in gold_gaps.items():
@@ -209,11 +209,6 @@ def load_observations(reviewer_ids: Iterable[int]) -> dict[int, list[Observation
     for obs in observations.values():
         obs.sort(key=lambda o: (o.at, o.review_id))
     return observations
-
-
-def scale_bounds(scale: str) -> tuple[int, int]:
-    """(min, max) of a Criterion.scale value."""
-    return {"yes_no": (0, 1), "1_3": (1, 3), "1_5": (1, 5)}[scale]
 
 
 def reviewer_drift(reviewer_ids: Iterable[int]) -> dict[int, DriftChart]:

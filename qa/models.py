@@ -1,5 +1,7 @@
 """QA, the safety net: rubrics, sampling, reviews, calibration and coaching over cases.Reply."""
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -52,6 +54,14 @@ class Criterion(models.Model):
         THREE = "1_3", "1 to 3"
         FIVE = "1_5", "1 to 5"
 
+    # The lowest and highest value of each scale, the one definition every reading of a value
+    # (scoring, validation, calibration, drift, the dashboard) goes through.
+    SCALE_BOUNDS: ClassVar[dict[str, tuple[int, int]]] = {
+        Scale.YES_NO: (0, 1),
+        Scale.THREE: (1, 3),
+        Scale.FIVE: (1, 5),
+    }
+
     rubric = models.ForeignKey(Rubric, on_delete=models.CASCADE, related_name="criteria")
     code = models.SlugField(max_length=50, help_text="Stable key, e.g. 'tact_empathy'.")
     name = models.CharField(max_length=100)
@@ -77,11 +87,11 @@ class Criterion(models.Model):
 
     @property
     def max_value(self) -> int:
-        return {"yes_no": 1, "1_3": 3, "1_5": 5}[self.scale]
+        return self.SCALE_BOUNDS[self.scale][1]
 
     @property
     def min_value(self) -> int:
-        return 0 if self.scale == self.Scale.YES_NO else 1
+        return self.SCALE_BOUNDS[self.scale][0]
 
 
 class SamplingPolicy(models.Model):

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from alerts import notify
 from socialdesk import health
+from socialdesk.durations import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def current_conditions(report: health.HealthReport, now: datetime) -> list[Condi
                     Condition(
                         f"channel-failing:{channel.id}",
                         f"{channel.name} ({channel.network_label}) has failed for "
-                        f"{health.format_duration(now - since)}",
+                        f"{format_duration(now - since)}",
                         channel.problem() + _error_line(channel),
                     )
                 )

@@ -8,7 +8,7 @@ docstring.
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, is_dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
@@ -20,6 +20,7 @@ from cases.actions import do_add_note
 from cases.models import Case, CaseEvent, DeskSettings, Identity, Reply, Triage
 from listening.models import Channel, Mention
 from listening.networks import POLICIES
+from socialdesk.durations import format_duration
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -273,8 +274,9 @@ def check_reply_target(
             if now - last > policy.private_window:
                 raise ValueError(
                     f"{policy.label} allows a reply only within "
-                    f"{_duration(policy.private_window)} of the customer's last message "
-                    f"(theirs was {_ago(now - last)} ago): the customer must write again first."
+                    f"{format_duration(policy.private_window)} of the customer's last message "
+                    f"(theirs was {format_duration(now - last)} ago): the customer must write "
+                    "again first."
                 )
         return target
 
@@ -284,7 +286,8 @@ def check_reply_target(
         if now - target.posted_at > window:
             raise ValueError(
                 f"{policy.label} allows a private reply to a comment only within "
-                f"{_duration(window)} of it; this one is {_ago(now - target.posted_at)} old."
+                f"{format_duration(window)} of it; this one is "
+                f"{format_duration(now - target.posted_at)} old."
             )
         # Facebook: one private reply per comment.
         taken = Reply.objects.filter(in_reply_to=target, is_private=True).exclude(
@@ -431,17 +434,3 @@ def _check_row(item: "CheckResult | dict[str, Any]") -> dict[str, Any]:
     if isinstance(item, dict):
         return {k: str(item.get(k, "")) for k in ("code", "severity", "message")}
     raise TypeError(f"a check result must be a CheckResult or a dict, not {type(item).__name__}")
-
-
-def _duration(value: timedelta) -> str:
-    hours = int(value.total_seconds() // 3600)
-    return f"{hours // 24} days" if hours >= 48 and hours % 24 == 0 else f"{hours} hours"
-
-
-def _ago(value: timedelta) -> str:
-    hours = int(value.total_seconds() // 3600)
-    if hours >= 48:
-        return f"{hours // 24} days"
-    if hours >= 1:
-        return f"{hours} hours"
-    return f"{max(int(value.total_seconds() // 60), 1)} minutes"

@@ -116,6 +116,7 @@ from listening.connectors.errors import (
 )
 from listening.models import Channel
 from socialdesk import locks
+from socialdesk.durations import format_duration
 from socialdesk.scrub import scrub
 
 log = logging.getLogger(__name__)
@@ -375,7 +376,7 @@ def _look_up(reply: Reply, connector: Connector, now: datetime) -> SendOutcome:
             return SendOutcome.NOT_CLAIMED
         log.info("reply not listed yet: checking again later", extra=_ids(reply, step=step))
         return SendOutcome.CHECKING
-    waited = _duration_short(schedule[-1])
+    waited = format_duration(schedule[-1])
     if reply.duplicate_answer:
         return _fail(
             reply,
@@ -601,8 +602,3 @@ def _ids(reply: Reply, **extra: Any) -> dict[str, Any]:
         "attempts": reply.attempts,
         **extra,
     }
-
-
-def _duration_short(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    return f"{seconds // 60} minutes" if seconds >= 120 else f"{seconds} seconds"

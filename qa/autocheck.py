@@ -16,13 +16,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count, F, Q
 
 from cases.models import Case, DeskSettings, Reply, Triage
 from listening.models import Mention
 from qa.models import Criterion, CriterionScore, Review
+from socialdesk.durations import format_duration
 
 REPLY_CHECKS = ("spelling", "punctuation", "tone", "offline", "norms", "response_time")
 
@@ -51,17 +52,6 @@ def spelling_words(message: str) -> tuple[list[str], int]:
     words = _QUOTED.findall(message)
     more = _MORE.search(message)
     return words, len(words) + (int(more.group(1)) if more else 0)
-
-
-def format_minutes(minutes: float) -> str:
-    """A wait in words: "40 min", "2 h 5 min", "3 d 4 h"."""
-    minutes = int(round(minutes))
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {rest} min" if rest else f"{hours} h"
-    return f"{hours // 24} d {hours % 24} h"
 
 
 def customer_post_before(
@@ -200,7 +190,7 @@ def _response_time(waited: float | None, sla_minutes: int) -> AutoScore:
     if waited is None:
         return AutoScore(None, "Response time: no customer post before the reply was found.")
     text = (
-        f"Response time: {format_minutes(waited)} after the customer's post "
+        f"Response time: {format_duration(timedelta(minutes=waited))} after the customer's post "
         f"(target {sla_minutes} min)."
     )
     if waited <= sla_minutes:

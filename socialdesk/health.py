@@ -31,6 +31,7 @@ from django.utils.dateparse import parse_datetime
 from alerts import liveness
 from cases.models import Reply
 from listening.models import Channel, Mention, QuarantinedPost
+from socialdesk.durations import format_duration
 from socialdesk.scrub import scrub
 
 LAG_INTERVALS = 3
@@ -268,21 +269,6 @@ class HealthReport:
             "replies": {key: check.as_json() for key, _, check in self.reply_checks},
             "channels": [channel.as_json() for channel in self.channels],
         }
-
-
-def format_duration(value: timedelta) -> str:
-    """A short duration: "8 s", "9 min", "2 h 5 min", "3 d 4 h"."""
-    seconds = max(0, int(value.total_seconds()))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -157,6 +157,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # socialdesk is the project, not an installed app: its template filters are named here.
+            "libraries": {"desk": "socialdesk.templatetags.desk"},
         },
     },
 ]

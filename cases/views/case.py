@@ -50,6 +50,7 @@ from listening import radar
 from listening.models import Mention, MentionKind, Network
 from listening.networks import POLICIES
 from socialdesk.access import login_redirect
+from socialdesk.durations import format_duration
 from socialdesk.params import parse_ids, parse_moment
 
 PREVIOUS_CASES_SHOWN = 10
@@ -91,8 +92,10 @@ class Clock:
 
 def countdown(name: str, deadline: datetime, detail: str, now: datetime) -> Clock:
     if deadline <= now:
-        return Clock(name, deadline, "overdue", f"Overdue by {format_span(now - deadline)}", detail)
-    return Clock(name, deadline, "running", f"{format_span(deadline - now)} left", detail)
+        return Clock(
+            name, deadline, "overdue", f"Overdue by {format_duration(now - deadline)}", detail
+        )
+    return Clock(name, deadline, "running", f"{format_duration(deadline - now)} left", detail)
 
 
 def safe_url(url: str) -> str:
@@ -110,18 +113,6 @@ def sentiment_label(score: float) -> str:
     if radar.is_positive(score):
         return "Positive"
     return "Neutral"
-
-
-def format_span(span: timedelta) -> str:
-    """ "2 h 5 min", "3 d 4 h", "12 min": static/js/case.js counts down in the same words."""
-    minutes = max(0, int(span.total_seconds() // 60))
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{minutes} min"
 
 
 def describe_event(event: CaseEvent) -> str:
@@ -191,7 +182,7 @@ def network_clocks(
     sla = timedelta(minutes=sla_minutes)
     deadline = case.opened_at + sla
     if case.first_response_at:
-        took = format_span(case.first_response_at - case.opened_at)
+        took = format_duration(case.first_response_at - case.opened_at)
         met = case.first_response_at <= deadline
         clocks = [
             Clock(
@@ -199,7 +190,7 @@ def network_clocks(
                 None,
                 "met" if met else "missed",
                 "Met" if met else "Missed",
-                f"Answered after {took}; our target is {format_span(sla)}.",
+                f"Answered after {took}; our target is {format_duration(sla)}.",
             )
         ]
     elif not case.is_open:
@@ -209,7 +200,7 @@ def network_clocks(
             countdown(
                 "First response",
                 deadline,
-                f"Our target: a first answer within {format_span(sla)}.",
+                f"Our target: a first answer within {format_duration(sla)}.",
                 now,
             )
         ]

@@ -17,7 +17,7 @@ import logging
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django import forms
 from django.contrib import messages
@@ -41,6 +41,7 @@ from cases.replies import AlreadySubmitted
 from listening.models import Mention
 from listening.networks import POLICIES, NetworkPolicy
 from socialdesk.access import require_perm
+from socialdesk.durations import format_duration
 from socialdesk.params import parse_id, parse_int, require_id
 
 REPLY_TO_CHOICES = 20  # the newest customer posts offered in the reply-to selector
@@ -76,16 +77,6 @@ def refusal(case: Case, *, is_private: bool, target: Mention | None) -> str:
     except ValueError as exc:
         return str(exc)
     return ""
-
-
-def ago(delta: timedelta) -> str:
-    """How long ago a colleague replied: "just now", "4 min ago", "2 h ago"."""
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 1:
-        return "just now"
-    if minutes < 60:
-        return f"{minutes} min ago"
-    return f"{minutes // 60} h ago"
 
 
 def reply_limit(policy: NetworkPolicy, *, is_private: bool) -> int:
@@ -340,7 +331,7 @@ def send(request: HttpRequest, case_id: int) -> HttpResponse:
         if collisions:
             now = timezone.now()
             for other in collisions:
-                other.ago = ago(now - other.created_at)
+                other.ago = f"{format_duration(now - other.created_at)} ago"
             return again(results=results, collisions=collisions)
 
     posts = customer_posts(case)

@@ -75,7 +75,7 @@ def _decorate(
         case.labels_shown = case.label_data or []
         case.latest = case.latest_text or case.subject
         case.url = reverse("cases:detail", args=[case.pk]) + back
-        case.waiting = format_wait(now - case.last_inbound_at)
+        case.waiting = now - case.last_inbound_at
         case.is_snoozed = bool(case.snoozed_until and case.snoozed_until > now)
         case.sla_overdue = (
             case.is_open and case.first_response_at is None and now - case.opened_at > sla
@@ -84,23 +84,6 @@ def _decorate(
         case.is_changed = bool(
             since and not case.is_new and since.last_change and case.updated_at > since.last_change
         )
-
-
-def format_wait(waited: timedelta) -> str:
-    """A short human waiting time: "<1 min", "4 min", "2 h 5 min", "3 d 4 h".
-
-    static/js/desk.js formats the same way when it refreshes the times in the browser.
-    """
-    minutes = max(0, int(waited.total_seconds() // 60))
-    if minutes < 1:
-        return "<1 min"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def case_list(request: HttpRequest) -> HttpResponse:

@@ -32,7 +32,6 @@ from cases.views.case import sentiment_label, timeline_context
 from qa.autocheck import (
     AutoScore,
     correction_rates,
-    format_minutes,
     prescore_review,
     stored_auto,
     waited_minutes,
@@ -40,6 +39,7 @@ from qa.autocheck import (
 from qa.models import Criterion, Review
 from qa.reviews import ReviewError, do_submit_review, na_allowed
 from qa.scoring import FORMULA_TEXT, score_review
+from socialdesk.durations import format_duration
 from socialdesk.params import parse_int
 
 REVIEW_PERM = "qa.review_replies"
@@ -258,7 +258,7 @@ def review_context(
             "errors": errors,
             "general_error": errors.get(None, ""),
             "comment": review.comment if comment is None else comment,
-            "waited": format_minutes(waited) if waited is not None else "",
+            "waited": format_duration(timedelta(minutes=waited)) if waited is not None else "",
             "waited_over": waited is not None and waited > sla,
             "sla": sla,
             "customer_identity": author,

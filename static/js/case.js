@@ -12,19 +12,6 @@
 
   /* ---------- clocks ---------- */
 
-  // Same words as cases.views.case.format_span, with seconds in the last hour.
-  function formatSpan(ms) {
-    var seconds = Math.max(0, Math.floor(ms / 1000));
-    var minutes = Math.floor(seconds / 60);
-    var days = Math.floor(minutes / 1440);
-    var hours = Math.floor((minutes % 1440) / 60);
-    minutes = minutes % 60;
-    if (days) return hours ? days + " d " + hours + " h" : days + " d";
-    if (hours) return minutes ? hours + " h " + minutes + " min" : hours + " h";
-    var secs = seconds % 60;
-    return minutes + " min " + (secs < 10 ? "0" : "") + secs + " s";
-  }
-
   function tickClocks() {
     var now = Date.now();
     document.querySelectorAll("[data-deadline]").forEach(function (clock) {
@@ -33,7 +20,8 @@
       if (isNaN(deadline) || !value) return;
       var left = deadline - now;
       var overdue = left <= 0;
-      value.textContent = overdue ? "Overdue by " + formatSpan(-left) : formatSpan(left) + " left";
+      var span = window.SocialDesk.formatDuration(Math.abs(left));  // static/js/desk.js
+      value.textContent = overdue ? "Overdue by " + span : span + " left";
       clock.classList.toggle("clock--overdue", overdue);
       clock.classList.toggle("clock--running", !overdue);
       clock.classList.toggle("clock--soon", !overdue && left < SOON_MS);

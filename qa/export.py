@@ -6,9 +6,10 @@ enough evidence reads "insufficient evidence" instead of a number, as on the pag
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from qa.dashboard import Dashboard
+from qa.dashboard import AgentRow, CriterionRow, Dashboard, TeamBlock
 from qa.stats import Estimate
 
 
@@ -48,6 +49,28 @@ GROUP_LABELS = {
 }
 
 
+def _weekly_table(
+    name: str,
+    title: str,
+    what: str,
+    rows: Iterable[TeamBlock | AgentRow | CriterionRow],
+    weeks: list[str],
+    every_week: bool,
+) -> Table:
+    """One line per row and week: the row's name, the week's Monday and its estimate."""
+    return Table(
+        name,
+        title,
+        [what, "week", *EST_HEADERS],
+        [
+            [row.name, weeks[i], *_est_cells(est)]
+            for row in rows
+            for i, est in enumerate(row.weekly)
+            if every_week or est.n
+        ],
+    )
+
+
 def tables(d: Dashboard) -> dict[str, Table]:
     weeks = [w.isoformat() for w in d.week_starts]
     out = [
@@ -57,15 +80,8 @@ def tables(d: Dashboard) -> dict[str, Table]:
             ["team", *EST_HEADERS, *PASS_HEADERS],
             [[t.name, *_est_cells(t.score), *_pass_cells(t.pass_rate)] for t in d.teams],
         ),
-        Table(
-            "team_weeks",
-            "QA score per team and week",
-            ["team", "week", *EST_HEADERS],
-            [
-                [t.name, weeks[i], *_est_cells(est)]
-                for t in d.teams
-                for i, est in enumerate(t.weekly)
-            ],
+        _weekly_table(
+            "team_weeks", "QA score per team and week", "team", d.teams, weeks, every_week=True
         ),
         Table(
             "agents",
@@ -83,16 +99,13 @@ def tables(d: Dashboard) -> dict[str, Table]:
                 for a in t.agents
             ],
         ),
-        Table(
+        _weekly_table(
             "agent_weeks",
             "QA score per agent and week",
-            ["agent", "week", *EST_HEADERS],
-            [
-                [a.name, weeks[i], *_est_cells(est)]
-                for a in sorted(d.agents.values(), key=lambda a: a.name.lower())
-                for i, est in enumerate(a.weekly)
-                if est.n
-            ],
+            "agent",
+            sorted(d.agents.values(), key=lambda a: a.name.lower()),
+            weeks,
+            every_week=False,  # only the weeks with reviews: agents are many
         ),
         Table(
             "criteria",
@@ -100,15 +113,13 @@ def tables(d: Dashboard) -> dict[str, Table]:
             ["criterion", *EST_HEADERS],
             [[c.name, *_est_cells(c.score)] for c in d.criteria],
         ),
-        Table(
+        _weekly_table(
             "criterion_weeks",
             "Score per criterion and week (0-100)",
-            ["criterion", "week", *EST_HEADERS],
-            [
-                [c.name, weeks[i], *_est_cells(est)]
-                for c in d.criteria
-                for i, est in enumerate(c.weekly)
-            ],
+            "criterion",
+            d.criteria,
+            weeks,
+            every_week=True,
         ),
         Table(
             "response_times",

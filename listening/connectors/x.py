@@ -20,7 +20,7 @@ import requests
 import tweepy
 from django.utils import timezone
 
-from listening.connectors import http, target_mention, x_oauth
+from listening.connectors import http, x_oauth
 from listening.connectors.errors import (
     AmbiguousSend,
     AuthError,
@@ -38,12 +38,12 @@ from listening.posts import (
     FetchResult,
     Hydration,
     InboundPost,
+    OutboundReply,
     Quarantined,
     collect,
 )
 
 if TYPE_CHECKING:
-    from cases.models import Reply
     from listening.models import Channel
 
 log = logging.getLogger(__name__)
@@ -211,19 +211,18 @@ class XConnector:
 
     # ---- publish -----------------------------------------------------------------------
 
-    def publish(self, reply: "Reply") -> str:
+    def publish(self, reply: OutboundReply) -> str:
         """Post `reply` on X: a reply tweet, or a DM to the customer. Returns its id.
 
         Raises AmbiguousSend when the request may have reached X (timeout after sending,
         5xx, unreadable answer): the caller must reconcile with `find_published`.
         """
-        channel = reply.case.channel
-        client = XClient(channel)
-        target = target_mention(reply)
+        client = XClient(reply.channel)
+        target = reply.target
         try:
             if reply.is_private:
                 answer = client.create_direct_message(
-                    participant_id=target.author.external_id, text=reply.text, user_auth=False
+                    participant_id=target.author_id, text=reply.text, user_auth=False
                 )
                 external_id = _dig(answer, "data", "dm_event_id")
             else:
@@ -241,33 +240,25 @@ class XConnector:
             raise AmbiguousSend("X accepted the request but its answer carries no id")
         return str(external_id)
 
-    def find_published(self, reply: "Reply", exclude: Collection[str] = ()) -> str | None:
+    def find_published(self, reply: OutboundReply) -> str | None:
         """The id of the brand's post that is this reply, or None if X lists none yet.
 
         What identifies it: posted by the channel's account (its own timeline, or a DM it
         sent in the conversation with the customer), answering the reply's target tweet,
         created after the reply's first attempt began (minus two minutes for clock skew),
         with the same text (URLs masked: X rewrites links to t.co), and not one of the ids
-        in `exclude` (posts already recorded for other replies). X lists a post some
+        in `reply.taken` (posts already recorded for other replies). X lists a post some
         seconds after accepting it: None is "not listed yet", never "not sent".
         """
-        channel = reply.case.channel
-        client = XClient(channel)
-        account_id = str(channel.external_account_id)
-        target = target_mention(reply)
-        started = (
-            reply.first_attempt_at
-            or reply.sending_started_at
-            or reply.queued_at
-            or reply.created_at
-        )
-        not_before = started - FIND_PUBLISHED_SLACK
-        taken = set(exclude)
+        client = XClient(reply.channel)
+        account_id = str(reply.channel.external_account_id)
+        target, taken = reply.target, reply.taken
+        not_before = reply.started_at - FIND_PUBLISHED_SLACK
         wanted = _comparable(reply.text)
         try:
             if reply.is_private:
                 answer = client.get_direct_message_events(
-                    participant_id=target.author.external_id,
+                    participant_id=target.author_id,
                     dm_event_fields=DM_EVENT_FIELDS,
                     event_types="MessageCreate",
                     max_results=PAGE_SIZE,

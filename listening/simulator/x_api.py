@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from listening.networks import x_weighted_length  # Django-free, like the simulator
 from listening.simulator import traffic
 from listening.simulator.generator import Draft, TrafficGenerator
 from listening.simulator.state import Account, ApiError, PendingAnswer
+from listening.simulator.x_text import MAX_WEIGHTED_LENGTH, weighted_length
 
 if TYPE_CHECKING:
     from listening.simulator.state import SimState
@@ -829,7 +829,7 @@ class XNetwork(TrafficGenerator):
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
             raise invalid_request("text", str(text), "The `text` field is required")
-        if x_weighted_length(text) > 280:
+        if weighted_length(text) > MAX_WEIGHTED_LENGTH:
             raise forbidden("Your Tweet text is too long.")
         reply = body.get("reply") or {}
         target_id = str(reply.get("in_reply_to_tweet_id", ""))

@@ -20,7 +20,7 @@ import requests
 import tweepy
 from django.utils import timezone
 
-from listening.connectors import http, x_oauth
+from listening.connectors import http
 from listening.connectors.errors import (
     AmbiguousSend,
     AuthError,
@@ -31,6 +31,7 @@ from listening.connectors.errors import (
     TransientError,
     transport_reason,
 )
+from listening.connectors.x_oauth import XClient
 from listening.posts import (
     Author,
     FetchBatch,
@@ -348,41 +349,6 @@ def _call(call: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise TransientError("X answered with something that is not a JSON object")
     return answer
-
-
-class XClient(tweepy.Client):
-    """tweepy's Client for one channel: a request answered 401 is retried once, refreshed.
-
-    Every endpoint method goes through `request`, so fetch, publish and find_published all get
-    the retry. A 401 means X did not act on the request, so sending a POST again is safe. A 401
-    to the retry is no expiry: it propagates, and the channel needs re-authorisation.
-    """
-
-    def __init__(self, channel: "Channel") -> None:
-        # return_type=dict: we normalise the raw v2 JSON ourselves (the same code serves import).
-        super().__init__(
-            bearer_token=x_oauth.access_token(channel),
-            return_type=dict,
-            wait_on_rate_limit=False,
-        )
-        self.session = http.x_session()
-        self.channel = channel
-
-    def request(
-        self,
-        method: str,
-        route: str,
-        params: dict[str, Any] | None = None,
-        json: dict[str, Any] | None = None,
-        user_auth: bool = False,
-    ) -> requests.Response:
-        try:
-            return super().request(method, route, params=params, json=json, user_auth=user_auth)
-        except tweepy.Unauthorized:
-            if not x_oauth.can_refresh(self.channel.credentials):
-                raise
-        self.bearer_token = x_oauth.refresh(self.channel, stale=self.bearer_token)["bearer_token"]
-        return super().request(method, route, params=params, json=json, user_auth=user_auth)
 
 
 def _tweet_params() -> dict[str, Any]:

@@ -18,8 +18,10 @@ from django.utils import timezone
 
 from cases.actions import do_add_note
 from cases.models import Case, CaseEvent, DeskSettings, Identity, Reply, Triage
+from listening.connectors.errors import PermanentError
 from listening.models import Channel, Mention
 from listening.networks import POLICIES
+from listening.posts import OutboundReply, ReplyTarget
 from socialdesk.durations import format_duration
 
 if TYPE_CHECKING:
@@ -402,6 +404,50 @@ def do_retry_reply(reply: Reply, *, actor: "User") -> None:
         touch_case(reply.case_id, now)
         _enqueue(reply.pk)
     reply.refresh_from_db()
+
+
+# ---- what a connector is handed ----------------------------------------------------------------
+
+
+def outbound_reply(reply: Reply, *, taken: Iterable[str] = ()) -> OutboundReply:
+    """`reply` as the plain value a connector publishes or looks for (listening.posts).
+
+    `taken`: network ids recorded for other replies, which `find_published` must not match.
+    Raises PermanentError when the case has no post to answer.
+    """
+    target = target_mention(reply)
+    return OutboundReply(
+        channel=reply.case.channel,
+        text=reply.text,
+        is_private=reply.is_private,
+        target=ReplyTarget(
+            external_id=target.external_id,
+            kind=target.kind,
+            is_private=target.is_private,
+            author_id=target.author.external_id,
+            conversation_id=target.conversation_id,
+        ),
+        started_at=(
+            reply.first_attempt_at
+            or reply.sending_started_at
+            or reply.queued_at
+            or reply.created_at
+        ),
+        taken=frozenset(taken),
+    )
+
+
+def target_mention(reply: Reply) -> Mention:
+    """The post a reply answers: its in_reply_to, else the case's latest suitable mention."""
+    if reply.in_reply_to_id is not None:
+        return reply.in_reply_to
+    mentions = reply.case.mentions.select_related("author").order_by("-posted_at", "-id")
+    if not reply.is_private:
+        mentions = mentions.filter(is_private=False)
+    target = mentions.first()
+    if target is None:
+        raise PermanentError("The case has no post to reply to.")
+    return target
 
 
 # ---- helpers ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ is looked up (7). Running it twice for one id, or for a reply in any other state
    least `publish_budget()` (two HTTP timeouts) for the request. If not, it does not publish:
    with its token still there it hands the reply back to queued (nothing was sent);
    without it (the recovery took over) it stops.
-3. **Publish** through `get_connector(channel.network).publish(reply)`.
+3. **Publish** through `get_connector(channel.network).publish(outbound_reply(reply))`.
 4. **Success**: sent with the network's id and sent_at; the case's first_response_at if
    unset; the channel's post counter; CaseEvent REPLY_SENT. A case that is "new" or "open"
    becomes **"pending"** (waiting for the customer), unless the customer wrote again after
@@ -40,7 +40,7 @@ is looked up (7). Running it twice for one id, or for a reply in any other state
 7. **Reconcile** (a network lists a post seconds after accepting it, so "not listed" is not
    "not sent"). Look-up k runs at reconcile_started_at + settle_schedule()[k] (setting
    REPLY_SETTLE_SCHEDULE, default 0, 5, 15, 45, 120, 300 s), driven by next_attempt_at and
-   the beat (step 8), never by Celery countdowns. `find_published(reply, exclude)` matches
+   the beat (step 8), never by Celery countdowns. `find_published(reply)` matches
    what identifies our post (our account, the reply's target, created since its first
    attempt, the text) and skips ids recorded for the customer's other replies, so two
    identical replies are never taken for one another. Found → sent (step 4). Not found →
@@ -102,6 +102,7 @@ from cases.replies import (  # noqa: F401
     do_send_back_reply,
     enqueued_key,
     needs_approval,
+    outbound_reply,
     send_task,
     touch_case,
 )
@@ -204,7 +205,7 @@ def publish_claimed(reply: Reply, now: datetime | None = None) -> str:
         return _release(reply)
     connector = get_connector(reply.case.channel.network)
     try:
-        external_id = connector.publish(reply)
+        external_id = connector.publish(outbound_reply(reply))
     except (AmbiguousSend, DuplicatePost) as exc:
         log.warning("reply may be on the network: reconciling", extra=_ids(reply, error=str(exc)))
         return _start_reconciling(
@@ -359,7 +360,7 @@ def _look_up(reply: Reply, connector: Connector, now: datetime) -> SendOutcome:
     """Step 7: one look-up of a reconciling reply, and the transition it calls for."""
     network = reply.case.channel.get_network_display()
     try:
-        found = connector.find_published(reply, exclude=_recorded_elsewhere(reply))
+        found = connector.find_published(outbound_reply(reply, taken=_recorded_elsewhere(reply)))
     except ConnectorError as exc:
         if isinstance(exc, AuthError):
             _flag_reauth(reply.case.channel, exc)

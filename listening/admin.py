@@ -12,6 +12,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from listening.connectors import x_oauth
+from listening.health import gap_line
 from listening.models import Channel, ListeningRule, Mention, Network, QuarantinedPost
 from listening.quarantine import do_replay_quarantined
 
@@ -209,8 +210,6 @@ class ChannelAdmin(admin.ModelAdmin):
     @admin.display(description="Intake gaps")
     def intake_gap_list(self, channel: Channel) -> str:
         """The periods whose posts may be missing, one a line (acknowledge with the action)."""
-        from socialdesk.health import gap_line
-
         gaps = channel.open_gaps()
         if not gaps:
             return "none"

@@ -76,7 +76,9 @@ POLICIES = {policy.network: policy for policy in (X, FACEBOOK)}
 # ---- How X counts a post (twitter-text v3) --------------------------------------------------
 
 # A URL with a scheme runs to the next space; trailing punctuation is not part of it (as on X).
-_SCHEME_URL = r"https?://[^\s<>\"]+"
+# Directional marks and non-characters end a URL too: X counts them as text around it.
+_NOT_IN_URL = '\\s<>"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff'
+_SCHEME_URL = rf"https?://[^{_NOT_IN_URL}]+"
 # Without a scheme X links a domain with a generic TLD anywhere, and one with a country TLD only
 # when a path follows (twitter-text's rule, with a shorter TLD list).
 _GENERIC_TLDS = (
@@ -90,11 +92,26 @@ _LABEL = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
 _BARE_URL = (
     r"(?<![\w@.\-/])(?:www\.)?"
     + _LABEL
-    + rf"(?:(?:{_GENERIC_TLDS})(?::\d{{1,5}})?(?:/[^\s<>\"]*)?"
-    + rf"|(?:{_COUNTRY_TLDS})(?::\d{{1,5}})?/[^\s<>\"]*)(?![\w@])"
+    + rf"(?:(?:{_GENERIC_TLDS})(?::\d{{1,5}})?(?:/[^{_NOT_IN_URL}]*)?"
+    + rf"|(?:{_COUNTRY_TLDS})(?::\d{{1,5}})?/[^{_NOT_IN_URL}]*)(?![\w@])"
 )
 _URL = re.compile(rf"{_SCHEME_URL}|{_BARE_URL}", re.IGNORECASE)
 _URL_TRAILING = ".,:;!?'\"’”"
+# twitter-text: the whole URL, its host in punycode and "https://" if it has no scheme.
+_MAX_URL_LENGTH = 4096
+_HOST = re.compile(r"^(?:https?://)?([^/?#:]*)", re.IGNORECASE)
+
+
+def _is_valid_url(url: str) -> bool:
+    """X links a URL only if its host is a valid domain name (RFC 3490: each label, once in
+    punycode, 1 to 63 characters) and it is at most 4,096 characters long."""
+    host = _HOST.match(url).group(1)
+    try:
+        ascii_host = host.encode("idna")
+    except UnicodeError:  # an empty label, or one too long
+        return False
+    scheme = "" if url.lower().startswith(("http://", "https://")) else "https://"
+    return len(scheme) + len(url) - len(host) + len(ascii_host) <= _MAX_URL_LENGTH
 
 
 def find_urls(text: str) -> list[tuple[int, int]]:
@@ -110,7 +127,7 @@ def find_urls(text: str) -> list[tuple[int, int]]:
             and (text.count("(", start, end) < text.count(")", start, end))
         ):
             end -= 1
-        if end > start:
+        if end > start and _is_valid_url(text[start:end]):
             spans.append((start, end))
     return spans
 

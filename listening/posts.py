@@ -1,9 +1,13 @@
-"""The network-neutral shape of inbound posts: what connectors produce and ingest consumes."""
+"""The network-neutral shapes of posts: what connectors produce and ingest consumes
+(`InboundPost`), and what the desk hands a connector to publish (`OutboundReply`)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from listening.models import Channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,35 @@ class InboundPost:
     url: str = ""
     is_private: bool = False
     metrics: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """The stored post a reply answers: a mention, comment or direct message."""
+
+    external_id: str
+    kind: str  # a listening.models.MentionKind value
+    is_private: bool
+    author_id: str  # the customer's account id on the network
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundReply:
+    """One reply to post, as the desk hands it to a connector's `publish` and `find_published`.
+
+    `channel` is the brand account it goes out from (the connector reads its credentials and
+    may refresh them). `started_at` is when the reply's first attempt began: `find_published`
+    matches only posts created after it (less the network's clock slack). `taken` are the
+    network ids already recorded for the customer's other replies, which are never this one.
+    """
+
+    channel: "Channel"
+    text: str
+    is_private: bool
+    target: ReplyTarget
+    started_at: datetime
+    taken: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

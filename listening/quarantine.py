@@ -26,6 +26,7 @@ from django.utils import timezone
 from listening.connectors import get_connector
 from listening.models import Channel, Mention, QuarantinedPost, record_digest
 from listening.posts import InboundPost, Quarantined
+from socialdesk.pgjson import page_json
 
 MAX_RECORD_BYTES = 1024 * 1024  # one saved response; X and Graph pages are far below
 MAX_NESTING = 64
@@ -63,8 +64,6 @@ def store_rejects(
     A record already quarantined for this channel and source adds nothing. Runs on the
     caller's cursor, inside its transaction (ingest's).
     """
-    from listening.ingest import page_json  # ingest imports this module
-
     rows: dict[str, dict[str, str]] = {}
     for item in rejects:
         external_id = str(item.external_id or "")[:255]

@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "axes",
+    "socialdesk",  # the project's own commands (load_demo)
     "listening",
     "cases",
     "qa",

@@ -1,6 +1,9 @@
 """Guideline checks on a reply: length as each network counts it, spelling, punctuation, tone,
 personal data in public, and the invitation to continue offline on a negative case."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from cases.checks import (
@@ -96,6 +99,19 @@ OVERRULED_ESCALATE = case_of(sentiment=0.0, suggestion="escalate", decision="eng
 )
 def test_x_weighted_length(text, expected):
     assert x_weighted_length(text) == expected
+
+
+# twitter-text's published conformance cases for the weighted length (source in the file).
+TWITTER_TEXT = json.loads(
+    (Path(__file__).parent / "payloads" / "twitter_text_weighted_length.json").read_text()
+)
+
+
+@pytest.mark.parametrize(
+    "case", TWITTER_TEXT["cases"], ids=[case["description"] for case in TWITTER_TEXT["cases"]]
+)
+def test_x_weighted_length_passes_twitter_text_conformance(case):
+    assert x_weighted_length(case["text"]) == case["weightedLength"]
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from cases.models import Case, Customer, Identity, Reply
+from cases.replies import outbound_reply
 from listening.connectors import get_connector
 from listening.connectors.errors import (
     AmbiguousSend,
@@ -531,7 +532,7 @@ def test_publish_public_reply_comments_under_the_comment(channel, rsps):
     rsps.post(url, json={"id": "7710002_55600"})
     reply = make_reply(channel, text="Sorry Ahmed & co — we'll fix it 🙏")
 
-    assert FacebookConnector().publish(reply) == "7710002_55600"
+    assert FacebookConnector().publish(outbound_reply(reply)) == "7710002_55600"
 
     body = form(rsps.calls[0])
     assert body == {
@@ -546,7 +547,7 @@ def test_publish_private_reply_to_a_comment_uses_recipient_comment_id(channel, r
     rsps.post(url, json={"recipient_id": "24681357909876", "message_id": "m_new1"})
     reply = make_reply(channel, private=True, text="Please send your order number")
 
-    assert FacebookConnector().publish(reply) == "m_new1"
+    assert FacebookConnector().publish(outbound_reply(reply)) == "m_new1"
 
     body = form(rsps.calls[0])
     assert json.loads(body["recipient"]) == {"comment_id": "7710002_55501"}
@@ -558,7 +559,7 @@ def test_publish_in_a_messenger_conversation_uses_the_psid(channel, rsps):
     rsps.post(f"{BASE}/{V}/{PAGE}/messages", json={"recipient_id": "1", "message_id": "m_new2"})
     reply = make_reply(channel, kind="dm", private=True, text="Your refund is on its way")
 
-    assert FacebookConnector().publish(reply) == "m_new2"
+    assert FacebookConnector().publish(outbound_reply(reply)) == "m_new2"
 
     body = form(rsps.calls[0])
     assert json.loads(body["recipient"]) == {"id": "10233344455"}
@@ -580,7 +581,7 @@ def test_publish_failures(channel, rsps, answer, error):
     reply = make_reply(channel)
 
     with pytest.raises(error) as caught:
-        FacebookConnector().publish(reply)
+        FacebookConnector().publish(outbound_reply(reply))
 
     assert isinstance(caught.value, AmbiguousSend) == (error is AmbiguousSend)
 
@@ -608,7 +609,7 @@ def test_find_published_finds_the_pages_comment_with_the_same_text(channel, rsps
     )
     reply = make_reply(channel)
 
-    assert FacebookConnector().find_published(reply) == "7710002_55602"
+    assert FacebookConnector().find_published(outbound_reply(reply)) == "7710002_55602"
     assert params_of(rsps.calls[0])["since"] == ts("2026-11-23T10:28:00+00:00")
 
 
@@ -628,7 +629,7 @@ def test_find_published_returns_none_without_a_match(channel, rsps):
     )
     reply = make_reply(channel)
 
-    assert FacebookConnector().find_published(reply) is None
+    assert FacebookConnector().find_published(outbound_reply(reply)) is None
 
 
 def test_find_published_in_messenger_reads_the_conversation(channel, rsps):
@@ -648,7 +649,7 @@ def test_find_published_in_messenger_reads_the_conversation(channel, rsps):
     )
     reply = make_reply(channel, kind="dm", private=True, text="Your refund is on its way")
 
-    assert FacebookConnector().find_published(reply) == "m_sent1"
+    assert FacebookConnector().find_published(outbound_reply(reply)) == "m_sent1"
 
 
 # ---- import ------------------------------------------------------------------------------

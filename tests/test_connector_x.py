@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from cases.models import Case, Customer, Identity, Reply
+from cases.replies import outbound_reply
 from listening.connectors import get_connector, x_paging
 from listening.connectors.errors import (
     AmbiguousSend,
@@ -485,7 +486,7 @@ def test_publish_public_reply_posts_a_reply_tweet(channel, rsps):
     )
     reply = make_reply(channel, text="Sorry Clara & team <3 — DM us")
 
-    assert XConnector().publish(reply) == "1861000000000000999"
+    assert XConnector().publish(outbound_reply(reply)) == "1861000000000000999"
 
     call = rsps.calls[0]
     assert json.loads(call.request.body) == {
@@ -500,7 +501,7 @@ def test_publish_without_in_reply_to_answers_the_latest_public_mention(channel, 
     rsps.post(f"{BASE}/2/tweets", status=201, json={"data": {"id": "77", "text": "x"}})
     reply = make_reply(channel, link=False)
 
-    XConnector().publish(reply)
+    XConnector().publish(outbound_reply(reply))
 
     body = json.loads(rsps.calls[0].request.body)
     assert body["reply"] == {"in_reply_to_tweet_id": "1861000000000000105"}
@@ -515,7 +516,7 @@ def test_publish_private_reply_sends_a_dm_to_the_customer(channel, rsps):
     )
     reply = make_reply(channel, private=True, text="Here is your return label 📦")
 
-    assert XConnector().publish(reply) == "186100000000001"
+    assert XConnector().publish(outbound_reply(reply)) == "186100000000001"
 
     assert rsps.calls[0].request.url == url
     assert json.loads(rsps.calls[0].request.body) == {"text": "Here is your return label 📦"}
@@ -538,7 +539,7 @@ def test_publish_failures(channel, rsps, answer, error):
     reply = make_reply(channel)
 
     with pytest.raises(error) as caught:
-        XConnector().publish(reply)
+        XConnector().publish(outbound_reply(reply))
 
     # A connection that never opened is retryable without reconciling: not ambiguous.
     assert isinstance(caught.value, AmbiguousSend) == (error is AmbiguousSend)
@@ -569,7 +570,7 @@ def test_find_published_finds_the_brands_reply_with_the_same_text(channel, rsps)
     )
     reply = make_reply(channel)
 
-    assert XConnector().find_published(reply) == "501"
+    assert XConnector().find_published(outbound_reply(reply)) == "501"
 
     assert params_of(rsps.calls[0])["start_time"] == "2026-11-23T10:28:00Z"
 
@@ -588,7 +589,7 @@ def test_find_published_matches_text_with_links_rewritten_to_tco(channel, rsps):
     )
     reply = make_reply(channel, text="Track it here: https://acme.example/t/1 & DM us")
 
-    assert XConnector().find_published(reply) == "502"
+    assert XConnector().find_published(outbound_reply(reply)) == "502"
 
 
 def test_find_published_returns_none_when_nothing_matches(channel, rsps):
@@ -611,7 +612,7 @@ def test_find_published_returns_none_when_nothing_matches(channel, rsps):
     )
     reply = make_reply(channel)
 
-    assert XConnector().find_published(reply) is None
+    assert XConnector().find_published(outbound_reply(reply)) is None
 
 
 def test_find_published_dm_looks_in_the_conversation_with_the_customer(channel, rsps):
@@ -638,9 +639,9 @@ def test_find_published_dm_looks_in_the_conversation_with_the_customer(channel, 
     rsps.get(url, json=events)
     reply = make_reply(channel, private=True)
 
-    assert XConnector().find_published(reply) == "9000"
+    assert XConnector().find_published(outbound_reply(reply)) == "9000"
     rsps.replace(responses.GET, url, json={"meta": {"result_count": 0}})
-    assert XConnector().find_published(reply) is None
+    assert XConnector().find_published(outbound_reply(reply)) is None
 
 
 # ---- import ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import facebook
@@ -17,6 +18,7 @@ import requests
 import tweepy
 
 from listening.simulator.testing import SimulatorClient, running_simulator
+from listening.simulator.x_text import weighted_length
 
 X_FIELDS = {
     "expansions": ["author_id", "referenced_tweets.id", "in_reply_to_user_id"],
@@ -908,3 +910,17 @@ def test_simulator_shuts_down_and_frees_the_port():
             requests.get(url + "/2/dm_events", headers=BEARER, timeout=0.3)
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(url + "/_sim/health", timeout=2)
+
+
+# twitter-text's published weighted-length cases (tests/payloads, source noted there): the
+# simulator counts with its own implementation, so it can catch a bug in the desk's counter.
+TWITTER_TEXT_CASES = json.loads(
+    (Path(__file__).parent / "payloads" / "twitter_text_weighted_length.json").read_text()
+)["cases"]
+
+
+@pytest.mark.parametrize(
+    "case", TWITTER_TEXT_CASES, ids=[case["description"] for case in TWITTER_TEXT_CASES]
+)
+def test_simulated_x_counts_posts_as_twitter_text_does(case):
+    assert weighted_length(case["text"]) == case["weightedLength"]

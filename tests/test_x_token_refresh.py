@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from cases import sending
 from cases.models import Reply
+from cases.replies import outbound_reply
 from cases.sending import SendOutcome
 from listening import polling
 from listening.admin import ChannelAdmin, ChannelForm
@@ -229,7 +230,7 @@ def test_publish_after_a_401_refreshes_and_posts_once(db, x_settings, rsps):
     rsps.post(TWEETS, status=201, json={"data": {"id": "1861000000000000999", "text": "x"}})
     rsps.post(TOKEN_URL, json=new_tokens())
 
-    assert XConnector().publish(make_reply(channel)) == "1861000000000000999"
+    assert XConnector().publish(outbound_reply(make_reply(channel))) == "1861000000000000999"
 
     first, retry = calls_to(rsps, TWEETS)
     assert retry.request.headers["Authorization"] == "Bearer new-access"

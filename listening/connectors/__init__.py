@@ -7,8 +7,8 @@ that knows a network's JSON shapes. Everything past them sees `listening.posts`.
     for page in connector.fetch_pages(channel, cursor):   # -> FetchPage, one per page read
         ...
     result = connector.fetch(channel, channel.cursor)      # -> FetchResult (pages merged)
-    external_id = connector.publish(reply)                 # -> str
-    external_id = connector.find_published(reply, exclude)  # -> str | None
+    external_id = connector.publish(reply)                 # OutboundReply -> str
+    external_id = connector.find_published(reply)          # OutboundReply -> str | None
     posts, rejects = connector.normalise_payload(payload)  # raw API response -> posts
     hydration = connector.hydrate(channel, records)        # look up what saved records lack
 """
@@ -16,12 +16,17 @@ that knows a network's JSON shapes. Everything past them sees `listening.posts`.
 from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from listening.connectors.errors import PermanentError
-from listening.posts import FetchPage, FetchResult, Hydration, InboundPost, Quarantined
+from listening.posts import (
+    FetchPage,
+    FetchResult,
+    Hydration,
+    InboundPost,
+    OutboundReply,
+    Quarantined,
+)
 
 if TYPE_CHECKING:
-    from cases.models import Reply
-    from listening.models import Channel, Mention
+    from listening.models import Channel
 
 
 class Connector(Protocol):
@@ -31,9 +36,9 @@ class Connector(Protocol):
 
     def fetch_pages(self, channel: "Channel", cursor: dict[str, Any]) -> Iterator[FetchPage]: ...
 
-    def publish(self, reply: "Reply") -> str: ...
+    def publish(self, reply: OutboundReply) -> str: ...
 
-    def find_published(self, reply: "Reply", exclude: Collection[str] = ()) -> str | None: ...
+    def find_published(self, reply: OutboundReply) -> str | None: ...
 
     def normalise_payload(
         self, payload: dict[str, Any], *, account_id: str = ""
@@ -61,16 +66,3 @@ def get_connector(network: str) -> Connector:
 
         return facebook.FacebookConnector()
     raise ValueError(f"No connector for network {network!r}")
-
-
-def target_mention(reply: "Reply") -> "Mention":
-    """The post a reply answers: its in_reply_to, else the case's latest suitable mention."""
-    if reply.in_reply_to_id is not None:
-        return reply.in_reply_to
-    mentions = reply.case.mentions.select_related("author").order_by("-posted_at", "-id")
-    if not reply.is_private:
-        mentions = mentions.filter(is_private=False)
-    target = mentions.first()
-    if target is None:
-        raise PermanentError("The case has no post to reply to.")
-    return target

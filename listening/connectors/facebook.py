@@ -21,7 +21,7 @@ import facebook
 import requests
 from django.conf import settings
 
-from listening.connectors import http, target_mention
+from listening.connectors import http
 from listening.connectors.errors import (
     AmbiguousSend,
     AuthError,
@@ -37,12 +37,12 @@ from listening.posts import (
     FetchResult,
     Hydration,
     InboundPost,
+    OutboundReply,
     Quarantined,
     collect,
 )
 
 if TYPE_CHECKING:
-    from cases.models import Reply
     from listening.models import Channel
 
 log = logging.getLogger(__name__)
@@ -182,21 +182,20 @@ class FacebookConnector:
 
     # ---- publish -----------------------------------------------------------------------
 
-    def publish(self, reply: "Reply") -> str:
+    def publish(self, reply: OutboundReply) -> str:
         """Post `reply`: a comment under the post/comment, or a private message. Returns its id.
 
         Private replies to a comment or visitor post use recipient.comment_id (Facebook's
         one private reply per comment); in a Messenger conversation, recipient.id (the PSID).
         Raises AmbiguousSend when the request may have reached Facebook.
         """
-        channel = reply.case.channel
-        graph = _graph(channel)
-        page_id = str(channel.external_account_id)
-        target = target_mention(reply)
+        graph = _graph(reply.channel)
+        page_id = str(reply.channel.external_account_id)
+        target = reply.target
         try:
             if reply.is_private:
                 if target.kind == "dm":
-                    recipient = {"id": target.author.external_id}
+                    recipient = {"id": target.author_id}
                 else:
                     recipient = {"comment_id": target.external_id}
                 answer = graph.request(
@@ -224,30 +223,22 @@ class FacebookConnector:
             raise AmbiguousSend("Facebook accepted the request but its answer carries no id")
         return str(external_id)
 
-    def find_published(self, reply: "Reply", exclude: Collection[str] = ()) -> str | None:
+    def find_published(self, reply: OutboundReply) -> str | None:
         """The id of the page's item that is this reply, or None if Graph lists none yet.
 
         What identifies it: written by the page (`from`), where the reply was sent (public:
         a comment under the target post or comment; Messenger: the conversation's
         messages; private reply to a comment: the page's recently updated
         conversations), created after the reply's first attempt began (minus two minutes
-        for clock skew), with the same text, and not one of the ids in `exclude` (items
+        for clock skew), with the same text, and not one of the ids in `reply.taken` (items
         already recorded for other replies). Graph lists a new comment some seconds after
         accepting it: None is "not listed yet", never "not sent".
         """
-        channel = reply.case.channel
-        graph = _graph(channel)
-        page_id = str(channel.external_account_id)
-        target = target_mention(reply)
-        started = (
-            reply.first_attempt_at
-            or reply.sending_started_at
-            or reply.queued_at
-            or reply.created_at
-        )
-        not_before = started - FIND_PUBLISHED_SLACK
+        graph = _graph(reply.channel)
+        page_id = str(reply.channel.external_account_id)
+        target, taken = reply.target, reply.taken
+        not_before = reply.started_at - FIND_PUBLISHED_SLACK
         wanted = _comparable(reply.text)
-        taken = set(exclude)
 
         def matches(item: dict[str, Any]) -> bool:
             author = item.get("from")

@@ -20,7 +20,7 @@ import requests
 import tweepy
 from django.utils import timezone
 
-from listening.connectors import http, target_mention, x_oauth
+from listening.connectors import http
 from listening.connectors.errors import (
     AmbiguousSend,
     AuthError,
@@ -31,6 +31,7 @@ from listening.connectors.errors import (
     TransientError,
     transport_reason,
 )
+from listening.connectors.x_oauth import XClient
 from listening.posts import (
     Author,
     FetchBatch,
@@ -38,12 +39,12 @@ from listening.posts import (
     FetchResult,
     Hydration,
     InboundPost,
+    OutboundReply,
     Quarantined,
     collect,
 )
 
 if TYPE_CHECKING:
-    from cases.models import Reply
     from listening.models import Channel
 
 log = logging.getLogger(__name__)
@@ -211,19 +212,18 @@ class XConnector:
 
     # ---- publish -----------------------------------------------------------------------
 
-    def publish(self, reply: "Reply") -> str:
+    def publish(self, reply: OutboundReply) -> str:
         """Post `reply` on X: a reply tweet, or a DM to the customer. Returns its id.
 
         Raises AmbiguousSend when the request may have reached X (timeout after sending,
         5xx, unreadable answer): the caller must reconcile with `find_published`.
         """
-        channel = reply.case.channel
-        client = XClient(channel)
-        target = target_mention(reply)
+        client = XClient(reply.channel)
+        target = reply.target
         try:
             if reply.is_private:
                 answer = client.create_direct_message(
-                    participant_id=target.author.external_id, text=reply.text, user_auth=False
+                    participant_id=target.author_id, text=reply.text, user_auth=False
                 )
                 external_id = _dig(answer, "data", "dm_event_id")
             else:
@@ -241,33 +241,25 @@ class XConnector:
             raise AmbiguousSend("X accepted the request but its answer carries no id")
         return str(external_id)
 
-    def find_published(self, reply: "Reply", exclude: Collection[str] = ()) -> str | None:
+    def find_published(self, reply: OutboundReply) -> str | None:
         """The id of the brand's post that is this reply, or None if X lists none yet.
 
         What identifies it: posted by the channel's account (its own timeline, or a DM it
         sent in the conversation with the customer), answering the reply's target tweet,
         created after the reply's first attempt began (minus two minutes for clock skew),
         with the same text (URLs masked: X rewrites links to t.co), and not one of the ids
-        in `exclude` (posts already recorded for other replies). X lists a post some
+        in `reply.taken` (posts already recorded for other replies). X lists a post some
         seconds after accepting it: None is "not listed yet", never "not sent".
         """
-        channel = reply.case.channel
-        client = XClient(channel)
-        account_id = str(channel.external_account_id)
-        target = target_mention(reply)
-        started = (
-            reply.first_attempt_at
-            or reply.sending_started_at
-            or reply.queued_at
-            or reply.created_at
-        )
-        not_before = started - FIND_PUBLISHED_SLACK
-        taken = set(exclude)
+        client = XClient(reply.channel)
+        account_id = str(reply.channel.external_account_id)
+        target, taken = reply.target, reply.taken
+        not_before = reply.started_at - FIND_PUBLISHED_SLACK
         wanted = _comparable(reply.text)
         try:
             if reply.is_private:
                 answer = client.get_direct_message_events(
-                    participant_id=target.author.external_id,
+                    participant_id=target.author_id,
                     dm_event_fields=DM_EVENT_FIELDS,
                     event_types="MessageCreate",
                     max_results=PAGE_SIZE,
@@ -357,41 +349,6 @@ def _call(call: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise TransientError("X answered with something that is not a JSON object")
     return answer
-
-
-class XClient(tweepy.Client):
-    """tweepy's Client for one channel: a request answered 401 is retried once, refreshed.
-
-    Every endpoint method goes through `request`, so fetch, publish and find_published all get
-    the retry. A 401 means X did not act on the request, so sending a POST again is safe. A 401
-    to the retry is no expiry: it propagates, and the channel needs re-authorisation.
-    """
-
-    def __init__(self, channel: "Channel") -> None:
-        # return_type=dict: we normalise the raw v2 JSON ourselves (the same code serves import).
-        super().__init__(
-            bearer_token=x_oauth.access_token(channel),
-            return_type=dict,
-            wait_on_rate_limit=False,
-        )
-        self.session = http.x_session()
-        self.channel = channel
-
-    def request(
-        self,
-        method: str,
-        route: str,
-        params: dict[str, Any] | None = None,
-        json: dict[str, Any] | None = None,
-        user_auth: bool = False,
-    ) -> requests.Response:
-        try:
-            return super().request(method, route, params=params, json=json, user_auth=user_auth)
-        except tweepy.Unauthorized:
-            if not x_oauth.can_refresh(self.channel.credentials):
-                raise
-        self.bearer_token = x_oauth.refresh(self.channel, stale=self.bearer_token)["bearer_token"]
-        return super().request(method, route, params=params, json=json, user_auth=user_auth)
 
 
 def _tweet_params() -> dict[str, Any]:

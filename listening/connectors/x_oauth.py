@@ -23,6 +23,9 @@ requests-oauthlib `refresh_token` it inherits refuses plain-HTTP token URLs (the
 unless OAUTHLIB_INSECURE_TRANSPORT is set for the whole process, parses the answer without
 looking at the HTTP status (a 429 or a 503 page reads as "missing access token", like a broken
 grant), and logs the refresh token and the new tokens at DEBUG.
+
+`XClient` is the tweepy client every X request goes through: it refreshes and retries once
+on a 401.
 """
 
 import logging
@@ -30,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
+import tweepy
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -220,3 +224,38 @@ def _json_or_none(response: requests.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+class XClient(tweepy.Client):
+    """tweepy's Client for one channel: a request answered 401 is retried once, refreshed.
+
+    Every endpoint method goes through `request`, so fetch, publish and find_published all get
+    the retry. A 401 means X did not act on the request, so sending a POST again is safe. A 401
+    to the retry is no expiry: it propagates, and the channel needs re-authorisation.
+    """
+
+    def __init__(self, channel: "Channel") -> None:
+        # return_type=dict: we normalise the raw v2 JSON ourselves (the same code serves import).
+        super().__init__(
+            bearer_token=access_token(channel),
+            return_type=dict,
+            wait_on_rate_limit=False,
+        )
+        self.session = http.x_session()
+        self.channel = channel
+
+    def request(
+        self,
+        method: str,
+        route: str,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        user_auth: bool = False,
+    ) -> requests.Response:
+        try:
+            return super().request(method, route, params=params, json=json, user_auth=user_auth)
+        except tweepy.Unauthorized:
+            if not can_refresh(self.channel.credentials):
+                raise
+        self.bearer_token = refresh(self.channel, stale=self.bearer_token)["bearer_token"]
+        return super().request(method, route, params=params, json=json, user_auth=user_auth)

@@ -9,7 +9,9 @@ injects faults on demand. Standard library only: it runs as its own process
 Never used in production.
 
 Modules: `traffic` (customers and texts), `state` (accounts, faults, counters, one lock),
-`x_api` and `graph_api` (each network's data and endpoints), `oauth` (X's token endpoint:
+`x_api` and `graph_api` (each network's data and endpoints; X's wire format in `x_wire`, its
+search language in `x_query`, how it counts a post in `x_text`, its customers' posts in
+`x_traffic`), `oauth` (X's token endpoint:
 short-lived user tokens, rotating refresh tokens), `server` (HTTP, auth, faults, the /_sim/
 control API), `testing` (`running_simulator()`).
 """

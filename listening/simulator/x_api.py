@@ -6,19 +6,36 @@ out of 100,000 is a couple of bisects and a slice. Text is stored as the custome
 HTML-escaped (& < >) on the way out, as X v2 does for tweet text.
 """
 
-import base64
-import binascii
 import random
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from listening.networks import x_weighted_length  # Django-free, like the simulator
-from listening.simulator import traffic
+from listening.simulator import x_traffic
 from listening.simulator.generator import Draft, TrafficGenerator
-from listening.simulator.state import Account, ApiError, PendingAnswer
+from listening.simulator.state import Account, PendingAnswer
+from listening.simulator.x_query import compile_query
+from listening.simulator.x_text import MAX_WEIGHTED_LENGTH, weighted_length
+from listening.simulator.x_wire import (
+    DM_DEFAULT_FIELDS,
+    MENTION,
+    TCO,
+    DMEvent,
+    Tweet,
+    XUser,
+    decode_token,
+    encode_token,
+    escape_x,
+    fields_param,
+    forbidden,
+    id_bounds,
+    id_param,
+    int_param,
+    invalid_request,
+    iso_x,
+    page_of,
+    time_param,
+)
 
 if TYPE_CHECKING:
     from listening.simulator.state import SimState
@@ -29,13 +46,8 @@ MENTIONS_REACH = 800
 # GET /2/tweets/search/recent: the last 7 days.
 SEARCH_WINDOW_S = 7 * 86_400
 _WORD = re.compile(r"[\w']+", re.UNICODE)
-_TCO = re.compile(r"https://t\.co/\w+")
-_MENTION = re.compile(r"@(\w{1,15})")
 _HASHTAG = re.compile(r"#(\w+)")
 
-TWEET_DEFAULT_FIELDS = ("id", "text", "edit_history_tweet_ids")
-USER_DEFAULT_FIELDS = ("id", "name", "username")
-DM_DEFAULT_FIELDS = ("id", "event_type", "text")
 # Per 15-minute window; reported in x-rate-limit-* headers (not enforced: faults do that).
 RATE_LIMITS = {
     "mentions": 450,
@@ -48,152 +60,6 @@ RATE_LIMITS = {
     "create_dm": 200,
     "me": 75,
 }
-
-
-@dataclass(slots=True)
-class XUser:
-    id: str
-    username: str
-    name: str
-    followers: int
-    following: int
-    posts: int
-    verified: bool
-    description: str
-    created_at: float
-    suspended: bool = False
-
-
-@dataclass(slots=True)
-class Tweet:
-    id: int
-    author_id: str
-    text: str
-    created: float
-    conversation_id: int
-    lang: str
-    in_reply_to_user_id: str | None = None
-    referenced: tuple[tuple[str, int], ...] = ()
-    urls: tuple[tuple[str, str], ...] = ()
-    metrics: dict[str, int] = field(default_factory=dict)
-    words: frozenset[str] = frozenset()
-
-
-@dataclass(slots=True)
-class DMEvent:
-    id: int
-    text: str
-    sender_id: str
-    conversation_id: str
-    created: float
-
-
-def iso_x(ts: float) -> str:
-    """X's timestamp format: 2026-11-23T10:15:00.000Z."""
-    moment = datetime.fromtimestamp(ts, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def escape_x(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def encode_token(value: int) -> str:
-    return base64.b32encode(f"sim:{value}".encode()).decode().rstrip("=").lower()
-
-
-def decode_token(token: str) -> int:
-    try:
-        raw = base64.b32decode(token.upper() + "=" * (-len(token) % 8)).decode()
-        prefix, _, value = raw.partition(":")
-        if prefix != "sim":
-            raise ValueError(token)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid_request("pagination_token", token, "Invalid pagination token") from None
-
-
-def invalid_request(parameter: str, value: str, message: str) -> ApiError:
-    return ApiError(
-        400,
-        {
-            "errors": [{"parameters": {parameter: [value]}, "message": message}],
-            "title": "Invalid Request",
-            "detail": "One or more parameters to your request was invalid.",
-            "type": "https://api.twitter.com/2/problems/invalid-request",
-        },
-    )
-
-
-def forbidden(detail: str) -> ApiError:
-    return ApiError(
-        403,
-        {
-            "detail": detail,
-            "type": "about:blank",
-            "title": "Forbidden",
-            "status": 403,
-        },
-    )
-
-
-def _int_param(params: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid_request(
-            name, raw, f"The `{name}` query parameter value [{raw}] is not a number"
-        ) from None
-    if not lo <= value <= hi:
-        raise invalid_request(
-            name, raw, f"The `{name}` query parameter value [{raw}] is not between {lo} and {hi}"
-        )
-    return value
-
-
-def _id_param(params: dict[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise invalid_request(name, raw, f"The `{name}` query parameter value [{raw}] is not valid")
-    return int(raw)
-
-
-def _time_param(params: dict[str, str], name: str) -> float | None:
-    raw = params.get(name)
-    if not raw:
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise invalid_request(name, raw, f"Invalid `{name}` timestamp [{raw}]") from None
-
-
-def _fields(params: dict[str, str], name: str) -> set[str]:
-    return {f.strip() for f in params.get(name, "").split(",") if f.strip()}
-
-
-def page_of(
-    ids: list[int], count: int, since_id: int | None, until_id: int | None, token: int | None
-) -> tuple[list[int], bool]:
-    """Newest-first page of `count` ids from ascending `ids`, and whether older ones remain.
-
-    `token` is the oldest id of the previous page (exclusive upper bound).
-    """
-    lo = bisect_right(ids, since_id) if since_id is not None else 0
-    hi = len(ids)
-    if until_id is not None:
-        hi = min(hi, bisect_left(ids, until_id))
-    if token is not None:
-        hi = min(hi, bisect_left(ids, token))
-    start = max(lo, hi - count)
-    page = ids[start:hi]
-    page.reverse()
-    return page, start > lo
 
 
 class XNetwork(TrafficGenerator):
@@ -288,7 +154,7 @@ class XNetwork(TrafficGenerator):
             lang=lang,
             in_reply_to_user_id=in_reply_to_user_id,
             referenced=tuple(referenced),
-            urls=tuple((u, (expanded or {}).get(u, u)) for u in _TCO.findall(text)),
+            urls=tuple((u, (expanded or {}).get(u, u)) for u in TCO.findall(text)),
             metrics={
                 "retweet_count": likes // 5,
                 "reply_count": rng.randint(0, 3),
@@ -329,97 +195,10 @@ class XNetwork(TrafficGenerator):
     # -- traffic ------------------------------------------------------------------------
 
     def add_item(self, account: Account, rng: random.Random, kind: str, draft: Draft) -> str:
-        """`draft` as a customer post of `kind` to `account`; a thread or a quote with nothing
-        to follow up or quote yet is a mention instead."""
-        customer, text, text_lang = draft.customer, draft.text, draft.lang
-        handle = f"@{account.handle}"
-        landing = f"https://free-crypto-airdrop.example/claim?u={customer.username}"
-        expanded = dict.fromkeys(_TCO.findall(text), landing)
-        if kind == "thread":
-            earlier = self._recent_customer_tweet(account, rng)
-            if earlier is None:
-                kind = "mention"
-            else:
-                author = self.customers_by_id[earlier.author_id]
-                bump, bump_lang = traffic.thread_bump(rng, author.lang, account.brand_word)
-                tweet = self.add_tweet(
-                    author.x_id,
-                    f"{handle} {bump}",
-                    bump_lang,
-                    rng,
-                    mentions_of=(account.account_id,),
-                    reply_to=earlier,
-                )
-                return str(tweet.id)
-        if kind == "quote":
-            pool = self.all_ids[-200:]
-            if not pool:
-                kind = "mention"
-            else:
-                quoted = self.tweets[rng.choice(pool)]
-                quoted_user = self.users[quoted.author_id]
-                line, line_lang = traffic.quote_line(rng, customer.lang, account.brand_word)
-                link = f"https://t.co/q{quoted.id % 10_000_000:07d}"
-                tweet = self.add_tweet(
-                    customer.x_id,
-                    f"{handle} {line} {link}",
-                    line_lang,
-                    rng,
-                    mentions_of=(account.account_id,),
-                    quote_of=quoted,
-                    expanded={link: f"https://x.com/{quoted_user.username}/status/{quoted.id}"},
-                )
-                return str(tweet.id)
-        if kind == "dm":
-            return str(self.add_dm(customer.x_id, account.account_id, text).id)
-        if kind == "search":
-            word = account.brand_word
-            body = rng.choice(
-                (f"{word}: {text}", f"Dear {word}, {text}", f"{text} (thanks {word})")
-            )
-            return str(self.add_tweet(customer.x_id, body, text_lang, rng, expanded=expanded).id)
-        if rng.random() < 0.02:
-            text, text_lang = traffic.emoji_only(rng), "und"
-        body = f"{handle} {text}" if rng.random() < 0.8 else f"{text} {handle}"
-        tweet = self.add_tweet(
-            customer.x_id,
-            body,
-            text_lang,
-            rng,
-            mentions_of=(account.account_id,),
-            expanded=expanded,
-        )
-        return str(tweet.id)
-
-    def _recent_customer_tweet(self, account: Account, rng: random.Random) -> Tweet | None:
-        recent = [
-            self.tweets[i]
-            for i in self.mentions.get(account.account_id, [])[-50:]
-            if self.tweets[i].author_id in self.customers_by_id
-        ]
-        return rng.choice(recent) if recent else None
+        return x_traffic.add_customer_post(self, account, rng, kind, draft)
 
     def answer(self, account: Account, pending: PendingAnswer, rng: random.Random) -> str:
-        if pending.kind == "dm":
-            event = self.dm_events[int(pending.ref)]
-            customer_id = event.conversation_id.replace(account.account_id, "").strip("-")
-            customer = self.customers_by_id.get(customer_id)
-            lang = customer.lang if customer else "en"
-            text, _ = traffic.follow_up(rng, lang, account.brand_word)
-            return str(self.add_dm(customer_id, account.account_id, text).id)
-        brand_tweet = self.tweets[int(pending.ref)]
-        customer_id = brand_tweet.in_reply_to_user_id or rng.choice(self.state.customers).x_id
-        customer = self.customers_by_id.get(customer_id)
-        text, lang = traffic.follow_up(rng, customer.lang if customer else "en", account.brand_word)
-        tweet = self.add_tweet(
-            customer_id,
-            f"@{account.handle} {text}",
-            lang,
-            rng,
-            mentions_of=(account.account_id,),
-            reply_to=brand_tweet,
-        )
-        return str(tweet.id)
+        return x_traffic.follow_up(self, account, pending, rng)
 
     # -- serialisation ------------------------------------------------------------------
 
@@ -452,7 +231,7 @@ class XNetwork(TrafficGenerator):
     def _entities(self, tweet: Tweet) -> dict[str, Any]:
         entities: dict[str, Any] = {}
         mentions = []
-        for match in _MENTION.finditer(tweet.text):
+        for match in MENTION.finditer(tweet.text):
             entry = {"start": match.start(), "end": match.end(), "username": match.group(1)}
             user = next((u for u in self._brands() if u.username == match.group(1)), None)
             if user is not None:
@@ -516,9 +295,9 @@ class XNetwork(TrafficGenerator):
         tweets: list[Tweet],
         params: dict[str, str],
     ) -> dict[str, Any]:
-        expansions = _fields(params, "expansions")
-        user_fields = _fields(params, "user.fields")
-        tweet_fields = _fields(params, "tweet.fields")
+        expansions = fields_param(params, "expansions")
+        user_fields = fields_param(params, "user.fields")
+        tweet_fields = fields_param(params, "tweet.fields")
         body: dict[str, Any] = {"data": data}
         includes: dict[str, Any] = {}
         errors: list[dict[str, Any]] = []
@@ -574,10 +353,10 @@ class XNetwork(TrafficGenerator):
     ) -> dict[str, Any]:
         token_raw = params.get(token_name) or params.get("pagination_token")
         token = decode_token(token_raw) if token_raw else None
-        since_id = _id_param(params, "since_id")
-        until_id = _id_param(params, "until_id")
-        start_time = _time_param(params, "start_time")
-        end_time = _time_param(params, "end_time")
+        since_id = id_param(params, "since_id")
+        until_id = id_param(params, "until_id")
+        start_time = time_param(params, "start_time")
+        end_time = time_param(params, "end_time")
         if start_time is not None or end_time is not None:
             # Times rise with ids, so a time bound is an id bound found by bisecting times.
             def created(i: int) -> float:
@@ -600,7 +379,7 @@ class XNetwork(TrafficGenerator):
         if not page_ids:
             return {"meta": {"result_count": 0}}
         tweets = [self.tweets[i] for i in page_ids]
-        fields = _fields(params, "tweet.fields")
+        fields = fields_param(params, "tweet.fields")
         body = self._with_includes([self.tweet_json(t, fields) for t in tweets], tweets, params)
         meta: dict[str, Any] = {
             "newest_id": str(page_ids[0]),
@@ -631,12 +410,12 @@ class XNetwork(TrafficGenerator):
 
     def get_mentions(self, user_id: str, params: dict[str, str]) -> dict[str, Any]:
         """The mentions timeline: only its MENTIONS_REACH most recent posts, however paged."""
-        count = _int_param(params, "max_results", 10, 5, 100)
+        count = int_param(params, "max_results", 10, 5, 100)
         ids = self.mentions.get(user_id, [])[-MENTIONS_REACH:]
         return self._timeline(ids, params, count, "next_token")
 
     def get_user_tweets(self, user_id: str, params: dict[str, str]) -> dict[str, Any]:
-        count = _int_param(params, "max_results", 10, 5, 100)
+        count = int_param(params, "max_results", 10, 5, 100)
         own = self.state.listed_only(self.timelines.get(user_id, []))
         return self._timeline(own, params, count, "next_token")
 
@@ -645,12 +424,12 @@ class XNetwork(TrafficGenerator):
         if not query:
             raise invalid_request("query", "", "The `query` query parameter can not be empty")
         matcher = compile_query(query)
-        count = _int_param(params, "max_results", 10, 10, 100)
+        count = int_param(params, "max_results", 10, 10, 100)
         token_raw = params.get("next_token") or params.get("pagination_token")
         token = decode_token(token_raw) if token_raw else None
-        since_id = _id_param(params, "since_id")
-        until_id = _id_param(params, "until_id")
-        start_time = _time_param(params, "start_time")
+        since_id = id_param(params, "since_id")
+        until_id = id_param(params, "until_id")
+        start_time = time_param(params, "start_time")
         if since_id is not None and start_time is not None:
             raise invalid_request(
                 "since_id", str(since_id), "since_id and start_time cannot be used together"
@@ -672,12 +451,7 @@ class XNetwork(TrafficGenerator):
                 f"Invalid 'since_id':'{since_id}'. 'since_id' must be a tweet id created after"
                 f" {iso_x(week_ago)}",
             )
-        lo = bisect_right(ids, since_id) if since_id is not None else 0
-        hi = len(ids)
-        if until_id is not None:
-            hi = min(hi, bisect_left(ids, until_id))
-        if token is not None:
-            hi = min(hi, bisect_left(ids, token))
+        lo, hi = id_bounds(ids, since_id, until_id, token)
         floor = max(week_ago, start_time or week_ago)
         page: list[int] = []
         more = False
@@ -717,7 +491,7 @@ class XNetwork(TrafficGenerator):
                 ]
             }
         body = self._with_includes(
-            [self.tweet_json(tweet, _fields(params, "tweet.fields"))], [tweet], params
+            [self.tweet_json(tweet, fields_param(params, "tweet.fields"))], [tweet], params
         )
         body["data"] = body["data"][0]
         return body
@@ -741,8 +515,8 @@ class XNetwork(TrafficGenerator):
                     "ids", value, f"The `ids` query parameter value [{value}] is not valid"
                 )
         found = [self.tweets[int(i)] for i in ids if int(i) in self.tweets]
-        fields = _fields(params, "tweet.fields")
-        if "author_id" in _fields(params, "expansions"):
+        fields = fields_param(params, "tweet.fields")
+        if "author_id" in fields_param(params, "expansions"):
             fields.add("author_id")  # an expansion's id is always in the data object
         body = self._with_includes([self.tweet_json(t, fields) for t in found], found, params)
         if not found:
@@ -767,17 +541,19 @@ class XNetwork(TrafficGenerator):
 
     def get_me(self, account: Account, params: dict[str, str]) -> dict[str, Any]:
         return {
-            "data": self.user_json(self.users[account.account_id], _fields(params, "user.fields"))
+            "data": self.user_json(
+                self.users[account.account_id], fields_param(params, "user.fields")
+            )
         }
 
     def _dm_page(self, ids: list[int], params: dict[str, str]) -> dict[str, Any]:
-        count = _int_param(params, "max_results", 100, 1, 100)
+        count = int_param(params, "max_results", 100, 1, 100)
         token_raw = params.get("pagination_token")
         token = decode_token(token_raw) if token_raw else None
         page_ids, more = page_of(ids, count, None, None, token)
         if not page_ids:
             return {"meta": {"result_count": 0}}
-        fields = _fields(params, "dm_event.fields") | set(DM_DEFAULT_FIELDS)
+        fields = fields_param(params, "dm_event.fields") | set(DM_DEFAULT_FIELDS)
         data = []
         sender_ids: list[str] = []
         for event_id in page_ids:
@@ -795,8 +571,8 @@ class XNetwork(TrafficGenerator):
             data.append(item)
             sender_ids.append(event.sender_id)
         body: dict[str, Any] = {"data": data}
-        if "sender_id" in _fields(params, "expansions"):
-            user_fields = _fields(params, "user.fields")
+        if "sender_id" in fields_param(params, "expansions"):
+            user_fields = fields_param(params, "user.fields")
             unique = dict.fromkeys(sender_ids)
             users = [
                 self.user_json(self.users[u], user_fields)
@@ -829,7 +605,7 @@ class XNetwork(TrafficGenerator):
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
             raise invalid_request("text", str(text), "The `text` field is required")
-        if x_weighted_length(text) > 280:
+        if weighted_length(text) > MAX_WEIGHTED_LENGTH:
             raise forbidden("Your Tweet text is too long.")
         reply = body.get("reply") or {}
         target_id = str(reply.get("in_reply_to_tweet_id", ""))
@@ -915,105 +691,3 @@ def _numeric(value: str) -> int:
 def _contains(ids: list[int], value: int) -> bool:
     pos = bisect_left(ids, value)
     return pos < len(ids) and ids[pos] == value
-
-
-# -- recent search query language ---------------------------------------------------------
-
-_QUERY_TOKEN = re.compile(r'\s*(\(|\)|-?"[^"]*"|[^\s()]+)')
-
-
-def compile_query(query: str) -> Any:
-    """A predicate for X search syntax: terms, "phrases", OR, -negation, (groups), operators.
-
-    Supported operators: is:retweet is:reply is:quote has:links lang: from: to: @user #tag.
-    A bad query raises the 400 X answers with.
-    """
-    tokens = [t for t in _QUERY_TOKEN.findall(query) if t]
-    position = 0
-
-    def fail(message: str) -> ApiError:
-        return invalid_request(
-            "query", query, f"There were errors processing your request: {message}"
-        )
-
-    def parse_or() -> Any:
-        nonlocal position
-        options = [parse_and()]
-        while position < len(tokens) and tokens[position] == "OR":
-            position += 1
-            options.append(parse_and())
-        return options[0] if len(options) == 1 else ("or", options)
-
-    def parse_and() -> Any:
-        nonlocal position
-        parts = []
-        while position < len(tokens) and tokens[position] not in (")", "OR"):
-            parts.append(parse_unary())
-        if not parts:
-            raise fail("empty group or dangling OR")
-        return parts[0] if len(parts) == 1 else ("and", parts)
-
-    def parse_unary() -> Any:
-        nonlocal position
-        token = tokens[position]
-        if token == "-" and position + 1 < len(tokens) and tokens[position + 1] == "(":
-            position += 1
-            return ("not", parse_unary())
-        if token.startswith("-") and len(token) > 1:
-            tokens[position] = token[1:]
-            return ("not", parse_unary())
-        if token == "(":
-            position += 1
-            node = parse_or()
-            if position >= len(tokens) or tokens[position] != ")":
-                raise fail("missing )")
-            position += 1
-            return node
-        position += 1
-        return ("term", token)
-
-    tree = parse_or()
-    if position != len(tokens):
-        raise fail(f"unexpected {tokens[position]!r}")
-
-    def evaluate(node: Any, network: XNetwork, tweet: Tweet) -> bool:
-        op, arg = node
-        if op == "or":
-            return any(evaluate(n, network, tweet) for n in arg)
-        if op == "and":
-            return all(evaluate(n, network, tweet) for n in arg)
-        if op == "not":
-            return not evaluate(arg, network, tweet)
-        return _term(arg, network, tweet)
-
-    return lambda network, tweet: evaluate(tree, network, tweet)
-
-
-def _term(term: str, network: XNetwork, tweet: Tweet) -> bool:
-    lower = term.lower()
-    kinds = {kind for kind, _ in tweet.referenced}
-    if lower == "is:retweet":
-        return False
-    if lower == "is:reply":
-        return "replied_to" in kinds
-    if lower == "is:quote":
-        return "quoted" in kinds
-    if lower == "has:links":
-        return bool(tweet.urls)
-    if lower.startswith("lang:"):
-        return tweet.lang == lower[5:]
-    if lower.startswith("from:"):
-        return network.users[tweet.author_id].username.lower() == lower[5:].lstrip("@")
-    if lower.startswith("to:"):
-        user = network.users.get(tweet.in_reply_to_user_id or "")
-        return bool(user) and user.username.lower() == lower[3:].lstrip("@")
-    if lower.startswith('"'):
-        return lower.strip('"') in tweet.text.lower()
-    if lower.startswith("@"):
-        # As on X: a mention entity of that username, not the characters anywhere.
-        return any(name.lower() == lower[1:] for name in _MENTION.findall(tweet.text))
-    if lower.startswith("#"):
-        return re.search(re.escape(lower) + r"(?!\w)", tweet.text.lower()) is not None
-    if lower.isascii():
-        return lower in tweet.words
-    return lower in tweet.text.lower()

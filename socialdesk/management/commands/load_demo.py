@@ -12,10 +12,14 @@ by sasha) and, once, a handful of demo conversations with sent replies whose rev
 are partly submitted (for the dashboards) and partly pending (for the review queue); blair
 disputes one review and has a coaching session planned with sasha; and a press enquiry waits
 with alex's answer for a supervisor's approval (the desk asks approval on escalated cases).
+
+The demo spans the apps (listening's channels, the desk, QA), so it lives at the project level.
+Its conversations come in the way every post does, through `listening.ingest.ingest()`; only
+what the desk's people did since (triage, assignment, answers, resolution) is then set on them.
 """
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -29,15 +33,15 @@ from cases.models import (
     CannedReply,
     Case,
     CaseStatus,
-    Customer,
     DeskSettings,
     EngagementGuidelines,
-    Identity,
     Label,
     Reply,
     Triage,
 )
-from listening.models import Channel, ListeningRule, Mention, Network
+from listening.ingest import ingest
+from listening.models import Channel, ListeningRule, Mention, Network, QuarantinedPost
+from listening.posts import Author, InboundPost
 from socialdesk import roles
 
 # username, role, password, full name
@@ -295,49 +299,39 @@ class Command(BaseCommand):
             return
         now = timezone.now()
         criteria = {c.code: c for c in rubric.criteria.all()}
-        reviews = []
-        for n, (agent, post, text, sentiment, waited, scores) in enumerate(DEMO_REVIEWS, start=1):
-            customer = Customer.objects.create(display_name=f"Demo customer {n}")
-            identity = Identity.objects.create(
-                customer=customer,
-                network=channel.network,
-                external_id=f"demo-qa-{n}",
-                handle=f"demo_customer{n}",
-                name=f"Demo customer {n}",
-                followers=40 * n * n,
+        posts = [
+            _demo_post(
+                f"demo-qa-{n}",
+                f"demo-qa-post-{n}",
+                post,
+                now - timedelta(days=n, hours=2),
+                Author(
+                    external_id=f"demo-qa-{n}",
+                    handle=f"demo_customer{n}",
+                    name=f"Demo customer {n}",
+                    followers=40 * n * n,
+                ),
             )
-            posted = now - timedelta(days=n, hours=2)
-            case = Case.objects.create(
-                customer=customer,
-                channel=channel,
-                conversation_key=f"demo-qa-{n}",
-                subject=post[:200],
+            for n, (_, post, *_) in enumerate(DEMO_REVIEWS, start=1)
+        ]
+        cases = _ingest_demo(channel, posts, now)
+        reviews = []
+        for n, (agent, _, text, sentiment, waited, scores) in enumerate(DEMO_REVIEWS, start=1):
+            posted = posts[n - 1].posted_at
+            case = _set_case(
+                cases[f"demo-qa-{n}"],
                 status=CaseStatus.RESOLVED,
                 priority=70 if sentiment < -0.3 else 35,
+                priority_reasons=[],
                 triage_suggestion="engage",
+                triage_reason="",
                 triage_decision="engage",
                 triage_decided_by=users[agent],
                 triage_decided_at=posted,
                 assignee=users[agent],
                 sentiment=sentiment,
-                language="en",
-                mention_count=1,
-                opened_at=posted,
-                last_inbound_at=posted,
                 first_response_at=posted + timedelta(minutes=waited),
                 resolved_at=posted + timedelta(minutes=waited + 5),
-            )
-            Mention.objects.create(
-                channel=channel,
-                case=case,
-                author=identity,
-                external_id=f"demo-qa-post-{n}",
-                kind="mention",
-                text=post,
-                lang="en",
-                conversation_id=case.conversation_key,
-                posted_at=posted,
-                sentiment=sentiment,
             )
             sent = posted + timedelta(minutes=waited)
             checks = run_checks(text, network=channel.network, is_private=False, case=case)
@@ -394,26 +388,21 @@ class Command(BaseCommand):
         desk = DeskSettings.load()
         desk.approval_for_escalated = True
         desk.save(update_fields=["approval_for_escalated"])
-        customer = Customer.objects.create(display_name="Dana Reyes")
-        identity = Identity.objects.create(
-            customer=customer,
-            network=channel.network,
+        posted = now - timedelta(minutes=25)
+        text = (
+            "Reporter at the Daily Ledger here, @acme_support: can you comment on this "
+            "morning's outage? Readers say orders were charged twice."
+        )
+        journalist = Author(
             external_id="demo-qa-press",
             handle="dana_ledger",
             name="Dana Reyes",
             followers=48_200,
             verified=True,
         )
-        posted = now - timedelta(minutes=25)
-        text = (
-            "Reporter at the Daily Ledger here, @acme_support: can you comment on this "
-            "morning's outage? Readers say orders were charged twice."
-        )
-        case = Case.objects.create(
-            customer=customer,
-            channel=channel,
-            conversation_key="demo-qa-press",
-            subject=text,
+        post = _demo_post("demo-qa-press", "demo-qa-press-post", text, posted, journalist)
+        case = _set_case(
+            _ingest_demo(channel, [post], now)["demo-qa-press"],
             status=CaseStatus.OPEN,
             priority=78,
             priority_reasons=["press enquiry", "reach: 48.2k followers", "verified account"],
@@ -425,23 +414,7 @@ class Command(BaseCommand):
             triage_decided_at=posted + timedelta(minutes=5),
             assignee=users["alex"],
             sentiment=-0.3,
-            language="en",
-            mention_count=1,
-            opened_at=posted,
-            last_inbound_at=posted,
-        )
-        Mention.objects.create(
-            channel=channel,
-            case=case,
-            author=identity,
-            external_id="demo-qa-press-post",
-            kind="mention",
-            text=text,
-            lang="en",
-            conversation_id=case.conversation_key,
-            posted_at=posted,
-            sentiment=-0.3,
-            priority=78,
+            mention_priority=78,
         )
         answer = (
             "Hi Dana, thanks for reaching out. Our press team will get back to you within the "
@@ -467,6 +440,43 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<10} {role:<12} {password}")
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Open http://127.0.0.1:{port}/ and sign in."))
+
+
+def _demo_post(
+    conversation: str, external_id: str, text: str, posted: datetime, author: Author
+) -> InboundPost:
+    return InboundPost(
+        network=Network.X,
+        external_id=external_id,
+        kind="mention",
+        text=text,
+        posted_at=posted,
+        author=author,
+        conversation_id=conversation,
+        lang="en",
+    )
+
+
+def _ingest_demo(channel: Channel, posts: list[InboundPost], now: datetime) -> dict[str, Case]:
+    """The demo's posts stored the way every post is (customers, identities, cases, mentions),
+    then their cases by conversation."""
+    ingest(channel, posts, source=QuarantinedPost.Source.IMPORT, now=now)
+    keys = [post.conversation_id for post in posts]
+    stored = Case.objects.filter(channel=channel, conversation_key__in=keys)
+    return {case.conversation_key: case for case in stored}
+
+
+def _set_case(case: Case, *, mention_priority: int = 0, **history) -> Case:
+    """The demo case as the desk's people left it: triaged, assigned, answered, resolved. The
+    radar's figures are the demo's own (its post's too), so the dashboards show the same
+    numbers on every run."""
+    for name, value in history.items():
+        setattr(case, name, value)
+    Case.objects.filter(pk=case.pk).update(**history)
+    Mention.objects.filter(case=case).update(
+        sentiment=case.sentiment, priority=mention_priority, priority_reasons=[]
+    )
+    return case
 
 
 # (agent, customer post, our reply, case sentiment, minutes to reply, scores or None = pending)

@@ -1,0 +1,290 @@
+"""How a page of inbound posts enters the desk: authors become identities, posts join cases.
+
+`take_in(cursor, channel, posts, scores, now)` runs on the CALLER'S cursor, inside the caller's
+transaction (listening.ingest's, which holds the channel's row lock so no one else threads
+this channel's posts meanwhile); it neither commits nor rolls back. Two statements per step
+whatever the page's size, each one set-based SQL over the whole page:
+
+    upsert the authors' identities, creating a customer for each new one
+    → thread the posts into each customer's open case for the conversation, opening cases
+      as needed, and answer for each post its case and its author's identity.
+
+The case rules of intake live here: a conversation without an open case opens a new one; an
+open case takes the page's posts in (count, latest time, and the radar of its most urgent post
+so far); a pending case goes back to open, because the customer answered. Values are cut to
+the model fields' `max_length`.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from cases.models import Case, CaseStatus, Customer, Identity
+from listening.posts import Author, InboundPost
+from listening.radar import Score, suggest_triage
+from socialdesk.pgjson import page_json
+
+if TYPE_CHECKING:
+    from listening.models import Channel
+
+
+def _max_length(model: type, name: str) -> int:
+    return model._meta.get_field(name).max_length
+
+
+CONVERSATION_KEY_LENGTH = _max_length(Case, "conversation_key")
+SUBJECT_LENGTH = _max_length(Case, "subject")
+_LANGUAGE = _max_length(Case, "language")
+_TRIAGE_REASON = _max_length(Case, "triage_reason")
+_DISPLAY_NAME = _max_length(Customer, "display_name")
+_HANDLE = _max_length(Identity, "handle")
+_NAME = _max_length(Identity, "name")
+_PROFILE_URL = _max_length(Identity, "profile_url")
+_MAX_FOLLOWERS = 2**31 - 1  # an integer column
+
+
+@dataclass(slots=True)
+class Intake:
+    """Where each post of a page went: `author_ids[i]` and `case_ids[i]` belong to posts[i].
+
+    `cases` lists every case the page touched once; `opened` counts the new ones among them.
+    """
+
+    author_ids: list[int] = field(default_factory=list)
+    case_ids: list[int] = field(default_factory=list)
+    cases: list[int] = field(default_factory=list)
+    opened: int = 0
+
+    @property
+    def updated(self) -> int:
+        return len(self.cases) - self.opened
+
+
+class _Identity(NamedTuple):
+    id: int
+    customer_id: int
+    followers: int
+    verified: bool
+
+
+def take_in(
+    cursor,
+    channel: "Channel",
+    posts: Sequence[InboundPost],
+    scores: Sequence[Score],
+    now: datetime,
+) -> Intake:
+    """Identities and cases for `posts` (new to the desk, scored in `scores`); see the module.
+
+    Runs on the caller's `cursor` inside its transaction, which must hold `channel`'s row lock.
+    """
+    identities = _upsert_identities(cursor, channel.network, posts, now)
+    return _thread_into_cases(cursor, channel, posts, scores, identities, now)
+
+
+def conversation_key(post: InboundPost) -> str:
+    """The key that threads a customer's posts of one conversation into one open case."""
+    return post.conversation_id[:CONVERSATION_KEY_LENGTH]
+
+
+def _identity_key(author: Author) -> str:
+    return author.external_id or "unknown"
+
+
+# Lookups go through LATERAL, one index probe per key: the plan stays right even when the
+# table statistics do not know the rows yet (a new channel, a big import). The LIMIT 1 keeps
+# it a probe: without it PostgreSQL may scan the whole index and join.
+_KNOWN_IDENTITIES_SQL = """
+    SELECT i.id, i.customer_id, i.external_id, i.handle, i.name, i.followers, i.verified,
+           i.profile_url
+    FROM json_array_elements_text(%s::json) AS k (external_id)
+    CROSS JOIN LATERAL (
+        SELECT * FROM cases_identity WHERE network = %s AND external_id = k.external_id
+        LIMIT 1
+    ) AS i
+"""
+
+_NEW_CUSTOMERS_SQL = """
+    INSERT INTO cases_customer (display_name, created_at)
+    SELECT name, %s FROM json_array_elements_text(%s::json) WITH ORDINALITY AS k (name, n)
+    ORDER BY n
+    RETURNING id
+"""
+
+# Upsert keeps the customer of an existing identity; an empty handle or name (a page without
+# `includes`, a deleted account) never erases what we knew. Rows go in key order, so two
+# pollers seeing the same authors lock them in the same order and cannot deadlock.
+_UPSERT_IDENTITIES_SQL = """
+    INSERT INTO cases_identity
+        (customer_id, network, external_id, handle, name, followers, verified, profile_url,
+         updated_at)
+    SELECT customer_id, %s, external_id, handle, name, followers, verified, profile_url, %s
+    FROM json_to_recordset(%s::json)
+         AS k (customer_id bigint, external_id varchar, handle varchar, name varchar,
+               followers int, verified boolean, profile_url varchar)
+    ORDER BY external_id
+    ON CONFLICT (network, external_id) DO UPDATE SET
+        handle = COALESCE(NULLIF(EXCLUDED.handle, ''), cases_identity.handle),
+        name = COALESCE(NULLIF(EXCLUDED.name, ''), cases_identity.name),
+        followers = EXCLUDED.followers,
+        verified = EXCLUDED.verified,
+        profile_url = COALESCE(NULLIF(EXCLUDED.profile_url, ''), cases_identity.profile_url),
+        updated_at = EXCLUDED.updated_at
+    RETURNING id, customer_id, external_id, followers, verified
+"""
+
+
+def _upsert_identities(
+    cursor, network: str, posts: Sequence[InboundPost], now: datetime
+) -> dict[str, _Identity]:
+    """The identity of every author, created (with a new customer) or refreshed as needed."""
+    latest: dict[str, Author] = {}
+    for post in posts:
+        latest[_identity_key(post.author)] = post.author  # later posts: fresher profile
+    cursor.execute(_KNOWN_IDENTITIES_SQL, [page_json(list(latest)), network])
+    identities: dict[str, _Identity] = {}
+    unchanged: set[str] = set()
+    for id_, customer_id, key, handle, name, followers, verified, profile_url in cursor:
+        author = latest[key]
+        identities[key] = _Identity(id_, customer_id, followers, verified)
+        if not (author.handle or author.name) or (
+            (author.handle, author.name, author.followers, author.verified)
+            == (handle, name, followers, verified)
+            and author.profile_url in ("", profile_url)
+        ):
+            unchanged.add(key)
+
+    new_keys = [key for key in latest if key not in identities]
+    customer_ids: dict[str, int] = {}
+    if new_keys:
+        names = [_display_name(latest[key]) for key in new_keys]
+        cursor.execute(_NEW_CUSTOMERS_SQL, [now, page_json(names)])
+        customer_ids = dict(zip(new_keys, (row[0] for row in cursor.fetchall()), strict=True))
+    upserts = [
+        {
+            "customer_id": customer_ids.get(key) or identities[key].customer_id,
+            "external_id": key,
+            "handle": author.handle[:_HANDLE],
+            "name": author.name[:_NAME],
+            "followers": max(0, min(author.followers, _MAX_FOLLOWERS)),
+            "verified": author.verified,
+            "profile_url": author.profile_url[:_PROFILE_URL],
+        }
+        for key, author in latest.items()
+        if key not in unchanged
+    ]
+    if upserts:
+        cursor.execute(_UPSERT_IDENTITIES_SQL, [network, now, page_json(upserts)])
+        for id_, customer_id, key, followers, verified in cursor:
+            identities[key] = _Identity(id_, customer_id, followers, verified)
+    return identities
+
+
+def _display_name(author: Author) -> str:
+    name = author.name or (f"@{author.handle}" if author.handle else "") or "Unknown author"
+    return name[:_DISPLAY_NAME]
+
+
+# One statement threads the page into cases: a conversation without an open case gets a new
+# one, an open case (the partial unique index case_one_open_per_conversation) takes the page's
+# posts in: count, latest time, and the radar of its most urgent post so far (the newer on a
+# tie, or whatever the page has if the case has no triage yet). A pending case goes back to
+# open: the customer answered. In DO UPDATE, `cases_case` is the row as it was and EXCLUDED
+# the page's summary. (xmax = 0) is true for the rows this statement inserted.
+_UPSERT_CASES_SQL = """
+    INSERT INTO cases_case
+        (channel_id, updated_at, opened_at, customer_id, conversation_key, subject, language,
+         is_private, status, priority, priority_reasons, triage_suggestion, triage_reason,
+         mention_count, last_inbound_at, sentiment, triage_decision, triage_decision_reason)
+    SELECT %s, %s, opened_at, customer_id, conversation_key, subject, language, is_private,
+           '{new}', priority, priority_reasons, triage_suggestion, triage_reason,
+           mention_count, last_inbound_at, sentiment, '', ''
+    FROM json_to_recordset(%s::json)
+         AS k (opened_at timestamptz, customer_id bigint, conversation_key varchar,
+               subject varchar, language varchar, is_private boolean, priority int,
+               priority_reasons jsonb, triage_suggestion varchar, triage_reason varchar,
+               mention_count int, last_inbound_at timestamptz, sentiment float8)
+    ON CONFLICT (channel_id, customer_id, conversation_key)
+        WHERE status IN ('{new}', '{open}', '{pending}')
+    DO UPDATE SET
+        status = CASE cases_case.status WHEN '{pending}' THEN '{open}'
+            ELSE cases_case.status END,
+        mention_count = cases_case.mention_count + EXCLUDED.mention_count,
+        last_inbound_at = GREATEST(cases_case.last_inbound_at, EXCLUDED.last_inbound_at),
+        updated_at = EXCLUDED.updated_at,
+        priority = CASE WHEN {page_leads} THEN EXCLUDED.priority ELSE cases_case.priority END,
+        priority_reasons = CASE WHEN {page_leads}
+            THEN EXCLUDED.priority_reasons ELSE cases_case.priority_reasons END,
+        sentiment = CASE WHEN {page_leads} THEN EXCLUDED.sentiment ELSE cases_case.sentiment END,
+        triage_suggestion = CASE WHEN {page_leads}
+            THEN EXCLUDED.triage_suggestion ELSE cases_case.triage_suggestion END,
+        triage_reason = CASE WHEN {page_leads}
+            THEN EXCLUDED.triage_reason ELSE cases_case.triage_reason END
+    RETURNING id, customer_id, conversation_key, (xmax = 0) AS opened
+""".format(
+    new=CaseStatus.NEW.value,
+    open=CaseStatus.OPEN.value,
+    pending=CaseStatus.PENDING.value,
+    page_leads="(EXCLUDED.priority >= cases_case.priority OR cases_case.triage_suggestion = '')",
+)
+
+
+def _thread_into_cases(
+    cursor,
+    channel: "Channel",
+    posts: Sequence[InboundPost],
+    scores: Sequence[Score],
+    identities: dict[str, _Identity],
+    now: datetime,
+) -> Intake:
+    """Each post's case: the open case of its customer's conversation, or a new one."""
+    keys = []
+    groups: dict[tuple[int, str], list[tuple[InboundPost, Score]]] = defaultdict(list)
+    for post, score in zip(posts, scores, strict=True):
+        key = (identities[_identity_key(post.author)].customer_id, conversation_key(post))
+        keys.append(key)
+        groups[key].append((post, score))
+
+    rows = [_case_summary(key, items, identities) for key, items in groups.items()]
+    cursor.execute(_UPSERT_CASES_SQL, [channel.pk, now, page_json(rows)])
+    intake = Intake()
+    case_ids = {}
+    for case_id, customer_id, key, opened in cursor.fetchall():
+        case_ids[(customer_id, key)] = case_id
+        intake.opened += opened
+    intake.cases = list(case_ids.values())
+    intake.case_ids = [case_ids[key] for key in keys]
+    intake.author_ids = [identities[_identity_key(post.author)].id for post in posts]
+    return intake
+
+
+def _case_summary(
+    key: tuple[int, str], items: list[tuple[InboundPost, Score]], identities: dict[str, _Identity]
+) -> dict[str, Any]:
+    """What one page says about one conversation, for a new case or an open one."""
+    first = min((post for post, _ in items), key=lambda post: post.posted_at)
+    post, score = max(items, key=lambda item: item[1].priority)
+    identity = identities[_identity_key(post.author)]
+    triage, reason = suggest_triage(score, identity.followers, identity.verified)
+    return {
+        "opened_at": first.posted_at.isoformat(),
+        "customer_id": key[0],
+        "conversation_key": key[1],
+        "subject": _subject(first.text),
+        "language": first.lang[:_LANGUAGE],
+        "is_private": first.is_private,
+        "priority": score.priority,
+        "priority_reasons": score.reasons,
+        "triage_suggestion": triage,
+        "triage_reason": reason[:_TRIAGE_REASON],
+        "mention_count": len(items),
+        "last_inbound_at": max(post.posted_at for post, _ in items).isoformat(),
+        "sentiment": score.sentiment,
+    }
+
+
+def _subject(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SUBJECT_LENGTH else flat[: SUBJECT_LENGTH - 1] + "…"

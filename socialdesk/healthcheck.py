@@ -1,6 +1,6 @@
 """What every part of the health page is made of: a `Check`, and the page's wording of times
-and counts (durations: socialdesk.durations). The apps' health modules (listening.health) and socialdesk.health, which
-composes the page, share these."""
+and counts (durations are socialdesk.durations'). The apps' health modules (listening.health)
+and socialdesk.health, which composes the page, share these."""
 
 from dataclasses import dataclass
 from datetime import datetime

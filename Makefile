@@ -74,7 +74,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=false SECRET_KEY=bench-only-secret \
 		CREDENTIALS_KEY=$(TEST_CREDENTIALS_KEY) \
-		SECURE_SSL_REDIRECT=false $(PY) manage.py bench $(BENCH_ARGS)
+		SECURE_SSL_REDIRECT=false $(PY) -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -19,8 +19,8 @@ from cases import sending
 from cases.models import Case, CaseEvent, DeskSettings, Reply
 from cases.replies import AlreadySubmitted
 from cases.sending import SendOutcome
-from listening.simulator.testing import SimulatorClient
 from tests.conftest import logged_in
+from tests.simulator import SimulatorClient
 from tests.test_sending import (  # noqa: F401  (fixtures shared with that module)
     _fresh_cache,
     enqueued,

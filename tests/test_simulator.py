@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ import pytest
 import requests
 import tweepy
 
-from listening.simulator.testing import SimulatorClient, running_simulator
+from tests.simulator import SimulatorClient, running_simulator
 
 X_FIELDS = {
     "expansions": ["author_id", "referenced_tweets.id", "in_reply_to_user_id"],
@@ -164,8 +165,8 @@ def test_facebook_feed_pages_with_facebook_sdk_get_all_connections(sim, graph):
 
 def test_facebook_since_filters_feed_on_updated_time(sim, graph):
     sim.publish("facebook", 3, kind="visitor_post")
-    cutoff = int(time.time())
-    time.sleep(1.05)
+    cutoff = int(sim.state.now())
+    sim.advance(1.05)
     comment_id = sim.publish("facebook", 1, kind="comment")[0]
 
     feed = graph.get_connections("2000", "feed", fields=FB_POST_FIELDS, since=cutoff + 1)
@@ -554,7 +555,11 @@ def test_timeout_fault_outlasts_the_client_and_has_no_effect(sim):
         x_client(sim, timeout=0.5).create_tweet(
             text="hello", in_reply_to_tweet_id=target, user_auth=False
         )
-    time.sleep(2.2)
+    held = [t for t in threading.enumerate() if t.name.endswith("(process_request_thread)")]
+    assert held, "the simulator still holds the request the client gave up on"
+    sim.server.stopping.set()  # wakes the held request now rather than after fault_sleep
+    for thread in held:
+        thread.join(timeout=5)
     assert sim.replies("x") == []
 
 
@@ -694,7 +699,7 @@ def test_checked_tokens_expire_and_unknown_ones_are_refused(sim):
     assert x_get(sim, "/2/users/me").status_code == 401
     me = requests.get(f"{sim.url}/2/users/me", headers=live, timeout=5)
     assert me.status_code == 200 and me.json()["data"]["id"] == "1000"  # the token's own brand
-    time.sleep(1.1)
+    sim.advance(1.1)
     expired = requests.get(f"{sim.url}/2/users/me", headers=live, timeout=5)
     assert expired.status_code == 401 and expired.json()["title"] == "Unauthorized"
     fresh = refresh_with(sim, grant["refresh_token"], client_id="sim-client").json()

@@ -1,5 +1,5 @@
-"""Small builders: network-neutral posts (ingest, radar, benchmarks) and cases as ingest leaves
-them (the desk's pages, actions and QA)."""
+"""Small builders: network-neutral posts (ingest, radar, benchmarks), cases as ingest leaves
+them (the desk's pages, actions and QA), replies, and QA's rubrics, reviews and teams."""
 
 import itertools
 from collections.abc import Iterable
@@ -11,9 +11,12 @@ from django.utils import timezone
 from cases.models import Case, CaseStatus, Customer, Identity, Label, Reply
 from listening.models import Channel, Mention, MentionKind, Network
 from listening.posts import Author, InboundPost
+from qa.models import Criterion, CriterionScore, Review, Rubric, Team
 
 BASE_TIME = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 COMPLAINT = "@acme_support my order arrived broken, I want a refund"
+# Markup a customer (or anyone) might type: every page must show it as text.
+HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 
 _serial = itertools.count(1)
 
@@ -140,8 +143,120 @@ def add_mention(
     )
 
 
-def make_reply(case: Case, author: Any, state: str, **fields: Any) -> Reply:
+def make_reply(
+    case: Case, author: Any, state: str, *, text: str = "Sorry to hear that!", **fields: Any
+) -> Reply:
     """A reply on `case` in `state`; `fields` set its times, error and the like."""
-    return Reply.objects.create(
-        case=case, author=author, text="Sorry to hear that!", state=state, **fields
+    return Reply.objects.create(case=case, author=author, text=text, state=state, **fields)
+
+
+def make_sent_reply(
+    author: Any,
+    channel: Channel | None = None,
+    *,
+    text: str = "Sorry about that! Please DM us.",
+    **case_fields: Any,
+) -> Reply:
+    """A reply `author` sent just now to the first post of a new case assigned to them, on
+    `channel` (a new X channel by default); `case_fields` set the case's own fields."""
+    from tests.conftest import make_channel
+
+    case = make_case(channel or make_channel(Network.X), **({"assignee": author} | case_fields))
+    now = timezone.now()
+    return make_reply(
+        case,
+        author,
+        Reply.State.SENT,
+        text=text,
+        external_id=f"sent-{next(_serial)}",
+        in_reply_to=case.mentions.first(),
+        queued_at=now,
+        sent_at=now,
     )
+
+
+# ---- QA ------------------------------------------------------------------------------------
+
+TEST_RUBRIC = "Test rubric"
+
+
+def make_rubric(name: str = TEST_RUBRIC) -> Rubric:
+    """A rubric of three criteria: a critical yes/no, a weighted 1-5 and a 1-3 that allows N/A."""
+    rubric = Rubric.objects.create(name=name)
+    Criterion.objects.create(
+        rubric=rubric,
+        code="right_person",
+        name="Engaged the right person",
+        scale=Criterion.Scale.YES_NO,
+        critical=True,
+        position=1,
+    )
+    Criterion.objects.create(
+        rubric=rubric,
+        code="tact",
+        name="Tact and empathy",
+        scale=Criterion.Scale.FIVE,
+        position=2,
+        weight=2,
+    )
+    Criterion.objects.create(
+        rubric=rubric,
+        code="spelling",
+        name="Spelling",
+        scale=Criterion.Scale.THREE,
+        allow_na=True,
+        position=3,
+    )
+    return rubric
+
+
+def make_review(
+    agent: Any,
+    reviewer: Any,
+    *,
+    score: float | None = 90.0,
+    weight: float = 1.0,
+    rubric: Rubric | None = None,
+    values: dict[str, int | None] | None = None,
+    submitted_at: datetime | None = None,
+    critical_failed: bool = False,
+    status: str = Review.Status.SUBMITTED,
+    kind: str = Review.Kind.SAMPLE,
+    reply: Reply | None = None,
+    channel: Channel | None = None,
+    comment: str = "Good reply.",
+) -> Review:
+    """`reviewer`'s review of `reply` (by default a new reply `agent` sent) on the test rubric,
+    with its criterion `values` (by default a good score on each)."""
+    rubric = rubric or Rubric.objects.filter(name=TEST_RUBRIC).first() or make_rubric()
+    reply = reply or make_sent_reply(agent, channel)
+    review = Review.objects.create(
+        kind=kind,
+        reply=reply,
+        case=reply.case,
+        agent=agent,
+        reviewer=reviewer,
+        rubric=rubric,
+        status=status,
+        score=score,
+        weight=weight,
+        critical_failed=critical_failed,
+        comment=comment,
+        submitted_at=(submitted_at or timezone.now())
+        if status == Review.Status.SUBMITTED
+        else None,
+    )
+    values = values if values is not None else {"right_person": 1, "tact": 4, "spelling": 3}
+    criteria = {c.code: c for c in rubric.criteria.all()}
+    CriterionScore.objects.bulk_create(
+        CriterionScore(review=review, criterion=criteria[code], value=v)
+        for code, v in values.items()
+    )
+    return review
+
+
+def make_team(name: str, supervisors: Iterable[Any] = (), members: Iterable[Any] = ()) -> Team:
+    team = Team.objects.create(name=name)
+    team.supervisors.set(supervisors)
+    team.members.set(members)
+    return team

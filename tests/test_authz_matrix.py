@@ -23,8 +23,7 @@ from qa.models import CoachingSession, Review, SamplingPolicy
 from qa.rubrics import default_rubric
 from socialdesk import policy, roles
 from tests.conftest import logged_in, make_channel, make_user
-from tests.factories import make_case
-from tests.test_qa_coaching import make_reply, make_review, make_team
+from tests.factories import make_case, make_review, make_sent_reply, make_team
 
 
 @dataclass(frozen=True)
@@ -100,10 +99,10 @@ def build_desk(agent, qa, supervisor, admin, outsider) -> Desk:
         agent_response=Review.AgentResponse.DISPUTED, agent_comment="I disagree."
     )
     session = cal.do_create_session(
-        "Week 1", default_rubric(), [make_reply(agent, channel)], [qa, qa2], qa
+        "Week 1", default_rubric(), [make_sent_reply(agent, channel)], [qa, qa2], qa
     )
     gold = cal.do_add_gold(
-        make_reply(agent, channel),
+        make_sent_reply(agent, channel),
         {c.code: c.max_value for c in default_rubric().criteria.all()},
         supervisor,
     )
@@ -302,7 +301,7 @@ def test_another_cases_post_id_cannot_be_replied_to_through_this_case(desk):
 
 
 def test_a_reply_of_another_session_cannot_be_made_gold_through_this_one(desk):
-    outside = make_reply(desk.users[roles.AGENT])
+    outside = make_sent_reply(desk.users[roles.AGENT])
     client = logged_in(desk.users[roles.SUPERVISOR])
     url = reverse("qa:calibration_gold", args=[desk.session.pk])
     assert client.post(url, {"reply": outside.pk}).status_code == 404

@@ -19,8 +19,7 @@ from qa import dashboard as dash
 from qa.stats import weighted_mean_ci, wilson_interval
 from socialdesk import roles
 from tests.conftest import logged_in, make_channel, make_user
-from tests.factories import add_mention, make_case
-from tests.test_qa_coaching import make_review, make_rubric, make_team
+from tests.factories import add_mention, make_case, make_review, make_rubric, make_team
 
 
 @pytest.fixture(autouse=True)

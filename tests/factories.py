@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from cases.models import Case, CaseStatus, Customer, Identity, Label, Reply
@@ -175,38 +176,112 @@ def make_sent_reply(
     )
 
 
+# ---- replies as the connector tests send them -----------------------------------------------
+
+
+def make_x_reply(
+    channel: Channel, *, private: bool = False, text: str = "Sorry! DM us. ^AB", link: bool = True
+) -> Reply:
+    """A reply being sent on X to Clara's mention (or DM), with the ids the connector tests'
+    recorded payloads use; `link=False` leaves out what it answers."""
+    return _sending_reply(
+        channel,
+        "Clara",
+        Identity(network="x", external_id="2244994945", handle="clara_g"),
+        conversation="dm:1000-2244994945" if private else "1861000000000000101",
+        post_id="1861000000000000410" if private else "1861000000000000105",
+        kind="dm" if private else "reply",
+        private=private,
+        posted_at=datetime(2026, 11, 23, 10, 15, tzinfo=UTC),
+        text=text,
+        link=link,
+    )
+
+
+def make_facebook_reply(
+    channel: Channel, *, kind: str = "comment", private: bool = False, text: str = "Sorry!"
+) -> Reply:
+    """A reply being sent on Facebook to Ahmed's comment (or message, `kind="dm"`), with the ids
+    the connector tests' recorded payloads use."""
+    is_dm = kind == "dm"
+    return _sending_reply(
+        channel,
+        "Ahmed",
+        Identity(network="facebook", external_id="10233344455", name="Ahmed Ali"),
+        conversation="msg:t_3141592653589793" if is_dm else "2000_7710002",
+        post_id="m_kP8Z1wQ0bA7c2fJ9xLq3RtYvN5dE6" if is_dm else "7710002_55501",
+        kind=kind,
+        private=private,
+        posted_at=datetime(2026, 11, 23, 10, 20, tzinfo=UTC),
+        text=text,
+    )
+
+
+def _sending_reply(
+    channel: Channel,
+    customer: str,
+    identity: Identity,
+    *,
+    conversation: str,
+    post_id: str,
+    kind: str,
+    private: bool,
+    posted_at: datetime,
+    text: str,
+    link: bool = True,
+) -> Reply:
+    """`customer` known by `identity`, a case with their one post, and a new agent's reply to it
+    in SENDING. The case and the post are private when the post is a DM."""
+    is_dm = kind == "dm"
+    identity.customer = Customer.objects.create(display_name=customer)
+    identity.save()
+    case = Case.objects.create(
+        customer=identity.customer, channel=channel, conversation_key=conversation, is_private=is_dm
+    )
+    mention = Mention.objects.create(
+        channel=channel,
+        case=case,
+        author=identity,
+        external_id=post_id,
+        kind=kind,
+        is_private=is_dm,
+        text="help",
+        conversation_id=conversation,
+        posted_at=posted_at,
+    )
+    author = User.objects.create_user(username=f"agent{Reply.objects.count()}")
+    return Reply.objects.create(
+        case=case,
+        author=author,
+        in_reply_to=mention if link else None,
+        text=text,
+        is_private=private,
+        state=Reply.State.SENDING,
+        sending_started_at=datetime(2026, 11, 23, 10, 30, tzinfo=UTC),
+    )
+
+
 # ---- QA ------------------------------------------------------------------------------------
 
 TEST_RUBRIC = "Test rubric"
+# A critical yes/no, a 1-5 weighted twice and a 1-3 that allows N/A, in this order.
+TEST_CRITERIA = [
+    {
+        "code": "right_person",
+        "name": "Engaged the right person",
+        "scale": Criterion.Scale.YES_NO,
+        "critical": True,
+    },
+    {"code": "tact", "name": "Tact and empathy", "scale": Criterion.Scale.FIVE, "weight": 2},
+    {"code": "spelling", "name": "Spelling", "scale": Criterion.Scale.THREE, "allow_na": True},
+]
 
 
 def make_rubric(name: str = TEST_RUBRIC) -> Rubric:
-    """A rubric of three criteria: a critical yes/no, a weighted 1-5 and a 1-3 that allows N/A."""
+    """A rubric of the TEST_CRITERIA."""
     rubric = Rubric.objects.create(name=name)
-    Criterion.objects.create(
-        rubric=rubric,
-        code="right_person",
-        name="Engaged the right person",
-        scale=Criterion.Scale.YES_NO,
-        critical=True,
-        position=1,
-    )
-    Criterion.objects.create(
-        rubric=rubric,
-        code="tact",
-        name="Tact and empathy",
-        scale=Criterion.Scale.FIVE,
-        position=2,
-        weight=2,
-    )
-    Criterion.objects.create(
-        rubric=rubric,
-        code="spelling",
-        name="Spelling",
-        scale=Criterion.Scale.THREE,
-        allow_na=True,
-        position=3,
-    )
+    for position, criterion in enumerate(TEST_CRITERIA, start=1):
+        Criterion.objects.create(rubric=rubric, position=position, **criterion)
     return rubric
 
 

@@ -256,7 +256,7 @@ def test_list_page_has_a_constant_number_of_queries(
     sessions(5)
     with CaptureQueriesContext(connection) as five:
         assert client.get(reverse("qa:calibration_list")).status_code == 200
-    sessions(45)
+    sessions(15)
     with django_assert_num_queries(len(five.captured_queries)):
         assert client.get(reverse("qa:calibration_list")).status_code == 200
 
@@ -270,7 +270,7 @@ def test_session_page_has_a_constant_number_of_queries(
         submit_all(session, [qa, qa2, qa3], [[i % 3 for i in range(n)]] * 3)
         return session
 
-    small, large = make(5), make(50)
+    small, large = make(5), make(20)
     client = logged_in(supervisor)
     with CaptureQueriesContext(connection) as five:
         assert client.get(page(small)).status_code == 200

@@ -30,8 +30,8 @@ from listening.connectors.x import XConnector
 from listening.models import Channel, Mention, Network
 from listening.polling import PollOutcome
 from tests.conftest import X_API, calls_to, make_channel, wait_for
+from tests.factories import make_x_reply
 from tests.simulator import SimulatorClient, running_simulator
-from tests.test_connector_x import make_reply
 
 BASE = X_API
 BRAND_ID = "1000"
@@ -228,7 +228,7 @@ def test_publish_after_a_401_refreshes_and_posts_once(db, x_settings, rsps):
     rsps.post(TWEETS, status=201, json={"data": {"id": "1861000000000000999", "text": "x"}})
     rsps.post(TOKEN_URL, json=new_tokens())
 
-    assert XConnector().publish(make_reply(channel)) == "1861000000000000999"
+    assert XConnector().publish(make_x_reply(channel)) == "1861000000000000999"
 
     first, retry = calls_to(rsps, TWEETS)
     assert retry.request.headers["Authorization"] == "Bearer new-access"

@@ -696,7 +696,7 @@ def test_a_supervisor_persona_may_approve_and_an_agent_may_not(agent, supervisor
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("worker", [{"beat": False}], indirect=True)
+@pytest.mark.parametrize("worker", [{"beat": False}], ids=["no beat"], indirect=True)
 def test_a_celery_worker_sends_a_queued_reply_once(simulator, worker, settings):
     settings.X_API_BASE_URL = simulator.url  # this process polls; the worker only sends
     channel = make_channel(

@@ -17,13 +17,21 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 
 from listening.models import Channel, Network
-from listening.simulator.testing import running_simulator
 from socialdesk import roles
+from tests.simulator import running_simulator
 
 _seq = itertools.count(1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Hash the personas' passwords cheaply: PBKDF2's million rounds cost up to seconds per user
+    on a busy machine, and no test here asks how a password is stored, only who gets in."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -205,11 +213,14 @@ def simulator():
 
 
 @pytest.fixture
-def worker(simulator, tmp_path):
+def worker(request, simulator, tmp_path):
     """A Celery worker with embedded beat, polling every second, talking to the simulator.
 
-    Needs a transactional test (its own process reads what the test commits).
+    `@pytest.mark.parametrize("worker", [{"beat": False}], indirect=True)` starts it without
+    beat: it then runs only the task messages the test sends. Needs a transactional test (its
+    own process reads what the test commits).
     """
+    beat = getattr(request, "param", {}).get("beat", True)
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     env = {
         **os.environ,
@@ -225,7 +236,8 @@ def worker(simulator, tmp_path):
     log_path = tmp_path / "worker.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "socialdesk", "worker", "-B"]
+            [sys.executable, "-m", "celery", "-A", "socialdesk", "worker"]
+            + (["-B"] if beat else [])
             + ["--pool", "solo", "--loglevel", "WARNING"],
             cwd=ROOT,
             env=env,

@@ -1,19 +1,23 @@
-"""Small builders: network-neutral posts (ingest, radar, benchmarks) and cases as ingest leaves
-them (the desk's pages, actions and QA)."""
+"""Small builders: network-neutral posts (ingest, radar, benchmarks), cases as ingest leaves
+them (the desk's pages, actions and QA), replies, and QA's rubrics, reviews and teams."""
 
 import itertools
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from cases.models import Case, CaseStatus, Customer, Identity, Label, Reply
 from listening.models import Channel, Mention, MentionKind, Network
 from listening.posts import Author, InboundPost
+from qa.models import Criterion, CriterionScore, Review, Rubric, Team
 
 BASE_TIME = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 COMPLAINT = "@acme_support my order arrived broken, I want a refund"
+# Markup a customer (or anyone) might type: every page must show it as text.
+HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 
 _serial = itertools.count(1)
 
@@ -140,8 +144,194 @@ def add_mention(
     )
 
 
-def make_reply(case: Case, author: Any, state: str, **fields: Any) -> Reply:
+def make_reply(
+    case: Case, author: Any, state: str, *, text: str = "Sorry to hear that!", **fields: Any
+) -> Reply:
     """A reply on `case` in `state`; `fields` set its times, error and the like."""
-    return Reply.objects.create(
-        case=case, author=author, text="Sorry to hear that!", state=state, **fields
+    return Reply.objects.create(case=case, author=author, text=text, state=state, **fields)
+
+
+def make_sent_reply(
+    author: Any,
+    channel: Channel | None = None,
+    *,
+    text: str = "Sorry about that! Please DM us.",
+    **case_fields: Any,
+) -> Reply:
+    """A reply `author` sent just now to the first post of a new case assigned to them, on
+    `channel` (a new X channel by default); `case_fields` set the case's own fields."""
+    from tests.conftest import make_channel
+
+    case = make_case(channel or make_channel(Network.X), **({"assignee": author} | case_fields))
+    now = timezone.now()
+    return make_reply(
+        case,
+        author,
+        Reply.State.SENT,
+        text=text,
+        external_id=f"sent-{next(_serial)}",
+        in_reply_to=case.mentions.first(),
+        queued_at=now,
+        sent_at=now,
     )
+
+
+# ---- replies as the connector tests send them -----------------------------------------------
+
+
+def make_x_reply(
+    channel: Channel, *, private: bool = False, text: str = "Sorry! DM us. ^AB", link: bool = True
+) -> Reply:
+    """A reply being sent on X to Clara's mention (or DM), with the ids the connector tests'
+    recorded payloads use; `link=False` leaves out what it answers."""
+    return _sending_reply(
+        channel,
+        "Clara",
+        Identity(network="x", external_id="2244994945", handle="clara_g"),
+        conversation="dm:1000-2244994945" if private else "1861000000000000101",
+        post_id="1861000000000000410" if private else "1861000000000000105",
+        kind="dm" if private else "reply",
+        private=private,
+        posted_at=datetime(2026, 11, 23, 10, 15, tzinfo=UTC),
+        text=text,
+        link=link,
+    )
+
+
+def make_facebook_reply(
+    channel: Channel, *, kind: str = "comment", private: bool = False, text: str = "Sorry!"
+) -> Reply:
+    """A reply being sent on Facebook to Ahmed's comment (or message, `kind="dm"`), with the ids
+    the connector tests' recorded payloads use."""
+    is_dm = kind == "dm"
+    return _sending_reply(
+        channel,
+        "Ahmed",
+        Identity(network="facebook", external_id="10233344455", name="Ahmed Ali"),
+        conversation="msg:t_3141592653589793" if is_dm else "2000_7710002",
+        post_id="m_kP8Z1wQ0bA7c2fJ9xLq3RtYvN5dE6" if is_dm else "7710002_55501",
+        kind=kind,
+        private=private,
+        posted_at=datetime(2026, 11, 23, 10, 20, tzinfo=UTC),
+        text=text,
+    )
+
+
+def _sending_reply(
+    channel: Channel,
+    customer: str,
+    identity: Identity,
+    *,
+    conversation: str,
+    post_id: str,
+    kind: str,
+    private: bool,
+    posted_at: datetime,
+    text: str,
+    link: bool = True,
+) -> Reply:
+    """`customer` known by `identity`, a case with their one post, and a new agent's reply to it
+    in SENDING. The case and the post are private when the post is a DM."""
+    is_dm = kind == "dm"
+    identity.customer = Customer.objects.create(display_name=customer)
+    identity.save()
+    case = Case.objects.create(
+        customer=identity.customer, channel=channel, conversation_key=conversation, is_private=is_dm
+    )
+    mention = Mention.objects.create(
+        channel=channel,
+        case=case,
+        author=identity,
+        external_id=post_id,
+        kind=kind,
+        is_private=is_dm,
+        text="help",
+        conversation_id=conversation,
+        posted_at=posted_at,
+    )
+    author = User.objects.create_user(username=f"agent{Reply.objects.count()}")
+    return Reply.objects.create(
+        case=case,
+        author=author,
+        in_reply_to=mention if link else None,
+        text=text,
+        is_private=private,
+        state=Reply.State.SENDING,
+        sending_started_at=datetime(2026, 11, 23, 10, 30, tzinfo=UTC),
+    )
+
+
+# ---- QA ------------------------------------------------------------------------------------
+
+TEST_RUBRIC = "Test rubric"
+# A critical yes/no, a 1-5 weighted twice and a 1-3 that allows N/A, in this order.
+TEST_CRITERIA = [
+    {
+        "code": "right_person",
+        "name": "Engaged the right person",
+        "scale": Criterion.Scale.YES_NO,
+        "critical": True,
+    },
+    {"code": "tact", "name": "Tact and empathy", "scale": Criterion.Scale.FIVE, "weight": 2},
+    {"code": "spelling", "name": "Spelling", "scale": Criterion.Scale.THREE, "allow_na": True},
+]
+
+
+def make_rubric(name: str = TEST_RUBRIC) -> Rubric:
+    """A rubric of the TEST_CRITERIA."""
+    rubric = Rubric.objects.create(name=name)
+    for position, criterion in enumerate(TEST_CRITERIA, start=1):
+        Criterion.objects.create(rubric=rubric, position=position, **criterion)
+    return rubric
+
+
+def make_review(
+    agent: Any,
+    reviewer: Any,
+    *,
+    score: float | None = 90.0,
+    weight: float = 1.0,
+    rubric: Rubric | None = None,
+    values: dict[str, int | None] | None = None,
+    submitted_at: datetime | None = None,
+    critical_failed: bool = False,
+    status: str = Review.Status.SUBMITTED,
+    kind: str = Review.Kind.SAMPLE,
+    reply: Reply | None = None,
+    channel: Channel | None = None,
+    comment: str = "Good reply.",
+) -> Review:
+    """`reviewer`'s review of `reply` (by default a new reply `agent` sent) on the test rubric,
+    with its criterion `values` (by default a good score on each)."""
+    rubric = rubric or Rubric.objects.filter(name=TEST_RUBRIC).first() or make_rubric()
+    reply = reply or make_sent_reply(agent, channel)
+    review = Review.objects.create(
+        kind=kind,
+        reply=reply,
+        case=reply.case,
+        agent=agent,
+        reviewer=reviewer,
+        rubric=rubric,
+        status=status,
+        score=score,
+        weight=weight,
+        critical_failed=critical_failed,
+        comment=comment,
+        submitted_at=(submitted_at or timezone.now())
+        if status == Review.Status.SUBMITTED
+        else None,
+    )
+    values = values if values is not None else {"right_person": 1, "tact": 4, "spelling": 3}
+    criteria = {c.code: c for c in rubric.criteria.all()}
+    CriterionScore.objects.bulk_create(
+        CriterionScore(review=review, criterion=criteria[code], value=v)
+        for code, v in values.items()
+    )
+    return review
+
+
+def make_team(name: str, supervisors: Iterable[Any] = (), members: Iterable[Any] = ()) -> Team:
+    team = Team.objects.create(name=name)
+    team.supervisors.set(supervisors)
+    team.members.set(members)
+    return team

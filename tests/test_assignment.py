@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from cases import presence
+from cases import presence, tasks
 from cases.assignment import auto_assign
 from cases.models import Case, CaseEvent, CaseStatus, DeskSettings
 from tests.conftest import make_user
@@ -142,3 +142,13 @@ def test_a_run_costs_a_fixed_number_of_queries(desk, x_channel, cases, django_as
     # settings, agents, savepoint, open counts, candidates, bulk update, bulk insert, release
     with django_assert_num_queries(8):
         assert auto_assign() == cases
+
+
+def test_the_beat_task_runs_the_assignment(desk, x_channel):
+    (alex,) = online_agents("alex")
+    case = make_case(x_channel)
+
+    assert tasks.auto_assign_cases() == 1
+
+    case.refresh_from_db()
+    assert case.assignee == alex

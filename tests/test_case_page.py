@@ -21,10 +21,7 @@ from cases.models import (
 )
 from cases.views import case as case_views
 from tests.conftest import logged_in, make_user
-from tests.factories import add_mention, make_case, make_customer
-
-HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
-
+from tests.factories import HOSTILE, add_mention, make_case, make_customer
 
 # Presence lives in the cache.
 pytestmark = pytest.mark.usefixtures("clean_cache")

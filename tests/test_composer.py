@@ -22,8 +22,8 @@ from cases.models import (
 from listening.models import Channel, MentionKind, Network
 from tests import factories
 from tests.conftest import logged_in, make_channel
+from tests.factories import HOSTILE
 
-HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 ANGRY_TEXT = "@acme_support my order arrived broken AGAIN, worst service ever, I want a refund"
 # A reply with a phone number (blocking in public), shouting and no apology.
 BAD_REPLY = "CALL 0044 20 7946 0958 NOW. WE DO NOT HANDLE THIS HERE."

@@ -13,10 +13,8 @@ import facebook
 import pytest
 import requests
 import responses
-from django.contrib.auth.models import User
 from django.utils import timezone
 
-from cases.models import Case, Customer, Identity, Reply
 from cases.replies import outbound_reply
 from listening.connectors import get_connector
 from listening.connectors.errors import (
@@ -27,8 +25,9 @@ from listening.connectors.errors import (
     TransientError,
 )
 from listening.connectors.facebook import FacebookConnector
-from listening.models import Mention, Network
+from listening.models import Network
 from tests.conftest import calls_to, make_channel
+from tests.factories import make_facebook_reply
 
 PAYLOADS = Path(__file__).parent / "payloads"
 BASE = "http://graph-sim.test:8100"
@@ -489,40 +488,6 @@ def test_fetch_maps_graph_failures(channel, rsps, answer, error):
 # ---- publish and find_published ----------------------------------------------------------
 
 
-def make_reply(channel, *, kind: str = "comment", private: bool = False, text: str = "Sorry!"):
-    """A customer, their Facebook identity, a case with one inbound item, and a reply."""
-    customer = Customer.objects.create(display_name="Ahmed")
-    identity = Identity.objects.create(
-        customer=customer, network="facebook", external_id="10233344455", name="Ahmed Ali"
-    )
-    is_dm = kind == "dm"
-    conversation = "msg:t_3141592653589793" if is_dm else "2000_7710002"
-    case = Case.objects.create(
-        customer=customer, channel=channel, conversation_key=conversation, is_private=is_dm
-    )
-    mention = Mention.objects.create(
-        channel=channel,
-        case=case,
-        author=identity,
-        external_id="m_kP8Z1wQ0bA7c2fJ9xLq3RtYvN5dE6" if is_dm else "7710002_55501",
-        kind=kind,
-        is_private=is_dm,
-        text="help",
-        conversation_id=conversation,
-        posted_at=datetime(2026, 11, 23, 10, 20, tzinfo=UTC),
-    )
-    author = User.objects.create_user(username=f"agent{Reply.objects.count()}")
-    return Reply.objects.create(
-        case=case,
-        author=author,
-        in_reply_to=mention,
-        text=text,
-        is_private=private,
-        state=Reply.State.SENDING,
-        sending_started_at=datetime(2026, 11, 23, 10, 30, tzinfo=UTC),
-    )
-
-
 def form(call) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(call.request.body).items()}
 
@@ -530,7 +495,7 @@ def form(call) -> dict[str, str]:
 def test_publish_public_reply_comments_under_the_comment(channel, rsps):
     url = f"{BASE}/{V}/7710002_55501/comments"
     rsps.post(url, json={"id": "7710002_55600"})
-    reply = make_reply(channel, text="Sorry Ahmed & co — we'll fix it 🙏")
+    reply = make_facebook_reply(channel, text="Sorry Ahmed & co — we'll fix it 🙏")
 
     assert FacebookConnector().publish(outbound_reply(reply)) == "7710002_55600"
 
@@ -545,7 +510,7 @@ def test_publish_public_reply_comments_under_the_comment(channel, rsps):
 def test_publish_private_reply_to_a_comment_uses_recipient_comment_id(channel, rsps):
     url = f"{BASE}/{V}/{PAGE}/messages"
     rsps.post(url, json={"recipient_id": "24681357909876", "message_id": "m_new1"})
-    reply = make_reply(channel, private=True, text="Please send your order number")
+    reply = make_facebook_reply(channel, private=True, text="Please send your order number")
 
     assert FacebookConnector().publish(outbound_reply(reply)) == "m_new1"
 
@@ -557,7 +522,7 @@ def test_publish_private_reply_to_a_comment_uses_recipient_comment_id(channel, r
 
 def test_publish_in_a_messenger_conversation_uses_the_psid(channel, rsps):
     rsps.post(f"{BASE}/{V}/{PAGE}/messages", json={"recipient_id": "1", "message_id": "m_new2"})
-    reply = make_reply(channel, kind="dm", private=True, text="Your refund is on its way")
+    reply = make_facebook_reply(channel, kind="dm", private=True, text="Your refund is on its way")
 
     assert FacebookConnector().publish(outbound_reply(reply)) == "m_new2"
 
@@ -578,7 +543,7 @@ def test_publish_in_a_messenger_conversation_uses_the_psid(channel, rsps):
 )
 def test_publish_failures(channel, rsps, answer, error):
     rsps.post(f"{BASE}/{V}/7710002_55501/comments", **answer)
-    reply = make_reply(channel)
+    reply = make_facebook_reply(channel)
 
     with pytest.raises(error) as caught:
         FacebookConnector().publish(outbound_reply(reply))
@@ -607,7 +572,7 @@ def test_find_published_finds_the_pages_comment_with_the_same_text(channel, rsps
             ]
         },
     )
-    reply = make_reply(channel)
+    reply = make_facebook_reply(channel)
 
     assert FacebookConnector().find_published(outbound_reply(reply)) == "7710002_55602"
     assert params_of(rsps.calls[0])["since"] == ts("2026-11-23T10:28:00+00:00")
@@ -627,7 +592,7 @@ def test_find_published_returns_none_without_a_match(channel, rsps):
             ]
         },
     )
-    reply = make_reply(channel)
+    reply = make_facebook_reply(channel)
 
     assert FacebookConnector().find_published(outbound_reply(reply)) is None
 
@@ -647,7 +612,7 @@ def test_find_published_in_messenger_reads_the_conversation(channel, rsps):
             ]
         },
     )
-    reply = make_reply(channel, kind="dm", private=True, text="Your refund is on its way")
+    reply = make_facebook_reply(channel, kind="dm", private=True, text="Your refund is on its way")
 
     assert FacebookConnector().find_published(outbound_reply(reply)) == "m_sent1"
 

@@ -13,10 +13,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 import responses
-from django.contrib.auth.models import User
 from django.utils import timezone
 
-from cases.models import Case, Customer, Identity, Reply
 from cases.replies import outbound_reply
 from listening.connectors import get_connector, x_paging
 from listening.connectors.errors import (
@@ -27,8 +25,9 @@ from listening.connectors.errors import (
     TransientError,
 )
 from listening.connectors.x import XConnector
-from listening.models import ListeningRule, Mention, Network
+from listening.models import ListeningRule, Network
 from tests.conftest import X_API, calls_to, make_channel
+from tests.factories import make_x_reply
 
 PAYLOADS = Path(__file__).parent / "payloads"
 BASE = X_API
@@ -445,46 +444,11 @@ def test_missing_token_is_an_auth_error(db, x_settings):
 # ---- publish and find_published ----------------------------------------------------------
 
 
-def make_reply(channel, *, private: bool = False, text: str = "Sorry! DM us. ^AB", link=True):
-    """A customer, their X identity, a case with one mention (or DM), and a queued reply."""
-    customer = Customer.objects.create(display_name="Clara")
-    identity = Identity.objects.create(
-        customer=customer, network="x", external_id="2244994945", handle="clara_g"
-    )
-    case = Case.objects.create(
-        customer=customer,
-        channel=channel,
-        conversation_key="dm:1000-2244994945" if private else "1861000000000000101",
-        is_private=private,
-    )
-    mention = Mention.objects.create(
-        channel=channel,
-        case=case,
-        author=identity,
-        external_id="1861000000000000410" if private else "1861000000000000105",
-        kind="dm" if private else "reply",
-        is_private=private,
-        text="help",
-        conversation_id=case.conversation_key,
-        posted_at=datetime(2026, 11, 23, 10, 15, tzinfo=UTC),
-    )
-    author = User.objects.create_user(username=f"agent{Reply.objects.count()}")
-    return Reply.objects.create(
-        case=case,
-        author=author,
-        in_reply_to=mention if link else None,
-        text=text,
-        is_private=private,
-        state=Reply.State.SENDING,
-        sending_started_at=datetime(2026, 11, 23, 10, 30, tzinfo=UTC),
-    )
-
-
 def test_publish_public_reply_posts_a_reply_tweet(channel, rsps):
     rsps.post(
         f"{BASE}/2/tweets", status=201, json={"data": {"id": "1861000000000000999", "text": "x"}}
     )
-    reply = make_reply(channel, text="Sorry Clara & team <3 — DM us")
+    reply = make_x_reply(channel, text="Sorry Clara & team <3 — DM us")
 
     assert XConnector().publish(outbound_reply(reply)) == "1861000000000000999"
 
@@ -499,7 +463,7 @@ def test_publish_public_reply_posts_a_reply_tweet(channel, rsps):
 
 def test_publish_without_in_reply_to_answers_the_latest_public_mention(channel, rsps):
     rsps.post(f"{BASE}/2/tweets", status=201, json={"data": {"id": "77", "text": "x"}})
-    reply = make_reply(channel, link=False)
+    reply = make_x_reply(channel, link=False)
 
     XConnector().publish(outbound_reply(reply))
 
@@ -514,7 +478,7 @@ def test_publish_private_reply_sends_a_dm_to_the_customer(channel, rsps):
         status=201,
         json={"data": {"dm_conversation_id": "1000-2244994945", "dm_event_id": "186100000000001"}},
     )
-    reply = make_reply(channel, private=True, text="Here is your return label 📦")
+    reply = make_x_reply(channel, private=True, text="Here is your return label 📦")
 
     assert XConnector().publish(outbound_reply(reply)) == "186100000000001"
 
@@ -536,7 +500,7 @@ def test_publish_private_reply_sends_a_dm_to_the_customer(channel, rsps):
 )
 def test_publish_failures(channel, rsps, answer, error):
     rsps.post(f"{BASE}/2/tweets", **answer)
-    reply = make_reply(channel)
+    reply = make_x_reply(channel)
 
     with pytest.raises(error) as caught:
         XConnector().publish(outbound_reply(reply))
@@ -568,7 +532,7 @@ def test_find_published_finds_the_brands_reply_with_the_same_text(channel, rsps)
             },
         ),
     )
-    reply = make_reply(channel)
+    reply = make_x_reply(channel)
 
     assert XConnector().find_published(outbound_reply(reply)) == "501"
 
@@ -587,7 +551,7 @@ def test_find_published_matches_text_with_links_rewritten_to_tco(channel, rsps):
             }
         ),
     )
-    reply = make_reply(channel, text="Track it here: https://acme.example/t/1 & DM us")
+    reply = make_x_reply(channel, text="Track it here: https://acme.example/t/1 & DM us")
 
     assert XConnector().find_published(outbound_reply(reply)) == "502"
 
@@ -610,7 +574,7 @@ def test_find_published_returns_none_when_nothing_matches(channel, rsps):
             },
         ),
     )
-    reply = make_reply(channel)
+    reply = make_x_reply(channel)
 
     assert XConnector().find_published(outbound_reply(reply)) is None
 
@@ -637,7 +601,7 @@ def test_find_published_dm_looks_in_the_conversation_with_the_customer(channel, 
         "meta": {"result_count": 2},
     }
     rsps.get(url, json=events)
-    reply = make_reply(channel, private=True)
+    reply = make_x_reply(channel, private=True)
 
     assert XConnector().find_published(outbound_reply(reply)) == "9000"
     rsps.replace(responses.GET, url, json={"meta": {"result_count": 0}})

@@ -4,9 +4,8 @@ A real Celery worker (with its embedded beat) runs in a subprocess against the t
 and Redis, and polls the simulator over HTTP, exactly as `make run` does.
 """
 
-import time
-
 import pytest
+from django.utils import timezone
 
 from cases.models import Case
 from listening.models import Channel, ListeningRule, Mention
@@ -41,7 +40,15 @@ def test_worker_polling_the_simulator_stores_exactly_what_was_published(simulato
     wait_for(lambda: Mention.objects.filter(channel=x).count() == len(x_ids))
     x.refresh_from_db()
     reads_after_wave = x.api_reads
-    time.sleep(7)  # at least one more poll: nothing stored twice, nothing read twice
+    # At least one more poll of each channel, started after everything was stored: nothing
+    # is stored twice, nothing read twice.
+    stored_at = timezone.now()
+    wait_for(
+        lambda: (
+            Channel.objects.filter(pk__in=[x.pk, fb.pk], last_poll_at__gt=stored_at).count() == 2
+        ),
+        message="one more poll of each channel",
+    )
 
     assert set(Mention.objects.filter(channel=x).values_list("external_id", flat=True)) == set(
         x_ids

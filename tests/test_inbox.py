@@ -11,10 +11,7 @@ from cases import inbox
 from cases.models import Case, CaseEvent, CaseStatus, Label, SavedView
 from listening.models import Network
 from tests.conftest import logged_in, make_channel, make_user
-from tests.factories import add_mention, make_case
-
-HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
-
+from tests.factories import HOSTILE, add_mention, make_case
 
 # The sidebar counts are cached under the change fingerprint.
 pytestmark = pytest.mark.usefixtures("clean_cache")

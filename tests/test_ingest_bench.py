@@ -2,7 +2,7 @@
 
 import pytest
 
-from listening import bench
+from bench import ingest as bench
 from listening.models import Mention
 
 

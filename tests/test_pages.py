@@ -9,10 +9,7 @@ from cases.models import Reply
 from listening.models import Channel, QuarantinedPost
 from socialdesk.crypto import decrypt_json
 from tests.conftest import logged_in
-from tests.factories import make_case
-
-HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
-
+from tests.factories import HOSTILE, make_case
 
 # Throttle counters live in the cache.
 pytestmark = pytest.mark.usefixtures("clean_cache")

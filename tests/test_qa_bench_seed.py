@@ -4,8 +4,9 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
+from bench import qa_dashboard as bench
+from bench import qa_sampling
 from cases.models import Reply
-from qa import bench
 from qa import dashboard as dash
 from qa.management.commands.seed_qa import seed
 from qa.models import Review, Team
@@ -41,11 +42,7 @@ def test_bench_emits_the_dashboard_figures(small_desk, monkeypatch):
     monkeypatch.setattr(bench, "REPLIES", 150)
     monkeypatch.setattr(bench, "REVIEWS", 50)
     monkeypatch.setattr(bench, "REQUESTS", 3)
-    import qa.bench_sampling
-
-    monkeypatch.setattr(
-        qa.bench_sampling, "run_sampling_bench", lambda emit: emit("sampling_s", 0.1)
-    )
+    monkeypatch.setattr(qa_sampling, "run_sampling_bench", lambda emit: emit("sampling_s", 0.1))
     figures = {}
     bench.run(lambda name, value: figures.__setitem__(name, value), cases=10)
     assert figures["seed_qa_reviews"] == 50

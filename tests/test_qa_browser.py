@@ -18,8 +18,7 @@ from qa.models import Review, Sample, SamplingPolicy, SamplingRun
 from qa.reviews import do_create_review
 from socialdesk import roles
 from tests.conftest import make_channel, make_user, sign_in
-from tests.factories import make_case
-from tests.test_qa_coaching import make_review, make_team
+from tests.factories import make_case, make_review, make_team
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -1,117 +1,16 @@
 """Agents' reviews, disputes and coaching sessions: who sees what, and the flows."""
 
-import itertools
 from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Reply
-from listening.models import Network
 from qa import coaching
-from qa.models import CoachingSession, Criterion, CriterionScore, Review, Rubric, Team
+from qa.models import CoachingSession, Review
 from socialdesk import roles
-from tests.conftest import logged_in, make_channel, make_user
-from tests.factories import make_case
-from tests.test_case_page import HOSTILE
-
-_n = itertools.count(1)
-
-
-# ---------- builders shared with test_qa_dashboard ----------
-
-
-def make_rubric(name: str = "Test rubric") -> Rubric:
-    rubric = Rubric.objects.create(name=name)
-    Criterion.objects.create(
-        rubric=rubric,
-        code="right_person",
-        name="Engaged the right person",
-        scale=Criterion.Scale.YES_NO,
-        critical=True,
-        position=1,
-    )
-    Criterion.objects.create(
-        rubric=rubric,
-        code="tact",
-        name="Tact and empathy",
-        scale=Criterion.Scale.FIVE,
-        position=2,
-        weight=2,
-    )
-    Criterion.objects.create(
-        rubric=rubric,
-        code="spelling",
-        name="Spelling",
-        scale=Criterion.Scale.THREE,
-        allow_na=True,
-        position=3,
-    )
-    return rubric
-
-
-def make_reply(agent, channel=None, text: str = "Sorry about that! Please DM us.") -> Reply:
-    channel = channel or make_channel(Network.X)
-    case = make_case(channel, assignee=agent)
-    return Reply.objects.create(
-        case=case,
-        author=agent,
-        text=text,
-        state=Reply.State.SENT,
-        sent_at=timezone.now(),
-        in_reply_to=case.mentions.first(),
-    )
-
-
-def make_review(
-    agent,
-    reviewer,
-    *,
-    score: float | None = 90.0,
-    weight: float = 1.0,
-    rubric: Rubric | None = None,
-    values: dict[str, int | None] | None = None,
-    submitted_at=None,
-    critical_failed: bool = False,
-    status: str = Review.Status.SUBMITTED,
-    kind: str = Review.Kind.SAMPLE,
-    reply: Reply | None = None,
-    channel=None,
-    comment: str = "Good reply.",
-) -> Review:
-    rubric = rubric or Rubric.objects.filter(name="Test rubric").first() or make_rubric()
-    reply = reply or make_reply(agent, channel)
-    review = Review.objects.create(
-        kind=kind,
-        reply=reply,
-        case=reply.case,
-        agent=agent,
-        reviewer=reviewer,
-        rubric=rubric,
-        status=status,
-        score=score,
-        weight=weight,
-        critical_failed=critical_failed,
-        comment=comment,
-        submitted_at=(submitted_at or timezone.now())
-        if status == Review.Status.SUBMITTED
-        else None,
-    )
-    values = values if values is not None else {"right_person": 1, "tact": 4, "spelling": 3}
-    criteria = {c.code: c for c in rubric.criteria.all()}
-    CriterionScore.objects.bulk_create(
-        CriterionScore(review=review, criterion=criteria[code], value=v)
-        for code, v in values.items()
-    )
-    return review
-
-
-def make_team(name: str, supervisors=(), members=()) -> Team:
-    team = Team.objects.create(name=name)
-    team.supervisors.set(supervisors)
-    team.members.set(members)
-    return team
+from tests.conftest import logged_in, make_user
+from tests.factories import HOSTILE, make_review, make_sent_reply, make_team
 
 
 @pytest.fixture
@@ -333,7 +232,7 @@ def test_resolving_needs_a_note_and_an_open_dispute(desk):
 
 
 def test_hostile_text_is_escaped_on_review_pages(desk):
-    reply = make_reply(desk["agent"], text=HOSTILE)
+    reply = make_sent_reply(desk["agent"], text=HOSTILE)
     review = make_review(desk["agent"], desk["qa"], reply=reply)
     coaching.do_dispute_review(review, desk["agent"], HOSTILE)
     for user, url in ((desk["agent"], "qa:my_reviews"), (desk["supervisor"], "qa:disputes")):

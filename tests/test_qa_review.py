@@ -17,10 +17,9 @@ from qa.reviews import ReviewError, do_create_review, do_submit_review
 from qa.rubrics import default_rubric
 from socialdesk import roles
 from tests.conftest import logged_in, make_user
-from tests.factories import add_mention, make_case
+from tests.factories import HOSTILE, add_mention, make_case
 
 _n = itertools.count(1)
-HOSTILE = '<script>alert("pwned")</script>'
 
 
 def reply_on(

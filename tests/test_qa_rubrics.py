@@ -1,12 +1,8 @@
 """The default rubric, versioned editing (in code and in the admin)."""
 
-import itertools
-
 import pytest
 from django.test import Client
-from django.utils import timezone
 
-from cases.models import Reply
 from qa.models import Criterion, Review, Rubric
 from qa.reviews import do_create_review, do_submit_review
 from qa.rubrics import (
@@ -16,23 +12,7 @@ from qa.rubrics import (
     do_edit_rubric,
     rubric_in_use,
 )
-from tests.factories import make_case
-
-_n = itertools.count(1)
-
-
-def sent_reply(channel, author) -> Reply:
-    case = make_case(channel)
-    now = timezone.now()
-    return Reply.objects.create(
-        case=case,
-        author=author,
-        text="Sorry to hear that! Please DM us your order number.",
-        state=Reply.State.SENT,
-        external_id=f"rub-{next(_n)}",
-        sent_at=now,
-        queued_at=now,
-    )
+from tests.factories import make_sent_reply
 
 
 def test_default_rubric_follows_the_seeds(db):
@@ -74,7 +54,7 @@ def test_editing_a_rubric_in_use_makes_a_new_version_and_old_reviews_keep_theirs
     x_channel, agent, qa
 ):
     v1 = default_rubric()
-    review = do_create_review(reply=sent_reply(x_channel, agent), reviewer=qa, kind="sample")
+    review = do_create_review(reply=make_sent_reply(agent, x_channel), reviewer=qa, kind="sample")
     assert rubric_in_use(v1)
     specs = criteria_specs(v1)
     specs[3]["weight"] = 5.0
@@ -93,20 +73,22 @@ def test_editing_a_rubric_in_use_makes_a_new_version_and_old_reviews_keep_theirs
     # the old review is still submitted against v1's criteria
     values = {c.pk: c.max_value for c in v1.criteria.all()}
     assert do_submit_review(review, values, "").score == 100.0
-    new_review = do_create_review(reply=sent_reply(x_channel, agent), reviewer=qa, kind="sample")
+    new_review = do_create_review(
+        reply=make_sent_reply(agent, x_channel), reviewer=qa, kind="sample"
+    )
     assert new_review.rubric_id == v2.pk
 
 
 def test_an_edit_that_changes_nothing_makes_no_version(x_channel, agent, qa):
     v1 = default_rubric()
-    do_create_review(reply=sent_reply(x_channel, agent), reviewer=qa, kind="sample")
+    do_create_review(reply=make_sent_reply(agent, x_channel), reviewer=qa, kind="sample")
     assert do_edit_rubric(v1, criteria=criteria_specs(v1)).pk == v1.pk
     assert Rubric.objects.count() == 1
 
 
 def test_an_old_version_cannot_be_edited_again(x_channel, agent, qa):
     v1 = default_rubric()
-    do_create_review(reply=sent_reply(x_channel, agent), reviewer=qa, kind="sample")
+    do_create_review(reply=make_sent_reply(agent, x_channel), reviewer=qa, kind="sample")
     specs = criteria_specs(v1)
     specs[0]["weight"] = 3.0
     do_edit_rubric(v1, criteria=specs)
@@ -157,7 +139,7 @@ def _admin_post(rubric: Rubric, *, weight_of_first: float) -> dict:
 
 def test_admin_saving_a_used_rubric_makes_a_version(x_channel, agent, qa, admin):
     v1 = default_rubric()
-    review = do_create_review(reply=sent_reply(x_channel, agent), reviewer=qa, kind="sample")
+    review = do_create_review(reply=make_sent_reply(agent, x_channel), reviewer=qa, kind="sample")
     client = Client()
     client.force_login(admin)
     url = f"/admin/qa/rubric/{v1.pk}/change/"

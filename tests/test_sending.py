@@ -6,21 +6,12 @@ real poller. Celery is not eager here: `enqueued` records the task messages the 
 (after commit), and the tests run the task body, `sending.send_reply`, themselves.
 """
 
-import os
-import signal
-import subprocess
-import sys
-import time
-import types
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.db import connection
 from django.utils import timezone
 
 from cases import sending, tasks
@@ -30,8 +21,9 @@ from listening import polling
 from listening.connectors.x import XConnector
 from listening.models import Channel, Mention
 from listening.polling import PollOutcome
-from listening.simulator.testing import SimulatorClient, running_simulator
-from tests.conftest import make_channel, make_user
+from tests.conftest import make_channel, make_user, wait_for
+from tests.factories import make_case
+from tests.simulator import SimulatorClient, running_simulator
 
 pytestmark = pytest.mark.django_db
 
@@ -692,15 +684,6 @@ def test_snoozed_cases_wake_up_when_their_time_comes(sim, x_channel_sim):
     assert tasks.wake_snoozed() == 0
 
 
-def test_auto_assign_task_runs_the_assignment(monkeypatch):
-    calls = []
-    fake = types.ModuleType("cases.assignment")
-    fake.auto_assign = lambda: calls.append(1) or 3
-    monkeypatch.setitem(sys.modules, "cases.assignment", fake)
-    assert tasks.auto_assign_cases() == 3
-    assert calls == [1]
-
-
 def test_a_supervisor_persona_may_approve_and_an_agent_may_not(agent, supervisor):
     # do_approve_reply trusts its caller to check this permission.
     assert supervisor.has_perm("cases.approve_reply")
@@ -711,57 +694,28 @@ def test_a_supervisor_persona_may_approve_and_an_agent_may_not(agent, supervisor
 # ---- a real worker -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def worker(sim, tmp_path):
-    """A Celery worker in a subprocess on the test database and Redis, as `make run` runs it."""
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
-        + db["NAME"],
-        "REDIS_URL": settings.REDIS_URL,
-        "X_API_BASE_URL": sim.url,
-        "FACEBOOK_GRAPH_URL": sim.url,
-        "SOCIAL_HTTP_TIMEOUT": "5",
-        "SOCIALDESK_VAR_DIR": str(tmp_path),
-        "LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "socialdesk", "worker", "--pool", "solo"],
-        cwd=Path(__file__).resolve().parent.parent,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    yield process
-    process.send_signal(signal.SIGTERM)
-    try:
-        output, _ = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-    print(output[-5000:])  # shown when the test fails
-
-
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
-def test_a_celery_worker_sends_a_queued_reply_once(sim, x_channel_sim, worker):
+@pytest.mark.parametrize("worker", [{"beat": False}], ids=["no beat"], indirect=True)
+def test_a_celery_worker_sends_a_queued_reply_once(simulator, worker, settings):
+    settings.X_API_BASE_URL = simulator.url  # this process polls; the worker only sends
+    channel = make_channel(
+        "x", external_account_id=X_BRAND, handle="acme_support", credentials={"bearer_token": "t"}
+    )
     agent = make_user("wendy_worker_test", "agent")
-    case = ingest_one(sim, x_channel_sim, "mention").case
+    case = ingest_one(simulator, channel, "mention").case
 
     reply = queue(case, agent)  # autocommit: the task message leaves on commit
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and Reply.objects.get(pk=reply.pk).state != State.SENT:
-        time.sleep(0.3)
+    wait_for(lambda: Reply.objects.get(pk=reply.pk).state == State.SENT)
     reply.refresh_from_db()
-    assert reply.state == State.SENT
-    received = sim.replies("x")
+    received = simulator.replies("x")
     assert [r["id"] for r in received] == [reply.external_id]
-    # A duplicate message for the same reply (a redelivery) changes nothing.
+    # A duplicate message for the same reply (a redelivery) changes nothing. The worker runs
+    # its messages one at a time, in order: once a snoozed case queued after it has woken,
+    # the duplicate has been handled.
     tasks.send_reply.delay(reply.pk)
-    time.sleep(2)
-    assert len(sim.replies("x")) == 1
+    due = make_case(channel, status=CaseStatus.PENDING, snoozed_until=timezone.now())
+    tasks.wake_snoozed_cases.delay()
+    wait_for(lambda: Case.objects.get(pk=due.pk).status == CaseStatus.OPEN)
+    assert len(simulator.replies("x")) == 1

@@ -7,7 +7,6 @@ simulator's clock and the `now` the sender is given move together, so a look-up 
 minutes later" runs at once and sees what the network would show then.
 """
 
-import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -19,8 +18,8 @@ from cases import sending
 from cases.models import Case, CaseEvent, DeskSettings, Reply
 from cases.replies import AlreadySubmitted
 from cases.sending import SendOutcome
-from listening.simulator.testing import SimulatorClient
 from tests.conftest import logged_in
+from tests.simulator import SimulatorClient
 from tests.test_sending import (  # noqa: F401  (fixtures shared with that module)
     _fresh_cache,
     enqueued,
@@ -43,12 +42,13 @@ class Clock:
     """The simulator's clock, moved forward by the test (never backwards)."""
 
     def __init__(self, sim: SimulatorClient) -> None:
-        self.offset = 0.0
-        sim.state.clock = lambda: time.time() + self.offset
+        self.sim = sim
 
     def at(self, moment: datetime) -> datetime:
-        """Move the network's clock to `moment` (desk time) and return it."""
-        self.offset = max(self.offset, (moment - timezone.now()).total_seconds())
+        """Move the network's clock on to `moment` (desk time) and return it."""
+        ahead = (moment - timezone.now()).total_seconds() - self.sim.state.clock.offset
+        if ahead > 0:
+            self.sim.advance(ahead)
         return moment
 
 

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,8 +18,8 @@ import pytest
 import requests
 import tweepy
 
-from listening.simulator.testing import SimulatorClient, running_simulator
 from listening.simulator.x_text import weighted_length
+from tests.simulator import SimulatorClient, running_simulator
 
 X_FIELDS = {
     "expansions": ["author_id", "referenced_tweets.id", "in_reply_to_user_id"],
@@ -166,8 +167,8 @@ def test_facebook_feed_pages_with_facebook_sdk_get_all_connections(sim, graph):
 
 def test_facebook_since_filters_feed_on_updated_time(sim, graph):
     sim.publish("facebook", 3, kind="visitor_post")
-    cutoff = int(time.time())
-    time.sleep(1.05)
+    cutoff = int(sim.state.now())
+    sim.advance(1.05)
     comment_id = sim.publish("facebook", 1, kind="comment")[0]
 
     feed = graph.get_connections("2000", "feed", fields=FB_POST_FIELDS, since=cutoff + 1)
@@ -329,15 +330,13 @@ def test_until_id_and_since_id_bound_a_timeline_and_recent_search(sim):
 
 def test_recent_search_refuses_what_left_its_7_day_window(sim):
     old = sim.publish("x", 3, kind="search")
-    real_clock = sim.state.clock
-    with sim.state.lock:
-        sim.state.clock = lambda: real_clock() + 8 * 86_400
+    sim.advance(8 * 86_400)
     recent = sim.publish("x", 12, kind="search")
 
     too_old = x_get(sim, "/2/tweets/search/recent", query="acme", since_id=old[-1])
     assert too_old.status_code == 400
     assert "since_id" in too_old.json()["errors"][0]["parameters"]
-    start = datetime.fromtimestamp(real_clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start = datetime.fromtimestamp(time.time(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     early = x_get(sim, "/2/tweets/search/recent", query="acme", start_time=start)
     assert early.status_code == 400 and "start_time" in early.json()["errors"][0]["parameters"]
 
@@ -556,7 +555,11 @@ def test_timeout_fault_outlasts_the_client_and_has_no_effect(sim):
         x_client(sim, timeout=0.5).create_tweet(
             text="hello", in_reply_to_tweet_id=target, user_auth=False
         )
-    time.sleep(2.2)
+    held = [t for t in threading.enumerate() if t.name.endswith("(process_request_thread)")]
+    assert held, "the simulator still holds the request the client gave up on"
+    sim.server.stopping.set()  # wakes the held request now rather than after fault_sleep
+    for thread in held:
+        thread.join(timeout=5)
     assert sim.replies("x") == []
 
 
@@ -696,7 +699,7 @@ def test_checked_tokens_expire_and_unknown_ones_are_refused(sim):
     assert x_get(sim, "/2/users/me").status_code == 401
     me = requests.get(f"{sim.url}/2/users/me", headers=live, timeout=5)
     assert me.status_code == 200 and me.json()["data"]["id"] == "1000"  # the token's own brand
-    time.sleep(1.1)
+    sim.advance(1.1)
     expired = requests.get(f"{sim.url}/2/users/me", headers=live, timeout=5)
     assert expired.status_code == 401 and expired.json()["title"] == "Unauthorized"
     fresh = refresh_with(sim, grant["refresh_token"], client_id="sim-client").json()
@@ -722,7 +725,7 @@ def test_fault_only_hits_matching_paths(sim):
 
 def test_visibility_lag_lists_a_brand_reply_only_once_it_has_passed(sim):
     now = [time.time()]
-    sim.state.clock = lambda: now[0]
+    sim.state.clock.source = lambda: now[0]  # stopped: only the test moves it
     target = sim.publish("x", 1, kind="mention")[0]
     sim.visibility_lag(10)
     posted = x_client(sim).create_tweet(text="On it", in_reply_to_tweet_id=target, user_auth=False)

@@ -8,7 +8,6 @@ polls and sends that must keep working past a token's expiry.
 import base64
 import json
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
@@ -31,9 +30,9 @@ from listening.connectors.errors import AuthError, RateLimited, TransientError
 from listening.connectors.x import XConnector
 from listening.models import Channel, Mention, Network
 from listening.polling import PollOutcome
-from listening.simulator.testing import SimulatorClient, running_simulator
 from tests.conftest import X_API, calls_to, make_channel, wait_for
-from tests.test_connector_x import make_reply
+from tests.factories import make_x_reply
+from tests.simulator import SimulatorClient, running_simulator
 
 BASE = X_API
 BRAND_ID = "1000"
@@ -230,7 +229,7 @@ def test_publish_after_a_401_refreshes_and_posts_once(db, x_settings, rsps):
     rsps.post(TWEETS, status=201, json={"data": {"id": "1861000000000000999", "text": "x"}})
     rsps.post(TOKEN_URL, json=new_tokens())
 
-    assert XConnector().publish(outbound_reply(make_reply(channel))) == "1861000000000000999"
+    assert XConnector().publish(outbound_reply(make_x_reply(channel))) == "1861000000000000999"
 
     first, retry = calls_to(rsps, TWEETS)
     assert retry.request.headers["Authorization"] == "Bearer new-access"
@@ -416,7 +415,7 @@ def test_polling_keeps_working_past_the_expiry_of_one_second_tokens(short_lived)
     assert polling.poll_channel(channel.pk) == PollOutcome.OK
 
     for _ in range(2):
-        time.sleep(1.2)  # the access token last used has expired
+        short_lived.advance(1.2)  # the access token last used has expired
         published += short_lived.publish("x", 3, account_id=BRAND_ID, kind="mention")
         assert polling.poll_channel(channel.pk) == PollOutcome.OK
 
@@ -439,7 +438,7 @@ def test_reply_is_sent_with_a_refreshed_token_after_a_401(short_lived, agent):
     case = Mention.objects.get(channel=channel, external_id=post_id).case
     reply = sending.do_queue_reply(case, author=agent, text="Sorry! DM us.", is_private=False)
     expire_access_token(channel)
-    time.sleep(1.2)
+    short_lived.advance(1.2)
 
     assert sending.send_reply(reply.pk) == SendOutcome.SENT
 
@@ -455,7 +454,7 @@ def test_reply_fails_and_flags_the_channel_when_the_refresh_token_was_spent(shor
     case = Mention.objects.get(channel=channel, external_id=post_id).case
     reply = sending.do_queue_reply(case, author=agent, text="Sorry! DM us.", is_private=False)
     spend_elsewhere(short_lived, Channel.objects.get(pk=channel.pk).credentials)
-    time.sleep(1.2)
+    short_lived.advance(1.2)
 
     assert sending.send_reply(reply.pk) == SendOutcome.FAILED
 
@@ -499,7 +498,8 @@ def test_a_celery_worker_keeps_polling_with_one_second_tokens(simulator, worker)
 
     ids = simulator.publish("x", 5, account_id=BRAND_ID, kind="mention")
     wait_for(lambda: Mention.objects.filter(channel=channel).count() == len(ids))
-    time.sleep(3)  # several polls, each past the previous token's expiry
+    # Several polls, each past the previous token's expiry.
+    wait_for(lambda: simulator.stats()["oauth"]["tokens_refreshed"] >= 2, message="refreshes")
     ids += simulator.publish("x", 5, account_id=BRAND_ID, kind="mention")
     wait_for(lambda: Mention.objects.filter(channel=channel).count() == len(ids))
 

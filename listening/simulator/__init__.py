@@ -5,7 +5,7 @@ so the real tweepy and facebook-sdk clients talk to it over HTTP. It generates c
 traffic (complaints, questions, praise, trolls, spam, press, legal threats; threads, quotes,
 comments, Messenger; several languages, emoji, hostile text), accepts replies and DMs, and
 injects faults on demand. Standard library only: it runs as its own process
-(`python -m listening.simulator`) or in a thread for tests (`listening.simulator.testing`).
+(`python -m listening.simulator`) or in a thread for tests (`tests/simulator.py`).
 Never used in production.
 
 Modules: `traffic` (customers and texts), `state` (accounts, faults, counters, one lock),
@@ -13,5 +13,5 @@ Modules: `traffic` (customers and texts), `state` (accounts, faults, counters, o
 search language in `x_query`, how it counts a post in `x_text`, its customers' posts in
 `x_traffic`), `oauth` (X's token endpoint:
 short-lived user tokens, rotating refresh tokens), `server` (HTTP, auth, faults, the /_sim/
-control API), `testing` (`running_simulator()`).
+control API), `control` (a client of that API).
 """

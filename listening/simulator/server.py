@@ -11,7 +11,6 @@ import logging
 import math
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -232,7 +231,7 @@ def rate_limit_error(state: SimState, network: str, fault: Fault, page_id: str) 
         error.headers = {
             "x-rate-limit-limit": "450",
             "x-rate-limit-remaining": "0",
-            "x-rate-limit-reset": str(int(time.time()) + reset_in),
+            "x-rate-limit-reset": str(int(state.now()) + reset_in),
         }
         return error
     code = int(fault.options.get("code", 32))

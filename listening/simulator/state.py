@@ -9,6 +9,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,24 @@ MALFORMED_VARIANTS = ("missing_id", "missing_created_at", "text_null", "bad_date
 ANSWER_PROBABILITY = 0.35
 # Seconds an issued X access token lives: X's two hours, unless a test wants them to expire.
 DEFAULT_TOKEN_LIFETIME = 7200
+
+
+class Clock:
+    """The simulator's wall clock in seconds: real time, plus however far a test moved it on.
+
+    Token lifetimes, visibility lags, search windows and the rate-limit reset all read it (through
+    `SimState.now`), so a test proves "after it expired" with `advance()` instead of sleeping.
+    """
+
+    def __init__(self, source: Callable[[], float] = time.time) -> None:
+        self.source = source
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self.source() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 class ApiError(Exception):
@@ -121,11 +140,11 @@ class SimState:
         *,
         x_id_base: int = FIXED_X_ID_BASE,
         graph_id_base: int = FIXED_GRAPH_ID_BASE,
-        clock: Any = time.time,
+        clock: Callable[[], float] | None = None,
         customers: int = 300,
     ) -> None:
         self.lock = threading.RLock()
-        self.clock = clock
+        self.clock = clock or Clock()
         self.x_id_base = x_id_base
         self.graph_id_base = graph_id_base
         self.customer_count = customers

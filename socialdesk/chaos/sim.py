@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from listening.simulator.testing import control_call
+from listening.simulator.control import control_call
 
 
 class Sim:

@@ -1,4 +1,4 @@
-"""Benchmark of a week's QA sampling: `run_sampling_bench(emit)`, called by qa.bench.
+"""Benchmark of a week's QA sampling: `run_sampling_bench(emit)`, called by bench.qa_dashboard.
 
 Loads 100,000 sent replies over one week (20 agents, 4 channels, 50,000 cases, a realistic
 risk mix: about 20 % negative cases, 10 % of replies with a warned check, 1 % overridden, 3 %

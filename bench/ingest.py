@@ -1,4 +1,4 @@
-"""Benchmarks of the listening pipeline, run by `manage.py bench` (`make bench`).
+"""Benchmarks of the listening pipeline, run by `python -m bench` (`make bench`).
 
 Each figure is printed as one `name: value` line. The database must be a PostgreSQL database
 reserved for benchmarks: its listening and cases tables are emptied.

@@ -1,4 +1,4 @@
-"""Benchmarks of QA, run by `manage.py bench` (`make bench`) after the listening and cases ones.
+"""Benchmarks of QA, run by `python -m bench` (`make bench`) after the ingest and inbox ones.
 
 Seeds 1,000,000 sent replies and 50,000 submitted reviews (qa.management.commands.seed_qa;
 it seeds the desk's cases first when there are too few) unless the database already holds
@@ -14,7 +14,7 @@ them, counts the mentions for the dashboard as beat does every minute (qa.volume
   what the first view after the service figures expire costs (response-time percentiles over
   the period's cases, read from an index; volume and spikes from the mention counts);
 * dashboard_queries: SQL queries per dashboard page;
-* sampling_s etc.: qa.bench_sampling.run_sampling_bench (a week's sampling of 100,000 replies).
+* sampling_s etc.: bench.qa_sampling.run_sampling_bench (a week's sampling of 100,000 replies).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 
-from cases.bench import p95, timed_gets
+from bench import qa_sampling
+from bench.inbox import p95, timed_gets
 from cases.models import Reply
 from qa.management.commands.seed_qa import seed
 from qa.models import Review
@@ -86,6 +87,4 @@ def run(emit: Callable[[str, object], None], **kwargs: object) -> None:
             client.get(url)
         emit("dashboard_queries", len(queries))
 
-    from qa.bench_sampling import run_sampling_bench
-
-    run_sampling_bench(emit)
+    qa_sampling.run_sampling_bench(emit)

@@ -1,8 +1,8 @@
-"""Benchmarks of the inbox and the case page, run by `manage.py bench` (`make bench`).
+"""Benchmarks of the inbox and the case page, run by `python -m bench` (`make bench`).
 
 Seeds 1,000,000 cases and 3,000,000 mentions (cases.management.commands.seed_desk) unless the
 database already holds that many; the listening benchmark empties the tables, so a full
-`make bench` seeds again (a minute or two). Sizes: `manage.py bench --cases N --mentions M`.
+`make bench` seeds again (a minute or two). Sizes: `python -m bench --cases N --mentions M`.
 Times are server time: django.test.Client in this process, signed in as an agent,
 so they include middleware, the view, the queries and the template, not a network.
 

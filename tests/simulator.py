@@ -1,39 +1,19 @@
 """Run the simulator inside a test process: `with running_simulator(seed=1) as sim: ...`.
 
 The server binds a real port on 127.0.0.1, so other processes (a Celery worker in the
-end-to-end tests) can reach it over HTTP. The helper talks to the /_sim/ control API with
-urllib, like any other client would.
+end-to-end tests) can reach it over HTTP. The helper talks to the /_sim/ control API over HTTP
+(`listening.simulator.control`) and moves the simulator's clock in process (`advance`).
 """
 
-import json
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from listening.simulator.control import control_call
 from listening.simulator.oauth import DEFAULT_CLIENT_ID
 from listening.simulator.server import SimulatorServer, make_server
 from listening.simulator.state import SimState
-
-
-def control_call(
-    url: str, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 30
-) -> Any:
-    """One request to the /_sim/ control API of the simulator at `url`; its JSON answer."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url + path,
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json"} if data is not None else {},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        raise RuntimeError(f"{method} {path}: {exc.code} {exc.read().decode()}") from None
 
 
 class SimulatorClient:
@@ -134,6 +114,11 @@ class SimulatorClient:
 
     def stats(self) -> dict[str, Any]:
         return self._call("GET", "/_sim/stats")
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulator's clock `seconds` on: tokens expire, lags pass, no one waits."""
+        with self.state.lock:
+            self.state.clock.advance(seconds)
 
 
 @contextmanager

@@ -233,6 +233,7 @@ class DeskSettingsAdmin(SingleRowAdmin):
                 "supervisor's approval before they go out. Leave a field empty to not use it.",
             },
         ),
+        ("Public replies", {"fields": ["public_reference_words"]}),
     ]
 
     def get_row(self) -> DeskSettings:

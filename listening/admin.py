@@ -15,10 +15,6 @@ from listening.connectors import facebook, x_oauth
 from listening.models import Channel, ListeningRule, Mention, Network, QuarantinedPost
 from listening.quarantine import do_replay_quarantined
 
-admin.site.site_header = "SocialDesk administration"
-admin.site.site_title = "SocialDesk admin"
-admin.site.index_title = "Channels, cases and users"
-
 
 class WriteOnlyTextarea(forms.Textarea):
     """A textarea that never renders a value: a secret typed once is not sent back."""

@@ -129,14 +129,6 @@
     return focusField(document.getElementById("triage-reason"));
   }
 
-  function openHelp() {
-    var dialog = document.getElementById("shortcuts-help");
-    if (!dialog || dialog.open) return false;
-    if (dialog.showModal) dialog.showModal();
-    else dialog.setAttribute("open", "");
-    return true;
-  }
-
   var keys = {
     j: function () { return follow("[data-shortcut=next]"); },
     k: function () { return follow("[data-shortcut=prev]"); },
@@ -152,7 +144,6 @@
     a: function () { return click("#take-case"); },
     R: function () { return click("#resolve-case"); },
     n: function () { return focusField(document.getElementById("note-text")); },
-    "?": openHelp,
   };
 
   document.addEventListener("keydown", function (event) {
@@ -165,10 +156,6 @@
     if (dialog && dialog.open) return;
     var action = keys[event.key];
     if (action && action()) event.preventDefault();
-  });
-
-  document.addEventListener("click", function (event) {
-    if (event.target.closest && event.target.closest("[data-open-help]")) openHelp();
   });
 
   document.addEventListener("DOMContentLoaded", function () {

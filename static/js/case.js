@@ -59,6 +59,17 @@
       updatePresenceState();
     }
   });
+  // A sent reply ends the typing: colleagues must not see "typing…" after it went out.
+  document.addEventListener(
+    "submit",
+    function (event) {
+      if (event.target.querySelector && event.target.querySelector(REPLY_BOX)) {
+        lastKeystroke = 0;
+        updatePresenceState();
+      }
+    },
+    true
+  );
   // Bring the value up to date just before each presence poll leaves.
   document.addEventListener("htmx:configRequest", function (event) {
     if (event.detail.elt && event.detail.elt.id === "presence") {

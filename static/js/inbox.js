@@ -161,6 +161,12 @@
     updateBulkBar();
   });
 
+  // A form that destroys something asks first (deleting a saved view).
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+
   // On tablets and phones the filters fold away behind a button that counts those in use.
   function countFilters() {
     var form = document.getElementById("filters");

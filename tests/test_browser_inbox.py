@@ -1,4 +1,5 @@
-"""Keyboard shortcut help in a real browser: "?" opens it on every page that has shortcuts."""
+"""The inbox in a real browser: "?" opens the shortcuts on every page that has them, and a saved
+view is deleted only when its owner confirms."""
 
 import pytest
 from playwright.sync_api import expect
@@ -37,3 +38,22 @@ def test_question_mark_opens_the_shortcuts_on_the_inbox_and_the_case_page(browse
     page.keyboard.press("?")
     expect(page.locator("#shortcuts-help")).to_be_visible()
     expect(page.locator("#shortcuts-help")).to_contain_text("Assign the case to me")
+
+
+def test_deleting_a_saved_view_asks_first(browser, live_server):
+    from cases.models import SavedView
+
+    alex = make_user("alex", roles.AGENT)
+    SavedView.objects.create(owner=alex, name="Refunds", query="q=refund")
+    page = sign_in(browser, live_server, "alex")
+    delete = page.get_by_role("button", name="Delete view Refunds")
+
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    delete.click()
+    expect(page.get_by_role("link", name="Refunds")).to_be_visible()
+    assert SavedView.objects.filter(name="Refunds").exists()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    delete.click()
+    expect(page.get_by_role("link", name="Refunds")).to_have_count(0)
+    assert not SavedView.objects.filter(name="Refunds").exists()

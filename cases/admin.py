@@ -5,7 +5,9 @@ from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from cases.models import (
     CannedReply,
@@ -20,6 +22,23 @@ from cases.models import (
     Reply,
     SavedView,
 )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record of what happened on a case: shown, never added, edited or deleted here.
+
+    Changes go through the desk, which records who did what on the case's timeline; an edit
+    here would rewrite that record without a trace.
+    """
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 class IdentityInline(admin.TabularInline):
@@ -45,8 +64,18 @@ class IdentityAdmin(admin.ModelAdmin):
     raw_id_fields = ["customer"]
 
 
+@admin.display(description="On the desk")
+def open_on_the_desk(case: Case) -> str:
+    return format_html(
+        '<a href="{}">Open case #{}</a>', reverse("cases:detail", args=[case.pk]), case.pk
+    )
+
+
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(ReadOnlyAdmin):
+    """Cases are worked on the desk (status, assignment, triage are recorded events there); the
+    admin shows them and may delete one, e.g. to honour an erasure request."""
+
     list_display = [
         "__str__",
         "subject",
@@ -63,56 +92,22 @@ class CaseAdmin(admin.ModelAdmin):
     list_filter = ["status", "triage_suggestion", "triage_decision", "channel"]
     list_select_related = ["customer", "channel", "assignee"]
     search_fields = ["subject", "conversation_key"]
-    raw_id_fields = ["customer", "assignee"]
-    readonly_fields = [
-        "channel",
-        "conversation_key",
-        "priority",
-        "priority_reasons",
-        "triage_suggestion",
-        "triage_reason",
-        "sentiment",
-        "mention_count",
-        "opened_at",
-        "last_inbound_at",
-        "first_response_at",
-        "resolved_at",
-        "updated_at",
-    ]
+    readonly_fields = [open_on_the_desk]
     ordering = ["-last_inbound_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)
 
 
 @admin.register(Reply)
-class ReplyAdmin(admin.ModelAdmin):
-    """Replies are sent by the worker: their delivery state is shown, never edited here."""
+class ReplyAdmin(ReadOnlyAdmin):
+    """Replies are written in the composer and sent by the worker; who approved and when, what
+    went out and its delivery state are a record: shown here, never edited."""
 
     list_display = ["__str__", "case", "author", "is_private", "state", "attempts", "sent_at"]
     list_filter = ["state", "is_private"]
     list_select_related = ["case", "author"]
     search_fields = ["text", "external_id"]
-    raw_id_fields = ["case", "author", "in_reply_to"]
-    readonly_fields = [
-        "state",
-        "idempotency_key",
-        "external_id",
-        "error",
-        "attempts",
-        "created_at",
-        "queued_at",
-        "sending_started_at",
-        "sent_at",
-    ]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Reply | None = None) -> list[str]:
-        fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None and obj.state != Reply.State.DRAFT:
-            # What went out to the network is a record: QA scores exactly that text.
-            fields += ["text", "is_private", "case", "in_reply_to"]
-        return fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # A reply made here would skip the composer's checks and the sender's state machine.
-        return False
 
 
 @admin.register(Label)
@@ -120,19 +115,6 @@ class LabelAdmin(admin.ModelAdmin):
     list_display = ["name", "color"]
     list_editable = ["color"]
     search_fields = ["name"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A record of what happened on a case: shown, never added, edited or deleted here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Note)
@@ -233,6 +215,7 @@ class DeskSettingsAdmin(SingleRowAdmin):
                 "supervisor's approval before they go out. Leave a field empty to not use it.",
             },
         ),
+        ("Public replies", {"fields": ["public_reference_words"]}),
     ]
 
     def get_row(self) -> DeskSettings:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
+from cases.models import DeskSettings
 from listening import radar
 from listening.networks import (
     POLICIES,
@@ -70,16 +71,27 @@ class CheckResult:
 
 
 def run_checks(
-    text: str, *, network: str, is_private: bool, case: Case | None
+    text: str,
+    *,
+    network: str,
+    is_private: bool,
+    case: Case | None,
+    references: tuple[str, ...] | None = None,
 ) -> list[CheckResult]:
-    """Every guideline check on `text` as a reply on `network`, in the order of CHECK_CODES."""
+    """Every guideline check on `text` as a reply on `network`, in the order of CHECK_CODES.
+
+    `references` are the words whose numbers stay out of public replies; by default the
+    desk's settings (DeskSettings.public_reference_words).
+    """
     text = unicodedata.normalize("NFC", text)
+    if references is None:
+        references = DeskSettings.load().reference_words
     return [
         check_length(text, network=network, is_private=is_private),
         check_spelling(text, case=case),
         check_punctuation(text),
         check_tone(text, case=case),
-        check_personal_data(text, is_private=is_private),
+        check_personal_data(text, is_private=is_private, references=references),
         check_offline_invitation(text, is_private=is_private, case=case),
     ]
 
@@ -502,8 +514,24 @@ def _ending(digits: str) -> str:
     return f"ending {digits[-4:]}"
 
 
-def find_personal_data(text: str) -> list[str]:
-    """A description of each piece of personal data in `text` (masked: safe to store)."""
+@lru_cache(maxsize=16)
+def _reference_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """A reference word (plural too), an optional "number"/"no."/"ref", then the reference."""
+    alternatives = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
+    return re.compile(
+        rf"\b(?P<word>{alternatives})s?\b"
+        r"(?:\s+(?:number|no\.?|nr\.?|id|ref(?:erence)?|code))?\s*[:#]?\s*"
+        r"(?P<ref>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)",
+        re.IGNORECASE,
+    )
+
+
+def find_personal_data(text: str, references: tuple[str, ...] = ()) -> list[str]:
+    """A description of each piece of personal data in `text` (masked: safe to store).
+
+    `references` are words ("order", "booking") whose numbers count too: a reference names the
+    customer's order or account to everyone who reads a public reply.
+    """
     found: list[tuple[int, str]] = []  # (position, description)
     taken: list[tuple[int, int]] = []
 
@@ -533,6 +561,13 @@ def find_personal_data(text: str) -> list[str]:
         if free(*match.span(1)) and len(digits) >= 6:
             taken.append(match.span(1))
             found.append((match.start(1), f"account number {_ending(digits)}"))
+    if references:
+        for match in _reference_pattern(references).finditer(scan):
+            reference = match.group("ref")
+            if free(*match.span("ref")) and sum(char.isdigit() for char in reference) >= 3:
+                taken.append(match.span("ref"))
+                word = match.group("word").lower()
+                found.append((match.start(), f"{word} reference {_ending(reference)}"))
     for match in _PHONE.finditer(scan):
         raw = match.group()
         digits = _digits(raw)
@@ -554,13 +589,16 @@ def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def check_personal_data(text: str, *, is_private: bool) -> CheckResult:
-    """BLOCK e-mail addresses, phone, card, IBAN and account numbers in a public reply."""
+def check_personal_data(
+    text: str, *, is_private: bool, references: tuple[str, ...] = ()
+) -> CheckResult:
+    """BLOCK e-mail addresses, phone, card, IBAN and account numbers, and the desk's reference
+    words with their numbers ("order #835070"), in a public reply."""
     if is_private:
         return CheckResult(
             "personal_data", OK, "Private reply: personal details stay out of public view."
         )
-    found = find_personal_data(text)
+    found = find_personal_data(text, references)
     if not found:
         return CheckResult("personal_data", OK, "No personal data found.")
     return CheckResult(

@@ -33,6 +33,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     BooleanField,
+    CharField,
     Count,
     Exists,
     Max,
@@ -40,6 +41,9 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    TextField,
+    Transform,
+    Value,
     When,
 )
 from django.db.models import Case as SqlCase
@@ -206,18 +210,32 @@ def status_q(status: str, now: datetime) -> Q:
 SEARCH_CANDIDATES = 1000  # above this many matching rows a term counts as common
 
 
-def _like_pattern(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+@CharField.register_lookup
+@TextField.register_lookup
+class Fold(Transform):
+    """`desk_fold(text)`: accents and case folded (see cases/migrations/0010_folded_search)."""
+
+    lookup_name = "fold"
+    function = "desk_fold"
+    output_field = TextField()
+
+
+def _folded_contains(column: str, term: str) -> Q:
+    """`column` contains `term`, both folded in SQL; a constant term folds at plan time, so the
+    trigram index on desk_fold(column) serves it."""
+    return Q(**{f"{column}__fold__contains": Fold(Value(term))})
 
 
 def search_q(term: str) -> Q:
     """Cases whose customer handle/name or any (not deleted) mention contains `term`.
 
+    Accents and case are folded on both sides ("weiss" finds "Weiß"), and a leading "@" names a
+    handle: "@acme" finds the customer whose handle is acme, and the posts that write "@acme".
+
     The subject is the start of the first mention, so the mentions cover it: searching it
     again would cost a trigram index on a table rewritten by every case update, for nothing.
-    Case-insensitive substring (`icontains` is UPPER(col) LIKE UPPER('%term%')), served by the
-    trigram GIN indexes on UPPER(col). Two plans, chosen by one capped query:
+    A substring match served by the trigram GIN indexes on desk_fold(col). Two plans, chosen by
+    one capped query:
 
     * a rare term (a handle, an order number): the matching case ids are listed from the
       trigram indexes (at most SEARCH_CANDIDATES per source) and the page filters on them;
@@ -226,8 +244,11 @@ def search_q(term: str) -> Q:
       0 keeps PostgreSQL from turning it into a hash of every matching mention); it stops as
       soon as the page is full.
     """
-    people = Identity.objects.filter(Q(handle__icontains=term) | Q(name__icontains=term))
-    by_mention = Mention.objects.filter(text__icontains=term, deleted_at__isnull=True)
+    name = term.removeprefix("@") or term
+    people = Identity.objects.filter(
+        _folded_contains("handle", name) | _folded_contains("name", name)
+    )
+    by_mention = Mention.objects.filter(_folded_contains("text", term), deleted_at__isnull=True)
     by_person = Case.objects.filter(customer_id__in=people.values("customer_id"))
     candidates = list(
         by_mention.order_by()
@@ -237,10 +258,11 @@ def search_q(term: str) -> Q:
     )
     if len(candidates) < SEARCH_CANDIDATES:
         return Q(id__in=sorted(set(candidates)))
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     mention_exists = RawSQL(
         'EXISTS (SELECT 1 FROM listening_mention m WHERE m.case_id = "cases_case"."id"'
-        " AND m.deleted_at IS NULL AND UPPER(m.text) LIKE UPPER(%s) OFFSET 0)",
-        [_like_pattern(term)],
+        " AND m.deleted_at IS NULL AND desk_fold(m.text) LIKE desk_fold(%s) OFFSET 0)",
+        [f"%{escaped}%"],
         output_field=BooleanField(),
     )
     return Q(customer_id__in=people.values("customer_id")) | Q(mention_exists)

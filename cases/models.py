@@ -400,12 +400,26 @@ class DeskSettings(models.Model):
         blank=True,
         help_text="Replies on cases at or below this sentiment (-1 to 1) need approval.",
     )
+    public_reference_words = models.CharField(
+        max_length=500,
+        blank=True,
+        default="order, account, ticket, booking",
+        help_text="Comma-separated. A public reply that writes one of these with its number "
+        '("order #835070", "booking ref AB1234") is stopped, and the agent is asked to send '
+        "it privately. Leave empty to allow references in public replies.",
+    )
 
     class Meta:
         verbose_name = verbose_name_plural = "desk settings"
 
     def __str__(self) -> str:
         return "Desk settings"
+
+    @property
+    def reference_words(self) -> tuple[str, ...]:
+        """The words of `public_reference_words`, lower case, each once, in order."""
+        words = (word.strip().lower() for word in self.public_reference_words.split(","))
+        return tuple(dict.fromkeys(word for word in words if word))
 
     @classmethod
     def load(cls) -> "DeskSettings":

@@ -11,14 +11,10 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from listening.connectors import x_oauth
+from listening.connectors import facebook, x_oauth
 from listening.health import gap_line
 from listening.models import Channel, ListeningRule, Mention, Network, QuarantinedPost
 from listening.quarantine import do_replay_quarantined
-
-admin.site.site_header = "SocialDesk administration"
-admin.site.site_title = "SocialDesk admin"
-admin.site.index_title = "Channels, cases and users"
 
 
 class WriteOnlyTextarea(forms.Textarea):
@@ -28,13 +24,21 @@ class WriteOnlyTextarea(forms.Textarea):
         return None
 
 
+# What each network's credentials must hold; each check raises ValueError saying what to fix.
+CREDENTIAL_CHECKS = {
+    Network.X: x_oauth.check_credentials,
+    Network.FACEBOOK: facebook.check_credentials,
+}
+
+
 class ChannelForm(forms.ModelForm):
     """Channel settings plus a write-only JSON field for the network credentials.
 
     The credentials are encrypted through `Channel.credentials` and never shown again. On an
     existing channel an empty field keeps what is stored; entering new credentials also clears
     `needs_reauth`, since that is how an admin reconnects a channel whose token was rejected.
-    X credentials are checked for what refreshing an OAuth 2.0 user token needs (`x_oauth`).
+    Each network's connector checks its credentials (X also for what refreshing an OAuth 2.0
+    user token needs), and the form says what is missing.
     """
 
     credentials_json = forms.CharField(
@@ -96,10 +100,14 @@ class ChannelForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        check = CREDENTIAL_CHECKS.get(cleaned.get("network"))
         credentials = cleaned.get("credentials_json")
-        if credentials is not None and cleaned.get("network") == Network.X:
+        if credentials is None and "network" in self.changed_data and self.instance.pk:
+            # The network changed and the stored credentials stay: they must suit the new one.
+            credentials = Channel.objects.get(pk=self.instance.pk).credentials or None
+        if check is not None and credentials is not None:
             try:
-                x_oauth.check_credentials(credentials)
+                check(credentials)
             except ValueError as exc:
                 self.add_error("credentials_json", str(exc))
         return cleaned

@@ -57,11 +57,26 @@ INSULTS = (
 THANKS_WORDS = (
     "thank", "thx", "cheers", "gracias", "merci", "danke", "obrigad", "grazie", "ありがとう",
 )
+# Words that keep a thank-you from closing the matter: "thanks for nothing, still no refund".
+STILL_A_PROBLEM = (
+    "still", "yet", "again", "nothing", "never", "not", "no", "without", "but", "however",
+    "cancel", "cancelled", "canceled", "cancelling", "canceling",
+)
+# Emoji whose meaning VADER's emoji descriptions miss or invert: "pouting face", "thumbs down"
+# and "middle finger" hold no scored word, and "broken heart" scores as positive. Valences on
+# VADER's -4..+4 word scale, close to its "angry" (-2.3), "hate" (-2.7) and "love" (+3.2).
+EMOJI_VALENCE = {
+    "🤬": -3.4, "😡": -3.0, "😠": -2.6, "👿": -2.6, "🖕": -3.2, "👎": -2.2, "💩": -2.4,
+    "🤮": -2.8, "😤": -2.0, "😒": -1.6, "🙄": -1.6, "💔": -2.4, "😞": -1.8, "😩": -2.0,
+    "❤": 2.6, "💙": 2.6, "💚": 2.6, "💜": 2.6, "😍": 2.8, "🥰": 2.8, "👍": 2.0, "👏": 2.0,
+    "🙏": 1.6, "💯": 1.8, "🙌": 2.0,
+}
 # fmt: on
 
 _URGENCY = re.compile(
     r"(?<!\w)(" + "|".join(re.escape(w) for w in URGENCY_WORDS) + r")(?!\w)", re.IGNORECASE
 )
+_STILL_A_PROBLEM = re.compile(r"\b(?:" + "|".join(STILL_A_PROBLEM) + r")\b", re.IGNORECASE)
 _LINK = re.compile(r"https?://", re.IGNORECASE)
 
 HIGH_REACH_FOLLOWERS = 50_000
@@ -75,7 +90,13 @@ POSITIVE_ABOVE = 0.05
 
 @cache
 def _analyzer() -> SentimentIntensityAnalyzer:
-    return SentimentIntensityAnalyzer()
+    analyzer = SentimentIntensityAnalyzer()
+    # VADER reads each emoji as its description; give these a word that carries their valence.
+    for n, (emoji, valence) in enumerate(EMOJI_VALENCE.items()):
+        word = f"emojivalence{n}"
+        analyzer.emojis[emoji] = word
+        analyzer.lexicon[word] = valence
+    return analyzer
 
 
 def sentiment(text: str) -> float:
@@ -104,7 +125,7 @@ class Score:
     is_press: bool
     is_troll: bool
     is_question: bool
-    is_thanks: bool
+    is_praise: bool  # thanks the brand, positive, and nothing is still wrong
 
 
 def _contains(text: str, words: tuple[str, ...]) -> bool:
@@ -131,7 +152,16 @@ def score_post(post: InboundPost) -> Score:
     elif polarity > 0.5:
         reasons.append(f"positive sentiment ({polarity:+.2f})")
 
-    urgency = tuple(dict.fromkeys(match.lower() for match in _URGENCY.findall(text)))
+    # "Thank you for the quick refund, you guys rock": an urgent word in a positive thank-you
+    # with nothing still wrong is praise, not a problem to chase.
+    is_praise = (
+        _contains(lowered, THANKS_WORDS)
+        and is_positive(polarity)
+        and not _STILL_A_PROBLEM.search(text)
+    )
+    urgency = (
+        () if is_praise else tuple(dict.fromkeys(match.lower() for match in _URGENCY.findall(text)))
+    )
     if urgency:
         priority += min(24, 8 * len(urgency))
         reasons.append("urgency: " + ", ".join(urgency))
@@ -179,7 +209,7 @@ def score_post(post: InboundPost) -> Score:
         is_press=is_press,
         is_troll=is_troll,
         is_question="?" in text or "¿" in text,
-        is_thanks=_contains(lowered, THANKS_WORDS),
+        is_praise=is_praise,
     )
 
 
@@ -195,13 +225,11 @@ def suggest_triage(score: Score, followers: int, verified: bool) -> tuple[str, s
         return "ignore", "Looks like spam (links, promotions or hashtag stuffing)."
     if score.is_troll:
         return "ignore", "Insults without a concrete problem: engaging rarely helps."
-    # "Thanks for the quick refund" is praise; VADER misreads other languages, so an urgent
-    # word only yields to praise when the customer actually says thanks.
-    if score.urgency and (score.sentiment < 0.4 or not score.is_thanks):
+    if score.urgency:
         return "engage", "Customer with a concrete problem (" + ", ".join(score.urgency) + ")."
     if score.is_question and score.sentiment > -0.5:
         return "engage", "Question from a customer: a quick, accurate answer."
-    if score.sentiment >= 0.4:
+    if score.is_praise or score.sentiment >= 0.4:
         return "engage", "Praise: a short, personal thank-you builds goodwill."
     if is_negative(score.sentiment):
         return "engage", "Unhappy customer: answer and offer to continue privately."

@@ -13,6 +13,10 @@ from socialdesk import roles
 
 
 class DeskAdminSite(AdminSite):
+    site_header = "SocialDesk administration"
+    site_title = "SocialDesk admin"
+    index_title = "Channels, people, rubrics and desk settings"
+
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
         if not user.is_active:

@@ -24,7 +24,7 @@ from cases.checks import (
     run_checks,
     x_weighted_length,
 )
-from cases.models import Case, Customer
+from cases.models import Case, Customer, DeskSettings
 from listening.models import Channel
 from tests.conftest import make_channel
 
@@ -399,8 +399,59 @@ def test_personal_data_blocks_a_public_reply(text, in_message):
     ],
 )
 def test_personal_data_passes_what_is_not_personal(text):
-    result = check_personal_data(text, is_private=False)
+    """Without reference words (a desk that allows order numbers in public)."""
+    result = check_personal_data(text, is_private=False, references=())
     assert result.severity == OK, result.message
+
+
+REFERENCES = ("order", "account", "ticket", "booking")
+
+
+@pytest.mark.parametrize(
+    ("text", "in_message"),
+    [
+        ("Your order #835070 has shipped!", "order reference ending 5070"),
+        ("Order number 123-456-7890 ships today.", "order reference ending 7890"),
+        ("Your orders 4411 and 4412 are late.", "order reference ending 4411"),
+        ("Booking ref AB12345 is confirmed.", "booking reference ending 2345"),
+        ("I've updated ticket: TK-20931 for you.", "ticket reference ending 0931"),
+        ("Order 4111111111111111 was paid.", "card number ending 1111"),  # a card stays a card
+    ],
+)
+def test_reference_numbers_the_desk_names_block_a_public_reply(text, in_message):
+    result = check_personal_data(text, is_private=False, references=REFERENCES)
+    assert result.severity == BLOCK
+    assert in_message in result.message
+    assert check_personal_data(text, is_private=True, references=REFERENCES).severity == OK
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your order is on its way.",
+        "Your account was created in 2019.",  # a year after the word, not a reference
+        "Your account ending 1234 is fine.",
+        "We'll book a ticket for 2 people.",
+        "Your parcel 1Z999AA10123456784 is on its way.",  # not a word the desk named
+        "Please DM us your order number and we'll check.",
+    ],
+)
+def test_reference_words_without_a_number_pass(text):
+    result = check_personal_data(text, is_private=False, references=REFERENCES)
+    assert result.severity == OK, result.message
+
+
+@pytest.mark.django_db
+def test_the_desk_settings_choose_the_reference_words():
+    text = "Your order #835070 has shipped!"
+    by_default = run_checks(text, network="x", is_private=False, case=None)
+    assert by_default[4].severity == BLOCK
+    assert "order reference ending 5070" in by_default[4].message
+    desk = DeskSettings.load()
+    desk.public_reference_words = " Booking,, TICKET "
+    desk.save(update_fields=["public_reference_words"])
+    assert desk.reference_words == ("booking", "ticket")
+    assert run_checks(text, network="x", is_private=False, case=None)[4].severity == OK
 
 
 @pytest.mark.parametrize(
@@ -462,7 +513,7 @@ def test_offline_invitation_on_a_negative_case(text, is_private, case, severity)
 
 
 def test_run_checks_returns_every_check_in_a_stable_order():
-    results = run_checks("Thanks!", network="x", is_private=False, case=None)
+    results = run_checks("Thanks!", network="x", is_private=False, case=None, references=())
     assert [result.code for result in results] == list(CHECK_CODES)
     assert all(isinstance(result, CheckResult) for result in results)
     assert all(result.message for result in results)
@@ -473,7 +524,7 @@ def test_a_good_reply_on_an_angry_case_passes_every_check():
         "@dana We're so sorry about the broken order, that's not the experience we want for "
         "you. Please send us a DM with your order number and we'll sort out the refund today. ^AL"
     )
-    results = run_checks(text, network="x", is_private=False, case=ANGRY)
+    results = run_checks(text, network="x", is_private=False, case=ANGRY, references=())
     assert [(r.code, r.severity) for r in results] == [(code, OK) for code in CHECK_CODES], [
         r.message for r in results if r.severity != OK
     ]
@@ -482,7 +533,8 @@ def test_a_good_reply_on_an_angry_case_passes_every_check():
 def test_a_bad_reply_fails_every_check():
     text = "calm down,as I said  call +44 7700 900123 recieve it!! " + "a" * 250
     results = {
-        r.code: r.severity for r in run_checks(text, network="x", is_private=False, case=ANGRY)
+        r.code: r.severity
+        for r in run_checks(text, network="x", is_private=False, case=ANGRY, references=())
     }
     assert results == {
         "length": BLOCK,
@@ -496,15 +548,17 @@ def test_a_bad_reply_fails_every_check():
 
 def test_blocking_keeps_only_blocks():
     results = run_checks(
-        "Call +44 7700 900123 " + "a" * 300, network="x", is_private=False, case=None
+        "Call +44 7700 900123 " + "a" * 300, network="x", is_private=False, case=None, references=()
     )
     assert [r.code for r in blocking(results)] == ["length", "personal_data"]
-    private = run_checks("Call +44 7700 900123.", network="x", is_private=True, case=None)
+    private = run_checks(
+        "Call +44 7700 900123.", network="x", is_private=True, case=None, references=()
+    )
     assert blocking(private) == []
 
 
 def test_results_store_as_plain_dicts():
-    result = run_checks("Thanks!", network="x", is_private=False, case=None)[0]
+    result = run_checks("Thanks!", network="x", is_private=False, case=None, references=())[0]
     assert result.as_dict() == {"code": "length", "severity": OK, "message": result.message}
 
 
@@ -522,5 +576,6 @@ def test_run_checks_on_a_stored_case_reads_no_more_rows(db, django_assert_num_qu
             network="x",
             is_private=False,
             case=case,
+            references=REFERENCES,
         )
     assert [r.severity for r in results] == [OK] * len(CHECK_CODES), [r.message for r in results]

@@ -173,6 +173,25 @@ def test_search_treats_wildcards_literally(agent, x_channel, search_plan):
     assert handles(get(agent, q="100%")) == ["percent"]
 
 
+def test_search_folds_accents_and_case(agent, x_channel, search_plan):
+    make_case(x_channel, handle="by_name", name="Ulrike Weiß")
+    make_case(x_channel, handle="by_text", text="Das CAFÉ in Łódź hat geschlossen")
+    make_case(x_channel, handle="unrelated", text="Weissbier ist aus")
+    assert sorted(handles(get(agent, q="weiß"))) == ["by_name", "unrelated"]
+    assert sorted(handles(get(agent, q="WEISS"))) == ["by_name", "unrelated"]
+    assert handles(get(agent, q="cafe in lodz")) == ["by_text"]
+    assert handles(get(agent, q="Café")) == ["by_text"]
+
+
+def test_search_understands_a_leading_at_as_a_handle(agent, x_channel, search_plan):
+    make_case(x_channel, handle="dana_k", text="where is my parcel")
+    make_case(x_channel, handle="tagger", text="asking for a friend @dana_k")
+    make_case(x_channel, handle="other", text="nothing to see")
+    assert sorted(handles(get(agent, q="@dana_k"))) == ["dana_k", "tagger"]
+    assert sorted(handles(get(agent, q="dana_k"))) == ["dana_k", "tagger"]
+    assert handles(get(agent, q="@")) == ["tagger"]  # a lone "@" is text to find
+
+
 def test_no_match_shows_the_filtered_empty_state(agent, x_channel):
     make_case(x_channel)
     html = get(agent, q="zebra", priority="high")

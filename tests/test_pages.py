@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from cases.models import Reply
 from listening.models import Channel, QuarantinedPost
@@ -249,6 +250,42 @@ def test_admin_lists_render_and_escape_hostile_text(admin, x_channel, model):
     response = logged_in(admin).get(reverse(f"admin:{model}_changelist"))
     assert response.status_code == 200
     assert "<script>alert" not in response.content.decode()
+
+
+def test_sent_replies_and_cases_are_records_in_the_admin(admin, supervisor, x_channel):
+    case = make_case(x_channel)
+    reply = Reply.objects.create(
+        case=case,
+        author=admin,
+        text="Sorry to hear that!",
+        state=Reply.State.SENT,
+        approved_by=supervisor,
+        approved_at=timezone.now(),
+        sent_at=timezone.now(),
+    )
+    client = logged_in(admin)
+    page = client.get(reverse("admin:cases_reply_change", args=[reply.pk])).content.decode()
+    for field in ("approved_by", "approved_at", "text", "state", "author", "sent_at"):
+        assert f'name="{field}"' not in page
+    assert supervisor.username in page
+    tampered = client.post(
+        reverse("admin:cases_reply_change", args=[reply.pk]), {"approved_by": admin.pk}
+    )
+    assert tampered.status_code == 403
+    reply.refresh_from_db()
+    assert reply.approved_by == supervisor
+
+    page = client.get(reverse("admin:cases_case_change", args=[case.pk])).content.decode()
+    assert 'name="status"' not in page and 'name="assignee"' not in page
+    assert f'href="{reverse("cases:detail", args=[case.pk])}"' in page
+
+
+def test_the_admin_wears_the_desk_look(admin):
+    page = logged_in(admin).get(reverse("admin:index")).content.decode()
+    assert "css/admin.css" in page
+    assert 'class="desk-brand__mark"' in page
+    assert "SocialDesk administration" in page
+    assert f'href="{reverse("home")}">Back to the desk</a>' in page
 
 
 def test_mentions_are_read_only_in_the_admin(admin, x_channel):

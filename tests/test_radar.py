@@ -109,3 +109,51 @@ def test_priority_stays_within_0_and_100():
         )
     )
     assert 0 <= extreme.priority <= 100
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thank you for the quick refund, you guys rock",
+        "Thank you! Refund arrived today",
+        "thanks for sorting the broken link so fast 🙏",
+    ],
+)
+def test_a_thank_you_that_names_the_fixed_problem_is_praise(text):
+    score = score_post(post(1, text=text))
+    assert score.is_praise
+    assert score.urgency == ()
+    assert not any(reason.startswith("urgency") for reason in score.reasons)
+    assert triage(text) == ("engage", "Praise: a short, personal thank-you builds goodwill.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks for nothing, still no refund",
+        "thanks... I want to cancel my account",
+        "Thanks for cancelling my order without asking, I want a refund",
+    ],
+)
+def test_a_thank_you_with_the_problem_still_there_stays_a_problem(text):
+    score = score_post(post(1, text=text))
+    assert not score.is_praise
+    assert score.urgency
+    assert triage(text)[1].startswith("Customer with a concrete problem")
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("✨🤬", -1),
+        ("🤬", -1),
+        ("😡😡 still waiting", -1),
+        ("👎", -1),
+        ("💔", -1),
+        ("❤️ love it", 1),
+        ("👍", 1),
+    ],
+)
+def test_emoji_carry_their_meaning_into_the_sentiment(text, sign):
+    polarity = score_post(post(1, text=text)).sentiment
+    assert polarity * sign > 0.3, polarity

@@ -575,6 +575,58 @@ def test_admin_refuses_x_credentials_that_cannot_work(client, admin, raw, messag
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            '{"bearer_token": "abc"}',
+            "A Facebook channel needs page_access_token (the Page access token, a non-empty "
+            "string); the credentials given have bearer_token.",
+        ),
+        ('{"page_access_token": "  "}', "A Facebook channel needs page_access_token"),
+        (
+            '{"page_access_token": "pat-s3cret", "app_scret": "x"}',
+            "Facebook credentials take only page_access_token; remove app_scret.",
+        ),
+    ],
+)
+def test_admin_refuses_facebook_credentials_that_cannot_work(client, admin, raw, message):
+    client.force_login(admin)
+
+    response = client.post(
+        reverse("admin:listening_channel_add"),
+        admin_form(network="facebook", credentials_json=raw),
+    )
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert "s3cret" not in response.content.decode()
+    assert not Channel.objects.filter(external_account_id="434343").exists()
+
+
+@pytest.mark.django_db
+def test_admin_accepts_a_page_token_and_checks_stored_credentials_on_a_network_change(
+    client, admin
+):
+    client.force_login(admin)
+    form = admin_form(network="facebook", credentials_json='{"page_access_token": "pat-1"}')
+    assert client.post(reverse("admin:listening_channel_add"), form).status_code == 302
+    channel = Channel.objects.get(external_account_id="434343")
+    assert channel.credentials == {"page_access_token": "pat-1"}
+
+    # Switching the channel to X while keeping its Page token cannot work: say so.
+    response = client.post(
+        reverse("admin:listening_channel_change", args=[channel.pk]),
+        admin_form(network="x", credentials_json=""),
+    )
+
+    assert response.status_code == 200
+    assert "Give a bearer_token (the access token), a refresh_token" in response.content.decode()
+    channel.refresh_from_db()
+    assert channel.network == "facebook"
+
+
+@pytest.mark.django_db
 def test_admin_saving_a_channel_keeps_the_tokens_a_worker_just_rotated(rf):
     channel = make_channel(Network.X, external_account_id="434343", credentials=oauth_credentials())
     loaded_by_the_admin = Channel.objects.get(pk=channel.pk)

@@ -85,6 +85,25 @@ _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _EDGES = frozenset({"feed", "tagged", "comments", "messages", "conversations"})
 
 
+CREDENTIAL_KEYS = ("page_access_token",)
+
+
+def check_credentials(credentials: dict[str, Any]) -> None:
+    """Raise ValueError, with what to fix, unless `credentials` can authenticate on Graph."""
+    token = credentials.get("page_access_token")
+    if not isinstance(token, str) or not token.strip():
+        given = ", ".join(sorted(credentials)) or "nothing"
+        raise ValueError(
+            "A Facebook channel needs page_access_token (the Page access token, a non-empty "
+            f"string); the credentials given have {given}."
+        )
+    unknown = sorted(set(credentials) - set(CREDENTIAL_KEYS))
+    if unknown:
+        raise ValueError(
+            f"Facebook credentials take only page_access_token; remove {', '.join(unknown)}."
+        )
+
+
 class FacebookConnector:
     """Fetch, publish and reconcile on a Facebook page. Never writes to the database."""
 

@@ -47,6 +47,17 @@
       updatePresenceState();
     }
   });
+  // A sent reply ends the typing: colleagues must not see "typing…" after it went out.
+  document.addEventListener(
+    "submit",
+    function (event) {
+      if (event.target.querySelector && event.target.querySelector(REPLY_BOX)) {
+        lastKeystroke = 0;
+        updatePresenceState();
+      }
+    },
+    true
+  );
   // Bring the value up to date just before each presence poll leaves.
   document.addEventListener("htmx:configRequest", function (event) {
     if (event.detail.elt && event.detail.elt.id === "presence") {
@@ -117,14 +128,6 @@
     return focusField(document.getElementById("triage-reason"));
   }
 
-  function openHelp() {
-    var dialog = document.getElementById("shortcuts-help");
-    if (!dialog || dialog.open) return false;
-    if (dialog.showModal) dialog.showModal();
-    else dialog.setAttribute("open", "");
-    return true;
-  }
-
   var keys = {
     j: function () { return follow("[data-shortcut=next]"); },
     k: function () { return follow("[data-shortcut=prev]"); },
@@ -140,7 +143,6 @@
     a: function () { return click("#take-case"); },
     R: function () { return click("#resolve-case"); },
     n: function () { return focusField(document.getElementById("note-text")); },
-    "?": openHelp,
   };
 
   document.addEventListener("keydown", function (event) {
@@ -153,10 +155,6 @@
     if (dialog && dialog.open) return;
     var action = keys[event.key];
     if (action && action()) event.preventDefault();
-  });
-
-  document.addEventListener("click", function (event) {
-    if (event.target.closest && event.target.closest("[data-open-help]")) openHelp();
   });
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -161,8 +161,35 @@
     updateBulkBar();
   });
 
+  // A form that destroys something asks first (deleting a saved view).
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+
+  // On tablets and phones the filters fold away behind a button that counts those in use.
+  function countFilters() {
+    var form = document.getElementById("filters");
+    var count = document.querySelector("[data-filter-count]");
+    if (!form || !count) return;
+    var used = 0;
+    form.querySelectorAll("select").forEach(function (select) {
+      if (select.name !== "sort" && select.selectedIndex > 0) used += 1;
+    });
+    count.textContent = used ? String(used) : "";
+  }
+
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest && event.target.closest("[data-toggle-filters]");
+    if (!toggle) return;
+    var form = document.getElementById("filters");
+    var open = form.classList.toggle("is-open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     showBulkFields();
     updateBulkBar();
+    countFilters();
   });
 })();

@@ -73,10 +73,7 @@
     var dialog = document.getElementById("shortcuts-help");
     if (dialog && dialog.open) return;
     var key = event.key;
-    if (key === "?") {
-      if (dialog) dialog.showModal();
-      event.preventDefault();
-    } else if (key === "j") {
+    if (key === "j") {
       move(1);
       event.preventDefault();
     } else if (key === "k") {

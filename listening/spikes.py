@@ -3,7 +3,10 @@
 A channel's hourly mention count in the last 24 hours is held against its baseline, the
 BASELINE_HOURS (7 days) before them, hours without mentions counting as 0. An hour is flagged
 above mean + SPIKE_SD standard deviations, and only with at least SPIKE_MIN_MENTIONS mentions,
-so one post on a silent channel is not an alarm.
+so one post on a silent channel is not an alarm. Without enough history (mentions in fewer than
+SPIKE_MIN_HISTORY_HOURS of the baseline's hours: a new channel, or one that was silent all week)
+there is no baseline to be far above, so nothing is flagged: a "0.0 ± 0.0" baseline says
+nothing about what is normal.
 
 Pure functions of the hourly counts: the caller reads them (the dashboard from qa.volume).
 """
@@ -16,6 +19,7 @@ from datetime import datetime, timedelta
 
 SPIKE_SD = 3.0
 SPIKE_MIN_MENTIONS = 5
+SPIKE_MIN_HISTORY_HOURS = 12
 BASELINE_HOURS = 7 * 24
 
 
@@ -33,6 +37,8 @@ def find_spikes(
     sd = math.sqrt(sum((c - mean) ** 2 for c in baseline) / BASELINE_HOURS)
     threshold = mean + SPIKE_SD * sd
     recent = [hourly.get(recent_start + timedelta(hours=i), 0) for i in range(24)]
+    if sum(1 for count in baseline if count) < SPIKE_MIN_HISTORY_HOURS:
+        return [], mean, sd, recent
     flagged = [
         (recent_start + timedelta(hours=i), c)
         for i, c in enumerate(recent)

@@ -1,4 +1,5 @@
 """Changes to a case that span models: each writes the case, a CaseEvent, and bumps updated_at.
+Also the inbox's bulk changes (one of these per case) and the desk's engagement guidelines.
 
 The inbox's live update compares a fingerprint built from `Case.updated_at`, so every function
 here sets it: a change made on the case page shows in every open inbox within one poll.
@@ -11,7 +12,16 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from cases.models import OPEN_STATUSES, Case, CaseEvent, CaseStatus, Label, Note, Triage
+from cases.models import (
+    OPEN_STATUSES,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    EngagementGuidelines,
+    Label,
+    Note,
+    Triage,
+)
 
 
 class ActionError(ValueError):
@@ -173,3 +183,61 @@ def do_add_note(case: Case, text: str, *, author: User) -> Note:
     note = Note.objects.create(case=case, author=author, text=text)
     _save_case(case, [])
     return note
+
+
+# The inbox's bulk actions (cases/views/inbox.py names them for the menu).
+BULK_ASSIGN, BULK_UNASSIGN, BULK_STATUS, BULK_LABEL = "assign", "unassign", "status", "label"
+
+
+def do_bulk_change(
+    cases: list[Case],
+    action: str,
+    *,
+    actor: User,
+    assignee: User | None = None,
+    status: str = "",
+    reason: str = "",
+    label: Label | None = None,
+) -> tuple[int, list[str]]:
+    """Apply one bulk action to each case: (how many changed, "#id: why" for each refused).
+
+    `action` is BULK_ASSIGN (to `assignee`), BULK_UNASSIGN, BULK_STATUS (to `status`), a
+    Triage value (with `reason`) or BULK_LABEL (add `label`). Each case changes in its own
+    transaction, so one refusal (a reopen that clashes) leaves the others done. Preconditions:
+    the caller checked the actor's permission and that `assignee` works the inbox; the cases'
+    labels are prefetched for BULK_LABEL.
+    """
+    done, failures = 0, []
+    for case in cases:
+        try:
+            if action == BULK_ASSIGN:
+                do_assign_case(case, assignee, actor=actor)
+            elif action == BULK_UNASSIGN:
+                do_assign_case(case, None, actor=actor)
+            elif action == BULK_STATUS:
+                do_set_status(case, status, actor=actor)
+            elif action in Triage.values:
+                do_triage_case(case, action, reason, actor=actor)
+            elif action == BULK_LABEL and label is not None:
+                current = list(case.labels.all())
+                if label.pk not in {existing.pk for existing in current}:
+                    do_set_labels(case, [*current, label], actor=actor)
+            else:
+                raise ActionError(f"Unknown bulk action {action!r}.")
+            done += 1
+        except ActionError as exc:
+            failures.append(f"#{case.pk}: {exc}")
+    return done, failures
+
+
+@transaction.atomic
+def do_update_guidelines(body: str, *, editor: User) -> EngagementGuidelines:
+    """Save the desk's one guidelines text. Precondition: the editor may change it."""
+    guidelines = EngagementGuidelines.objects.select_for_update().order_by("pk").first()
+    if guidelines is None:
+        guidelines = EngagementGuidelines()
+    guidelines.body = body
+    guidelines.updated_by = editor
+    guidelines.updated_at = timezone.now()
+    guidelines.save()
+    return guidelines

@@ -13,7 +13,6 @@ user id: fair enough, and nothing in the database has to be scanned to find it.
 import heapq
 import time
 
-from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count
@@ -33,16 +32,17 @@ def _last_key(user_id: int) -> str:
 def auto_assign() -> int:
     """Assign unassigned new engage/escalate cases, highest priority first; return how many.
 
-    Only when DeskSettings.auto_assign is on; only to active members of the agent group who
-    are online (cases.presence); never above DeskSettings.max_open_cases_per_agent open cases
-    per agent. Each assignment writes an ASSIGNED CaseEvent with no actor ("auto-assigned").
+    Only when DeskSettings.auto_assign is on; only to the inbox workers (roles.inbox_workers)
+    in the agent role who are online (cases.presence); never above
+    DeskSettings.max_open_cases_per_agent open cases per agent. Each assignment writes an
+    ASSIGNED CaseEvent with no actor ("auto-assigned").
     """
     desk = DeskSettings.load()
     if not desk.auto_assign or desk.max_open_cases_per_agent == 0:
         return 0
     agents = list(
-        User.objects.filter(groups__name=roles.AGENT, is_active=True)
-        .distinct()
+        roles.inbox_workers()
+        .filter(groups__name=roles.AGENT)
         .only("id", "username", "first_name", "last_name")
     )
     online_ids = presence.online_user_ids([agent.pk for agent in agents])

@@ -101,6 +101,18 @@ def blocking(results: list[CheckResult]) -> list[CheckResult]:
     return [result for result in results if result.severity == BLOCK]
 
 
+def shown_checks(rows: list[dict], *, problems_only: bool = False) -> list[dict]:
+    """Stored check rows (Reply.checks) as the composer and the approvals page show them:
+    blocking first, then warnings, then passes; each with its label."""
+    order = {BLOCK: 0, WARN: 1}
+    shown = [
+        {**row, "label": CHECK_LABELS.get(row.get("code", ""), row.get("code", ""))}
+        for row in rows
+        if isinstance(row, dict) and (not problems_only or row.get("severity") in order)
+    ]
+    return sorted(shown, key=lambda row: order.get(row.get("severity", ""), 2))
+
+
 # ---------------------------------------------------------------------------------------------
 # Shared text patterns
 

@@ -53,6 +53,7 @@ from django.http import QueryDict
 
 from cases.models import OPEN_STATUSES, Case, CaseStatus, Identity, Label, SavedView, Triage
 from listening.models import Mention, Network
+from socialdesk import roles
 
 PAGE_SIZE = 50
 SEARCH_MAX_LENGTH = 100
@@ -488,12 +489,7 @@ UNION ALL
 SELECT 'agent', u.id,
        coalesce(nullif(btrim(u.first_name || ' ' || u.last_name), ''), u.username), '', NULL, 0
 FROM auth_user u
-WHERE u.is_active AND (u.is_superuser OR EXISTS (
-    SELECT 1 FROM auth_user_groups ug
-    JOIN auth_group_permissions gp ON gp.group_id = ug.group_id
-    JOIN auth_permission p ON p.id = gp.permission_id
-    JOIN django_content_type ct ON ct.id = p.content_type_id
-    WHERE ug.user_id = u.id AND ct.app_label = 'cases' AND p.codename = 'work_inbox'))
+WHERE u.id IN ({inbox_workers})
 UNION ALL
 SELECT 'view', id, name, query, owner_id, position FROM cases_savedview
 WHERE owner_id IS NULL OR owner_id = %s
@@ -506,7 +502,9 @@ WHERE id = 1
 def load_choices(user: User) -> Choices:
     """Channels, labels, agents, the user's and the desk's saved views, the SLA: one query."""
     with connection.cursor() as cursor:
-        cursor.execute(_CHOICES_SQL, [user.pk])
+        # The agents are socialdesk.roles.inbox_workers(), compiled into this one query.
+        workers, worker_params = roles.inbox_workers().values("id").query.sql_with_params()
+        cursor.execute(_CHOICES_SQL.format(inbox_workers=workers), [*worker_params, user.pk])
         rows = cursor.fetchall()
     choices = Choices()
     views = []

@@ -63,6 +63,39 @@ class Triage(models.TextChoices):
     ESCALATE = "escalate", "Escalate"
 
 
+class CaseQuerySet(models.QuerySet):
+    def neighbours(self, case: "Case") -> tuple[int | None, int | None]:
+        """The ids of the previous and next open case in the inbox's default order (priority,
+        then waiting longest), or None at either end."""
+        p, t, pk = case.priority, case.last_inbound_at, case.pk
+        open_cases = self.filter(status__in=OPEN_STATUSES)
+        after = (
+            Q(priority__lt=p)
+            | Q(priority=p, last_inbound_at__gt=t)
+            | Q(priority=p, last_inbound_at=t, id__gt=pk)
+        )
+        before = (
+            Q(priority__gt=p)
+            | Q(priority=p, last_inbound_at__lt=t)
+            | Q(priority=p, last_inbound_at=t, id__lt=pk)
+        )
+        # The redundant bounds on priority let PostgreSQL start the index scan at this case
+        # instead of filtering the OR over every open case.
+        nxt = (
+            open_cases.filter(after, priority__lte=p)
+            .order_by("-priority", "last_inbound_at", "id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        prev = (
+            open_cases.filter(before, priority__gte=p)
+            .order_by("priority", "-last_inbound_at", "-id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        return prev, nxt
+
+
 class Case(models.Model):
     """One customer's conversation on one channel, from first post to resolution."""
 
@@ -113,6 +146,8 @@ class Case(models.Model):
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = CaseQuerySet.as_manager()
 
     class Meta:
         ordering = ["-priority", "last_inbound_at"]

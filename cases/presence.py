@@ -1,7 +1,7 @@
 """Who is on a case right now, and which agents are online: short-lived facts in the cache.
 
 The cache is Redis in every real deployment (a file cache in the embedded demo). Nothing here
-touches the database except `replies_since`.
+touches the database except `replies_since` and `activity_since`.
 
 * Case presence: one cache entry per case, a dict {user id: {"name", "state", "at"}}. The case
   page reports every 3 seconds (`touch`); an entry older than PRESENCE_TTL is ignored, and the
@@ -20,7 +20,8 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db.models import QuerySet
 
-from cases.models import Case, Reply
+from cases.models import Case, CaseEvent, Note, Reply
+from listening.models import Mention
 
 PRESENCE_TTL = 20  # seconds an entry counts after the page's last report
 ONLINE_TTL = 120  # seconds an agent counts as online after their last request
@@ -106,3 +107,28 @@ def replies_since(case: Case, since: datetime, exclude_user: User) -> list[Reply
         .order_by("created_at", "id")
     )
     return list(replies)
+
+
+def activity_since(case: Case, since: datetime, user: User) -> list[str]:
+    """What others did on the case after `since`, in words: only asked when updated_at moved."""
+    found = []
+    posts = Mention.objects.filter(case=case, received_at__gt=since).count()
+    if posts:
+        found.append(f"{posts} new customer post{'s' if posts != 1 else ''}")
+    for reply in replies_since(case, since, user):
+        found.append(f"{display_name(reply.author)} replied")
+    changes = CaseEvent.objects.filter(case=case, created_at__gt=since).exclude(
+        kind__startswith="reply"
+    )
+    changes = changes.exclude(actor=user).count()
+    notes = Note.objects.filter(case=case, created_at__gt=since).exclude(author=user).count()
+    if changes:
+        found.append(f"{changes} change{'s' if changes != 1 else ''} by others")
+    if notes:
+        found.append(f"{notes} new note{'s' if notes != 1 else ''}")
+    return found
+
+
+def signature(people: list[dict], activity: list[str]) -> str:
+    """What the presence list shows, as a string: the page sends it back, 204 when unchanged."""
+    return ";".join(f"{p['user_id']}:{p['state']}" for p in people) + "|" + ";".join(activity)

@@ -603,3 +603,67 @@ def _ids(reply: Reply, **extra: Any) -> dict[str, Any]:
         "attempts": reply.attempts,
         **extra,
     }
+
+
+# ---------- the composer's send rules ----------
+
+
+class DraftRefused(ValueError):
+    """A draft that may not be queued as it stands. The message says why, for the agent
+    ("" when `collisions` is the reason); `results` are the checks it was judged by."""
+
+    def __init__(
+        self, message: str, *, results: list | None = None, collisions: list[Reply] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.results = results
+        self.collisions = collisions or []
+
+
+def draft_checks(case: Case, text: str, *, is_private: bool) -> list:
+    """The guideline checks (cases.checks) of a draft; none for an empty box (nothing to judge
+    yet). `case` has its channel and customer loaded."""
+    from cases import checks  # the composer's module: the sender does not need it
+
+    if not text:
+        return []
+    return checks.run_checks(text, network=case.channel.network, is_private=is_private, case=case)
+
+
+def check_reply_draft(
+    case: Case,
+    text: str,
+    *,
+    author: Any,
+    is_private: bool,
+    override: bool,
+    override_reason: str,
+    opened_at: datetime,
+    confirm_collision: bool,
+) -> list:
+    """The guideline checks of a draft about to be queued, when it may go: raises DraftRefused
+    when the box is empty, when a blocking check is neither overridden nor explained, or when
+    a colleague replied on the case since `opened_at` and the author has not confirmed.
+
+    The same checks the composer showed while typing (cases.checks), run again on the server.
+    `case` has its channel and customer loaded (the checks read them).
+    """
+    from cases import checks, presence  # the composer's modules: the sender needs neither
+
+    if not text:
+        raise DraftRefused("Write a reply first: the box is empty.")
+    results = draft_checks(case, text, is_private=is_private)
+    blocking = checks.blocking(results)
+    if blocking and not (override and override_reason):
+        what = "; ".join(result.message for result in blocking)
+        how = (
+            "write why you override them"
+            if override
+            else "fix them or tick “Override” and write why"
+        )
+        raise DraftRefused(f"Not sent. Blocking checks: {what}. Please {how}.", results=results)
+    if not confirm_collision:
+        collisions = presence.replies_since(case, opened_at, exclude_user=author)
+        if collisions:
+            raise DraftRefused("", results=results, collisions=collisions)
+    return results

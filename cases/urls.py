@@ -1,5 +1,12 @@
-from cases.views import case, composer, inbox
+from cases.views import approvals, case, composer, guidelines, inbox, presence
 
 app_name = "cases"
 # Each screen's module lists its own routes; names are the contract templates use.
-urlpatterns = [*inbox.urlpatterns, *case.urlpatterns, *composer.urlpatterns]
+urlpatterns = [
+    *inbox.urlpatterns,
+    *case.urlpatterns,
+    *presence.urlpatterns,
+    *composer.urlpatterns,
+    *approvals.urlpatterns,
+    *guidelines.urlpatterns,
+]

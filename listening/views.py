@@ -3,7 +3,7 @@
 import secrets
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -11,9 +11,11 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 
 from socialdesk import health as health_checks
+from socialdesk.access import require_perm
 
 
 @never_cache
+@login_not_required
 def ping(request: HttpRequest) -> JsonResponse:
     """For load balancers and uptime monitors: no login, no detail, one SELECT 1."""
     try:
@@ -26,6 +28,7 @@ def ping(request: HttpRequest) -> JsonResponse:
 
 
 @never_cache
+@login_not_required
 def monitor(request: HttpRequest) -> JsonResponse:
     """For uptime monitors: 503 when the desk is degraded or down, 200 when it is ok.
 
@@ -50,13 +53,12 @@ def _has_monitor_token(request: HttpRequest) -> bool:
 
 
 @never_cache
-@login_required
-@permission_required("listening.view_health", raise_exception=True)
 def health(request: HttpRequest) -> HttpResponse:
     """Each channel's polling state and the system's parts; JSON when the client asks for it.
 
     503 when the desk is down (database or broker), so monitors can alert on the status code.
     """
+    require_perm(request, "listening.view_health")
     report = health_checks.gather()
     status = 503 if report.status == health_checks.DOWN else 200
     # A browser sends "text/html,...,*/*": only an explicit preference gets JSON.

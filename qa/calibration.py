@@ -32,6 +32,7 @@ from django.db.models import Q, QuerySet
 
 from qa.agreement import TENTATIVE, krippendorff_alpha, verdict
 from qa.models import CalibrationSession, Criterion, CriterionScore, GoldReply, Review, Rubric
+from socialdesk import roles
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -49,25 +50,7 @@ class CalibrationError(ValueError):
 
 def reviewers_queryset():
     """Users who may score replies (hold qa.review_replies through a group, directly, or root)."""
-    from django.contrib.auth.models import User
-
-    perm = Q(codename="review_replies", content_type__app_label="qa")
-    return (
-        User.objects.filter(is_active=True)
-        .filter(
-            Q(is_superuser=True)
-            | Q(groups__permissions__in=_permission_ids(perm))
-            | Q(user_permissions__in=_permission_ids(perm))
-        )
-        .distinct()
-        .order_by("username")
-    )
-
-
-def _permission_ids(condition: Q):
-    from django.contrib.auth.models import Permission
-
-    return Permission.objects.filter(condition).values("id")
+    return roles.holders_of("qa.review_replies").order_by("username")
 
 
 def sees_gold(user: User) -> bool:

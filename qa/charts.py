@@ -10,15 +10,21 @@ table under it); colours come from classes styled in static/css/dashboard.css, s
                     which agents' intervals clear the team's
     bar_chart       stacked or grouped vertical bars
     spark_bars      a small bar strip with flagged bars highlighted (spike alerts)
+    drift_coordinates  screen coordinates of a reviewer's EWMA drift chart, which the
+                    calibration template draws
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+
+if TYPE_CHECKING:
+    from qa.drift import DriftChart
 
 
 @dataclass(frozen=True)
@@ -311,3 +317,53 @@ def spark_bars(
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308
+
+
+# ---------- the calibration page's drift charts ----------
+
+CHART_W, CHART_H, PAD_L, PAD_R, PAD_Y = 560, 150, 44, 12, 14
+
+
+def drift_coordinates(chart: DriftChart) -> dict:
+    """Screen coordinates of an EWMA chart: limits band, EWMA line, observation dots."""
+    points = chart.points
+    span = max(
+        [0.25]
+        + [abs(p.ewma) for p in points]
+        + [p.limit for p in points]
+        + [abs(p.value) for p in points]
+    )
+    inner_w = CHART_W - PAD_L - PAD_R
+    inner_h = CHART_H - 2 * PAD_Y
+
+    def x(i: int) -> float:
+        return round(PAD_L + (inner_w * i / max(len(points) - 1, 1)), 1)
+
+    def y(v: float) -> float:
+        return round(PAD_Y + inner_h * (1 - (v + span) / (2 * span)), 1)
+
+    upper = [(x(i), y(p.limit)) for i, p in enumerate(points)]
+    lower = [(x(i), y(-p.limit)) for i, p in enumerate(points)]
+    band = " ".join(f"{a},{b}" for a, b in upper + lower[::-1])
+    line = " ".join(f"{x(i)},{y(p.ewma)}" for i, p in enumerate(points))
+    dots = [
+        {"x": x(i), "y": y(p.value), "ewma_y": y(p.ewma), "out": p.out, "value": p.value}
+        for i, p in enumerate(points)
+    ]
+    alarm = None
+    if chart.alarm_index is not None:
+        alarm = {"x": x(chart.alarm_index), "y": y(points[chart.alarm_index].ewma)}
+    return {
+        "w": CHART_W,
+        "h": CHART_H,
+        "band": band,
+        "line": line,
+        "dots": dots,
+        "zero": y(0),
+        "top": y(span),
+        "bottom": y(-span),
+        "left": PAD_L,
+        "right": CHART_W - PAD_R,
+        "span_pct": round(span * 100),
+        "alarm": alarm,
+    }

@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from qa.models import CoachingSession, Review, Team
+from socialdesk import roles
 
 SEES_ALL_PERM = "qa.change_team"  # admins: they manage the teams, so they see every one
 MAX_NOTE = 2000
@@ -62,6 +63,16 @@ def scope_filter(user: AbstractBaseUser | AnonymousUser, field: str = "agent") -
     """A Q restricting `field` (a user foreign key) to the agents `user` may see."""
     ids = team_agent_ids(user)
     return Q() if ids is None else Q(**{f"{field}__in": ids})
+
+
+def coachable_agents(user: AbstractBaseUser) -> QuerySet:
+    """The agents `user` may coach: those who hold qa.view_own_reviews (agents; superusers only
+    if they have the role) among the agents they watch (`team_agent_ids`), by name."""
+    agents = roles.holders_of("qa.view_own_reviews", superusers=False)
+    ids = team_agent_ids(user)
+    if ids is not None:
+        agents = agents.filter(pk__in=ids)
+    return agents.order_by("first_name", "last_name", "username")
 
 
 def agent_reviews(agent: AbstractBaseUser) -> QuerySet[Review]:

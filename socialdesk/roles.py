@@ -1,8 +1,14 @@
-"""The four roles as Django groups, and the permissions each holds.
+"""The four roles as Django groups, the permissions each holds, and who holds a permission.
 
 Views check permissions, never group names. `sync_roles` runs after every `migrate`
 (a post_migrate handler in cases/apps.py), so a deploy that changes this table applies it.
 """
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import QuerySet
 
 AGENT = "agent"
 QA = "qa"
@@ -95,3 +101,29 @@ def sync_roles() -> None:
                 query = query.filter(codename=codename)
             perms.extend(query)
         group.permissions.set(perms)
+
+
+def holders_of(perm: str, *, superusers: bool = True) -> "QuerySet[User]":
+    """Active users who hold `perm` ("app_label.codename") through a role or directly, and
+    (unless `superusers` is False) superusers: what `user.has_perm(perm)` answers for one user,
+    as a query over all of them."""
+    from django.contrib.auth.models import Permission, User
+    from django.db.models import Q
+
+    app_label, codename = perm.split(".")
+    granted = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+    holds = Q(groups__permissions__in=granted.values("id")) | Q(
+        user_permissions__in=granted.values("id")
+    )
+    if superusers:
+        holds |= Q(is_superuser=True)
+    return User.objects.filter(holds, is_active=True).distinct()
+
+
+def inbox_workers() -> "QuerySet[User]":
+    """Who works the inbox: the people a case may be assigned to (cases.work_inbox).
+
+    The case page's and the inbox's assignee choices, bulk assignment and auto-assignment
+    (which picks among the agents of these who are online) all ask this.
+    """
+    return holders_of("cases.work_inbox")

@@ -134,6 +134,8 @@ MIDDLEWARE = [
     "socialdesk.params.RejectNulCharacters",  # 400, not a database error, for a NUL in a value
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "socialdesk.middleware.SessionTimeoutMiddleware",
+    # Every view needs a signed-in user unless marked login_not_required (socialdesk/access.py).
+    "socialdesk.access.SignInRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",

@@ -8,13 +8,13 @@ with templates/registration/locked_out.html.
 from urllib.parse import urlencode
 
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, resolve_url
+from django.utils.decorators import method_decorator
 
 
-@login_required
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("cases:list")
 
@@ -24,10 +24,12 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+@method_decorator(login_not_required, name="dispatch")
 class LogoutView(auth_views.LogoutView):
     """Sign-out by POST only (Django's default): a link or an image cannot sign anyone out."""
 
 
+@login_not_required
 def admin_login(request: HttpRequest) -> HttpResponse:
     """The admin's sign-in URL, routed through the desk's sign-in page.
 

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from cases import presence
+from cases import presence, timeline
 from cases.models import (
     Case,
     CaseEvent,
@@ -19,7 +19,6 @@ from cases.models import (
     Note,
     Reply,
 )
-from cases.views import case as case_views
 from tests.conftest import logged_in, make_user
 from tests.factories import HOSTILE, add_mention, make_case, make_customer
 
@@ -197,7 +196,7 @@ def test_reply_states_and_failure_reason_are_shown(agent, x_channel, monkeypatch
     Reply.objects.create(
         case=case, author=agent, text="needs a boss", state=Reply.State.AWAITING_APPROVAL
     )
-    monkeypatch.setattr(case_views, "retry_url", lambda pk: f"/cases/replies/{pk}/retry/")
+    monkeypatch.setattr(timeline, "retry_url", lambda pk: f"/cases/replies/{pk}/retry/")
     html = logged_in(agent).get(detail(case)).content.decode()
     assert "You are not permitted to reply to this post." in html
     assert f'action="/cases/replies/{failed.pk}/retry/"' in html
@@ -208,7 +207,7 @@ def test_reply_states_and_failure_reason_are_shown(agent, x_channel, monkeypatch
 def test_retry_button_only_when_the_composer_route_exists(agent, x_channel, monkeypatch):
     case = make_case(x_channel)
     Reply.objects.create(case=case, author=agent, text="x", state=Reply.State.FAILED, error="5xx")
-    monkeypatch.setattr(case_views, "retry_url", lambda pk: "")
+    monkeypatch.setattr(timeline, "retry_url", lambda pk: "")
     html = logged_in(agent).get(detail(case)).content.decode()
     assert "Retry sending" not in html
     assert "5xx" in html
@@ -219,13 +218,13 @@ def test_retry_url_follows_the_url_conf():
         expected = reverse("cases:retry", args=[7])
     except Exception:
         expected = ""
-    assert case_views.retry_url(7) == expected
+    assert timeline.retry_url(7) == expected
 
 
 def test_qa_sees_no_retry_button(qa, x_channel, monkeypatch):
     case = make_case(x_channel)
     Reply.objects.create(case=case, author=qa, text="x", state=Reply.State.FAILED, error="boom")
-    monkeypatch.setattr(case_views, "retry_url", lambda pk: "/retry/")
+    monkeypatch.setattr(timeline, "retry_url", lambda pk: "/retry/")
     html = logged_in(qa).get(detail(case)).content.decode()
     assert "boom" in html and "Retry sending" not in html
 

@@ -26,9 +26,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cases import inbox
+from cases.views import approvals as approvals_views
 from cases.views import case as case_views
 from cases.views import composer as composer_views
+from cases.views import guidelines as guidelines_views
 from cases.views import inbox as inbox_views
+from cases.views import presence as presence_views
 from listening import views as listening_views
 from listening.connectors.facebook import (
     FacebookConnector,
@@ -143,9 +146,12 @@ def params_of(route) -> list[str]:
 
 
 VIEW_MODULES = {
+    approvals_views,
     case_views,
     composer_views,
+    guidelines_views,
     inbox_views,
+    presence_views,
     listening_views,
     calibration_views,
     coaching_views,

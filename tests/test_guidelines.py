@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from cases.models import CannedReply, DeskSettings, EngagementGuidelines, Label
-from cases.views.composer import render_guidelines
+from cases.views.guidelines import render_guidelines
 from listening.networks import POLICIES
 from tests.conftest import logged_in
 

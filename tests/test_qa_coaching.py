@@ -300,6 +300,25 @@ def test_supervisor_cannot_coach_another_teams_agent(desk):
     assert not CoachingSession.objects.exists()
 
 
+def test_a_bad_date_is_named_beside_its_field_and_nothing_is_lost(desk):
+    client = logged_in(desk["supervisor"])
+    response = client.post(
+        reverse("qa:coaching_list"),
+        {
+            "agent": desk["agent"].pk,
+            "scheduled_for": "next tuesday",
+            "follow_up_on": "2030-02-30",
+            "notes": "Keep this text.",
+        },
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="scheduled_for-error"' in html and "Give the session time as" in html
+    assert 'id="follow_up_on-error"' in html and "Give the follow-up date as YYYY-MM-DD." in html
+    assert "Keep this text." in html
+    assert not CoachingSession.objects.exists()
+
+
 def test_reviews_of_another_agent_cannot_be_linked(desk):
     bobs = make_review(desk["bob"], desk["qa"])
     with pytest.raises(coaching.CoachingError):

@@ -177,3 +177,38 @@ def test_a_recently_seen_session_is_not_written_again(agent):
 
     assert not [q for q in queries if "django_session" in q["sql"] and "UPDATE" in q["sql"]]
     assert client.session[SEEN_KEY] == seen
+
+
+def test_the_qa_queue_poll_after_the_session_expired_moves_the_tab_to_sign_in(qa, settings):
+    """The queue's 60 s htmx poll gets HX-Redirect (htmx would paste a 302's sign-in page into
+    the list); a plain GET still gets the 302. Both come back to the queue afterwards."""
+    client = logged_in(qa)
+    now = time.time()
+    _session_times(client, seen=now - settings.SESSION_IDLE_TIMEOUT - 5, signed_in=now - 3600)
+    queue = reverse("qa:queue")
+
+    poll = client.get(
+        queue, headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{queue}"}
+    )
+
+    assert poll.status_code == 200 and poll.content == b""
+    assert poll["HX-Redirect"] == f"{LOGIN}?next={queue}"
+    plain = client.get(queue)
+    assert plain.status_code == 302 and plain["Location"] == f"{LOGIN}?next={queue}"
+
+
+def test_a_form_posted_after_the_session_expired_comes_back_to_its_page(agent, settings):
+    client = logged_in(agent)
+    now = time.time()
+    _session_times(client, seen=now - settings.SESSION_IDLE_TIMEOUT - 5, signed_in=now - 3600)
+
+    response = client.post(
+        reverse("cases:bulk"),
+        {"action": "assign_me"},
+        headers={"Referer": "http://testserver/cases/?status=new"},
+    )
+    foreign = Client().post(reverse("cases:bulk"), headers={"Referer": "https://evil.example/"})
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{LOGIN}?next=/cases/%3Fstatus%3Dnew"
+    assert foreign["Location"] == f"{LOGIN}?next=/"

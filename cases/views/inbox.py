@@ -10,8 +10,6 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import (
     HttpRequest,
@@ -20,7 +18,6 @@ from django.http import (
     HttpResponseRedirect,
     QueryDict,
 )
-from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
@@ -28,15 +25,11 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from cases import inbox, presence
-from cases.actions import (
-    ActionError,
-    do_assign_case,
-    do_set_labels,
-    do_set_status,
-    do_triage_case,
-)
+from cases.access import access_saved_view
+from cases.actions import BULK_ASSIGN, BULK_UNASSIGN, do_bulk_change
 from cases.models import Case, CaseStatus, Label, SavedView, Triage
 from listening.models import Channel
+from socialdesk import roles
 from socialdesk.access import require_perm
 from socialdesk.params import parse_id, parse_ids
 
@@ -88,10 +81,8 @@ def _decorate(
 
 def case_list(request: HttpRequest) -> HttpResponse:
     """The inbox; as an htmx poll with `since`, 204 when no case changed since then."""
-    # access; signed out, an htmx request comes back to the bare inbox, not to a fragment URL
-    refused = require_perm(request, "cases.view_case", request.path if request.htmx else None)
-    if refused:
-        return refused
+    # access
+    require_perm(request, "cases.view_case")
     # parse
     filters, problems = inbox.parse_filters(request.GET)
     raw_after = request.GET.get("after", "")
@@ -173,9 +164,7 @@ def _back_to_inbox(raw_query: str) -> HttpResponseRedirect:
 def bulk_action(request: HttpRequest) -> HttpResponse:
     """Apply one action to the selected cases through cases.actions; say what happened."""
     # access
-    refused = require_perm(request, "cases.change_case", reverse("cases:list"))
-    if refused:
-        return refused
+    require_perm(request, "cases.change_case")
     # parse
     back = request.POST.get("next", "")
     action = request.POST.get("action", "")
@@ -190,8 +179,11 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     reason = request.POST.get("reason", "").strip()
     assignee = label = None
     status = request.POST.get("status", "")
-    if action == "assign":
-        assignee = _assignable_user(request.POST.get("assignee", ""))
+    change = {"assign_me": BULK_ASSIGN, "unassign": BULK_UNASSIGN}.get(action, action)
+    if action == "assign_me":
+        assignee = request.user
+    elif action == "assign":
+        assignee = roles.inbox_workers().filter(pk=parse_id(request.POST.get("assignee"))).first()
         if assignee is None:
             messages.error(request, "Choose the person to assign the cases to.")
             return _back_to_inbox(back)
@@ -215,26 +207,15 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
         .order_by("id")
     )
     # act
-    done, failures = 0, []
-    for case in cases:
-        try:
-            if action == "assign_me":
-                do_assign_case(case, request.user, actor=request.user)
-            elif action == "assign":
-                do_assign_case(case, assignee, actor=request.user)
-            elif action == "unassign":
-                do_assign_case(case, None, actor=request.user)
-            elif action == "status":
-                do_set_status(case, status, actor=request.user)
-            elif action in Triage.values:
-                do_triage_case(case, action, reason, actor=request.user)
-            elif action == "label":
-                current = list(case.labels.all())
-                if label.pk not in {existing.pk for existing in current}:
-                    do_set_labels(case, [*current, label], actor=request.user)
-            done += 1
-        except ActionError as exc:
-            failures.append(f"#{case.pk}: {exc}")
+    done, failures = do_bulk_change(
+        cases,
+        change,
+        actor=request.user,
+        assignee=assignee,
+        status=status,
+        reason=reason,
+        label=label,
+    )
     # render
     label_text = dict(BULK_ACTIONS)[action].rstrip("…")
     if done:
@@ -247,21 +228,10 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     return _back_to_inbox(back)
 
 
-def _assignable_user(raw: str):
-    """An active user who may work the inbox, or None."""
-    pk = parse_id(raw)
-    if pk is None:
-        return None
-    user = get_user_model().objects.filter(pk=pk, is_active=True).first()
-    return user if user is not None and user.has_perm("cases.work_inbox") else None
-
-
 @require_POST
 def save_view(request: HttpRequest) -> HttpResponse:
     """Save the current filters as a view: the user's own, or the desk's with `shared`."""
-    refused = require_perm(request, "cases.add_savedview", reverse("cases:list"))
-    if refused:
-        return refused
+    require_perm(request, "cases.add_savedview")
     back = request.POST.get("query", "")
     name = request.POST.get("name", "").strip()
     if not name:
@@ -285,13 +255,7 @@ def save_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def delete_view(request: HttpRequest, view_id: int) -> HttpResponse:
     """Delete one of the user's own views (the desk's shared views: with delete permission)."""
-    refused = require_perm(request, "cases.view_savedview", reverse("cases:list"))
-    if refused:
-        return refused
-    view = get_object_or_404(SavedView, pk=view_id)
-    own = view.owner_id == request.user.pk
-    if not own and not (view.owner_id is None and request.user.has_perm("cases.delete_savedview")):
-        raise PermissionDenied
+    view = access_saved_view(request, view_id)
     view.delete()
     messages.success(request, f"Deleted the view “{view.name}”.")
     return _back_to_inbox(request.POST.get("next", ""))

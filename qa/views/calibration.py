@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,8 +21,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from cases.models import Reply
 from qa import calibration as cal
 from qa.agreement import RELIABLE, TENTATIVE
+from qa.charts import drift_coordinates
 from qa.drift import DriftChart, reviewer_drift
-from qa.models import CalibrationSession, Review
+from qa.forms import PlantForm, SessionForm
+from qa.models import CalibrationSession, GoldReply, Review
+from socialdesk.access import require_perm
 from socialdesk.params import parse_id
 
 RECENT_REPLIES = 40
@@ -35,44 +35,12 @@ GOLD_PERM = "qa.add_goldreply"
 SUPERVISE_PERM = "qa.view_team_reviews"
 
 
-class SessionForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    replies = forms.ModelMultipleChoiceField(
-        queryset=Reply.objects.filter(state=Reply.State.SENT),
-        error_messages={"required": "Pick at least one reply."},
-    )
-    reviewers = forms.ModelMultipleChoiceField(
-        queryset=cal.reviewers_queryset(),
-        error_messages={"required": "Pick at least two reviewers."},
-    )
-
-    def clean_reviewers(self):
-        reviewers = self.cleaned_data["reviewers"]
-        if len(reviewers) < 2:
-            raise forms.ValidationError("Pick at least two reviewers: agreement needs two.")
-        return reviewers
-
-    def clean_replies(self):
-        replies = self.cleaned_data["replies"]
-        if len(replies) > cal.MAX_REPLIES:
-            raise forms.ValidationError(f"Pick at most {cal.MAX_REPLIES} replies.")
-        return replies
-
-
-class PlantForm(forms.Form):
-    reviewers = forms.ModelMultipleChoiceField(
-        queryset=cal.reviewers_queryset(),
-        error_messages={"required": "Pick at least one reviewer."},
-    )
-
-
 # ---------- access ----------
 
 
 def access_calibration(request: HttpRequest) -> None:
     """QA specialists, supervisors and admins; 403 for everyone else."""
-    if not request.user.has_perm(VIEW_PERM):
-        raise PermissionDenied("Calibration is for QA specialists and supervisors.")
+    require_perm(request, VIEW_PERM, message="Calibration is for QA specialists and supervisors.")
 
 
 def access_session(request: HttpRequest, session_id: int) -> CalibrationSession:
@@ -81,6 +49,14 @@ def access_session(request: HttpRequest, session_id: int) -> CalibrationSession:
     return get_object_or_404(
         cal.visible_sessions(request.user).select_related("rubric", "created_by"), pk=session_id
     )
+
+
+def access_gold(request: HttpRequest, gold_id: int) -> GoldReply:
+    """A gold reply this user may plant (qa.calibration.visible_golds; else 404); 403 for those
+    who may not make gold replies."""
+    access_calibration(request)
+    require_perm(request, GOLD_PERM, message="Only supervisors may plant gold replies.")
+    return get_object_or_404(cal.visible_golds(request.user).select_related("reply"), pk=gold_id)
 
 
 def may_see_results(user, results: cal.SessionResults) -> bool:
@@ -151,15 +127,15 @@ def _session_rows(user, sessions) -> list[SessionRow]:
     return rows
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
 def calibration_list(request: HttpRequest) -> HttpResponse:
     access_calibration(request)
     can_create = request.user.has_perm(CREATE_PERM)
     form = SessionForm()
     if request.method == "POST":
-        if not can_create:
-            raise PermissionDenied("Only QA specialists may start a calibration session.")
+        require_perm(
+            request, CREATE_PERM, message="Only QA specialists may start a calibration session."
+        )
         form = SessionForm(request.POST)
         if form.is_valid():
             from qa.rubrics import default_rubric
@@ -215,62 +191,14 @@ def calibration_list(request: HttpRequest) -> HttpResponse:
 
 # ---------- one session ----------
 
-CHART_W, CHART_H, PAD_L, PAD_R, PAD_Y = 560, 150, 44, 12, 14
-
 
 @dataclass
 class DriftView:
     reviewer: object
     chart: DriftChart
-    svg: dict  # coordinates for the template
+    svg: dict  # coordinates for the template (qa.charts.drift_coordinates)
 
 
-def _svg(chart: DriftChart) -> dict:
-    """Screen coordinates of an EWMA chart: limits band, EWMA line, observation dots."""
-    points = chart.points
-    span = max(
-        [0.25]
-        + [abs(p.ewma) for p in points]
-        + [p.limit for p in points]
-        + [abs(p.value) for p in points]
-    )
-    inner_w = CHART_W - PAD_L - PAD_R
-    inner_h = CHART_H - 2 * PAD_Y
-
-    def x(i: int) -> float:
-        return round(PAD_L + (inner_w * i / max(len(points) - 1, 1)), 1)
-
-    def y(v: float) -> float:
-        return round(PAD_Y + inner_h * (1 - (v + span) / (2 * span)), 1)
-
-    upper = [(x(i), y(p.limit)) for i, p in enumerate(points)]
-    lower = [(x(i), y(-p.limit)) for i, p in enumerate(points)]
-    band = " ".join(f"{a},{b}" for a, b in upper + lower[::-1])
-    line = " ".join(f"{x(i)},{y(p.ewma)}" for i, p in enumerate(points))
-    dots = [
-        {"x": x(i), "y": y(p.value), "ewma_y": y(p.ewma), "out": p.out, "value": p.value}
-        for i, p in enumerate(points)
-    ]
-    alarm = None
-    if chart.alarm_index is not None:
-        alarm = {"x": x(chart.alarm_index), "y": y(points[chart.alarm_index].ewma)}
-    return {
-        "w": CHART_W,
-        "h": CHART_H,
-        "band": band,
-        "line": line,
-        "dots": dots,
-        "zero": y(0),
-        "top": y(span),
-        "bottom": y(-span),
-        "left": PAD_L,
-        "right": CHART_W - PAD_R,
-        "span_pct": round(span * 100),
-        "alarm": alarm,
-    }
-
-
-@login_required
 @require_http_methods(["GET"])
 def calibration_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     session = access_session(request, session_id)
@@ -295,7 +223,7 @@ def calibration_detail(request: HttpRequest, session_id: int) -> HttpResponse:
         reviewer_ids = [d.reviewer.pk for d in results.reviewers]
         charts = reviewer_drift(reviewer_ids)
         context["drift"] = [
-            DriftView(d.reviewer, charts[d.reviewer.pk], _svg(charts[d.reviewer.pk]))
+            DriftView(d.reviewer, charts[d.reviewer.pk], drift_coordinates(charts[d.reviewer.pk]))
             for d in results.reviewers
             if charts[d.reviewer.pk].points
         ]
@@ -304,13 +232,11 @@ def calibration_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     return render(request, "qa/calibration.html", context)
 
 
-@login_required
 @require_POST
 def calibration_gold(request: HttpRequest, session_id: int) -> HttpResponse:
     """Make one reply of a completed session a gold reply with the session's consensus."""
     session = access_session(request, session_id)
-    if not request.user.has_perm(GOLD_PERM):
-        raise PermissionDenied("Only supervisors may make gold replies.")
+    require_perm(request, GOLD_PERM, message="Only supervisors may make gold replies.")
     reply = get_object_or_404(session.replies.all(), pk=parse_id(request.POST.get("reply")) or 0)
     results = cal.session_results(session)
     if not results.complete:
@@ -327,14 +253,10 @@ def calibration_gold(request: HttpRequest, session_id: int) -> HttpResponse:
     return redirect(reverse("qa:calibration", args=[session.pk]) + "#items")
 
 
-@login_required
 @require_POST
 def gold_plant(request: HttpRequest, gold_id: int) -> HttpResponse:
     """Slip a gold reply blind into the chosen reviewers' queues."""
-    access_calibration(request)
-    if not request.user.has_perm(GOLD_PERM):
-        raise PermissionDenied("Only supervisors may plant gold replies.")
-    gold = get_object_or_404(cal.visible_golds(request.user).select_related("reply"), pk=gold_id)
+    gold = access_gold(request, gold_id)
     form = PlantForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Pick at least one reviewer.")

@@ -11,11 +11,7 @@ Access: qa.coaching.team_agent_ids decides whom a supervisor watches; anything o
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.contrib import messages
-from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -23,12 +19,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 
 from qa import coaching
+from qa.forms import CoachingForm, CoachingNotesForm
 from qa.models import CoachingSession, Review
-from socialdesk.params import parse_ids, parse_int
+from socialdesk.access import require_perm
+from socialdesk.params import parse_int
 
 OWN_PERM = "qa.view_own_reviews"
 RESOLVE_PERM = "qa.resolve_dispute"
@@ -47,18 +44,22 @@ def _page_number(request: HttpRequest) -> int:
 # ---------- an agent's own reviews ----------
 
 
+def access_own_reviews(request: HttpRequest) -> None:
+    """Agents see the reviews of their own replies; 403 for everyone else."""
+    require_perm(
+        request, OWN_PERM, message="Reviews are shown to the agent whose reply was reviewed."
+    )
+
+
 def access_own_review(request: HttpRequest, review_id: int) -> Review:
     """The user's own submitted review; 403 without the permission, 404 for anyone else's."""
-    if not request.user.has_perm(OWN_PERM):
-        raise PermissionDenied("Reviews are shown to the agent whose reply was reviewed.")
+    access_own_reviews(request)
     return get_object_or_404(coaching.agent_reviews(request.user), pk=review_id)
 
 
-@login_required
 @require_http_methods(["GET"])
 def my_reviews(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm(OWN_PERM):
-        raise PermissionDenied("Reviews are shown to the agent whose reply was reviewed.")
+    access_own_reviews(request)
     reviews = coaching.agent_reviews(request.user)
     page = Paginator(reviews, PAGE_SIZE).get_page(_page_number(request))
     to_answer = reviews.filter(agent_response=Review.AgentResponse.PENDING).count()
@@ -69,7 +70,6 @@ def my_reviews(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
 @require_POST
 def respond(request: HttpRequest, review_id: int) -> HttpResponse:
     review = access_own_review(request, review_id)
@@ -94,9 +94,14 @@ def respond(request: HttpRequest, review_id: int) -> HttpResponse:
 
 def access_disputes(request: HttpRequest) -> Q:
     """Supervisors and admins; the Q limits reviews to the agents they watch."""
-    if not (request.user.has_perm(RESOLVE_PERM) and request.user.has_perm(TEAM_PERM)):
-        raise PermissionDenied("Disputes are resolved by supervisors.")
+    require_perm(request, RESOLVE_PERM, TEAM_PERM, message="Disputes are resolved by supervisors.")
     return coaching.scope_filter(request.user)
+
+
+def access_dispute(request: HttpRequest, review_id: int) -> Review:
+    """A review of an agent the supervisor watches (another team's: 404)."""
+    scope = access_disputes(request)
+    return get_object_or_404(Review.objects.filter(scope, kind=Review.Kind.SAMPLE), pk=review_id)
 
 
 def _dispute_reviews(scope: Q):
@@ -109,7 +114,6 @@ def _dispute_reviews(scope: Q):
     )
 
 
-@login_required
 @require_http_methods(["GET"])
 def disputes(request: HttpRequest) -> HttpResponse:
     scope = access_disputes(request)
@@ -132,11 +136,9 @@ def disputes(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
 @require_POST
 def resolve_dispute(request: HttpRequest, review_id: int) -> HttpResponse:
-    scope = access_disputes(request)
-    review = get_object_or_404(Review.objects.filter(scope, kind=Review.Kind.SAMPLE), pk=review_id)
+    review = access_dispute(request, review_id)
     decision = request.POST.get("decision", "")
     raw_score = request.POST.get("corrected_score", "").strip()
     try:
@@ -179,84 +181,32 @@ def access_coaching(request: HttpRequest) -> tuple[Q, bool]:
     raise PermissionDenied("Coaching sessions are for supervisors and the agents they coach.")
 
 
-def _coachable_agents(request: HttpRequest):
-    """Agents the user may coach: users with qa.view_own_reviews in their teams."""
-    User = get_user_model()
-    agents = User.objects.filter(is_active=True).filter(
-        Q(
-            groups__permissions__codename="view_own_reviews",
-            groups__permissions__content_type__app_label="qa",
-        )
-        | Q(
-            user_permissions__codename="view_own_reviews",
-            user_permissions__content_type__app_label="qa",
-        )
-    )
-    ids = coaching.team_agent_ids(request.user)
-    if ids is not None:
-        agents = agents.filter(pk__in=ids)
-    return agents.distinct().order_by("first_name", "last_name", "username")
+def access_coaching_session(request: HttpRequest, session_id: int) -> tuple[CoachingSession, bool]:
+    """(a session the user sees, may they edit it); any other session is a 404."""
+    scope, can_edit = access_coaching(request)
+    sessions = CoachingSession.objects.filter(scope).select_related("agent", "coach")
+    return get_object_or_404(sessions, pk=session_id), can_edit
 
 
-def _parse_follow_up(raw: str) -> date | None:
-    raw = raw.strip()
-    if not raw:
-        return None
-    parsed = parse_date(raw)
-    if parsed is None:
-        raise coaching.CoachingError("Give the follow-up date as YYYY-MM-DD.")
-    return parsed
-
-
-@login_required
 @require_http_methods(["GET", "POST"])
 def coaching_list(request: HttpRequest) -> HttpResponse:
     scope, can_edit = access_coaching(request)
     can_plan = can_edit and request.user.has_perm(ADD_COACHING)
-    agents = list(_coachable_agents(request)) if can_plan else []
-    agent_by_id = {str(a.pk): a for a in agents}
-    chosen_id = (request.POST if request.method == "POST" else request.GET).get("agent", "")
-    chosen = agent_by_id.get(chosen_id)
-    errors: list[str] = []
-    if request.method == "POST":
-        if not can_plan:
-            raise PermissionDenied("Only supervisors plan coaching sessions.")
-        if chosen is None:
-            errors.append("Choose one of your agents.")
+    if request.method == "POST" and not can_plan:
+        raise PermissionDenied("Only supervisors plan coaching sessions.")
+    agents = list(coaching.coachable_agents(request.user)) if can_plan else []
+    posted = request.POST if request.method == "POST" else None
+    form = CoachingForm(posted, agents=coaching.coachable_agents(request.user))
+    if posted is not None and form.is_valid():
+        try:
+            session = coaching.do_create_coaching(coach=request.user, **form.cleaned_data)
+        except coaching.CoachingError as error:
+            form.add_error(None, str(error))
         else:
-            linked = Review.objects.filter(
-                agent=chosen,
-                kind=Review.Kind.SAMPLE,
-                status=Review.Status.SUBMITTED,
-                pk__in=parse_ids(request.POST.getlist("reviews")),
-            )
-            raw_when = request.POST.get("scheduled_for", "").strip()
-            when = parse_datetime(raw_when) if raw_when else None
-            if raw_when and when is None:
-                errors.append("Give the session time as YYYY-MM-DD HH:MM.")
-            elif when is not None and timezone.is_naive(when):
-                when = timezone.make_aware(when)
-            try:
-                follow_up = _parse_follow_up(request.POST.get("follow_up_on", ""))
-            except coaching.CoachingError as error:
-                errors.append(str(error))
-                follow_up = None
-            if not errors:
-                try:
-                    session = coaching.do_create_coaching(
-                        coach=request.user,
-                        agent=chosen,
-                        reviews=linked,
-                        scheduled_for=when,
-                        notes=request.POST.get("notes", ""),
-                        action_items=request.POST.get("action_items", ""),
-                        follow_up_on=follow_up,
-                    )
-                except coaching.CoachingError as error:
-                    errors.append(str(error))
-                else:
-                    messages.success(request, "Coaching session planned.")
-                    return redirect("qa:coaching", session_id=session.pk)
+            messages.success(request, "Coaching session planned.")
+            return redirect("qa:coaching", session_id=session.pk)
+    chosen_id = (posted or request.GET).get("agent", "")
+    chosen = next((a for a in agents if str(a.pk) == chosen_id), None)
     sessions = (
         CoachingSession.objects.filter(scope)
         .select_related("agent", "coach")
@@ -272,9 +222,7 @@ def coaching_list(request: HttpRequest) -> HttpResponse:
             .prefetch_related(None)[:LINKABLE_REVIEWS]
         )
     preselected = set(
-        request.POST.getlist("reviews")
-        if request.method == "POST"
-        else request.GET.getlist("review")
+        request.POST.getlist("reviews") if posted is not None else request.GET.getlist("review")
     )
     context = {
         "page": page,
@@ -284,23 +232,20 @@ def coaching_list(request: HttpRequest) -> HttpResponse:
         "chosen": chosen,
         "recent_reviews": recent,
         "preselected": preselected,
-        "errors": errors,
-        "form_data": request.POST if request.method == "POST" else {},
+        "form": form,
+        "form_data": posted or {},
         "today": timezone.localdate(),
         "is_agent_view": not can_edit,
     }
     if request.htmx and request.htmx.target == "coaching-form":
         return render(request, "qa/coaching_list.html#coaching-form", context)
-    return render(request, "qa/coaching_list.html", context, status=400 if errors else 200)
+    status = 400 if posted is not None else 200  # a valid POST redirected above
+    return render(request, "qa/coaching_list.html", context, status=status)
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
 def coaching_detail(request: HttpRequest, session_id: int) -> HttpResponse:
-    scope, can_edit = access_coaching(request)
-    session = get_object_or_404(
-        CoachingSession.objects.filter(scope).select_related("agent", "coach"), pk=session_id
-    )
+    session, can_edit = access_coaching_session(request, session_id)
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied("Agents see their coaching sessions read-only.")
@@ -309,12 +254,10 @@ def coaching_detail(request: HttpRequest, session_id: int) -> HttpResponse:
                 coaching.do_set_coaching_status(session, request.POST.get("status", ""))
                 messages.success(request, f"Session marked {session.get_status_display().lower()}.")
             elif request.POST.get("action") == "edit":
-                coaching.do_update_coaching(
-                    session,
-                    notes=request.POST.get("notes", ""),
-                    action_items=request.POST.get("action_items", ""),
-                    follow_up_on=_parse_follow_up(request.POST.get("follow_up_on", "")),
-                )
+                form = CoachingNotesForm(request.POST)
+                if not form.is_valid():
+                    raise coaching.CoachingError(next(iter(form.errors.values()))[0])
+                coaching.do_update_coaching(session, **form.cleaned_data)
                 messages.success(request, "Session saved.")
             else:
                 raise Http404

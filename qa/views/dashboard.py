@@ -12,8 +12,6 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -22,14 +20,14 @@ from django.views.decorators.http import require_GET
 
 from qa import charts, export, stats
 from qa import dashboard as dash
+from socialdesk.access import require_perm
 from socialdesk.params import parse_int, require_id
 
 VIEW_PERM = "qa.view_team_reviews"
 
 
 def access_dashboard(request: HttpRequest) -> None:
-    if not request.user.has_perm(VIEW_PERM):
-        raise PermissionDenied("The dashboard is for supervisors.")
+    require_perm(request, VIEW_PERM, message="The dashboard is for supervisors.")
 
 
 def parse_weeks(request: HttpRequest) -> int:
@@ -60,7 +58,6 @@ def _points(weekly: list[dash.Estimate], labels: list[str]) -> list[charts.Point
     ]
 
 
-@login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     access_dashboard(request)
@@ -178,7 +175,6 @@ def _csv_cell(value: object) -> object:
     return value
 
 
-@login_required
 @require_GET
 def dashboard_csv(request: HttpRequest) -> HttpResponse:
     access_dashboard(request)

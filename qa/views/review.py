@@ -12,12 +12,10 @@ or a case: the page has no such controls, and QA specialists hold no such permis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
@@ -28,7 +26,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from cases.checks import CHECK_LABELS
 from cases.models import DeskSettings
-from cases.views.case import sentiment_label, timeline_context
+from cases.timeline import timeline_context
+from cases.views.case import sentiment_label
 from qa.autocheck import (
     AutoScore,
     correction_rates,
@@ -36,11 +35,12 @@ from qa.autocheck import (
     stored_auto,
     waited_minutes,
 )
+from qa.forms import CriterionRow, parse_values, score_preview, selected_key
 from qa.models import Criterion, Review
 from qa.reviews import ReviewError, do_submit_review, na_allowed
-from qa.scoring import FORMULA_TEXT, score_review
+from qa.scoring import FORMULA_TEXT
+from socialdesk.access import require_perm
 from socialdesk.durations import format_duration
-from socialdesk.params import parse_int
 
 REVIEW_PERM = "qa.review_replies"
 QUEUE_LIMIT = 100
@@ -55,8 +55,7 @@ SCALE_OPTIONS: dict[str, list[tuple[int, str, str]]] = {
 
 def access_reviewer(request: HttpRequest) -> None:
     """QA specialists (and admins) score replies; everyone else gets a 403."""
-    if not request.user.has_perm(REVIEW_PERM):
-        raise PermissionDenied("Only QA specialists review replies.")
+    require_perm(request, REVIEW_PERM, message="Only QA specialists review replies.")
 
 
 def access_review(request: HttpRequest, review_id: int) -> Review:
@@ -88,7 +87,6 @@ def _pending(user) -> Any:
     return Review.objects.filter(reviewer=user, status=Review.Status.PENDING).exclude(agent=user)
 
 
-@login_required
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
     access_reviewer(request)
@@ -134,58 +132,6 @@ def queue(request: HttpRequest) -> HttpResponse:
 # ---------- one review ----------
 
 
-@dataclass
-class CriterionRow:
-    criterion: Criterion
-    options: list[tuple[int, str, str]]
-    na_allowed: bool
-    auto: AutoScore | None
-    selected: str  # "" (nothing), "na", or the value as text
-    error: str = ""
-
-    @property
-    def auto_key(self) -> str:
-        if self.auto is None or not self.auto.suggests:
-            return ""
-        return "na" if self.auto.na else str(self.auto.value)
-
-    @property
-    def auto_label(self) -> str:
-        if self.auto is None or not self.auto.suggests:
-            return ""
-        if self.auto.na:
-            return "N/A"
-        return next((label for v, label, _ in self.options if v == self.auto.value), "")
-
-    @property
-    def field(self) -> str:
-        return f"c{self.criterion.pk}"
-
-
-def parse_values(post: Any, criteria: list[Criterion]) -> tuple[dict[int, int | None], set[int]]:
-    """({criterion id: value or None for N/A} for the criteria answered, ids with junk)."""
-    values: dict[int, int | None] = {}
-    junk: set[int] = set()
-    for criterion in criteria:
-        raw = post.get(f"c{criterion.pk}", "").strip()
-        if not raw:
-            continue
-        value = parse_int(raw, low=-1000, high=1000)
-        if raw == "na":
-            values[criterion.pk] = None
-        elif value is not None:
-            values[criterion.pk] = value
-        else:
-            junk.add(criterion.pk)
-    return values, junk
-
-
-def _selected(row_value: int | None, answered: bool) -> str:
-    if not answered:
-        return ""
-    return "na" if row_value is None else str(row_value)
-
-
 def review_context(
     request: HttpRequest,
     review: Review,
@@ -228,9 +174,9 @@ def review_context(
             error=errors.get(criterion.pk, ""),
         )
         if submitted and stored is not None:
-            row.selected = _selected(stored.value, True)
+            row.selected = selected_key(stored.value, True)
         elif posted is not None:
-            row.selected = _selected(posted.get(criterion.pk), criterion.pk in posted)
+            row.selected = selected_key(posted.get(criterion.pk), criterion.pk in posted)
         else:
             row.selected = row.auto_key
         rows.append(row)
@@ -248,7 +194,7 @@ def review_context(
             .count()
             + 1
         )
-    preview_score, preview_failed = _preview(rows)
+    preview_score, preview_failed = score_preview(rows)
     context.update(
         {
             "review": review,
@@ -297,23 +243,10 @@ def _checks(reply) -> list[dict[str, str]]:
     return out
 
 
-def _preview(rows: list[CriterionRow]) -> tuple[float | None, bool]:
-    chosen: dict[Criterion, int | None] = {}
-    for row in rows:
-        if row.selected == "na":
-            chosen[row.criterion] = None
-        elif row.selected:
-            value = int(row.selected)
-            if row.criterion.min_value <= value <= row.criterion.max_value:
-                chosen[row.criterion] = value
-    return score_review(chosen)
-
-
 def _next_pending(request: HttpRequest) -> Review | None:
     return _pending(request.user).order_by("created_at", "id").first()
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
 def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
     review = access_review(request, review_id)

@@ -18,10 +18,8 @@ import math
 import random
 from dataclasses import dataclass
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
@@ -31,9 +29,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from cases.models import Reply
+from qa.forms import PlanForm
 from qa.models import Review, Sample, SamplingPolicy, SamplingRun
 from qa.sampling import SamplingError, current_window, period_bounds, run_sampling
 from qa.stats import margin_of_error, required_sample_size
+from socialdesk.access import require_perm
 
 VIEW_PERM = "qa.view_samplingpolicy"
 CHANGE_PERM = "qa.change_samplingpolicy"
@@ -42,26 +42,13 @@ TEAM_PERM = "qa.view_team_reviews"
 RECENT_RUNS = 6
 
 
-class PlanForm(forms.Form):
-    target_margin = forms.FloatField(
-        min_value=1,
-        max_value=50,
-        label="Target margin of error (± points)",
-        error_messages={
-            "min_value": "Choose a margin of at least ±1 point.",
-            "max_value": "Choose a margin of at most ±50 points.",
-            "required": "Enter the margin of error you want, in points (e.g. 10).",
-            "invalid": "Enter a number of points, e.g. 10.",
-        },
-    )
-
-
 # ---------- access ----------
 
 
 def access_sampling(request: HttpRequest) -> None:
-    if not request.user.has_perm(VIEW_PERM):
-        raise PermissionDenied("The sampling page is for supervisors and QA specialists.")
+    require_perm(
+        request, VIEW_PERM, message="The sampling page is for supervisors and QA specialists."
+    )
 
 
 def visible_agent_ids(user) -> set[int] | None:
@@ -252,7 +239,6 @@ def _policies() -> list[SamplingPolicy]:
     return list(SamplingPolicy.objects.order_by("-enabled", "name", "pk"))
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
 def sampling_page(request: HttpRequest) -> HttpResponse:
     """GET: the page (htmx: the agents table). POST: sample the current period now."""
@@ -261,8 +247,7 @@ def sampling_page(request: HttpRequest) -> HttpResponse:
     policy = _pick_policy(request, policies)
     if request.method == "GET":
         return _render(request, policies, policy)
-    if not request.user.has_perm(CHANGE_PERM):
-        raise PermissionDenied("Only supervisors run sampling.")
+    require_perm(request, CHANGE_PERM, message="Only supervisors run sampling.")
     if policy is None:
         raise PermissionDenied("There is no sampling policy to run.")
     start, end = current_window(policy, timezone.now())
@@ -282,7 +267,6 @@ def sampling_page(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('qa:sampling')}?policy={policy.pk}&period=current")
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
 def planner(request: HttpRequest) -> HttpResponse:
     """GET: the agents table for a what-if margin. POST: store the policy's target margin."""
@@ -291,8 +275,7 @@ def planner(request: HttpRequest) -> HttpResponse:
     policy = _pick_policy(request, policies)
     if request.method == "GET":
         return _render(request, policies, policy)
-    if not request.user.has_perm(CHANGE_PERM):
-        raise PermissionDenied("Only supervisors change the planner's target.")
+    require_perm(request, CHANGE_PERM, message="Only supervisors change the planner's target.")
     if policy is None:
         raise PermissionDenied("There is no sampling policy to plan.")
     form = PlanForm(request.POST)

@@ -1,0 +1,105 @@
+"""The case's clocks: our first-response target and the network's own reply windows.
+
+The case page shows them; static/js/case.js keeps the running ones counting down.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cases.models import Case, Reply
+from listening.models import Mention, MentionKind, Network
+from listening.networks import POLICIES
+from socialdesk.durations import format_duration
+
+
+@dataclass(frozen=True)
+class Clock:
+    """One deadline of this case. `deadline` None: nothing counts down (see `state`)."""
+
+    name: str
+    deadline: datetime | None
+    state: str  # "running" | "overdue" | "met" | "missed" | "none"
+    value: str  # what the clock shows now; static/js/case.js keeps running ones current
+    detail: str
+
+
+def countdown(name: str, deadline: datetime, detail: str, now: datetime) -> Clock:
+    if deadline <= now:
+        return Clock(
+            name, deadline, "overdue", f"Overdue by {format_duration(now - deadline)}", detail
+        )
+    return Clock(name, deadline, "running", f"{format_duration(deadline - now)} left", detail)
+
+
+def network_clocks(
+    case: Case, mentions: list[Mention], replies: list[Reply], sla_minutes: int, now: datetime
+) -> list[Clock]:
+    """The deadlines that apply to this case: our SLA and the network's own windows."""
+    sla = timedelta(minutes=sla_minutes)
+    deadline = case.opened_at + sla
+    if case.first_response_at:
+        took = format_duration(case.first_response_at - case.opened_at)
+        met = case.first_response_at <= deadline
+        clocks = [
+            Clock(
+                "First response",
+                None,
+                "met" if met else "missed",
+                "Met" if met else "Missed",
+                f"Answered after {took}; our target is {format_duration(sla)}.",
+            )
+        ]
+    elif not case.is_open:
+        clocks = [Clock("First response", None, "none", "–", "Closed without a reply.")]
+    else:
+        clocks = [
+            countdown(
+                "First response",
+                deadline,
+                f"Our target: a first answer within {format_duration(sla)}.",
+                now,
+            )
+        ]
+
+    if case.channel.network != Network.FACEBOOK:
+        rule = POLICIES["x"].private_window_rule
+        clocks.append(
+            Clock("Reply window", None, "none", "None", f"X sets no reply window. {rule}")
+        )
+        return clocks
+    facebook = POLICIES["facebook"]
+    live = [m for m in mentions if m.deleted_at is None]
+    if case.is_private:
+        last = max((m.posted_at for m in live if m.is_private), default=case.last_inbound_at)
+        clocks.append(
+            countdown(
+                "Messenger window",
+                last + facebook.private_window,
+                "Replies are allowed within 24 hours of the customer's last message.",
+                now,
+            )
+        )
+        return clocks
+    comments = [m for m in live if m.kind in (MentionKind.COMMENT, MentionKind.VISITOR_POST)]
+    if comments:
+        latest = max(comments, key=lambda m: m.posted_at)
+        if any(r.is_private and r.in_reply_to_id == latest.pk for r in replies):
+            clocks.append(
+                Clock(
+                    "Private reply",
+                    None,
+                    "met",
+                    "Used",
+                    "The one private reply to the latest comment has been used.",
+                )
+            )
+        else:
+            clocks.append(
+                countdown(
+                    "Private reply",
+                    latest.posted_at + facebook.private_reply_to_comment_window,
+                    "Facebook allows one private reply to a comment, within 7 days of it.",
+                    now,
+                )
+            )
+    return clocks

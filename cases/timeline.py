@@ -1,0 +1,129 @@
+"""The case's timeline: customer posts, our replies, internal notes and events, by time.
+
+The case page shows it, refreshes it alone (cases:timeline) when a reply is sent or others act
+on the case, and the QA review page shows it read-only around the reply being scored.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from cases.models import Case, CaseEvent, CaseStatus, Note, Reply, Triage
+from listening.models import Mention
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    kind: str  # "mention" | "reply" | "note" | "event"
+    at: datetime
+    obj: Any
+
+
+def safe_url(url: str) -> str:
+    """The URL if it is plain http(s), else "" (network data could carry javascript: links)."""
+    return url if url.lower().startswith(("https://", "http://")) else ""
+
+
+def describe_event(event: CaseEvent) -> str:
+    """One line for the timeline, without the actor (the template names them)."""
+    data = event.data if isinstance(event.data, dict) else {}
+    kind = event.kind
+    if kind == CaseEvent.Kind.ASSIGNED:
+        who = data.get("assignee") or "someone"
+        return f"auto-assigned to {who}" if data.get("auto") else f"assigned the case to {who}"
+    if kind == CaseEvent.Kind.UNASSIGNED:
+        who = data.get("previous")
+        return f"unassigned {who}" if who else "unassigned the case"
+    if kind == CaseEvent.Kind.STATUS:
+        labels = dict(CaseStatus.choices)
+        old, new = data.get("from", ""), data.get("to", "")
+        return f"changed the status from {labels.get(old, old)} to {labels.get(new, new)}"
+    if kind == CaseEvent.Kind.TRIAGE:
+        decision = dict(Triage.choices).get(data.get("decision", ""), data.get("decision", ""))
+        text = f"decided: {decision}"
+        suggestion = data.get("suggestion")
+        if suggestion and suggestion != data.get("decision"):
+            text += f" (the radar suggested {dict(Triage.choices).get(suggestion, suggestion)})"
+        return text
+    if kind == CaseEvent.Kind.LABELS:
+        parts = []
+        if data.get("added"):
+            parts.append("added " + ", ".join(data["added"]))
+        if data.get("removed"):
+            parts.append("removed " + ", ".join(data["removed"]))
+        return "labels: " + "; ".join(parts) if parts else "changed the labels"
+    if kind == CaseEvent.Kind.SNOOZED:
+        until = parse_datetime(str(data.get("until", "")))
+        if until:
+            local = timezone.localtime(until)
+            return f"snoozed the case until {local:%a %d %b %H:%M}"
+        return "snoozed the case"
+    return event.get_kind_display().lower()
+
+
+def event_detail(event: CaseEvent) -> str:
+    """The free text an event carries (a triage reason, an error, an override reason)."""
+    data = event.data if isinstance(event.data, dict) else {}
+    for key in ("reason", "error", "override_reason", "message"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def build_timeline(
+    mentions: list[Mention], replies: list[Reply], notes: list[Note], events: list[CaseEvent]
+) -> list[TimelineItem]:
+    """Customer posts, our replies, internal notes and events, merged by time (stable)."""
+    items = [TimelineItem("mention", m.posted_at, m) for m in mentions]
+    items += [TimelineItem("reply", r.created_at, r) for r in replies]
+    items += [TimelineItem("note", n.created_at, n) for n in notes]
+    items += [TimelineItem("event", e.created_at, e) for e in events]
+    order = {"mention": 0, "reply": 1, "note": 2, "event": 3}
+    items.sort(key=lambda item: (item.at, order[item.kind], item.obj.pk))
+    return items
+
+
+def retry_url(reply_id: int) -> str:
+    """The composer's retry URL for a failed reply, or "" while that view does not exist."""
+    try:
+        return reverse("cases:retry", args=[reply_id])
+    except NoReverseMatch:
+        return ""
+
+
+def timeline_context(request: HttpRequest, case: Case) -> dict[str, Any]:
+    """The timeline and what it is made of: four queries whatever its length."""
+    mentions = list(
+        Mention.objects.filter(case=case).select_related("author").order_by("posted_at", "id")
+    )
+    replies = list(
+        Reply.objects.filter(case=case).select_related("author", "approved_by").order_by("id")
+    )
+    notes = list(Note.objects.filter(case=case).select_related("author"))
+    events = list(CaseEvent.objects.filter(case=case).select_related("actor"))
+    can_reply = request.user.has_perm("cases.add_reply")
+    # A reply that failed unconfirmed may be on the network: only a supervisor may risk it.
+    can_risk = can_reply and request.user.has_perm("cases.approve_reply")
+    for mention in mentions:
+        mention.safe_url = safe_url(mention.url)
+    for reply in replies:
+        may_retry = can_risk if reply.unconfirmed else can_reply
+        reply.retry_url = (
+            retry_url(reply.pk) if reply.state == Reply.State.FAILED and may_retry else ""
+        )
+    for event in events:
+        event.summary = describe_event(event)
+        event.detail = event_detail(event)
+    return {
+        "case": case,
+        "mentions": mentions,
+        "replies": replies,
+        "timeline": build_timeline(mentions, replies, notes, events),
+        "can_reply": can_reply,
+    }

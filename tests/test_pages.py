@@ -283,7 +283,7 @@ def test_sent_replies_and_cases_are_records_in_the_admin(admin, supervisor, x_ch
 def test_the_admin_wears_the_desk_look(admin):
     page = logged_in(admin).get(reverse("admin:index")).content.decode()
     assert "css/admin.css" in page
-    assert 'class="desk-brand__mark"' in page
+    assert 'class="brand__mark"' in page
     assert "SocialDesk administration" in page
     assert f'href="{reverse("home")}">Back to the desk</a>' in page
 

@@ -115,6 +115,7 @@ class Dashboard:
     agents: dict[int, AgentRow]
     criteria: list[CriterionRow]
     weakest: list[CriterionRow]
+    unranked: list[CriterionRow]  # too little evidence to say whether they are weak
     times: list[ChannelTimes]
     volume_days: list[date]
     volume: dict[int, dict[date, tuple[int, int, int]]]  # channel -> day -> (neg, neu, pos)
@@ -269,6 +270,7 @@ def _build(
         agents=agents,
         criteria=criteria,
         weakest=_weakest(criteria),
+        unranked=_unranked(criteria),
         times=service.times,
         volume_days=service.days,
         volume=service.volume,
@@ -355,11 +357,20 @@ def _criterion_rows(
 
 
 def _weakest(criteria: list[CriterionRow]) -> list[CriterionRow]:
-    """The WEAKEST lowest-scoring criteria with enough evidence, lowest first."""
+    """The WEAKEST criteria the evidence shows to be weak: those with enough evidence, ranked
+    by the upper end of their 95% interval, lowest first (even at their best plausible score
+    they are low). Criteria without enough evidence are never ranked: see `_unranked`."""
     return sorted(
-        (c for c in criteria if c.score.mean is not None and not c.score.insufficient),
-        key=lambda c: c.score.mean,  # type: ignore[arg-type,return-value]
+        (c for c in criteria if not c.score.insufficient),
+        key=lambda c: (c.score.high, c.score.mean),
     )[:WEAKEST]
+
+
+def _unranked(criteria: list[CriterionRow]) -> list[CriterionRow]:
+    """The criteria with reviews but too little evidence to rank, fewest reviews first."""
+    return sorted(
+        (c for c in criteria if c.score.n and c.score.insufficient), key=lambda c: c.score.n
+    )
 
 
 def _agent_rows(

@@ -59,6 +59,14 @@ def visible_teams(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
     return Team.objects.filter(supervisors=user)
 
 
+def dashboard_teams(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
+    """The teams whose quality dashboard this user sees: those they supervise or belong to (a
+    QA specialist is a member of the teams they review), or all for admins."""
+    if sees_all_agents(user):
+        return Team.objects.all()
+    return Team.objects.filter(Q(supervisors=user) | Q(members=user)).distinct()
+
+
 def scope_filter(user: AbstractBaseUser | AnonymousUser, field: str = "agent") -> Q:
     """A Q restricting `field` (a user foreign key) to the agents `user` may see."""
     ids = team_agent_ids(user)

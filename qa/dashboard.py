@@ -287,14 +287,16 @@ def _build(
 def _teams_in_view(
     user: AbstractBaseUser | AnonymousUser,
 ) -> tuple[list[tuple[int | None, str]], list[tuple[int | None, int]]]:
-    """The (id, name) of the teams `user` sees, and their (team id, member id) pairs."""
+    """The (id, name) of the teams `user` sees, and their (team id, member id) pairs; the
+    viewer is not among the agents of their own view (a QA specialist belongs to the teams
+    they review; nobody's figures are theirs to read here)."""
     teams: list[tuple[int | None, str]] = list(
-        coaching.visible_teams(user).values_list("id", "name")
+        coaching.dashboard_teams(user).values_list("id", "name")
     )
     memberships: list[tuple[int | None, int]] = list(
-        Team.members.through.objects.filter(team_id__in=[t for t, _ in teams]).values_list(
-            "team_id", "user_id"
-        )
+        Team.members.through.objects.filter(team_id__in=[t for t, _ in teams])
+        .exclude(user_id=user.pk)
+        .values_list("team_id", "user_id")
     )
     return teams, memberships
 

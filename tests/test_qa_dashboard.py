@@ -301,9 +301,9 @@ def test_coaching_queue_lists_agents_under_threshold_and_overdue_follow_ups(
 # ---------- access ----------
 
 
-@pytest.mark.parametrize("persona", ["agent", "qa", "outsider"])
-def test_dashboard_is_for_supervisors(db, agent, qa, outsider, persona):
-    user = {"agent": agent, "qa": qa, "outsider": outsider}[persona]
+@pytest.mark.parametrize("persona", ["agent", "outsider"])
+def test_dashboard_is_for_supervisors_and_qa(db, agent, outsider, persona):
+    user = {"agent": agent, "outsider": outsider}[persona]
     client = logged_in(user)
     assert client.get(reverse("qa:dashboard")).status_code == 403
     assert client.get(reverse("qa:dashboard_csv"), {"table": "agents"}).status_code == 403
@@ -324,6 +324,27 @@ def test_supervisor_sees_only_their_teams_admin_everyone(
     assert mine.get(reverse("qa:dashboard"), {"agent": agent.pk}).status_code == 200
     everyone = logged_in(admin)
     assert [r[1] for r in csv_rows(everyone, "agents")[1:]] == ["alice_agent", "carol_agent"]
+
+
+def test_qa_specialist_sees_the_dashboard_of_their_own_team(team, agent, qa, supervisor, channel):
+    carol = make_user("carol_agent", roles.AGENT)
+    make_team("Team C", [], [carol])
+    team.members.add(qa)
+    reviews_for(agent, qa, channel, [90] * 5)
+    reviews_for(carol, qa, channel, [40] * 5)
+    client = logged_in(qa)
+    page = client.get(reverse("qa:dashboard")).content.decode()
+    assert "Your teams: Team A" in page and "alice_agent" in page
+    body = page.split('id="dashboard-body"')[1]
+    assert "carol_agent" not in body and "quinn_qa" not in body  # not graded among the agents
+    assert reverse("qa:disputes") not in page  # disputes and coaching stay the supervisors'
+    assert [r[1] for r in csv_rows(client, "agents")[1:]] == ["alice_agent"]
+    assert client.get(reverse("qa:dashboard"), {"agent": carol.pk}).status_code == 404
+
+
+def test_qa_specialist_in_no_team_sees_an_empty_dashboard(db, qa):
+    page = logged_in(qa).get(reverse("qa:dashboard")).content.decode()
+    assert "You are in no team yet" in page
 
 
 def test_csv_unknown_table_is_404_and_formulas_are_defused(team, agent, qa, supervisor, channel):

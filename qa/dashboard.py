@@ -4,10 +4,12 @@ Everything is aggregated in SQL (GROUP BY agent × week, criterion × week, chan
 so the page costs the same dozen queries with 5 agents or 500 and 50 reviews or 50,000.
 
 Quality. Only submitted reviews of *sampled* replies count (calibration and gold reviews
-measure reviewers), and a review whose dispute was upheld counts with its corrected score or
-not at all (annulled). Risk-weighted sampling picks some replies more often, so each review is
-weighted by Review.weight = 1/p (its inclusion probability) and averages are Hájek means
-Σwy/Σw with the linearised variance n/(n-1)·Σw²(y-ȳ)²/(Σw)², exactly qa.stats.weighted_mean_ci.
+measure reviewers), and a review whose dispute was upheld counts with its corrected criteria
+and score, or not at all (annulled; or upheld with an overall score alone, before disputes
+corrected the criteria: its criteria are left out). Risk-weighted sampling picks some replies
+more often, so each review is weighted by Review.weight = 1/p (its inclusion probability) and
+averages are Hájek means Σwy/Σw with the linearised variance n/(n-1)·Σw²(y-ȳ)²/(Σw)²,
+exactly qa.stats.weighted_mean_ci.
 The SQL returns per-group sums (n, Σw, Σwy, Σw², Σw²y, Σw²y²), which add up across weeks and
 agents, so a team's or a period's estimate is the sum of its parts' sums (qa.stats.Sums),
 without re-reading reviews. Pass rate = weighted share of reviews scoring >= 80 with no
@@ -158,7 +160,10 @@ SELECT cs.criterion_id, date_trunc('week', r.submitted_at AT TIME ZONE %(tz)s) A
 FROM qa_criterionscore cs
 JOIN qa_review r ON r.id = cs.review_id
 WHERE r.kind = %(kind)s AND r.status = %(status)s AND r.submitted_at >= %(start)s
-    AND r.agent_response <> %(upheld)s AND cs.value IS NOT NULL {scope}
+    AND cs.value IS NOT NULL {scope}
+    AND (r.agent_response <> %(upheld)s OR (r.score IS NOT NULL AND EXISTS (
+        SELECT 1 FROM qa_criterionscore c WHERE c.review_id = r.id AND c.corrected_at IS NOT NULL
+    )))
 GROUP BY 1, 2
 """
 

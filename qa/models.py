@@ -93,6 +93,10 @@ class Criterion(models.Model):
     def min_value(self) -> int:
         return self.SCALE_BOUNDS[self.scale][0]
 
+    @property
+    def scale_values(self) -> list[int]:
+        return list(range(self.min_value, self.max_value + 1))
+
 
 class SamplingPolicy(models.Model):
     """How many replies to review per period, and which."""

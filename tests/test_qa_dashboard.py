@@ -200,6 +200,19 @@ def test_annulled_reviews_count_nowhere(team, agent, qa, supervisor, channel):
     assert {c.code: c.score.n for c in d.criteria}["tact"] == 5
 
 
+def test_a_dispute_upheld_per_criterion_counts_with_the_corrected_values(
+    team, agent, qa, supervisor, channel
+):
+    reviews_for(agent, qa, channel, [90] * 5)
+    bad = make_review(agent, qa, score=50.0, channel=channel, values={"tact": 1})
+    tact = bad.scores.get().criterion_id
+    coaching.do_dispute_review(bad, agent, "I was kind")
+    coaching.do_resolve_dispute(bad, supervisor, uphold=True, note="yes", corrections={tact: 5})
+    d = dash.build(supervisor, 4)
+    assert {c.code: c.score.n for c in d.criteria}["tact"] == 6
+    assert d.agents[agent.pk].score.n == 6
+
+
 def test_weeks_and_the_period(team, agent, qa, supervisor, channel):
     now = timezone.now()
     make_review(agent, qa, score=50, channel=channel, submitted_at=now - timedelta(weeks=2))

@@ -3,8 +3,10 @@
 Each criterion with an `auto_check` gets an AutoScore from the guideline checks stored on the
 reply when it was sent (Reply.checks, cases.checks codes), from the case's triage and from the
 timing, always with the reason in words ("Spelling: 2 unknown words: recieve, adress"). The
-reviewer confirms or corrects it: CriterionScore keeps both `auto_value` and `value`, so the
-corrections measure how good the checks are (`correction_rates`).
+review form shows it as a suggestion, never selected (reviewers who start from the same answers
+agree for the wrong reason); the reviewer chooses, or accepts it criterion by criterion.
+CriterionScore keeps `auto_value`, `value` and how the answer was reached, so the corrections
+of the answers reviewers gave measure how good the checks are (`correction_rates`).
 
 Stored form: `auto_value` = the suggested value; a suggested N/A is `auto_value` None with a
 reason on a criterion that may be N/A; None with a reason elsewhere means "no suggestion, see
@@ -288,10 +290,16 @@ class CorrectionRate:
 
 def correction_rates() -> list[CorrectionRate]:
     """How often reviewers corrected each automatic pre-score (submitted reviews): the QA of
-    the checks. Pre-scores with a value only; a different value or N/A counts as a correction."""
+    the checks. Pre-scores with a value only; a different value or N/A counts as a correction.
+
+    Only answers the reviewer gave (chosen, or the suggestion accepted one by one): answers
+    submitted as they arrived pre-selected, before reviews were blind, say nothing of the check.
+    """
     rows = (
         CriterionScore.objects.filter(
-            review__status=Review.Status.SUBMITTED, auto_value__isnull=False
+            review__status=Review.Status.SUBMITTED,
+            auto_value__isnull=False,
+            answer__in=(CriterionScore.Answer.CHOSEN, CriterionScore.Answer.SUGGESTION),
         )
         .values("criterion__code", "criterion__name")
         .annotate(

@@ -10,7 +10,7 @@ The do_* functions change rows; their docstrings state what the caller has check
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from qa.models import CoachingSession, Review, Team
+from qa.models import CoachingSession, CriterionScore, Review, Team
 from socialdesk import roles
 
 SEES_ALL_PERM = "qa.change_team"  # admins: they manage the teams, so they see every one
@@ -57,6 +57,14 @@ def visible_teams(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
     if sees_all_agents(user):
         return Team.objects.all()
     return Team.objects.filter(supervisors=user)
+
+
+def dashboard_teams(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
+    """The teams whose quality dashboard this user sees: those they supervise or belong to (a
+    QA specialist is a member of the teams they review), or all for admins."""
+    if sees_all_agents(user):
+        return Team.objects.all()
+    return Team.objects.filter(Q(supervisors=user) | Q(members=user)).distinct()
 
 
 def scope_filter(user: AbstractBaseUser | AnonymousUser, field: str = "agent") -> Q:
@@ -135,19 +143,20 @@ def do_resolve_dispute(
     *,
     uphold: bool,
     note: str,
-    corrected_score: float | None = None,
+    corrections: Mapping[int, int | None] | None = None,
 ) -> Review:
-    """Settle a dispute. Upheld: the reviewer's score is replaced by `corrected_score`, or
-    annulled (None: the review then counts in no average) when none is given, and the original
-    score is written into the resolution note. Rejected: the score stays.
+    """Settle a dispute. Upheld with `corrections` ({criterion id: value, None = N/A}): those
+    criterion scores are corrected (each keeps its original value and the time of the
+    correction) and the review is scored again from its criteria, so the overall score and the
+    criterion scores (the dashboard's per-criterion figures) tell the same story. Upheld without
+    corrections: the score is annulled (the review then counts in no average). The original
+    score is written into the resolution note. Rejected: the scores stay.
 
     Preconditions: the caller checked that `supervisor` may resolve disputes and watches the
     review's agent. The review must be disputed and not yet resolved; a note is required.
     """
     if not note.strip():
         raise CoachingError("Write a note for the agent: why the dispute is upheld or rejected.")
-    if corrected_score is not None and not 0 <= corrected_score <= 100:
-        raise CoachingError("A corrected score is between 0 and 100.")
     with transaction.atomic():
         locked = Review.objects.select_for_update().get(pk=review.pk)
         if locked.agent_response != Review.AgentResponse.DISPUTED:
@@ -161,14 +170,13 @@ def do_resolve_dispute(
         ]
         if uphold:
             original = "no score" if locked.score is None else f"{locked.score:.1f}"
-            if corrected_score is None:
-                text += f"\n\nOriginal score {original} annulled."
+            if corrections:
+                changed = _correct_criteria(locked, corrections)
+                score = "no score" if locked.score is None else f"{locked.score:.1f}"
+                text += f"\n\nOriginal score {original} corrected to {score}: {changed}."
             else:
-                text += f"\n\nOriginal score {original} replaced by {corrected_score:.1f}."
-            locked.score = corrected_score
-            locked.critical_failed = (
-                False if corrected_score is not None else locked.critical_failed
-            )
+                text += f"\n\nOriginal score {original} annulled."
+                locked.score = None
             fields += ["score", "critical_failed"]
         locked.agent_response = (
             Review.AgentResponse.DISPUTE_UPHELD if uphold else Review.AgentResponse.DISPUTE_REJECTED
@@ -180,6 +188,46 @@ def do_resolve_dispute(
     for field in fields:
         setattr(review, field, getattr(locked, field))
     return review
+
+
+def _value_text(value: int | None) -> str:
+    return "N/A" if value is None else str(value)
+
+
+def _correct_criteria(review: Review, corrections: Mapping[int, int | None]) -> str:
+    """Correct the review's criterion scores and score it again from them (sets score and
+    critical_failed; the caller saves the review). Returns the changes in words. Raises
+    CoachingError for a value outside its scale or an N/A the criterion does not allow."""
+    from qa.reviews import ReviewError, check_values
+    from qa.scoring import score_review
+
+    rows = {s.criterion_id: s for s in review.scores.select_related("criterion")}
+    values = {cid: row.value for cid, row in rows.items()}
+    values.update({cid: v for cid, v in corrections.items() if cid in rows})
+    criteria = [row.criterion for row in rows.values()]
+    try:
+        clean = check_values(review, criteria, values)
+    except ReviewError as error:
+        raise CoachingError(" ".join(error.errors.values())) from error
+    now = timezone.now()
+    changed = []
+    for cid, row in rows.items():
+        if values[cid] == row.value:
+            continue
+        if row.corrected_at is None:
+            row.original_value = row.value
+        changed.append(
+            f"{row.criterion.name} {_value_text(row.value)} → {_value_text(values[cid])}"
+        )
+        row.value, row.corrected_at = values[cid], now
+    if not changed:
+        raise CoachingError("Change at least one criterion's score, or uphold without to annul.")
+    CriterionScore.objects.bulk_update(
+        [r for r in rows.values() if r.corrected_at == now],
+        ["value", "original_value", "corrected_at"],
+    )
+    review.score, review.critical_failed = score_review(clean)
+    return "; ".join(changed)
 
 
 # ---------- coaching sessions ----------

@@ -4,10 +4,12 @@ Everything is aggregated in SQL (GROUP BY agent × week, criterion × week, chan
 so the page costs the same dozen queries with 5 agents or 500 and 50 reviews or 50,000.
 
 Quality. Only submitted reviews of *sampled* replies count (calibration and gold reviews
-measure reviewers), and a review whose dispute was upheld counts with its corrected score or
-not at all (annulled). Risk-weighted sampling picks some replies more often, so each review is
-weighted by Review.weight = 1/p (its inclusion probability) and averages are Hájek means
-Σwy/Σw with the linearised variance n/(n-1)·Σw²(y-ȳ)²/(Σw)², exactly qa.stats.weighted_mean_ci.
+measure reviewers), and a review whose dispute was upheld counts with its corrected criteria
+and score, or not at all (annulled; or upheld with an overall score alone, before disputes
+corrected the criteria: its criteria are left out). Risk-weighted sampling picks some replies
+more often, so each review is weighted by Review.weight = 1/p (its inclusion probability) and
+averages are Hájek means Σwy/Σw with the linearised variance n/(n-1)·Σw²(y-ȳ)²/(Σw)²,
+exactly qa.stats.weighted_mean_ci.
 The SQL returns per-group sums (n, Σw, Σwy, Σw², Σw²y, Σw²y²), which add up across weeks and
 agents, so a team's or a period's estimate is the sum of its parts' sums (qa.stats.Sums),
 without re-reading reviews. Pass rate = weighted share of reviews scoring >= 80 with no
@@ -115,6 +117,7 @@ class Dashboard:
     agents: dict[int, AgentRow]
     criteria: list[CriterionRow]
     weakest: list[CriterionRow]
+    unranked: list[CriterionRow]  # too little evidence to say whether they are weak
     times: list[ChannelTimes]
     volume_days: list[date]
     volume: dict[int, dict[date, tuple[int, int, int]]]  # channel -> day -> (neg, neu, pos)
@@ -157,7 +160,10 @@ SELECT cs.criterion_id, date_trunc('week', r.submitted_at AT TIME ZONE %(tz)s) A
 FROM qa_criterionscore cs
 JOIN qa_review r ON r.id = cs.review_id
 WHERE r.kind = %(kind)s AND r.status = %(status)s AND r.submitted_at >= %(start)s
-    AND r.agent_response <> %(upheld)s AND cs.value IS NOT NULL {scope}
+    AND cs.value IS NOT NULL {scope}
+    AND (r.agent_response <> %(upheld)s OR (r.score IS NOT NULL AND EXISTS (
+        SELECT 1 FROM qa_criterionscore c WHERE c.review_id = r.id AND c.corrected_at IS NOT NULL
+    )))
 GROUP BY 1, 2
 """
 
@@ -269,6 +275,7 @@ def _build(
         agents=agents,
         criteria=criteria,
         weakest=_weakest(criteria),
+        unranked=_unranked(criteria),
         times=service.times,
         volume_days=service.days,
         volume=service.volume,
@@ -285,14 +292,16 @@ def _build(
 def _teams_in_view(
     user: AbstractBaseUser | AnonymousUser,
 ) -> tuple[list[tuple[int | None, str]], list[tuple[int | None, int]]]:
-    """The (id, name) of the teams `user` sees, and their (team id, member id) pairs."""
+    """The (id, name) of the teams `user` sees, and their (team id, member id) pairs; the
+    viewer is not among the agents of their own view (a QA specialist belongs to the teams
+    they review; nobody's figures are theirs to read here)."""
     teams: list[tuple[int | None, str]] = list(
-        coaching.visible_teams(user).values_list("id", "name")
+        coaching.dashboard_teams(user).values_list("id", "name")
     )
     memberships: list[tuple[int | None, int]] = list(
-        Team.members.through.objects.filter(team_id__in=[t for t, _ in teams]).values_list(
-            "team_id", "user_id"
-        )
+        Team.members.through.objects.filter(team_id__in=[t for t, _ in teams])
+        .exclude(user_id=user.pk)
+        .values_list("team_id", "user_id")
     )
     return teams, memberships
 
@@ -355,11 +364,20 @@ def _criterion_rows(
 
 
 def _weakest(criteria: list[CriterionRow]) -> list[CriterionRow]:
-    """The WEAKEST lowest-scoring criteria with enough evidence, lowest first."""
+    """The WEAKEST criteria the evidence shows to be weak: those with enough evidence, ranked
+    by the upper end of their 95% interval, lowest first (even at their best plausible score
+    they are low). Criteria without enough evidence are never ranked: see `_unranked`."""
     return sorted(
-        (c for c in criteria if c.score.mean is not None and not c.score.insufficient),
-        key=lambda c: c.score.mean,  # type: ignore[arg-type,return-value]
+        (c for c in criteria if not c.score.insufficient),
+        key=lambda c: (c.score.high, c.score.mean),
     )[:WEAKEST]
+
+
+def _unranked(criteria: list[CriterionRow]) -> list[CriterionRow]:
+    """The criteria with reviews but too little evidence to rank, fewest reviews first."""
+    return sorted(
+        (c for c in criteria if c.score.n and c.score.insufficient), key=lambda c: c.score.n
+    )
 
 
 def _agent_rows(

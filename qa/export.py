@@ -1,7 +1,8 @@
 """The dashboard's figures as tables: shown under each chart, and exported as CSV.
 
-Numbers are rounded for people (one decimal, two for the spike baselines); an estimate without
-enough evidence reads "insufficient evidence" instead of a number, as on the page.
+Numbers are rounded for people (one decimal, two for the spike baselines). An estimate without
+enough evidence leaves its figures empty, as the page shows none, and a column of its own says
+why (a word in a score column would break a spreadsheet's sums and sorting).
 """
 
 from __future__ import annotations
@@ -26,19 +27,21 @@ def _r(v: float | None, digits: int = 1) -> float | None:
 
 
 def _est_cells(est: Estimate) -> list[object]:
-    if est.insufficient:
-        return [est.n, _r(est.effective_n), "insufficient evidence", None, None]
-    return [est.n, _r(est.effective_n), _r(est.mean), _r(est.shown_low), _r(est.shown_high)]
+    why = est.insufficient_because
+    if why:
+        return [est.n, _r(est.effective_n), None, None, None, why]
+    return [est.n, _r(est.effective_n), _r(est.mean), _r(est.shown_low), _r(est.shown_high), ""]
 
 
-EST_HEADERS = ["reviews", "effective n", "score", "95% low", "95% high"]
-PASS_HEADERS = ["pass rate %", "pass 95% low", "pass 95% high"]
+EST_HEADERS = ["reviews", "effective n", "score", "95% low", "95% high", "no score because"]
+PASS_HEADERS = ["pass rate %", "pass 95% low", "pass 95% high", "no pass rate because"]
 
 
 def _pass_cells(est: Estimate) -> list[object]:
-    if est.insufficient:
-        return ["insufficient evidence", None, None]
-    return [_r(est.mean), _r(est.low), _r(est.high)]
+    why = est.insufficient_because
+    if why:
+        return [None, None, None, why]
+    return [_r(est.mean), _r(est.low), _r(est.high), ""]
 
 
 GROUP_LABELS = {

@@ -20,8 +20,9 @@ from socialdesk.params import parse_ids, parse_int
 
 @dataclass
 class CriterionRow:
-    """One criterion of the review form: its scale's options, the automatic pre-score and
-    what is selected (field `c<criterion id>`)."""
+    """One criterion of the review form: its scale's options, the automatic pre-score offered
+    as a suggestion, and what is selected (field `c<criterion id>`). Nothing arrives selected:
+    the reviewer chooses, or accepts the suggestion (field `s<criterion id>` = 1)."""
 
     criterion: Criterion
     options: list[tuple[int, str, str]]
@@ -29,6 +30,7 @@ class CriterionRow:
     auto: AutoScore | None
     selected: str  # "" (nothing), "na", or the value as text
     error: str = ""
+    accepted: bool = False  # the selected answer is the accepted suggestion
 
     @property
     def auto_key(self) -> str:
@@ -48,6 +50,10 @@ class CriterionRow:
     def field(self) -> str:
         return f"c{self.criterion.pk}"
 
+    @property
+    def accept_field(self) -> str:
+        return f"s{self.criterion.pk}"
+
 
 def parse_values(post: Any, criteria: list[Criterion]) -> tuple[dict[int, int | None], set[int]]:
     """({criterion id: value or None for N/A} for the criteria answered, ids with junk)."""
@@ -65,6 +71,11 @@ def parse_values(post: Any, criteria: list[Criterion]) -> tuple[dict[int, int | 
         else:
             junk.add(criterion.pk)
     return values, junk
+
+
+def parse_accepted(post: Any, values: dict[int, int | None]) -> set[int]:
+    """The criteria whose answer the reviewer took from the suggestion (`s<id>` = 1)."""
+    return {pk for pk in values if post.get(f"s{pk}") == "1"}
 
 
 def selected_key(row_value: int | None, answered: bool) -> str:

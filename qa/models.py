@@ -93,6 +93,10 @@ class Criterion(models.Model):
     def min_value(self) -> int:
         return self.SCALE_BOUNDS[self.scale][0]
 
+    @property
+    def scale_values(self) -> list[int]:
+        return list(range(self.min_value, self.max_value + 1))
+
 
 class SamplingPolicy(models.Model):
     """How many replies to review per period, and which."""
@@ -293,6 +297,7 @@ class Review(models.Model):
         permissions = [
             ("review_replies", "Can score replies (QA specialist)"),
             ("view_team_reviews", "Can see the reviews and dashboards of their teams"),
+            ("view_team_dashboard", "Can see the quality dashboard of their teams"),
             ("view_own_reviews", "Can see reviews of their own replies"),
             ("resolve_dispute", "Can resolve disputed reviews"),
         ]
@@ -316,14 +321,28 @@ class Review(models.Model):
 
 
 class CriterionScore(models.Model):
-    """A reviewer's value for one criterion; null is N/A. `auto_*` is the check's pre-score."""
+    """A reviewer's value for one criterion; null is N/A. `auto_*` is the check's pre-score.
+
+    `answer` says how the value was reached, so the checks' correction rates count only
+    answers a reviewer chose (qa.autocheck.correction_rates). An upheld dispute may correct the
+    value: `original_value` then keeps the reviewer's (null: N/A) and `corrected_at` says when.
+    """
+
+    class Answer(models.TextChoices):
+        PENDING = "", "Not answered yet"
+        CHOSEN = "chosen", "Chosen by the reviewer"
+        SUGGESTION = "suggestion", "The suggestion, accepted by the reviewer"
+        PREFILLED = "prefilled", "Submitted pre-selected (before reviews were blind)"
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="scores")
     criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT, related_name="scores")
     value = models.SmallIntegerField(null=True, blank=True)
     auto_value = models.SmallIntegerField(null=True, blank=True)
     auto_reason = models.CharField(max_length=300, blank=True)
+    answer = models.CharField(max_length=10, choices=Answer.choices, blank=True, default="")
     comment = models.CharField(max_length=500, blank=True)
+    original_value = models.SmallIntegerField(null=True, blank=True)
+    corrected_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

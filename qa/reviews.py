@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Case, Reply
-from qa.autocheck import AutoScore, prescore_review
+from qa.autocheck import AutoScore, prescore_review, stored_auto
 from qa.models import CalibrationSession, Criterion, CriterionScore, Review, Sample
 from qa.rubrics import default_rubric
 from qa.scoring import score_review
@@ -124,11 +124,21 @@ def check_values(
 
 
 @transaction.atomic
-def do_submit_review(review: Review, values: Mapping[int, int | None], comment: str) -> Review:
+def do_submit_review(
+    review: Review,
+    values: Mapping[int, int | None],
+    comment: str,
+    *,
+    accepted: Collection[int] = (),
+) -> Review:
     """Store the reviewer's values ({criterion id: value, None = N/A}), score, critical_failed
     and submitted_at. Raises ReviewError (nothing written) for missing or invalid values or a
     review already submitted. Keeps the pre-scores; fills them in if the review had none (a
-    review bulk-created by the sampler). Nobody submits a review of their own work."""
+    review bulk-created by the sampler). Nobody submits a review of their own work.
+
+    `accepted`: the criteria whose answer the reviewer took from the suggestion; each answer is
+    stored as the reviewer's own choice or as an accepted suggestion (an id in `accepted` whose
+    value is not the suggestion's is the reviewer's choice)."""
     review = (
         Review.objects.select_for_update(of=("self",))
         .select_related("rubric", "case", "reply")
@@ -155,10 +165,19 @@ def do_submit_review(review: Review, values: Mapping[int, int | None], comment: 
             auto_reason=auto.reason[:300] if auto else "",
         )
     for criterion, value in clean.items():
-        existing[criterion.pk].value = value
+        row = existing[criterion.pk]
+        row.value = value
+        auto = stored_auto(row, na_allowed=na_allowed(criterion, review))
+        took = (
+            criterion.pk in accepted
+            and auto is not None
+            and auto.suggests
+            and (value is None if auto.na else value == auto.value)
+        )
+        row.answer = CriterionScore.Answer.SUGGESTION if took else CriterionScore.Answer.CHOSEN
     CriterionScore.objects.bulk_create([existing[c.pk] for c in missing])
     CriterionScore.objects.bulk_update(
-        [existing[c.pk] for c in criteria if c not in missing], ["value"]
+        [existing[c.pk] for c in criteria if c not in missing], ["value", "answer"]
     )
     review.status = Review.Status.SUBMITTED
     review.score = score

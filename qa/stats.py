@@ -185,6 +185,24 @@ class Estimate:
         return self.n < MIN_REVIEWS or hw is None or hw > MAX_HALF_WIDTH
 
     @property
+    def insufficient_because(self) -> str:
+        """Why no figure is shown, in words ("" when there is enough evidence)."""
+        if not self.insufficient:
+            return ""
+        if self.n == 0:
+            return "no reviews"
+        if self.n < MIN_REVIEWS:
+            return (
+                f"insufficient evidence: {self.n} review{'s' * (self.n != 1)}, under {MIN_REVIEWS}"
+            )
+        hw = self.half_width
+        if hw is None:
+            return "insufficient evidence: no interval"
+        return (
+            f"insufficient evidence: 95% interval ±{hw:.1f} points, wider than ±{MAX_HALF_WIDTH:g}"
+        )
+
+    @property
     def shown_low(self) -> float | None:
         return None if self.low is None else max(0.0, self.low)
 

@@ -56,7 +56,7 @@ def rule(get: frozenset[str], post: frozenset[str] | None = None, *, inner: bool
 
 POLICY: dict[str, Rule] = {
     # sign-in and the public liveness ping
-    "home": rule(SIGNED_IN),  # a redirect to the inbox, which checks the role
+    "home": rule(SIGNED_IN),  # a redirect to the inbox or the review queue, which check the role
     "login": rule(EVERYONE),
     "logout": rule(NOBODY, EVERYONE),  # sign-out by POST only
     "admin_login": rule(frozenset({ANONYMOUS})),  # sends to sign in; signed in without admin: 403
@@ -103,8 +103,10 @@ POLICY: dict[str, Rule] = {
     "qa:resolve_dispute": rule(NOBODY, LEADS),
     "qa:coaching_list": rule(frozenset({AGENT, SUPERVISOR, ADMIN}), LEADS),
     "qa:coaching": rule(frozenset({AGENT, SUPERVISOR, ADMIN}), LEADS),
-    "qa:dashboard": rule(LEADS, NOBODY),
-    "qa:dashboard_csv": rule(LEADS, NOBODY),
+    # the quality dashboard: supervisors of their teams, QA specialists of the teams they
+    # belong to (read only; disputes and coaching stay the supervisors')
+    "qa:dashboard": rule(QA_READERS, NOBODY),
+    "qa:dashboard_csv": rule(QA_READERS, NOBODY),
 }
 
 # Routes that answer 503 by design when the desk is down or degraded (for monitors).

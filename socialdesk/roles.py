@@ -46,6 +46,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     QA: [
         *READ_CASES,
         "qa.review_replies",
+        "qa.view_team_dashboard",
         "qa.view_review",
         "qa.view_rubric",
         "qa.view_criterion",
@@ -63,6 +64,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "listening.view_health",
         "listening.view_quarantinedpost",
         "qa.view_team_reviews",
+        "qa.view_team_dashboard",
         "qa.view_review",
         "qa.resolve_dispute",
         "qa.view_rubric",

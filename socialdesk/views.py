@@ -16,6 +16,12 @@ from django.utils.decorators import method_decorator
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """Each role lands where its work is: QA specialists (who score and work no case) on their
+    review queue; agents, supervisors (who work the inbox and reach the dashboard from it) and
+    admins on the inbox."""
+    user = request.user
+    if user.has_perm("qa.review_replies") and not user.has_perm("cases.work_inbox"):
+        return redirect("qa:queue")
     return redirect("cases:list")
 
 

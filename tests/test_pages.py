@@ -31,6 +31,20 @@ def test_anonymous_visitor_is_sent_to_login(client, db, url_name):
     assert response["Location"].startswith(reverse("login") + "?next=")
 
 
+@pytest.mark.parametrize(
+    ("persona", "landing"),
+    [
+        ("agent", "cases:list"),
+        ("qa", "qa:queue"),
+        ("supervisor", "cases:list"),
+        ("admin", "cases:list"),
+    ],
+)
+def test_each_role_lands_where_its_work_is(request, persona, landing):
+    response = logged_in(request.getfixturevalue(persona)).get(reverse("home"))
+    assert response.status_code == 302 and response["Location"] == reverse(landing)
+
+
 def test_poll_after_the_session_expired_sends_the_tab_to_login(client, db):
     response = client.get(reverse("cases:list"), {"since": "1-2"}, headers={"HX-Request": "true"})
     assert response.status_code == 200

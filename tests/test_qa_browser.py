@@ -13,9 +13,12 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from cases.checks import run_checks
 from cases.models import Reply
-from qa.models import Review, Sample, SamplingPolicy, SamplingRun
+from qa.calibration import do_create_session
+from qa.models import CriterionScore, Review, Sample, SamplingPolicy, SamplingRun
 from qa.reviews import do_create_review
+from qa.rubrics import default_rubric
 from socialdesk import roles
 from tests.conftest import make_channel, make_user, sign_in
 from tests.factories import make_case, make_review, make_team
@@ -127,3 +130,62 @@ def test_qa_scores_a_sampled_reply_agent_acknowledges_supervisor_sees_it(
     small = sign_in(browser, live_server, "sam_supervisor", 1366, 768)
     small.goto(f"{live_server.url}/qa/dashboard/")
     small.screenshot(path=str(shots / "qa_dashboard_1366.png"), full_page=False)
+
+
+def test_a_calibration_review_is_blind_and_offers_the_suggestions(browser, live_server, shots):
+    agent = make_user("alex_agent", roles.AGENT)
+    qa = make_user("quinn_qa", roles.QA)
+    qa2 = make_user("rory_qa", roles.QA)
+    admin = make_user("ada_admin", roles.ADMIN)
+    channel = make_channel("x", name="Acme Support", handle="acme_support")
+    case = make_case(
+        channel, text="@acme_support still no refund, this is ridiculous", sentiment=-0.7
+    )
+    text = "We will recieve your adress soon."
+    sent = timezone.now()
+    reply = Reply.objects.create(
+        case=case,
+        author=agent,
+        state=Reply.State.SENT,
+        sent_at=sent,
+        created_at=sent,
+        in_reply_to=case.mentions.first(),
+        text=text,
+        checks=[c.as_dict() for c in run_checks(text, network="x", is_private=False, case=case)],
+    )
+    session = do_create_session("Week 12", default_rubric(), [reply], [qa, qa2], admin)
+    review = session.reviews.get(reviewer=qa)
+
+    page = sign_in(browser, live_server, "quinn_qa")
+    page.goto(f"{live_server.url}/qa/reviews/{review.pk}/")
+    criteria = page.locator("fieldset[data-criterion]")
+    expect(criteria.first).to_be_visible()
+    assert page.locator(".scale__input:checked").count() == 0
+    expect(page.locator("#score-preview")).to_contain_text("0 of 8 criteria answered.")
+    spelling = page.locator("fieldset[data-criterion]", has_text="Spelling")
+    expect(spelling.get_by_text("Suggested: 1 Poor")).to_be_visible()
+    page.screenshot(path=str(shots / "qa_calibration_review_1440.png"), full_page=False)
+
+    # One click takes a suggestion; the key `s` takes the next criterion's.
+    spelling.get_by_role("button", name=re.compile("Use suggestion")).click()
+    expect(spelling.locator(".scale__input:checked")).to_have_value("1")
+    expect(page.locator("#score-preview")).to_contain_text("1 of 8 criteria answered.")
+    best = {"yes_no": "1", "1_3": "3", "1_5": "5"}
+    for i in range(criteria.count()):
+        fieldset = criteria.nth(i)
+        if fieldset.locator(".scale__input:checked").count():
+            continue
+        if fieldset.locator("[data-use-suggestion]").count():
+            fieldset.locator(".scale__input").first.focus()
+            page.keyboard.press("s")
+        else:
+            top = best[fieldset.get_attribute("data-scale")]
+            fieldset.locator(f'label.scale__label[for$="-{top}"]').click()
+    expect(page.locator("#score-preview")).to_contain_text("8 of 8 criteria answered.")
+    page.get_by_role("button", name=re.compile("Submit review")).click()
+    page.wait_for_load_state("networkidle")
+    review.refresh_from_db()
+    assert review.status == Review.Status.SUBMITTED
+    answers = dict(review.scores.values_list("criterion__code", "answer"))
+    assert answers["spelling"] == CriterionScore.Answer.SUGGESTION
+    assert answers["accuracy"] == CriterionScore.Answer.CHOSEN

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from qa import coaching
 from qa.models import CoachingSession, Review
+from qa.scoring import score_review
 from socialdesk import roles
 from tests.conftest import logged_in, make_user
 from tests.factories import HOSTILE, make_review, make_sent_reply, make_team
@@ -191,16 +192,32 @@ def test_upheld_dispute_annuls_the_score_and_notes_it(desk):
     assert "Dispute upheld" in page and "Original score 45.0 annulled." in page
 
 
-def test_upheld_dispute_with_a_corrected_score_replaces_it(desk):
-    review = make_review(desk["agent"], desk["qa"], score=0.0, critical_failed=True)
-    coaching.do_dispute_review(review, desk["agent"], "Not critical")
-    coaching.do_resolve_dispute(
-        review, desk["supervisor"], uphold=True, note="Minor slip", corrected_score=70
+def test_upheld_dispute_corrects_the_criteria_and_scores_again_from_them(desk):
+    review = make_review(
+        desk["agent"],
+        desk["qa"],
+        score=0.0,
+        critical_failed=True,
+        values={"right_person": 0, "tact": 4, "spelling": 3},
     )
+    right_person = review.scores.get(criterion__code="right_person")
+    coaching.do_dispute_review(review, desk["agent"], "The customer was real")
+    response = logged_in(desk["supervisor"]).post(
+        reverse("qa:resolve_dispute", args=[review.pk]),
+        {"decision": "uphold", "note": "Right person", f"c{right_person.criterion_id}": "1"},
+    )
+    assert response.status_code == 302
     review.refresh_from_db()
-    assert review.score == 70
-    assert review.critical_failed is False
-    assert "Original score 0.0 replaced by 70.0." in review.dispute_resolution
+    right_person.refresh_from_db()
+    assert (right_person.value, right_person.original_value) == (1, 0)
+    assert right_person.corrected_at is not None
+    scores = {s.criterion: s.value for s in review.scores.select_related("criterion")}
+    assert (review.score, review.critical_failed) == score_review(scores)
+    assert review.score > 0 and not review.critical_failed
+    assert "Original score 0.0 corrected to" in review.dispute_resolution
+    assert "→ 1" in review.dispute_resolution
+    page = logged_in(desk["agent"]).get(reverse("qa:my_reviews")).content.decode()
+    assert "corrected on dispute, was 0" in page
 
 
 def test_rejected_dispute_keeps_the_score(desk):
@@ -225,9 +242,10 @@ def test_resolving_needs_a_note_and_an_open_dispute(desk):
     client.post(reverse("qa:resolve_dispute", args=[review.pk]), {"decision": "reject"})
     review.refresh_from_db()
     assert review.agent_response == Review.AgentResponse.DISPUTED
-    with pytest.raises(coaching.CoachingError, match="between 0 and 100"):
+    tact = review.scores.get(criterion__code="tact").criterion_id
+    with pytest.raises(coaching.CoachingError, match="from 1 to 5"):
         coaching.do_resolve_dispute(
-            review, desk["supervisor"], uphold=True, note="n", corrected_score=120
+            review, desk["supervisor"], uphold=True, note="n", corrections={tact: 9}
         )
 
 

@@ -14,7 +14,7 @@ from cases.models import Case
 from listening.models import Mention, Network
 from qa import coaching, export, service
 from qa import dashboard as dash
-from qa.stats import weighted_mean_ci, wilson_interval
+from qa.stats import Estimate, weighted_mean_ci, wilson_interval
 from socialdesk import roles
 from tests.conftest import logged_in, make_channel, make_user
 from tests.factories import add_mention, make_case, make_review, make_rubric, make_team
@@ -102,7 +102,9 @@ def test_too_few_reviews_show_insufficient_evidence(team, agent, qa, supervisor,
     assert "Insufficient evidence" in page
     assert "98.5" not in page  # the mean of four reviews is never shown as a figure
     rows = csv_rows(client, "agents")
-    assert rows[1][4] == "insufficient evidence" and rows[1][5] == ""
+    assert rows[0][4:8] == ["score", "95% low", "95% high", "no score because"]
+    assert rows[1][4:8] == ["", "", "", "insufficient evidence: 4 reviews, under 5"]
+    assert rows[0][11] == "no pass rate because" and rows[1][8] == ""
 
 
 def test_agents_are_grouped_by_interval_overlap(supervisor, qa, channel):
@@ -149,6 +151,25 @@ def test_criteria_are_weighted_and_the_weakest_listed(team, agent, qa, superviso
     # ±38 points: too uncertain to call it the weakest
     assert by_code["tact"].score.insufficient
     assert "tact" not in [c.code for c in d.weakest]
+    assert [c.code for c in d.unranked] == ["tact"]
+    page = logged_in(supervisor).get(reverse("qa:dashboard")).content.decode()
+    assert "ranked by the upper end of their 95% interval" in page
+    assert "Not ranked, too little evidence:</strong> Tact" in page
+
+
+def test_weakest_are_ranked_by_what_the_evidence_supports():
+    def row(code: str, mean: float, half: float, n: int = 20) -> dash.CriterionRow:
+        return dash.CriterionRow(code, code, Estimate(n, mean, mean - half, mean + half, n), [])
+
+    rows = [
+        row("sure_low", 62, 2),  # at best 64
+        row("maybe_lower", 58, 18),  # lower mean, but could be 76
+        row("perfect", 100, 0),
+        row("thin", 20, 40),  # far too uncertain to rank
+        row("few", 10, 5, n=3),
+    ]
+    assert [c.code for c in dash._weakest(rows)] == ["sure_low", "maybe_lower", "perfect"]
+    assert [c.code for c in dash._unranked(rows)] == ["few", "thin"]
 
 
 def test_weakest_criterion_comes_first(team, agent, qa, supervisor, channel):
@@ -177,6 +198,19 @@ def test_annulled_reviews_count_nowhere(team, agent, qa, supervisor, channel):
     assert d.agents[agent.pk].score.n == 5
     assert d.agents[agent.pk].score.mean == pytest.approx(90.0)
     assert {c.code: c.score.n for c in d.criteria}["tact"] == 5
+
+
+def test_a_dispute_upheld_per_criterion_counts_with_the_corrected_values(
+    team, agent, qa, supervisor, channel
+):
+    reviews_for(agent, qa, channel, [90] * 5)
+    bad = make_review(agent, qa, score=50.0, channel=channel, values={"tact": 1})
+    tact = bad.scores.get().criterion_id
+    coaching.do_dispute_review(bad, agent, "I was kind")
+    coaching.do_resolve_dispute(bad, supervisor, uphold=True, note="yes", corrections={tact: 5})
+    d = dash.build(supervisor, 4)
+    assert {c.code: c.score.n for c in d.criteria}["tact"] == 6
+    assert d.agents[agent.pk].score.n == 6
 
 
 def test_weeks_and_the_period(team, agent, qa, supervisor, channel):
@@ -280,9 +314,9 @@ def test_coaching_queue_lists_agents_under_threshold_and_overdue_follow_ups(
 # ---------- access ----------
 
 
-@pytest.mark.parametrize("persona", ["agent", "qa", "outsider"])
-def test_dashboard_is_for_supervisors(db, agent, qa, outsider, persona):
-    user = {"agent": agent, "qa": qa, "outsider": outsider}[persona]
+@pytest.mark.parametrize("persona", ["agent", "outsider"])
+def test_dashboard_is_for_supervisors_and_qa(db, agent, outsider, persona):
+    user = {"agent": agent, "outsider": outsider}[persona]
     client = logged_in(user)
     assert client.get(reverse("qa:dashboard")).status_code == 403
     assert client.get(reverse("qa:dashboard_csv"), {"table": "agents"}).status_code == 403
@@ -303,6 +337,27 @@ def test_supervisor_sees_only_their_teams_admin_everyone(
     assert mine.get(reverse("qa:dashboard"), {"agent": agent.pk}).status_code == 200
     everyone = logged_in(admin)
     assert [r[1] for r in csv_rows(everyone, "agents")[1:]] == ["alice_agent", "carol_agent"]
+
+
+def test_qa_specialist_sees_the_dashboard_of_their_own_team(team, agent, qa, supervisor, channel):
+    carol = make_user("carol_agent", roles.AGENT)
+    make_team("Team C", [], [carol])
+    team.members.add(qa)
+    reviews_for(agent, qa, channel, [90] * 5)
+    reviews_for(carol, qa, channel, [40] * 5)
+    client = logged_in(qa)
+    page = client.get(reverse("qa:dashboard")).content.decode()
+    assert "Your teams: Team A" in page and "alice_agent" in page
+    body = page.split('id="dashboard-body"')[1]
+    assert "carol_agent" not in body and "quinn_qa" not in body  # not graded among the agents
+    assert reverse("qa:disputes") not in page  # disputes and coaching stay the supervisors'
+    assert [r[1] for r in csv_rows(client, "agents")[1:]] == ["alice_agent"]
+    assert client.get(reverse("qa:dashboard"), {"agent": carol.pk}).status_code == 404
+
+
+def test_qa_specialist_in_no_team_sees_an_empty_dashboard(db, qa):
+    page = logged_in(qa).get(reverse("qa:dashboard")).content.decode()
+    assert "You are in no team yet" in page
 
 
 def test_csv_unknown_table_is_404_and_formulas_are_defused(team, agent, qa, supervisor, channel):
@@ -379,3 +434,11 @@ def test_dashboard_queries_do_not_grow_with_agents(
     with django_assert_num_queries(five):
         client.get(reverse("qa:dashboard"))
     assert five <= 20
+
+
+def test_csv_downloads_are_visible_outside_the_folded_tables(team, agent, qa, supervisor, channel):
+    reviews_for(agent, qa, channel, [90] * 5)
+    page = logged_in(supervisor).get(reverse("qa:dashboard")).content.decode()
+    for name in set(export.tables(dash.build(supervisor, 4))) - {"spikes"}:  # none in 24 h
+        link = page.index(f'href="{reverse("qa:dashboard_csv")}?table={name}&amp;')
+        assert "<details" not in page[page.rindex('<div class="qa-data">', 0, link) : link]

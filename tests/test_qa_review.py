@@ -12,6 +12,7 @@ from django.utils import timezone
 from cases.checks import run_checks
 from cases.models import Case, CaseEvent, DeskSettings, Note, Reply
 from qa.autocheck import correction_rates, prescore_review, spelling_words
+from qa.calibration import do_create_session
 from qa.models import CalibrationSession, CriterionScore, Review
 from qa.reviews import ReviewError, do_create_review, do_submit_review
 from qa.rubrics import default_rubric
@@ -207,6 +208,43 @@ def test_submit_stores_values_score_and_keeps_the_pre_scores(review):
     rates = {r.code: r for r in correction_rates()}
     assert rates["spelling"].corrected == 1 and rates["offline"].corrected == 1
     assert rates["punctuation"].corrected == 0 and rates["punctuation"].pre_scored == 1
+
+
+def test_a_calibration_review_arrives_with_nothing_selected(x_channel, agent, qa, qa2, admin):
+    reply = reply_on(angry_case(x_channel), agent, "We will recieve your adress soon.")
+    session = do_create_session("Week 12", default_rubric(), [reply], [qa, qa2], admin)
+    review = session.reviews.get(reviewer=qa)
+    page = logged_in(qa).get(reverse("qa:review", args=[review.pk])).content.decode()
+    assert " checked" not in page
+    assert "Suggested: 1 Poor" in page and "Use suggestion: 1 Poor" in page
+    assert "0 of 8 criteria answered." in page
+
+
+def test_each_answer_says_whether_the_reviewer_chose_it_or_took_the_suggestion(review, qa):
+    criteria = {c.code: c for c in review.rubric.criteria.all()}
+    data = all_top(review)
+    spelling, punctuation = criteria["spelling"], criteria["punctuation"]
+    data[f"c{spelling.pk}"] = "1"  # the suggestion, taken with "Use suggestion"
+    data[f"s{spelling.pk}"] = "1"
+    data[f"s{punctuation.pk}"] = "1"  # took it, then chose another value: the reviewer's own
+    data[f"c{punctuation.pk}"] = "1"
+    response = logged_in(qa).post(reverse("qa:review", args=[review.pk]), data)
+    assert response.status_code == 302
+    answers = dict(review.scores.values_list("criterion__code", "answer"))
+    assert answers["spelling"] == CriterionScore.Answer.SUGGESTION
+    assert answers["punctuation"] == answers["accuracy"] == CriterionScore.Answer.CHOSEN
+    page = logged_in(qa).get(reverse("qa:review", args=[review.pk])).content.decode()
+    assert page.count("suggestion accepted") == 1
+
+
+def test_correction_rates_leave_out_answers_submitted_pre_selected(review, x_channel, agent, qa):
+    do_submit_review(review, {c.pk: c.max_value for c in review.rubric.criteria.all()}, "")
+    text = "We will recieve your adress soon."
+    older = do_create_review(reply=reply_on(angry_case(x_channel), agent, text), reviewer=qa)
+    do_submit_review(older, {c.pk: c.max_value for c in older.rubric.criteria.all()}, "")
+    older.scores.update(answer=CriterionScore.Answer.PREFILLED)
+    rates = {r.code: r for r in correction_rates()}
+    assert (rates["spelling"].pre_scored, rates["spelling"].corrected) == (1, 1)
 
 
 def test_submit_refuses_missing_and_na_where_not_allowed(review):
@@ -411,8 +449,10 @@ def test_form_shows_the_reply_in_its_whole_case_context(x_channel, agent, qa, su
     ):
         assert text in page, text
     spelling = review.rubric.criteria.get(code="spelling")
-    # the pre-score is selected, the manual criterion is not
-    assert f'id="c{spelling.pk}-1" value="1" data-key="1" checked' in page
+    # the pre-score is offered as a suggestion, never selected
+    assert f'id="c{spelling.pk}-1" value="1" data-key="1">' in page
+    assert "Suggested: 1 Poor" in page and f'name="s{spelling.pk}" value=""' in page
+    assert " checked" not in page
     accuracy = review.rubric.criteria.get(code="accuracy")
     assert f'name="c{accuracy.pk}" id="c{accuracy.pk}-5" value="5" data-key="5">' in page
     assert 'value="na"' in page  # offline may be N/A
@@ -538,7 +578,8 @@ def test_an_ignored_case_review_page_asks_about_the_triage(x_channel, agent, qa)
     page = logged_in(qa).get(reverse("qa:review", args=[review.pk])).content.decode()
     assert "The case under review" in page and "Looked like spam" in page
     spelling = review.rubric.criteria.get(code="spelling")
-    assert f'id="c{spelling.pk}-na" value="na" data-key="0" checked' in page
+    assert f'id="c{spelling.pk}-na" value="na" data-key="0">' in page
+    assert "Suggested: N/A" in page and " checked" not in page
     queue = logged_in(qa).get(reverse("qa:queue")).content.decode()
     assert "No reply: the case was ignored." in queue
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from qa import coaching
-from qa.forms import CoachingForm, CoachingNotesForm
+from qa.forms import CoachingForm, CoachingNotesForm, parse_values
 from qa.models import CoachingSession, Review
 from socialdesk.access import require_perm
 from socialdesk.params import parse_int
@@ -140,22 +140,18 @@ def disputes(request: HttpRequest) -> HttpResponse:
 def resolve_dispute(request: HttpRequest, review_id: int) -> HttpResponse:
     review = access_dispute(request, review_id)
     decision = request.POST.get("decision", "")
-    raw_score = request.POST.get("corrected_score", "").strip()
+    corrections, junk = parse_values(request.POST, list(review.rubric.criteria.all()))
     try:
         if decision not in ("uphold", "reject"):
             raise coaching.CoachingError("Choose Uphold or Reject.")
-        try:
-            corrected = float(raw_score) if raw_score and decision == "uphold" else None
-        except ValueError as error:
-            raise coaching.CoachingError(
-                "The corrected score is a number from 0 to 100."
-            ) from error
+        if junk:
+            raise coaching.CoachingError("Choose the corrected scores from the values shown.")
         coaching.do_resolve_dispute(
             review,
             request.user,
             uphold=decision == "uphold",
             note=request.POST.get("note", ""),
-            corrected_score=corrected,
+            corrections=corrections if decision == "uphold" else None,
         )
     except coaching.CoachingError as error:
         messages.error(request, f"Review #{review.pk}: {error}")

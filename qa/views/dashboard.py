@@ -1,6 +1,7 @@
 """The supervisors' dashboard (/qa/dashboard/) and its CSV export (/qa/dashboard/csv/).
 
-Supervisors (qa.view_team_reviews) see their teams; admins everything. The figures are
+Supervisors and QA specialists (qa.view_team_dashboard) see their teams (qa.coaching.
+dashboard_teams); admins everything. The figures are
 computed by qa.dashboard.build (a dozen GROUP BY queries): the QA figures on every request
 (a resolved dispute shows at once), the desk-wide service figures (response times, volume,
 spikes) kept a few minutes (qa.dashboard.SERVICE_CACHE_SECONDS). The page says when each was
@@ -23,11 +24,11 @@ from qa import dashboard as dash
 from socialdesk.access import require_perm
 from socialdesk.params import parse_int, require_id
 
-VIEW_PERM = "qa.view_team_reviews"
+VIEW_PERM = "qa.view_team_dashboard"
 
 
 def access_dashboard(request: HttpRequest) -> None:
-    require_perm(request, VIEW_PERM, message="The dashboard is for supervisors.")
+    require_perm(request, VIEW_PERM, message="The dashboard is for supervisors and QA specialists.")
 
 
 def parse_weeks(request: HttpRequest) -> int:

@@ -3,8 +3,9 @@
 /qa/                 the reviewer's pending reviews, oldest first. Sampled, calibration and gold
                      items are mixed blind: nothing on the page tells their kind.
 /qa/reviews/<id>/    one review: the reply in its whole case context, the checks as shown at
-                     send time, the rubric with pre-scores; POST submits, POST with
-                     preview=1 (htmx) returns the live score preview.
+                     send time, the rubric with the pre-scores as suggestions (never
+                     selected); POST submits, POST with preview=1 (htmx) returns the live
+                     score preview.
 
 A reviewer sees only the reviews assigned to them (others: 404). Nothing here changes a reply
 or a case: the page has no such controls, and QA specialists hold no such permission.
@@ -35,7 +36,7 @@ from qa.autocheck import (
     stored_auto,
     waited_minutes,
 )
-from qa.forms import CriterionRow, parse_values, score_preview, selected_key
+from qa.forms import CriterionRow, parse_accepted, parse_values, score_preview, selected_key
 from qa.models import Criterion, Review
 from qa.reviews import ReviewError, do_submit_review, na_allowed
 from qa.scoring import FORMULA_TEXT
@@ -137,6 +138,7 @@ def review_context(
     review: Review,
     *,
     posted: dict[int, int | None] | None = None,
+    accepted: set[int] | None = None,
     errors: dict[int | None, str] | None = None,
     comment: str | None = None,
 ) -> dict[str, Any]:
@@ -173,12 +175,14 @@ def review_context(
             selected="",
             error=errors.get(criterion.pk, ""),
         )
+        # Never pre-selected, in any kind of review: the kinds are mixed blind in the queue,
+        # and answers that start from the suggestion make reviewers agree with the checks.
         if submitted and stored is not None:
             row.selected = selected_key(stored.value, True)
+            row.accepted = stored.answer == stored.Answer.SUGGESTION
         elif posted is not None:
             row.selected = selected_key(posted.get(criterion.pk), criterion.pk in posted)
-        else:
-            row.selected = row.auto_key
+            row.accepted = criterion.pk in (accepted or ()) and row.selected == row.auto_key
         rows.append(row)
     reply = review.reply
     waited = waited_minutes(reply, mentions, context["replies"]) if reply is not None else None
@@ -255,6 +259,7 @@ def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
 
     criteria = list(review.rubric.criteria.all())
     values, junk = parse_values(request.POST, criteria)
+    accepted = parse_accepted(request.POST, values)
     comment = request.POST.get("comment", "")
     if request.POST.get("preview"):
         context = review_context(request, review, posted=values, comment=comment)
@@ -265,10 +270,10 @@ def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
     try:
         if junk:
             raise ReviewError(dict.fromkeys(junk, "Choose one of the values shown."))
-        review = do_submit_review(review, values, comment)
+        review = do_submit_review(review, values, comment, accepted=accepted)
     except ReviewError as error:
         context = review_context(
-            request, review, posted=values, errors=error.errors, comment=comment
+            request, review, posted=values, accepted=accepted, errors=error.errors, comment=comment
         )
         return render(request, "qa/review.html", context, status=400)
     score = "no score (all N/A)" if review.score is None else f"score {review.score:g}"

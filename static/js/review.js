@@ -1,9 +1,13 @@
-/* The review form: keyboard scoring, "you corrected the pre-score" markers, the reviewed reply
- * highlighted in the conversation. Loaded as a file from templates/qa/review.html (no inline
- * script under the CSP). The live score preview is htmx (the server computes it).
+/* The review form: keyboard scoring, suggestions used with one click or key, "you chose
+ * otherwise" markers, the reviewed reply highlighted in the conversation. Loaded as a file from
+ * templates/qa/review.html (no inline script under the CSP). The live score preview is htmx
+ * (the server computes it).
  *
- * Keys on the current criterion: 1-5 score, y/n yes/no, 0 N/A; j/k (or Tab) next/previous;
- * c the comment; Ctrl+Enter (or Cmd+Enter) submits from anywhere; ? the help.
+ * Nothing arrives selected. "Use suggestion" selects the pre-score and marks the answer as the
+ * accepted suggestion (hidden field s<id> = 1); choosing an answer yourself clears the mark.
+ *
+ * Keys on the current criterion: 1-5 score, y/n yes/no, 0 N/A, s the suggestion; j/k (or Tab)
+ * next/previous; c the comment; Ctrl+Enter (or Cmd+Enter) submits from anywhere; ? the help.
  */
 (function () {
   "use strict";
@@ -38,15 +42,40 @@
     fieldset.classList.toggle("is-corrected", !!(auto && checked && checked.value !== auto));
   }
 
-  function choose(key) {
-    if (!current) return false;
-    var input = current.querySelector('.scale__input[data-key="' + key + '"]');
-    if (!input || input.disabled) return false;
-    input.click(); // fires change: the htmx preview and the corrected marker follow
+  var usingSuggestion = false;
+
+  function useSuggestion(fieldset) {
+    var auto = fieldset.getAttribute("data-auto");
+    var input = auto && fieldset.querySelector('.scale__input[value="' + auto + '"]');
+    var mark = fieldset.querySelector("[data-accepted]");
+    if (!input || input.disabled || !mark) return false;
+    usingSuggestion = true;
+    try {
+      input.click(); // fires change: the htmx preview and the markers follow
+    } finally {
+      usingSuggestion = false;
+    }
+    mark.value = "1";
+    return true;
+  }
+
+  function advance() {
     var list = criteria();
     var index = list.indexOf(current);
     if (index < list.length - 1) setCurrent(list[index + 1], true);
     else setCurrent(current, true);
+  }
+
+  function choose(key) {
+    if (!current) return false;
+    if (key === "s") {
+      if (!useSuggestion(current)) return false;
+    } else {
+      var input = current.querySelector('.scale__input[data-key="' + key + '"]');
+      if (!input || input.disabled) return false;
+      input.click(); // fires change: the htmx preview and the corrected marker follow
+    }
+    advance();
     return true;
   }
 
@@ -85,7 +114,7 @@
         comment.focus();
         event.preventDefault();
       }
-    } else if (/^[0-5yn]$/.test(key)) {
+    } else if (/^[0-5yns]$/.test(key)) {
       if (!current) setCurrent(criteria()[0], false);
       if (choose(key)) event.preventDefault();
     }
@@ -98,10 +127,19 @@
 
   document.addEventListener("change", function (event) {
     var fieldset = event.target.closest && event.target.closest("[data-criterion]");
-    if (fieldset) markCorrected(fieldset);
+    if (!fieldset) return;
+    var mark = fieldset.querySelector("[data-accepted]");
+    if (mark && !usingSuggestion) mark.value = ""; // the reviewer's own choice
+    markCorrected(fieldset);
   });
 
   document.addEventListener("click", function (event) {
+    var use = event.target.closest && event.target.closest("[data-use-suggestion]");
+    if (use) {
+      var fieldset = use.closest("[data-criterion]");
+      if (fieldset && useSuggestion(fieldset)) setCurrent(fieldset, true);
+      return;
+    }
     var opener = event.target.closest && event.target.closest("[data-open-help]");
     if (opener) {
       var dialog = document.getElementById("shortcuts-help");

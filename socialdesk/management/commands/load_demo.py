@@ -7,9 +7,10 @@ role and demo password back. Labels and canned replies are added by name/title i
 guidelines are written only when the desk has none (an admin's edits are kept). Refuses to run
 without DEBUG unless --force: the demo passwords are public.
 
-QA: the default rubric, a weekly sampling policy, the "Care team" (the demo agents, supervised
-by sasha) and, once, a handful of demo conversations with sent replies whose reviews by quinn
-are partly submitted (for the dashboards) and partly pending (for the review queue); blair
+QA: the default rubric, a weekly sampling policy, the "Care team" (the demo agents and
+quinn, supervised by sasha) and, once, a handful of demo conversations with sent replies whose
+reviews by quinn are partly submitted (for the dashboards) and partly pending (for the review
+queue); blair
 disputes one review and has a coaching session planned with sasha; and a press enquiry waits
 with alex's answer for a supervisor's approval (the desk asks approval on escalated cases).
 
@@ -292,6 +293,8 @@ class Command(BaseCommand):
         team, _ = Team.objects.get_or_create(name="Care team")
         team.members.add(*[users[name] for name in ("alex", "blair")])
         team.supervisors.add(users["sasha"])
+        # Quinn scores the Care team's replies and sees its quality dashboard.
+        team.members.add(users["quinn"])
         if Case.objects.filter(conversation_key__startswith="demo-qa-").exists():
             return
         channel = Channel.objects.filter(network=Network.X).order_by("id").first()

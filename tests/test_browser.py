@@ -9,10 +9,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from cases.models import CannedReply, Reply
+from cases.models import Reply
 from listening.models import Mention
 from socialdesk import roles
 from tests.conftest import make_channel, make_user, sign_in, wait_for
+from tests.factories import make_canned
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -27,10 +28,11 @@ def test_agent_triages_and_answers_a_new_mention_exactly_once(
         poll_interval=1,
         credentials={"bearer_token": "browser-x-token"},
     )
-    CannedReply.objects.create(
-        title="Sorry, let's fix it",
-        network="x",
-        text="Hi {customer_name}, sorry about this. Please send us a DM with your order number.",
+    make_canned(
+        "Sorry, let's fix it",
+        variants={
+            "x": "Hi {customer_name}, sorry about this. Please send us a DM with your order number."
+        },
     )
     for username in ("alex", "blair"):
         user = make_user(username, roles.AGENT)
@@ -64,7 +66,8 @@ def test_agent_triages_and_answers_a_new_mention_exactly_once(
     expect(blair.locator("#presence-list")).to_contain_text("Alex Agent is viewing", timeout=15_000)
 
     # Reply with the canned reply, see the guideline warnings while typing, send.
-    alex.select_option("#composer-canned", label="Sorry, let's fix it")
+    alex.locator("[data-canned-open]").click()
+    alex.locator("#canned-results [role=option]", has_text="Sorry, let's fix it").click()
     text_box = alex.locator("#composer-text")
     expect(text_box).to_have_value(re.compile(r"^Hi .+, sorry about this"))
     text_box.press("End")

@@ -6,7 +6,13 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from cases.models import CannedReply, DeskSettings, EngagementGuidelines, Label
+from cases.models import (
+    CannedReply,
+    CannedReplyVariant,
+    DeskSettings,
+    EngagementGuidelines,
+    Label,
+)
 from cases.views.guidelines import render_guidelines
 from listening.networks import POLICIES
 from tests.conftest import logged_in
@@ -160,14 +166,18 @@ def test_load_demo_seeds_guidelines_canned_replies_and_labels(settings):
         "press",
     }
     for network in ("x", "facebook"):
-        assert CannedReply.objects.filter(network=network, is_private=False).exists()
-        assert CannedReply.objects.filter(network=network, is_private=True).exists()
+        assert CannedReply.objects.for_network(network).filter(is_private=False).exists()
+        assert CannedReply.objects.for_network(network).filter(is_private=True).exists()
+    texts = [
+        *CannedReply.objects.values_list("text", flat=True),
+        *CannedReplyVariant.objects.values_list("text", flat=True),
+    ]
     assert all(
         "{"
         not in text.replace("{customer_name}", "")
         .replace("{handle}", "")
         .replace("{agent_name}", "")
-        for text in CannedReply.objects.values_list("text", flat=True)
+        for text in texts
     )
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from cases.canned import search_canned
 from cases.models import (
     CannedReply,
     CannedReplyVariant,
@@ -165,9 +166,15 @@ def test_load_demo_seeds_guidelines_canned_replies_and_labels(settings):
         "vip",
         "press",
     }
+    assert CannedReply.objects.count() >= 12
     for network in ("x", "facebook"):
         assert CannedReply.objects.for_network(network).filter(is_private=False).exists()
         assert CannedReply.objects.for_network(network).filter(is_private=True).exists()
+        thanks = search_canned("thank").for_network(network)
+        assert thanks.filter(is_private=False).exists() and thanks.filter(is_private=True).exists()
+    for topic in ("apology", "billing", "delivery", "outage", "offline", "press", "thanks"):
+        assert search_canned(label=topic).exists(), topic
+    assert CannedReplyVariant.objects.filter(network="x").count() >= 8  # X's shorter wording
     texts = [
         *CannedReply.objects.values_list("text", flat=True),
         *CannedReplyVariant.objects.values_list("text", flat=True),

@@ -6,6 +6,7 @@ import re
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -226,3 +227,23 @@ def test_admin_edits_a_reply_with_its_network_variants(admin):
     assert canned.text_for("facebook") == "Thank you, {customer_name}!"
     listing = client.get(reverse("admin:cases_cannedreply_changelist"), {"q": "thanks"})
     assert "Thanks" in listing.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_turns_one_network_replies_into_that_networks_variant():
+    executor = MigrationExecutor(connection)
+    before = [("cases", "0011_desk_public_reference_words")]
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("cases", "CannedReply").objects
+    old.create(title="Anywhere", text="Hi {customer_name}", network="")
+    old.create(title="X only", text="{handle} hi", network="x", is_private=True)
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    replies = {reply.title: reply for reply in CannedReply.objects.prefetch_related("variants")}
+    assert titles(CannedReply.objects.for_network("facebook")) == ["Anywhere"]
+    assert titles(CannedReply.objects.for_network("x")) == ["Anywhere", "X only"]
+    assert replies["X only"].text_for("x") == "{handle} hi"
+    assert replies["X only"].is_private
+    assert replies["Anywhere"].text_for("x") == "Hi {customer_name}"

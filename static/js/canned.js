@@ -110,7 +110,6 @@
       if (current >= 0) insert(picker, all[current]);
     } else if (event.key === "Escape") {
       event.preventDefault();
-      event.stopPropagation();
       close(picker, true);
     }
   });

@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from cases.models import (
     CannedReply,
+    CannedReplyVariant,
     Case,
     CaseEvent,
     Customer,
@@ -143,22 +144,39 @@ class SavedViewAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner"]
 
 
+PLACEHOLDER_HELP = (
+    "Placeholders: {customer_name}, {handle}, {agent_name}. Anything else in braces is sent "
+    "as typed."
+)
+
+
+class CannedReplyVariantInline(admin.TabularInline):
+    model = CannedReplyVariant
+    extra = 0
+    fields = ["network", "text"]
+    verbose_name = "network variant"
+    verbose_name_plural = "Network variants: used on that network instead of the default text"
+
+
+@admin.display(description="Variants")
+def variant_networks(canned: CannedReply) -> str:
+    return ", ".join(variant.get_network_display() for variant in canned.variants.all()) or "-"
+
+
 @admin.register(CannedReply)
 class CannedReplyAdmin(admin.ModelAdmin):
-    list_display = ["title", "network", "is_private"]
-    list_filter = ["network", "is_private"]
-    search_fields = ["title", "text"]
+    list_display = ["title", variant_networks, "is_private"]
+    list_filter = ["labels", "is_private", "variants__network"]
+    search_fields = ["title", "text", "variants__text", "labels__name"]
+    filter_horizontal = ["labels"]
+    inlines = [CannedReplyVariantInline]
     fieldsets = [
-        (None, {"fields": ["title", "network", "is_private"]}),
-        (
-            "Text",
-            {
-                "fields": ["text"],
-                "description": "Placeholders: {customer_name}, {handle}, {agent_name}. Anything "
-                "else in braces is sent as typed.",
-            },
-        ),
+        (None, {"fields": ["title", "labels", "is_private"]}),
+        ("Default text", {"fields": ["text"], "description": PLACEHOLDER_HELP}),
     ]
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[CannedReply]:
+        return super().get_queryset(request).prefetch_related("variants")
 
 
 class SingleRowAdmin(admin.ModelAdmin):

@@ -1,4 +1,5 @@
-"""Canned replies: fill a template's placeholders for one case and one agent.
+"""Canned replies: find them (the library and the composer's picker), pick the wording for the
+case's network, and fill a template's placeholders for one case and one agent.
 
 Placeholders: {customer_name}, {handle}, {agent_name}. Substitution is one pass over the
 template with a fixed set of keys, never `str.format`: a customer's display name is hostile text
@@ -12,10 +13,17 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from django.db.models import Exists, OuterRef, QuerySet
+
+from cases.inbox import folded_contains
+from cases.models import CannedReply, CannedReplyVariant, Label
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
     from cases.models import Case, Identity
+
+PICKER_SIZE = 20  # the composer's picker shows this many matches; typing narrows them
 
 PLACEHOLDERS = ("customer_name", "handle", "agent_name")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
@@ -23,9 +31,51 @@ _NAME_WORD = re.compile(r"^[^\W\d_]+(?:['’-][^\W\d_]+)*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def render_canned(text: str, *, case: Case, agent: AbstractBaseUser) -> str:
-    """`text` with {customer_name}, {handle} and {agent_name} filled in for `case` and `agent`."""
+def search_canned(term: str = "", label: str = "") -> QuerySet[CannedReply]:
+    """Canned replies whose title, default text, a variant or a label's name contains `term`
+    (accents and case folded, like the inbox search), with the label named `label` if given;
+    their variants and labels prefetched."""
+    replies = CannedReply.objects.prefetch_related("variants", "labels")
+    term = term.strip()
+    if term:
+        variants = CannedReplyVariant.objects.filter(
+            folded_contains("text", term), canned=OuterRef("pk")
+        )
+        labels = Label.objects.filter(folded_contains("name", term), canned_replies=OuterRef("pk"))
+        replies = replies.filter(
+            folded_contains("title", term)
+            | folded_contains("text", term)
+            | Exists(variants)
+            | Exists(labels)
+        )
+    if label:
+        replies = replies.filter(labels__name=label)
+    return replies
+
+
+def picker_replies(
+    case: Case, agent: AbstractBaseUser, *, term: str, is_private: bool
+) -> list[CannedReply]:
+    """The composer picker's matches for `case`: offered on its network, for a public or a
+    private reply; each with `filled`, the network's wording with the placeholders filled in."""
+    network = case.channel.network
+    replies = list(
+        search_canned(term).for_network(network).filter(is_private=is_private)[:PICKER_SIZE]
+    )
     values: dict[str, str] = {}
+    for reply in replies:
+        reply.filled = render_canned(reply.text_for(network), case=case, agent=agent, values=values)
+    return replies
+
+
+def render_canned(
+    text: str, *, case: Case, agent: AbstractBaseUser, values: dict[str, str] | None = None
+) -> str:
+    """`text` with {customer_name}, {handle} and {agent_name} filled in for `case` and `agent`.
+
+    `values` caches the filled-in values: pass the same dict to fill several texts for one case
+    and agent with one look-up each."""
+    values = {} if values is None else values
 
     def value(match: re.Match[str]) -> str:
         key = match.group(1)

@@ -221,7 +221,7 @@ class Fold(Transform):
     output_field = TextField()
 
 
-def _folded_contains(column: str, term: str) -> Q:
+def folded_contains(column: str, term: str) -> Q:
     """`column` contains `term`, both folded in SQL; a constant term folds at plan time, so the
     trigram index on desk_fold(column) serves it."""
     return Q(**{f"{column}__fold__contains": Fold(Value(term))})
@@ -247,9 +247,9 @@ def search_q(term: str) -> Q:
     """
     name = term.removeprefix("@") or term
     people = Identity.objects.filter(
-        _folded_contains("handle", name) | _folded_contains("name", name)
+        folded_contains("handle", name) | folded_contains("name", name)
     )
-    by_mention = Mention.objects.filter(_folded_contains("text", term), deleted_at__isnull=True)
+    by_mention = Mention.objects.filter(folded_contains("text", term), deleted_at__isnull=True)
     by_person = Case.objects.filter(customer_id__in=people.values("customer_id"))
     candidates = list(
         by_mention.order_by()

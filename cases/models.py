@@ -4,9 +4,10 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from listening.models import Network
 from socialdesk.scrub import ScrubbedJSONField, ScrubbedTextField
 
 
@@ -375,17 +376,28 @@ class SavedView(models.Model):
         return self.name
 
 
+class CannedReplyQuerySet(models.QuerySet):
+    def for_network(self, network: str) -> "CannedReplyQuerySet":
+        """The replies offered on `network`: those with a default text or a variant for it."""
+        variant = CannedReplyVariant.objects.filter(canned=OuterRef("pk"), network=network)
+        return self.filter(~Q(text="") | Exists(variant))
+
+
 class CannedReply(models.Model):
-    """A reusable answer. Placeholders: {customer_name} {handle} {agent_name}."""
+    """A reusable answer: a default text and, where a network's wording should differ (X's
+    length, Facebook's private replies), a variant per network. Placeholders: {customer_name}
+    {handle} {agent_name} (cases/canned.py)."""
 
     title = models.CharField(max_length=100)
-    text = models.TextField()
-    network = models.CharField(
-        max_length=20,
+    text = models.TextField(
         blank=True,
-        choices=[("", "Any network"), ("x", "X"), ("facebook", "Facebook")],
+        help_text="The default text, used on every network without its own variant. Leave it "
+        "empty to offer this reply only on the networks that have a variant.",
     )
+    labels = models.ManyToManyField(Label, blank=True, related_name="canned_replies")
     is_private = models.BooleanField(default=False, help_text="Meant for a DM / private reply.")
+
+    objects = CannedReplyQuerySet.as_manager()
 
     class Meta:
         ordering = ["title"]
@@ -393,6 +405,30 @@ class CannedReply(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def text_for(self, network: str) -> str:
+        """The variant for `network`, else the default text (reads prefetched variants)."""
+        for variant in self.variants.all():
+            if variant.network == network:
+                return variant.text
+        return self.text
+
+
+class CannedReplyVariant(models.Model):
+    """A canned reply's wording for one network, used there instead of the default text."""
+
+    canned = models.ForeignKey(CannedReply, on_delete=models.CASCADE, related_name="variants")
+    network = models.CharField(max_length=20, choices=Network.choices)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["network"]
+        constraints = [
+            models.UniqueConstraint(fields=["canned", "network"], name="canned_variant_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.canned} ({self.get_network_display()})"
 
 
 class EngagementGuidelines(models.Model):

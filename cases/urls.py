@@ -1,4 +1,4 @@
-from cases.views import approvals, case, composer, guidelines, inbox, presence
+from cases.views import approvals, canned, case, composer, guidelines, inbox, presence
 
 app_name = "cases"
 # Each screen's module lists its own routes; names are the contract templates use.
@@ -9,4 +9,5 @@ urlpatterns = [
     *composer.urlpatterns,
     *approvals.urlpatterns,
     *guidelines.urlpatterns,
+    *canned.urlpatterns,
 ]

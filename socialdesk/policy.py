@@ -80,12 +80,13 @@ POLICY: dict[str, Rule] = {
     # the composer, retries and approvals
     "cases:compose": rule(CASE_WORKERS),
     "cases:checks": rule(NOBODY, CASE_WORKERS),
-    "cases:canned": rule(CASE_WORKERS, NOBODY),
+    "cases:canned_picker": rule(CASE_WORKERS, NOBODY),
     "cases:send": rule(NOBODY, CASE_WORKERS),
     "cases:retry": rule(NOBODY, CASE_WORKERS),
     "cases:approve": rule(NOBODY, LEADS),
     "cases:approvals": rule(LEADS, NOBODY),
     "cases:guidelines": rule(CASE_READERS, ADMINS),
+    "cases:canned_replies": rule(CASE_READERS, NOBODY),  # admins edit them in the admin
     # QA: reviewing
     "qa:queue": rule(frozenset({QA, ADMIN}), NOBODY),
     "qa:review": rule(REVIEWERS),

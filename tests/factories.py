@@ -9,7 +9,16 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from cases.models import Case, CaseStatus, Customer, Identity, Label, Reply
+from cases.models import (
+    CannedReply,
+    CannedReplyVariant,
+    Case,
+    CaseStatus,
+    Customer,
+    Identity,
+    Label,
+    Reply,
+)
 from listening.models import Channel, Mention, MentionKind, Network
 from listening.posts import Author, InboundPost
 from qa.models import Criterion, CriterionScore, Review, Rubric, Team
@@ -142,6 +151,23 @@ def add_mention(
         posted_at=posted_at or timezone.now(),
         **(defaults | fields),
     )
+
+
+def make_canned(
+    title: str,
+    text: str = "",
+    *,
+    variants: dict[str, str] | None = None,
+    labels: Iterable[str] = (),
+    is_private: bool = False,
+) -> CannedReply:
+    """A canned reply with a default `text`, `variants` {network: text} and labels by name
+    (created when missing)."""
+    canned = CannedReply.objects.create(title=title, text=text, is_private=is_private)
+    for network, wording in (variants or {}).items():
+        CannedReplyVariant.objects.create(canned=canned, network=network, text=wording)
+    canned.labels.set([Label.objects.get_or_create(name=name)[0] for name in labels])
+    return canned
 
 
 def make_reply(

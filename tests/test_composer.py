@@ -12,7 +12,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.models import (
-    CannedReply,
     Case,
     CaseStatus,
     DeskSettings,
@@ -87,7 +86,7 @@ def case(x_channel) -> Case:
 CASE_VIEWS = [
     ("get", "cases:compose", {}),
     ("post", "cases:checks", {"text": "Hello"}),
-    ("get", "cases:canned", {"canned": "1"}),
+    ("get", "cases:canned_picker", {"q": "sorry"}),
     ("post", "cases:send", {"text": "Hello"}),
 ]
 
@@ -184,18 +183,23 @@ def test_a_dm_case_can_only_be_answered_privately(agent, x_channel):
 
 
 def test_switching_to_private_keeps_the_text_and_filters_canned_replies(agent, case):
-    CannedReply.objects.create(title="Public X answer", text="Hi", network="x")
-    CannedReply.objects.create(title="DM opener", text="Hi", network="x", is_private=True)
-    CannedReply.objects.create(title="Facebook only", text="Hi", network="facebook")
+    factories.make_canned("Public X answer", variants={"x": "Hi"})
+    factories.make_canned("DM opener", variants={"x": "Hi"}, is_private=True)
+    factories.make_canned("Facebook only", variants={"facebook": "Hi"})
     client = logged_in(agent)
     fields = form_for(client, case)
-    public = htmx(client, "get", reverse("cases:compose", args=[case.pk])).content.decode()
+    composer = htmx(client, "get", reverse("cases:compose", args=[case.pk])).content.decode()
+    assert 'hx-vals=\'{"visibility": "public"}\'' in composer  # the picker asks for public
+    picker = reverse("cases:canned_picker", args=[case.pk])
+    public = htmx(client, "get", picker, {"visibility": "public"}).content.decode()
     assert "Public X answer" in public and "DM opener" not in public
     assert "Facebook only" not in public
 
     fields.update(visibility="private", text="Half-written reply")
     html = htmx(client, "post", reverse("cases:compose", args=[case.pk]), fields).content.decode()
-    assert "DM opener" in html and "Public X answer" not in html
+    assert 'hx-vals=\'{"visibility": "private"}\'' in html
+    private = htmx(client, "get", picker, {"visibility": "private"}).content.decode()
+    assert "DM opener" in private and "Public X answer" not in private
     assert ">Half-written reply</textarea>" in html
     assert not Reply.objects.exists()
 
@@ -397,30 +401,29 @@ def test_own_earlier_reply_is_not_a_collision(agent, case):
 # ---------- canned replies ----------
 
 
-def test_canned_insert_endpoint_fills_the_placeholders_as_plain_text(agent, x_channel):
+def test_canned_picker_fills_the_placeholders_and_escapes_them(agent, x_channel):
     case = make_case(x_channel, name="Dana <b>Bold</b> {agent_name}", handle="dana")
-    canned = CannedReply.objects.create(
-        title="Sorry", text="{handle} Sorry {customer_name}! {agent_name} {unknown}", network="x"
+    factories.make_canned(
+        "Sorry", variants={"x": "{handle} Sorry {customer_name}! {agent_name} {unknown}"}
     )
     agent.first_name = "Alice"
     agent.save()
-    url = reverse("cases:canned", args=[case.pk])
-    response = htmx(logged_in(agent), "get", url, {"canned": canned.pk})
+    url = reverse("cases:canned_picker", args=[case.pk])
+    response = htmx(logged_in(agent), "get", url, {"q": "sorry"})
     assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/plain")
-    text = response.content.decode()
-    assert text.startswith("@dana Sorry ")
+    text = re.search(r'data-canned-text="([^"]*)"', response.content.decode()).group(1)
+    assert text.startswith("@dana Sorry Dana &lt;b&gt;Bold&lt;/b&gt; ")
     assert "{agent_name}" in text  # from the customer's name: never expanded
     assert text.endswith("Alice {unknown}")
 
 
-def test_canned_insert_with_an_unknown_id_is_404(agent, case):
-    url = reverse("cases:canned", args=[case.pk])
-    assert htmx(logged_in(agent), "get", url, {"canned": 424242}).status_code == 404
+def test_canned_picker_of_an_unknown_case_is_404(agent):
+    url = reverse("cases:canned_picker", args=[424242])
+    assert htmx(logged_in(agent), "get", url, {"q": ""}).status_code == 404
 
 
 def test_canned_without_javascript_starts_the_composer_with_its_text(agent, case):
-    canned = CannedReply.objects.create(title="Thanks", text="Thanks {handle}!", network="x")
+    canned = factories.make_canned("Thanks", "Thank you!", variants={"x": "Thanks {handle}!"})
     response = logged_in(agent).get(reverse("cases:compose", args=[case.pk]), {"canned": canned.pk})
     assert ">Thanks @dana!</textarea>" in response.content.decode()
 

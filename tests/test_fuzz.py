@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from cases import inbox
 from cases.views import approvals as approvals_views
+from cases.views import canned as canned_views
 from cases.views import case as case_views
 from cases.views import composer as composer_views
 from cases.views import guidelines as guidelines_views
@@ -147,6 +148,7 @@ def params_of(route) -> list[str]:
 
 VIEW_MODULES = {
     approvals_views,
+    canned_views,
     case_views,
     composer_views,
     guidelines_views,
@@ -174,15 +176,17 @@ TARGETS = [
 
 def test_the_fuzz_reaches_every_desk_view_and_the_filters_of_each():
     reached = {route.name for route, _, _ in TARGETS}
-    for name in ("cases:list", "cases:bulk", "cases:labels", "cases:canned", "qa:dashboard"):
+    for name in ("cases:list", "cases:bulk", "cases:labels", "cases:compose", "qa:dashboard"):
         assert name in reached
+    assert {"cases:canned_picker", "cases:canned_replies"} <= reached
     named = {route.name: route for route in ROUTES}
     assert {"status", "label", "channel", "assignee", "after", "since"} <= set(
         params_of(named["cases:list"])
     )
     assert {"agent", "weeks", "table"} <= set(params_of(named["qa:dashboard"]))
     assert {"ids", "label", "assignee", "action"} <= set(params_of(named["cases:bulk"]))
-    assert "canned" in params_of(named["cases:canned"])
+    assert "canned" in params_of(named["cases:compose"])
+    assert {"q", "visibility", "label"} <= set(params_of(named["cases:canned_picker"]))
     assert {"target_margin", "policy", "period"} <= set(params_of(named["qa:sampling"]))
     assert {"reviewers", "replies", "name"} <= set(params_of(named["qa:calibration_list"]))
 
@@ -256,10 +260,12 @@ def test_a_junk_agent_on_the_dashboard_is_a_clear_400(desk, url, params):
 
 
 def test_a_junk_canned_reply_id_is_a_clear_400(desk):
-    url = reverse("cases:canned", args=[desk.case.pk])
+    url = reverse("cases:compose", args=[desk.case.pk])
     response = logged_in(desk.users[roles.AGENT]).get(url, {"canned": "²"})
     assert response.status_code == 400
-    assert logged_in(desk.users[roles.AGENT]).get(url, {"canned": ""}).content == b""
+    empty = logged_in(desk.users[roles.AGENT]).get(url, {"canned": ""})
+    assert empty.status_code == 200
+    assert re.search(rb"data-composer-text[^>]*></textarea>", empty.content)  # an empty box
 
 
 def test_a_nul_character_in_a_value_is_a_clear_400_and_changes_nothing(desk):

@@ -6,7 +6,14 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from cases.models import CannedReply, DeskSettings, EngagementGuidelines, Label
+from cases.canned import search_canned
+from cases.models import (
+    CannedReply,
+    CannedReplyVariant,
+    DeskSettings,
+    EngagementGuidelines,
+    Label,
+)
 from cases.views.guidelines import render_guidelines
 from listening.networks import POLICIES
 from tests.conftest import logged_in
@@ -159,15 +166,25 @@ def test_load_demo_seeds_guidelines_canned_replies_and_labels(settings):
         "vip",
         "press",
     }
+    assert CannedReply.objects.count() >= 12
     for network in ("x", "facebook"):
-        assert CannedReply.objects.filter(network=network, is_private=False).exists()
-        assert CannedReply.objects.filter(network=network, is_private=True).exists()
+        assert CannedReply.objects.for_network(network).filter(is_private=False).exists()
+        assert CannedReply.objects.for_network(network).filter(is_private=True).exists()
+        thanks = search_canned("thank").for_network(network)
+        assert thanks.filter(is_private=False).exists() and thanks.filter(is_private=True).exists()
+    for topic in ("apology", "billing", "delivery", "outage", "offline", "press", "thanks"):
+        assert search_canned(label=topic).exists(), topic
+    assert CannedReplyVariant.objects.filter(network="x").count() >= 8  # X's shorter wording
+    texts = [
+        *CannedReply.objects.values_list("text", flat=True),
+        *CannedReplyVariant.objects.values_list("text", flat=True),
+    ]
     assert all(
         "{"
         not in text.replace("{customer_name}", "")
         .replace("{handle}", "")
         .replace("{agent_name}", "")
-        for text in CannedReply.objects.values_list("text", flat=True)
+        for text in texts
     )
 
 

@@ -19,12 +19,11 @@ from dataclasses import asdict
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from cases import canned, checks, sending
@@ -134,8 +133,6 @@ def composer_context(
 
     if results is None:
         results = sending.draft_checks(case, draft.text, is_private=draft.is_private)
-    network_canned = Q(network="") | Q(network=case.channel.network)
-    canned_replies = CannedReply.objects.filter(network_canned, is_private=draft.is_private)
     context = {
         "case": case,
         "channel": case.channel,
@@ -146,7 +143,6 @@ def composer_context(
         "target": target,
         "public_reason": public_reason,
         "private_reason": private_reason,
-        "canned_replies": list(canned_replies.only("id", "title")),
         # Supervisors' own replies go out without waiting (the sender approves them).
         "needs_approval": (
             sending.needs_approval(case) and not user.has_perm("cases.approve_reply")
@@ -180,11 +176,12 @@ def compose(request: HttpRequest, case_id: int) -> HttpResponse:
     canned_id = require_id(request.GET, "canned")
     case = access_case(request, case_id, SEND)
     if request.method == "GET" and canned_id is not None:
-        # Without JavaScript the canned select submits here: start the box with its text.
-        chosen = CannedReply.objects.filter(pk=canned_id).first()
+        # A canned reply's link (the picker without JavaScript): start the box with its text.
+        chosen = CannedReply.objects.prefetch_related("variants").filter(pk=canned_id).first()
         draft.is_private = request.GET.get("visibility") == "private"
         if chosen is not None:
-            draft.text = canned.render_canned(chosen.text, case=case, agent=request.user)
+            text = chosen.text_for(case.channel.network)
+            draft.text = canned.render_canned(text, case=case, agent=request.user)
     context = composer_context(case, request.user, draft)
     return _render_composer(request, case, context)
 
@@ -198,19 +195,6 @@ def check_draft(request: HttpRequest, case_id: int) -> HttpResponse:
     results = sending.draft_checks(case, draft.text, is_private=draft.is_private)
     context = {"case": case, "draft": draft, "oob": True, **checks_context(case, draft, results)}
     return render(request, "cases/_composer.html#checks-response", context)
-
-
-@require_GET
-def canned_text(request: HttpRequest, case_id: int) -> HttpResponse:
-    """A canned reply's text with its placeholders filled in, as plain text for the composer
-    to insert at the cursor (never HTML: the customer's name is in it)."""
-    canned_id = require_id(request.GET, "canned")
-    case = access_case(request, case_id, SEND)
-    if canned_id is None:
-        return HttpResponse("", content_type="text/plain; charset=utf-8")
-    chosen = get_object_or_404(CannedReply, pk=canned_id)
-    text = canned.render_canned(chosen.text, case=case, agent=request.user)
-    return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 
 @require_POST
@@ -286,6 +270,5 @@ def _sent(request: HttpRequest, case: Case, notice: str) -> HttpResponse:
 urlpatterns = [
     path("<int:case_id>/compose/", compose, name="compose"),
     path("<int:case_id>/compose/checks/", check_draft, name="checks"),
-    path("<int:case_id>/compose/canned/", canned_text, name="canned"),
     path("<int:case_id>/compose/send/", send, name="send"),
 ]

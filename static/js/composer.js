@@ -3,8 +3,7 @@
  * what may be sent); this only keeps the form pleasant between requests:
  *  - Send is disabled while the box is empty or a blocking check has no override reason
  *    (the server refuses it anyway), and the override fields show only when a check blocks;
- *  - a canned reply is inserted at the cursor (the endpoint answers plain text), then the
- *    checks run again;
+ *  - canned replies: static/js/canned.js (the picker);
  *  - Ctrl/Cmd+Enter sends; focus stays on the control that re-rendered the composer.
  */
 (function () {
@@ -38,24 +37,6 @@
         : "";
   }
 
-  function insertAtCursor(textarea, snippet) {
-    var start = textarea.selectionStart;
-    var end = textarea.selectionEnd;
-    var value = textarea.value;
-    if (typeof start !== "number") {
-      start = end = value.length;
-    }
-    var before = value.slice(0, start);
-    var after = value.slice(end);
-    // Keep words apart when inserting next to existing text.
-    if (before && !/\s$/.test(before)) snippet = " " + snippet;
-    if (after && !/^\s/.test(after)) snippet = snippet + " ";
-    textarea.value = before + snippet + after;
-    var caret = before.length + snippet.length;
-    textarea.focus();
-    textarea.setSelectionRange(caret, caret);
-  }
-
   document.addEventListener("input", function (event) {
     refresh(composerOf(event.target));
   });
@@ -74,20 +55,6 @@
     if (!form || send.disabled) return;
     if (form.requestSubmit) form.requestSubmit(send);
     else send.click();
-  });
-
-  // A canned reply: the endpoint answers its text; insert it where the cursor is.
-  document.addEventListener("htmx:afterRequest", function (event) {
-    var select = event.detail.elt;
-    if (!select || !select.matches || !select.matches("[data-canned]")) return;
-    var composer = composerOf(select);
-    var textarea = composer && composer.querySelector("[data-composer-text]");
-    if (event.detail.successful && textarea && event.detail.xhr.responseText) {
-      insertAtCursor(textarea, event.detail.xhr.responseText);
-      window.htmx.trigger(textarea, "sd:recheck");
-      refresh(composer);
-    }
-    select.value = "";
   });
 
   // Re-rendering the composer (public/private, reply-to) keeps focus where it was.

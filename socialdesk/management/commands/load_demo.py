@@ -32,6 +32,7 @@ from django.utils import timezone
 from cases.checks import run_checks
 from cases.models import (
     CannedReply,
+    CannedReplyVariant,
     Case,
     CaseStatus,
     DeskSettings,
@@ -81,66 +82,167 @@ DEMO_LABELS: list[tuple[str, str]] = [
     ("delivery", "amber"),
     ("vip", "purple"),
     ("press", "green"),
+    ("apology", "gray"),
+    ("offline", "blue"),
+    ("thanks", "green"),
 ]
 
-# title, network ("" = any), private, text. Placeholders: {customer_name} {handle} {agent_name}.
-DEMO_CANNED_REPLIES: list[tuple[str, str, bool, str]] = [
+# title, labels, private, default text, {network: that network's wording}. An empty default text
+# offers the reply only on the networks it has wording for. X's wording is short and opens with
+# the handle; Facebook's greets by name. Placeholders: {customer_name} {handle} {agent_name}.
+DEMO_CANNED_REPLIES: list[tuple[str, list[str], bool, str, dict[str, str]]] = [
     (
-        "Sorry: take it to DM",
-        "x",
-        False,
-        "{handle} Sorry to hear that. We'd like to sort this out for you: please send us a DM "
-        "with your order number and we'll take it from there. {agent_name}",
-    ),
-    (
-        "Outage: we're on it",
-        "x",
-        False,
-        "{handle} Thanks for flagging this, and sorry for the trouble. Our team is working on the "
-        "outage right now; we'll post updates here. {agent_name}",
-    ),
-    (
-        "Thanks for the kind words",
-        "x",
-        False,
-        "{handle} Thank you, that made our day! We'll pass it on to the team. {agent_name}",
-    ),
-    (
-        "DM: ask for order details",
-        "x",
-        True,
-        "Hi {customer_name}, {agent_name} here from Acme support. Thanks for getting in touch. "
-        "Could you send me your order number and the e-mail address on the order? I'll look into "
-        "it straight away.",
-    ),
-    (
-        "Sorry: message the page",
-        "facebook",
+        "Apology: sorry, let's fix it",
+        ["apology", "offline"],
         False,
         "Hi {customer_name}, we're sorry about this. Please send us a private message with your "
         "order number so we can look into it for you. {agent_name}",
+        {
+            "x": "{handle} Sorry to hear that. We'd like to sort this out for you: please send us "
+            "a DM with your order number and we'll take it from there. {agent_name}",
+        },
     ),
     (
-        "Delivery delay",
-        "facebook",
+        "Take it offline: invitation",
+        ["offline"],
+        False,
+        "Hi {customer_name}, we'd like to help with this personally. Please send us a private "
+        "message and we'll pick it up right away. {agent_name}",
+        {
+            "x": "{handle} We'd like to help with this one-to-one. Our DMs are open: send us a "
+            "message and we'll pick it up right away. {agent_name}",
+            "facebook": "Hi {customer_name}, we'd like to help with this personally. We've sent "
+            "you a private message: reply there and we'll pick it up right away. {agent_name}",
+        },
+    ),
+    (
+        "Refund: how it works",
+        ["billing"],
+        False,
+        "Hi {customer_name}, refunds go back to the card or account you paid with, within 5 "
+        "working days of us receiving the return. If yours is taking longer, send us a private "
+        "message and we'll check it for you. {agent_name}",
+        {
+            "x": "{handle} Refunds go back to your original payment method within 5 working days "
+            "of us receiving the return. Still waiting? DM us and we'll check. {agent_name}",
+        },
+    ),
+    (
+        "Refund started",
+        ["billing"],
+        True,
+        "Hi {customer_name}, I've started your refund: it usually shows on your statement within "
+        "5 working days. Sorry again for the trouble. {agent_name}",
+        {},
+    ),
+    (
+        "Order status: we'll check",
+        ["delivery"],
         False,
         "Hi {customer_name}, thanks for your patience and sorry for the wait. Deliveries in some "
         "areas are running a day or two late; send us a message and we'll check yours. "
         "{agent_name}",
+        {
+            "x": "{handle} Sorry for the wait! Deliveries in some areas are running a day or two "
+            "late. DM us and we'll check where yours is. {agent_name}",
+        },
+    ),
+    (
+        "Order status: ask for details",
+        ["delivery", "billing"],
+        True,
+        "Hi {customer_name}, {agent_name} here from Acme support. Thanks for getting in touch. "
+        "Could you send me your order number and the e-mail address on the order? I'll look into "
+        "it straight away.",
+        {},
+    ),
+    (
+        "Outage: we're on it",
+        ["outage"],
+        False,
+        "Hi {customer_name}, thanks for letting us know, and sorry for the trouble. Some "
+        "customers can't sign in right now; our engineers are on it and we'll post an update on "
+        "our page as soon as it's fixed. {agent_name}",
+        {
+            "x": "{handle} Thanks for flagging this, and sorry for the trouble. Our team is "
+            "working on the outage right now; we'll post updates here. {agent_name}",
+        },
+    ),
+    (
+        "Outage: fixed",
+        ["outage"],
+        False,
+        "Hi {customer_name}, good news: the problem is fixed and everything should work again. "
+        "Thanks for bearing with us. If anything still looks wrong, send us a message. "
+        "{agent_name}",
+        {
+            "x": "{handle} Good news: it's fixed and everything should work again. Thanks for "
+            "bearing with us! Still stuck? DM us. {agent_name}",
+        },
+    ),
+    (
+        "Press: holding line",
+        ["press"],
+        False,
+        "Hi {customer_name}, thanks for reaching out. Our press office answers media questions: "
+        "please write to press@acme.example and they'll get back to you today. {agent_name}",
+        {
+            "x": "{handle} Thanks for reaching out. Media questions go to our press office: "
+            "press@acme.example. They'll reply today. {agent_name}",
+        },
+    ),
+    (
+        "Escalation: passed to a specialist",
+        ["apology"],
+        False,
+        "Hi {customer_name}, thank you for your patience. I've passed this to our specialist "
+        "team, who will contact you by private message within one working day. {agent_name}",
+        {
+            "x": "{handle} Thanks for your patience. I've passed this to our specialist team; "
+            "they'll DM you within one working day. {agent_name}",
+        },
+    ),
+    (
+        "Thanks for the kind words",
+        ["thanks"],
+        False,
+        "Thank you so much, {customer_name}! We've shared your kind words with the team: it made "
+        "their day. {agent_name}",
+        {
+            "x": "{handle} Thank you, that made our day! We'll pass it on to the team. "
+            "{agent_name}",
+        },
+    ),
+    (
+        "Thanks for the feedback",
+        ["thanks"],
+        False,
+        "Hi {customer_name}, thanks for taking the time to tell us. We've passed your "
+        "suggestion to the team that looks after it. {agent_name}",
+        {
+            "x": "{handle} Thanks for the feedback! We've passed it to the team. {agent_name}",
+        },
+    ),
+    (
+        "Thanks for your patience (private)",
+        ["thanks"],
+        True,
+        "Thanks for your patience, {customer_name}, and for sorting this out with us here. If "
+        "anything else comes up, just message us. {agent_name}",
+        {
+            "x": "Thanks for your patience, {customer_name}! Glad we got this sorted. Our DMs are "
+            "open if anything else comes up. {agent_name}",
+        },
     ),
     (
         "Private: follow-up on a comment",
-        "facebook",
+        ["offline"],
         True,
-        "Hi {customer_name}, this is {agent_name} from Acme. Thanks for your comment: we'd like "
-        "to help. Could you tell us your order number and what happened?",
-    ),
-    (
-        "Refund started",
         "",
-        True,
-        "Hi {customer_name}, I've started your refund: it usually shows on your statement within "
-        "5 working days. Sorry again for the trouble. {agent_name}",
+        {
+            "facebook": "Hi {customer_name}, this is {agent_name} from Acme. Thanks for your "
+            "comment: we'd like to help. Could you tell us your order number and what happened?",
+        },
     ),
 ]
 
@@ -271,10 +373,17 @@ class Command(BaseCommand):
         """Labels, canned replies and the guidelines: added when missing, never overwritten."""
         for name, color in DEMO_LABELS:
             Label.objects.get_or_create(name=name, defaults={"color": color})
-        for title, network, is_private, text in DEMO_CANNED_REPLIES:
-            CannedReply.objects.get_or_create(
-                title=title, defaults={"network": network, "is_private": is_private, "text": text}
+        labels = {label.name: label for label in Label.objects.all()}
+        for title, names, is_private, text, variants in DEMO_CANNED_REPLIES:
+            reply, created = CannedReply.objects.get_or_create(
+                title=title, defaults={"is_private": is_private, "text": text}
             )
+            if created:
+                reply.labels.set([labels[name] for name in names])
+                CannedReplyVariant.objects.bulk_create(
+                    CannedReplyVariant(canned=reply, network=network, text=wording)
+                    for network, wording in variants.items()
+                )
         if not EngagementGuidelines.objects.exists():
             EngagementGuidelines.objects.create(body=DEFAULT_GUIDELINES)
 

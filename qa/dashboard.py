@@ -45,6 +45,7 @@ from qa import coaching
 from qa.models import Criterion, Review, Team
 from qa.service import ChannelTimes, service_figures
 from qa.stats import MIN_REVIEWS, Estimate, Sums, compare, total
+from socialdesk import roles
 
 PASS_MARK = 80.0  # a review passes at this score with no critical failure
 COACHING_THRESHOLD = 80.0  # agents whose whole interval lies under it are queued for coaching
@@ -292,14 +293,18 @@ def _build(
 def _teams_in_view(
     user: AbstractBaseUser | AnonymousUser,
 ) -> tuple[list[tuple[int | None, str]], list[tuple[int | None, int]]]:
-    """The (id, name) of the teams `user` sees, and their (team id, member id) pairs; the
-    viewer is not among the agents of their own view (a QA specialist belongs to the teams
-    they review; nobody's figures are theirs to read here)."""
+    """The (id, name) of the teams `user` sees, and their agents' (team id, member id) pairs.
+
+    Agents are the members who work the inbox: a QA specialist belongs to the teams they
+    review without being one of its agents. The viewer is not among the agents of their own
+    view either (nobody's figures are theirs to read here)."""
     teams: list[tuple[int | None, str]] = list(
         coaching.dashboard_teams(user).values_list("id", "name")
     )
     memberships: list[tuple[int | None, int]] = list(
-        Team.members.through.objects.filter(team_id__in=[t for t, _ in teams])
+        Team.members.through.objects.filter(
+            team_id__in=[t for t, _ in teams], user_id__in=roles.inbox_workers().values("id")
+        )
         .exclude(user_id=user.pk)
         .values_list("team_id", "user_id")
     )

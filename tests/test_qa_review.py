@@ -597,7 +597,8 @@ def test_load_demo_sets_up_qa(db, settings):
     assert default_rubric().criteria.count() == 8
     assert SamplingPolicy.objects.count() == 1
     team = Team.objects.get(name="Care team")
-    assert sorted(team.members.values_list("username", flat=True)) == ["alex", "blair"]
+    # quinn belongs to the team she reviews (and sees its dashboard) without being its agent
+    assert sorted(team.members.values_list("username", flat=True)) == ["alex", "blair", "quinn"]
     assert list(team.supervisors.values_list("username", flat=True)) == ["sasha"]
     reviews = Review.objects.filter(reviewer__username="quinn")
     assert reviews.filter(status="submitted", score__isnull=False).count() == 4

@@ -12,22 +12,15 @@ from cases import sending
 from cases.models import Case, CaseStatus, Reply
 from socialdesk import roles
 from tests.conftest import make_channel, make_user, sign_in, wait_for
-from tests.factories import make_case
+from tests.factories import AcceptingNetwork, make_case
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-class FakeNetwork:
-    """Stands in for X: the reply is accepted (the sending protocol is tested elsewhere)."""
-
-    def publish(self, reply) -> str:
-        return "1800000000000000001"
 
 
 def test_after_a_reply_the_page_shows_the_case_as_it_is(
     browser, live_server, monkeypatch, tmp_path
 ):
-    monkeypatch.setattr(sending, "get_connector", lambda _network: FakeNetwork())
+    monkeypatch.setattr(sending, "get_connector", lambda _network: AcceptingNetwork())
     case = make_case(make_channel("x"), text="@acme my parcel never came")
     alex = make_user("alex", roles.AGENT)
     alex.first_name, alex.last_name = "Alex", "Agent"
@@ -47,6 +40,8 @@ def test_after_a_reply_the_page_shows_the_case_as_it_is(
     old_tab.goto(url)
     expect(old_tab.locator("#status-select")).to_have_value("new")
 
+    # Half-written triage reason: the background refresh of the panel must keep it.
+    page.fill("#triage-reason", "A customer with a concrete problem")
     page.locator("#composer-text").fill("Sorry about that! Please send us a DM with the order.")
     page.locator("#composer-form button[data-composer-send]").last.click()
     expect(page.locator("#composer-notice")).to_contain_text("Reply queued")
@@ -64,6 +59,7 @@ def test_after_a_reply_the_page_shows_the_case_as_it_is(
     expect(page.locator("#composer-notice")).not_to_contain_text("Reply queued")
     expect(page.locator("#composer-notice")).to_contain_text("Your reply was sent")
     expect(page.locator("#presence-list")).not_to_contain_text("by others")
+    expect(page.locator("#triage-reason")).to_have_value("A customer with a concrete problem")
     page.screenshot(path=str(tmp_path / "case-1440.png"), full_page=True)
 
     # The old tab's "Set status" (still New) is refused, saying what changed; nothing reverts.

@@ -12,16 +12,11 @@ from cases.actions import case_version, do_set_status
 from cases.models import Case, CaseEvent, CaseStatus, Reply
 from cases.timeline import describe_event
 from tests.conftest import logged_in
-from tests.factories import make_case
+from tests.factories import AcceptingNetwork, make_case
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true"}
-
-
-class FakeNetwork:
-    def publish(self, reply) -> str:
-        return "posted-1"
 
 
 def send_and_post(client, case: Case) -> Reply:
@@ -36,19 +31,24 @@ def send_and_post(client, case: Case) -> Reply:
 
 @pytest.fixture
 def network(monkeypatch):
-    monkeypatch.setattr(sending, "get_connector", lambda _network: FakeNetwork())
+    monkeypatch.setattr(sending, "get_connector", lambda _network: AcceptingNetwork())
+
+
+def post_after_a_colleague(agent, supervisor, case: Case, name: str, data: dict) -> str:
+    """Agent and supervisor have the page open; the supervisor opens the case, then the agent
+    posts `data` to `name` from the page as it was."""
+    version = case_version(case)
+    do_set_status(case, CaseStatus.OPEN, actor=supervisor)
+    url = reverse(name, args=[case.pk])
+    return logged_in(agent).post(url, {**data, "version": version}, headers=HTMX).content.decode()
 
 
 def test_a_stale_status_form_is_refused_and_says_who_changed_what(agent, supervisor, x_channel):
     case = make_case(x_channel)
-    version = case_version(case)  # both pages rendered now
-    do_set_status(case, CaseStatus.OPEN, actor=supervisor)
-    response = logged_in(agent).post(
-        reverse("cases:set_status", args=[case.pk]),
-        {"status": "resolved", "version": version},
-        headers=HTMX,
+    version = case_version(case)
+    html = post_after_a_colleague(
+        agent, supervisor, case, "cases:set_status", {"status": "resolved"}
     )
-    html = response.content.decode()
     assert "Not saved: the case changed after this form was shown" in html
     assert "changed the status from New to Open" in html
     case.refresh_from_db()
@@ -57,6 +57,16 @@ def test_a_stale_status_form_is_refused_and_says_who_changed_what(agent, supervi
     assert 'badge--status-open">Open<' in html
     assert f'name="version" value="{case_version(case)}"' in html
     assert f'value="{version}"' not in html
+
+
+def test_a_refused_triage_keeps_the_reason_the_agent_wrote(agent, supervisor, x_channel):
+    case = make_case(x_channel)
+    data = {"decision": "engage", "reason": "Asks where the parcel is"}
+    html = post_after_a_colleague(agent, supervisor, case, "cases:triage", data)
+    assert "Not saved" in html
+    assert ">Asks where the parcel is</textarea>" in html
+    case.refresh_from_db()
+    assert case.triage_decision == ""
 
 
 def test_a_form_without_its_version_changes_nothing(agent, x_channel):

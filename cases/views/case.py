@@ -145,8 +145,6 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
         "snooze_presets": snooze_presets(now),
         "snooze_min": timezone.localtime(now).strftime("%Y-%m-%dT%H:%M"),
     }
-    if user.has_perm("cases.add_reply"):
-        context["composer_notice"] = reply_progress(latest_reply(case, user))
     if can_change:
         context["all_labels"] = list(Label.objects.all())
         context["assignees"] = list(_assignees())
@@ -198,14 +196,17 @@ STATE_PARTS = ("case-header", "case-clocks", "case-version")
 
 
 def _state_parts(request: HttpRequest, context: dict[str, Any]) -> str:
-    """The partials that show case state, out of band (the action panel too, unless it is
-    the response's target)."""
+    """The partials that show case state, out of band: header, clocks, version, the action
+    panel (unless it is the response's target) and the composer's word on the agent's reply."""
     context = {**context, "oob": True}
-    names = [*STATE_PARTS] if context.get("actions_target") else [*STATE_PARTS, "case-actions"]
+    names = list(STATE_PARTS) if context.get("actions_target") else [*STATE_PARTS, "case-actions"]
     parts = [render_to_string(f"{TEMPLATE}#{name}", context, request=request) for name in names]
-    if context.get("composer_notice"):  # what the composer says about the agent's reply
-        notice = {**context, **context["composer_notice"]}
-        parts.append(render_to_string(COMPOSER_NOTICE, notice, request=request))
+    if request.user.has_perm("cases.add_reply"):
+        # What the composer says about the agent's latest reply follows it too.
+        progress = reply_progress(latest_reply(context["case"], request.user))
+        if progress:
+            notice = {**context, **progress}
+            parts.append(render_to_string(COMPOSER_NOTICE, notice, request=request))
     return "".join(parts)
 
 
@@ -221,6 +222,8 @@ def _updated(
         raw_from = request.POST.get("from", "")
         return redirect(f"{url}?{urlencode({'from': raw_from})}" if raw_from else url)
     context = case_context(request, case, error=error)
+    if error:  # nothing changed: the reason the agent wrote stays in the box
+        context["triage_reason"] = request.POST.get("reason", "")
     if target == "note":
         first = render_to_string(f"{TEMPLATE}#note-form", context, request=request)
     else:

@@ -77,3 +77,48 @@ def test_after_a_reply_the_page_shows_the_case_as_it_is(
     expect(phone.locator("#case-header .badge--status-pending")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
     phone.screenshot(path=str(tmp_path / "case-390.png"), full_page=True)
+
+
+def test_collision_edit_and_a_sent_back_reply_where_the_agent_works(
+    browser, live_server, tmp_path, supervisor
+):
+    case = make_case(make_channel("x"), text="@acme where is my refund?")
+    make_user("alex", roles.AGENT)
+    blair = make_user("blair", roles.AGENT)
+    url = f"{live_server.url}/cases/{case.pk}/"
+
+    page = sign_in(browser, live_server, "alex")
+    page.goto(url)
+    page.locator("#composer-text").fill("Hi! Your refund is on its way.")
+    # A colleague answers while Alex writes.
+    Reply.objects.create(case=case, author=blair, text="Refund sent today", state="sent")
+    page.locator("#composer-form button[data-composer-send]").last.click()
+    collision = page.locator(".composer__collision")
+    expect(collision).to_contain_text("Someone else replied since you opened this case.")
+    expect(collision.get_by_role("button", name="Discard my draft")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "collision-1440.png"), full_page=True)
+
+    collision.get_by_role("button", name="Edit my reply").click()
+    expect(page.locator(".composer__collision")).to_have_count(0)
+    expect(page.locator("#composer-text")).to_have_value("Hi! Your refund is on its way.")
+    page.locator("#composer-text").fill("Hi! As Blair said, your refund is on its way.")
+    page.locator("#composer-form button[data-composer-send]").last.click()
+    expect(page.locator("#composer-notice")).to_contain_text("Reply queued")
+    mine = Reply.objects.get(case=case, author__username="alex")
+    assert mine.text == "Hi! As Blair said, your refund is on its way."
+
+    # A supervisor sends it back: the inbox and the composer say so, with the note.
+    Reply.objects.filter(pk=mine.pk).update(state=Reply.State.AWAITING_APPROVAL)
+    mine.refresh_from_db()
+    assert sending.do_send_back_reply(mine, approver=supervisor, note="Add the refund date.")
+    phone = sign_in(browser, live_server, "alex", width=390, height=844)
+    banner = phone.get_by_role("status").filter(has_text="Sent back to you (1)")
+    expect(banner).to_be_visible()
+    phone.screenshot(path=str(tmp_path / "inbox-sent-back-390.png"))
+    banner.get_by_role("link", name=f"case #{case.pk}").click()
+    notice = phone.locator("#composer-notice")
+    expect(notice).to_contain_text("sent your reply back for changes")
+    expect(notice).to_contain_text("Add the refund date.")
+    expect(phone.locator("#composer-text")).to_have_value(mine.text)
+    phone.screenshot(path=str(tmp_path / "sent-back-390.png"), full_page=True)
+    phone.locator("#composer .composer__main").screenshot(path=str(tmp_path / "composer-390.png"))

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from cases import presence, sending
-from cases.actions import case_version, do_set_status
+from cases.actions import case_version, do_assign_case, do_set_status
 from cases.models import Case, CaseEvent, CaseStatus, Reply
 from cases.timeline import describe_event
 from tests.conftest import logged_in
@@ -135,3 +135,13 @@ def test_a_reply_waiting_for_approval_is_logged_as_sent_for_approval(agent, x_ch
     assert describe_event(waiting) == "sent a reply for approval"
     assert describe_event(queued) == "queued a reply"
     assert CaseEvent.objects.count() == 0  # described, never saved
+
+
+def test_after_auto_assignment_the_header_names_the_assignee(agent, x_channel):
+    case = make_case(x_channel)
+    client = logged_in(agent)
+    do_assign_case(case, agent, actor=None)  # the desk's auto-assignment, while the page is open
+    html = client.get(reverse("cases:timeline", args=[case.pk]), headers=HTMX).content.decode()
+    assert "auto-assigned to" in html
+    header = re.search(r'<header id="case-header".*?</header>', html, re.DOTALL).group(0)
+    assert "Assigned to <strong>you</strong>" in header and "Unassigned" not in header

@@ -3,7 +3,10 @@ Also the inbox's bulk changes (one of these per case) and the desk's engagement 
 
 The inbox's live update compares a fingerprint built from `Case.updated_at`, so every function
 here sets it: a change made on the case page shows in every open inbox within one poll.
-Views call these after checking permissions; the functions check only the data.
+Views call these after checking permissions; the functions check only the data. A change
+made from a form on the case page also names the version of the case the form was rendered
+from (`Case.updated_at`): `check_case_version`, under the case's row lock (`lock_case`),
+refuses it when the case changed since, so nobody overwrites a change they never saw.
 """
 
 from datetime import datetime
@@ -22,10 +25,65 @@ from cases.models import (
     Note,
     Triage,
 )
+from socialdesk.params import parse_moment
 
 
 class ActionError(ValueError):
     """An action that cannot be done as asked; the message says why, for the agent."""
+
+
+class StaleCase(ActionError):
+    """The form was rendered from an older version of the case; the message says what changed."""
+
+
+def case_version(case: Case) -> str:
+    """The version a form on the case page carries back: when the case last changed."""
+    return case.updated_at.isoformat()
+
+
+def lock_case(case: Case) -> None:
+    """Take the case's row lock and re-read it. Precondition: inside a transaction."""
+    case.refresh_from_db(from_queryset=Case.objects.select_for_update())
+
+
+def check_case_version(case: Case, expected: str, *, viewer: User) -> None:
+    """Refuse (StaleCase) a change from a form rendered before the case last changed.
+
+    `expected` is the form's `case_version`. Precondition: the caller holds the row lock
+    (`lock_case`), so the case cannot change between this check and the change itself.
+    """
+    seen = parse_moment(expected)
+    if seen is not None and seen == case.updated_at:
+        return
+    if seen is None:
+        raise StaleCase("Not saved: this form does not say which version of the case it shows.")
+    changes = what_changed(case, seen, viewer=viewer)
+    raise StaleCase(
+        "Not saved: the case changed after this form was shown"
+        + (f" ({'; '.join(changes)})" if changes else "")
+        + ". It now shows the case as it is: check it and choose again."
+    )
+
+
+def what_changed(case: Case, since: datetime, *, viewer: User) -> list[str]:
+    """Who changed what on the case after `since`, in words, oldest first."""
+    from cases.timeline import describe_event  # the timeline's own wording
+
+    found = []
+    events = CaseEvent.objects.filter(case=case, created_at__gt=since).select_related("actor")
+    for event in events:
+        if event.actor is None:
+            who = "SocialDesk"
+        else:
+            who = "you" if event.actor_id == viewer.pk else _name(event.actor)
+        found.append(f"{who} {describe_event(event)}")
+    posts = case.mentions.filter(received_at__gt=since).count()
+    if posts:
+        found.append(f"{posts} new customer post{'s' if posts != 1 else ''}")
+    notes = Note.objects.filter(case=case, created_at__gt=since).count()
+    if notes:
+        found.append(f"{notes} new note{'s' if notes != 1 else ''}")
+    return found
 
 
 def _save_case(case: Case, fields: list[str]) -> None:
@@ -126,11 +184,15 @@ def do_set_status(
 
 
 @transaction.atomic
-def do_triage_case(case: Case, decision: str, reason: str, *, actor: User) -> None:
+def do_triage_case(
+    case: Case, decision: str, reason: str, *, actor: User, resolve_ignored: bool = True
+) -> None:
     """Record the agent's triage decision and why (QA asks "did we engage the right people").
 
     Preconditions: `decision` is a Triage value and `reason` is not blank (ActionError
-    otherwise). A new case that is engaged or escalated becomes open: someone is on it.
+    otherwise). A new case that is engaged or escalated becomes open: someone is on it. An
+    open case that is ignored is resolved (it leaves the inbox) unless `resolve_ignored` is
+    False: the one rule for the case page's triage form and the inbox's bulk triage.
     """
     reason = reason.strip()
     if decision not in Triage.values:
@@ -158,6 +220,8 @@ def do_triage_case(case: Case, decision: str, reason: str, *, actor: User) -> No
     )
     if opening:
         _event(case, CaseEvent.Kind.STATUS, actor, **{"from": CaseStatus.NEW, "to": case.status})
+    if decision == Triage.IGNORE and resolve_ignored and case.is_open:
+        do_set_status(case, CaseStatus.RESOLVED, actor=actor)
 
 
 @transaction.atomic

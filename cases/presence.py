@@ -120,7 +120,12 @@ def activity_since(case: Case, since: datetime, user: User) -> list[str]:
     changes = CaseEvent.objects.filter(case=case, created_at__gt=since).exclude(
         kind__startswith="reply"
     )
-    changes = changes.exclude(actor=user).count()
+    # The desk's reaction to the user's own reply (pending once it is sent) is not by others.
+    own_replies = list(Reply.objects.filter(case=case, author=user).values_list("pk", flat=True))
+    changes = changes.exclude(actor=user).exclude(
+        actor__isnull=True, data__reply_id__in=own_replies
+    )
+    changes = changes.count()
     notes = Note.objects.filter(case=case, created_at__gt=since).exclude(author=user).count()
     if changes:
         found.append(f"{changes} change{'s' if changes != 1 else ''} by others")

@@ -316,13 +316,35 @@ def do_send_back_reply(reply: Reply, *, approver: "User", note: str) -> bool:
     if not claimed:
         return False
     reply.state = Reply.State.DRAFT
-    author = reply.author.get_full_name() or reply.author.get_username()
     do_add_note(
         reply.case,
-        f"Reply by {author} sent back for changes: {note}\n\nIts text: {reply.text}",
+        f"{_sent_back_prefix(reply)}{note}{SENT_BACK_TEXT}{reply.text}",
         author=approver,
     )
     return True
+
+
+SENT_BACK_TEXT = "\n\nIts text: "
+
+
+def _sent_back_prefix(reply: Reply) -> str:
+    author = reply.author.get_full_name() or reply.author.get_username()
+    return f"Reply by {author} sent back for changes: "
+
+
+def sent_back_note(reply: Reply) -> tuple[str, str] | None:
+    """(who sent `reply` back, their note) from the note `do_send_back_reply` wrote, or None."""
+    prefix = _sent_back_prefix(reply)
+    found = (
+        reply.case.notes.filter(created_at__gte=reply.created_at, text__startswith=prefix)
+        .select_related("author")
+        .order_by("-created_at")
+        .first()
+    )
+    if found is None:
+        return None
+    who = found.author.get_full_name() or found.author.get_username()
+    return who, found.text[len(prefix) :].split(SENT_BACK_TEXT)[0]
 
 
 def do_approve_reply(reply: Reply, *, approver: "User") -> None:

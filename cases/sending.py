@@ -491,6 +491,7 @@ def _record_sent(reply: Reply, external_id: str) -> bool:
                         "from": case.status,
                         "to": CaseStatus.PENDING,
                         "reason": "reply sent: waiting for the customer",
+                        "reply_id": reply.pk,  # the desk's reaction to this reply
                     },
                     created_at=now,
                 )

@@ -29,6 +29,15 @@ def safe_url(url: str) -> str:
     return url if url.lower().startswith(("https://", "http://")) else ""
 
 
+# The other reply events as a sentence after the actor ("SocialDesk posted the reply").
+REPLY_EVENTS = {
+    CaseEvent.Kind.REPLY_SENT: "posted the reply",
+    CaseEvent.Kind.REPLY_FAILED: "could not send the reply",
+    CaseEvent.Kind.REPLY_APPROVED: "approved a reply",
+    CaseEvent.Kind.CHECK_OVERRIDDEN: "overrode a guideline check",
+}
+
+
 def describe_event(event: CaseEvent) -> str:
     """One line for the timeline, without the actor (the template names them)."""
     data = event.data if isinstance(event.data, dict) else {}
@@ -63,6 +72,11 @@ def describe_event(event: CaseEvent) -> str:
             local = timezone.localtime(until)
             return f"snoozed the case until {local:%a %d %b %H:%M}"
         return "snoozed the case"
+    if kind == CaseEvent.Kind.REPLY_QUEUED:
+        # A reply on a high-risk case waits for a supervisor: it is not queued to go out yet.
+        return "sent a reply for approval" if data.get("awaiting_approval") else "queued a reply"
+    if kind in REPLY_EVENTS:
+        return REPLY_EVENTS[kind]
     return event.get_kind_display().lower()
 
 

@@ -361,3 +361,11 @@ def make_team(name: str, supervisors: Iterable[Any] = (), members: Iterable[Any]
     team.supervisors.set(supervisors)
     team.members.set(members)
     return team
+
+
+class AcceptingNetwork:
+    """A connector whose network accepts every reply (`sending.get_connector`'s stand-in when
+    the sending protocol is not what a test is about)."""
+
+    def publish(self, reply) -> str:
+        return "1800000000000000001"

@@ -132,10 +132,17 @@ def test_triage_keeps_decision_reason_person_and_time(case, agent):
     ]
 
 
-def test_ignore_does_not_open_the_case(case, agent):
-    do_triage_case(case, "ignore", "spam", actor=agent)
+def test_ignore_does_not_open_the_case_when_asked_to_keep_it(case, agent):
+    do_triage_case(case, "ignore", "spam", actor=agent, resolve_ignored=False)
     case.refresh_from_db()
     assert case.status == CaseStatus.NEW and [k for k, _ in events(case)] == ["triage"]
+
+
+def test_ignore_resolves_the_case_by_default(case, agent):
+    do_triage_case(case, "ignore", "spam", actor=agent)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.RESOLVED and case.resolved_at is not None
+    assert [k for k, _ in events(case)] == ["triage", "status"]
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases import presence, timeline
+from cases.actions import case_version
 from cases.models import (
     Case,
     CaseEvent,
@@ -24,6 +25,11 @@ from tests.factories import HOSTILE, add_mention, make_case, make_customer
 
 # Presence lives in the cache.
 pytestmark = pytest.mark.usefixtures("clean_cache")
+
+
+def current(case: Case, data: dict) -> dict:
+    """A form's fields with the version of the case it was rendered from: the case as it is."""
+    return {**data, "version": case_version(Case.objects.get(pk=case.pk))}
 
 
 def detail(case: Case) -> str:
@@ -401,7 +407,7 @@ def test_triage_by_htmx_renders_the_panel_header_and_timeline(agent, x_channel):
     case = make_case(x_channel)
     response = logged_in(agent).post(
         reverse("cases:triage", args=[case.pk]),
-        {"decision": "escalate", "reason": "Threatens legal action"},
+        current(case, {"decision": "escalate", "reason": "Threatens legal action"}),
         headers=HTMX,
     )
     html = response.content.decode()
@@ -420,7 +426,7 @@ def test_triage_needs_a_reason(agent, x_channel):
     case = make_case(x_channel)
     response = logged_in(agent).post(
         reverse("cases:triage", args=[case.pk]),
-        {"decision": "engage", "reason": "  "},
+        current(case, {"decision": "engage", "reason": "  "}),
         headers=HTMX,
     )
     assert response.status_code == 200
@@ -433,7 +439,7 @@ def test_ignore_resolves_the_case_when_asked(supervisor, x_channel):
     case = make_case(x_channel, triage="ignore")
     logged_in(supervisor).post(
         reverse("cases:triage", args=[case.pk]),
-        {"decision": "ignore", "reason": "spam", "resolve": "1"},
+        current(case, {"decision": "ignore", "reason": "spam", "resolve": "1"}),
     )
     case.refresh_from_db()
     assert (case.triage_decision, case.status) == ("ignore", CaseStatus.RESOLVED)
@@ -442,7 +448,9 @@ def test_ignore_resolves_the_case_when_asked(supervisor, x_channel):
 
 def test_plain_form_post_redirects_back_to_the_case(agent, x_channel):
     case = make_case(x_channel)
-    response = logged_in(agent).post(reverse("cases:assign", args=[case.pk]), {"assignee": "me"})
+    response = logged_in(agent).post(
+        reverse("cases:assign", args=[case.pk]), current(case, {"assignee": "me"})
+    )
     assert response.status_code == 302 and response["Location"] == detail(case)
     case.refresh_from_db()
     assert case.assignee == agent
@@ -452,14 +460,16 @@ def test_assign_take_and_unassign(agent, supervisor, x_channel):
     case = make_case(x_channel)
     client = logged_in(supervisor)
     url = reverse("cases:assign", args=[case.pk])
-    html = client.post(url, {"assignee": str(agent.pk)}, headers=HTMX).content.decode()
+    html = client.post(
+        url, current(case, {"assignee": str(agent.pk)}), headers=HTMX
+    ).content.decode()
     case.refresh_from_db()
     assert case.assignee == agent
     assert "assigned the case to alice_agent" in html
-    client.post(url, {"assignee": "me"}, headers=HTMX)
+    client.post(url, current(case, {"assignee": "me"}), headers=HTMX)
     case.refresh_from_db()
     assert case.assignee == supervisor
-    client.post(url, {"assignee": ""}, headers=HTMX)
+    client.post(url, current(case, {"assignee": ""}), headers=HTMX)
     case.refresh_from_db()
     assert case.assignee is None
     kinds = list(case.events.values_list("kind", flat=True))
@@ -469,7 +479,9 @@ def test_assign_take_and_unassign(agent, supervisor, x_channel):
 def test_cannot_assign_to_someone_who_does_not_work_the_inbox(agent, qa, x_channel):
     case = make_case(x_channel)
     response = logged_in(agent).post(
-        reverse("cases:assign", args=[case.pk]), {"assignee": str(qa.pk)}, headers=HTMX
+        reverse("cases:assign", args=[case.pk]),
+        current(case, {"assignee": str(qa.pk)}),
+        headers=HTMX,
     )
     assert "Choose someone who works the inbox." in response.content.decode()
     case.refresh_from_db()
@@ -488,7 +500,7 @@ def test_snooze_with_a_preset(agent, x_channel):
     before = timezone.now()
     logged_in(agent).post(
         reverse("cases:set_status", args=[case.pk]),
-        {"status": "open", "snooze_preset": "1h"},
+        current(case, {"status": "open", "snooze_preset": "1h"}),
         headers=HTMX,
     )
     case.refresh_from_db()
@@ -502,7 +514,7 @@ def test_snooze_until_a_chosen_time(agent, x_channel):
     until = timezone.localtime(timezone.now() + timedelta(days=2)).replace(second=0, microsecond=0)
     logged_in(agent).post(
         reverse("cases:set_status", args=[case.pk]),
-        {"status": "pending", "snooze_until": until.strftime("%Y-%m-%dT%H:%M")},
+        current(case, {"status": "pending", "snooze_until": until.strftime("%Y-%m-%dT%H:%M")}),
         headers=HTMX,
     )
     case.refresh_from_db()
@@ -514,7 +526,7 @@ def test_snooze_in_the_past_is_refused(agent, x_channel):
     past = timezone.localtime(timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     response = logged_in(agent).post(
         reverse("cases:set_status", args=[case.pk]),
-        {"status": "pending", "snooze_until": past},
+        current(case, {"status": "pending", "snooze_until": past}),
         headers=HTMX,
     )
     assert "Snooze until a time in the future." in response.content.decode()
@@ -526,12 +538,12 @@ def test_resolve_and_reopen(agent, x_channel):
     case = make_case(x_channel)
     client = logged_in(agent)
     url = reverse("cases:set_status", args=[case.pk])
-    client.post(url, {"status": "resolved"}, headers=HTMX)
+    client.post(url, current(case, {"status": "resolved"}), headers=HTMX)
     case.refresh_from_db()
     assert case.status == CaseStatus.RESOLVED and case.resolved_at
     html = client.get(detail(case)).content.decode()
     assert 'id="resolve-case"' not in html
-    client.post(url, {"status": "open"}, headers=HTMX)
+    client.post(url, current(case, {"status": "open"}), headers=HTMX)
     case.refresh_from_db()
     assert case.status == CaseStatus.OPEN and case.resolved_at is None
 
@@ -542,10 +554,12 @@ def test_labels_are_set_from_checkboxes(agent, x_channel):
     case = make_case(x_channel)
     client = logged_in(agent)
     url = reverse("cases:labels", args=[case.pk])
-    html = client.post(url, {"label": [billing.pk, vip.pk]}, headers=HTMX).content.decode()
+    html = client.post(
+        url, current(case, {"label": [billing.pk, vip.pk]}), headers=HTMX
+    ).content.decode()
     assert set(case.labels.all()) == {billing, vip}
     assert 'class="label label--blue">billing<' in html
-    client.post(url, {"label": [vip.pk, "junk"]}, headers=HTMX)
+    client.post(url, current(case, {"label": [vip.pk, "junk"]}), headers=HTMX)
     assert list(case.labels.all()) == [vip]
 
 
@@ -753,8 +767,11 @@ def test_timeline_view_serves_the_fragment_and_sends_plain_requests_to_the_page(
     Reply.objects.create(case=case, author=agent, text="just sent", state=Reply.State.QUEUED)
     fragment = client.get(url, headers=HTMX)
     html = fragment.content.decode()
-    assert html.strip().startswith('<ol id="timeline"') and "hx-swap-oob" not in html
+    assert html.strip().startswith('<ol id="timeline" class="timeline" aria-label')
     assert "refresh me" in html and "just sent" in html
+    # The parts that show case state come along out of band: they never lag the timeline.
+    for part in ("case-header", "case-clocks", "case-version", "case-actions"):
+        assert re.search(rf'id="{part}"[^>]*hx-swap-oob="true"', html), part
     plain = client.get(url)
     assert plain.status_code == 302 and plain["Location"] == detail(case)
 
@@ -777,7 +794,9 @@ def test_presence_poll_triggers_a_timeline_refresh_on_others_activity(agent, sup
     case = make_case(x_channel)
     since = timezone.now().isoformat()
     url = reverse("cases:presence", args=[case.pk])
-    quiet = logged_in(agent).post(url, {"since": since}, headers=HTMX)
+    quiet = logged_in(agent).post(
+        url, {"since": since, "version": case_version(case)}, headers=HTMX
+    )
     assert "HX-Trigger" not in quiet
     add_mention(case, "are you there?")
     Case.objects.filter(pk=case.pk).update(updated_at=timezone.now())
@@ -799,7 +818,7 @@ def test_snooze_until_an_impossible_date_says_what_to_fix(agent, x_channel):
     case = make_case(x_channel)
     response = logged_in(agent).post(
         reverse("cases:set_status", args=[case.pk]),
-        {"status": "pending", "snooze_until": "2026-13-45T10:00"},
+        current(case, {"status": "pending", "snooze_until": "2026-13-45T10:00"}),
         headers=HTMX,
     )
     assert response.status_code == 200

@@ -11,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from cases import presence
 from cases.models import (
     Case,
     CaseStatus,
@@ -390,6 +391,35 @@ def test_a_colleague_replying_since_opening_asks_to_confirm(agent, case):
     assert Reply.objects.filter(author=agent).count() == 1
 
 
+def test_after_a_collision_edit_keeps_the_text_and_discard_empties_the_box(agent, case):
+    client = logged_in(agent)
+    fields = form_for(client, case) | {"text": GOOD_REPLY}
+    blair = User.objects.create_user("blair", first_name="Blair", last_name="Agent")
+    Reply.objects.create(case=case, author=blair, text="On it", state=Reply.State.SENT)
+    html = htmx(client, "post", reverse("cases:send", args=[case.pk]), fields).content.decode()
+    assert "Edit my reply" in html and "Discard my draft" in html
+
+    edit = htmx(
+        client, "post", reverse("cases:compose", args=[case.pk]), fields | {"collisions_seen": "1"}
+    ).content.decode()
+    assert f">{GOOD_REPLY}</textarea>" in edit and "Someone else replied" not in edit
+    # Edited and sent: the colleague's reply was seen, so it is not asked again.
+    fields = fields | dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', edit))
+    htmx(client, "post", reverse("cases:send", args=[case.pk]), fields)
+    assert Reply.objects.filter(author=agent, text=GOOD_REPLY).exists()
+
+    discard = htmx(client, "get", reverse("cases:compose", args=[case.pk])).content.decode()
+    assert re.search(r"data-composer-text[^>]*></textarea>", discard)
+
+
+def test_sending_ends_the_authors_typing_for_colleagues(agent, supervisor, case):
+    presence.touch(case.pk, agent, "typing")
+    client = logged_in(agent)
+    fields = form_for(client, case) | {"text": GOOD_REPLY}
+    htmx(client, "post", reverse("cases:send", args=[case.pk]), fields)
+    assert [p["state"] for p in presence.others(case.pk, supervisor)] == ["viewing"]
+
+
 def test_own_earlier_reply_is_not_a_collision(agent, case):
     client = logged_in(agent)
     fields = form_for(client, case) | {"text": GOOD_REPLY}
@@ -565,6 +595,12 @@ def test_send_back_returns_the_draft_to_its_author(supervisor, agent, case):
     html = htmx(logged_in(agent), "get", reverse("cases:compose", args=[case.pk])).content
     assert b"sent your reply back for changes" in html
     assert f">{BAD_REPLY}</textarea>".encode() in html
+    # The supervisor's note is on the composer, where the author works, not only in the timeline.
+    assert b"composer__sent-back-note" in html and note.encode() in html
+    # ... and the inbox says so too, with a link to the case.
+    inbox = logged_in(agent).get(reverse("cases:list")).content.decode()
+    assert "Sent back to you (1)" in inbox
+    assert f'href="{reverse("cases:detail", args=[case.pk])}"' in inbox
 
 
 @pytest.mark.parametrize("persona", ["agent", "qa", "outsider"])

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cases import inbox
+from cases.actions import case_version
 from cases.views import approvals as approvals_views
 from cases.views import canned as canned_views
 from cases.views import case as case_views
@@ -282,7 +283,10 @@ def test_a_nul_character_in_a_value_is_a_clear_400_and_changes_nothing(desk):
 
 def test_junk_label_ids_are_ignored_by_the_label_actions(desk):
     client = logged_in(desk.users[roles.AGENT])
-    response = client.post(reverse("cases:labels", args=[desk.case.pk]), {"label": ["²", "x"]})
+    response = client.post(
+        reverse("cases:labels", args=[desk.case.pk]),
+        {"label": ["²", "x"], "version": case_version(desk.case)},
+    )
     assert response.status_code == 302
     response = client.post(
         reverse("cases:bulk"),

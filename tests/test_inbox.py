@@ -495,6 +495,14 @@ def test_bulk_status_triage_and_label(supervisor, x_channel):
     assert set(cases[1].labels.values_list("name", flat=True)) == {"outage"}
 
 
+def test_bulk_ignore_resolves_like_the_case_page_triage(supervisor, x_channel):
+    cases = [make_case(x_channel) for _ in range(2)]
+    bulk(supervisor, cases, action="ignore", reason="Spam from a bot network")
+    assert set(Case.objects.values_list("triage_decision", "status")) == {("ignore", "resolved")}
+    page = logged_in(supervisor).get(reverse("cases:list")).content.decode()
+    assert f"/cases/{cases[0].pk}/" not in page  # out of the inbox's open cases
+
+
 def test_bulk_without_selection_or_action_changes_nothing(agent, x_channel):
     case = make_case(x_channel)
     client = logged_in(agent)
@@ -532,8 +540,8 @@ def test_query_count_does_not_grow_with_rows(
     expected = rows if not params else rows // 2
     client = logged_in(agent)
     # session, user, user perms, group perms, fingerprint, [search ids], page, choices, counts,
-    # the top bar's groups
-    with django_assert_num_queries(10 if params else 9):
+    # the replies sent back to the agent, the top bar's groups
+    with django_assert_num_queries(11 if params else 10):
         response = client.get(reverse("cases:list"), params)
     assert len(handles(response.content.decode())) == expected
 

@@ -2,17 +2,24 @@
 radar, the network clocks (cases/clocks.py), triage and the other case actions.
 
 Every view is parse → access → act → render. The page is one view that serves the whole page
-or, for htmx, the page's body. Each action is a POST that answers htmx with the partials it
-changed (the action panel as the target, the header and timeline out of band) and a plain form
-post with a redirect back to the page, so the page also works without JavaScript.
+or, for htmx, the page's body. Each action is a POST that answers htmx with the partials that
+show case state (the action panel as the target; the header, clocks, timeline and the page's
+version out of band: `_updated`) and a plain form post with a redirect back to the page, so
+the page also works without JavaScript. The timeline's refresh brings the same partials, so
+the page never shows a state the timeline has moved past.
+
+Every form that changes the case carries the version it was rendered from; `_act` applies
+the change only if the case is still at that version (cases.actions.check_case_version).
 """
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
@@ -27,15 +34,19 @@ from cases import presence
 from cases.access import access_case
 from cases.actions import (
     ActionError,
+    case_version,
+    check_case_version,
     do_add_note,
     do_assign_case,
     do_set_labels,
     do_set_status,
     do_triage_case,
+    lock_case,
 )
 from cases.clocks import network_clocks
 from cases.models import Case, CaseStatus, DeskSettings, Identity, Label, Reply, Triage
 from cases.timeline import safe_url, timeline_context
+from cases.views.composer import latest_reply, reply_progress
 from listening import radar
 from listening.networks import POLICIES
 from socialdesk import roles
@@ -128,6 +139,7 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
         "activity": [],
         "presence_sig": presence.signature(people, []),
         "error": error,
+        "version": case_version(case),
         "statuses": CaseStatus.choices,
         "triage_choices": Triage.choices,
         "snooze_presets": snooze_presets(now),
@@ -163,21 +175,46 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
 
 
 def case_timeline(request: HttpRequest, case_id: int) -> HttpResponse:
-    """The timeline alone, for htmx: the page refreshes it when the composer sends a reply
-    (`sd:replies-changed`) or the presence poll sees others' activity. A plain GET (a reload
-    of a copied URL) goes to the case page."""
+    """The timeline for htmx, with the other partials that show case state out of band: the
+    page refreshes it when the composer sends a reply (`sd:replies-changed`) or the presence
+    poll sees the case change (`sd:case-activity`). A plain GET (a reload of a copied URL) goes
+    to the case page."""
     case = access_case(request, case_id)
     if not request.htmx:
         return redirect("cases:detail", case_id=case.pk)
-    response = render(request, "cases/_timeline.html", timeline_context(request, case))
+    context = case_context(request, case)
+    response = HttpResponse(
+        render_to_string("cases/_timeline.html", context, request=request)
+        + _state_parts(request, context)
+    )
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+COMPOSER_NOTICE = "cases/_composer.html#composer-notice"
+STATE_PARTS = ("case-header", "case-clocks", "case-version")
+
+
+def _state_parts(request: HttpRequest, context: dict[str, Any]) -> str:
+    """The partials that show case state, out of band: header, clocks, version, the action
+    panel (unless it is the response's target) and the composer's word on the agent's reply."""
+    context = {**context, "oob": True}
+    names = list(STATE_PARTS) if context.get("actions_target") else [*STATE_PARTS, "case-actions"]
+    parts = [render_to_string(f"{TEMPLATE}#{name}", context, request=request) for name in names]
+    if request.user.has_perm("cases.add_reply"):
+        # What the composer says about the agent's latest reply follows it too.
+        progress = reply_progress(latest_reply(context["case"], request.user))
+        if progress:
+            notice = {**context, **progress}
+            parts.append(render_to_string(COMPOSER_NOTICE, notice, request=request))
+    return "".join(parts)
 
 
 def _updated(
     request: HttpRequest, case: Case, *, error: str = "", target: str = "actions"
 ) -> HttpResponse:
-    """After an action: htmx gets the changed partials, a plain form post a redirect."""
+    """After an action: htmx gets the partials that show case state, a plain form post a
+    redirect."""
     if not request.htmx:
         if error:
             messages.error(request, error)
@@ -185,18 +222,29 @@ def _updated(
         raw_from = request.POST.get("from", "")
         return redirect(f"{url}?{urlencode({'from': raw_from})}" if raw_from else url)
     context = case_context(request, case, error=error)
-    parts = []
+    if error:  # nothing changed: the reason the agent wrote stays in the box
+        context["triage_reason"] = request.POST.get("reason", "")
     if target == "note":
-        parts.append(render_to_string(f"{TEMPLATE}#note-form", context, request=request))
-        context["oob"] = True
+        first = render_to_string(f"{TEMPLATE}#note-form", context, request=request)
     else:
-        parts.append(render_to_string(f"{TEMPLATE}#case-actions", context, request=request))
-        context["oob"] = True
-        if error:  # nothing changed: only the panel, with the message
-            return HttpResponse(parts[0])
-    parts.append(render_to_string(f"{TEMPLATE}#case-header", context, request=request))
-    parts.append(render_to_string("cases/_timeline.html", context, request=request))
-    return HttpResponse("".join(parts))
+        context["actions_target"] = True
+        first = render_to_string(f"{TEMPLATE}#case-actions", context, request=request)
+    timeline = render_to_string("cases/_timeline.html", {**context, "oob": True}, request=request)
+    return HttpResponse(first + _state_parts(request, context) + timeline)
+
+
+def _act(request: HttpRequest, case: Case, action: Callable[[], None]) -> HttpResponse:
+    """Do `action` if the form was rendered from the case as it is now; else refuse and say
+    what changed. Every view that changes the case's state goes through here."""
+    try:
+        with transaction.atomic():
+            lock_case(case)
+            check_case_version(case, request.POST.get("version", ""), viewer=request.user)
+            action()
+    except ActionError as exc:
+        case.refresh_from_db()  # whatever the action began in memory was rolled back
+        return _updated(request, case, error=str(exc))
+    return _updated(request, case)
 
 
 @require_POST
@@ -205,13 +253,12 @@ def triage_case(request: HttpRequest, case_id: int) -> HttpResponse:
     case = access_case(request, case_id, "cases.change_case")
     decision = request.POST.get("decision", "")
     reason = request.POST.get("reason", "")
-    try:
-        do_triage_case(case, decision, reason, actor=request.user)
-        if decision == Triage.IGNORE and request.POST.get("resolve") and case.is_open:
-            do_set_status(case, CaseStatus.RESOLVED, actor=request.user)
-    except ActionError as exc:
-        return _updated(request, case, error=str(exc))
-    return _updated(request, case)
+    resolve = bool(request.POST.get("resolve"))
+    return _act(
+        request,
+        case,
+        lambda: do_triage_case(case, decision, reason, actor=request.user, resolve_ignored=resolve),
+    )
 
 
 @require_POST
@@ -227,8 +274,7 @@ def assign_case(request: HttpRequest, case_id: int) -> HttpResponse:
         assignee = roles.inbox_workers().filter(pk=parse_id(raw)).first()
         if assignee is None:
             return _updated(request, case, error="Choose someone who works the inbox.")
-    do_assign_case(case, assignee, actor=request.user)
-    return _updated(request, case)
+    return _act(request, case, lambda: do_assign_case(case, assignee, actor=request.user))
 
 
 @require_POST
@@ -255,11 +301,11 @@ def set_status(request: HttpRequest, case_id: int) -> HttpResponse:
         until = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
     if until is not None and until <= now:
         return _updated(request, case, error="Snooze until a time in the future.")
-    try:
-        do_set_status(case, status, actor=request.user, snooze_until=until)
-    except ActionError as exc:
-        return _updated(request, case, error=str(exc))
-    return _updated(request, case)
+    return _act(
+        request,
+        case,
+        lambda: do_set_status(case, status, actor=request.user, snooze_until=until),
+    )
 
 
 @require_POST
@@ -267,8 +313,8 @@ def set_labels(request: HttpRequest, case_id: int) -> HttpResponse:
     """POST label (repeated): the case's labels become exactly these."""
     case = access_case(request, case_id, "cases.change_case")
     ids = parse_ids(request.POST.getlist("label"))
-    do_set_labels(case, list(Label.objects.filter(pk__in=ids)), actor=request.user)
-    return _updated(request, case)
+    labels = list(Label.objects.filter(pk__in=ids))
+    return _act(request, case, lambda: do_set_labels(case, labels, actor=request.user))
 
 
 @require_POST

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 from cases import inbox, presence
 from cases.access import access_saved_view
 from cases.actions import BULK_ASSIGN, BULK_UNASSIGN, do_bulk_change
-from cases.models import Case, CaseStatus, Label, SavedView, Triage
+from cases.models import Case, CaseStatus, Label, Reply, SavedView, Triage
 from listening.models import Channel
 from socialdesk import roles
 from socialdesk.access import require_perm
@@ -142,6 +142,14 @@ def case_list(request: HttpRequest) -> HttpResponse:
             context["reauth_channels"] = list(
                 Channel.objects.filter(needs_reauth=True).only("id", "name", "network", "handle")
             )
+        # Replies a supervisor sent back to this agent: nothing else tells them.
+        context["sent_back"] = sorted(
+            set(
+                Reply.objects.filter(author=request.user, state=Reply.State.DRAFT).values_list(
+                    "case_id", flat=True
+                )
+            )
+        )
         response = HttpResponse(render_to_string("cases/inbox.html", context, request))
     # The same URL answers with a page or a fragment: caches must keep them apart.
     patch_vary_headers(response, ["HX-Request"])

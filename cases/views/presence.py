@@ -12,6 +12,7 @@ from django_htmx.http import trigger_client_event
 
 from cases import presence
 from cases.access import access_case
+from cases.actions import case_version
 from cases.models import Case
 from socialdesk.params import parse_moment
 
@@ -23,7 +24,9 @@ def case_presence(request: HttpRequest, case_id: int) -> HttpResponse:
     """POST state=viewing|typing every few seconds; answers who else is here (204: no change).
 
     `since` is the time the page was rendered: when the case changed after it, the answer
-    also says what others did, with a link to reload.
+    also says what others did, with a link to reload. `version` is the case version the page
+    shows: when the case has moved on (by anyone, the desk included), the page is told to
+    refresh its timeline and the partials that show case state.
     """
     case = access_case(request, case_id, cases=Case.objects.only("id", "updated_at"))
     state = request.POST.get("state", "viewing")
@@ -38,7 +41,9 @@ def case_presence(request: HttpRequest, case_id: int) -> HttpResponse:
         else []
     )
     signature = presence.signature(people, activity)
-    if request.POST.get("seen") == signature:
+    shown = request.POST.get("version", "")
+    moved_on = bool(shown) and shown != case_version(case)
+    if request.POST.get("seen") == signature and not moved_on:
         return HttpResponse(status=204)
     context = {
         "case": case,
@@ -47,7 +52,7 @@ def case_presence(request: HttpRequest, case_id: int) -> HttpResponse:
         "presence_sig": signature,
     }
     response = render(request, "cases/case_detail.html#presence-list", context)
-    if activity:  # something new by others: the page refreshes its timeline
+    if activity or moved_on:  # the page shows an older case: it refreshes timeline and state
         response = trigger_client_event(response, CASE_ACTIVITY, {"case": case.pk})
     return response
 

@@ -66,6 +66,25 @@
     }
   });
 
+  /* ---------- case state refreshed in the background ---------- */
+
+  // When the case changes (the page's own reply was posted, a colleague acted) the server
+  // sends the action panel again out of band; what the agent is typing there stays.
+  var UNSAVED = ["#triage-reason", "#snooze-until"];
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    if (!event.detail.target || event.detail.target.id !== "case-actions") return;
+    UNSAVED.forEach(function (selector) {
+      var current = document.querySelector(selector);
+      var fresh = event.detail.fragment.querySelector(selector);
+      if (!current || !fresh) return;
+      // Typed here, or carried over by an earlier refresh (then the default is the typed text).
+      if (current.value === current.defaultValue && !current.hasAttribute("data-unsaved")) return;
+      if (fresh.tagName === "TEXTAREA") fresh.textContent = current.value;
+      else fresh.setAttribute("value", current.value);
+      fresh.setAttribute("data-unsaved", "");
+    });
+  });
+
   /* ---------- the conversation scrolls to its end ---------- */
 
   var wasAtBottom = true;

@@ -107,7 +107,8 @@ CROSS JOIN LATERAL (
 
 # skill 0..1 per agent (its position in the agents list); values drawn around it.
 SCORE_SQL = """
-INSERT INTO qa_criterionscore (review_id, criterion_id, value, auto_value, auto_reason, comment)
+INSERT INTO qa_criterionscore
+    (review_id, criterion_id, value, auto_value, auto_reason, comment, answer)
 SELECT rv.id, cr.id,
     CASE
       WHEN cr.allow_na AND random() < 0.08 THEN NULL
@@ -116,7 +117,7 @@ SELECT rv.id, cr.id,
                                                     + 0.9 * sk.skill + 0.4))::int
       ELSE least(5, 1 + floor((0.4 + 0.6 * sk.skill) * 5 * random() + 1.6 * sk.skill + 0.6))::int
     END,
-    NULL, '', ''
+    NULL, '', '', 'chosen'
 FROM qa_review rv
 JOIN qa_criterion cr ON cr.rubric_id = %(rubric)s
 CROSS JOIN LATERAL (

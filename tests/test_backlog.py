@@ -537,3 +537,138 @@ def test_x_streams_found_empty_read_everything_published_after(networks, monkeyp
     poll_until_drained(channel)
 
     assert set(posts) <= set(stored_ids(channel))
+
+
+def test_facebook_comment_rounds_shrink_back_to_one_listing_page(networks, monkeypatch):
+    """After a round paged through more active posts than a listing page, the next rounds list
+    only what moved since: reading every post active since the floor again would keep each
+    round paged, the floor would never move up and the stream would fall ever further behind."""
+    state = networks.server.state
+    offset = [0.0]
+    monkeypatch.setattr(state, "clock", lambda: time.time() + offset[0])
+    channel = fb_channel()
+    published_fb(networks, "visitor_post", 1)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look
+    for _ in range(3):  # more active posts than a listing page, over a few seconds
+        offset[0] += 2
+        published_fb(networks, "visitor_post", 50)
+    poll_until_drained(channel)  # the paged round
+    offset[0] += 10
+    (commented,) = published_fb(networks, "comment", 1)
+
+    reads = []
+    for _ in range(3):
+        before = sum(
+            n for route, n in state.requests.items() if route.endswith(("comments", "feed"))
+        )
+        offset[0] += 10
+        assert polling.poll_channel(channel.pk) == PollOutcome.OK
+        reads.append(
+            sum(n for route, n in state.requests.items() if route.endswith(("comments", "feed")))
+            - before
+        )
+
+    channel.refresh_from_db()
+    assert commented in stored_ids(channel)
+    # Feed, activity listing and the commented post (listed again in its own second): no
+    # post of the paged round is read again.
+    assert reads[-1] <= 4, reads
+    assert int(channel.cursor[facebook_paging.COMMENTS_FLOOR]) > int(time.time())
+
+
+def test_facebook_busy_post_is_not_read_again_from_an_old_floor(networks, monkeypatch):
+    """While rounds keep paging, comments are read from an old floor; a post with many
+    comments is read from where its last read ended instead, not all of them each round."""
+    state = networks.server.state
+    offset = [0.0]
+    monkeypatch.setattr(state, "clock", lambda: time.time() + offset[0])
+    graph = state.fb
+    channel = fb_channel()
+    published_fb(networks, "visitor_post", 1)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look
+    (busy,) = published_fb(networks, "visitor_post", 1)
+    post = graph.posts[busy]
+    pages: list[int] = []
+    read_graph = facebook_paging._get
+
+    def count_busy_pages(graph_api, path, args):
+        pages[-1] += path == f"{busy}/comments"
+        return read_graph(graph_api, path, args)
+
+    monkeypatch.setattr(facebook_paging, "_get", count_busy_pages)
+    expected = []
+    for _ in range(3):  # rounds that page through more posts than a listing holds
+        for _ in range(5):  # 250 comments over five seconds
+            offset[0] += 1
+            with state.lock:
+                expected += [
+                    graph._add_comment(post, None, "Any news?", post.author).id for _ in range(50)
+                ]
+        published_fb(networks, "visitor_post", 120)
+        pages.append(0)
+        poll_until_drained(channel)
+
+    assert set(expected) <= set(stored_ids(channel))
+    channel.refresh_from_db()
+    floor = int(channel.cursor[facebook_paging.COMMENTS_FLOOR])
+    assert floor < graph.comments[expected[0]].created  # the floor stayed behind: rounds paged
+    # The last round's 250 comments and the last second of the round before (Graph times are
+    # whole seconds): not all 750 since the floor.
+    assert pages[-1] <= 4, pages
+
+
+def test_facebook_repeated_messages_page_loses_no_message(networks, monkeypatch):
+    """Graph serves a conversation's messages page again instead of the newest one: the
+    newer messages it hides are read all the same."""
+    state = networks.server.state
+    offset = [0.0]
+    monkeypatch.setattr(state, "clock", lambda: time.time() + offset[0])
+    graph = state.fb
+    page = state.account("facebook", FB_PAGE)
+    channel = fb_channel()
+    published_fb(networks, "message", 1)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look
+    with state.lock:
+        quiet, other = (graph._conversation(page, f"99900{n}", "Customer") for n in (1, 2))
+
+    def message(conversation) -> str:
+        with state.lock:
+            return graph._add_message(conversation, page, "Any news?", from_page=False).id
+
+    offset[0] += 10
+    early = [message(quiet) for _ in range(3)]
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+    offset[0] += 10
+    later = [message(quiet) for _ in range(2)]
+    offset[0] += 10
+    newest = message(other)  # the newest update: the next round starts after it
+    networks.fault("facebook", "repeat_page", path_contains=f"/{quiet.id}/messages")
+
+    for _ in range(3):
+        offset[0] += 10
+        polling.poll_channel(channel.pk)
+
+    assert set(early + later + [newest]) <= set(stored_ids(channel))
+
+
+def test_facebook_streams_found_empty_read_everything_published_after(networks, monkeypatch):
+    """A stream with nothing at its first look reads, next time, everything that appeared
+    since: not one more first look (one page of posts, 25 conversations)."""
+    channel = fb_channel()
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # no visitor post, no message
+    channel.refresh_from_db()
+    assert {"feed", "comments", "messenger"} <= set(channel.cursor)
+
+    posts = published_fb(networks, "visitor_post", 150)  # more than a feed page
+    with networks.server.state.lock:
+        page = networks.server.state.account("facebook", FB_PAGE)
+        graph = networks.server.state.fb
+        messages = [
+            graph._add_message(
+                graph._conversation(page, f"99800{n}", "Customer"), page, "Hi", False
+            ).id
+            for n in range(40)  # more conversations than a first look reads
+        ]
+    poll_until_drained(channel)
+
+    assert set(posts + messages) <= set(stored_ids(channel))

@@ -12,28 +12,32 @@ backlog is read a continuation (a dict) with "since" (the time the backlog start
 
 * "feed", "tagged": + "after", the cursor of the next page of the edge.
 * "comments": every post of /feed active since "since" (listed by updated_time, paged), and
-  every comment on each created since then, each comments edge paged to its end in
-  chronological order, so a busy post's newest comments are read too. + "list_after" (the
-  listing page being worked through), "done" (its posts finished), "post" and
-  "comments_after" (the post being read and where), "floor" (comments are read from there:
+  every comment on each created since the floor, each comments edge paged to its end in
+  chronological order, so a busy post's newest comments are read too. "target" is the newest
+  activity of the round's first listing page, whatever moves later is listed again next round.
+  + "list_after" (the listing page being worked through), "done" (its posts finished), "post"
+  and "comments_after" (the post being read and where), "floor" (comments are read from there:
   the start of the previous round, kept between rounds as "comments_floor"; after a round
-  whose listing took more than one page, the floor it used, since it may have skipped a
-  lifted post).
+  whose listing took more than one page ("paged"), the floor it used, since it may have
+  skipped a lifted post). "comments_read" keeps where busy posts were read to, so that an
+  old floor does not mean reading their many comments again.
 * "messenger": conversations updated since "since" (most recent first, paged), then their
   messages newest first down to "floor" (kept between rounds as "messenger_floor", as for
-  comments). + "list_after", "done", "conversation", "messages_after".
+  comments). + "list_after", "done", "paged", "conversation", "messages_after".
 
 A stale `after` Graph refuses restarts that edge from its first page; ingest drops what it
-already has. Without a cursor a stream reads one page (a first look), then follows from there.
+already has. Without a cursor a stream reads one page (a first look), then follows from there;
+a stream found empty then reads everything that appears after its first look.
 """
 
 import logging
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Generator, Iterator
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 import facebook
+from django.utils import timezone
 
 from listening.connectors.errors import PermanentError
 from listening.connectors.facebook import (
@@ -70,6 +74,12 @@ MAX_PAGES = 100
 COMMENTS_FLOOR = "comments_floor"
 # Cursor key: the same for the messenger stream (messages are read down to it).
 MESSENGER_FLOOR = "messenger_floor"
+# Cursor key: [post id, unix seconds] of busy posts, each read to that moment, so that a round
+# reading from an old floor does not read their many comments again. At most READ_POSITIONS.
+COMMENTS_READ = "comments_read"
+READ_POSITIONS = 50
+# A stream found empty at its first look reads everything since this long before it next time.
+FIRST_LOOK_MARGIN = timedelta(hours=1)
 
 
 def fetch_pages(
@@ -161,7 +171,7 @@ class _Reader:
                 self.batch.keep(normalise_post(item, kind=kind))
             after = _next_after(page)
             if first_look or not after:
-                yield self._page(stream, _seconds(target or since))
+                yield self._page(stream, _seconds(target or since or _first_look_time()))
                 return
             yield self._page(stream, _continuation(since, target, after=after))
 
@@ -180,60 +190,77 @@ class _Reader:
         done = [_str(p) for p in state.get("done") or [] if _str(p)]
         current = _str(state.get("post")) or None
         current_after = _str(state.get("comments_after")) or None
-        # Comments are read from the previous round's start (the floor), not from `since`: a
-        # post that new activity lifted above the listing's position during that round was
-        # skipped by it, and its comments from then are read now (ingest drops repeats).
+        # Comments are read from the floor, not from `since`: a post lifted above the listing's
+        # position during a paged round was skipped by it, and its comments since then are
+        # read now (ingest drops repeats). The floor is the previous round's start, or older
+        # while rounds keep paging: a post skipped by one may be lifted (and skipped) again.
         floor = _cursor_time(state.get("floor") if state else self.cursor.get(COMMENTS_FLOOR))
         floor = floor if floor is not None and floor < since else since
-        # Only a round whose listing was one request saw every active post: a paged one can
-        # have skipped a post lifted meanwhile, and that post may be lifted again (and
-        # skipped) next round too. The floor moves up only after a round that skipped none.
-        whole = not state
+        paged = bool(state.get("paged"))
+        read_to = _read_positions(self.cursor.get(COMMENTS_READ))
 
         def save(**extra: Any) -> FetchPage:
             return self._page(
                 stream,
                 _continuation(
-                    since, target, list_after=list_after, done=done, floor=_seconds(floor), **extra
+                    since,
+                    target,
+                    list_after=list_after,
+                    done=done,
+                    floor=_seconds(floor),
+                    paged=int(paged),
+                    **extra,
                 ),
             )
 
+        def read(
+            post_id: str, after: str | None, activity: datetime | None = None
+        ) -> Iterator[FetchPage]:
+            start = max(floor, read_to.get(post_id, floor))
+            newest, pages = yield from self._post_comments(post_id, start, after, save, activity)
+            if pages > 1 or post_id in read_to:
+                read_to[post_id] = max(start, newest or start)
+                self.cursor[COMMENTS_READ] = _keep_positions(read_to, floor)
+
         if current:  # a post left half read by the last poll: finish it first
-            yield from self._post_comments(current, floor, current_after, save)
+            yield from read(current, current_after)
             done.append(current)
             yield save()
         while True:
-            # Listed from the floor too: a post lifted above the listing's position during a
-            # paged round may have been overtaken by later activity, so its own activity can lie
-            # below this round's `since`; listing from `since` would never show it again.
             args: dict[str, Any] = {
                 "fields": ACTIVITY_FIELDS,
                 "limit": PAGE_SIZE,
-                "since": int(floor.timestamp()),
+                "since": int(since.timestamp()),
             }
             if list_after:
                 args["after"] = list_after
             listing = self._get(stream, f"{page_id}/feed", args)
+            active = []
             for post in self.batch.read(listing):
                 post_id = _id(post)
                 activity = parse_graph_time(post.get("updated_time") or post.get("created_time"))
-                if not post_id or activity is None or activity < floor or post_id in done:
+                if post_id and activity is not None and activity >= since:
+                    active.append((post_id, activity, parse_graph_time(post.get("created_time"))))
+            if target is None:
+                # The next round starts from the newest activity of this round's first listing,
+                # however long the round takes: whatever moves after it (a post lifted past the
+                # listing's position, a post read here and commented again) is listed again.
+                target = max((activity for _, activity, _ in active), default=since)
+            for post_id, activity, created in active:
+                if post_id in done:
                     continue
-                # The target is the newest activity *listed*, not the newest comment read: a
-                # comment landing on another post meanwhile stays after it.
-                target = activity if target is None or activity > target else target
                 # A post whose updated_time is its created_time has had no comment yet.
-                created = parse_graph_time(post.get("created_time"))
                 commented = activity if created is None or activity > created else None
-                yield from self._post_comments(post_id, floor, None, save, commented)
+                yield from read(post_id, None, commented)
                 done.append(post_id)
                 yield save()
             next_after = _next_after(listing)
             if not next_after:
-                self.cursor[COMMENTS_FLOOR] = _seconds(since if whole else floor)
-                yield self._page(stream, _seconds(target or since))
+                # Only a round whose listing was one page saw every active post.
+                self.cursor[COMMENTS_FLOOR] = _seconds(floor if paged else since)
+                yield self._page(stream, _seconds(target))
                 return
-            list_after, done, whole = next_after, [], False
+            list_after, done, paged = next_after, [], True
             yield save()
 
     def _post_comments(
@@ -243,8 +270,9 @@ class _Reader:
         after: str | None,
         save: Callable[..., FetchPage],
         activity: datetime | None = None,
-    ) -> Iterator[FetchPage]:
-        """Every comment on `post_id` created since `since`, oldest first, to the end.
+    ) -> Generator[FetchPage, None, tuple[datetime | None, int]]:
+        """Every comment on `post_id` created since `since`, oldest first, to the end; returns
+        the newest comment's time and the number of requests.
 
         `activity` is the post's updated_time as listed: comments that end before it may be a
         page served again (a stale answer, not the page asked for), so the edge is read once
@@ -252,6 +280,7 @@ class _Reader:
         """
         newest: datetime | None = None
         again = activity is not None and activity >= since
+        pages = 0
         while True:
             args: dict[str, Any] = {
                 "fields": COMMENT_FIELDS,
@@ -263,6 +292,7 @@ class _Reader:
             if after:
                 args["after"] = after
             page = self._get("comments", f"{post_id}/comments", args)
+            pages += 1
             for item in self.batch.read(page):
                 newest = _later(newest, item.get("created_time"))
                 self.batch.keep(normalise_comment(item, post_id=post_id))
@@ -273,7 +303,7 @@ class _Reader:
             if again and activity is not None and (newest is None or newest < activity):
                 again, after = False, None
                 continue
-            return
+            return newest, pages
 
     def _first_comments(self, page_id: str) -> Iterator[FetchPage]:
         """No cursor yet: the newest comments of the most recently active posts, one page each."""
@@ -297,7 +327,7 @@ class _Reader:
             for item in self.batch.read(page):
                 self.batch.keep(normalise_comment(item, post_id=post_id))
         self.cursor.pop(COMMENTS_FLOOR, None)
-        yield self._page("comments", _seconds(target))
+        yield self._page("comments", _seconds(target or _first_look_time()))
 
     # ---- messenger -----------------------------------------------------------------------
 
@@ -319,13 +349,19 @@ class _Reader:
         # of the previous round, or older while rounds keep needing more than one page).
         floor = _cursor_time(state.get("floor") if state else self.cursor.get(MESSENGER_FLOOR))
         floor = floor if floor is not None and since is not None and floor < since else since
-        whole = not state
+        paged = bool(state.get("paged"))
 
         def save(**extra: Any) -> FetchPage:
             return self._page(
                 stream,
                 _continuation(
-                    since, target, list_after=list_after, done=done, floor=_seconds(floor), **extra
+                    since,
+                    target,
+                    list_after=list_after,
+                    done=done,
+                    floor=_seconds(floor),
+                    paged=int(paged),
+                    **extra,
                 ),
             )
 
@@ -343,23 +379,31 @@ class _Reader:
             if list_after:
                 args["after"] = list_after
             listing = self._get(stream, f"{page_id}/conversations", args)
+            updated: list[tuple[str, datetime]] = []
             reached_old = False
             for conversation in self.batch.read(listing):
                 conversation_id = _id(conversation)
                 updated_at = parse_graph_time(conversation.get("updated_time"))
-                if not conversation_id or updated_at is None or conversation_id in done:
+                if not conversation_id or updated_at is None:
                     continue
                 # Graph times have one-second resolution: an update in the cursor's own
                 # second may be new, so it is read again (ingest drops what it has).
                 if since is not None and updated_at < since:
                     reached_old = True
                     break
-                # As for comments: the target is the newest conversation update *listed*.
-                target = updated_at if target is None or updated_at > target else target
+                updated.append((conversation_id, updated_at))
+            if target is None:
+                # As for comments: the next round starts from the newest update of this
+                # round's first listing, however long the round takes.
+                target = max((at for _, at in updated), default=since)
+            for conversation_id, updated_at in updated:
+                if conversation_id in done:
+                    continue
                 if first_look:
                     self._first_messages(conversation_id)
                     continue
-                yield from self._messages(conversation_id, floor, None, save)
+                assert floor is not None
+                yield from self._messages(conversation_id, floor, None, save, updated_at)
                 done.append(conversation_id)
                 yield save()
             next_after = _next_after(listing)
@@ -367,10 +411,10 @@ class _Reader:
                 if first_look:
                     self.cursor.pop(MESSENGER_FLOOR, None)
                 else:
-                    self.cursor[MESSENGER_FLOOR] = _seconds(since if whole else floor)
-                yield self._page(stream, _seconds(target or since))
+                    self.cursor[MESSENGER_FLOOR] = _seconds(floor if paged else since)
+                yield self._page(stream, _seconds(target or _first_look_time()))
                 return
-            list_after, done, whole = next_after, [], False
+            list_after, done, paged = next_after, [], True
             yield save()
 
     def _messages(
@@ -379,15 +423,28 @@ class _Reader:
         since: datetime,
         after: str | None,
         save: Callable[..., FetchPage],
+        updated_at: datetime | None = None,
     ) -> Iterator[FetchPage]:
-        """The messages of one conversation, newest first, down to `since`."""
+        """The messages of one conversation, newest first, down to `since`.
+
+        `updated_at` is the conversation's updated_time as listed: a first page whose newest
+        message is older may be a page served again (a stale answer), so it is asked once more.
+        """
+        again = updated_at is not None and after is None
         while True:
             args: dict[str, Any] = {"fields": MESSAGE_FIELDS, "limit": MESSAGES_PAGE_SIZE}
             if after:
                 args["after"] = after
             page = self._get("messenger", f"{conversation_id}/messages", args)
+            items = self.batch.read(page)
+            times = [parse_graph_time(item.get("created_time")) for item in items]
+            newest = max((t for t in times if t is not None), default=None)
+            if again and updated_at is not None and (newest is None or newest < updated_at):
+                again = False
+                continue
+            again = False
             reached_old = False
-            for item in self.batch.read(page):
+            for item in items:
                 created = parse_graph_time(item.get("created_time"))
                 if created is not None and created < since:
                     reached_old = True  # newest first: the rest was read by earlier polls
@@ -408,6 +465,12 @@ class _Reader:
             self.batch.keep(normalise_message(item, conversation_id=conversation_id))
 
 
+def _first_look_time() -> datetime:
+    """Where a stream found empty at its first look reads from next: everything that appears
+    after it is new (the margin allows for a clock behind Graph's)."""
+    return timezone.now() - FIRST_LOOK_MARGIN
+
+
 def _position(value: Any) -> tuple[datetime | None, datetime | None, dict[str, Any]]:
     """(since, target, continuation) of a stored stream value (plain time or continuation)."""
     if isinstance(value, dict):
@@ -424,6 +487,25 @@ def _continuation(since: datetime | None, target: datetime | None, **state: Any)
     value: dict[str, Any] = {"since": _seconds(since), "target": _seconds(target or since)}
     value.update({key: item for key, item in state.items() if item})
     return value
+
+
+def _read_positions(value: Any) -> dict[str, datetime]:
+    positions = {}
+    for entry in value if isinstance(value, list) else []:
+        if isinstance(entry, list) and len(entry) == 2:
+            post_id, moment = _str(entry[0]), _cursor_time(entry[1])
+            if post_id and moment is not None:
+                positions[post_id] = moment
+    return positions
+
+
+def _keep_positions(positions: dict[str, datetime], floor: datetime) -> list[list[str]]:
+    """The positions worth keeping (past the floor, the most recent), as the cursor holds them."""
+    kept = sorted(
+        ((moment, post_id) for post_id, moment in positions.items() if moment > floor),
+        reverse=True,
+    )[:READ_POSITIONS]
+    return [[post_id, str(int(moment.timestamp()))] for moment, post_id in kept]
 
 
 def _next_after(page: dict[str, Any]) -> str | None:

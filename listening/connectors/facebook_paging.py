@@ -61,6 +61,7 @@ from listening.connectors.facebook import (
     normalise_post,
     parse_graph_time,
 )
+from listening.connectors.facebook_authors import look_up_authors
 from listening.posts import FetchPage
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ class _Reader:
         else:
             self.cursor[stream] = value
         # Items read without `from` are completed before the page is stored, never guessed.
-        self.batch.look_up_authors(self.graph)
+        look_up_authors(self.batch, self.graph)
         return self.batch.page(stream, self.cursor)
 
     def _run(self, stream: str, pages: Iterator[FetchPage]) -> Iterator[FetchPage]:

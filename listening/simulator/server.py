@@ -599,12 +599,6 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         status = 201 if request.network == "x" and request.method == "POST" else 200
         if request.method == "GET":
             data = payload.get("data")
-            hidden = state.unlisted_replies()
-            if hidden and isinstance(data, list):
-                # A network lists a post seconds after accepting it (read-after-write lag).
-                data = payload["data"] = [
-                    item for item in data if str(item.get("id")) not in hidden
-                ]
             if isinstance(data, list) and data:
                 fault = state.take_fault(request.network, request.path, ("malformed",))
                 if fault is not None:
@@ -695,12 +689,6 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             )
             kinds = [state.kind_of(network, i) for i in ids]
             return {"network": network, "ids": ids, "kinds": kinds}
-        if path == "/_sim/visibility_lag" and method == "POST":
-            seconds = float(body["seconds"])
-            if seconds < 0:
-                raise ValueError("seconds must be 0 or more")
-            state.visibility_lag = seconds
-            return {"seconds": seconds}
         if path == "/_sim/rate" and method == "POST":
             rate = float(body["per_minute"])
             if rate < 0:

@@ -529,7 +529,8 @@ class Harness:
         self.publish_share(chunk)
         self.tick(12)
         self.step(f"brand posts listed {plan.visibility_lag:g} s after they are accepted")
-        self.sim.visibility_lag(plan.visibility_lag)
+        # Every brand post of the run: more than the replies, their retries and the recovery's.
+        self.sim.visibility_lag(plan.visibility_lag, posts=10 * plan.replies + 1_000)
         self.faults["visibility_lag_s"] = plan.visibility_lag
         if plan.freeze:
             self.step("SIGSTOP of a worker between its claim and its post")

@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         import django
 
         django.setup()
-        from socialdesk.chaos.harness import Harness, Plan
+        from socialdesk.chaos.harness import Harness
+        from socialdesk.chaos.plan import Plan
 
         plan = Plan.for_size(args.posts, args.replies)
         if args.settle_timeout is not None:

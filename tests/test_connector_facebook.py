@@ -213,7 +213,8 @@ def test_comments_thread_under_their_post_and_skip_the_pages_replies(channel, rs
 def test_tagged_posts_are_kind_tag(channel, rsps):
     rsps.get(FEED, json=EMPTY)
     rsps.get(TAGGED, json=load("fb_tagged.json"))
-    quiet(rsps, CONVERSATIONS)
+    comments_url = f"{BASE}/{V}/10244455566_88001/comments"
+    quiet(rsps, CONVERSATIONS, comments_url)
 
     result = FacebookConnector().fetch(channel, {})
 
@@ -221,6 +222,9 @@ def test_tagged_posts_are_kind_tag(channel, rsps):
     assert post.kind == "tag" and post.conversation_id == "10244455566_88001"
     assert post.text == "Shout-out to Acme for the fast replacement! 🙌 Best service ever"
     assert result.new_cursor["tagged"] == ts("2026-11-23T09:10:00+00:00")
+    # Its comments are read too (customers answer the page's replies there).
+    assert params_of(calls_to(rsps, comments_url)[0])["filter"] == "stream"
+    assert result.new_cursor["tagged_comments"] == ts("2026-11-23T09:10:00+00:00")
 
 
 def test_messenger_reads_updated_conversations_until_the_cursor(channel, rsps):

@@ -20,8 +20,8 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
-FACEBOOK_COMMENTS_MISSED_AT_MOST = 5
 ZERO = (
+    "chaos_mentions_lost",
     "chaos_mentions_unsettled",
     "chaos_mentions_duplicated",
     "chaos_replies_double_posted",
@@ -59,7 +59,14 @@ def chaos_root():
 
 
 def test_nothing_is_lost_or_posted_twice_under_real_faults(chaos_root):
-    figures = run_chaos(chaos_root, "--posts", "2600", "--replies", "60", "--seed", "7")
+    # Short windows (make chaos keeps 40 s + 60 s and looks up to 45 s): the frozen worker's
+    # reply is taken over 25 s after its claim, and looked for on the network until 12 s
+    # later, still after the simulator's 10 s listing lag.
+    figures = run_chaos(
+        chaos_root,
+        *("--posts", "2600", "--replies", "60", "--seed", "7"),
+        *("--task-time-limit", "20", "--recovery-margin", "5", "--settle-schedule", "0,3,6,12"),
+    )
 
     assert figures["chaos_posts_published"] >= 2600
     assert figures["chaos_replies_requested"] == 60
@@ -78,16 +85,8 @@ def test_nothing_is_lost_or_posted_twice_under_real_faults(chaos_root):
     assert not [name for name in figures if name.endswith("_missed")]
     assert figures["chaos_settled"] == 1
     assert {name: figures[name] for name in ZERO} == dict.fromkeys(ZERO, 0)
-    # Open defect, stated here so that it cannot grow unseen: a customer's answer to the
-    # page's reply under a post that tags the page is a comment on that tagged post, and the
-    # comments stream lists /feed only, where the simulator does not show tagged posts (Graph
-    # documents the page feed as including them). Such comments are missed (50 in 20,000
-    # posts). Every other post must be stored: X, DMs, visitor posts and Messenger lose none.
-    lost = figures["chaos_mentions_lost"]
-    assert lost == figures.get("chaos_mentions_missing_stream_comments", 0)
-    assert lost <= FACEBOOK_COMMENTS_MISSED_AT_MOST
     assert (
-        figures["chaos_mentions_stored"] + figures["chaos_mentions_quarantined"] + lost
-        == (figures["chaos_posts_published"])
+        figures["chaos_mentions_stored"] + figures["chaos_mentions_quarantined"]
+        == figures["chaos_posts_published"]
     )
     assert figures["chaos_replies_posted"] + figures["chaos_replies_failed_visibly"] == 60

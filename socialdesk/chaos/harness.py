@@ -339,6 +339,7 @@ class Harness:
         (the step right after the claim) until the worker is stopped.
         """
         from cases.models import Reply
+        from cases.sending import claim_lease, settle_schedule
 
         lock = self.admin()
         lock.autocommit = False
@@ -372,8 +373,10 @@ class Harness:
         self.frozen = victim
         say(f"SIGSTOP worker {victim}: it claimed reply {reply_id} and has not posted it")
         self.faults["sigstop_worker_past_recovery"] += 1
-        window = self.stack.task_time_limit + 60
-        thaw_at = time.monotonic() + window + 45
+        # Past the claim's lease the recovery takes the reply over and looks for it on the
+        # network until its settle window ends, then posts it: thawed after that at the latest.
+        window = claim_lease().total_seconds()
+        thaw_at = time.monotonic() + window + settle_schedule()[-1].total_seconds()
         frozen_at = time.monotonic()
 
         def thaw() -> bool:

@@ -13,10 +13,10 @@ is looked up (7). Running it twice for one id, or for a reply in any other state
    waiting: nothing to do.
 2. **Fence.** Immediately before the network call the worker checks, with one conditional
    query, that the row still carries its token and that its lease (sending_started_at +
-   the task's hard time limit + 60 s, when the recovery may take over, step 8) leaves at
-   least `publish_budget()` (two HTTP timeouts) for the request. If not, it does not publish:
-   with its token still there it hands the reply back to queued (nothing was sent);
-   without it (the recovery took over) it stops.
+   the task's hard time limit + REPLY_RECOVERY_MARGIN_SECONDS, default 60 s, when the
+   recovery may take over, step 8) leaves at least `publish_budget()` (two HTTP timeouts)
+   for the request. If not, it does not publish: with its token still there it hands the
+   reply back to queued (nothing was sent); without it (the recovery took over) it stops.
 3. **Publish** through `get_connector(channel.network).publish(outbound_reply(reply))`.
 4. **Success**: sent with the network's id and sent_at; the case's first_response_at if
    unset; the channel's post counter; CaseEvent REPLY_SENT. A case that is "new" or "open"
@@ -158,8 +158,11 @@ def settle_schedule() -> tuple[timedelta, ...]:
 
 
 def claim_lease() -> timedelta:
-    """How long a claim lasts: no live worker can hold a reply longer (the hard time limit)."""
-    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    """How long a claim lasts: no live worker can hold a reply longer (the hard time limit),
+    plus a margin (REPLY_RECOVERY_MARGIN_SECONDS) before the recovery takes the reply over."""
+    return timedelta(
+        seconds=settings.CELERY_TASK_TIME_LIMIT + settings.REPLY_RECOVERY_MARGIN_SECONDS
+    )
 
 
 def publish_budget() -> timedelta:

@@ -30,6 +30,7 @@ from django.utils.dateparse import parse_datetime
 
 from alerts import liveness
 from cases.models import Reply
+from cases.sending import claim_lease
 from listening import health as listening_health
 from listening.health import ChannelHealth, check_quarantine
 from socialdesk.durations import format_duration
@@ -220,13 +221,12 @@ def _clock(value: datetime) -> str:
 def check_replies(now: datetime) -> tuple[Check, Check]:
     """(stuck, failing) from one aggregate over the replies.
 
-    Stuck: in "sending" past the recovery window (the task's hard time limit + 60 s, see
-    cases.sending) plus the grace, or queued (or confirming) past its next_attempt_at (queued_at
-    when it has none) by more than the grace. Failing: failed with its last attempt within the
-    hour.
+    Stuck: in "sending" past the recovery window (cases.sending.claim_lease) plus the grace,
+    or queued (or confirming) past its next_attempt_at (queued_at when it has none) by more
+    than the grace. Failing: failed with its last attempt within the hour.
     """
     grace = timedelta(seconds=settings.HEALTH_REPLY_STUCK_GRACE_SECONDS)
-    recovery = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    recovery = claim_lease()
     since = now - FAILED_REPLIES_WINDOW
     # Only the rows that can count: the reply_state index, not the whole table.
     candidates = Reply.objects.filter(

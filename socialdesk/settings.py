@@ -219,9 +219,16 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# The hard limit also sets when a reply left in "sending" counts as abandoned (+60 s).
+# The hard limit also sets when a reply left in "sending" counts as abandoned: that long plus
+# REPLY_RECOVERY_MARGIN_SECONDS after its send began, the recovery takes it over.
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180)
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 60, CELERY_TASK_TIME_LIMIT * 2 // 3)
+REPLY_RECOVERY_MARGIN_SECONDS = env_int("REPLY_RECOVERY_MARGIN_SECONDS", 60)
+if CELERY_TASK_TIME_LIMIT < 1 or REPLY_RECOVERY_MARGIN_SECONDS < 0:
+    raise ImproperlyConfigured(
+        "CELERY_TASK_TIME_LIMIT must be 1 or more; REPLY_RECOVERY_MARGIN_SECONDS 0 or more (a"
+        " reply is taken over from its worker only once that worker's task cannot be running)."
+    )
 # Seconds after an ambiguous send at which the sender looks for the reply on the network
 # before it may post again: the network's read-after-write lag must fit in the last one.
 REPLY_SETTLE_SCHEDULE = [float(v) for v in env_list("REPLY_SETTLE_SCHEDULE", "0,5,15,45,120,300")]

@@ -78,10 +78,6 @@ class SimulatorClient:
             body["path_contains"] = path_contains
         return self._call("POST", "/_sim/faults", body)
 
-    def visibility_lag(self, seconds: float) -> dict[str, Any]:
-        """Accept brand replies at once but leave them out of every read for `seconds`."""
-        return self._call("POST", "/_sim/visibility_lag", {"seconds": seconds})
-
     def fired(self) -> list[dict[str, Any]]:
         """The latest faults that fired, each with the client port of the request it hit."""
         return self._call("GET", "/_sim/faults")["fired"]

@@ -8,6 +8,7 @@ stored once, X must read each post once (it bills reads), a failure on page N mu
 import logging
 import time
 from datetime import timedelta
+from random import Random
 
 import pytest
 from django.urls import reverse
@@ -19,6 +20,7 @@ from listening.connectors.facebook import ACTIVITY_FIELDS
 from listening.models import Channel, ListeningRule, Mention
 from listening.polling import PollOutcome
 from listening.posts import gap, pending_streams
+from listening.simulator.state import PendingAnswer
 from tests.conftest import logged_in, make_channel
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +33,26 @@ def networks(simulator, settings, clean_cache):
     settings.X_API_BASE_URL = simulator.url
     settings.FACEBOOK_GRAPH_URL = simulator.url
     return simulator
+
+
+class SimClock:
+    """The simulator's clock, ahead of the real one by what the test moved it forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+def clock(networks, monkeypatch) -> SimClock:
+    sim_clock = SimClock()
+    monkeypatch.setattr(networks.server.state, "clock", sim_clock)
+    return sim_clock
 
 
 def x_channel() -> Channel:
@@ -401,20 +423,20 @@ def test_admin_acknowledges_only_the_gaps_it_showed(admin):
     assert channel.intake_gaps == [new_gap]  # recorded after the page was shown: kept
 
 
-def test_facebook_post_lifted_in_two_rounds_in_a_row_keeps_its_comments(networks, monkeypatch):
+def test_facebook_post_lifted_in_two_rounds_in_a_row_keeps_its_comments(
+    networks, clock, monkeypatch
+):
     """A comment lifts a post above the listing's position while the listing is paged: the
     round skips it and the next reads it. Lifted again in that next round, it is read a
     round later, still from before the first round that skipped it."""
     monkeypatch.setattr(facebook_paging, "MAX_PAGES", 1000)
     state = networks.server.state
-    offset = [0.0]
-    monkeypatch.setattr(state, "clock", lambda: time.time() + offset[0])
     graph = state.fb
     channel = fb_channel()
     published_fb(networks, "visitor_post", 1)
     assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look: sets the cursors
 
-    offset[0] += 10
+    clock.advance(10)
     (post_id,) = published_fb(networks, "visitor_post", 1)
     post = graph.posts[post_id]
 
@@ -430,13 +452,13 @@ def test_facebook_post_lifted_in_two_rounds_in_a_row_keeps_its_comments(networks
         # Before the listing's second page: the post is below it, and a comment lifts it.
         listing = path.endswith("/feed") and args["fields"] == ACTIVITY_FIELDS
         if listing and "after" in args and lifts and lifts.pop():
-            offset[0] += 10
+            clock.advance(10)
             comments.append(comment())
         return read_graph(graph_api, path, args)
 
     monkeypatch.setattr(facebook_paging, "_get", lift_while_listing)
     for _ in range(2):  # two rounds, each with more active posts than a listing page
-        offset[0] += 10
+        clock.advance(10)
         published_fb(networks, "visitor_post", 150)
         lifts.append(1)
         assert polling.poll_channel(channel.pk) == PollOutcome.OK
@@ -448,21 +470,19 @@ def test_facebook_post_lifted_in_two_rounds_in_a_row_keeps_its_comments(networks
 
 
 def test_facebook_conversation_lifted_while_the_listing_pages_keeps_its_messages(
-    networks, monkeypatch
+    networks, clock, monkeypatch
 ):
     """A message lifts a conversation above the listing's position while it is paged: the
     round skips it, and the next reads its messages down to the skipping round's start."""
     monkeypatch.setattr(facebook_paging, "MAX_PAGES", 1000)
     state = networks.server.state
-    offset = [0.0]
-    monkeypatch.setattr(state, "clock", lambda: time.time() + offset[0])
     graph = state.fb
     page = state.account("facebook", FB_PAGE)
     channel = fb_channel()
     published_fb(networks, "message", 1)
     assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look: sets the cursors
 
-    offset[0] += 10
+    clock.advance(10)
     with state.lock:
         conversation = graph._conversation(page, "999001", "Quiet Customer")
 
@@ -471,7 +491,7 @@ def test_facebook_conversation_lifted_while_the_listing_pages_keeps_its_messages
             return graph._add_message(conversation, page, "Any news?", from_page=False).id
 
     messages = [message()]
-    offset[0] += 10
+    clock.advance(10)
     published_fb(networks, "message", 400)  # from most customers: more than a listing page
     assert sum(c.updated > conversation.updated for c in graph.conversations.values()) > 100
     lifts = [1]
@@ -479,7 +499,7 @@ def test_facebook_conversation_lifted_while_the_listing_pages_keeps_its_messages
 
     def lift_while_listing(graph_api, path, args):
         if path.endswith("/conversations") and "after" in args and lifts and lifts.pop():
-            offset[0] += 10
+            clock.advance(10)
             messages.append(message())
         return read_graph(graph_api, path, args)
 
@@ -491,12 +511,10 @@ def test_facebook_conversation_lifted_while_the_listing_pages_keeps_its_messages
     assert set(messages) <= set(stored_ids(channel))
 
 
-def test_facebook_repeated_comments_page_loses_no_comment(networks, monkeypatch):
+def test_facebook_repeated_comments_page_loses_no_comment(networks, clock, monkeypatch):
     """Graph serves a post's comments page again instead of the one asked for: the newer
     comments it hides are read all the same."""
     state = networks.server.state
-    offset = [0.0]
-    monkeypatch.setattr(state, "clock", lambda: time.time() + offset[0])
     graph = state.fb
     channel = fb_channel()
     first, second = published_fb(networks, "visitor_post", 2)
@@ -507,16 +525,25 @@ def test_facebook_repeated_comments_page_loses_no_comment(networks, monkeypatch)
             post = graph.posts[post_id]
             return graph._add_comment(post, None, "Hello?", post.author).id
 
-    offset[0] += 10
-    early = [comment(first) for _ in range(3)]
+    lose_nothing_to_a_repeated_page(
+        networks, clock, channel, comment, first, second, f"/{first}/comments"
+    )
+
+
+def lose_nothing_to_a_repeated_page(networks, clock, channel, add, quiet, other, path) -> None:
+    """Items added to `quiet` before and after a poll, then the newest to `other` (the next
+    round starts after it); Graph then serves a page of `path` again: every item is stored."""
+    clock.advance(10)
+    early = [add(quiet) for _ in range(3)]
     assert polling.poll_channel(channel.pk) == PollOutcome.OK
-    offset[0] += 10
-    later = [comment(first) for _ in range(3)]
-    offset[0] += 10
-    newest = comment(second)  # the newest activity: the next round starts after it
-    networks.fault("facebook", "repeat_page", path_contains=f"/{first}/comments")
+    clock.advance(10)
+    later = [add(quiet) for _ in range(2)]
+    clock.advance(10)
+    newest = add(other)
+    networks.fault("facebook", "repeat_page", path_contains=path)
 
     for _ in range(3):
+        clock.advance(10)
         polling.poll_channel(channel.pk)
 
     assert set(early + later + [newest]) <= set(stored_ids(channel))
@@ -537,3 +564,171 @@ def test_x_streams_found_empty_read_everything_published_after(networks, monkeyp
     poll_until_drained(channel)
 
     assert set(posts) <= set(stored_ids(channel))
+
+
+def test_facebook_comment_rounds_shrink_back_to_one_listing_page(networks, clock, monkeypatch):
+    """After a round paged through more active posts than a listing page, the next rounds list
+    only what moved since: reading every post active since the floor again would keep each
+    round paged, the floor would never move up and the stream would fall ever further behind."""
+    state = networks.server.state
+    channel = fb_channel()
+    published_fb(networks, "visitor_post", 1)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look
+    for _ in range(3):  # more active posts than a listing page, over a few seconds
+        clock.advance(2)
+        published_fb(networks, "visitor_post", 50)
+    poll_until_drained(channel)  # the paged round
+    clock.advance(10)
+    (commented,) = published_fb(networks, "comment", 1)
+
+    reads = []
+    for _ in range(3):
+        before = sum(
+            n for route, n in state.requests.items() if route.endswith(("comments", "feed"))
+        )
+        clock.advance(10)
+        assert polling.poll_channel(channel.pk) == PollOutcome.OK
+        reads.append(
+            sum(n for route, n in state.requests.items() if route.endswith(("comments", "feed")))
+            - before
+        )
+
+    channel.refresh_from_db()
+    assert commented in stored_ids(channel)
+    # Feed, the activity listings of /feed and /tagged and the commented post (listed again
+    # in its own second): no post of the paged round is read again.
+    assert reads[-1] <= 5, reads
+    assert int(channel.cursor[facebook_paging.COMMENTS_FLOOR]) > int(time.time())
+
+
+def test_facebook_busy_post_is_not_read_again_from_an_old_floor(networks, clock, monkeypatch):
+    """While rounds keep paging, comments are read from an old floor; a post with many
+    comments is read from where its last read ended instead, not all of them each round."""
+    state = networks.server.state
+    graph = state.fb
+    channel = fb_channel()
+    published_fb(networks, "visitor_post", 1)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look
+    (busy,) = published_fb(networks, "visitor_post", 1)
+    post = graph.posts[busy]
+    pages: list[int] = []
+    read_graph = facebook_paging._get
+
+    def count_busy_pages(graph_api, path, args):
+        pages[-1] += path == f"{busy}/comments"
+        return read_graph(graph_api, path, args)
+
+    monkeypatch.setattr(facebook_paging, "_get", count_busy_pages)
+    expected = []
+    for _ in range(3):  # rounds that page through more posts than a listing holds
+        for _ in range(5):  # 250 comments over five seconds
+            clock.advance(1)
+            with state.lock:
+                expected += [
+                    graph._add_comment(post, None, "Any news?", post.author).id for _ in range(50)
+                ]
+        published_fb(networks, "visitor_post", 120)
+        pages.append(0)
+        poll_until_drained(channel)
+
+    assert set(expected) <= set(stored_ids(channel))
+    channel.refresh_from_db()
+    floor = int(channel.cursor[facebook_paging.COMMENTS_FLOOR])
+    assert floor < graph.comments[expected[0]].created  # the floor stayed behind: rounds paged
+    # The last round's 250 comments and the last second of the round before (Graph times are
+    # whole seconds): not all 750 since the floor.
+    assert pages[-1] <= 4, pages
+
+
+def test_facebook_repeated_messages_page_loses_no_message(networks, clock, monkeypatch):
+    """Graph serves a conversation's messages page again instead of the newest one: the
+    newer messages it hides are read all the same."""
+    state = networks.server.state
+    graph = state.fb
+    page = state.account("facebook", FB_PAGE)
+    channel = fb_channel()
+    published_fb(networks, "message", 1)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look
+    with state.lock:
+        quiet, other = (graph._conversation(page, f"99900{n}", "Customer") for n in (1, 2))
+
+    def message(conversation) -> str:
+        with state.lock:
+            return graph._add_message(conversation, page, "Any news?", from_page=False).id
+
+    lose_nothing_to_a_repeated_page(
+        networks, clock, channel, message, quiet, other, f"/{quiet.id}/messages"
+    )
+
+
+def test_facebook_streams_found_empty_read_everything_published_after(networks, monkeypatch):
+    """A stream with nothing at its first look reads, next time, everything that appeared
+    since: not one more first look (one page of posts, 25 conversations)."""
+    channel = fb_channel()
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # no visitor post, no message
+    channel.refresh_from_db()
+    assert {"feed", "comments", "messenger"} <= set(channel.cursor)
+
+    posts = published_fb(networks, "visitor_post", 150)  # more than a feed page
+    with networks.server.state.lock:
+        page = networks.server.state.account("facebook", FB_PAGE)
+        graph = networks.server.state.fb
+        messages = [
+            graph._add_message(
+                graph._conversation(page, f"99800{n}", "Customer"), page, "Hi", False
+            ).id
+            for n in range(40)  # more conversations than a first look reads
+        ]
+    poll_until_drained(channel)
+
+    assert set(posts + messages) <= set(stored_ids(channel))
+
+
+def test_facebook_answer_under_a_tagged_post_is_stored(networks, clock):
+    """A customer's post tags the page, the page replies under it and the customer answers:
+    the answer is a comment on the tagged post, a post that /feed does not list (Graph lists
+    it on /tagged), so the comments stream reads the comments of tagged posts too."""
+    graph = networks.server.state.fb
+    page = networks.server.state.account("facebook", FB_PAGE)
+    channel = fb_channel()
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look: nothing yet
+    clock.advance(10)
+    (tagged,) = published_fb(networks, "tagged", 1)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+    assert tagged in stored_ids(channel)
+
+    clock.advance(10)
+    with networks.server.state.lock:
+        ours = graph.post_comment(tagged, {"message": "Sorry to hear that, we are on it."})["id"]
+        answer = graph.answer(page, PendingAnswer("facebook", FB_PAGE, "comment", ours), Random(3))
+        post = graph.posts[tagged]
+        other = graph._add_comment(post, None, "Same problem here", ("777001", "Other Customer"))
+    clock.advance(10)
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK
+
+    stored = stored_ids(channel)
+    assert {answer, other.id} <= set(stored)
+    assert ours not in stored  # the page's own reply is not a customer's post
+
+
+def test_facebook_comments_on_more_tagged_posts_than_a_poll_reads_are_all_stored(
+    networks, clock, monkeypatch
+):
+    """Comments on tagged posts past a listing page and a poll's budget: read over several
+    polls from where the last one stopped, each once."""
+    monkeypatch.setattr(facebook_paging, "MAX_PAGES", 40)
+    graph = networks.server.state.fb
+    channel = fb_channel()
+    assert polling.poll_channel(channel.pk) == PollOutcome.OK  # first look: nothing yet
+    clock.advance(10)
+    tagged = published_fb(networks, "tagged", 150)  # more than a listing page
+    with networks.server.state.lock:
+        comments = [
+            graph._add_comment(graph.posts[post_id], None, "Any news?", ("777002", "Customer")).id
+            for post_id in tagged
+        ]
+
+    polls = poll_until_drained(channel)
+
+    assert sorted(stored_ids(channel)) == sorted(tagged + comments)
+    assert polls > 1

@@ -59,7 +59,14 @@ def chaos_root():
 
 
 def test_nothing_is_lost_or_posted_twice_under_real_faults(chaos_root):
-    figures = run_chaos(chaos_root, "--posts", "2600", "--replies", "60", "--seed", "7")
+    # Short windows (make chaos keeps 40 s + 60 s and looks up to 45 s): the frozen worker's
+    # reply is taken over 25 s after its claim, and looked for on the network until 12 s
+    # later, still after the simulator's 10 s listing lag.
+    figures = run_chaos(
+        chaos_root,
+        *("--posts", "2600", "--replies", "60", "--seed", "7"),
+        *("--task-time-limit", "20", "--recovery-margin", "5", "--settle-schedule", "0,3,6,12"),
+    )
 
     assert figures["chaos_posts_published"] >= 2600
     assert figures["chaos_replies_requested"] == 60
@@ -78,15 +85,15 @@ def test_nothing_is_lost_or_posted_twice_under_real_faults(chaos_root):
     assert not [name for name in figures if name.endswith("_missed")]
     assert figures["chaos_settled"] == 1
     assert {name: figures[name] for name in ZERO} == dict.fromkeys(ZERO, 0)
-    # Open defect, stated here so that it cannot grow unseen: under the read faults on Graph
-    # (a page served again, timeouts, 5xx, 429 and malformed answers on /feed and /comments)
-    # a few Facebook comments can still be missed (0 to 2 in this run; 7 in 10,000 posts).
-    # Every other post must be stored: X, DMs, visitor posts and Messenger lose none.
+    # Open defect, stated here so that it cannot grow unseen: when faults overlap (a frozen
+    # worker, a child killed mid-send, Graph read faults and a connection killed mid-ingest at
+    # once) a few Facebook comments can still be missed (12 and 19 in two runs of 20,000
+    # posts; none in this run when it was written). Every other stream must lose nothing.
     lost = figures["chaos_mentions_lost"]
     assert lost == figures.get("chaos_mentions_missing_stream_comments", 0)
     assert lost <= FACEBOOK_COMMENTS_MISSED_AT_MOST
     assert (
         figures["chaos_mentions_stored"] + figures["chaos_mentions_quarantined"] + lost
-        == (figures["chaos_posts_published"])
+        == figures["chaos_posts_published"]
     )
     assert figures["chaos_replies_posted"] + figures["chaos_replies_failed_visibly"] == 60

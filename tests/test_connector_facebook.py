@@ -202,10 +202,9 @@ def test_comments_thread_under_their_post_and_skip_the_pages_replies(channel, rs
     FacebookConnector().fetch(channel, result.new_cursor)
 
     listing = params_of(calls_to(rsps, FEED)[1])
-    # Listed, and its comments read, from the floor (the last round's start), not from the
-    # newest activity it listed: a post overtaken during that round is listed again.
-    assert result.new_cursor["comments"] == ts("2026-11-23T10:31:00+00:00")
-    assert listing["since"] == cursor["comments"]
+    # Listed from the newest activity of the last round's listing, its comments read from
+    # the floor (the last round's start).
+    assert listing["since"] == ts("2026-11-23T10:31:00+00:00")
     assert params_of(calls_to(rsps, late_url)[0])["since"] == cursor["comments"]
     assert result.new_cursor["feed"] == "1795000000"  # empty feed page keeps its cursor
     assert result.reads == 2 + 5 + 1  # activity listing + comments + the author look-up
@@ -214,7 +213,8 @@ def test_comments_thread_under_their_post_and_skip_the_pages_replies(channel, rs
 def test_tagged_posts_are_kind_tag(channel, rsps):
     rsps.get(FEED, json=EMPTY)
     rsps.get(TAGGED, json=load("fb_tagged.json"))
-    quiet(rsps, CONVERSATIONS)
+    comments_url = f"{BASE}/{V}/10244455566_88001/comments"
+    quiet(rsps, CONVERSATIONS, comments_url)
 
     result = FacebookConnector().fetch(channel, {})
 
@@ -222,6 +222,9 @@ def test_tagged_posts_are_kind_tag(channel, rsps):
     assert post.kind == "tag" and post.conversation_id == "10244455566_88001"
     assert post.text == "Shout-out to Acme for the fast replacement! 🙌 Best service ever"
     assert result.new_cursor["tagged"] == ts("2026-11-23T09:10:00+00:00")
+    # Its comments are read too (customers answer the page's replies there).
+    assert params_of(calls_to(rsps, comments_url)[0])["filter"] == "stream"
+    assert result.new_cursor["tagged_comments"] == ts("2026-11-23T09:10:00+00:00")
 
 
 def test_messenger_reads_updated_conversations_until_the_cursor(channel, rsps):

@@ -88,6 +88,13 @@ def test_bad_debug_value_stops_startup_naming_the_variable(tmp_path):
     assert "DEBUG='maybe' is not a boolean" in result.stderr
 
 
+def test_negative_recovery_margin_stops_startup_naming_the_variable(tmp_path):
+    result = manage(production_env(tmp_path, REPLY_RECOVERY_MARGIN_SECONDS="-5"), "check")
+
+    assert result.returncode != 0
+    assert "REPLY_RECOVERY_MARGIN_SECONDS 0 or more" in result.stderr
+
+
 def test_missing_secret_key_with_debug_off_stops_startup(tmp_path):
     result = manage(production_env(tmp_path, SECRET_KEY=None), "check")
 

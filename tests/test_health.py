@@ -325,7 +325,9 @@ def test_health_json_has_the_same_data_with_iso_times_and_seconds(admin, worker_
 def test_replies_stuck_in_sending_or_queued_past_their_time(admin, worker_alive, settings):
     settings.HEALTH_REPLY_STUCK_GRACE_SECONDS = 120
     now = timezone.now()
-    recovery = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    recovery = timedelta(
+        seconds=settings.CELERY_TASK_TIME_LIMIT + settings.REPLY_RECOVERY_MARGIN_SECONDS
+    )
     case = make_case(healthy_channel())
     # Within the recovery window plus the grace, and queued for a retry time still to come:
     make_reply(case, admin, Reply.State.SENDING, sending_started_at=now - recovery)

@@ -208,7 +208,7 @@ def test_reply_is_posted_once_when_the_worker_dies_after_publishing(
     reply.refresh_from_db()
     assert reply.state == State.SENDING
 
-    limit = settings.CELERY_TASK_TIME_LIMIT + 61
+    limit = settings.CELERY_TASK_TIME_LIMIT + settings.REPLY_RECOVERY_MARGIN_SECONDS + 1
     Reply.objects.filter(pk=reply.pk).update(
         sending_started_at=timezone.now() - timedelta(seconds=limit)
     )
@@ -224,6 +224,12 @@ def test_reply_is_posted_once_when_the_worker_dies_after_publishing(
     assert reply.state == State.SENT
     assert reply.external_id == received[0]["id"]
     assert Kind.REPLY_SENT in events(case)
+
+
+def test_a_reply_left_sending_is_taken_over_after_the_time_limit_plus_the_margin(settings):
+    settings.CELERY_TASK_TIME_LIMIT, settings.REPLY_RECOVERY_MARGIN_SECONDS = 20, 5
+
+    assert sending.claim_lease() == timedelta(seconds=25)
 
 
 def test_reply_lost_before_publishing_is_reconciled_then_sent_once(
@@ -242,7 +248,7 @@ def test_reply_lost_before_publishing_is_reconciled_then_sent_once(
             sending.send_reply(reply.pk)  # claimed, then killed before publishing
     reply.refresh_from_db()
     assert reply.state == State.SENDING
-    limit = settings.CELERY_TASK_TIME_LIMIT + 61
+    limit = settings.CELERY_TASK_TIME_LIMIT + settings.REPLY_RECOVERY_MARGIN_SECONDS + 1
     Reply.objects.filter(pk=reply.pk).update(
         sending_started_at=timezone.now() - timedelta(seconds=limit)
     )

@@ -727,7 +727,7 @@ def test_visibility_lag_lists_a_brand_reply_only_once_it_has_passed(sim):
     now = [time.time()]
     sim.state.clock.source = lambda: now[0]  # stopped: only the test moves it
     target = sim.publish("x", 1, kind="mention")[0]
-    sim.visibility_lag(10)
+    sim.fault("any", "visibility_lag", count=100, seconds=10)  # a standing lag
     posted = x_client(sim).create_tweet(text="On it", in_reply_to_tweet_id=target, user_auth=False)
     reply_id = posted.data["id"]
     assert [r["id"] for r in sim.replies("x")] == [reply_id]  # accepted at once
@@ -741,7 +741,11 @@ def test_visibility_lag_lists_a_brand_reply_only_once_it_has_passed(sim):
     assert listed() == []
     now[0] += 2
     assert listed() == [reply_id]
-    refused = requests.post(f"{sim.url}/_sim/visibility_lag", json={"seconds": -1}, timeout=5)
+    refused = requests.post(
+        f"{sim.url}/_sim/faults",
+        json={"network": "x", "fault": "visibility_lag", "seconds": -1},
+        timeout=5,
+    )
     assert refused.status_code == 400
 
 

@@ -12,28 +12,38 @@ backlog is read a continuation (a dict) with "since" (the time the backlog start
 
 * "feed", "tagged": + "after", the cursor of the next page of the edge.
 * "comments": every post of /feed active since "since" (listed by updated_time, paged), and
-  every comment on each created since then, each comments edge paged to its end in
-  chronological order, so a busy post's newest comments are read too. + "list_after" (the
-  listing page being worked through), "done" (its posts finished), "post" and
-  "comments_after" (the post being read and where), "floor" (comments are read from there:
+  every comment on each created since the floor, each comments edge paged to its end in
+  chronological order, so a busy post's newest comments are read too. "target" is the newest
+  activity of the round's first listing page, whatever moves later is listed again next round.
+  + "list_after" (the listing page being worked through), "done" (its posts finished), "post"
+  and "comments_after" (the post being read and where), "floor" (comments are read from there:
   the start of the previous round, kept between rounds as "comments_floor"; after a round
-  whose listing took more than one page, the floor it used, since it may have skipped a
-  lifted post).
+  whose listing took more than one page ("paged"), the floor it used, since it may have
+  skipped a lifted post). "comments_read" keeps where busy posts were read to, so that an
+  old floor does not mean reading their many comments again.
+* "tagged_comments": the same for the posts of /tagged (posts tagging the page, where a customer
+  answers the page's reply under them), with its own "tagged_comments_floor" and
+  "tagged_comments_read". Graph documents the page feed as including posts that tag the page,
+  but lists them apart on /tagged; reading both edges reads them whatever /feed shows (a post
+  listed by both is read twice, and ingest drops the repeats).
 * "messenger": conversations updated since "since" (most recent first, paged), then their
   messages newest first down to "floor" (kept between rounds as "messenger_floor", as for
-  comments). + "list_after", "done", "conversation", "messages_after".
+  comments). + "list_after", "done", "paged", "conversation", "messages_after".
 
 A stale `after` Graph refuses restarts that edge from its first page; ingest drops what it
-already has. Without a cursor a stream reads one page (a first look), then follows from there.
+already has. Without a cursor a stream reads one page (a first look), then follows from there;
+a stream found empty then reads everything that appears after its first look.
 """
 
 import logging
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 import facebook
+from django.utils import timezone
 
 from listening.connectors.errors import PermanentError
 from listening.connectors.facebook import (
@@ -57,6 +67,7 @@ from listening.connectors.facebook import (
     normalise_post,
     parse_graph_time,
 )
+from listening.connectors.facebook_authors import look_up_authors
 from listening.posts import FetchPage
 
 if TYPE_CHECKING:
@@ -66,10 +77,15 @@ log = logging.getLogger(__name__)
 
 # Graph requests per stream and poll. A bigger backlog continues at the next poll.
 MAX_PAGES = 100
-# Cursor key: where the last round of the comments stream started (see `_comments`).
-COMMENTS_FLOOR = "comments_floor"
-# Cursor key: the same for the messenger stream (messages are read down to it).
-MESSENGER_FLOOR = "messenger_floor"
+# Cursor keys beside a round stream's own ("comments", "tagged_comments", "messenger"):
+# "<stream>_floor", where its items are read down to (see `_Reader._end`), and for comments
+# "<stream>_read", [post id, unix seconds] of busy posts, each read to that moment, so that a
+# round reading from an old floor does not read their many comments again (READ_POSITIONS).
+FLOOR, READ = "{}_floor", "{}_read"
+COMMENTS_FLOOR = FLOOR.format("comments")
+READ_POSITIONS = 50
+# A stream found empty at its first look reads everything since this long before it next time.
+FIRST_LOOK_MARGIN = timedelta(hours=1)
 
 
 def fetch_pages(
@@ -79,8 +95,9 @@ def fetch_pages(
     page_id = str(channel.external_account_id)
     reader = _Reader(channel, graph, _Batch(own_id=page_id), dict(cursor))
     yield from reader.posts("feed", f"{page_id}/feed", POST_FIELDS, "visitor_post")
-    yield from reader.comments(page_id)
+    yield from reader.comments("comments", f"{page_id}/feed")
     yield from reader.posts("tagged", f"{page_id}/tagged", TAGGED_FIELDS, "tag")
+    yield from reader.comments("tagged_comments", f"{page_id}/tagged")
     yield from reader.messenger(page_id)
 
 
@@ -126,7 +143,7 @@ class _Reader:
         else:
             self.cursor[stream] = value
         # Items read without `from` are completed before the page is stored, never guessed.
-        self.batch.look_up_authors(self.graph)
+        look_up_authors(self.batch, self.graph)
         return self.batch.page(stream, self.cursor)
 
     def _run(self, stream: str, pages: Iterator[FetchPage]) -> Iterator[FetchPage]:
@@ -161,90 +178,90 @@ class _Reader:
                 self.batch.keep(normalise_post(item, kind=kind))
             after = _next_after(page)
             if first_look or not after:
-                yield self._page(stream, _seconds(target or since))
+                yield self._page(stream, _seconds(target or since or _first_look_time()))
                 return
             yield self._page(stream, _continuation(since, target, after=after))
 
     # ---- comments ------------------------------------------------------------------------
 
-    def comments(self, page_id: str) -> Iterator[FetchPage]:
-        return self._run("comments", self._comments(page_id))
+    def comments(self, stream: str, listing_path: str) -> Iterator[FetchPage]:
+        """Comments on the posts one edge lists ("comments": /feed; "tagged_comments": /tagged,
+        where a customer answers the page's reply under a post that tagged it)."""
+        return self._run(stream, self._comments(stream, listing_path))
 
-    def _comments(self, page_id: str) -> Iterator[FetchPage]:
-        stream = "comments"
-        since, target, state = _position(self.cursor.get(stream))
+    def _comments(self, stream: str, listing_path: str) -> Iterator[FetchPage]:
+        round_ = _Round.resume(stream, self.cursor)
+        since = round_.since
         if since is None:
-            yield from self._first_comments(page_id)
+            yield from self._first_comments(stream, listing_path)
             return
-        list_after = _str(state.get("list_after")) or None
-        done = [_str(p) for p in state.get("done") or [] if _str(p)]
-        current = _str(state.get("post")) or None
-        current_after = _str(state.get("comments_after")) or None
-        # Comments are read from the previous round's start (the floor), not from `since`: a
-        # post that new activity lifted above the listing's position during that round was
-        # skipped by it, and its comments from then are read now (ingest drops repeats).
-        floor = _cursor_time(state.get("floor") if state else self.cursor.get(COMMENTS_FLOOR))
-        floor = floor if floor is not None and floor < since else since
-        # Only a round whose listing was one request saw every active post: a paged one can
-        # have skipped a post lifted meanwhile, and that post may be lifted again (and
-        # skipped) next round too. The floor moves up only after a round that skipped none.
-        whole = not state
+        # Comments are read from the floor, not from `since`: a post lifted above the listing's
+        # position during a paged round was skipped by it, and its comments since then are
+        # read now (ingest drops repeats). The floor is the previous round's start, or older
+        # while rounds keep paging: a post skipped by one may be lifted (and skipped) again.
+        floor = round_.floor or since
+        read_key = READ.format(stream)
+        read_to = _read_positions(self.cursor.get(read_key))
 
-        def save(**extra: Any) -> FetchPage:
-            return self._page(
-                stream,
-                _continuation(
-                    since, target, list_after=list_after, done=done, floor=_seconds(floor), **extra
-                ),
-            )
+        def read(
+            post_id: str, after: str | None, activity: datetime | None = None
+        ) -> Iterator[FetchPage]:
+            start = max(floor, read_to.get(post_id, floor))
+            newest, pages = yield from self._post_comments(round_, post_id, start, after, activity)
+            if pages > 1 or post_id in read_to:
+                read_to[post_id] = max(start, newest or start)
+                self.cursor[read_key] = _keep_positions(read_to, floor)
 
+        current = _str(round_.state.get("post")) or None
         if current:  # a post left half read by the last poll: finish it first
-            yield from self._post_comments(current, floor, current_after, save)
-            done.append(current)
-            yield save()
+            yield from read(current, _str(round_.state.get("comments_after")) or None)
+            round_.done.append(current)
+            yield self._save(round_)
         while True:
-            # Listed from the floor too: a post lifted above the listing's position during a
-            # paged round may have been overtaken by later activity, so its own activity can lie
-            # below this round's `since`; listing from `since` would never show it again.
             args: dict[str, Any] = {
                 "fields": ACTIVITY_FIELDS,
                 "limit": PAGE_SIZE,
-                "since": int(floor.timestamp()),
+                "since": int(since.timestamp()),
             }
-            if list_after:
-                args["after"] = list_after
-            listing = self._get(stream, f"{page_id}/feed", args)
+            if round_.list_after:
+                args["after"] = round_.list_after
+            listing = self._get(stream, listing_path, args)
+            active = []
             for post in self.batch.read(listing):
                 post_id = _id(post)
                 activity = parse_graph_time(post.get("updated_time") or post.get("created_time"))
-                if not post_id or activity is None or activity < floor or post_id in done:
+                if post_id and activity is not None and activity >= since:
+                    active.append((post_id, activity, parse_graph_time(post.get("created_time"))))
+            if round_.target is None:
+                # The next round starts from the newest activity of this round's first listing,
+                # however long the round takes: whatever moves after it (a post lifted past the
+                # listing's position, a post read here and commented again) is listed again.
+                round_.target = max((activity for _, activity, _ in active), default=since)
+            for post_id, activity, created in active:
+                if post_id in round_.done:
                     continue
-                # The target is the newest activity *listed*, not the newest comment read: a
-                # comment landing on another post meanwhile stays after it.
-                target = activity if target is None or activity > target else target
                 # A post whose updated_time is its created_time has had no comment yet.
-                created = parse_graph_time(post.get("created_time"))
                 commented = activity if created is None or activity > created else None
-                yield from self._post_comments(post_id, floor, None, save, commented)
-                done.append(post_id)
-                yield save()
+                yield from read(post_id, None, commented)
+                round_.done.append(post_id)
+                yield self._save(round_)
             next_after = _next_after(listing)
             if not next_after:
-                self.cursor[COMMENTS_FLOOR] = _seconds(since if whole else floor)
-                yield self._page(stream, _seconds(target or since))
+                yield self._end(round_)
                 return
-            list_after, done, whole = next_after, [], False
-            yield save()
+            round_.next_listing_page(next_after)
+            yield self._save(round_)
 
     def _post_comments(
         self,
+        round_: "_Round",
         post_id: str,
         since: datetime,
         after: str | None,
-        save: Callable[..., FetchPage],
         activity: datetime | None = None,
-    ) -> Iterator[FetchPage]:
-        """Every comment on `post_id` created since `since`, oldest first, to the end.
+    ) -> Generator[FetchPage, None, tuple[datetime | None, int]]:
+        """Every comment on `post_id` created since `since`, oldest first, to the end; returns
+        the newest comment's time and the number of requests.
 
         `activity` is the post's updated_time as listed: comments that end before it may be a
         page served again (a stale answer, not the page asked for), so the edge is read once
@@ -252,6 +269,7 @@ class _Reader:
         """
         newest: datetime | None = None
         again = activity is not None and activity >= since
+        pages = 0
         while True:
             args: dict[str, Any] = {
                 "fields": COMMENT_FIELDS,
@@ -262,23 +280,24 @@ class _Reader:
             }
             if after:
                 args["after"] = after
-            page = self._get("comments", f"{post_id}/comments", args)
+            page = self._get(round_.stream, f"{post_id}/comments", args)
+            pages += 1
             for item in self.batch.read(page):
                 newest = _later(newest, item.get("created_time"))
                 self.batch.keep(normalise_comment(item, post_id=post_id))
             after = _next_after(page)
             if after:
-                yield save(post=post_id, comments_after=after)
+                yield self._save(round_, post=post_id, comments_after=after)
                 continue
             if again and activity is not None and (newest is None or newest < activity):
                 again, after = False, None
                 continue
-            return
+            return newest, pages
 
-    def _first_comments(self, page_id: str) -> Iterator[FetchPage]:
+    def _first_comments(self, stream: str, listing_path: str) -> Iterator[FetchPage]:
         """No cursor yet: the newest comments of the most recently active posts, one page each."""
         listing = self._get(
-            "comments", f"{page_id}/feed", {"fields": ACTIVITY_FIELDS, "limit": RECENT_POSTS}
+            stream, listing_path, {"fields": ACTIVITY_FIELDS, "limit": RECENT_POSTS}
         )
         target = None
         for post in self.batch.read(listing):
@@ -293,11 +312,11 @@ class _Reader:
                 "order": "reverse_chronological",
                 "limit": PAGE_SIZE,
             }
-            page = self._get("comments", f"{post_id}/comments", args)
+            page = self._get(stream, f"{post_id}/comments", args)
             for item in self.batch.read(page):
                 self.batch.keep(normalise_comment(item, post_id=post_id))
-        self.cursor.pop(COMMENTS_FLOOR, None)
-        yield self._page("comments", _seconds(target))
+        self.cursor.pop(FLOOR.format(stream), None)
+        yield self._page(stream, _seconds(target or _first_look_time()))
 
     # ---- messenger -----------------------------------------------------------------------
 
@@ -308,31 +327,18 @@ class _Reader:
         # Graph has no `since` on conversations: they come most recently updated first, and
         # the listing stops at the first one not updated since the cursor.
         stream = "messenger"
-        since, target, state = _position(self.cursor.get(stream))
+        round_ = _Round.resume(stream, self.cursor)
+        since = round_.since
         first_look = since is None
-        list_after = _str(state.get("list_after")) or None
-        done = [_str(c) for c in state.get("done") or [] if _str(c)]
-        current = _str(state.get("conversation")) or None
-        current_after = _str(state.get("messages_after")) or None
         # As for comments: a conversation lifted above the listing's position while it is
         # paged is skipped by that round, so messages are read down to the floor (the start
         # of the previous round, or older while rounds keep needing more than one page).
-        floor = _cursor_time(state.get("floor") if state else self.cursor.get(MESSENGER_FLOOR))
-        floor = floor if floor is not None and since is not None and floor < since else since
-        whole = not state
-
-        def save(**extra: Any) -> FetchPage:
-            return self._page(
-                stream,
-                _continuation(
-                    since, target, list_after=list_after, done=done, floor=_seconds(floor), **extra
-                ),
-            )
-
-        if current and floor is not None:
-            yield from self._messages(current, floor, current_after, save)
-            done.append(current)
-            yield save()
+        current = _str(round_.state.get("conversation")) or None
+        if current and round_.floor is not None:
+            after = _str(round_.state.get("messages_after")) or None
+            yield from self._messages(round_, current, after)
+            round_.done.append(current)
+            yield self._save(round_)
         limit = RECENT_CONVERSATIONS if first_look else PAGE_SIZE
         while True:
             args: dict[str, Any] = {
@@ -340,63 +346,83 @@ class _Reader:
                 "fields": CONVERSATION_FIELDS,
                 "limit": limit,
             }
-            if list_after:
-                args["after"] = list_after
+            if round_.list_after:
+                args["after"] = round_.list_after
             listing = self._get(stream, f"{page_id}/conversations", args)
+            updated: list[tuple[str, datetime]] = []
             reached_old = False
             for conversation in self.batch.read(listing):
                 conversation_id = _id(conversation)
                 updated_at = parse_graph_time(conversation.get("updated_time"))
-                if not conversation_id or updated_at is None or conversation_id in done:
+                if not conversation_id or updated_at is None:
                     continue
                 # Graph times have one-second resolution: an update in the cursor's own
                 # second may be new, so it is read again (ingest drops what it has).
                 if since is not None and updated_at < since:
                     reached_old = True
                     break
-                # As for comments: the target is the newest conversation update *listed*.
-                target = updated_at if target is None or updated_at > target else target
+                updated.append((conversation_id, updated_at))
+            if round_.target is None:
+                # As for comments: the next round starts from the newest update of this
+                # round's first listing, however long the round takes.
+                round_.target = max((at for _, at in updated), default=since)
+            for conversation_id, updated_at in updated:
+                if conversation_id in round_.done:
+                    continue
                 if first_look:
                     self._first_messages(conversation_id)
                     continue
-                yield from self._messages(conversation_id, floor, None, save)
-                done.append(conversation_id)
-                yield save()
+                yield from self._messages(round_, conversation_id, None, updated_at)
+                round_.done.append(conversation_id)
+                yield self._save(round_)
             next_after = _next_after(listing)
-            if first_look or reached_old or not next_after:
-                if first_look:
-                    self.cursor.pop(MESSENGER_FLOOR, None)
-                else:
-                    self.cursor[MESSENGER_FLOOR] = _seconds(since if whole else floor)
-                yield self._page(stream, _seconds(target or since))
+            if first_look:
+                self.cursor.pop(FLOOR.format(stream), None)
+                yield self._page(stream, _seconds(round_.target or _first_look_time()))
                 return
-            list_after, done, whole = next_after, [], False
-            yield save()
+            if reached_old or not next_after:
+                yield self._end(round_)
+                return
+            round_.next_listing_page(next_after)
+            yield self._save(round_)
 
     def _messages(
         self,
+        round_: "_Round",
         conversation_id: str,
-        since: datetime,
         after: str | None,
-        save: Callable[..., FetchPage],
+        updated_at: datetime | None = None,
     ) -> Iterator[FetchPage]:
-        """The messages of one conversation, newest first, down to `since`."""
+        """The messages of one conversation, newest first, down to the round's floor.
+
+        `updated_at` is the conversation's updated_time as listed: a first page whose newest
+        message is older may be a page served again (a stale answer), so it is asked once more.
+        """
+        assert round_.floor is not None
+        again = updated_at is not None and after is None
         while True:
             args: dict[str, Any] = {"fields": MESSAGE_FIELDS, "limit": MESSAGES_PAGE_SIZE}
             if after:
                 args["after"] = after
             page = self._get("messenger", f"{conversation_id}/messages", args)
+            items = self.batch.read(page)
+            times = [parse_graph_time(item.get("created_time")) for item in items]
+            newest = max((t for t in times if t is not None), default=None)
+            if again and updated_at is not None and (newest is None or newest < updated_at):
+                again = False
+                continue
+            again = False
             reached_old = False
-            for item in self.batch.read(page):
+            for item in items:
                 created = parse_graph_time(item.get("created_time"))
-                if created is not None and created < since:
+                if created is not None and created < round_.floor:
                     reached_old = True  # newest first: the rest was read by earlier polls
                     continue
                 self.batch.keep(normalise_message(item, conversation_id=conversation_id))
             after = _next_after(page)
             if reached_old or not after:
                 return
-            yield save(conversation=conversation_id, messages_after=after)
+            yield self._save(round_, conversation=conversation_id, messages_after=after)
 
     def _first_messages(self, conversation_id: str) -> None:
         page = self._get(
@@ -406,6 +432,71 @@ class _Reader:
         )
         for item in self.batch.read(page):
             self.batch.keep(normalise_message(item, conversation_id=conversation_id))
+
+    # ---- rounds --------------------------------------------------------------------------
+
+    def _save(self, round_: "_Round", **extra: Any) -> FetchPage:
+        """The page read so far, with the round's continuation (and where an item stands)."""
+        return self._page(round_.stream, round_.continuation(**extra))
+
+    def _end(self, round_: "_Round") -> FetchPage:
+        """The round is over: the next lists from its target and reads down to the floor it
+        leaves (only a round whose listing was one page saw every item active since `since`)."""
+        floor = round_.floor if round_.paged else round_.since
+        self.cursor[FLOOR.format(round_.stream)] = _seconds(floor)
+        return self._page(round_.stream, _seconds(round_.target))
+
+
+@dataclass
+class _Round:
+    """Where a comments or messenger round stands: its listing (paged from its first page),
+    the items of the listing page already read, and the floor their items are read down to.
+    Stored as the stream's continuation between polls (see the module docstring)."""
+
+    stream: str
+    since: datetime | None
+    target: datetime | None
+    floor: datetime | None
+    state: dict[str, Any]
+    list_after: str | None = None
+    done: list[str] = field(default_factory=list)
+    paged: bool = False
+
+    @classmethod
+    def resume(cls, stream: str, cursor: dict[str, Any]) -> "_Round":
+        since, target, state = _position(cursor.get(stream))
+        floor = _cursor_time(state.get("floor") if state else cursor.get(FLOOR.format(stream)))
+        floor = floor if floor is not None and since is not None and floor < since else since
+        return cls(
+            stream,
+            since,
+            target,
+            floor,
+            state,
+            list_after=_str(state.get("list_after")) or None,
+            done=[_str(item) for item in state.get("done") or [] if _str(item)],
+            paged=bool(state.get("paged")),
+        )
+
+    def continuation(self, **extra: Any) -> dict[str, Any]:
+        return _continuation(
+            self.since,
+            self.target,
+            list_after=self.list_after,
+            done=self.done,
+            floor=_seconds(self.floor),
+            paged=int(self.paged),
+            **extra,
+        )
+
+    def next_listing_page(self, after: str) -> None:
+        self.list_after, self.done, self.paged = after, [], True
+
+
+def _first_look_time() -> datetime:
+    """Where a stream found empty at its first look reads from next: everything that appears
+    after it is new (the margin allows for a clock behind Graph's)."""
+    return timezone.now() - FIRST_LOOK_MARGIN
 
 
 def _position(value: Any) -> tuple[datetime | None, datetime | None, dict[str, Any]]:
@@ -424,6 +515,25 @@ def _continuation(since: datetime | None, target: datetime | None, **state: Any)
     value: dict[str, Any] = {"since": _seconds(since), "target": _seconds(target or since)}
     value.update({key: item for key, item in state.items() if item})
     return value
+
+
+def _read_positions(value: Any) -> dict[str, datetime]:
+    positions = {}
+    for entry in value if isinstance(value, list) else []:
+        if isinstance(entry, list) and len(entry) == 2:
+            post_id, moment = _str(entry[0]), _cursor_time(entry[1])
+            if post_id and moment is not None:
+                positions[post_id] = moment
+    return positions
+
+
+def _keep_positions(positions: dict[str, datetime], floor: datetime) -> list[list[str]]:
+    """The positions worth keeping (past the floor, the most recent), as the cursor holds them."""
+    kept = sorted(
+        ((moment, post_id) for post_id, moment in positions.items() if moment > floor),
+        reverse=True,
+    )[:READ_POSITIONS]
+    return [[post_id, str(int(moment.timestamp()))] for moment, post_id in kept]
 
 
 def _next_after(page: dict[str, Any]) -> str | None:

@@ -7,8 +7,6 @@ append-only or sorted lists, so paging is a bisect and a slice; cursors are opaq
 """
 
 import base64
-import binascii
-import json
 import random
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
@@ -18,7 +16,17 @@ from urllib.parse import urlencode
 
 from listening.simulator import traffic
 from listening.simulator.generator import Draft, TrafficGenerator
-from listening.simulator.state import Account, ApiError, PendingAnswer
+from listening.simulator.graph_params import (
+    decode_cursor,
+    encode_cursor,
+    graph_error,
+    json_field,
+    no_such_object,
+    page_limit,
+    requested_fields,
+    time_param,
+)
+from listening.simulator.state import Account, PendingAnswer
 
 if TYPE_CHECKING:
     from listening.simulator.state import SimState
@@ -84,87 +92,6 @@ class FBMessage:
 def iso_graph(ts: float) -> str:
     """Graph's timestamp format: 2026-11-23T10:15:00+0000."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
-
-
-def graph_error(
-    status: int, message: str, code: int, subcode: int | None = None, kind: str = "OAuthException"
-) -> ApiError:
-    error: dict[str, Any] = {"message": message, "type": kind, "code": code}
-    if subcode is not None:
-        error["error_subcode"] = subcode
-    error["fbtrace_id"] = base64.b32encode(f"{code}{subcode}{message}"[:10].encode()).decode()[:11]
-    return ApiError(status, {"error": error})
-
-
-def no_such_object(object_id: str) -> ApiError:
-    return graph_error(
-        400,
-        f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be "
-        "loaded due to missing permissions, or does not support this operation.",
-        100,
-        33,
-        "GraphMethodException",
-    )
-
-
-def encode_cursor(*parts: float | int) -> str:
-    raw = ":".join(repr(p) if isinstance(p, float) else str(p) for p in parts)
-    return base64.urlsafe_b64encode(f"QVF{raw}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> list[float]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("QVF"):
-            raise ValueError(cursor)
-        return [float(p) for p in raw[3:].split(":")]
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise graph_error(
-            400, "(#100) The after/before cursor is invalid", 100, kind="OAuthException"
-        ) from None
-
-
-def _limit(params: dict[str, str]) -> int:
-    raw = params.get("limit", "25")
-    try:
-        return max(1, min(100, int(raw)))
-    except ValueError:
-        raise graph_error(400, f"(#100) Param limit must be a number, got {raw!r}", 100) from None
-
-
-def _since(params: dict[str, str], name: str) -> float | None:
-    raw = params.get(name)
-    if not raw:
-        return None
-    if raw.lstrip("-").isdigit():
-        return float(raw)
-    try:
-        return datetime.fromisoformat(
-            raw.replace("Z", "+00:00").replace("+0000", "+00:00")
-        ).timestamp()
-    except ValueError:
-        raise graph_error(400, f"(#100) Param {name} must be a unix timestamp", 100) from None
-
-
-def _fields(params: dict[str, str], default: tuple[str, ...]) -> set[str]:
-    raw = params.get("fields")
-    if not raw:
-        return set(default)
-    names: set[str] = set()
-    depth = 0
-    current = ""
-    for char in raw:
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            names.add(current.strip())
-            current = ""
-        elif depth == 0:
-            current += char
-    names.add(current.strip())
-    return {n.split(".")[0] for n in names if n} | {"id"}
 
 
 def _person(author: tuple[str, str]) -> dict[str, str]:
@@ -466,14 +393,16 @@ class GraphNetwork(TrafficGenerator):
             account = self.state.accounts[("facebook", object_id)]
             return {"id": object_id, "name": account.name}
         if object_id in self.posts:
-            return self.post_json(self.posts[object_id], _fields(params, POST_DEFAULT_FIELDS))
+            return self.post_json(
+                self.posts[object_id], requested_fields(params, POST_DEFAULT_FIELDS)
+            )
         if object_id in self.comments:
             return self.comment_json(
-                self.comments[object_id], _fields(params, COMMENT_DEFAULT_FIELDS)
+                self.comments[object_id], requested_fields(params, COMMENT_DEFAULT_FIELDS)
             )
         if object_id in self.messages:
             return self.message_json(
-                self.messages[object_id], _fields(params, MESSAGE_DEFAULT_FIELDS)
+                self.messages[object_id], requested_fields(params, MESSAGE_DEFAULT_FIELDS)
             )
         raise no_such_object(object_id)
 
@@ -507,9 +436,9 @@ class GraphNetwork(TrafficGenerator):
         self.page(page_id)
         params = ctx["params"]
         index = self.tagged[page_id] if edge == "tagged" else self.feed[page_id]
-        limit = _limit(params)
-        since = _since(params, "since")
-        until = _since(params, "until")
+        limit = page_limit(params)
+        since = time_param(params, "since")
+        until = time_param(params, "until")
         lo = bisect_left(index, (since, -1)) if since is not None else 0
         hi = len(index)
         if until is not None:
@@ -517,7 +446,7 @@ class GraphNetwork(TrafficGenerator):
         if params.get("after"):
             updated, seq = decode_cursor(params["after"])[:2]
             hi = min(hi, bisect_left(index, (updated, int(seq))))
-        fields = _fields(params, POST_DEFAULT_FIELDS)
+        fields = requested_fields(params, POST_DEFAULT_FIELDS)
         data: list[dict[str, Any]] = []
         keys: list[tuple[float, int]] = []
         pos = hi - 1
@@ -549,11 +478,11 @@ class GraphNetwork(TrafficGenerator):
         else:
             raise no_such_object(object_id)
         ids = self.state.listed_only(ids)  # the page's newest replies may lag (visibility_lag)
-        limit = _limit(params)
-        since = _since(params, "since")
-        until = _since(params, "until")
+        limit = page_limit(params)
+        since = time_param(params, "since")
+        until = time_param(params, "until")
         reverse = params.get("order") == "reverse_chronological"
-        fields = _fields(params, COMMENT_DEFAULT_FIELDS)
+        fields = requested_fields(params, COMMENT_DEFAULT_FIELDS)
 
         def created(comment_id: str) -> float:
             return self.comments[comment_id].created
@@ -585,8 +514,8 @@ class GraphNetwork(TrafficGenerator):
         params = ctx["params"]
         if params.get("platform", "messenger") != "messenger":
             return {"data": []}
-        fields = _fields(params, CONVERSATION_DEFAULT_FIELDS)
-        limit = _limit(params)
+        fields = requested_fields(params, CONVERSATION_DEFAULT_FIELDS)
+        limit = page_limit(params)
         # Conversations are few next to posts; sorting them per request stays cheap.
         ordered = sorted(
             (
@@ -628,8 +557,8 @@ class GraphNetwork(TrafficGenerator):
         if conversation is None:
             raise no_such_object(conversation_id)
         params = ctx["params"]
-        fields = _fields(params, MESSAGE_DEFAULT_FIELDS)
-        limit = _limit(params)
+        fields = requested_fields(params, MESSAGE_DEFAULT_FIELDS)
+        limit = page_limit(params)
         ids = self.state.listed_only(conversation.messages)
         hi = len(ids)
         if params.get("after"):
@@ -683,8 +612,8 @@ class GraphNetwork(TrafficGenerator):
     def post_message(self, page_id: str, form: dict[str, Any]) -> dict[str, Any]:
         """A private reply to a comment, or a Messenger message to a person (PSID)."""
         page = self.page(page_id)
-        recipient = _json_field(form, "recipient")
-        message = _json_field(form, "message")
+        recipient = json_field(form, "recipient")
+        message = json_field(form, "message")
         text = message.get("text") if isinstance(message, dict) else None
         if not isinstance(recipient, dict) or not recipient:
             raise graph_error(400, "(#100) param recipient must be non-empty.", 100)
@@ -751,14 +680,3 @@ class GraphNetwork(TrafficGenerator):
 
 def _email_person(person: tuple[str, str]) -> dict[str, str]:
     return {"name": person[1], "email": f"{person[0]}@facebook.com", "id": person[0]}
-
-
-def _json_field(form: dict[str, Any], name: str) -> Any:
-    """A form field that carries JSON (facebook-sdk sends nested values as JSON strings)."""
-    value = form.get(name)
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise graph_error(400, f"(#100) param {name} must be JSON", 100) from None
-    return value

@@ -8,7 +8,6 @@ happen with the lock released.
 
 import json
 import logging
-import math
 import re
 import threading
 from collections.abc import Callable
@@ -17,8 +16,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from listening.simulator.oauth import DEFAULT_CLIENT_ID, TOKEN_PATH
-from listening.simulator.state import MALFORMED_VARIANTS, Account, ApiError, Fault, SimState
+from listening.simulator.control_api import control_answer
+from listening.simulator.fault_answers import (
+    auth_error,
+    corrupt,
+    graph_server_error,
+    rate_limit_error,
+    x_error,
+)
+from listening.simulator.oauth import TOKEN_PATH
+from listening.simulator.state import Account, ApiError, SimState
 
 log = logging.getLogger("listening.simulator")
 
@@ -182,106 +189,6 @@ def _match_route(
         if found and route_method == method:
             return found, name, handler
     return None
-
-
-def x_error(status: int, title: str, detail: str | None = None) -> ApiError:
-    return ApiError(
-        status, {"title": title, "detail": detail or title, "type": "about:blank", "status": status}
-    )
-
-
-def graph_server_error(status: int) -> ApiError:
-    return ApiError(
-        status,
-        {
-            "error": {
-                "message": "An unexpected error has occurred. Please retry your request later.",
-                "type": "OAuthException",
-                "is_transient": True,
-                "code": 2,
-                "fbtrace_id": "AsimFaultTrace",
-            }
-        },
-    )
-
-
-def auth_error(network: str, status: int | None = None) -> ApiError:
-    if network == "x":
-        return x_error(401, "Unauthorized")
-    return ApiError(
-        status or 400,
-        {
-            "error": {
-                "message": "Error validating access token: The session has been invalidated "
-                "because the user changed their password or Facebook has changed the session "
-                "for security reasons.",
-                "type": "OAuthException",
-                "code": 190,
-                "error_subcode": 460,
-                "fbtrace_id": "AsimRevokedTrace",
-            }
-        },
-    )
-
-
-def rate_limit_error(state: SimState, network: str, fault: Fault, page_id: str) -> ApiError:
-    reset_in = int(fault.options.get("reset_in", 60))
-    if network == "x":
-        error = x_error(429, "Too Many Requests")
-        error.headers = {
-            "x-rate-limit-limit": "450",
-            "x-rate-limit-remaining": "0",
-            "x-rate-limit-reset": str(int(state.now()) + reset_in),
-        }
-        return error
-    code = int(fault.options.get("code", 32))
-    messages = {
-        4: "(#4) Application request limit reached",
-        17: "(#17) User request limit reached",
-        32: "(#32) Page request limit reached",
-        613: "(#613) Calls to this api have exceeded the rate limit.",
-    }
-    error = ApiError(
-        403 if code in (32, 613) else 400,
-        {
-            "error": {
-                "message": messages.get(code, f"(#{code}) Rate limit reached"),
-                "type": "OAuthException",
-                "is_transient": True,
-                "code": code,
-                "fbtrace_id": "AsimRateTrace",
-            }
-        },
-    )
-    minutes = max(1, math.ceil(reset_in / 60))
-    usage = {"call_count": 100, "total_cputime": 100, "total_time": 100}
-    if code in (4, 17):
-        error.headers = {"x-app-usage": json.dumps(usage)}
-    error.headers["x-business-use-case-usage"] = json.dumps(
-        {page_id or "0": [{"type": "pages", **usage, "estimated_time_to_regain_access": minutes}]}
-    )
-    return error
-
-
-def corrupt(network: str, body: dict[str, Any], fault: Fault) -> str:
-    """Break one item of a page the way real payloads break; return the variant used."""
-    variant = (
-        fault.options.get("variant")
-        or MALFORMED_VARIANTS[(fault.fired - 1) % len(MALFORMED_VARIANTS)]
-    )
-    data = body["data"]
-    item = data[min(int(fault.options.get("index", 0)), len(data) - 1)]
-    created = "created_at" if network == "x" else "created_time"
-    text = "text" if network == "x" else "message"
-    if variant == "missing_id":
-        item.pop("id", None)
-    elif variant == "missing_created_at":
-        item.pop(created, None)
-    elif variant == "text_null":
-        item[text] = None
-    else:
-        item[created] = "2026-13-45T99:99:99.000Z" if network == "x" else "2026-13-45T99:99:99+0000"
-    return variant
 
 
 class SimulatorServer(ThreadingHTTPServer):
@@ -598,12 +505,6 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         status = 201 if request.network == "x" and request.method == "POST" else 200
         if request.method == "GET":
             data = payload.get("data")
-            hidden = state.unlisted_replies()
-            if hidden and isinstance(data, list):
-                # A network lists a post seconds after accepting it (read-after-write lag).
-                data = payload["data"] = [
-                    item for item in data if str(item.get("id")) not in hidden
-                ]
             if isinstance(data, list) and data:
                 fault = state.take_fault(request.network, request.path, ("malformed",))
                 if fault is not None:
@@ -651,7 +552,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         state = self.server.state
         try:
             with state.lock:
-                answer = self._control_answer(state, method, path, params, body)
+                answer = control_answer(state, method, path, params, body)
         except (ValueError, TypeError, KeyError) as exc:
             self._send(400, {"error": str(exc)})
             return
@@ -659,90 +560,6 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             self._send(404, {"error": f"no control endpoint {method} {path}"})
         else:
             self._send(200, answer)
-
-    def _control_answer(
-        self,
-        state: SimState,
-        method: str,
-        path: str,
-        params: dict[str, str],
-        body: dict[str, Any],
-    ) -> dict[str, Any] | None:
-        if path == "/_sim/health" and method == "GET":
-            return {"ok": True}
-        if path == "/_sim/accounts" and method == "POST":
-            account = state.register_account(
-                str(body["network"]),
-                str(body["account_id"]),
-                str(body["handle"]),
-                str(body.get("name") or ""),
-                str(body.get("token") or ""),
-            )
-            return account.as_json()
-        if path == "/_sim/accounts" and method == "GET":
-            return {"accounts": [a.as_json() for a in state.accounts.values()]}
-        if path == "/_sim/publish" and method == "POST":
-            network = str(body["network"])
-            ids = state.publish(
-                network,
-                str(body["account_id"]) if body.get("account_id") else None,
-                int(body.get("count", 1)),
-                body.get("kind"),
-                int(body["seed"]) if body.get("seed") is not None else None,
-                body.get("topic"),
-                body.get("lang"),
-            )
-            kinds = [state.kind_of(network, i) for i in ids]
-            return {"network": network, "ids": ids, "kinds": kinds}
-        if path == "/_sim/visibility_lag" and method == "POST":
-            seconds = float(body["seconds"])
-            if seconds < 0:
-                raise ValueError("seconds must be 0 or more")
-            state.visibility_lag = seconds
-            return {"seconds": seconds}
-        if path == "/_sim/rate" and method == "POST":
-            rate = float(body["per_minute"])
-            if rate < 0:
-                raise ValueError("per_minute must be 0 or more")
-            state.rate = rate
-            return {"per_minute": rate}
-        if path == "/_sim/faults" and method == "POST":
-            options = {
-                k: v
-                for k, v in body.items()
-                if k not in ("network", "fault", "count", "path_contains")
-            }
-            fault = state.add_fault(
-                str(body["network"]),
-                str(body["fault"]),
-                int(body.get("count", 1)),
-                str(body.get("path_contains") or ""),
-                **options,
-            )
-            return fault.as_json()
-        if path == "/_sim/faults" and method == "GET":
-            return {"faults": [f.as_json() for f in state.faults], "fired": state.fired}
-        if path == "/_sim/faults" and method == "DELETE":
-            state.faults.clear()
-            return {"faults": []}
-        if path == "/_sim/replies" and method == "GET":
-            network = params.get("network")
-            replies = [r for r in state.replies if network in (None, "", r["network"])]
-            return {"replies": replies, "count": len(replies)}
-        if path == "/_sim/oauth" and method == "POST":
-            return state.set_token_mode(body.get("check_tokens"), body.get("token_lifetime"))
-        if path == "/_sim/oauth/grants" and method == "POST":
-            return state.oauth.authorise(
-                str(body["account_id"]) if body.get("account_id") else None,
-                str(body.get("client_id") or DEFAULT_CLIENT_ID),
-            )
-        if path == "/_sim/stats" and method == "GET":
-            return state.stats()
-        if path == "/_sim/reset" and method == "POST":
-            state.reset(int(body["seed"]) if body.get("seed") is not None else None)
-            state.rate = float(body.get("per_minute", 0) or 0)
-            return {"reset": True, "seed": state.seed}
-        return None
 
 
 class TrafficThread(threading.Thread):

@@ -32,7 +32,8 @@ FAULT_KINDS = (
     # The post is created, then the answer is lost to a 500.
     "accept_then_500",
     # A brand post is accepted and answered with its id, but listings (the brand's own
-    # timeline, DM events, a post's comments, conversations) show it only `seconds` later.
+    # timeline, DM events, a post's comments, conversations) show it only `seconds` later
+    # (a standing read-after-write lag: a large count and no path).
     "visibility_lag",
     # The network refuses a brand post whose text the brand already posted to the same
     # target, as X (403 "duplicate content") and Graph (#506) do.
@@ -175,8 +176,6 @@ class SimState:
         # The latest faults that fired, with the client port they hit (a harness finds the
         # process behind a held request with it).
         self.fired: list[dict[str, Any]] = []
-        # Seconds during which a brand reply is accepted but not yet listed by any read.
-        self.visibility_lag = 0.0
         self.pending: list[PendingAnswer] = []
         self.last_pages: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         self.generated: Counter[str] = Counter()
@@ -320,18 +319,6 @@ class SimState:
         if self.rng.random() < ANSWER_PROBABILITY:
             self.pending.append(PendingAnswer(network, account_id, entry["kind"], entry["id"]))
 
-    def unlisted_replies(self) -> set[str]:
-        """Ids of brand replies still inside the visibility lag (newest replies are last)."""
-        if self.visibility_lag <= 0:
-            return set()
-        since = self.now() - self.visibility_lag
-        hidden = set()
-        for reply in reversed(self.replies):
-            if reply["created_at"] <= since:
-                break
-            hidden.add(str(reply["id"]))
-        return hidden
-
     # -- faults -------------------------------------------------------------------------
 
     def add_fault(
@@ -343,6 +330,8 @@ class SimState:
             raise ValueError("network must be x, facebook or any")
         if count < 1:
             raise ValueError("count must be at least 1")
+        if fault == "visibility_lag" and float(options.get("seconds", 30)) < 0:
+            raise ValueError("seconds must be 0 or more")
         item = Fault(network, fault, int(count), path_contains or "", options)
         self.faults.append(item)
         return item

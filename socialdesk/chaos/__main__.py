@@ -27,7 +27,18 @@ def main(argv: list[str] | None = None) -> int:
         "--task-time-limit",
         type=int,
         default=40,
-        help="the workers' hard task limit; a reply left sending is recovered 60 s after it",
+        help="the workers' hard task limit; a reply left sending is recovered after it",
+    )
+    parser.add_argument(
+        "--recovery-margin",
+        type=int,
+        default=60,
+        help="seconds past the task limit before a reply left sending is recovered",
+    )
+    parser.add_argument(
+        "--settle-schedule",
+        default=Stack.settle_schedule,
+        help="REPLY_SETTLE_SCHEDULE of the run; its last look must come after the 10 s lag",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -35,7 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
-    stack = Stack(args.root, task_time_limit=args.task_time_limit)
+    stack = Stack(
+        args.root,
+        task_time_limit=args.task_time_limit,
+        recovery_margin=args.recovery_margin,
+        settle_schedule=args.settle_schedule,
+    )
 
     def stop(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)
@@ -52,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         import django
 
         django.setup()
-        from socialdesk.chaos.harness import Harness, Plan
+        from socialdesk.chaos.harness import Harness
+        from socialdesk.chaos.plan import Plan
 
         plan = Plan.for_size(args.posts, args.replies)
         if args.settle_timeout is not None:

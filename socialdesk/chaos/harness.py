@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import psycopg2
@@ -27,6 +27,16 @@ from django.core.management import call_command
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
 from django.db import connection as django_connection
 
+from socialdesk.chaos.plan import (
+    FB_PAGE,
+    SEND_FAULTS,
+    X_ACCOUNT,
+    Figures,
+    Plan,
+    epoch,
+    same_stream,
+    stream_of,
+)
 from socialdesk.chaos.sim import Sim
 from socialdesk.chaos.stack import DATABASE, Stack
 
@@ -34,91 +44,6 @@ from socialdesk.chaos.stack import DATABASE, Stack
 def say(message: str) -> None:
     """Progress on stderr (stdout carries only the figures)."""
     print(f"{time.strftime('%H:%M:%S')} chaos: {message}", file=sys.stderr, flush=True)
-
-
-X_ACCOUNT, FB_PAGE = "1000", "2000"
-# Faults on sends, all queued at once (they do not touch polling).
-SEND_FAULTS = [
-    ("x", "503", 2, "/2/tweets"),
-    ("x", "timeout", 1, "/2/tweets"),
-    ("x", "accept_then_timeout", 2, "/2/tweets"),
-    ("facebook", "accept_then_timeout", 1, "/comments"),
-]
-# Faults on reads, one at a time (see Harness.start_read_faults): (fault, path, options).
-X_READ_FAULTS = [
-    ("429", "/mentions", {"reset_in": 3}),
-    ("malformed", "/mentions", {"variant": "bad_date", "index": 3}),
-    ("503", "/mentions", {}),
-    ("repeat_page", "/mentions", {}),
-    ("timeout", "/mentions", {}),
-    ("malformed", "/mentions", {"variant": "text_null", "index": 5}),
-    ("500", "/mentions", {"html": True}),
-    ("repeat_page", "/mentions", {}),
-    ("malformed", "/mentions", {"variant": "missing_created_at", "index": 7}),
-]
-FACEBOOK_READ_FAULTS = [
-    ("500", "/feed", {}),
-    ("repeat_page", "/comments", {}),
-    ("timeout", "/feed", {}),
-    ("malformed", "/feed", {"variant": "bad_date", "index": 1}),
-    ("503", "/comments", {}),
-    ("429", "/feed", {"code": 32, "reset_in": 30}),
-]
-# Backlogs are published while the channel is not polled, then polled in one go: each one is
-# larger than what one poll reads of that stream (20 pages of 100).
-BACKLOG_PAST_CAP = 2_100
-
-
-@dataclass
-class Plan:
-    posts: int
-    replies: int
-    backlogs: list[tuple[str, str, int]]  # (network, kind, count)
-    visibility_lag: float = 10.0
-    read_faults: dict[str, list[tuple[str, str, dict[str, Any]]]] = field(default_factory=dict)
-    ingest_burst: int = 1_200  # posts whose ingest is cut by pg_terminate_backend
-    settle_timeout: float = 420.0
-    freeze: bool = True
-
-    @classmethod
-    def for_size(cls, posts: int, replies: int) -> "Plan":
-        """The full plan from 10,000 posts up; below, smaller Facebook backlogs and fewer
-        read faults (a backlog past X's cap and every process fault stay)."""
-        full = posts >= 10_000
-        backlogs = [("x", "mention", BACKLOG_PAST_CAP)]
-        if full:
-            backlogs += [
-                ("x", "dm", BACKLOG_PAST_CAP),
-                ("facebook", "comment", BACKLOG_PAST_CAP),
-                ("facebook", "visitor_post", 300),
-            ]
-        else:
-            backlogs += [("facebook", "comment", 150), ("facebook", "visitor_post", 40)]
-        return cls(
-            posts=posts,
-            replies=replies,
-            backlogs=backlogs,
-            read_faults={
-                "x": X_READ_FAULTS if full else X_READ_FAULTS[:5],
-                "facebook": FACEBOOK_READ_FAULTS if full else FACEBOOK_READ_FAULTS[:4],
-            },
-            ingest_burst=1_200 if full else 500,
-        )
-
-
-@dataclass
-class Figures:
-    lines: dict[str, Any] = field(default_factory=dict)
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        self.lines[name] = value
-
-    def __getitem__(self, name: str) -> Any:
-        return self.lines[name]
-
-    def print(self, out: Callable[[str], None] = print) -> None:
-        for name, value in self.lines.items():
-            out(f"{name}: {value}")
 
 
 class Harness:
@@ -179,7 +104,7 @@ class Harness:
             published = self.sim.publish(network, account, step, kind)
             ids = [external_id for external_id, _ in published]
             self.streams.update(
-                (external_id, _stream(network, made)) for external_id, made in published
+                (external_id, stream_of(network, made)) for external_id, made in published
             )
             self.published_at.update(dict.fromkeys(ids, (before, time.time())))
             self.published[network] += ids
@@ -348,7 +273,7 @@ class Harness:
 
         pk = self.channels[network]
         with self.database():
-            Channel.objects.filter(pk=pk).update(next_poll_at=timezone.now() + _hours(1))
+            Channel.objects.filter(pk=pk).update(next_poll_at=timezone.now() + timedelta(hours=1))
         time.sleep(6)  # a poll already running finishes
         self.publish(network, count, kind)
         with self.database():
@@ -414,6 +339,7 @@ class Harness:
         (the step right after the claim) until the worker is stopped.
         """
         from cases.models import Reply
+        from cases.sending import claim_lease, settle_schedule
 
         lock = self.admin()
         lock.autocommit = False
@@ -447,8 +373,10 @@ class Harness:
         self.frozen = victim
         say(f"SIGSTOP worker {victim}: it claimed reply {reply_id} and has not posted it")
         self.faults["sigstop_worker_past_recovery"] += 1
-        window = self.stack.task_time_limit + 60
-        thaw_at = time.monotonic() + window + 45
+        # Past the claim's lease the recovery takes the reply over and looks for it on the
+        # network until its settle window ends, then posts it: thawed after that at the latest.
+        window = claim_lease().total_seconds()
+        thaw_at = time.monotonic() + window + settle_schedule()[-1].total_seconds()
         frozen_at = time.monotonic()
 
         def thaw() -> bool:
@@ -529,7 +457,8 @@ class Harness:
         self.publish_share(chunk)
         self.tick(12)
         self.step(f"brand posts listed {plan.visibility_lag:g} s after they are accepted")
-        self.sim.visibility_lag(plan.visibility_lag)
+        # Every brand post of the run: more than the replies, their retries and the recovery's.
+        self.sim.visibility_lag(plan.visibility_lag, posts=10 * plan.replies + 1_000)
         self.faults["visibility_lag_s"] = plan.visibility_lag
         if plan.freeze:
             self.step("SIGSTOP of a worker between its claim and its post")
@@ -660,14 +589,14 @@ class Harness:
                 else []
             )
             gaps = self._gaps[network] = [
-                (str(g.get("stream")), _epoch(g.get("since"), None), _epoch(g.get("until"), None))
+                (str(g.get("stream")), epoch(g.get("since")), epoch(g.get("until")))
                 for g in raw or []
                 if isinstance(g, dict)
             ]
         stream = self.streams.get(external_id)
         start, end = self.published_at.get(external_id, (0.0, 0.0))
         return any(
-            _same_stream(stream, on) and since - 2 <= end and start <= until + 2
+            same_stream(stream, on) and since - 2 <= end and start <= until + 2
             for on, since, until in gaps
             if since is not None and until is not None
         )
@@ -768,43 +697,3 @@ class Harness:
         for name, count in sorted(self.faults.items()):
             figures[f"chaos_fault_{name}"] = count
         return figures
-
-
-# The desk's intake stream for each kind of item the simulator publishes.
-_STREAMS = {
-    ("x", "mention"): "mentions",
-    ("x", "dm"): "dm",
-    ("x", "search"): "rule:",
-    ("facebook", "visitor"): "feed",
-    ("facebook", "page"): "feed",
-    ("facebook", "tagged"): "tagged",
-    ("facebook", "comment"): "comments",
-    ("facebook", "message"): "messenger",
-}
-
-
-def _stream(network: str, kind: str) -> str:
-    return _STREAMS.get((network, kind), f"{network}:{kind}")
-
-
-def _same_stream(stream: str | None, gap_stream: str) -> bool:
-    """Whether a gap recorded on `gap_stream` covers posts read by `stream` (any rule's
-    search covers a post found by search)."""
-    if stream is None:
-        return False
-    return gap_stream.startswith(stream) if stream.endswith(":") else gap_stream == stream
-
-
-def _epoch(value: Any, default: float | None) -> float | None:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(str(value)).timestamp() if value else default
-    except ValueError:
-        return default
-
-
-def _hours(n: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(hours=n)

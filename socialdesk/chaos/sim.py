@@ -37,8 +37,9 @@ class Sim:
     def clear_faults(self) -> None:
         self.call("DELETE", "/_sim/faults")
 
-    def visibility_lag(self, seconds: float) -> None:
-        self.call("POST", "/_sim/visibility_lag", {"seconds": seconds})
+    def visibility_lag(self, seconds: float, posts: int) -> None:
+        """Each of the brand's next `posts` posts is listed `seconds` after it is accepted."""
+        self.fault("any", "visibility_lag", posts, seconds=seconds)
 
     def replies(self) -> list[dict[str, Any]]:
         return self.call("GET", "/_sim/replies")["replies"]

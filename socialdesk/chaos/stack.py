@@ -50,6 +50,10 @@ class Stack:
     sim_port: int = field(default_factory=free_port)
     concurrency: int = 2
     task_time_limit: int = 40
+    recovery_margin: int = 60  # a reply left sending is taken over this long after the limit
+    # The simulator's listing lag is 10 s: a settle window to 45 s outlasts it, as the default
+    # window (to 300 s) outlasts a real network's, and the run ends sooner.
+    settle_schedule: str = "0,5,15,45"
     http_timeout: float = 4.0
     fault_sleep: float = 8.0
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -92,9 +96,8 @@ class Stack:
             "POLL_TICK_SECONDS": "1",
             "SOCIAL_HTTP_TIMEOUT": str(self.http_timeout),
             "CELERY_TASK_TIME_LIMIT": str(self.task_time_limit),
-            # The simulator's listing lag is 10 s: a settle window to 45 s outlasts it, as the
-            # default window (to 300 s) outlasts a real network's, and the run ends sooner.
-            "REPLY_SETTLE_SCHEDULE": "0,5,15,45",
+            "REPLY_RECOVERY_MARGIN_SECONDS": str(self.recovery_margin),
+            "REPLY_SETTLE_SCHEDULE": self.settle_schedule,
             "SOCIALDESK_VAR_DIR": str(self.root / "var"),
             "DEBUG": "false",
             "SECRET_KEY": os.environ.get("SECRET_KEY") or "chaos-only-secret",

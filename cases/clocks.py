@@ -6,6 +6,8 @@ The case page shows them; static/js/case.js keeps the running ones counting down
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.utils import timezone
+
 from cases.models import Case, Reply
 from listening.models import Mention, MentionKind, Network
 from listening.networks import POLICIES
@@ -103,3 +105,13 @@ def network_clocks(
                 )
             )
     return clocks
+
+
+def snooze_presets(now: datetime) -> list[tuple[str, str, datetime]]:
+    """(value, label, moment) for the snooze buttons, in the desk's time zone."""
+    local = timezone.localtime(now)
+    tomorrow = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    return [
+        ("1h", "Snooze 1 hour", now + timedelta(hours=1)),
+        ("tomorrow", "Until tomorrow 9:00", tomorrow),
+    ]

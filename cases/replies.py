@@ -8,7 +8,7 @@ docstring.
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, is_dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
@@ -502,3 +502,45 @@ def _check_row(item: "CheckResult | dict[str, Any]") -> dict[str, Any]:
     if isinstance(item, dict):
         return {k: str(item.get(k, "")) for k in ("code", "severity", "message")}
     raise TypeError(f"a check result must be a CheckResult or a dict, not {type(item).__name__}")
+
+
+# ---------- what the composer tells the author about their latest reply ----------
+
+QUEUED_NOTICE = "Reply queued: it is being posted and shows in the timeline."
+APPROVAL_NOTICE = "Sent to a supervisor for approval: it goes out once approved."
+RECENTLY_SENT = timedelta(minutes=10)  # how long the composer says "your reply was sent"
+
+
+def latest_reply(case: Case, user: "User") -> Reply | None:
+    return Reply.objects.filter(case=case, author=user).order_by("-created_at", "-id").first()
+
+
+IN_FLIGHT = (Reply.State.QUEUED, Reply.State.SENDING, Reply.State.RECONCILING)
+
+
+def reply_progress(reply: Reply | None) -> dict:
+    """What the composer says about the author's latest reply as it moves on ({} for
+    nothing to say): the notice follows the timeline, never "queued" once it shows Sent."""
+    if reply is None:
+        return {}
+    if reply.state == Reply.State.DRAFT:
+        who, note = sent_back_note(reply) or ("A supervisor", "")
+        return {
+            "notice": f"{who} sent your reply back for changes. The text is back in the box: "
+            "edit it and send it again.",
+            "notice_level": "warning",
+            "sent_back_by": who,
+            "sent_back_note": note,
+        }
+    if reply.state == Reply.State.AWAITING_APPROVAL:
+        return {"notice": APPROVAL_NOTICE}
+    if reply.state in IN_FLIGHT:
+        return {"notice": QUEUED_NOTICE}
+    if reply.state == Reply.State.FAILED:
+        return {
+            "notice": "Your reply was not sent: the timeline says why.",
+            "notice_level": "error",
+        }
+    if reply.sent_at and timezone.now() - reply.sent_at < RECENTLY_SENT:
+        return {"notice": f"Your reply was sent at {timezone.localtime(reply.sent_at):%H:%M}."}
+    return {"notice": ""}

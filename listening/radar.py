@@ -114,6 +114,19 @@ def is_positive(polarity: float) -> bool:
     return polarity > POSITIVE_ABOVE
 
 
+def sentiment_label(score: float) -> str:
+    """The desk's word for a polarity, shown on the case page and the review page."""
+    if score <= -0.5:
+        return "Very negative"
+    if is_negative(score):
+        return "Negative"
+    if score >= 0.5:
+        return "Very positive"
+    if is_positive(score):
+        return "Positive"
+    return "Neutral"
+
+
 @dataclass(frozen=True, slots=True)
 class Score:
     priority: int

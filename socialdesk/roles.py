@@ -129,3 +129,12 @@ def inbox_workers() -> "QuerySet[User]":
     (which picks among the agents of these who are online) all ask this.
     """
     return holders_of("cases.work_inbox")
+
+
+def assignable() -> "QuerySet[User]":
+    """The inbox workers as the assign menus list them: by first name, only what they show."""
+    return (
+        inbox_workers()
+        .only("id", "username", "first_name", "last_name")
+        .order_by("first_name", "username")
+    )

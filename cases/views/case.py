@@ -13,7 +13,7 @@ the change only if the case is still at that version (cases.actions.check_case_v
 """
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,7 +21,7 @@ from django.contrib import messages
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -30,7 +30,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from cases import presence
+from cases import clocks, navigation, presence, replies
 from cases.access import access_case
 from cases.actions import (
     ActionError,
@@ -46,7 +46,6 @@ from cases.actions import (
 from cases.clocks import network_clocks
 from cases.models import Case, CaseStatus, DeskSettings, Identity, Label, Reply, Triage
 from cases.timeline import safe_url, timeline_context
-from cases.views.composer import latest_reply, reply_progress
 from listening import radar
 from listening.networks import POLICIES
 from socialdesk import roles
@@ -57,42 +56,6 @@ TEMPLATE = "cases/case_detail.html"
 
 
 # ---------- what the page shows ----------
-
-
-def sentiment_label(score: float) -> str:
-    if score <= -0.5:
-        return "Very negative"
-    if radar.is_negative(score):
-        return "Negative"
-    if score >= 0.5:
-        return "Very positive"
-    if radar.is_positive(score):
-        return "Positive"
-    return "Neutral"
-
-
-def inbox_url(raw_from: str) -> str:
-    """Back to the inbox with the filters it was opened from (re-encoded, never pasted raw)."""
-    query = QueryDict(raw_from[:2000])
-    encoded = urlencode([(k, v) for k, values in query.lists() for v in values])
-    return reverse("cases:list") + (f"?{encoded}" if encoded else "")
-
-
-def _case_link(case_id: int | None, raw_from: str) -> str:
-    if case_id is None:
-        return ""
-    url = reverse("cases:detail", args=[case_id])
-    return f"{url}?{urlencode({'from': raw_from})}" if raw_from else url
-
-
-def snooze_presets(now: datetime) -> list[tuple[str, str, datetime]]:
-    """(value, label, moment) for the snooze buttons, in the desk's time zone."""
-    local = timezone.localtime(now)
-    tomorrow = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
-    return [
-        ("1h", "Snooze 1 hour", now + timedelta(hours=1)),
-        ("tomorrow", "Until tomorrow 9:00", tomorrow),
-    ]
 
 
 def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[str, Any]:
@@ -126,15 +89,15 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
         "identities": identities,
         "previous_cases": previous_cases,
         "clocks": network_clocks(case, mentions, replies, desk.first_response_sla_minutes, now),
-        "sentiment": sentiment_label(case.sentiment),
+        "sentiment": radar.sentiment_label(case.sentiment),
         "labels": labels,
         "label_ids": {label.pk for label in labels},
         "can_change": can_change,
         "can_note": user.has_perm("cases.add_note"),
         "opened_at": now,
-        "inbox_url": inbox_url(raw_from),
-        "prev_url": _case_link(prev_id, raw_from),
-        "next_url": _case_link(next_id, raw_from),
+        "inbox_url": navigation.inbox_url(raw_from),
+        "prev_url": navigation.case_link(prev_id, raw_from),
+        "next_url": navigation.case_link(next_id, raw_from),
         "people": people,
         "activity": [],
         "presence_sig": presence.signature(people, []),
@@ -142,22 +105,13 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
         "version": case_version(case),
         "statuses": CaseStatus.choices,
         "triage_choices": Triage.choices,
-        "snooze_presets": snooze_presets(now),
+        "snooze_presets": clocks.snooze_presets(now),
         "snooze_min": timezone.localtime(now).strftime("%Y-%m-%dT%H:%M"),
     }
     if can_change:
         context["all_labels"] = list(Label.objects.all())
-        context["assignees"] = list(_assignees())
+        context["assignees"] = list(roles.assignable())
     return context
-
-
-def _assignees():
-    """Whom the case may be assigned to, as the assign menu lists them."""
-    return (
-        roles.inbox_workers()
-        .only("id", "username", "first_name", "last_name")
-        .order_by("first_name", "username")
-    )
 
 
 # ---------- the page ----------
@@ -203,7 +157,7 @@ def _state_parts(request: HttpRequest, context: dict[str, Any]) -> str:
     parts = [render_to_string(f"{TEMPLATE}#{name}", context, request=request) for name in names]
     if request.user.has_perm("cases.add_reply"):
         # What the composer says about the agent's latest reply follows it too.
-        progress = reply_progress(latest_reply(context["case"], request.user))
+        progress = replies.reply_progress(replies.latest_reply(context["case"], request.user))
         if progress:
             notice = {**context, **progress}
             parts.append(render_to_string(COMPOSER_NOTICE, notice, request=request))
@@ -287,7 +241,9 @@ def set_status(request: HttpRequest, case_id: int) -> HttpResponse:
     raw_until = request.POST.get("snooze_until", "").strip()
     until: datetime | None = None
     if preset:
-        until = next((moment for value, _, moment in snooze_presets(now) if value == preset), None)
+        until = next(
+            (moment for value, _, moment in clocks.snooze_presets(now) if value == preset), None
+        )
         if until is None:
             return HttpResponseBadRequest("Unknown snooze preset.")
         status = CaseStatus.PENDING

@@ -15,7 +15,6 @@ Every view: parse → access → act → render. Fragments and full pages come f
 import logging
 import re
 from dataclasses import asdict
-from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
@@ -42,9 +41,6 @@ REPLY_TO_CHOICES = 20  # the newest customer posts offered in the reply-to selec
 REPLIES_CHANGED = "sd:replies-changed"  # the case page refreshes its timeline on this event
 LEADING_MENTIONS = re.compile(r"^(?:@\w+\s+)+")
 SEND = "cases.add_reply"
-QUEUED_NOTICE = "Reply queued: it is being posted and shows in the timeline."
-APPROVAL_NOTICE = "Sent to a supervisor for approval: it goes out once approved."
-RECENTLY_SENT = timedelta(minutes=10)  # how long the composer says "your reply was sent"
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +123,12 @@ def composer_context(
     progress: dict = {}
     if not draft.text:
         # A reply a supervisor sent back comes back into the box for editing.
-        latest_own = latest_reply(case, user)
+        latest_own = replies.latest_reply(case, user)
         if latest_own is not None and latest_own.state == Reply.State.DRAFT:
             draft.text = latest_own.text
             draft.is_private = latest_own.is_private and not private_reason
             if not notice:
-                progress = reply_progress(latest_own)
+                progress = replies.reply_progress(latest_own)
 
     if results is None:
         results = sending.draft_checks(case, draft.text, is_private=draft.is_private)
@@ -161,41 +157,6 @@ def composer_context(
         context["blocking_count"] and not (draft.override and draft.override_reason)
     )
     return context
-
-
-def latest_reply(case: Case, user: AbstractBaseUser) -> Reply | None:
-    return Reply.objects.filter(case=case, author=user).order_by("-created_at", "-id").first()
-
-
-IN_FLIGHT = (Reply.State.QUEUED, Reply.State.SENDING, Reply.State.RECONCILING)
-
-
-def reply_progress(reply: Reply | None) -> dict:
-    """What the composer says about the author's latest reply as it moves on ({} for
-    nothing to say): the notice follows the timeline, never "queued" once it shows Sent."""
-    if reply is None:
-        return {}
-    if reply.state == Reply.State.DRAFT:
-        who, note = replies.sent_back_note(reply) or ("A supervisor", "")
-        return {
-            "notice": f"{who} sent your reply back for changes. The text is back in the box: "
-            "edit it and send it again.",
-            "notice_level": "warning",
-            "sent_back_by": who,
-            "sent_back_note": note,
-        }
-    if reply.state == Reply.State.AWAITING_APPROVAL:
-        return {"notice": APPROVAL_NOTICE}
-    if reply.state in IN_FLIGHT:
-        return {"notice": QUEUED_NOTICE}
-    if reply.state == Reply.State.FAILED:
-        return {
-            "notice": "Your reply was not sent: the timeline says why.",
-            "notice_level": "error",
-        }
-    if reply.sent_at and timezone.now() - reply.sent_at < RECENTLY_SENT:
-        return {"notice": f"Your reply was sent at {timezone.localtime(reply.sent_at):%H:%M}."}
-    return {"notice": ""}
 
 
 def _render_composer(
@@ -294,7 +255,7 @@ def send(request: HttpRequest, case_id: int) -> HttpResponse:
             errors=["Not sent: the desk could not save the reply. Send it again."],
         )
     presence.touch(case.pk, request.user, "viewing")  # the reply is written: no more "typing"
-    return _sent(request, case, reply_progress(reply)["notice"])
+    return _sent(request, case, replies.reply_progress(reply)["notice"])
 
 
 def _sent(request: HttpRequest, case: Case, notice: str) -> HttpResponse:

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from cases.checks import CHECK_LABELS
 from cases.models import DeskSettings
 from cases.timeline import timeline_context
-from cases.views.case import sentiment_label
+from listening import radar
 from qa.autocheck import (
     AutoScore,
     correction_rates,
@@ -212,7 +212,7 @@ def review_context(
             "waited_over": waited is not None and waited > sla,
             "sla": sla,
             "customer_identity": author,
-            "sentiment": sentiment_label(case.sentiment),
+            "sentiment": radar.sentiment_label(case.sentiment),
             "checks": _checks(reply),
             "position": position,
             "formula": FORMULA_TEXT,

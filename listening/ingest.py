@@ -69,6 +69,7 @@ def ingest(
     source: str = QuarantinedPost.Source.POLL,
     now: datetime | None = None,
     gaps: Sequence[dict[str, str]] = (),
+    read_from: dict[str, Any] | None = None,
 ) -> IngestResult:
     """Store one page for `channel` atomically; see the module docstring.
 
@@ -76,12 +77,17 @@ def ingest(
     import does); `gaps` (see `listening.posts.gap`) are appended to the channel's
     intake_gaps in it too. Safe to call again with the same page: stored posts count as
     duplicates.
+
+    `read_from` is the cursor the page was read from. When given, the page is stored only if
+    that is still the channel's cursor, else `CursorMoved` is raised and nothing is written:
+    a poller that lost its lock (a flushed Redis, a process frozen past the lock's expiry)
+    stops instead of writing a cursor over one another poller has moved on.
     """
     now = now or timezone.now()
     result = IngestResult(received=len(posts))
     rejects = list(quarantined)
     with transaction.atomic(), connection.cursor() as cursor:
-        _lock_channel(cursor, channel, new_cursor)
+        _lock_channel(cursor, channel, new_cursor, read_from)
         if gaps:
             _record_gaps(cursor, channel, gaps, now)
 
@@ -113,7 +119,16 @@ def ingest(
     return result
 
 
-def _lock_channel(cursor, channel: Channel, new_cursor: dict[str, Any] | None) -> None:
+class CursorMoved(Exception):
+    """The channel's cursor is no longer the one a page was read from: someone else moved it."""
+
+
+def _lock_channel(
+    cursor,
+    channel: Channel,
+    new_cursor: dict[str, Any] | None,
+    read_from: dict[str, Any] | None = None,
+) -> None:
     """Serialise the ingests of one channel (pollers, imports) until the page commits.
 
     The duplicate check and the case threading rely on no one else writing this channel's rows
@@ -128,12 +143,21 @@ def _lock_channel(cursor, channel: Channel, new_cursor: dict[str, Any] | None) -
     """
     if new_cursor is None:
         cursor.execute("SELECT 1 FROM listening_channel WHERE id = %s FOR UPDATE", [channel.pk])
-    else:
+    elif read_from is None:
         cursor.execute(
             "SET LOCAL synchronous_commit = off;"
             " UPDATE listening_channel SET cursor = %s::jsonb WHERE id = %s",
             [json.dumps(new_cursor), channel.pk],
         )
+    else:
+        # jsonb equality ignores key order and spacing: the same cursor, however it was written.
+        cursor.execute(
+            "SET LOCAL synchronous_commit = off;"
+            " UPDATE listening_channel SET cursor = %s::jsonb WHERE id = %s AND cursor = %s::jsonb",
+            [json.dumps(new_cursor), channel.pk, json.dumps(read_from)],
+        )
+        if cursor.rowcount != 1:
+            raise CursorMoved(channel.pk)
 
 
 def _record_gaps(cursor, channel: Channel, gaps: Sequence[dict[str, str]], now: datetime) -> None:

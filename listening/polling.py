@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from listening.connectors import get_connector
 from listening.connectors.errors import AuthError, ConnectorError, RateLimited
-from listening.ingest import IngestResult, ingest
+from listening.ingest import CursorMoved, IngestResult, ingest
 from listening.models import Channel
 from listening.posts import pending_streams
 from socialdesk import locks
@@ -34,6 +34,7 @@ MIN_INTERVAL = timedelta(seconds=5)
 class PollOutcome(StrEnum):
     OK = "ok"
     BUSY = "busy"  # another worker is polling this channel
+    SUPERSEDED = "superseded"  # another worker moved the cursor while this one read
     SKIPPED = "skipped"  # disabled, deleted, or waiting for re-authorisation
     RATE_LIMITED = "rate_limited"
     AUTH_FAILED = "auth_failed"
@@ -85,11 +86,27 @@ def _poll(channel: Channel) -> PollOutcome:
             channel.count_api_use(reads=page.reads)
             if not (page.posts or page.quarantined or page.gaps) and page.cursor == channel.cursor:
                 continue  # a quiet stream: nothing to store
-            stored = ingest(channel, page.posts, page.cursor, page.quarantined, gaps=page.gaps)
+            stored = ingest(
+                channel,
+                page.posts,
+                page.cursor,
+                page.quarantined,
+                gaps=page.gaps,
+                read_from=channel.cursor,
+            )
             result.received += stored.received
             result.created += stored.created
             result.duplicates += stored.duplicates
             result.quarantined += stored.quarantined
+    except CursorMoved:
+        # Only one poller writes a channel's cursor at a time (the Redis lock), but a lock can
+        # be lost: Redis flushed or restarted, or this process frozen past the lock's expiry.
+        # Another poller has moved on meanwhile; what this one read is its to store again.
+        log.warning(
+            "poll stopped: another poller moved the cursor",
+            extra={"channel_id": channel.pk, "posts_stored": result.received},
+        )
+        return PollOutcome.SUPERSEDED
     except RateLimited as exc:
         _record_failure(channel, started, exc, retry_at=exc.reset_at, rate_limited=True)
         return PollOutcome.RATE_LIMITED

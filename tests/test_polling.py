@@ -180,3 +180,34 @@ def test_backoff_doubles_and_is_capped():
     assert polling.backoff(60, 1) == timedelta(minutes=2)
     assert polling.backoff(60, 3) == timedelta(minutes=8)
     assert polling.backoff(60, 30) == timedelta(hours=1)
+
+
+def test_a_poller_that_lost_its_lock_stops_instead_of_writing_over_a_newer_cursor(
+    x_channel, monkeypatch
+):
+    """Redis flushed, or this worker frozen past the lock's expiry: another poller took the
+    channel and moved its cursor on. This one's next page must not put its cursor back."""
+    Channel.objects.filter(pk=x_channel.pk).update(cursor={"mentions": "100"})
+    real_ingest = polling.ingest
+    stored_pages = []
+
+    def another_poller_moves_on_after_the_first_page(*args, **kwargs):
+        result = real_ingest(*args, **kwargs)
+        stored_pages.append(args[2])
+        if len(stored_pages) == 1:
+            Channel.objects.filter(pk=x_channel.pk).update(cursor={"mentions": "999"})
+        return result
+
+    monkeypatch.setattr(polling, "ingest", another_poller_moves_on_after_the_first_page)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        register(rsps, x_channel, mentions_page([201, 202], next_token="page-2"))
+        register(rsps, x_channel, mentions_page([203]))
+        register(rsps, x_channel, mentions_page([]))
+        quiet_dms(rsps)
+        assert polling.poll_channel(x_channel.pk) == PollOutcome.SUPERSEDED
+
+    x_channel.refresh_from_db()
+    assert x_channel.cursor == {"mentions": "999"}  # the other poller's, not put back
+    assert len(stored_pages) == 1  # the page read after the move was not stored
+    assert Mention.objects.filter(channel=x_channel).count() == 2
+    assert x_channel.last_error == ""  # nothing failed: the channel is in other hands

@@ -1,6 +1,7 @@
 """The network-neutral shapes of posts: what connectors produce and ingest consumes
 (`InboundPost`), and what the desk hands a connector to publish (`OutboundReply`)."""
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -223,7 +224,11 @@ class FetchBatch:
         """What was kept since the last call, as one page (the batch starts the next empty).
 
         `seen` is kept, so a post repeated on a later page of the same poll is not kept twice.
+        The page carries a snapshot of `cursor` as it will be stored (a JSON copy): the reader
+        goes on changing its lists and continuations, and the poll compares the stored cursor
+        with the one the next page was read from.
         """
-        page = FetchPage(stream, self.posts, dict(cursor), self.quarantined, self.reads)
+        snapshot = json.loads(json.dumps(cursor))
+        page = FetchPage(stream, self.posts, snapshot, self.quarantined, self.reads)
         self.posts, self.quarantined, self.reads = [], [], 0
         return page

@@ -931,3 +931,15 @@ TWITTER_TEXT_CASES = json.loads(
 )
 def test_simulated_x_counts_posts_as_twitter_text_does(case):
     assert weighted_length(case["text"]) == case["weightedLength"]
+
+
+def test_graph_reads_are_journalled_for_a_harness_to_explain_a_missing_item(sim, graph):
+    (post_id,) = sim.publish("facebook", 1, kind="visitor_post")
+    graph.get_connections("2000", "feed", fields=FB_POST_FIELDS, limit=25)
+    graph.get_connections(post_id, "comments", filter="stream", since=100)
+
+    reads = sim._call("GET", f"/_sim/graph_reads?about={post_id}")["reads"]
+
+    assert [read["path"] for read in reads] == ["/v23.0/2000/feed", f"/v23.0/{post_id}/comments"]
+    assert post_id in reads[0]["ids"] and reads[0]["params"]["limit"] == "25"
+    assert reads[1]["params"] == {"filter": "stream", "since": "100"}

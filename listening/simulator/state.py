@@ -8,7 +8,7 @@ take it around each call into the network modules, and release it before any del
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +39,9 @@ FAULT_KINDS = (
     # target, as X (403 "duplicate content") and Graph (#506) do.
     "duplicate_content",
 )
+# Graph reads journalled (see SimState.journal_graph_read), and the parameters kept of each.
+GRAPH_READS_KEPT = 100_000
+JOURNAL_PARAMS = ("since", "until", "after", "order", "filter", "limit", "repeated")
 MALFORMED_VARIANTS = ("missing_id", "missing_created_at", "text_null", "bad_date")
 # Chance that a customer later answers a reply the brand sent.
 ANSWER_PROBABILITY = 0.35
@@ -155,6 +158,25 @@ class SimState:
         self.token_lifetime = DEFAULT_TOKEN_LIFETIME
         self.reset(seed)
 
+    def journal_graph_read(self, path: str, params: dict[str, Any], payload: Any) -> None:
+        data = payload.get("data") if isinstance(payload, dict) else None
+        paging = payload.get("paging") if isinstance(payload, dict) else None
+        self.graph_reads.append(
+            {
+                "at": round(float(self.clock()), 3),
+                "path": path,
+                "params": {k: params[k] for k in JOURNAL_PARAMS if k in params},
+                "ids": [item.get("id") for item in data if isinstance(item, dict)]
+                if isinstance(data, list)
+                else [],
+                "next": bool(isinstance(paging, dict) and paging.get("next")),
+            }
+        )
+
+    def graph_reads_about(self, item_id: str) -> list[dict[str, Any]]:
+        """The journalled Graph reads whose path or answer names `item_id`."""
+        return [r for r in self.graph_reads if item_id in r["path"] or item_id in r["ids"]]
+
     def reset(self, seed: int | None = None) -> None:
         """Forget everything and start again from `seed` (the previous seed if None)."""
         from listening.simulator.graph_api import GraphNetwork
@@ -178,6 +200,9 @@ class SimState:
         self.fired: list[dict[str, Any]] = []
         self.pending: list[PendingAnswer] = []
         self.last_pages: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+        # Graph reads as served (when, path, paging parameters, ids, more to come): what a
+        # harness reads back to explain an item the desk did not store.
+        self.graph_reads: deque[dict[str, Any]] = deque(maxlen=GRAPH_READS_KEPT)
         self.generated: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
         self.reads: Counter[str] = Counter()

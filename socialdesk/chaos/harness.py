@@ -601,6 +601,22 @@ class Harness:
             if since is not None and until is not None
         )
 
+    def explain_missing_comment(self, comment_id: str) -> None:
+        """Every Graph read that listed the comment's post or read its comments, as served."""
+        post_id = f"{FB_PAGE}_{comment_id.split('_')[0]}"
+        try:
+            reads = self.sim.graph_reads(post_id)
+        except Exception as exc:  # a report, not a verdict: the figures stand without it
+            say(f"  graph reads about {post_id}: unavailable ({exc})")
+            return
+        for read in reads[-60:]:
+            served = read["ids"]
+            mark = "HAS IT" if comment_id in served else ""
+            say(
+                f"  {read['at']:.3f} {read['path']} {read['params']} served {len(served)}"
+                f"{' (post listed)' if post_id in served else ''} next={read['next']} {mark}"
+            )
+
     def figures(self, settled_at: float | None, *, quiet: bool) -> Figures:
         from cases.models import Reply
         from listening.models import Channel, QuarantinedPost
@@ -652,6 +668,8 @@ class Harness:
                     f"missing {network} {self.streams.get(external_id)} {external_id}"
                     f" published at {start:.3f}"
                 )
+                if network == "facebook":
+                    self.explain_missing_comment(external_id)
         # X ids grow with time: a missing post older than every stream's since_id is never
         # asked for again.
         cursor = Channel.objects.get(pk=self.channels["x"]).cursor

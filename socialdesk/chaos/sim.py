@@ -44,6 +44,10 @@ class Sim:
     def replies(self) -> list[dict[str, Any]]:
         return self.call("GET", "/_sim/replies")["replies"]
 
+    def graph_reads(self, about: str) -> list[dict[str, Any]]:
+        """The simulator's journal of Graph reads that name `about` (a path or an id served)."""
+        return self.call("GET", f"/_sim/graph_reads?about={about}")["reads"]
+
     def stats(self) -> dict[str, Any]:
         return self.call("GET", "/_sim/stats")
 

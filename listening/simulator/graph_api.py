@@ -64,6 +64,7 @@ class FBComment:
     author: tuple[str, str] | None
     permalink: str
     private_replied: bool = False
+    hidden: bool = False
 
 
 @dataclass(slots=True)
@@ -347,6 +348,12 @@ class GraphNetwork(TrafficGenerator):
             item["permalink_url"] = comment.permalink
         if "comment_count" in fields:
             item["comment_count"] = len(self.replies_by_comment.get(comment.id, []))
+        if "is_hidden" in fields:
+            item["is_hidden"] = comment.hidden
+        if "can_hide" in fields:  # the page may hide others' comments, never its own
+            item["can_hide"] = comment.author is None or comment.author[0] != post_page(
+                self, comment
+            )
         return item
 
     def message_json(self, message: FBMessage, fields: set[str]) -> dict[str, Any]:
@@ -676,6 +683,10 @@ class GraphNetwork(TrafficGenerator):
             },
         )
         return {"recipient_id": conversation.user_id, "message_id": sent.id}
+
+
+def post_page(network: GraphNetwork, comment: FBComment) -> str:
+    return network.posts[comment.post_id].page_id
 
 
 def _email_person(person: tuple[str, str]) -> dict[str, str]:

@@ -172,6 +172,8 @@ class SimState:
         self.tokens: dict[tuple[str, str], str] = {}
         self.last_account: dict[str, str] = {}
         self.replies: list[dict[str, Any]] = []
+        # Hides, shows and deletions the networks accepted (listening.simulator.moderation).
+        self.moderations: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         # The latest faults that fired, with the client port they hit (a harness finds the
         # process behind a held request with it).

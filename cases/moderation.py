@@ -67,9 +67,13 @@ RETRY_MAX = timedelta(minutes=15)
 ENQUEUE_GRACE = timedelta(minutes=2)
 RECOVERY_BATCH = 200
 ENQUEUED_MARK_TTL = 60  # seconds: one message per row per recovery round, not one per tick
-# What the timeline says while a change is under way, and what a failure was about.
+# What the timeline says while a change is under way, and of a change that failed.
 DOING = {Action.HIDE: "Hiding", Action.UNHIDE: "Showing", Action.DELETE: "Deleting"}
-WHAT = {Action.HIDE: "hide", Action.UNHIDE: "show", Action.DELETE: "delete"}
+WHAT = {
+    Action.HIDE: "hide the comment",
+    Action.UNHIDE: "show the comment",
+    Action.DELETE: "delete the reply",
+}
 EVENT_FOR = {
     Action.HIDE: CaseEvent.Kind.COMMENT_HIDDEN,
     Action.UNHIDE: CaseEvent.Kind.COMMENT_SHOWN,

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cases.models import Case, CaseEvent, CaseStatus, Moderation, Note, Reply, Triage
+from cases.moderation import DOING, WHAT
 from listening.models import Mention
 from listening.networks import can_hide
 
@@ -38,7 +39,6 @@ REPLY_EVENTS = {
     CaseEvent.Kind.CHECK_OVERRIDDEN: "overrode a guideline check",
     CaseEvent.Kind.REPLY_DELETED: "deleted a reply from the network",
 }
-MODERATION_WORDS = {"hide": "hide the comment", "unhide": "show the comment", "delete": "delete"}
 
 
 def describe_event(event: CaseEvent) -> str:
@@ -85,10 +85,7 @@ def describe_event(event: CaseEvent) -> str:
         where = f" on {data['source']}" if data.get("source") else ""
         return f"{verb} a comment{where}"
     if kind == CaseEvent.Kind.MODERATION_FAILED:
-        what = MODERATION_WORDS.get(str(data.get("action", "")), "change the post")
-        if what == "delete":
-            what = "delete the reply"
-        return f"could not {what} on the network"
+        return f"could not {WHAT.get(data.get('action'), 'change the post')} on the network"
     return event.get_kind_display().lower()
 
 
@@ -175,8 +172,7 @@ def _attach_moderation(
     may[Moderation.Action.UNHIDE] = may[Moderation.Action.HIDE]
     by_mention, by_reply = {}, {}
     for row in moderations:  # oldest first: the latest wins
-        row.doing = {"hide": "Hiding", "unhide": "Showing", "delete": "Deleting"}[row.action]
-        row.what = MODERATION_WORDS[row.action] if row.action != "delete" else "delete the reply"
+        row.doing, row.what = DOING[row.action], WHAT[row.action]
         row.may_retry = may[row.action] and request.user.has_perm("cases.change_case")
         if row.mention_id:
             by_mention[row.mention_id] = row

@@ -73,7 +73,5 @@ def test_an_agent_hides_a_comment_from_the_case_page(browser, live_server, setti
         expect(page.locator("#timeline")).to_contain_text("Alex Agent hid a comment")
         expect(post.get_by_role("button", name="Unhide this comment on Facebook")).to_be_visible()
         expect(page.locator(f"#reply-{deleted.pk} .badge--deleted")).to_have_text("Deleted")
-        expect(page.locator(f"#reply-{deleted.pk}")).to_contain_text(
-            "Deleted from Facebook"
-        )
+        expect(page.locator(f"#reply-{deleted.pk}")).to_contain_text("Deleted from Facebook")
         page.screenshot(path=str(tmp_path / "case-hidden-comment-1440.png"), full_page=True)

@@ -393,6 +393,42 @@ def test_a_change_under_way_shows_on_the_post_without_its_form(db, page, agent):
     assert 'data-moderate="hide"' not in html
 
 
+def test_the_case_page_costs_the_same_with_many_moderated_posts(
+    db, page, agent, django_assert_num_queries
+):
+    def moderated(n: int):
+        case = comment_case(page, f"7710003_{n}")
+        for i in range(n):
+            mention = Mention.objects.create(
+                channel=page,
+                case=case,
+                author=case.customer.identities.get(),
+                external_id=f"7710003_{n}_{i}",
+                kind=MentionKind.COMMENT,
+                text=f"comment {i}",
+                conversation_id=case.conversation_key,
+                posted_at=timezone.now(),
+                hidden_at=timezone.now() if i % 2 else None,
+            )
+            state = State.FAILED if i % 3 == 0 else State.DONE
+            Moderation.objects.create(
+                case=case, mention=mention, action="hide", state=state, requested_by=agent
+            )
+        return reverse("cases:detail", args=[case.pk])
+
+    client = logged_in(agent)
+    small, large = moderated(1), moderated(20)
+    client.get(small)  # warm up: the desk settings row, the session
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(small)
+    with django_assert_num_queries(len(queries)):
+        html = client.get(large).content.decode()
+    assert html.count("badge--hidden") == 10
+
+
 # ---- hidden at the source --------------------------------------------------------------------
 
 

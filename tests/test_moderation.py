@@ -456,3 +456,34 @@ def test_a_hide_at_the_source_is_recorded_once_without_a_network_call(db, page, 
     mention.refresh_from_db()
     assert mention.hidden_at is None
     assert len(rsps.calls) == 0
+
+
+# ---- with a real Celery worker and beat ------------------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_hides_what_the_desk_asked_and_beat_recovers_a_lost_message(
+    simulator, worker, agent
+):
+    from tests.conftest import wait_for
+
+    page = make_channel(Network.FACEBOOK, external_account_id="2000", enabled=False)
+    first, second = simulator.publish("facebook", count=2, kind="comment")
+    case = comment_case(page, first)
+    hide(logged_in(agent), case, case.mentions.get())  # enqueued once the request commits
+    wait_for(lambda: Mention.objects.get(case=case).hidden_at is not None, message="the hide")
+    assert simulator.state.fb.comments[first].hidden is True
+
+    # A request whose message the broker lost: beat's recovery sends it again.
+    other = comment_case(page, second)
+    Moderation.objects.create(
+        case=other,
+        mention=other.mentions.get(),
+        action="hide",
+        requested_by=agent,
+        requested_at=timezone.now() - moderation.ENQUEUE_GRACE - timedelta(seconds=5),
+    )
+    wait_for(lambda: Mention.objects.get(case=other).hidden_at is not None, message="recovery")
+    assert simulator.state.fb.comments[second].hidden is True
+    assert Moderation.objects.filter(state=State.DONE).count() == 2

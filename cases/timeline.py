@@ -179,13 +179,22 @@ def _attach_moderation(
         else:
             by_reply[row.reply_id] = row
     network = case.channel.network
+
+    def offer_change(row: Moderation | None) -> bool:
+        # Not while a change is under way, nor beside a failed one's own "Try again".
+        if row is None:
+            return True
+        return not (row.is_active or (row.state == Moderation.State.FAILED and row.may_retry))
+
     for mention in mentions:
         mention.moderation = by_mention.get(mention.pk)
+        mention.offer_change = offer_change(mention.moderation)
         mention.hideable = (
             can_hide(network, mention.kind) and not mention.is_private and not mention.deleted_at
         )
     for reply in replies:
         reply.moderation = by_reply.get(reply.pk)
+        reply.offer_change = offer_change(reply.moderation)
         reply.deletable = (
             reply.state == Reply.State.SENT
             and bool(reply.external_id)

@@ -61,6 +61,7 @@ def test_an_agent_hides_a_comment_from_the_case_page(browser, live_server, setti
         expect(post).to_contain_text("Hiding on Facebook…")
         expect(post.get_by_role("button", name="Hide this comment on Facebook")).to_have_count(0)
         assert sim.state.fb.comments[comment].hidden is False  # the worker has not run yet
+        post.screenshot(path=str(tmp_path / "comment-hiding.png"))
 
         row = Moderation.objects.get(mention=mention)
         assert moderation.run_moderation(row.pk) == moderation.Outcome.DONE  # the worker's step
@@ -75,3 +76,41 @@ def test_an_agent_hides_a_comment_from_the_case_page(browser, live_server, setti
         expect(page.locator(f"#reply-{deleted.pk} .badge--deleted")).to_have_text("Deleted")
         expect(page.locator(f"#reply-{deleted.pk}")).to_contain_text("Deleted from Facebook")
         page.screenshot(path=str(tmp_path / "case-hidden-comment-1440.png"), full_page=True)
+
+        phone = sign_in(browser, live_server, "alex", width=390, height=844)
+        phone.goto(f"{live_server.url}/cases/{case.pk}/")
+        expect(phone.locator(f"#mention-{mention.pk} .badge--hidden")).to_be_visible()
+        # The timeline fits the phone's width (the composer beside it is not this test's).
+        overflow = "e => e.scrollWidth - e.clientWidth"
+        assert phone.locator("#timeline").evaluate(overflow) == 0
+        right = phone.locator(f"#mention-{mention.pk}").evaluate(
+            "e => e.getBoundingClientRect().right - window.innerWidth"
+        )
+        assert right <= 0
+        phone.screenshot(path=str(tmp_path / "case-hidden-comment-390.png"), full_page=True)
+
+
+def test_a_refused_hide_says_why_and_offers_to_try_again(browser, live_server, tmp_path):
+    case = make_case(
+        make_channel(Network.FACEBOOK), text="Thanks for the help!", kind=MentionKind.COMMENT
+    )
+    mention = case.mentions.get()
+    alex = make_user("alex", roles.AGENT)
+    Moderation.objects.create(
+        case=case,
+        mention=mention,
+        action="hide",
+        state="failed",
+        requested_by=alex,
+        error="Graph API error 100 (400): A comment posted by the Page itself cannot be hidden",
+    )
+    page = sign_in(browser, live_server, "alex")
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    post = page.locator(f"#mention-{mention.pk}")
+    expect(post.get_by_role("alert")).to_contain_text("Could not hide the comment on Facebook.")
+    expect(post.get_by_role("alert")).to_contain_text("cannot be hidden")
+    expect(post.get_by_role("button", name="Hide this comment on Facebook")).to_have_count(0)
+    post.screenshot(path=str(tmp_path / "comment-hide-failed.png"))
+    post.get_by_role("button", name="Try again").click()
+    expect(post).to_contain_text("Hiding on Facebook…")
+    assert Moderation.objects.get(mention=mention).state == "queued"

@@ -351,9 +351,8 @@ class GraphNetwork(TrafficGenerator):
         if "is_hidden" in fields:
             item["is_hidden"] = comment.hidden
         if "can_hide" in fields:  # the page may hide others' comments, never its own
-            item["can_hide"] = comment.author is None or comment.author[0] != post_page(
-                self, comment
-            )
+            page_id = self.posts[comment.post_id].page_id
+            item["can_hide"] = comment.author is None or comment.author[0] != page_id
         return item
 
     def message_json(self, message: FBMessage, fields: set[str]) -> dict[str, Any]:
@@ -683,10 +682,6 @@ class GraphNetwork(TrafficGenerator):
             },
         )
         return {"recipient_id": conversation.user_id, "message_id": sent.id}
-
-
-def post_page(network: GraphNetwork, comment: FBComment) -> str:
-    return network.posts[comment.post_id].page_id
 
 
 def _email_person(person: tuple[str, str]) -> dict[str, str]:

@@ -97,6 +97,9 @@ def test_a_form_from_an_older_page_or_a_second_change_is_refused(db, page, agent
     refused = hide(logged_in(agent), case, mention, hidden="0", version=stale)
     assert refused.status_code == 302
     assert Moderation.objects.count() == 1
+    [said] = [str(m) for m in refused.wsgi_request._messages]
+    assert "Not saved: the case changed" in said
+    assert "you asked the network to hide the comment" in said
     # With the current version: still refused while the first change is under way.
     case.refresh_from_db()
     answer = logged_in(agent).post(
@@ -124,6 +127,17 @@ def test_x_posts_and_private_messages_offer_no_hide(db, agent):
     ).content.decode()
     assert "X does not let the brand hide this kind of post" in answer
     assert not Moderation.objects.exists()
+
+
+def test_which_posts_can_be_hidden_is_the_networks_data():
+    from listening import networks
+
+    assert networks.can_hide("facebook", "comment")
+    assert not networks.can_hide("facebook", "dm")
+    assert not networks.can_hide("facebook", "visitor_post")
+    assert not networks.can_hide("x", "reply")
+    assert not networks.can_hide("no-such-network", "comment")
+    assert networks.X.can_hide_comments == () and networks.FACEBOOK.can_delete_replies
 
 
 # ---- failures, retries, lost messages --------------------------------------------------------

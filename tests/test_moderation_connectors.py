@@ -169,6 +169,7 @@ def test_the_page_hides_and_shows_a_customers_comment_and_graph_reports_it(db, s
     connector.set_hidden(ModeratedPost(page, comment), hidden=False)
     assert sim.state.fb.comments[comment].hidden is False
     assert [m["hidden"] for m in sim.state.moderations] == [True, False]
+    assert sim.stats()["moderations_accepted"] == 2
 
 
 def test_graph_refuses_to_hide_the_pages_own_comment_or_another_pages(db, sim):

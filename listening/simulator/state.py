@@ -406,6 +406,7 @@ class SimState:
             "items_served": dict(self.items_served),
             "replies_accepted": len(self.replies),
             "replies_by_network": dict(Counter(r["network"] for r in self.replies)),
+            "moderations_accepted": len(self.moderations),
             "faults_pending": sum(f.remaining for f in self.faults),
             "faults_fired": dict(self.faults_fired),
             "oauth": {

@@ -22,6 +22,7 @@ from cases.models import (
     CaseStatus,
     EngagementGuidelines,
     Label,
+    Moderation,
     Note,
     Triage,
 )
@@ -77,6 +78,14 @@ def what_changed(case: Case, since: datetime, *, viewer: User) -> list[str]:
         else:
             who = "you" if event.actor_id == viewer.pk else _name(event.actor)
         found.append(f"{who} {describe_event(event)}")
+    from cases.moderation import WHAT  # it builds on this module
+
+    asked = Moderation.objects.filter(case=case, requested_at__gt=since).select_related(
+        "requested_by"
+    )
+    for row in asked.order_by("requested_at", "id"):
+        who = "you" if row.requested_by_id == viewer.pk else _name(row.requested_by) or "someone"
+        found.append(f"{who} asked the network to {WHAT[row.action]}")
     posts = case.mentions.filter(received_at__gt=since).count()
     if posts:
         found.append(f"{posts} new customer post{'s' if posts != 1 else ''}")

@@ -19,6 +19,7 @@ from cases.models import (
     EngagementGuidelines,
     Identity,
     Label,
+    Moderation,
     Note,
     Reply,
     SavedView,
@@ -132,6 +133,16 @@ class CaseEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     list_select_related = ["actor"]
     date_hierarchy = "created_at"
+
+
+@admin.register(Moderation)
+class ModerationAdmin(ReadOnlyAdmin):
+    """Hides, shows and deletions asked of the networks, with their state and last error."""
+
+    list_display = ["__str__", "action", "state", "attempts", "requested_by", "requested_at"]
+    list_filter = ["action", "state"]
+    list_select_related = ["requested_by"]
+    date_hierarchy = "requested_at"
 
 
 @admin.register(SavedView)

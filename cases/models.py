@@ -260,6 +260,8 @@ class Reply(models.Model):
     unconfirmed = models.BooleanField(default=False, db_default=False)
     # The composer's one-time token: a resubmitted form finds the reply it already made.
     submit_token = models.UUIDField(null=True, blank=True, editable=False)
+    # Deleted from the network by the desk (cases/moderation.py); the text stays for QA.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -282,6 +284,100 @@ class Reply(models.Model):
 
     def __str__(self) -> str:
         return f"Reply #{self.pk} ({self.state})"
+
+
+class Moderation(models.Model):
+    """One change the desk asks of a network: hide or show a customer's comment, or delete
+    one of the brand's own public replies. The row comes first and the Celery message second,
+    so a lost message or a failed call stays visible with its reason (cases/moderation.py).
+
+    queued → running → done | failed; running → queued (retry later); failed → queued (retry).
+    """
+
+    class Action(models.TextChoices):
+        HIDE = "hide", "Hide comment"
+        UNHIDE = "unhide", "Show comment"
+        DELETE = "delete", "Delete reply"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting"
+        RUNNING = "running", "In progress"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="moderations", db_index=False
+    )
+    mention = models.ForeignKey(
+        "listening.Mention",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="moderations",
+    )
+    reply = models.ForeignKey(
+        Reply, on_delete=models.CASCADE, null=True, blank=True, related_name="moderations"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The current claim: only the worker whose token the row still carries records the outcome.
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    error = ScrubbedTextField(blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        permissions = [
+            ("hide_comment", "Can hide and show customers' comments on the network"),
+            ("delete_published_reply", "Can delete the brand's published replies"),
+        ]
+        indexes = [
+            models.Index(fields=["case", "requested_at"], name="moderation_case_time"),
+            models.Index(
+                fields=["state", "next_attempt_at"],
+                condition=Q(state__in=["queued", "running"]),
+                name="moderation_active",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(action="delete", reply__isnull=False, mention__isnull=True)
+                    | Q(action__in=["hide", "unhide"], mention__isnull=False, reply__isnull=True)
+                ),
+                name="moderation_target_fits_action",
+            ),
+            # One change at a time per post: a second waits until the first has an outcome.
+            models.UniqueConstraint(
+                fields=["mention"],
+                condition=Q(state__in=["queued", "running"]),
+                name="moderation_one_active_per_mention",
+            ),
+            models.UniqueConstraint(
+                fields=["reply"],
+                condition=Q(state__in=["queued", "running"]),
+                name="moderation_one_active_per_reply",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.state}) on case #{self.case_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
 
 
 class Label(models.Model):
@@ -332,6 +428,10 @@ class CaseEvent(models.Model):
         REPLY_FAILED = "reply_failed", "Reply failed"
         REPLY_APPROVED = "reply_approved", "Reply approved"
         CHECK_OVERRIDDEN = "check_overridden", "Guideline check overridden"
+        COMMENT_HIDDEN = "comment_hidden", "Comment hidden"
+        COMMENT_SHOWN = "comment_shown", "Comment shown again"
+        REPLY_DELETED = "reply_deleted", "Reply deleted"
+        MODERATION_FAILED = "moderation_failed", "Moderation failed"
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(

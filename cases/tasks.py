@@ -1,9 +1,11 @@
 """Celery tasks for cases: thin wrappers around plain functions that tests call directly.
 
-Scheduled by beat (socialdesk/settings.py CELERY_BEAT_SCHEDULE): recover_stuck_replies every
-10 s, auto_assign_cases every 10 s, wake_snoozed_cases every 60 s. send_reply is enqueued by
-cases.replies when a reply is queued, approved or retried, and by the recovery for retries
-and for the look-ups of replies being reconciled (their times live in next_attempt_at).
+Scheduled by beat (socialdesk/settings.py CELERY_BEAT_SCHEDULE): recover_stuck_replies and
+recover_moderations every 10 s, auto_assign_cases every 10 s, wake_snoozed_cases every 60 s.
+send_reply is enqueued by cases.replies when a reply is queued, approved or retried, and by the
+recovery for retries and for the look-ups of replies being reconciled (their times live in
+next_attempt_at). run_moderation is enqueued by cases.moderation when a change is asked for or
+retried, and by its recovery.
 """
 
 import logging
@@ -13,7 +15,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from cases import sending
+from cases import moderation, sending
 from cases.models import Case, CaseEvent, CaseStatus
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,18 @@ def send_reply(reply_id: int) -> str:
 @shared_task(ignore_result=True)
 def recover_stuck_replies() -> dict[str, int]:
     return sending.recover_stuck_replies()
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def run_moderation(moderation_id: int) -> str:
+    """Hide, show or delete one post on the network (see cases.moderation). Safe to run twice,
+    or for a row in any state."""
+    return moderation.run_moderation(moderation_id)
+
+
+@shared_task(ignore_result=True)
+def recover_moderations() -> dict[str, int]:
+    return moderation.recover_moderations()
 
 
 @shared_task(ignore_result=True)

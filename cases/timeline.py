@@ -13,8 +13,10 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from cases.models import Case, CaseEvent, CaseStatus, Note, Reply, Triage
+from cases.models import Case, CaseEvent, CaseStatus, Moderation, Note, Reply, Triage
+from cases.moderation import DOING, WHAT
 from listening.models import Mention
+from listening.networks import can_hide
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ REPLY_EVENTS = {
     CaseEvent.Kind.REPLY_FAILED: "could not send the reply",
     CaseEvent.Kind.REPLY_APPROVED: "approved a reply",
     CaseEvent.Kind.CHECK_OVERRIDDEN: "overrode a guideline check",
+    CaseEvent.Kind.REPLY_DELETED: "deleted a reply from the network",
 }
 
 
@@ -77,6 +80,12 @@ def describe_event(event: CaseEvent) -> str:
         return "sent a reply for approval" if data.get("awaiting_approval") else "queued a reply"
     if kind in REPLY_EVENTS:
         return REPLY_EVENTS[kind]
+    if kind in (CaseEvent.Kind.COMMENT_HIDDEN, CaseEvent.Kind.COMMENT_SHOWN):
+        verb = "hid" if kind == CaseEvent.Kind.COMMENT_HIDDEN else "showed again"
+        where = f" on {data['source']}" if data.get("source") else ""
+        return f"{verb} a comment{where}"
+    if kind == CaseEvent.Kind.MODERATION_FAILED:
+        return f"could not {WHAT.get(data.get('action'), 'change the post')} on the network"
     return event.get_kind_display().lower()
 
 
@@ -112,7 +121,7 @@ def retry_url(reply_id: int) -> str:
 
 
 def timeline_context(request: HttpRequest, case: Case) -> dict[str, Any]:
-    """The timeline and what it is made of: four queries whatever its length."""
+    """The timeline and what it is made of: five queries whatever its length."""
     mentions = list(
         Mention.objects.filter(case=case).select_related("author").order_by("posted_at", "id")
     )
@@ -121,6 +130,9 @@ def timeline_context(request: HttpRequest, case: Case) -> dict[str, Any]:
     )
     notes = list(Note.objects.filter(case=case).select_related("author"))
     events = list(CaseEvent.objects.filter(case=case).select_related("actor"))
+    moderations = list(
+        Moderation.objects.filter(case=case).select_related("requested_by").order_by("id")
+    )
     can_reply = request.user.has_perm("cases.add_reply")
     # A reply that failed unconfirmed may be on the network: only a supervisor may risk it.
     can_risk = can_reply and request.user.has_perm("cases.approve_reply")
@@ -134,6 +146,7 @@ def timeline_context(request: HttpRequest, case: Case) -> dict[str, Any]:
     for event in events:
         event.summary = describe_event(event)
         event.detail = event_detail(event)
+    _attach_moderation(request, case, mentions, replies, moderations)
     return {
         "case": case,
         "mentions": mentions,
@@ -141,3 +154,50 @@ def timeline_context(request: HttpRequest, case: Case) -> dict[str, Any]:
         "timeline": build_timeline(mentions, replies, notes, events),
         "can_reply": can_reply,
     }
+
+
+def _attach_moderation(
+    request: HttpRequest,
+    case: Case,
+    mentions: list[Mention],
+    replies: list[Reply],
+    moderations: list[Moderation],
+) -> None:
+    """Give each post its latest change on the network (`moderation`, or None) and whether it
+    may be hidden or deleted at all; each change what the timeline says of it."""
+    may = {
+        Moderation.Action.HIDE: request.user.has_perm("cases.hide_comment"),
+        Moderation.Action.DELETE: request.user.has_perm("cases.delete_published_reply"),
+    }
+    may[Moderation.Action.UNHIDE] = may[Moderation.Action.HIDE]
+    by_mention, by_reply = {}, {}
+    for row in moderations:  # oldest first: the latest wins
+        row.doing, row.what = DOING[row.action], WHAT[row.action]
+        row.may_retry = may[row.action] and request.user.has_perm("cases.change_case")
+        if row.mention_id:
+            by_mention[row.mention_id] = row
+        else:
+            by_reply[row.reply_id] = row
+    network = case.channel.network
+
+    def offer_change(row: Moderation | None) -> bool:
+        # Not while a change is under way, nor beside a failed one's own "Try again".
+        if row is None:
+            return True
+        return not (row.is_active or (row.state == Moderation.State.FAILED and row.may_retry))
+
+    for mention in mentions:
+        mention.moderation = by_mention.get(mention.pk)
+        mention.offer_change = offer_change(mention.moderation)
+        mention.hideable = (
+            can_hide(network, mention.kind) and not mention.is_private and not mention.deleted_at
+        )
+    for reply in replies:
+        reply.moderation = by_reply.get(reply.pk)
+        reply.offer_change = offer_change(reply.moderation)
+        reply.deletable = (
+            reply.state == Reply.State.SENT
+            and bool(reply.external_id)
+            and not reply.is_private
+            and reply.deleted_at is None
+        )

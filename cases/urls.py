@@ -1,10 +1,20 @@
-from cases.views import approvals, canned, case, composer, guidelines, inbox, presence
+from cases.views import (
+    approvals,
+    canned,
+    case,
+    composer,
+    guidelines,
+    inbox,
+    moderation,
+    presence,
+)
 
 app_name = "cases"
 # Each screen's module lists its own routes; names are the contract templates use.
 urlpatterns = [
     *inbox.urlpatterns,
     *case.urlpatterns,
+    *moderation.urlpatterns,
     *presence.urlpatterns,
     *composer.urlpatterns,
     *approvals.urlpatterns,

@@ -175,6 +175,9 @@ class Mention(models.Model):
     deleted_at = models.DateTimeField(
         null=True, blank=True, help_text="Deleted at the source: text must be removed."
     )
+    # Hidden on the network (a Facebook comment the page hid): only its author and their
+    # friends see it there. The desk still shows the text to its agents.
+    hidden_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["posted_at", "id"]
@@ -187,6 +190,16 @@ class Mention(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.external_id}"
+
+    @classmethod
+    def record_visibility(cls, mention_ids: list[int], *, hidden: bool, at: datetime) -> int:
+        """Record that these posts are hidden on the network since `at`, or shown again.
+
+        A post already in that state keeps its time (the first hide is when it went out of
+        view). Returns how many rows changed.
+        """
+        rows = cls.objects.filter(pk__in=mention_ids, hidden_at__isnull=hidden)
+        return rows.update(hidden_at=at if hidden else None)
 
 
 class QuarantinedPost(models.Model):

@@ -20,6 +20,11 @@ class NetworkPolicy:
     rate_limits: str
     deletion_duty: str
     norms: tuple[str, ...]
+    # The kinds of customers' posts (MentionKind values) the brand may hide from everyone but
+    # their author and show again; none where the network offers brands no such thing.
+    can_hide_comments: tuple[str, ...] = ()
+    # Whether the brand's public replies can be deleted from the desk.
+    can_delete_replies: bool = True
 
 
 X = NetworkPolicy(
@@ -69,9 +74,18 @@ FACEBOOK = NetworkPolicy(
         "One private reply per comment, within 7 days: use it to take the case offline.",
         "Hide, don't delete, abusive comments unless they break the page's rules.",
     ),
+    # Graph: POST /{comment-id} is_hidden=true|false, by the page on comments under its posts.
+    can_hide_comments=("comment",),
 )
 
 POLICIES = {policy.network: policy for policy in (X, FACEBOOK)}
+
+
+def can_hide(network: str, kind: str) -> bool:
+    """Whether the brand may hide a customer's post of `kind` on `network` (and show it again)."""
+    policy = POLICIES.get(network)
+    return policy is not None and kind in policy.can_hide_comments
+
 
 # ---- How X counts a post (twitter-text v3) --------------------------------------------------
 

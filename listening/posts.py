@@ -76,6 +76,15 @@ class OutboundReply:
 
 
 @dataclass(frozen=True, slots=True)
+class ModeratedPost:
+    """A post the desk asks a connector to hide, show or delete: its id on the network and
+    the brand account that acts on it (`channel`: the connector reads its credentials)."""
+
+    channel: "Channel"
+    external_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Quarantined:
     """An item that could not be normalised, with the reason and the raw item."""
 

@@ -77,6 +77,10 @@ POLICY: dict[str, Rule] = {
     "cases:set_status": rule(NOBODY, CASE_WORKERS),
     "cases:labels": rule(NOBODY, CASE_WORKERS),
     "cases:add_note": rule(NOBODY, CASE_WORKERS),
+    # moderation on the network: hide / show a comment, delete a published reply, retry
+    "cases:comment_visibility": rule(NOBODY, CASE_WORKERS),
+    "cases:delete_reply": rule(NOBODY, LEADS),
+    "cases:retry_moderation": rule(NOBODY, CASE_WORKERS),  # a deletion's retry: leads only
     # the composer, retries and approvals
     "cases:compose": rule(CASE_WORKERS),
     "cases:checks": rule(NOBODY, CASE_WORKERS),

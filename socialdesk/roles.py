@@ -36,6 +36,9 @@ WORK_CASES = [
     "cases.change_case",
     "cases.add_reply",
     "cases.add_note",
+    # Hide a customer's comment on the network (and show it again): the network's norm is
+    # "hide, don't delete".
+    "cases.hide_comment",
 ]
 
 # "app_label.codename" per role; "app_label.*" is every permission of the app.
@@ -60,6 +63,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.supervise_desk",
         "cases.change_customer",
         "cases.approve_reply",
+        # Delete one of the brand's published replies from the network: a public retraction.
+        "cases.delete_published_reply",
         "cases.add_label",
         "listening.view_health",
         "listening.view_quarantinedpost",

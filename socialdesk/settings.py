@@ -246,6 +246,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.tasks.recover_stuck_replies",
         "schedule": timedelta(seconds=10),
     },
+    # Hides, shows and deletions on the networks: requeued after a dead worker, enqueued again
+    # when due or when their first message was lost (cases.moderation, step 6).
+    "recover-moderations": {
+        "task": "cases.tasks.recover_moderations",
+        "schedule": timedelta(seconds=10),
+    },
     "auto-assign-cases": {
         "task": "cases.tasks.auto_assign_cases",
         "schedule": timedelta(seconds=10),

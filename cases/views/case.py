@@ -94,6 +94,10 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
         "label_ids": {label.pk for label in labels},
         "can_change": can_change,
         "can_note": user.has_perm("cases.add_note"),
+        # The timeline's hide / show / delete forms (not on the QA review page's timeline).
+        "moderation_controls": True,
+        "can_hide": user.has_perm("cases.hide_comment"),
+        "can_delete": user.has_perm("cases.delete_published_reply"),
         "opened_at": now,
         "inbox_url": navigation.inbox_url(raw_from),
         "prev_url": navigation.case_link(prev_id, raw_from),

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from cases import inbox, presence
+from cases import inbox, moderation, presence
 from cases.access import access_saved_view
 from cases.actions import BULK_ASSIGN, BULK_UNASSIGN, do_bulk_change
 from cases.models import Case, CaseStatus, Label, Reply, SavedView, Triage
@@ -49,6 +49,7 @@ BULK_ACTIONS = [
     ("ignore", "Triage: ignore"),
     ("escalate", "Triage: escalate"),
     ("label", "Add label…"),
+    ("hide_comments", "Hide their comments"),
 ]
 
 
@@ -208,6 +209,9 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
             messages.error(request, "Choose the label to add.")
             return _back_to_inbox(back)
 
+    if action == "hide_comments":
+        return _bulk_hide(request, ids, back)
+
     cases = list(
         Case.objects.filter(pk__in=ids)
         .select_related("assignee")
@@ -233,6 +237,22 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     missing = len(ids) - len(cases)
     if missing:
         messages.warning(request, f"{missing} selected case(s) no longer exist.")
+    return _back_to_inbox(back)
+
+
+def _bulk_hide(request: HttpRequest, ids: list[int], back: str) -> HttpResponse:
+    """Hide the selected cases' comments on their networks (cases.moderation), then say so."""
+    require_perm(request, "cases.hide_comment")
+    cases = list(Case.objects.filter(pk__in=ids).order_by("id"))
+    requested, failures = moderation.do_bulk_hide_comments(cases, actor=request.user)
+    if requested:
+        messages.success(
+            request,
+            f"Hiding {requested} comment{'s' if requested != 1 else ''} on the network: each "
+            "case shows when it is done.",
+        )
+    if failures:
+        messages.error(request, "Nothing hidden: " + " ".join(failures[:5]))
     return _back_to_inbox(back)
 
 

@@ -11,6 +11,8 @@ that knows a network's JSON shapes. Everything past them sees `listening.posts`.
     external_id = connector.find_published(reply)          # OutboundReply -> str | None
     posts, rejects = connector.normalise_payload(payload)  # raw API response -> posts
     hydration = connector.hydrate(channel, records)        # look up what saved records lack
+    connector.set_hidden(post, hidden=True)                # ModeratedPost: hide / show again
+    deleted = connector.delete_post(post)                  # the brand's own post; False: gone
 """
 
 from collections.abc import Collection, Iterator
@@ -21,6 +23,7 @@ from listening.posts import (
     FetchResult,
     Hydration,
     InboundPost,
+    ModeratedPost,
     OutboundReply,
     Quarantined,
 )
@@ -45,6 +48,10 @@ class Connector(Protocol):
     ) -> tuple[list[InboundPost], list[Quarantined]]: ...
 
     def lookup_ids(self, records: list[Any]) -> list[str]: ...
+
+    def set_hidden(self, post: ModeratedPost, *, hidden: bool) -> None: ...
+
+    def delete_post(self, post: ModeratedPost) -> bool: ...
 
     def hydrate(
         self,

@@ -46,6 +46,11 @@ class PermanentError(ConnectorError):
     """The network refused the request for good (4xx other than auth and rate limits)."""
 
 
+class NotFound(PermanentError):
+    """The object is not on the network: deleted (by its author, or earlier by us) or never
+    there. Graph cannot tell that from an object the token may not touch (#100, subcode 33)."""
+
+
 class AmbiguousSend(TransientError):
     """A publish timed out or failed after it may have reached the network.
 

@@ -37,6 +37,7 @@ from listening.posts import (
     FetchResult,
     Hydration,
     InboundPost,
+    ModeratedPost,
     OutboundReply,
     Quarantined,
     collect,
@@ -237,6 +238,18 @@ class FacebookConnector:
         if not external_id:
             raise AmbiguousSend("Facebook accepted the request but its answer carries no id")
         return str(external_id)
+
+    def set_hidden(self, post: ModeratedPost, *, hidden: bool) -> None:
+        """Hide a customer's comment, or show it again (see listening.connectors.moderation)."""
+        from listening.connectors.moderation import graph_set_hidden
+
+        graph_set_hidden(post, hidden=hidden)
+
+    def delete_post(self, post: ModeratedPost) -> bool:
+        """Delete the page's own comment; False if Graph no longer has it."""
+        from listening.connectors.moderation import graph_delete
+
+        return graph_delete(post)
 
     def find_published(self, reply: OutboundReply) -> str | None:
         """The id of the page's item that is this reply, or None if Graph lists none yet.

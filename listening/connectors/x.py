@@ -39,6 +39,7 @@ from listening.posts import (
     FetchResult,
     Hydration,
     InboundPost,
+    ModeratedPost,
     OutboundReply,
     Quarantined,
     collect,
@@ -240,6 +241,15 @@ class XConnector:
         if not external_id:
             raise AmbiguousSend("X accepted the request but its answer carries no id")
         return str(external_id)
+
+    def set_hidden(self, post: ModeratedPost, *, hidden: bool) -> None:
+        raise PermanentError("The desk does not hide posts on X")
+
+    def delete_post(self, post: ModeratedPost) -> bool:
+        """Delete the account's own post; False if X no longer has it (moderation.py)."""
+        from listening.connectors.moderation import x_delete
+
+        return x_delete(post)
 
     def find_published(self, reply: OutboundReply) -> str | None:
         """The id of the brand's post that is this reply, or None if X lists none yet.

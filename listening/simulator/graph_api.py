@@ -64,6 +64,7 @@ class FBComment:
     author: tuple[str, str] | None
     permalink: str
     private_replied: bool = False
+    hidden: bool = False
 
 
 @dataclass(slots=True)
@@ -347,6 +348,11 @@ class GraphNetwork(TrafficGenerator):
             item["permalink_url"] = comment.permalink
         if "comment_count" in fields:
             item["comment_count"] = len(self.replies_by_comment.get(comment.id, []))
+        if "is_hidden" in fields:
+            item["is_hidden"] = comment.hidden
+        if "can_hide" in fields:  # the page may hide others' comments, never its own
+            page_id = self.posts[comment.post_id].page_id
+            item["can_hide"] = comment.author is None or comment.author[0] != page_id
         return item
 
     def message_json(self, message: FBMessage, fields: set[str]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from listening.simulator import moderation
 from listening.simulator.control_api import control_answer
 from listening.simulator.fault_answers import (
     auth_error,
@@ -116,6 +117,12 @@ def _x_routes() -> list[tuple[str, re.Pattern[str], str, Handler]]:
             lambda s, r: s.x.create_tweet(account(s, r), r.body),
         ),
         (
+            "DELETE",
+            re.compile(r"^/2/tweets/(\d+)$"),
+            "delete_tweet",
+            lambda s, r: moderation.x_delete(s, account(s, r), r.args[0]),
+        ),
+        (
             "POST",
             re.compile(r"^/2/dm_conversations/with/(\w+)/messages$"),
             "create_dm",
@@ -174,7 +181,24 @@ def _graph_routes() -> list[tuple[str, re.Pattern[str], str, Handler]]:
             "create_message",
             lambda s, r: s.fb.post_message(r.args[0], r.body),
         ),
+        (
+            "POST",
+            re.compile(r"^/([\w]+)$"),
+            "update_object",
+            lambda s, r: moderation.graph_update(s, _page(r), r.args[0], r.body),
+        ),
+        (
+            "DELETE",
+            re.compile(r"^/([\w]+)$"),
+            "delete_object",
+            lambda s, r: moderation.graph_delete(s, _page(r), r.args[0]),
+        ),
     ]
+
+
+def _page(req: Request) -> Account:
+    assert req.account is not None  # set from the token before any handler runs
+    return req.account
 
 
 X_ROUTES = _x_routes()

@@ -194,6 +194,8 @@ class SimState:
         self.tokens: dict[tuple[str, str], str] = {}
         self.last_account: dict[str, str] = {}
         self.replies: list[dict[str, Any]] = []
+        # Hides, shows and deletions the networks accepted (listening.simulator.moderation).
+        self.moderations: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         # The latest faults that fired, with the client port they hit (a harness finds the
         # process behind a held request with it).
@@ -429,6 +431,7 @@ class SimState:
             "items_served": dict(self.items_served),
             "replies_accepted": len(self.replies),
             "replies_by_network": dict(Counter(r["network"] for r in self.replies)),
+            "moderations_accepted": len(self.moderations),
             "faults_pending": sum(f.remaining for f in self.faults),
             "faults_fired": dict(self.faults_fired),
             "oauth": {

@@ -63,6 +63,9 @@ POLICY: dict[str, Rule] = {
     "listening:ping": rule(EVERYONE),
     "listening:monitor": rule(EVERYONE),  # the failing checks' names only; more with its token
     "listening:health": rule(LEADS),
+    # Meta's webhook: signed with the app secret, not by a person; refused to every persona
+    # (404 without a secret, 403 unsigned)
+    "meta_webhook": rule(NOBODY),
     # the inbox
     "cases:list": rule(CASE_READERS),
     "cases:bulk": rule(NOBODY, CASE_WORKERS),

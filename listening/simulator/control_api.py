@@ -79,6 +79,12 @@ def control_answer(
             str(body["account_id"]) if body.get("account_id") else None,
             str(body.get("client_id") or DEFAULT_CLIENT_ID),
         )
+    if path == "/_sim/webhooks" and method == "POST":
+        return state.webhooks.configure(
+            str(body.get("url") or ""), str(body.get("app_secret") or "")
+        )
+    if path == "/_sim/webhooks" and method == "GET":
+        return state.webhooks.as_json()
     if path == "/_sim/stats" and method == "GET":
         return state.stats()
     if path == "/_sim/reset" and method == "POST":

@@ -116,6 +116,10 @@ POLICY: dict[str, Rule] = {
 # Routes that answer 503 by design when the desk is down or degraded (for monitors).
 STATUS_ROUTES = frozenset({"listening:ping", "listening:monitor", "listening:health"})
 
+# Routes a network calls, authenticated by a signature rather than a session: a refusal there
+# is 403 or 404 for everyone, the anonymous visitor included, never a redirect to sign in.
+SIGNED_ROUTES = frozenset({"meta_webhook"})
+
 # Routes whose answer is the sign-in page: a redirect there is them working, not a refusal.
 SIGN_IN_ROUTES = frozenset({"logout", "admin_login", "admin:login", "admin:logout"})
 

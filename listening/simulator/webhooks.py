@@ -12,8 +12,8 @@ Each delivery is signed (`X-Hub-Signature-256: sha256=HMAC-SHA256(app secret, ra
 sent again after a non-2xx answer or a connection failure (RETRY_DELAYS, as Meta retries),
 by a few sender threads so that one slow delivery does not hold the others. Faults (queued
 with `POST /_sim/faults`, network "facebook"): `webhook_duplicate` delivers a change twice,
-`webhook_bad_signature` and `webhook_unsigned` send a forged copy first (the genuine delivery
-follows), `webhook_drop` never delivers it (the desk's poll must find the post).
+`webhook_bad_signature` and `webhook_unsigned` send a forged copy just before the genuine
+delivery, `webhook_drop` never delivers it (the desk's poll must find the post).
 """
 
 import hashlib
@@ -45,8 +45,9 @@ APP_ID = 1_517_776_481_860_111
 @dataclass(slots=True)
 class Delivery:
     body: bytes
-    signature: str | None  # None: sent unsigned
-    forged: bool = False  # a forgery: the desk must refuse it, so it is never retried
+    signature: str
+    # A forged copy sent just before the genuine one: "bad_signature", "unsigned" or "".
+    forgery: str = ""
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -163,11 +164,8 @@ class WebhookSender:
             log.info("fault %s on a webhook delivery", kind)
         if kind == "webhook_drop":
             return
-        if kind == "webhook_bad_signature":
-            self._put(Delivery(body, sign(body, self.secret + "-forged"), forged=True))
-        elif kind == "webhook_unsigned":
-            self._put(Delivery(body, None, forged=True))
-        self._put(Delivery(body, sign(body, self.secret)))
+        forgery = kind.removeprefix("webhook_") if kind in WEBHOOK_FAULTS[1:3] else ""
+        self._put(Delivery(body, sign(body, self.secret), forgery))
         if kind == "webhook_duplicate":
             self._put(Delivery(body, sign(body, self.secret)))
 
@@ -201,21 +199,25 @@ class WebhookSender:
                     self.pending -= 1
 
     def _deliver(self, delivery: Delivery, stopping: threading.Event) -> None:
+        if delivery.forgery:
+            # What an impostor would send: never retried, and the desk must refuse it.
+            forged = sign(delivery.body, self.secret + "-forged")
+            status = self._post(
+                delivery.body, forged if delivery.forgery == "bad_signature" else None
+            )
+            with self._count:
+                if 200 <= status < 300:
+                    self.forged_accepted += 1
+                else:
+                    self.forged_refused += 1
         for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
             if delay and stopping.wait(delay):
                 return
-            status = self._post(delivery)
+            status = self._post(delivery.body, delivery.signature)
             with self._count:
                 self.attempts += 1
                 self.retried += attempt > 0
                 self.last_status = status
-            if delivery.forged:
-                with self._count:
-                    if 200 <= status < 300:
-                        self.forged_accepted += 1
-                    else:
-                        self.forged_refused += 1
-                return
             if 200 <= status < 300:
                 with self._count:
                     self.delivered += 1
@@ -224,12 +226,12 @@ class WebhookSender:
             self.failed += 1
         log.warning("webhook delivery abandoned after %s attempts", len(RETRY_DELAYS) + 1)
 
-    def _post(self, delivery: Delivery) -> int:
+    def _post(self, body: bytes, signature: str | None) -> int:
         """One POST; its HTTP status, or 0 when the desk could not be reached."""
         headers = {"Content-Type": "application/json", "User-Agent": "facebookexternalua"}
-        if delivery.signature is not None:
-            headers["X-Hub-Signature-256"] = delivery.signature
-        request = urllib.request.Request(self.url, data=delivery.body, headers=headers)
+        if signature is not None:
+            headers["X-Hub-Signature-256"] = signature
+        request = urllib.request.Request(self.url, data=body, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
                 response.read()

@@ -66,11 +66,13 @@ def health(request: HttpRequest) -> HttpResponse:
     require_perm(request, "listening.view_health")
     report = health_checks.gather()
     status = 503 if report.status == health_checks.DOWN else 200
+    meta = webhooks.summary(report.checked_at) if report.database.ok else {}
     # A browser sends "text/html,...,*/*": only an explicit preference gets JSON.
     if request.get_preferred_type(["text/html", "application/json"]) == "application/json":
-        response = JsonResponse(report.as_json(), status=status)
+        response = JsonResponse({**report.as_json(), "webhooks": meta}, status=status)
     else:
-        response = render(request, "listening/health.html", {"report": report}, status=status)
+        context = {"report": report, "webhooks": meta}
+        response = render(request, "listening/health.html", context, status=status)
     patch_vary_headers(response, ["Accept"])
     return response
 

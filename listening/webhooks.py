@@ -123,6 +123,21 @@ def count_refusal(refusal: Refused) -> None:
     )
 
 
+def summary(now: datetime | None = None) -> dict[str, int]:
+    """For the health page: refusals that named no channel, events in the last day for
+    accounts no channel knows, and events that failed for good (one query)."""
+    from django.db.models import Count, Q
+
+    day_ago = (now or timezone.now()) - timedelta(days=1)
+    counts = WebhookEvent.objects.aggregate(
+        unmatched_day=Count(
+            "id", filter=Q(state=WebhookEvent.State.UNMATCHED, received_at__gte=day_ago)
+        ),
+        failed=Count("id", filter=Q(state=WebhookEvent.State.FAILED)),
+    )
+    return {"refused_for_app": refused_for_app(), **counts}
+
+
 def refused_for_app() -> int:
     """Refused deliveries that named no known channel, since the cache was last cleared."""
     return int(cache.get(REFUSED_FOR_APP_KEY) or 0)

@@ -22,7 +22,7 @@ from cases.models import Case
 from listening import polling, webhooks
 from listening.models import Channel, Mention, QuarantinedPost, WebhookEvent
 from listening.simulator import webhooks as sim_webhooks
-from tests.conftest import calls_to, make_channel
+from tests.conftest import calls_to, logged_in, make_channel
 from tests.simulator import running_simulator
 
 PAYLOADS = json.loads((Path(__file__).parent / "payloads" / "meta_webhooks.json").read_text())
@@ -469,3 +469,30 @@ def test_a_delivery_the_desk_missed_is_read_by_the_next_poll(
     stored = set(Mention.objects.values_list("external_id", flat=True))
     held = set(QuarantinedPost.objects.values_list("external_id", flat=True))
     assert set(ids) <= stored | held
+
+
+# ---- health -------------------------------------------------------------------------------
+
+
+def test_health_shows_each_pages_last_webhook_and_refusals(
+    meta, page, supervisor, django_capture_on_commit_callbacks
+):
+    x = make_channel("x", name="Acme on X")
+    with django_capture_on_commit_callbacks(execute=False):
+        post(delivery("feed_status_add"))
+    post(delivery("feed_comment_add"), signature="sha256=" + "f" * 64)
+    post(b'{"object": "page", "entry": [{"id": "9999"}]}', signature=None)
+
+    client = logged_in(supervisor)
+    html = client.get(reverse("listening:health")).content.decode()
+    assert "Last webhook" in html
+    assert "1 refused" in html
+    assert "polled only" in html  # X cannot push
+    assert "1 refused delivery named no channel" in html
+
+    data = client.get(reverse("listening:health"), HTTP_ACCEPT="application/json").json()
+    channels = {c["id"]: c for c in data["channels"]}
+    assert channels[page.pk]["webhook_refused"] == 1
+    assert channels[page.pk]["webhook_received_at"]
+    assert channels[x.pk]["webhook_received_at"] is None
+    assert data["webhooks"] == {"refused_for_app": 1, "unmatched_day": 0, "failed": 0}

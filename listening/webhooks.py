@@ -312,6 +312,25 @@ def sweep_events(
     return len(due)
 
 
+def do_process_events_again(event_ids: list[int]) -> int:
+    """Give failed events (of `event_ids`) a fresh set of attempts and enqueue them after
+    commit, e.g. once Graph answers again. Returns how many were failed."""
+    from listening.tasks import process_webhook_event
+
+    with transaction.atomic():
+        ids = list(
+            WebhookEvent.objects.filter(pk__in=event_ids, state=WebhookEvent.State.FAILED)
+            .select_for_update()
+            .values_list("id", flat=True)
+        )
+        WebhookEvent.objects.filter(pk__in=ids).update(
+            state=WebhookEvent.State.RECEIVED, attempts=0, claimed_until=None
+        )
+        for event_id in ids:
+            process_webhook_event.delay_on_commit(event_id)
+    return len(ids)
+
+
 # ---- helpers -------------------------------------------------------------------------------
 
 

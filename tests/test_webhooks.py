@@ -496,3 +496,25 @@ def test_health_shows_each_pages_last_webhook_and_refusals(
     assert channels[page.pk]["webhook_received_at"]
     assert channels[x.pk]["webhook_received_at"] is None
     assert data["webhooks"] == {"refused_for_app": 1, "unmatched_day": 0, "failed": 0}
+
+
+@responses.activate
+def test_an_event_that_keeps_failing_is_failed_visibly_and_can_be_processed_again(
+    meta, page, django_capture_on_commit_callbacks
+):
+    meta.META_WEBHOOK_MAX_ATTEMPTS = 2
+    conversations = f"{GRAPH}/v23.0/2000/conversations"
+    responses.get(conversations, status=503, json={"error": {"message": "down", "code": 2}})
+    event = receive("messaging_message", django_capture_on_commit_callbacks)
+    later = event.claimed_until + timedelta(seconds=1)
+    assert webhooks.process_event(event.pk, now=later) == "failed"
+    event.refresh_from_db()
+    assert (event.state, event.attempts, event.claimed_until) == ("failed", 2, None)
+    assert webhooks.summary()["failed"] == 1
+
+    responses.replace(responses.GET, conversations, json={"data": [{"id": "t_5"}]})
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert webhooks.do_process_events_again([event.pk]) == 1
+    assert len(callbacks) == 1
+    assert webhooks.process_event(event.pk) == "processed"
+    assert Mention.objects.get().conversation_id == "msg:t_5"

@@ -184,22 +184,35 @@ def process_event(event_id: int, now: datetime | None = None) -> str:
     """Claim one stored event and take it in (step 3). Returns the event's state afterwards,
     or "busy" when it is not claimable (done, or held by another worker)."""
     now = now or timezone.now()
-    claimed = (
-        WebhookEvent.objects.filter(pk=event_id, state=WebhookEvent.State.RECEIVED)
-        .exclude(claimed_until__gt=now)
-        .update(claimed_until=now + CLAIM_LEASE, attempts=F("attempts") + 1)
-    )
-    if not claimed:
+    # Claim and read in one statement. Its commit need not wait for the disk: a claim lost in
+    # a crash only lets the event be processed again, which stores nothing twice.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SET LOCAL synchronous_commit = off;"
+            " UPDATE listening_webhookevent"
+            " SET claimed_until = %s, attempts = attempts + 1"
+            " WHERE id = %s AND state = %s AND (claimed_until IS NULL OR claimed_until <= %s)"
+            " RETURNING body, attempts",
+            [now + CLAIM_LEASE, event_id, WebhookEvent.State.RECEIVED, now],
+        )
+        row = cursor.fetchone()
+    if row is None:
         return "busy"
-    event = WebhookEvent.objects.get(pk=event_id)
+    event = WebhookEvent(pk=event_id, body=row[0], attempts=row[1])
     try:
-        outcome = take_in(json.loads(event.body), now)
+        # The posts and the event's new state commit together: "processed" is never recorded
+        # for posts that were not stored.
+        with transaction.atomic():
+            outcome = take_in(json.loads(event.body), now)
+            unmatched_only = outcome["entries"] and outcome["entries"] == outcome["unmatched"]
+            event.state = (
+                WebhookEvent.State.UNMATCHED if unmatched_only else WebhookEvent.State.PROCESSED
+            )
+            event.outcome, event.processed_at, event.claimed_until = outcome, now, None
+            event.error = ""
+            event.save(update_fields=["state", "outcome", "processed_at", "claimed_until", "error"])
     except ConnectorError as exc:
         return _retry_later(event, exc, now)
-    unmatched_only = outcome["entries"] and outcome["entries"] == outcome["unmatched"]
-    event.state = WebhookEvent.State.UNMATCHED if unmatched_only else WebhookEvent.State.PROCESSED
-    event.outcome, event.processed_at, event.claimed_until, event.error = outcome, now, None, ""
-    event.save(update_fields=["state", "outcome", "processed_at", "claimed_until", "error"])
     return event.state
 
 

@@ -28,7 +28,8 @@ The protocol, from the request to the cases:
    back-off; after META_WEBHOOK_MAX_ATTEMPTS it is "failed", visible in the admin.
 4. **Sweep** (`sweep_events`, beat): events still "received" whose claim lapsed, or that
    were never claimed SWEEP_GRACE after arrival, are enqueued again. A lost Celery message
-   delays an event; it never loses it.
+   delays an event; it never loses it. Events done with for longer than the stale window
+   are deleted (`forget_old_events`), except those holding source changes for a handler.
 """
 
 import hashlib
@@ -322,7 +323,21 @@ def sweep_events(
         enqueue(event_id)
     if due:
         log.info("webhook events enqueued again", extra={"events": len(due)})
+    forget_old_events(now)
     return len(due)
+
+
+def forget_old_events(now: datetime) -> int:
+    """Delete events done with for longer than the stale window (and a day): a replay of one
+    is refused as stale by the signed `time` of its entries, so its row is no longer needed to
+    recognise it. Events with source changes awaiting a handler, and failed ones, are kept."""
+    horizon = now - timedelta(seconds=settings.META_WEBHOOK_MAX_AGE, days=1)
+    deleted, _ = WebhookEvent.objects.filter(
+        state__in=[WebhookEvent.State.PROCESSED, WebhookEvent.State.UNMATCHED],
+        processed_at__lt=horizon,
+        outcome__awaiting_handler=[],
+    ).delete()
+    return deleted
 
 
 def do_process_events_again(event_ids: list[int]) -> int:

@@ -518,3 +518,16 @@ def test_an_event_that_keeps_failing_is_failed_visibly_and_can_be_processed_agai
     assert len(callbacks) == 1
     assert webhooks.process_event(event.pk) == "processed"
     assert Mention.objects.get().conversation_id == "msg:t_5"
+
+
+def test_events_past_the_stale_window_are_forgotten_unless_a_change_awaits_its_handler(
+    meta, page, django_capture_on_commit_callbacks
+):
+    plain = receive("feed_status_add", django_capture_on_commit_callbacks)
+    waiting = receive("feed_comment_remove", django_capture_on_commit_callbacks)
+    soon = timezone.now() + timedelta(seconds=3600)
+    assert webhooks.forget_old_events(soon) == 0
+    later = timezone.now() + timedelta(seconds=3600, days=1, minutes=1)
+    assert webhooks.forget_old_events(later) == 1
+    assert list(WebhookEvent.objects.values_list("pk", flat=True)) == [waiting.pk]
+    assert not WebhookEvent.objects.filter(pk=plain.pk).exists()

@@ -4,8 +4,9 @@ The desk runs as in production, each part in its own process: gunicorn serving t
 endpoint, a prefork Celery worker (concurrency 2), and the simulator (in this process) standing
 in for Facebook. For each post the clock starts just before the simulator creates it and stops
 when its mention and case are committed, visible to the inbox (one transaction writes both; an
-observer looks every few milliseconds). Posts whose author Graph hides are quarantined, not
-cases, and are left out of the figures.
+observer looks every few milliseconds). A post whose author Graph hides becomes no case by
+webhook (it is left to the poll, which looks the author up) and is left out of the webhook
+figures.
 
 * freshness_webhook_p50_ms / _p95_ms: the simulator delivers a signed webhook as it creates
   the post; the desk verifies, stores and enqueues it; the worker takes it in. No poll runs.
@@ -160,9 +161,11 @@ _VISIBLE_SQL = """
     SELECT m.external_id FROM listening_mention m JOIN cases_case c ON c.id = m.case_id
     WHERE m.channel_id = %s AND m.external_id = ANY(%s)
 """
+# Posts whose author Meta did not name: the webhook leaves them to the poll (not timed).
 _HELD_SQL = """
-    SELECT external_id FROM listening_quarantinedpost
-    WHERE channel_id = %s AND external_id = ANY(%s)
+    SELECT left_item->>'external_id' FROM listening_webhookevent,
+        jsonb_array_elements(outcome->'left_to_poll') AS left_item
+    WHERE left_item->>'external_id' = ANY(%s)
 """
 
 
@@ -183,7 +186,7 @@ def _observe(
                     cursor.execute(_VISIBLE_SQL, [channel_id, waiting])
                     now = time.monotonic()
                     visible = [row[0] for row in cursor.fetchall()]
-                    cursor.execute(_HELD_SQL, [channel_id, waiting])
+                    cursor.execute(_HELD_SQL, [waiting])
                     held = [row[0] for row in cursor.fetchall()]
                     with lock:
                         seen.update(dict.fromkeys(visible, now))

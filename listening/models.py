@@ -204,7 +204,6 @@ class QuarantinedPost(models.Model):
     class Source(models.TextChoices):
         POLL = "poll", "Poll"
         IMPORT = "import", "Import"
-        WEBHOOK = "webhook", "Webhook"
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="quarantined_posts")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.POLL)

@@ -21,7 +21,10 @@ The protocol, from the request to the cases:
    through `listening.ingest.ingest` without a cursor (so a webhook never moves the poll's
    cursor past posts the poll has not read: a delivery the desk missed is read by the next
    poll, and a post that arrives both ways is stored once, by its external id), and source
-   changes (edits, removals, hiding) go through `dispatch_source_change`. An entry for an
+   changes (edits, removals, hiding) go through `dispatch_source_change`. An item the
+   webhook cannot complete (Meta left out its author, or it has no text) is left to the poll,
+   which reads it whole and looks its author up or quarantines it; the event's outcome names
+   it ("left_to_poll"). An entry for an
    account no channel knows is counted as unmatched and the event is done with; an event
    whose entries all are unmatched ends "unmatched" (no retry loop). A network failure (a
    Messenger conversation look-up) leaves the event "received" with its error, claimed for a
@@ -50,7 +53,7 @@ from django.utils import timezone
 from listening.connectors import facebook_webhooks as meta
 from listening.connectors.errors import ConnectorError
 from listening.ingest import ingest
-from listening.models import Channel, Mention, MentionKind, QuarantinedPost, WebhookEvent
+from listening.models import Channel, Mention, MentionKind, WebhookEvent
 from listening.posts import SOURCE_CHANGE_KINDS, SourceChange
 from socialdesk.scrub import scrub
 
@@ -162,7 +165,7 @@ def store_delivery(body: bytes, payload: dict[str, Any], now: datetime) -> int |
             " ON CONFLICT (body_sha256) DO NOTHING RETURNING id",
             [
                 str(payload.get("object") or "")[:32],
-                body.decode("utf-8", "replace"),
+                body.decode("utf-8"),  # check_delivery parsed it as UTF-8
                 digest,
                 now,
                 WebhookEvent.State.RECEIVED,
@@ -200,6 +203,9 @@ def process_event(event_id: int, now: datetime | None = None) -> str:
     if row is None:
         return "busy"
     event = WebhookEvent(pk=event_id, body=row[0], attempts=row[1])
+    if event.attempts > settings.META_WEBHOOK_MAX_ATTEMPTS:
+        # Earlier attempts died without a word (a worker killed, a bug): stop the loop here.
+        return _retry_later(event, RuntimeError("processing never finished"), now)
     try:
         # The posts and the event's new state commit together: "processed" is never recorded
         # for posts that were not stored.
@@ -236,7 +242,7 @@ def take_in(payload: dict[str, Any], now: datetime) -> dict[str, Any]:
         "unmatched_accounts": [],
         "posts": 0,
         "created": 0,
-        "quarantined": 0,
+        "left_to_poll": [],
         "ignored": 0,
         "unread": 0,
         "changes": 0,
@@ -251,18 +257,16 @@ def take_in(payload: dict[str, Any], now: datetime) -> dict[str, Any]:
         reading, unread = meta.read_entry(obj, entry, _conversation_finder(channel))
         outcome["unread"] += unread
         outcome["ignored"] += reading.ignored
-        if reading.posts or reading.quarantined:
-            result = ingest(
-                channel,
-                reading.posts,
-                None,
-                reading.quarantined,
-                source=QuarantinedPost.Source.WEBHOOK,
-                now=now,
-            )
+        if reading.posts:
+            result = ingest(channel, reading.posts, None, now=now)
             outcome["posts"] += result.received
             outcome["created"] += result.created
-            outcome["quarantined"] += result.quarantined
+        # What the webhook cannot complete (no author given, no text) the poll reads whole,
+        # with the look-ups and the quarantine it has: the webhook never moves its cursor.
+        outcome["left_to_poll"] += [
+            {"external_id": reject.external_id, "reason": reject.reason}
+            for reject in reading.quarantined
+        ]
         for change in reading.changes:
             outcome["changes"] += 1
             if not dispatch_source_change(channel, change):
@@ -363,8 +367,9 @@ def do_process_events_again(event_ids: list[int]) -> int:
 
 
 def _parse(body: bytes) -> Any:
+    """The JSON of a UTF-8 body (Meta sends nothing else), or None."""
     try:
-        return json.loads(body)
+        return json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         return None
 

@@ -189,7 +189,8 @@ def test_a_stale_delivery_is_refused(meta, page):
 
 
 def test_a_signed_body_that_is_no_delivery_is_refused(meta, page):
-    for body in (b"{not json", b'{"object": "page"}', b"[]"):
+    utf16 = json.dumps(PAYLOADS["feed_status_add"]).encode("utf-16")
+    for body in (b"{not json", b'{"object": "page"}', b"[]", utf16):
         assert post(body).status_code == 400
     assert WebhookEvent.objects.count() == 0
 
@@ -236,6 +237,40 @@ def test_the_pages_own_comment_opens_no_case(meta, page, django_capture_on_commi
     assert event.outcome["posts"] == 0
     assert Mention.objects.count() == 0
     assert Case.objects.count() == 0
+
+
+def test_an_item_without_its_author_is_left_to_the_poll(
+    meta, page, django_capture_on_commit_callbacks
+):
+    payload = copy.deepcopy(PAYLOADS["feed_comment_add"])
+    del payload["entry"][0]["changes"][0]["value"]["from"]  # Meta leaves it out at times
+    payload["entry"][0]["time"] = int(time.time())
+    with django_capture_on_commit_callbacks(execute=False):
+        assert post(json.dumps(payload).encode()).status_code == 200
+    event = WebhookEvent.objects.get()
+    assert webhooks.process_event(event.pk) == "processed"
+    event.refresh_from_db()
+    [left] = event.outcome["left_to_poll"]
+    assert left["external_id"] == "122100000000401_122100000000777"
+    assert left["reason"].startswith("author unknown")
+    # Neither a guessed author nor a quarantine row: the poll reads it whole (and looks it up).
+    assert Mention.objects.count() == 0
+    assert QuarantinedPost.objects.count() == 0
+
+
+def test_an_event_whose_processing_never_finishes_is_failed_after_the_last_attempt(
+    meta, page, django_capture_on_commit_callbacks
+):
+    meta.META_WEBHOOK_MAX_ATTEMPTS = 3
+    with django_capture_on_commit_callbacks(execute=False):
+        post(delivery("feed_comment_add"))
+    event = WebhookEvent.objects.get()
+    # Three workers died holding it.
+    WebhookEvent.objects.filter(pk=event.pk).update(attempts=3)
+    assert webhooks.process_event(event.pk) == "failed"
+    event.refresh_from_db()
+    assert event.error == "processing never finished"
+    assert Mention.objects.count() == 0
 
 
 def test_reactions_are_ignored(meta, page, django_capture_on_commit_callbacks):

@@ -47,7 +47,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from listening.connectors import facebook_webhooks as meta
@@ -114,9 +114,7 @@ def count_refusal(refusal: Refused) -> None:
     accounts = _accounts(refusal.payload)
     counted = 0
     if accounts:
-        counted = Channel.objects.filter(external_account_id__in=accounts).update(
-            webhook_refused=F("webhook_refused") + 1
-        )
+        counted = _named_channels(refusal.payload).update(webhook_refused=F("webhook_refused") + 1)
     if not counted:
         try:
             cache.incr(REFUSED_FOR_APP_KEY)
@@ -130,8 +128,6 @@ def count_refusal(refusal: Refused) -> None:
 def summary(now: datetime | None = None) -> dict[str, int]:
     """For the health page: refusals that named no channel, events in the last day for
     accounts no channel knows, and events that failed for good (one query)."""
-    from django.db.models import Count, Q
-
     day_ago = (now or timezone.now()) - timedelta(days=1)
     counts = WebhookEvent.objects.aggregate(
         unmatched_day=Count(
@@ -371,15 +367,23 @@ def do_process_events_again(event_ids: list[int]) -> int:
 
 
 def _parse(body: bytes) -> Any:
-    """The JSON of a UTF-8 body (Meta sends nothing else), or None."""
+    """The JSON of a UTF-8 body (Meta sends nothing else), or None. The body may be anyone's:
+    nesting too deep for the parser is junk like any other."""
     try:
         return json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
 
 
 def _accounts(payload: Any) -> list[str]:
     return sorted({str(e.get("id"))[:64] for e in meta.entries(payload) if e.get("id")})
+
+
+def _named_channels(payload: Any) -> QuerySet[Channel]:
+    """The channels whose accounts the delivery's entries name, on the network of its object."""
+    obj = payload.get("object") if isinstance(payload, dict) else None
+    network = meta.NETWORKS.get(obj if isinstance(obj, str) else "", "")
+    return Channel.objects.filter(network=network, external_account_id__in=_accounts(payload))
 
 
 def _conversation_finder(channel: Channel) -> meta.ConversationFinder:

@@ -159,9 +159,13 @@ def test_a_signature_over_another_body_is_refused(meta, page):
 
 
 def test_a_refused_delivery_naming_no_channel_is_counted_for_the_app(meta, db):
+    x = make_channel("x", external_account_id="2000")  # the same number on another network
     post(delivery("feed_status_add"), signature=None)
     post(b"not json", signature=None)
-    assert webhooks.refused_for_app() == 2
+    post(b"[" * 100_000, signature=None)
+    assert webhooks.refused_for_app() == 3
+    x.refresh_from_db()
+    assert x.webhook_refused == 0
 
 
 def test_a_replayed_delivery_is_stored_and_processed_once(
@@ -190,7 +194,8 @@ def test_a_stale_delivery_is_refused(meta, page):
 
 def test_a_signed_body_that_is_no_delivery_is_refused(meta, page):
     utf16 = json.dumps(PAYLOADS["feed_status_add"]).encode("utf-16")
-    for body in (b"{not json", b'{"object": "page"}', b"[]", utf16):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for body in (b"{not json", b'{"object": "page"}', b"[]", utf16, deep):
         assert post(body).status_code == 400
     assert WebhookEvent.objects.count() == 0
 

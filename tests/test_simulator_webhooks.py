@@ -206,3 +206,12 @@ def test_webhooks_need_a_secret_and_an_http_url(sim):
         sim.webhooks("http://127.0.0.1:9/", "")
     with pytest.raises(RuntimeError, match="http"):
         sim.webhooks("ftp://desk/", SECRET)
+
+
+def test_the_command_line_wants_a_secret_with_a_webhook_url(monkeypatch, capsys):
+    from listening.simulator.__main__ import main
+
+    monkeypatch.delenv("META_APP_SECRET", raising=False)
+    with pytest.raises(SystemExit):
+        main(["--webhook-url", "http://127.0.0.1:8000/webhooks/meta/"])
+    assert "--webhook-secret" in capsys.readouterr().err

@@ -13,7 +13,12 @@ import time
 import django
 
 # Each part by the app it measures (what `--only` takes) and the module that measures it.
-PARTS = {"listening": "bench.ingest", "cases": "bench.inbox", "qa": "bench.qa_dashboard"}
+PARTS = {
+    "listening": "bench.ingest",
+    "cases": "bench.inbox",
+    "qa": "bench.qa_dashboard",
+    "freshness": "bench.freshness",
+}
 
 
 def ensure_postgres_database() -> None:
@@ -52,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--naive-posts", type=int, default=100_000)
     parser.add_argument("--cases", type=int, default=1_000_000, help="Inbox benchmark desk.")
     parser.add_argument("--mentions", type=int, default=None, help="Default: 3 per case.")
+    parser.add_argument(
+        "--freshness-posts", type=int, default=220, help="Posts timed by webhook and by poll."
+    )
     return parser.parse_args(argv)
 
 
@@ -72,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         "listening": {"posts": options.posts, "naive_posts": options.naive_posts},
         "cases": {"cases": options.cases, "mentions": options.mentions},
         "qa": {},
+        "freshness": {"posts": options.freshness_posts},
     }
     for part, module in PARTS.items():
         if options.only in (None, part):

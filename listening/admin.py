@@ -13,8 +13,16 @@ from django.utils.safestring import mark_safe
 
 from listening.connectors import facebook, x_oauth
 from listening.health import gap_line
-from listening.models import Channel, ListeningRule, Mention, Network, QuarantinedPost
+from listening.models import (
+    Channel,
+    ListeningRule,
+    Mention,
+    Network,
+    QuarantinedPost,
+    WebhookEvent,
+)
 from listening.quarantine import do_replay_quarantined
+from listening.webhooks import do_process_events_again
 
 
 class WriteOnlyTextarea(forms.Textarea):
@@ -158,6 +166,8 @@ class ChannelAdmin(admin.ModelAdmin):
         "rate_limited_until",
         "api_reads",
         "api_posts",
+        "webhook_received_at",
+        "webhook_refused",
         "created_at",
     ]
     fieldsets = [
@@ -193,6 +203,7 @@ class ChannelAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Meta webhooks", {"fields": ["webhook_received_at", "webhook_refused"]}),
     ]
 
     def save_model(
@@ -368,3 +379,40 @@ class QuarantinedPostAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"{updated} quarantined post(s) marked resolved.", messages.SUCCESS
         )
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    """Every stored Meta delivery: what it did, what waits for a handler, what failed."""
+
+    list_display = ["received_at", "object", "state", "attempts", "processed_at", "short_error"]
+    list_filter = ["state", "object"]
+    date_hierarchy = "received_at"
+    readonly_fields = [
+        "object",
+        "state",
+        "received_at",
+        "attempts",
+        "claimed_until",
+        "processed_at",
+        "error",
+        "outcome",
+        "body",
+        "body_sha256",
+    ]
+    actions = ["process_again"]
+
+    @admin.display(description="Error")
+    def short_error(self, event: WebhookEvent) -> str:
+        return event.error if len(event.error) <= 100 else event.error[:99] + "…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
+        return False
+
+    @admin.action(description="Process the selected failed events again", permissions=["change"])
+    def process_again(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        count = do_process_events_again(list(queryset.values_list("id", flat=True)))
+        self.message_user(request, f"{count} failed event(s) queued again.", messages.SUCCESS)

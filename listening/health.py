@@ -80,6 +80,13 @@ class ChannelHealth:
     replies_waiting: int = 0  # queued or sending; counted only while the channel needs re-auth
     intake_gaps: list[IntakeGap] = field(default_factory=list)
     recent_gaps: list[IntakeGap] = field(default_factory=list)  # detected within the window
+    webhook_received_at: datetime | None = None  # the last verified Meta delivery naming it
+    webhook_refused: int = 0  # deliveries naming it that were refused (listening.webhooks)
+
+    @property
+    def receives_webhooks(self) -> bool:
+        """Whether the network can push to this channel (Meta webhooks); X is polled only."""
+        return self.network == "facebook"
 
     @property
     def is_problem(self) -> bool:
@@ -144,6 +151,8 @@ class ChannelHealth:
             "api_posts": self.api_posts,
             "replies_waiting": self.replies_waiting,
             "intake_gaps": [gap.as_json() for gap in self.intake_gaps],
+            "webhook_received_at": iso(self.webhook_received_at),
+            "webhook_refused": self.webhook_refused,
         }
 
 
@@ -278,6 +287,8 @@ def _channel_health(
         created_at=channel.created_at,
         replies_waiting=waiting.get(channel.pk, 0),
         intake_gaps=gaps,
+        webhook_received_at=channel.webhook_received_at,
+        webhook_refused=channel.webhook_refused,
         recent_gaps=[
             gap
             for gap in gaps

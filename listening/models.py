@@ -52,6 +52,10 @@ class Channel(models.Model):
     # Cost-relevant counters (the X API is paid per read and per post).
     api_reads = models.PositiveBigIntegerField(default=0)
     api_posts = models.PositiveBigIntegerField(default=0)
+    # Push intake (Meta webhooks, listening.webhooks): when a verified delivery for this
+    # account last arrived, and how many deliveries naming it were refused.
+    webhook_received_at = models.DateTimeField(null=True, blank=True, editable=False)
+    webhook_refused = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -255,3 +259,46 @@ def record_digest(external_id: str, payload: str) -> str:
     else its raw text (migration 0002 computes the same in SQL)."""
     key = f"id:{external_id}" if external_id else f"raw:{payload}"
     return hashlib.sha256(key.encode("utf-8", "backslashreplace")).hexdigest()
+
+
+class WebhookEvent(models.Model):
+    """One verified delivery from Meta, stored before it is acknowledged.
+
+    The database is the outbox: the row is written in the request that receives the delivery,
+    and the Celery message that processes it is only a wake-up call. A lost message delays the
+    event until the sweep (listening.webhooks.sweep_events) enqueues it again; it never loses
+    it. `body_sha256` is unique, so a replayed delivery is recognised and stored once.
+    """
+
+    class State(models.TextChoices):
+        RECEIVED = "received", "Received"  # stored, not processed yet (or being retried)
+        PROCESSED = "processed", "Processed"
+        UNMATCHED = "unmatched", "Unmatched"  # no entry names an account a channel knows
+        FAILED = "failed", "Failed"  # gave up after WEBHOOK_MAX_ATTEMPTS; see `error`
+
+    object = models.CharField(max_length=32, help_text='Meta\'s "object": page, instagram...')
+    body = models.TextField(help_text="The delivery's body exactly as received (JSON text).")
+    body_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    received_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.RECEIVED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # A worker holds the event until then; a later sweep may hand it to another worker.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = ScrubbedTextField(blank=True)
+    # What processing did: counts, the accounts no channel knows, and the source changes
+    # waiting for their handler ("awaiting_handler"), kept rather than dropped.
+    outcome = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                name="webhookevent_pending",
+                condition=models.Q(state="received"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object} webhook {self.pk} ({self.state})"

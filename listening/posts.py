@@ -47,6 +47,22 @@ class InboundPost:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceChange:
+    """A change the network reports to a post the desk may hold: what content following the
+    source must apply. `kind` is one of SOURCE_CHANGE_KINDS; `text` is the new text of an
+    edit ("" otherwise); `at` when the network says it happened."""
+
+    kind: str
+    external_id: str
+    text: str = ""
+    at: datetime | None = None
+
+
+# edit: new text; remove: deleted at the source; hide / unhide: the page hid or showed it.
+SOURCE_CHANGE_KINDS = ("edit", "remove", "hide", "unhide")
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyTarget:
     """The stored post a reply answers: a mention, comment or direct message."""
 

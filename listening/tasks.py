@@ -17,3 +17,19 @@ def poll_due_channels() -> int:
 @shared_task(ignore_result=True, acks_late=True)
 def poll_channel(channel_id: int) -> str:
     return polling.poll_channel(channel_id)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def process_webhook_event(event_id: int) -> str:
+    """Take in one stored Meta webhook event (listening.webhooks, step 3)."""
+    from listening import webhooks
+
+    return webhooks.process_event(event_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_webhook_events() -> int:
+    """Run by beat: enqueue again the stored webhook events nobody processed (step 4)."""
+    from listening import webhooks
+
+    return webhooks.sweep_events()

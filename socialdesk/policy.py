@@ -63,6 +63,9 @@ POLICY: dict[str, Rule] = {
     "listening:ping": rule(EVERYONE),
     "listening:monitor": rule(EVERYONE),  # the failing checks' names only; more with its token
     "listening:health": rule(LEADS),
+    # Meta's webhook: signed with the app secret, not by a person; refused to every persona
+    # (404 without a secret, 403 unsigned)
+    "meta_webhook": rule(NOBODY),
     # the inbox
     "cases:list": rule(CASE_READERS),
     "cases:bulk": rule(NOBODY, CASE_WORKERS),
@@ -116,6 +119,10 @@ POLICY: dict[str, Rule] = {
 
 # Routes that answer 503 by design when the desk is down or degraded (for monitors).
 STATUS_ROUTES = frozenset({"listening:ping", "listening:monitor", "listening:health"})
+
+# Routes a network calls, authenticated by a signature rather than a session: a refusal there
+# is 403 or 404 for everyone, the anonymous visitor included, never a redirect to sign in.
+SIGNED_ROUTES = frozenset({"meta_webhook"})
 
 # Routes whose answer is the sign-in page: a redirect there is them working, not a refusal.
 SIGN_IN_ROUTES = frozenset({"logout", "admin_login", "admin:login", "admin:logout"})

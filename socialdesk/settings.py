@@ -108,6 +108,24 @@ FACEBOOK_GRAPH_URL = env_str(
 FACEBOOK_GRAPH_VERSION = env_str("FACEBOOK_GRAPH_VERSION", "v23.0")
 SOCIAL_HTTP_TIMEOUT = env_float("SOCIAL_HTTP_TIMEOUT", 20.0)
 
+# Meta webhooks (listening.webhooks): Facebook Pages and Messenger push their events to
+# /webhooks/meta/, signed with the Meta app's secret. Without a secret the endpoint answers 404
+# and the desk polls only. A DEBUG demo uses the secret the demo simulator signs with.
+DEMO_META_APP_SECRET = "demo-meta-app-secret"
+META_APP_SECRET = env_str("META_APP_SECRET", DEMO_META_APP_SECRET if DEBUG else "")
+META_WEBHOOK_VERIFY_TOKEN = env_str(
+    "META_WEBHOOK_VERIFY_TOKEN", "demo-verify-token" if DEBUG else ""
+)
+# A delivery with an entry whose `time` is older than this many seconds is refused as stale
+# (Meta retries a failed delivery for up to 36 hours; the poll reads what is refused).
+META_WEBHOOK_MAX_AGE = env_int("META_WEBHOOK_MAX_AGE", 48 * 3600)
+# Attempts at processing a stored event before it is marked failed (transient errors only).
+META_WEBHOOK_MAX_ATTEMPTS = env_int("META_WEBHOOK_MAX_ATTEMPTS", 8)
+if META_WEBHOOK_MAX_AGE < 60 or META_WEBHOOK_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured(
+        "META_WEBHOOK_MAX_AGE must be at least 60 seconds and META_WEBHOOK_MAX_ATTEMPTS at least 1."
+    )
+
 INSTALLED_APPS = [
     "socialdesk.admin_site.DeskAdminConfig",  # the admin, open to the admin group too
     "django.contrib.auth",
@@ -242,6 +260,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Replies left in "sending" by a dead worker are taken over and reconciled; due retries
     # and due look-ups of replies being reconciled are enqueued (cases.sending, steps 7-8).
+    # Stored webhook events whose Celery message was lost (or whose worker died) are
+    # enqueued again: the event row, not the message, is the record (listening.webhooks).
+    "sweep-webhook-events": {
+        "task": "listening.tasks.sweep_webhook_events",
+        "schedule": timedelta(seconds=15),
+    },
     "recover-stuck-replies": {
         "task": "cases.tasks.recover_stuck_replies",
         "schedule": timedelta(seconds=10),

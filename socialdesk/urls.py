@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from listening import views as listening_views
 from socialdesk import views
 
 urlpatterns = [
@@ -8,6 +9,7 @@ urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
     path("health/", include("listening.urls")),
+    path("webhooks/meta/", listening_views.meta_webhook, name="meta_webhook"),
     path("cases/", include("cases.urls")),
     path("qa/", include("qa.urls")),
     # Before admin.site.urls: the admin's own sign-in form would bypass the login throttle.

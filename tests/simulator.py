@@ -102,6 +102,10 @@ class SimulatorClient:
             body["account_id"] = account_id
         return self._call("POST", "/_sim/oauth/grants", body)
 
+    def webhooks(self, url: str, app_secret: str) -> dict[str, Any]:
+        """Deliver Meta webhooks for the Facebook traffic to `url`, signed with `app_secret`."""
+        return self._call("POST", "/_sim/webhooks", {"url": url, "app_secret": app_secret})
+
     def rate(self, per_minute: float) -> dict[str, Any]:
         return self._call("POST", "/_sim/rate", {"per_minute": per_minute})
 
@@ -143,3 +147,4 @@ def running_simulator(
         server.server_close()
         thread.join(timeout=5)
         traffic.join(timeout=5)
+        state.webhooks.join(timeout=5)

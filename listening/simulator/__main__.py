@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -42,12 +43,24 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_TOKEN_LIFETIME,
         help="seconds an X access token from /2/oauth2/token lives (default: X's 7200)",
     )
+    parser.add_argument(
+        "--webhook-url",
+        default="",
+        help="deliver Meta webhooks (feed and Messenger) for the Facebook traffic to this URL",
+    )
+    parser.add_argument(
+        "--webhook-secret",
+        default=os.environ.get("META_APP_SECRET", ""),
+        help="the app secret that signs them (default: $META_APP_SECRET)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     if args.rate < 0:
         parser.error("--rate must be 0 or more")
     if args.token_lifetime < 1:
         parser.error("--token-lifetime must be at least 1")
+    if args.webhook_url and not args.webhook_secret:
+        parser.error("--webhook-url needs --webhook-secret (or META_APP_SECRET)")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s simulator %(message)s")
     now_ms = int(time.time() * 1000)
@@ -61,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     state.rate = args.rate
     state.set_token_mode(args.check_tokens, args.token_lifetime)
+    if args.webhook_url:
+        state.webhooks.configure(args.webhook_url, args.webhook_secret)
+        logging.info("delivering Meta webhooks to %s", args.webhook_url)
     server, traffic = make_server(args.host, args.port, state, args.fault_sleep, args.verbose)
     logging.info(
         "listening on %s (seed %s, %s posts/min); X under /2/, Graph under /v23.0/, "

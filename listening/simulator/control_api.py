@@ -81,6 +81,12 @@ def control_answer(
         )
     if path == "/_sim/graph_reads" and method == "GET":
         return {"reads": state.graph_reads_about(str(params["about"]))}
+    if path == "/_sim/webhooks" and method == "POST":
+        return state.webhooks.configure(
+            str(body.get("url") or ""), str(body.get("app_secret") or "")
+        )
+    if path == "/_sim/webhooks" and method == "GET":
+        return state.webhooks.as_json()
     if path == "/_sim/stats" and method == "GET":
         return state.stats()
     if path == "/_sim/reset" and method == "POST":

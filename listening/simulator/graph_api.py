@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from listening.simulator import traffic
+from listening.simulator import traffic, webhooks
 from listening.simulator.generator import Draft, TrafficGenerator
 from listening.simulator.graph_params import (
     decode_cursor,
@@ -178,6 +178,8 @@ class GraphNetwork(TrafficGenerator):
         insort(index.setdefault(page_id, []), (post.updated, number))
         if kind == "page":
             self.page_posts.setdefault(page_id, []).append(post_id)
+        elif kind == "visitor":
+            self.state.webhooks.enqueue(webhooks.feed_post(post, self.state.now()))
         return post
 
     def kind_of(self, item_id: str) -> str:
@@ -211,6 +213,8 @@ class GraphNetwork(TrafficGenerator):
         if parent is not None:
             self.replies_by_comment[parent.id].append(comment_id)
         self._touch(post, comment.created)
+        if post.kind != "tagged":  # a tagged post is on the customer's timeline, not the feed
+            self.state.webhooks.enqueue(webhooks.feed_comment(comment, post, self.state.now()))
         return comment
 
     def _touch(self, post: FBPost, when: float) -> None:
@@ -254,6 +258,9 @@ class GraphNetwork(TrafficGenerator):
         conversation.updated = message.created
         if not from_page:
             conversation.last_customer_message = message.created
+        self.state.webhooks.enqueue(
+            webhooks.messenger_message(message, page.account_id, self.state.now())
+        )
         return message
 
     # -- traffic ------------------------------------------------------------------------
@@ -527,7 +534,9 @@ class GraphNetwork(TrafficGenerator):
             (
                 c
                 for c in self.conversations.values()
-                if c.page_id == page_id and (not c.messages or self.state.listed_only(c.messages))
+                if c.page_id == page_id
+                and (not c.messages or self.state.listed_only(c.messages))
+                and params.get("user_id") in (None, "", c.user_id)
             ),
             key=lambda c: (c.updated, c.seq),
             reverse=True,

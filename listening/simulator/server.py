@@ -625,4 +625,5 @@ def make_server(
 ) -> tuple[SimulatorServer, TrafficThread]:
     """A bound server (port 0 picks a free one) and its traffic thread, neither started."""
     server = SimulatorServer((host, port), state, fault_sleep, verbose)
+    state.webhooks.start(server.stopping)
     return server, TrafficThread(state, server.stopping)

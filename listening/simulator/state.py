@@ -38,6 +38,12 @@ FAULT_KINDS = (
     # The network refuses a brand post whose text the brand already posted to the same
     # target, as X (403 "duplicate content") and Graph (#506) do.
     "duplicate_content",
+    # Meta webhook deliveries (listening.simulator.webhooks): sent twice, preceded by a forged
+    # or unsigned copy, or never sent.
+    "webhook_duplicate",
+    "webhook_bad_signature",
+    "webhook_unsigned",
+    "webhook_drop",
 )
 # Graph reads journalled (see SimState.journal_graph_read), and the parameters kept of each.
 GRAPH_READS_KEPT = 100_000
@@ -156,6 +162,10 @@ class SimState:
         # Whether X endpoints refuse unknown and expired access tokens (see `oauth`).
         self.check_tokens = False
         self.token_lifetime = DEFAULT_TOKEN_LIFETIME
+        from listening.simulator.webhooks import WebhookSender
+
+        # Where webhooks go survives a reset, as the app's subscription survives on Meta.
+        self.webhooks = WebhookSender(self)
         self.reset(seed)
 
     def journal_graph_read(self, path: str, params: dict[str, Any], payload: Any) -> None:
@@ -434,6 +444,7 @@ class SimState:
             "moderations_accepted": len(self.moderations),
             "faults_pending": sum(f.remaining for f in self.faults),
             "faults_fired": dict(self.faults_fired),
+            "webhooks": self.webhooks.as_json(),
             "oauth": {
                 **self.token_mode(),
                 "tokens_refreshed": self.oauth.refreshed,

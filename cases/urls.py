@@ -1,4 +1,4 @@
-from cases.views import approvals, canned, case, composer, guidelines, inbox, presence
+from cases.views import approvals, canned, case, composer, guidelines, inbox, media, presence
 
 app_name = "cases"
 # Each screen's module lists its own routes; names are the contract templates use.
@@ -10,4 +10,5 @@ urlpatterns = [
     *approvals.urlpatterns,
     *guidelines.urlpatterns,
     *canned.urlpatterns,
+    *media.urlpatterns,
 ]

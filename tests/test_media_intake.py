@@ -1,0 +1,236 @@
+"""Images on posts, from the networks' payloads to pending MentionMedia rows.
+
+The connectors run against recorded-shape X API v2 and Graph API payloads
+(tests/payloads/*media*.json, shaped after the networks' documented responses), with only the
+HTTP edge faked; ingest runs against PostgreSQL.
+"""
+
+import json
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cases.intake import IMAGE_ONLY_SUBJECT
+from cases.models import Case, MentionMedia
+from listening.connectors.facebook import FacebookConnector
+from listening.connectors.x import XConnector
+from listening.ingest import ingest
+from listening.models import Network
+from listening.posts import Attachment
+from tests.conftest import X_API, make_channel
+from tests.factories import post
+
+pytestmark = pytest.mark.django_db
+
+PAYLOADS = Path(__file__).parent / "payloads"
+
+
+def load(name: str) -> dict:
+    return json.loads((PAYLOADS / name).read_text())
+
+
+def by_id(posts) -> dict:
+    return {p.external_id: p for p in posts}
+
+
+# ---- X ----------------------------------------------------------------------------------
+
+
+def test_x_photos_keep_their_url_size_and_alt_text():
+    posts, rejects = XConnector().normalise_payload(load("x_mentions_media.json"))
+
+    assert rejects == []
+    photos = by_id(posts)["1861000000000000201"].attachments
+    assert photos == (
+        Attachment(
+            kind="photo",
+            url="https://pbs.twimg.com/media/GdXb1aWXIAAq2Zk.jpg",
+            alt_text='Screenshot: "Payment failed <code 51>" & a red banner',
+            width=1170,
+            height=2532,
+        ),
+        Attachment(
+            kind="photo",
+            url="https://pbs.twimg.com/media/GdXb1aXWgAEd7Hn.png",
+            width=828,
+            height=1792,
+        ),
+    )
+
+
+def test_x_video_and_gif_give_their_still_and_unknown_keys_are_left_out():
+    posts, _ = XConnector().normalise_payload(load("x_mentions_media.json"))
+
+    media = by_id(posts)["1861000000000000202"].attachments
+    assert [(m.kind, m.url) for m in media] == [
+        (
+            "video",
+            "https://pbs.twimg.com/ext_tw_video_thumb/1861000000000000192/pu/img/kS3pYd0qQ1x2ZbC9.jpg",
+        ),
+        ("gif", "https://pbs.twimg.com/tweet_video_thumb/GdXb2cYWwAA0sJt.jpg"),
+    ]
+
+
+def test_x_dm_image_is_kept():
+    posts, _ = XConnector().normalise_payload(load("x_dm_events_media.json"))
+
+    (dm,) = posts
+    assert dm.is_private
+    assert [m.url for m in dm.attachments] == [
+        "https://ton.twitter.com/1.1/ton/data/dm/1582838535446573061/1582838527565316096/Fx3Kp9Qa.jpg"
+    ]
+
+
+def test_x_media_without_expansion_gives_no_attachments():
+    payload = load("x_mentions_media.json")
+    del payload["includes"]["media"]
+
+    posts, _ = XConnector().normalise_payload(payload)
+
+    assert all(p.attachments == () for p in posts)
+
+
+def test_x_poll_asks_for_the_media_expansion_and_fields(db, x_settings, rsps):
+    channel = make_channel(Network.X, external_account_id="1000", handle="acme_support")
+    rsps.get(f"{X_API}/2/users/1000/mentions", json=load("x_mentions_media.json"))
+    rsps.get(f"{X_API}/2/dm_events", json=load("x_dm_events_media.json"))
+
+    result = XConnector().fetch(channel, {})
+
+    for call in rsps.calls:
+        query = {k: v[0] for k, v in parse_qs(urlparse(call.request.url).query).items()}
+        assert "attachments.media_keys" in query["expansions"].split(",")
+        assert set(query["media.fields"].split(",")) >= {"url", "preview_image_url", "alt_text"}
+    assert sum(len(p.attachments) for p in result.posts) == 5
+
+
+# ---- Facebook ---------------------------------------------------------------------------
+
+
+def test_facebook_album_photos_and_video_still_are_kept_and_shares_are_not():
+    posts, rejects = FacebookConnector().normalise_payload(load("fb_feed_media.json"))
+
+    assert rejects == []
+    posts = by_id(posts)
+    album = posts["104500000000001_900000000000201"].attachments
+    assert [(m.kind, m.width, m.height) for m in album] == [
+        ("photo", 540, 720),
+        ("photo", 720, 540),
+    ]
+    assert all(m.url.startswith("https://scontent-fra3-") for m in album)
+    (video,) = posts["104500000000001_900000000000202"].attachments
+    assert video.kind == "video" and video.url.endswith("oe=674A1B2E")
+    assert posts["104500000000001_900000000000203"].attachments == ()
+
+
+def test_facebook_photo_without_words_is_a_post_not_a_reject():
+    posts, _ = FacebookConnector().normalise_payload(load("fb_feed_media.json"))
+
+    silent = by_id(posts)["104500000000001_900000000000202"]
+    assert silent.text == ""
+
+
+def test_facebook_comment_photo_is_kept_and_stickers_are_not():
+    posts, rejects = FacebookConnector().normalise_payload(load("fb_comments_media.json"))
+
+    assert rejects == []
+    posts = by_id(posts)
+    (photo,) = posts["900000000000201_700000000000101"].attachments
+    assert (photo.kind, photo.width, photo.height) == ("photo", 444, 960)
+    assert posts["900000000000201_700000000000102"].attachments == ()
+
+
+def test_facebook_messenger_images_and_gifs_are_kept():
+    payload = load("fb_messages_media.json")
+    posts, _ = FacebookConnector().normalise_payload(
+        {"id": "t_100000000000001", "messages": {"data": payload["data"]}}
+    )
+
+    (message,) = posts
+    assert [(m.kind, m.width) for m in message.attachments] == [("photo", 1080), ("gif", 480)]
+
+
+def test_facebook_webhook_shaped_message_attachment_is_read():
+    item = {
+        "id": "m_abc",
+        "message": "see",
+        "created_time": "2026-11-23T11:50:00+0000",
+        "from": {"id": "5550000000000011", "name": "Jonas"},
+        "attachments": [
+            {"type": "image", "payload": {"url": "https://scontent.xx.fbcdn.net/v/x.jpg"}}
+        ],
+    }
+    posts, _ = FacebookConnector().normalise_payload({"id": "t_1", "messages": {"data": [item]}})
+
+    assert [m.url for m in posts[0].attachments] == ["https://scontent.xx.fbcdn.net/v/x.jpg"]
+
+
+def test_hostile_attachment_values_are_dropped_or_bounded():
+    item = {
+        "id": "1861000000000000301",
+        "text": "look",
+        "author_id": "2244994945",
+        "created_at": "2026-11-23T11:02:00.000Z",
+        "attachments": {"media_keys": [f"3_{n}" for n in range(50)] + [{"x": 1}, None]},
+    }
+    media = [
+        {"media_key": f"3_{n}", "type": "photo", "url": f"https://pbs.twimg.com/media/{n}.jpg"}
+        for n in range(50)
+    ]
+    media[0]["url"] = "javascript:alert(1)"
+    media[1]["width"] = "huge"
+    posts, _ = XConnector().normalise_payload({"data": [item], "includes": {"media": media}})
+
+    kept = posts[0].attachments
+    assert len(kept) == 10
+    assert kept[0].url == "https://pbs.twimg.com/media/1.jpg" and kept[0].width == 0
+
+
+# ---- ingest -----------------------------------------------------------------------------
+
+
+def photo(n: int) -> Attachment:
+    return Attachment("photo", f"https://pbs.twimg.com/media/{n}.jpg", "a receipt", 800, 600)
+
+
+def test_ingest_stores_each_image_pending_once(x_channel, django_capture_on_commit_callbacks):
+    page = [post(1, attachments=(photo(1), photo(2))), post(2), post(3, attachments=(photo(3),))]
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        result = ingest(x_channel, page)
+    ingest(x_channel, page)
+
+    assert result.media == 3
+    rows = list(MentionMedia.objects.order_by("mention__external_id", "position"))
+    assert [(r.mention.external_id, r.position, r.source_url) for r in rows] == [
+        ("10001", 0, "https://pbs.twimg.com/media/1.jpg"),
+        ("10001", 1, "https://pbs.twimg.com/media/2.jpg"),
+        ("10003", 0, "https://pbs.twimg.com/media/3.jpg"),
+    ]
+    assert {(r.state, r.alt_text, r.width, r.height) for r in rows} == {
+        ("pending", "a receipt", 800, 600)
+    }
+    assert len(callbacks) == 1  # one fetch message for the page's three images
+
+
+def test_ingest_stores_images_in_one_statement_whatever_the_page_size(x_channel):
+    def statements(page):
+        with CaptureQueriesContext(connection) as queries:
+            ingest(x_channel, page)
+        return len(queries)
+
+    small = statements([post(n, attachments=(photo(n),)) for n in range(1, 3)])
+    large = statements([post(n, attachments=(photo(n), photo(n + 500))) for n in range(3, 60)])
+    plain = statements([post(n) for n in range(100, 140)])
+
+    assert small == large
+    assert plain == small - 1  # a page without images costs nothing more than before
+
+
+def test_image_only_post_gets_a_subject(x_channel):
+    ingest(x_channel, [post(1, text="", attachments=(photo(1),))])
+
+    assert Case.objects.get().subject == IMAGE_ONLY_SUBJECT

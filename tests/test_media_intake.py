@@ -234,3 +234,55 @@ def test_image_only_post_gets_a_subject(x_channel):
     ingest(x_channel, [post(1, text="", attachments=(photo(1),))])
 
     assert Case.objects.get().subject == IMAGE_ONLY_SUBJECT
+
+
+# ---- the simulator, end to end ------------------------------------------------------------
+
+
+def test_simulated_photos_go_from_a_poll_to_stored_files(simulator, settings, tmp_path):
+    """Real tweepy against the simulator, ingest, then the fetch from the simulator's "CDN"."""
+    from cases.media import fetch_media
+
+    settings.X_API_BASE_URL = simulator.url
+    settings.SIMULATOR_URL = simulator.url
+    settings.MEDIA_ROOT = tmp_path
+    channel = make_channel(
+        "x", external_account_id="1000", handle="acme_support", credentials={"bearer_token": "t"}
+    )
+    simulator.publish("x", 12, account_id="1000", kind="mention")
+
+    result = XConnector().fetch(channel, {})
+    ingest(channel, result.posts)
+    rows = list(MentionMedia.objects.all())
+
+    assert len(rows) == sum(len(p.attachments) for p in result.posts) >= 2
+    assert all(r.source_url.startswith(f"{simulator.url}/cdn/x/") for r in rows)
+    assert fetch_media([r.pk for r in rows]) == {"fetched": len(rows)}
+    stored = MentionMedia.objects.filter(state="fetched", content_type="image/png")
+    assert stored.count() == len(rows)
+
+
+def test_simulator_lists_media_only_when_asked(simulator):
+    import requests
+
+    ids = simulator.publish("x", 8, account_id="1000", kind="mention")
+    url, auth = f"{simulator.url}/2/tweets", {"Authorization": "Bearer t"}
+
+    plain = requests.get(url, params={"ids": ",".join(ids)}, headers=auth, timeout=5).json()
+    asked = requests.get(
+        url,
+        params={
+            "ids": ",".join(ids),
+            "tweet.fields": "attachments",
+            "expansions": "attachments.media_keys",
+        },
+        headers=auth,
+        timeout=5,
+    ).json()
+
+    assert all("attachments" not in t for t in plain["data"]) and "includes" not in plain
+    assert any("attachments" in t for t in asked["data"])
+    media = asked["includes"]["media"]
+    assert {tuple(sorted(m)) for m in media} == {("media_key", "type")}  # no media.fields
+    image = requests.get(f"{simulator.url}/cdn/x/{media[0]['media_key'][2:]}.png", timeout=5)
+    assert image.headers["Content-Type"] == "image/png" and image.content[:4] == b"\x89PNG"

@@ -178,6 +178,41 @@ def waiting_media(limit: int = SWEEP_BATCH) -> list[int]:
     )
 
 
+def do_refetch_media(media_ids: list[int]) -> int:
+    """Give refused images another try (after a CDN outage, or a new MEDIA_FETCH_HOSTS): back
+    to "pending" with their attempts reset, fetched once the caller's transaction commits.
+    Images fetched or being fetched are left alone. Returns how many were reset."""
+    from cases.tasks import fetch_media as fetch_task
+
+    with transaction.atomic():
+        ids = list(
+            MentionMedia.objects.select_for_update()
+            .filter(pk__in=media_ids, state=MentionMedia.State.REFUSED)
+            .values_list("pk", flat=True)
+        )
+        MentionMedia.objects.filter(pk__in=ids).update(
+            state=MentionMedia.State.PENDING, attempts=0, reason="", next_attempt_at=timezone.now()
+        )
+        for start in range(0, len(ids), 10):
+            fetch_task.delay_on_commit(ids[start : start + 10])
+    return len(ids)
+
+
+def erase_media(mention_ids: list[int]) -> int:
+    """Delete the stored images of these mentions, files and rows (a post deleted at the
+    source takes its images with it). Returns how many images were erased."""
+    rows = list(
+        MentionMedia.objects.filter(mention_id__in=mention_ids).values_list(
+            "pk", "file", "thumbnail"
+        )
+    )
+    for _, *names in rows:
+        for name in filter(None, names):
+            default_storage.delete(name)
+    MentionMedia.objects.filter(pk__in=[pk for pk, *_ in rows]).delete()
+    return len(rows)
+
+
 # ---- the download -----------------------------------------------------------------------
 
 

@@ -338,3 +338,41 @@ def test_case_page_queries_do_not_grow_with_images(agent, x_channel, django_asse
         client.get(reverse("cases:detail", args=[case.pk]))
     media_queries = [q for q in queries.captured_queries if "cases_mentionmedia" in q["sql"]]
     assert len(media_queries) == 1
+
+
+# ---- retry and erasure ------------------------------------------------------------------
+
+
+def test_refused_images_can_be_fetched_again_from_the_admin(
+    admin, x_channel, rsps, dns, django_capture_on_commit_callbacks
+):
+    refused = image(x_channel, state=MentionMedia.State.REFUSED, reason="CDN down", attempts=5)
+    fetched = image(x_channel, state=MentionMedia.State.FETCHED, file="post-images/x.png")
+    rsps.get(CDN, body=PNG)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = logged_in(admin).post(
+            reverse("admin:cases_mentionmedia_changelist"),
+            {"action": "fetch_again", "_selected_action": [refused.pk, fetched.pk]},
+        )
+
+    assert response.status_code == 302
+    refused.refresh_from_db()
+    assert (refused.state, refused.attempts, refused.reason) == ("pending", 0, "")
+    assert len(callbacks) == 1
+    assert fetch_one(refused.pk) == "fetched"
+    fetched.refresh_from_db()
+    assert fetched.file.name == "post-images/x.png"
+
+
+def test_erasing_a_mentions_images_deletes_their_files(x_channel, rsps, dns):
+    row = image(x_channel)
+    rsps.get(CDN, body=PNG)
+    fetch_one(row.pk)
+    row.refresh_from_db()
+    assert default_storage.exists(row.file.name)
+
+    assert media.erase_media([row.mention_id]) == 1
+
+    assert not default_storage.exists(row.file.name)
+    assert not MentionMedia.objects.exists()

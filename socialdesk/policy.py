@@ -77,6 +77,8 @@ POLICY: dict[str, Rule] = {
     "cases:set_status": rule(NOBODY, CASE_WORKERS),
     "cases:labels": rule(NOBODY, CASE_WORKERS),
     "cases:add_note": rule(NOBODY, CASE_WORKERS),
+    "cases:media": rule(CASE_READERS, NOBODY),  # a stored image of a customer's post
+    "cases:media-thumb": rule(CASE_READERS, NOBODY),
     # the composer, retries and approvals
     "cases:compose": rule(CASE_WORKERS),
     "cases:checks": rule(NOBODY, CASE_WORKERS),

@@ -360,13 +360,15 @@ class _GuardedHTTPSConnection(HTTPSConnection):
 
 class _GuardedHTTPConnection(HTTPConnection):
     def _new_conn(self):  # type: ignore[no-untyped-def]
-        sock = super()._new_conn()
-        host = sock.getpeername()[0]
-        simulator = urlsplit(settings.SIMULATOR_URL).hostname if settings.SIMULATOR_URL else None
-        if host != simulator:  # plain HTTP goes to the simulator only
-            sock.close()
+        # Plain HTTP goes to the simulator only: the host and port SIMULATOR_URL names (a
+        # name the operator chose, such as compose's "simulator", resolved as it is).
+        simulator = urlsplit(settings.SIMULATOR_URL) if settings.SIMULATOR_URL else None
+        if simulator is None or (self.host, self.port) != (
+            simulator.hostname,
+            simulator.port or 80,
+        ):
             raise PrivateAddress("plain HTTP is fetched from the simulator only")
-        return sock
+        return super()._new_conn()
 
 
 class _GuardedHTTPSPool(HTTPSConnectionPool):

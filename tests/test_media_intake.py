@@ -286,3 +286,28 @@ def test_simulator_lists_media_only_when_asked(simulator):
     assert {tuple(sorted(m)) for m in media} == {("media_key", "type")}  # no media.fields
     image = requests.get(f"{simulator.url}/cdn/x/{media[0]['media_key'][2:]}.png", timeout=5)
     assert image.headers["Content-Type"] == "image/png" and image.content[:4] == b"\x89PNG"
+
+
+def test_simulator_named_by_host_name_is_reached_over_a_real_socket(simulator, settings, tmp_path):
+    """SIMULATOR_URL may name the simulator (compose's "simulator"): its address is private,
+    and the desk fetches from it because it is that configured origin, nothing else."""
+    from cases.media import fetch_one
+    from tests.factories import make_case
+
+    settings.MEDIA_ROOT = tmp_path
+    named = simulator.url.replace("127.0.0.1", "localhost")
+    settings.SIMULATOR_URL = named
+    ids = simulator.publish("x", 8, account_id="1000", kind="mention")
+    tweet_id = next(i for i in ids if int(i) % 4 == 1)
+    mention = make_case(make_channel("x")).mentions.get()
+    ok, other_port = (
+        MentionMedia.objects.create(
+            mention=mention, position=n, kind="photo", source_url=f"{base}/cdn/x/{tweet_id}.png"
+        )
+        for n, base in enumerate([named, "http://localhost:1"])
+    )
+
+    assert fetch_one(ok.pk) == "fetched"
+    assert fetch_one(other_port.pk) == "refused"
+    other_port.refresh_from_db()
+    assert other_port.reason == "only HTTPS addresses are fetched"

@@ -311,3 +311,24 @@ def test_simulator_named_by_host_name_is_reached_over_a_real_socket(simulator, s
     assert fetch_one(other_port.pk) == "refused"
     other_port.refresh_from_db()
     assert other_port.reason == "only HTTPS addresses are fetched"
+
+
+def test_simulated_facebook_images_reach_stored_files(simulator, settings, tmp_path):
+    """facebook-sdk against the simulator: post, comment and message photos, then the fetch."""
+    from cases.media import fetch_media
+
+    settings.FACEBOOK_GRAPH_URL = simulator.url
+    settings.SIMULATOR_URL = simulator.url
+    settings.MEDIA_ROOT = tmp_path
+    channel = make_channel(
+        "facebook", external_account_id="2000", credentials={"page_access_token": "t"}
+    )
+    simulator.publish("facebook", 40, account_id="2000")
+
+    result = FacebookConnector().fetch(channel, {})
+    ingest(channel, result.posts)
+
+    with_images = {p.kind for p in result.posts if p.attachments}
+    assert with_images >= {"visitor_post"} and len(with_images) >= 2
+    rows = list(MentionMedia.objects.values_list("pk", flat=True))
+    assert fetch_media(rows) == {"fetched": len(rows)}

@@ -1,4 +1,4 @@
-"""Images on simulated X posts, and the "CDN" that serves them.
+"""Images on simulated X and Facebook posts, and the "CDN" that serves them.
 
 One customer tweet in four carries a photo, as a real one does: `attachments.media_keys` on
 the tweet only when tweet.fields asks for `attachments`, the media object in
@@ -7,13 +7,21 @@ the tweet only when tweet.fields asks for `attachments`, the media object in
 default fields). The image itself is a small PNG drawn for the tweet, served at
 /cdn/x/<tweet id>.png on the simulator's own address, which the desk accepts only when it is
 its SIMULATOR_URL (tests and demo).
+
+On Facebook one customer post, comment or message in four carries a photo, listed only when
+the request's fields name it: a post's `attachments` and a comment's `attachment` ({media:
+{image: {src, width, height}}, type: "photo", url}), a message's `attachments` (image_data
+{url, preview_url, width, height}), served at /cdn/fb/<item id>.png.
 """
 
+import re
 import struct
 import zlib
 from typing import Any
 
 CDN_PREFIX = "/cdn/x/"
+FB_CDN_PREFIX = "/cdn/fb/"
+_FB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 WIDTH, HEIGHT = 320, 200
 ALT_TEXTS = (
     "Screenshot of the checkout page: an error banner reads \u201cPayment failed (code 51)\u201d",
@@ -57,8 +65,50 @@ def include(
         includes["media"] = media
 
 
+def fb_has_image(item_id: str) -> bool:
+    return bool(_FB_ID.match(item_id)) and zlib.crc32(item_id.encode()) % 4 == 1
+
+
+def add_fb_image(
+    item: dict[str, Any], kind: str, item_id: str, fields: set[str], base: str
+) -> None:
+    """Put the photo of Graph item `item_id` on its JSON `item` ("post", "comment" or
+    "message"), when it has one and the request's fields ask for it."""
+    if not fb_has_image(item_id):
+        return
+    url = f"{base}{FB_CDN_PREFIX}{item_id}.png"
+    image = {"height": HEIGHT, "src": url, "width": WIDTH}
+    story = {
+        "media": {"image": image},
+        "type": "photo",
+        "url": f"https://www.facebook.com/photo.php?fbid={zlib.crc32(item_id.encode())}",
+    }
+    if kind == "post" and "attachments" in fields:
+        item["attachments"] = {"data": [story]}
+    elif kind == "comment" and "attachment" in fields:
+        item["attachment"] = story
+    elif kind == "message" and "attachments" in fields:
+        data = {"width": WIDTH, "height": HEIGHT, "url": url, "preview_url": url, "image_type": 1}
+        item["attachments"] = {
+            "data": [
+                {
+                    "id": str(zlib.crc32(item_id.encode())),
+                    "mime_type": "image/png",
+                    "name": f"image-{zlib.crc32(item_id.encode())}.png",
+                    "size": len(png(zlib.crc32(item_id.encode()))),
+                    "image_data": data,
+                }
+            ]
+        }
+
+
 def image_for(path: str) -> bytes | None:
     """The PNG at a CDN path, or None for a path that names no image."""
+    if path.startswith(FB_CDN_PREFIX):
+        item_id = path.removeprefix(FB_CDN_PREFIX).removesuffix(".png")
+        if not path.endswith(".png") or not fb_has_image(item_id):
+            return None
+        return png(zlib.crc32(item_id.encode()))
     name = path.removeprefix(CDN_PREFIX)
     stem = name.removesuffix(".png")
     if not path.startswith(CDN_PREFIX) or not name.endswith(".png") or not stem.isdigit():

@@ -305,7 +305,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if path.startswith("/_sim/"):
             self._control(method, path, params, body)
             return
-        if path.startswith(sim_media.CDN_PREFIX) and method == "GET":
+        if path.startswith("/cdn/") and method == "GET":
             image = sim_media.image_for(path)
             if image is None:
                 self._send(404, "Not found", content_type="text/plain")

@@ -64,7 +64,7 @@ def test_thumbnail_opens_the_stored_image_larger(browser, live_server, settings,
     thumbs = page.locator(".tl__thumb img")
     expect(thumbs).to_have_count(2)
     expect(thumbs.first).to_have_attribute("alt", "Checkout error banner <code 51>")
-    assert page.evaluate("document.querySelector('.tl__thumb img').naturalWidth") == 320
+    expect(thumbs.first).to_have_js_property("naturalWidth", 320)  # loaded, from the desk
     expect(page.get_by_text("could not be fetched: video.example is not a CDN")).to_be_visible()
     if os.environ.get("MEDIA_SCREENSHOTS"):
         page.screenshot(path=f"{os.environ['MEDIA_SCREENSHOTS']}/case-images.png", full_page=True)
@@ -73,8 +73,25 @@ def test_thumbnail_opens_the_stored_image_larger(browser, live_server, settings,
     viewer = page.locator("#media-viewer")
     expect(viewer).to_be_visible()
     expect(viewer.locator(".media-viewer__caption")).to_have_text("Checkout error banner <code 51>")
-    assert page.evaluate("document.querySelector('.media-viewer__image').naturalWidth") == 320
+    expect(viewer.locator(".media-viewer__image")).to_have_js_property("naturalWidth", 320)
     if os.environ.get("MEDIA_SCREENSHOTS"):
         page.screenshot(path=f"{os.environ['MEDIA_SCREENSHOTS']}/case-image-viewer.png")
     page.keyboard.press("Escape")
     expect(viewer).to_be_hidden()
+
+
+def test_inbox_row_says_the_customer_attached_images(browser, live_server, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    make_user("ana", roles.AGENT)
+    channel = make_channel("x", name="Acme on X", handle="acme_support")
+    with_image = make_case(channel, text="The app crashes, screenshot attached", handle="clara_g")
+    stored_image(with_image.mentions.get(), 0, 1, "")
+    make_case(channel, text="When do you open on Sunday?", handle="jonas")
+
+    page = sign_in(browser, live_server, "ana")
+    page.goto(f"{live_server.url}/cases/")
+    row = page.locator(f"tr[data-case-id='{with_image.pk}']")
+    expect(row.locator(".has-images")).to_be_visible()
+    expect(page.locator(".has-images")).to_have_count(1)
+    if os.environ.get("MEDIA_SCREENSHOTS"):
+        page.screenshot(path=f"{os.environ['MEDIA_SCREENSHOTS']}/inbox-paperclip.png")

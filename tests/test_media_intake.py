@@ -332,3 +332,23 @@ def test_simulated_facebook_images_reach_stored_files(simulator, settings, tmp_p
     assert with_images >= {"visitor_post"} and len(with_images) >= 2
     rows = list(MentionMedia.objects.values_list("pk", flat=True))
     assert fetch_media(rows) == {"fetched": len(rows)}
+
+
+def test_a_looked_up_tweet_brings_its_images_into_the_saved_record():
+    from listening.connectors.x_lookup import merge_lookup
+
+    saved = {"data": [{"id": "1861000000000000201", "text": "look https://t.co/Qm3xVt8kLp"}]}
+    answer = load("x_mentions_media.json")
+    found = {t["id"]: t for t in answer["data"]}
+    users = {u["id"]: u for u in answer["includes"]["users"]}
+    media = {m["media_key"]: m for m in answer["includes"]["media"]}
+
+    record = merge_lookup(saved, found, users, media)
+    posts, rejects = XConnector().normalise_payload(record)
+
+    assert rejects == []
+    assert [a.url for a in posts[0].attachments] == [
+        "https://pbs.twimg.com/media/GdXb1aWXIAAq2Zk.jpg",
+        "https://pbs.twimg.com/media/GdXb1aXWgAEd7Hn.png",
+    ]
+    assert len(record["includes"]["media"]) == 2  # only this tweet's images

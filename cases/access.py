@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
-from cases.models import Case, Reply, SavedView
+from cases.models import Case, MentionMedia, Reply, SavedView
 from socialdesk.access import require_perm
 
 READ = "cases.view_case"
@@ -47,3 +47,11 @@ def access_saved_view(request: HttpRequest, view_id: int) -> SavedView:
     if not (own or shared):
         raise PermissionDenied("Only its owner may delete this view.")
     return view
+
+
+def access_media(request: HttpRequest, media_id: int) -> MentionMedia:
+    """A stored post image, for whoever may read its case (cases.view_case: every case);
+    403 without it, 404 if there is no such image or it was not fetched."""
+    require_perm(request, READ)
+    media = MentionMedia.objects.only("file", "thumbnail", "content_type", "state", "mention_id")
+    return get_object_or_404(media, pk=media_id, state=MentionMedia.State.FETCHED)

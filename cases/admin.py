@@ -20,6 +20,7 @@ from cases.models import (
     Identity,
     Label,
     Moderation,
+    MentionMedia,
     Note,
     Reply,
     SavedView,
@@ -110,6 +111,25 @@ class ReplyAdmin(ReadOnlyAdmin):
     list_filter = ["state", "is_private"]
     list_select_related = ["case", "author"]
     search_fields = ["text", "external_id"]
+
+
+@admin.register(MentionMedia)
+class MentionMediaAdmin(ReadOnlyAdmin):
+    """Images of customer posts: fetched by the desk, never edited here. Refused ones can be
+    given another try (after a CDN outage or a change to MEDIA_FETCH_HOSTS)."""
+
+    list_display = ["__str__", "kind", "state", "reason", "attempts", "size", "fetched_at"]
+    list_filter = ["state", "kind"]
+    search_fields = ["source_url", "reason"]
+    date_hierarchy = "created_at"
+    actions = ["fetch_again"]
+
+    @admin.action(description="Fetch the selected refused images again")
+    def fetch_again(self, request: HttpRequest, queryset: models.QuerySet[MentionMedia]) -> None:
+        from cases.media import do_refetch_media
+
+        count = do_refetch_media(list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} image(s) will be fetched again.")
 
 
 @admin.register(Label)

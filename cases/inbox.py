@@ -51,7 +51,16 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import JSONObject
 from django.http import QueryDict
 
-from cases.models import OPEN_STATUSES, Case, CaseStatus, Identity, Label, SavedView, Triage
+from cases.models import (
+    OPEN_STATUSES,
+    Case,
+    CaseStatus,
+    Identity,
+    Label,
+    MentionMedia,
+    SavedView,
+    Triage,
+)
 from listening.models import Mention, Network
 from socialdesk import roles
 
@@ -384,7 +393,8 @@ def page_queryset(
     """One page of matching cases, in one query whatever the page size.
 
     Channel and assignee are joined; the customer's identity on the case's network, the latest
-    not-deleted mention text and the labels come as per-row subqueries (indexed lookups).
+    not-deleted mention text, whether its posts carry images and the labels come as per-row
+    subqueries (indexed lookups).
     """
     identity = (
         Identity.objects.filter(customer_id=OuterRef("customer_id"))
@@ -400,6 +410,10 @@ def page_queryset(
         Mention.objects.filter(case_id=OuterRef("pk"), deleted_at__isnull=True)
         .order_by("-posted_at", "-id")
         .values("text")[:1]
+    )
+    # Images on the case's posts (not deleted at the source): the row shows a paperclip.
+    images = MentionMedia.objects.filter(
+        mention__case_id=OuterRef("pk"), mention__deleted_at__isnull=True
     )
     labels = ArraySubquery(
         Label.objects.filter(cases=OuterRef("pk"))
@@ -426,6 +440,7 @@ def page_queryset(
         .annotate(
             identity_data=Subquery(identity),
             latest_text=Subquery(latest_text),
+            has_images=Exists(images),
             label_data=labels,
         )
         .order_by(*ordering(filters.sort))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cases.models import Case, CaseStatus, Customer, Identity
+from cases.models import Case, CaseStatus, Customer, Identity, MentionMedia
 from listening.posts import Author, InboundPost
 from listening.radar import Score, suggest_triage
 from socialdesk.pgjson import page_json
@@ -43,6 +43,10 @@ _HANDLE = _max_length(Identity, "handle")
 _NAME = _max_length(Identity, "name")
 _PROFILE_URL = _max_length(Identity, "profile_url")
 _MAX_FOLLOWERS = 2**31 - 1  # an integer column
+_ALT_TEXT_LENGTH = 1000
+_SOURCE_URL = _max_length(MentionMedia, "source_url")
+IMAGE_ONLY_SUBJECT = "(image without text)"
+FETCH_BATCH = 10  # images per fetch message: one slow CDN holds up few others
 
 
 @dataclass(slots=True)
@@ -272,7 +276,7 @@ def _case_summary(
         "opened_at": first.posted_at.isoformat(),
         "customer_id": key[0],
         "conversation_key": key[1],
-        "subject": _subject(first.text),
+        "subject": _subject(first.text or IMAGE_ONLY_SUBJECT),
         "language": first.lang[:_LANGUAGE],
         "is_private": first.is_private,
         "priority": score.priority,
@@ -288,3 +292,59 @@ def _case_summary(
 def _subject(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= SUBJECT_LENGTH else flat[: SUBJECT_LENGTH - 1] + "…"
+
+
+# The page's images, joined to the mentions just inserted by (channel, external id): one
+# statement whatever the page's size, and none for a page without images.
+_INSERT_MEDIA_SQL = """
+    INSERT INTO cases_mentionmedia
+        (mention_id, position, kind, source_url, alt_text, width, height, state, reason,
+         attempts, next_attempt_at, file, thumbnail, content_type, size, created_at)
+    SELECT m.id, k.position, k.kind, k.source_url, k.alt_text, k.width, k.height, %s, '',
+           0, %s, '', '', '', 0, %s
+    FROM json_to_recordset(%s::json)
+         AS k (external_id varchar, position int, kind varchar, source_url varchar,
+               alt_text text, width int, height int)
+    CROSS JOIN LATERAL (
+        SELECT id FROM listening_mention
+        WHERE channel_id = %s AND external_id = k.external_id
+        LIMIT 1
+    ) AS m
+    ON CONFLICT (mention_id, position) DO NOTHING
+    RETURNING id
+"""
+
+
+def store_attachments(
+    cursor, channel: "Channel", posts: Sequence[InboundPost], now: datetime
+) -> list[int]:
+    """Store the images of `posts` (their mentions already inserted) as pending MentionMedia
+    rows and enqueue their fetch for when the caller's transaction commits (cases.media).
+
+    Runs on the caller's cursor inside its transaction. Returns the new rows' ids.
+    """
+    rows = [
+        {
+            "external_id": post.external_id,
+            "position": position,
+            "kind": item.kind,
+            "source_url": item.url[:_SOURCE_URL],
+            "alt_text": item.alt_text[:_ALT_TEXT_LENGTH],
+            "width": item.width,
+            "height": item.height,
+        }
+        for post in posts
+        for position, item in enumerate(post.attachments)
+    ]
+    if not rows:
+        return []
+    cursor.execute(
+        _INSERT_MEDIA_SQL,
+        [MentionMedia.State.PENDING.value, now, now, page_json(rows), channel.pk],
+    )
+    ids = [row[0] for row in cursor.fetchall()]
+    from cases.tasks import fetch_media
+
+    for start in range(0, len(ids), FETCH_BATCH):
+        fetch_media.delay_on_commit(ids[start : start + FETCH_BATCH])
+    return ids

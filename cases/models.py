@@ -455,6 +455,71 @@ class CaseEvent(models.Model):
         return f"{self.get_kind_display()} on case #{self.case_id}"
 
 
+class MentionMedia(models.Model):
+    """An image attached to a customer's post (a photo, a GIF's still, a video's thumbnail).
+
+    Written by ingest (cases.intake.store_attachments) as "pending" with the network's CDN
+    address; cases.media fetches it once into the desk's storage ("fetched", with `file`) or
+    says why it would not ("refused", with `reason`). Pages show only the stored file, through
+    cases:media, never the CDN address: those links expire and would tell the CDN who reads.
+    """
+
+    class Kind(models.TextChoices):
+        PHOTO = "photo", "Photo"
+        GIF = "gif", "GIF"
+        VIDEO = "video", "Video thumbnail"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be fetched"
+        FETCHING = "fetching", "Being fetched"
+        FETCHED = "fetched", "Fetched"
+        REFUSED = "refused", "Could not be fetched"
+
+    mention = models.ForeignKey(
+        "listening.Mention", on_delete=models.CASCADE, related_name="media", db_index=False
+    )
+    position = models.PositiveSmallIntegerField(help_text="Its place among the post's images.")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    source_url = models.URLField(max_length=2000, help_text="The network's CDN address.")
+    alt_text = models.TextField(blank=True)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    reason = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    file = models.FileField(max_length=300, blank=True)
+    thumbnail = models.FileField(max_length=300, blank=True)
+    content_type = models.CharField(max_length=30, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "post image"
+        ordering = ["mention", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["mention", "position"], name="media_unique_position")
+        ]
+        indexes = [
+            # The sweep's work list: only the few rows waiting, however many are stored.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="media_waiting",
+                condition=Q(state__in=["pending", "fetching"]),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.position + 1} of mention #{self.mention_id}"
+
+    @property
+    def shown_file(self) -> str:
+        """The stored name the timeline shows small: the thumbnail, else the image."""
+        return self.thumbnail.name or self.file.name
+
+
 class SavedView(models.Model):
     """A named inbox filter: personal (owner set) or shared with the whole desk."""
 

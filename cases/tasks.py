@@ -1,11 +1,12 @@
 """Celery tasks for cases: thin wrappers around plain functions that tests call directly.
 
 Scheduled by beat (socialdesk/settings.py CELERY_BEAT_SCHEDULE): recover_stuck_replies and
-recover_moderations every 10 s, auto_assign_cases every 10 s, wake_snoozed_cases every 60 s.
-send_reply is enqueued by cases.replies when a reply is queued, approved or retried, and by the
-recovery for retries and for the look-ups of replies being reconciled (their times live in
-next_attempt_at). run_moderation is enqueued by cases.moderation when a change is asked for or
-retried, and by its recovery.
+recover_moderations every 10 s, auto_assign_cases every 10 s, wake_snoozed_cases every 60 s,
+fetch_waiting_media every 30 s. fetch_media is enqueued by cases.intake for the images of each
+page stored. send_reply is enqueued by cases.replies when a reply is queued, approved or
+retried, and by the recovery for retries and for the look-ups of replies being reconciled
+(their times live in next_attempt_at). run_moderation is enqueued by cases.moderation when a
+change is asked for or retried, and by its recovery.
 """
 
 import logging
@@ -28,6 +29,25 @@ def send_reply(reply_id: int) -> str:
     """Move one reply one step: publish it, or look it up (see cases.sending). Safe to run
     twice, or for a reply in any state."""
     return sending.send_reply(reply_id)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def fetch_media(media_ids: list[int]) -> dict[str, int]:
+    """Fetch post images into storage (see cases.media). Safe to run twice: rows are claimed."""
+    from cases import media
+
+    return media.fetch_media(media_ids)
+
+
+@shared_task(ignore_result=True)
+def fetch_waiting_media() -> int:
+    """Enqueue the post images due a fetch again (retries, lost messages, dead workers)."""
+    from cases import media
+
+    ids = media.waiting_media()
+    for start in range(0, len(ids), 10):
+        fetch_media.delay(ids[start : start + 10])
+    return len(ids)
 
 
 @shared_task(ignore_result=True)

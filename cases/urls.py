@@ -5,6 +5,7 @@ from cases.views import (
     composer,
     guidelines,
     inbox,
+    media,
     moderation,
     presence,
 )
@@ -20,4 +21,5 @@ urlpatterns = [
     *approvals.urlpatterns,
     *guidelines.urlpatterns,
     *canned.urlpatterns,
+    *media.urlpatterns,
 ]

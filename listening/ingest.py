@@ -29,7 +29,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cases.intake import Intake, take_in
+from cases.intake import Intake, store_attachments, take_in
 from listening.models import Channel, Mention, QuarantinedPost
 from listening.posts import InboundPost, Quarantined
 from listening.quarantine import store_rejects
@@ -57,6 +57,7 @@ class IngestResult:
     cases_opened: int = 0
     cases_updated: int = 0
     quarantined: int = 0
+    media: int = 0  # images stored, to be fetched
     case_ids: list[int] = field(default_factory=list)
 
 
@@ -97,6 +98,7 @@ def ingest(
             scores = [score_post(post) for post in fresh]
             intake = take_in(cursor, channel, fresh, scores, now)
             _insert_mentions(cursor, channel, fresh, scores, intake, now)
+            result.media = len(store_attachments(cursor, channel, fresh, now))
             result.created = len(fresh)
             result.cases_opened, result.cases_updated = intake.opened, intake.updated
             result.case_ids = intake.cases

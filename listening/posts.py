@@ -24,6 +24,20 @@ class Author:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """An image attached to a post, as the network lists it: a photo, a GIF's still or a
+    video's thumbnail. `url` is the network's CDN address of the image (it expires: the desk
+    fetches and stores it, never links to it). `kind` is "photo", "gif" or "video";
+    `width`/`height` are 0 when the network does not say."""
+
+    kind: str
+    url: str
+    alt_text: str = ""
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class InboundPost:
     """One post, comment or direct message from a network, already normalised.
 
@@ -44,6 +58,7 @@ class InboundPost:
     url: str = ""
     is_private: bool = False
     metrics: dict[str, int] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,8 @@ POLICY: dict[str, Rule] = {
     "cases:comment_visibility": rule(NOBODY, CASE_WORKERS),
     "cases:delete_reply": rule(NOBODY, LEADS),
     "cases:retry_moderation": rule(NOBODY, CASE_WORKERS),  # a deletion's retry: leads only
+    "cases:media": rule(CASE_READERS, NOBODY),  # a stored image of a customer's post
+    "cases:media-thumb": rule(CASE_READERS, NOBODY),
     # the composer, retries and approvals
     "cases:compose": rule(CASE_WORKERS),
     "cases:checks": rule(NOBODY, CASE_WORKERS),

@@ -4,6 +4,7 @@ Every variable is documented in README.md and .env.example. A value that cannot 
 parsed stops start-up with a message naming the variable.
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -124,6 +125,22 @@ META_WEBHOOK_MAX_ATTEMPTS = env_int("META_WEBHOOK_MAX_ATTEMPTS", 8)
 if META_WEBHOOK_MAX_AGE < 60 or META_WEBHOOK_MAX_ATTEMPTS < 1:
     raise ImproperlyConfigured(
         "META_WEBHOOK_MAX_AGE must be at least 60 seconds and META_WEBHOOK_MAX_ATTEMPTS at least 1."
+    )
+# Images attached to customers' posts are fetched from the networks' CDNs into the default
+# storage (cases.media): HTTPS only, from these hosts only ("*.host" takes its subdomains),
+# never from a private address. The simulator's origin (SIMULATOR_URL, tests and demo only)
+# is allowed on top, over plain HTTP on 127.0.0.1.
+MEDIA_FETCH_HOSTS = env_list(
+    "MEDIA_FETCH_HOSTS",
+    "pbs.twimg.com,video.twimg.com,ton.twitter.com,*.fbcdn.net,*.cdninstagram.com,"
+    "lookaside.fbsbx.com",
+)
+MEDIA_FETCH_MAX_BYTES = env_int("MEDIA_FETCH_MAX_BYTES", 10 * 1024 * 1024)
+MEDIA_FETCH_TIMEOUT = env_float("MEDIA_FETCH_TIMEOUT", 10.0)
+MEDIA_FETCH_ATTEMPTS = env_int("MEDIA_FETCH_ATTEMPTS", 5)
+if MEDIA_FETCH_MAX_BYTES < 1 or MEDIA_FETCH_TIMEOUT <= 0 or MEDIA_FETCH_ATTEMPTS < 1:
+    raise ImproperlyConfigured(
+        "MEDIA_FETCH_MAX_BYTES, MEDIA_FETCH_TIMEOUT and MEDIA_FETCH_ATTEMPTS must be positive."
     )
 
 INSTALLED_APPS = [
@@ -280,6 +297,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.tasks.auto_assign_cases",
         "schedule": timedelta(seconds=10),
     },
+    # Post images whose fetch was lost with its message, or is due a retry (cases.media).
+    "fetch-waiting-media": {
+        "task": "cases.tasks.fetch_waiting_media",
+        "schedule": timedelta(seconds=30),
+    },
     "wake-snoozed-cases": {
         "task": "cases.tasks.wake_snoozed_cases",
         "schedule": timedelta(seconds=60),
@@ -426,8 +448,21 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 WHITENOISE_AUTOREFRESH = DEBUG
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start without it
 # Hashed names and long cache lifetimes in production; plain files while developing.
+# Stored post images (and anything else the desk keeps as files). Never served as public
+# /media/ URLs: cases:media checks who asks. MEDIA_STORAGE_BACKEND takes any Django storage
+# class (django-storages' S3, GCS, Azure...), MEDIA_STORAGE_OPTIONS its options as JSON.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_STORAGE_BACKEND = env_str(
+    "MEDIA_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+)
+try:
+    MEDIA_STORAGE_OPTIONS = json.loads(env_str("MEDIA_STORAGE_OPTIONS", "{}"))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"MEDIA_STORAGE_OPTIONS is not JSON: {exc}") from None
+if not isinstance(MEDIA_STORAGE_OPTIONS, dict):
+    raise ImproperlyConfigured("MEDIA_STORAGE_OPTIONS must be a JSON object.")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": MEDIA_STORAGE_BACKEND, "OPTIONS": MEDIA_STORAGE_OPTIONS},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

@@ -16,10 +16,12 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from cases.models import Reply, SavedView
+from cases.models import MentionMedia, Reply, SavedView
 from qa import calibration as cal
 from qa.models import CoachingSession, Review, SamplingPolicy
 from qa.rubrics import default_rubric
@@ -76,10 +78,12 @@ class Desk:
     session: Any
     gold: Any
     coaching: CoachingSession
+    media: MentionMedia
 
 
 @pytest.fixture
-def desk(db, agent, qa, supervisor, admin, outsider) -> Desk:
+def desk(db, agent, qa, supervisor, admin, outsider, settings, tmp_path) -> Desk:
+    settings.MEDIA_ROOT = tmp_path  # the post image the media routes serve
     return build_desk(agent, qa, supervisor, admin, outsider)
 
 
@@ -110,6 +114,15 @@ def build_desk(agent, qa, supervisor, admin, outsider) -> Desk:
     )
     coaching = CoachingSession.objects.create(agent=agent, coach=supervisor, notes="Tone.")
     SamplingPolicy.objects.create(name="Weekly")
+    media = MentionMedia.objects.create(
+        mention=case.mentions.get(),
+        position=0,
+        kind=MentionMedia.Kind.PHOTO,
+        source_url="https://pbs.twimg.com/media/a.png",
+        state=MentionMedia.State.FETCHED,
+        file=default_storage.save("post-images/a.png", ContentFile(b"\x89PNG\r\n\x1a\n")),
+        content_type="image/png",
+    )
     users = {
         policy.NO_ROLE: outsider,
         roles.AGENT: agent,
@@ -117,7 +130,7 @@ def build_desk(agent, qa, supervisor, admin, outsider) -> Desk:
         roles.SUPERVISOR: supervisor,
         roles.ADMIN: admin,
     }
-    return Desk(users, case, reply, view, pending, disputed, session, gold, coaching)
+    return Desk(users, case, reply, view, pending, disputed, session, gold, coaching, media)
 
 
 def _admin_object_id(pattern: str) -> str:
@@ -146,6 +159,7 @@ def url_for(route: Route, desk: Desk) -> str:
         "reply_id": desk.reply.pk,
         "view_id": desk.view.pk,
         "gold_id": desk.gold.pk,
+        "media_id": desk.media.pk,
         "app_label": "cases",
         "url": "no-such-page/",
         "id": desk.users[roles.AGENT].pk,

@@ -77,6 +77,7 @@ def test_first_poll_reads_one_page_and_normalises_threads_quotes_and_languages(c
         "author_id",
         "referenced_tweets.id",
         "in_reply_to_user_id",
+        "attachments.media_keys",
     }
     assert "conversation_id" in sent["tweet.fields"] and "public_metrics" in sent["tweet.fields"]
     assert mention_calls[0].request.headers["Authorization"] == "Bearer test-bearer"

@@ -557,3 +557,37 @@ def test_unchanged_poll_costs_one_query_after_auth(
     # session, user, user permissions, group permissions, the fingerprint
     with django_assert_num_queries(5):
         assert client.get(url, headers={"HX-Request": "true"}).status_code == 204
+
+
+def test_rows_with_images_show_a_paperclip_at_no_extra_query(agent, x_channel):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cases.models import MentionMedia
+
+    client = logged_in(agent)
+
+    def page() -> tuple[str, int]:
+        client.get(reverse("cases:list"))  # warm: the same caches for both measures
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(reverse("cases:list")).content.decode()
+        return html, len(queries)
+
+    cases = [make_case(x_channel) for _ in range(6)]
+    plain_html, plain = page()
+    for case in cases[::2]:
+        MentionMedia.objects.create(
+            mention=case.mentions.get(),
+            position=0,
+            kind="photo",
+            source_url="https://pbs.twimg.com/media/a.jpg",
+        )
+    for case in cases[1:5]:  # more cases, more images: still the same queries
+        case.mentions.get().media.create(
+            position=1, kind="gif", source_url="https://pbs.twimg.com/media/b.jpg"
+        )
+    html, with_images = page()
+
+    assert 'has-images" title=' not in plain_html
+    assert html.count('has-images" title=') == 5
+    assert with_images == plain

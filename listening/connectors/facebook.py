@@ -30,6 +30,14 @@ from listening.connectors.errors import (
     TransientError,
     transport_reason,
 )
+from listening.connectors.facebook_media import (
+    COMMENT_ATTACHMENT_FIELDS,
+    MESSAGE_ATTACHMENT_FIELDS,
+    POST_ATTACHMENT_FIELDS,
+    comment_attachments,
+    message_attachments,
+    post_attachments,
+)
 from listening.posts import (
     Author,
     FetchBatch,
@@ -58,12 +66,12 @@ RECENT_CONVERSATIONS = 25
 MESSAGES_PAGE_SIZE = 25
 FIND_PUBLISHED_SLACK = timedelta(minutes=2)
 
-POST_FIELDS = "id,message,created_time,updated_time,from,permalink_url"
-TAGGED_FIELDS = "id,message,created_time,from,permalink_url"
-COMMENT_FIELDS = "id,message,created_time,from,parent,permalink_url"
+POST_FIELDS = f"id,message,created_time,updated_time,from,permalink_url,{POST_ATTACHMENT_FIELDS}"
+TAGGED_FIELDS = f"id,message,created_time,from,permalink_url,{POST_ATTACHMENT_FIELDS}"
+COMMENT_FIELDS = f"id,message,created_time,from,parent,permalink_url,{COMMENT_ATTACHMENT_FIELDS}"
 ACTIVITY_FIELDS = "id,updated_time,created_time"
 CONVERSATION_FIELDS = "id,updated_time"
-MESSAGE_FIELDS = "id,message,created_time,from,to"
+MESSAGE_FIELDS = f"id,message,created_time,from,to,{MESSAGE_ATTACHMENT_FIELDS}"
 
 NO_AUTHOR = "author unknown: Graph sent the item without `from`"
 # The author id given to a person Graph does not name (one identity per post: nothing links them).
@@ -448,6 +456,7 @@ def normalise_post(item: Any, *, kind: str) -> InboundPost | Quarantined:
         author=author,
         conversation_id=post_id,
         url=_url(item.get("permalink_url")),
+        attachments=post_attachments(item),
     )
 
 
@@ -473,6 +482,7 @@ def normalise_comment(item: Any, *, post_id: str) -> InboundPost | Quarantined:
         conversation_id=conversation[:128],
         in_reply_to_id=(parent_id or conversation)[:MAX_ID],
         url=_url(item.get("permalink_url")),
+        attachments=comment_attachments(item),
     )
 
 
@@ -497,6 +507,7 @@ def normalise_message(item: Any, *, conversation_id: str) -> InboundPost | Quara
         author=author,
         conversation_id=("msg:" + conversation)[:128],
         is_private=True,
+        attachments=message_attachments(item),
     )
 
 
@@ -537,7 +548,10 @@ def _check(item: Any) -> tuple[str, str, datetime] | Quarantined:
         return Quarantined(reason="id too long", payload=item, external_id=item_id[:MAX_ID])
     text = item.get("message")
     if not isinstance(text, str) or not text.strip():
-        return Quarantined(reason="missing message", payload=item, external_id=item_id)
+        # A photo posted without words (a screenshot) is a post all the same.
+        if not (post_attachments(item) or comment_attachments(item) or message_attachments(item)):
+            return Quarantined(reason="missing message", payload=item, external_id=item_id)
+        text = ""
     posted_at = parse_graph_time(item.get("created_time"))
     if posted_at is None:
         reason = "unparseable created_time" if item.get("created_time") else "missing created_time"

@@ -20,7 +20,7 @@ import requests
 import tweepy
 from django.utils import timezone
 
-from listening.connectors import http
+from listening.connectors import http, x_media
 from listening.connectors.errors import (
     AmbiguousSend,
     AuthError,
@@ -67,10 +67,24 @@ TWEET_FIELDS = [
     "public_metrics",
     "referenced_tweets",
     "entities",
+    "attachments",
 ]
-TWEET_EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
+TWEET_EXPANSIONS = [
+    "author_id",
+    "referenced_tweets.id",
+    "in_reply_to_user_id",
+    "attachments.media_keys",
+]
 USER_FIELDS = ["id", "name", "username", "verified", "public_metrics", "profile_image_url"]
-DM_EVENT_FIELDS = ["id", "text", "event_type", "created_at", "sender_id", "dm_conversation_id"]
+DM_EVENT_FIELDS = [
+    "id",
+    "text",
+    "event_type",
+    "created_at",
+    "sender_id",
+    "dm_conversation_id",
+    "attachments",
+]
 OWN_TWEET_FIELDS = ["created_at", "referenced_tweets", "in_reply_to_user_id", "conversation_id"]
 
 # Column sizes of Mention / Identity: longer values from a hostile network would break ingest.
@@ -149,7 +163,9 @@ class XConnector:
 
     def lookup_ids(self, records: list[Any]) -> list[str]:
         """Ids of the items of `records` that `hydrate` would ask the network for."""
-        return _lookup_ids(records)
+        from listening.connectors.x_lookup import lookup_ids
+
+        return lookup_ids(records)
 
     def hydrate(
         self,
@@ -171,7 +187,9 @@ class XConnector:
         normalisation holds them in the quarantine: never stored without an author. With
         `dry_run` nothing is sent and the counts say what the look-up would cost at most.
         """
-        wanted = [i for i in _lookup_ids(records) if i not in skip]
+        from listening.connectors.x_lookup import lookup_ids, merge_lookup
+
+        wanted = [i for i in lookup_ids(records) if i not in skip]
         result = Hydration(records=records, wanted=len(wanted))
         chunks = [wanted[i : i + LOOKUP_BATCH] for i in range(0, len(wanted), LOOKUP_BATCH)]
         if dry_run:
@@ -181,6 +199,7 @@ class XConnector:
             return result
         found: dict[str, dict[str, Any]] = {}
         users: dict[str, dict[str, Any]] = {}
+        media: dict[str, dict[str, Any]] = {}
         try:
             client = XClient(channel)
         except ConnectorError as exc:
@@ -198,6 +217,7 @@ class XConnector:
             items = _items(answer)
             result.reads += len(items)
             users.update(_users_by_id(answer))
+            media.update(x_media.media_by_key(answer))
             found.update((str(item["id"]), item) for item in items)
             for error in answer.get("errors") or []:
                 if isinstance(error, dict) and error.get("resource_type") == "tweet":
@@ -208,7 +228,7 @@ class XConnector:
                 [i for i in chunk if i not in found],
                 "author unknown: X did not return the post",
             )
-        result.records = [_merge_lookup(record, found, users) for record in records]
+        result.records = [merge_lookup(record, found, users, media) for record in records]
         return result
 
     # ---- publish -----------------------------------------------------------------------
@@ -321,31 +341,33 @@ class _Batch(FetchBatch):
     def add_tweet_page(self, page: dict[str, Any], kind_hint: str | None) -> int:
         """Normalise one page of tweets; returns how many items it held (all billed)."""
         users = _users_by_id(page)
+        media = x_media.media_by_key(page)
         items = page.get("data") or []
         if not isinstance(items, list):
             items = [items]
         self.reads += len(items)
         for item in items:
-            self.keep(normalise_tweet(item, users, kind_hint))
+            self.keep(normalise_tweet(item, users, kind_hint, media))
         return len(items)
 
     def add_dm_page(self, page: dict[str, Any], stop_at: str | None = None) -> int:
         """Normalise one dm_events page, skipping events up to `stop_at` (stored before)."""
         users = _users_by_id(page)
+        media = x_media.media_by_key(page)
         items = page.get("data") or []
         if not isinstance(items, list):
             items = [items]
         self.reads += len(items)
         for item in items:
             if not isinstance(item, dict):
-                self.keep(normalise_dm(item, users))
+                self.keep(normalise_dm(item, users, media))
                 continue
             event_id = _str_or_none(item.get("id"))
             if event_id and stop_at and not _is_newer(event_id, stop_at):
                 continue  # stored by an earlier poll
             if item.get("event_type", "MessageCreate") != "MessageCreate":
                 continue  # participants joining or leaving: not a message
-            self.keep(normalise_dm(item, users))
+            self.keep(normalise_dm(item, users, media))
         return len(items)
 
 
@@ -366,6 +388,7 @@ def _tweet_params() -> dict[str, Any]:
         "expansions": TWEET_EXPANSIONS,
         "tweet_fields": TWEET_FIELDS,
         "user_fields": USER_FIELDS,
+        "media_fields": x_media.MEDIA_FIELDS,
     }
 
 
@@ -417,9 +440,14 @@ def _says_duplicate(exc: tweepy.HTTPException) -> bool:
 
 
 def normalise_tweet(
-    item: Any, users: dict[str, dict[str, Any]], kind_hint: str | None = None
+    item: Any,
+    users: dict[str, dict[str, Any]],
+    kind_hint: str | None = None,
+    media: dict[str, dict[str, Any]] | None = None,
 ) -> InboundPost | Quarantined:
-    """One v2 tweet object -> InboundPost, or Quarantined with the reason it cannot be kept."""
+    """One v2 tweet object -> InboundPost, or Quarantined with the reason it cannot be kept.
+
+    `media` is the page's includes.media by media_key (`x_media.media_by_key`)."""
     if not isinstance(item, dict):
         return Quarantined(reason="tweet is not a JSON object", payload=item)
     tweet_id = _str_or_none(item.get("id"))
@@ -464,10 +492,13 @@ def normalise_tweet(
         lang=_short(item.get("lang"), MAX_LANG),
         url=_tweet_url(author.handle, tweet_id),
         metrics=_metrics(item.get("public_metrics")),
+        attachments=x_media.attachments_of(item, media or {}),
     )
 
 
-def normalise_dm(item: Any, users: dict[str, dict[str, Any]]) -> InboundPost | Quarantined:
+def normalise_dm(
+    item: Any, users: dict[str, dict[str, Any]], media: dict[str, dict[str, Any]] | None = None
+) -> InboundPost | Quarantined:
     """One v2 MessageCreate DM event -> InboundPost (kind "dm", private) or Quarantined."""
     if not isinstance(item, dict):
         return Quarantined(reason="DM event is not a JSON object", payload=item)
@@ -498,67 +529,13 @@ def normalise_dm(item: Any, users: dict[str, dict[str, Any]]) -> InboundPost | Q
         author=_author(sender_id, users.get(sender_id)),
         conversation_id=("dm:" + conversation)[:128],
         is_private=True,
+        attachments=x_media.attachments_of(item, media or {}),
     )
 
 
 def _is_bare_item(payload: dict[str, Any]) -> bool:
     """A single tweet or DM event rather than a response (the quarantine keeps items)."""
     return "data" not in payload and "id" in payload and ("text" in payload)
-
-
-def _is_dm_page(items: list[Any]) -> bool:
-    return any(
-        isinstance(i, dict) and ("event_type" in i or "dm_conversation_id" in i) for i in items
-    )
-
-
-def _tweets_of(record: Any) -> list[dict[str, Any]]:
-    """The tweet objects of a saved response or single item (DM events have no look-up)."""
-    if not isinstance(record, dict):
-        return []
-    if _is_bare_item(record):
-        items: Any = [record]
-    else:
-        items = record.get("data")
-        items = [items] if isinstance(items, dict) else items
-    if not isinstance(items, list) or _is_dm_page(items):
-        return []
-    return [i for i in items if isinstance(i, dict)]
-
-
-def _lookup_ids(records: list[Any]) -> list[str]:
-    """Ids of the saved tweets that lack what a post needs (author, date), each once."""
-    wanted: dict[str, None] = {}
-    for record in records:
-        for item in _tweets_of(record):
-            tweet_id = _str_or_none(item.get("id"))
-            if not tweet_id or not _SAFE_ID.match(tweet_id):
-                continue
-            if not _str_or_none(item.get("author_id")) or not item.get("created_at"):
-                wanted[tweet_id] = None
-    return list(wanted)
-
-
-def _merge_lookup(
-    record: Any, found: dict[str, dict[str, Any]], users: dict[str, dict[str, Any]]
-) -> Any:
-    """`record` with its looked-up tweets completed and their authors in includes.users."""
-    tweets = _tweets_of(record)
-    hits = [t for t in tweets if str(t.get("id")) in found]
-    if not hits:
-        return record
-    for tweet in hits:
-        tweet.update(found[str(tweet["id"])])
-    if _is_bare_item(record):
-        record = {"data": [record]}
-    includes = record.get("includes") if isinstance(record.get("includes"), dict) else {}
-    known = _users_by_id(record)
-    for tweet in hits:
-        author_id = str(tweet.get("author_id"))
-        if author_id in users and author_id not in known:
-            known[author_id] = users[author_id]
-    record["includes"] = {**includes, "users": list(known.values())}
-    return record
 
 
 def parse_x_time(value: Any) -> datetime | None:

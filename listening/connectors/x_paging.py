@@ -49,6 +49,7 @@ from listening.connectors.x import (
     _tweet_params,
     parse_x_time,
 )
+from listening.connectors.x_media import MEDIA_FIELDS
 from listening.posts import FetchPage, gap
 
 if TYPE_CHECKING:
@@ -304,8 +305,9 @@ class _Reader:
             params: dict[str, Any] = {
                 "dm_event_fields": DM_EVENT_FIELDS,
                 "event_types": "MessageCreate",
-                "expansions": ["sender_id"],
+                "expansions": ["sender_id", "attachments.media_keys"],
                 "user_fields": USER_FIELDS,
+                "media_fields": MEDIA_FIELDS,
                 # With a stored id the first request asks for one event: a quiet poll costs
                 # one read, not a page (dm_events has no since_id and bills every event).
                 "max_results": 1 if stop_at and not token and page_number == 0 else PAGE_SIZE,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from listening.simulator import media as sim_media
 from listening.simulator import traffic, webhooks
 from listening.simulator.generator import Draft, TrafficGenerator
 from listening.simulator.graph_params import (
@@ -334,6 +335,7 @@ class GraphNetwork(TrafficGenerator):
             item["from"] = _person(post.author)
         if "permalink_url" in fields:
             item["permalink_url"] = post.permalink
+        sim_media.add_fb_image(item, "post", post.id, fields, self.state.own_url)
         return item
 
     def comment_json(self, comment: FBComment, fields: set[str]) -> dict[str, Any]:
@@ -360,6 +362,7 @@ class GraphNetwork(TrafficGenerator):
         if "can_hide" in fields:  # the page may hide others' comments, never its own
             page_id = self.posts[comment.post_id].page_id
             item["can_hide"] = comment.author is None or comment.author[0] != page_id
+        sim_media.add_fb_image(item, "comment", comment.id, fields, self.state.own_url)
         return item
 
     def message_json(self, message: FBMessage, fields: set[str]) -> dict[str, Any]:
@@ -372,6 +375,7 @@ class GraphNetwork(TrafficGenerator):
             item["from"] = _email_person(message.sender)
         if "to" in fields:
             item["to"] = {"data": [_email_person(message.recipient)]}
+        sim_media.add_fb_image(item, "message", message.id, fields, self.state.own_url)
         return item
 
     def _envelope(

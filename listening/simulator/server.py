@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from listening.simulator import moderation
+from listening.simulator import media as sim_media
 from listening.simulator.control_api import control_answer
 from listening.simulator.fault_answers import (
     auth_error,
@@ -288,6 +289,16 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             # The client gave up (a timeout fault): nothing left to tell it.
             self.close_connection = True
 
+    def _send_bytes(self, payload: bytes, content_type: str) -> None:
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
     def _read_body(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -317,6 +328,13 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return
         if path.startswith("/_sim/"):
             self._control(method, path, params, body)
+            return
+        if path.startswith("/cdn/") and method == "GET":
+            image = sim_media.image_for(path)
+            if image is None:
+                self._send(404, "Not found", content_type="text/plain")
+            else:
+                self._send_bytes(image, "image/png")
             return
         if path == TOKEN_PATH and method == "POST":
             self._token_endpoint(body)
@@ -626,4 +644,5 @@ def make_server(
     """A bound server (port 0 picks a free one) and its traffic thread, neither started."""
     server = SimulatorServer((host, port), state, fault_sleep, verbose)
     state.webhooks.start(server.stopping)
+    state.own_url = server.url  # where its "CDN" images are served (listening.simulator.media)
     return server, TrafficThread(state, server.stopping)

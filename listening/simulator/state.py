@@ -161,6 +161,7 @@ class SimState:
         self.rate = 0.0
         # Whether X endpoints refuse unknown and expired access tokens (see `oauth`).
         self.check_tokens = False
+        self.own_url = "http://127.0.0.1"  # set by make_server to its bound address
         self.token_lifetime = DEFAULT_TOKEN_LIFETIME
         from listening.simulator.webhooks import WebhookSender
 

@@ -11,6 +11,7 @@ import re
 from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING, Any
 
+from listening.simulator import media as sim_media
 from listening.simulator import x_traffic
 from listening.simulator.generator import Draft, TrafficGenerator
 from listening.simulator.state import Account, PendingAnswer
@@ -226,6 +227,8 @@ class XNetwork(TrafficGenerator):
             entities = self._entities(tweet)
             if entities:
                 item["entities"] = entities
+        if "attachments" in fields and sim_media.has_image(tweet.id):
+            item["attachments"] = {"media_keys": [sim_media.media_key(tweet.id)]}
         return item
 
     def _entities(self, tweet: Tweet) -> dict[str, Any]:
@@ -342,6 +345,8 @@ class XNetwork(TrafficGenerator):
             includes["users"] = users
         if referenced:
             includes["tweets"] = [self.tweet_json(t, tweet_fields) for t in referenced]
+        if "attachments.media_keys" in expansions:
+            sim_media.include(includes, [t.id for t in tweets], params, self.state.own_url)
         if includes:
             body["includes"] = includes
         if errors:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from cases.actions import do_add_note
 from cases.models import Case, CaseEvent, DeskSettings, Identity, Reply, Triage
 from listening.connectors.errors import PermanentError
-from listening.models import Channel, Mention
+from listening.models import Channel, Mention, MentionKind
 from listening.networks import POLICIES
 from listening.posts import OutboundReply, ReplyTarget
 from socialdesk.durations import format_duration
@@ -265,6 +265,14 @@ def check_reply_target(
     if not is_private:
         if target.is_private:
             raise ValueError("This is a private conversation: answer it with a private reply.")
+        if not policy.public_reply_to_tags and target.kind in (
+            MentionKind.TAG,
+            MentionKind.MENTION,
+        ):
+            raise ValueError(
+                f"{policy.label} does not allow comments on media the brand is tagged or "
+                "mentioned in: answer the customer in a private message once they write."
+            )
         return target
 
     now = timezone.now()

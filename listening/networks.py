@@ -20,6 +20,10 @@ class NetworkPolicy:
     rate_limits: str
     deletion_duty: str
     norms: tuple[str, ...]
+    # What the network calls a private conversation ("DM", "Messenger").
+    private_label: str = "DM"
+    # Whether the brand may answer a tag or mention in public (Instagram: not on others' media).
+    public_reply_to_tags: bool = True
 
 
 X = NetworkPolicy(
@@ -69,9 +73,43 @@ FACEBOOK = NetworkPolicy(
         "One private reply per comment, within 7 days: use it to take the case offline.",
         "Hide, don't delete, abusive comments unless they break the page's rules.",
     ),
+    private_label="Messenger",
 )
 
-POLICIES = {policy.network: policy for policy in (X, FACEBOOK)}
+INSTAGRAM = NetworkPolicy(
+    network="instagram",
+    label="Instagram",
+    public_reply_limit=2200,
+    private_reply_limit=1000,
+    length_rule="Comment replies up to 2,200 characters; Instagram direct messages up to 1,000.",
+    private_replies=True,
+    private_window=timedelta(hours=24),
+    private_window_rule=(
+        "Instagram DMs: reply within 24 hours of the customer's last message (standard window)."
+    ),
+    private_reply_to_comment_window=timedelta(days=7),
+    rate_limits=(
+        "Graph API: 200 calls per hour per Instagram account (times its impressions); "
+        "messaging: about 100 messages per second per account. Graph returns error 4, 17 or "
+        "32 when a limit is reached."
+    ),
+    deletion_duty=(
+        "Remove content deleted by its author on Instagram (Meta Platform Terms: keep stored "
+        "data in sync and delete it when the user does)."
+    ),
+    norms=(
+        "Reply under the customer's comment; Instagram keeps one level of replies.",
+        "One private reply per comment, within 7 days: use it to take the case offline.",
+        "Media the brand is tagged in cannot be commented on: answer a tag in a DM.",
+        "Hide, don't delete, abusive comments unless they break the account's rules.",
+    ),
+    private_label="Instagram DM",
+    public_reply_to_tags=False,
+)
+
+# Every network the desk speaks, in the order pages list them. One list: filters, the
+# guidelines page, the composer and the QA strata read it (and `listening.models.Network`).
+POLICIES = {policy.network: policy for policy in (X, FACEBOOK, INSTAGRAM)}
 
 # ---- How X counts a post (twitter-text v3) --------------------------------------------------
 

@@ -98,7 +98,7 @@ INSTAGRAM = NetworkPolicy(
         "data in sync and delete it when the user does)."
     ),
     norms=(
-        "Reply under the customer's comment; Instagram keeps one level of replies.",
+        "Reply under the comment you answer: Instagram keeps one level of replies.",
         "One private reply per comment, within 7 days: use it to take the case offline.",
         "Media the brand is tagged in cannot be commented on: answer a tag in a DM.",
         "Hide, don't delete, abusive comments unless they break the account's rules.",

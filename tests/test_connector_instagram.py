@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from django.core.cache import cache
 
 from cases import sending, tasks
@@ -279,3 +280,42 @@ def test_an_ambiguous_public_reply_is_found_and_posted_once(sim, channel, agent,
     queued.refresh_from_db()
     assert queued.state == Reply.State.SENT
     assert [r["in_reply_to"] for r in sim.replies("instagram")].count(other.external_id) == 1
+
+
+# ---- the simulator is as strict as Graph --------------------------------------------------
+
+
+def graph_get(sim, path: str, **params) -> tuple[int, dict]:
+    answer = requests.get(
+        f"{sim.url}/v23.0/{path}", params={"access_token": "t", **params}, timeout=5
+    )
+    return answer.status_code, answer.json()
+
+
+def test_simulator_sends_only_default_fields_unless_asked_and_caps_pages(sim):
+    (comment_id,) = sim.publish("instagram", 1, account_id=IG_ACCOUNT, kind="comment")
+    media_id = sim.state.ig.comments[comment_id].media_id
+    _, media = graph_get(sim, f"{IG_ACCOUNT}/media")
+    assert set(media["data"][0]) == {"id"}
+    _, comments = graph_get(sim, f"{media_id}/comments")
+    assert set(comments["data"][0]) == {"id", "text", "timestamp"}  # no username, no from
+    _, asked = graph_get(sim, f"{media_id}/comments", fields="id,username,from")
+    assert asked["data"][0]["from"]["username"] == asked["data"][0]["username"]
+    sim.publish("instagram", 130, account_id=IG_ACCOUNT, kind="message")
+    _, listing = graph_get(sim, f"{PAGE}/conversations", platform="instagram", limit=500)
+    assert len(listing["data"]) == 100 and "next" in listing["paging"]
+    _, messenger = graph_get(sim, f"{PAGE}/conversations", platform="messenger")
+    assert not {c["id"] for c in messenger["data"]} & {c["id"] for c in listing["data"]}
+
+
+def test_simulator_answers_errors_in_graphs_shape(sim):
+    status, body = graph_get(sim, "999999/replies")
+    assert status == 400
+    assert body["error"]["code"] == 100 and body["error"]["type"] == "GraphMethodException"
+    (comment_id,) = sim.publish("instagram", 1, account_id=IG_ACCOUNT, kind="comment")
+    too_long = requests.post(
+        f"{sim.url}/v23.0/{comment_id}/replies",
+        data={"access_token": "t", "message": "x" * 2201},
+        timeout=5,
+    )
+    assert too_long.status_code == 400 and too_long.json()["error"]["code"] == 100

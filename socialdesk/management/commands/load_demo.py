@@ -55,7 +55,8 @@ DEMO_USERS: list[tuple[str, str, str, str]] = [
     ("admin", roles.ADMIN, "demo-admin-2026", "Ada Admin"),
 ]
 
-# The simulator registers these accounts by default (X user 1000, Facebook page 2000).
+# The simulator registers these accounts by default (X user 1000, Facebook page 2000, and the
+# Instagram account 17841400000000001 linked to that page).
 DEMO_CHANNELS: list[dict] = [
     {
         "network": Network.X,
@@ -71,6 +72,14 @@ DEMO_CHANNELS: list[dict] = [
         "name": "Acme",
         "handle": "Acme",
         "credentials": {"page_access_token": "demo-page-token"},
+        "rules": [],
+    },
+    {
+        "network": Network.INSTAGRAM,
+        "external_account_id": "17841400000000001",
+        "name": "Acme on Instagram",
+        "handle": "acme",
+        "credentials": {"page_access_token": "demo-page-token", "page_id": "2000"},
         "rules": [],
     },
 ]

@@ -22,8 +22,9 @@ class NetworkPolicy:
     norms: tuple[str, ...]
     # What the network calls a private conversation ("DM", "Messenger").
     private_label: str = "DM"
-    # Whether the brand may answer a tag or mention in public (Instagram: not on others' media).
-    public_reply_to_tags: bool = True
+    # Whether the brand may answer a post that tags or mentions it, in public or with a private
+    # reply (Instagram: neither on others' media; only the customer can open a DM).
+    replies_to_tags: bool = True
 
 
 X = NetworkPolicy(
@@ -100,11 +101,12 @@ INSTAGRAM = NetworkPolicy(
     norms=(
         "Reply under the comment you answer: Instagram keeps one level of replies.",
         "One private reply per comment, within 7 days: use it to take the case offline.",
-        "Media the brand is tagged in cannot be commented on: answer a tag in a DM.",
+        "Media the brand is tagged or mentioned in takes neither comments nor private replies: "
+        "help once the customer writes to the brand.",
         "Hide, don't delete, abusive comments unless they break the account's rules.",
     ),
     private_label="Instagram DM",
-    public_reply_to_tags=False,
+    replies_to_tags=False,
 )
 
 # Every network the desk speaks, in the order pages list them. One list: filters, the

@@ -242,12 +242,13 @@ def test_dm_inside_the_24_hour_window_is_sent_and_outside_is_refused(
         sending.do_queue_reply(case, author=agent, text="Still there?", is_private=True)
 
 
-def test_a_tag_cannot_be_answered_in_public(sim, channel, agent, monkeypatch):
+def test_a_tag_takes_neither_a_public_nor_a_private_reply(sim, channel, agent, monkeypatch):
     monkeypatch.setattr(tasks.send_reply, "delay", lambda *a: None)
     tag = ingest(sim, channel, "tag")
     assert tag.kind == "tag"
-    with pytest.raises(ValueError, match="tagged or mentioned in"):
-        sending.do_queue_reply(tag.case, author=agent, text="Thanks!", is_private=False)
+    for private in (False, True):
+        with pytest.raises(ValueError, match="tagged or mentioned in"):
+            sending.do_queue_reply(tag.case, author=agent, text="Thanks!", is_private=private)
     assert not Reply.objects.exists()
     assert sim.replies("instagram") == []
 

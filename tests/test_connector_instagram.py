@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 from django.core.cache import cache
+from django.urls import reverse
 
 from cases import sending, tasks
 from cases.models import Reply
@@ -22,7 +23,7 @@ from listening.connectors.instagram import InstagramConnector, check_credentials
 from listening.models import Channel, Mention, Network
 from listening.polling import PollOutcome
 from listening.posts import pending_streams
-from tests.conftest import make_channel
+from tests.conftest import logged_in, make_channel
 
 PAYLOADS = Path(__file__).parent / "payloads"
 IG_ACCOUNT, PAGE = "17841400000000001", "2000"
@@ -320,3 +321,14 @@ def test_simulator_answers_errors_in_graphs_shape(sim):
         timeout=5,
     )
     assert too_long.status_code == 400 and too_long.json()["error"]["code"] == 100
+
+
+def test_the_composer_says_once_why_a_tag_takes_no_reply(sim, channel, agent):
+    tag = ingest(sim, channel, "tag")
+    html = (
+        logged_in(agent)
+        .get(reverse("cases:compose", args=[tag.case.pk]), headers={"HX-Request": "true"})
+        .content.decode()
+    )
+    assert html.count("takes neither comments nor private replies on media") == 1
+    assert "No reply is possible here" in html

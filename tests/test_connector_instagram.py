@@ -18,8 +18,9 @@ from cases.sending import SendOutcome
 from listening import polling
 from listening.admin import ChannelForm
 from listening.connectors import get_connector, instagram_paging
-from listening.connectors.errors import AmbiguousSend
+from listening.connectors.errors import AmbiguousSend, PermanentError
 from listening.connectors.instagram import InstagramConnector, check_credentials
+from listening.ingest import ingest as ingest_posts
 from listening.models import Channel, Mention, Network
 from listening.polling import PollOutcome
 from listening.posts import pending_streams
@@ -171,19 +172,37 @@ def test_a_backlog_past_the_page_budget_is_read_over_several_polls_each_item_onc
     monkeypatch.setattr(instagram_paging.facebook_paging, "MAX_PAGES", 4)
     poll(channel)
     before = stored(channel)
-    comments = sim.publish("instagram", 420, account_id=IG_ACCOUNT, kind="comment")
+    comments = sim.publish("instagram", 900, account_id=IG_ACCOUNT, kind="comment")
     replies = sim.publish("instagram", 60, account_id=IG_ACCOUNT, kind="comment_reply")
     messages = sim.publish("instagram", 130, account_id=IG_ACCOUNT, kind="message")
-    polls = 0
+    polls, mid_media = 0, False
     while True:
         polls += 1
         poll(channel)
+        state = channel.cursor.get("ig_comments")
+        mid_media |= isinstance(state, dict) and "media" in state
         if not pending_streams(channel.cursor):
             break
         assert polls < 60
     assert polls > 1
+    assert mid_media  # a busy media's comments were left half read and resumed from `after`
     assert stored(channel) - before == set(comments + replies + messages)
     assert Mention.objects.filter(channel=channel).count() == len(stored(channel))
+
+
+def test_a_failure_mid_comments_keeps_the_pages_read_before_it(sim, channel):
+    poll(channel)
+    before = stored(channel)
+    comments = sim.publish("instagram", 300, account_id=IG_ACCOUNT, kind="comment")
+    sim.fault("facebook", "500", count=10, path_contains="/comments", skip=2)
+    assert polling.poll_channel(channel.pk) == PollOutcome.FAILED
+    channel.refresh_from_db()
+    kept = stored(channel) - before
+    assert len(kept) >= 50  # the comment pages read before the failure are stored
+    assert pending_streams(channel.cursor) == ["ig_comments"]
+    sim.state.faults.clear()
+    poll(channel)
+    assert stored(channel) - before == set(comments)
 
 
 def ingest(sim, channel: Channel, kind: str) -> Mention:
@@ -332,3 +351,17 @@ def test_the_composer_says_once_why_a_tag_takes_no_reply(sim, channel, agent):
     )
     assert html.count("takes neither comments nor private replies on media") == 1
     assert "No reply is possible here" in html
+
+
+def test_a_mention_named_by_a_webhook_is_read_with_the_field_expansion_and_ingested(sim, channel):
+    (comment_id,) = sim.publish("instagram", 1, account_id=IG_ACCOUNT, kind="mention")
+    poll(channel)
+    assert comment_id not in stored(channel)  # no listing shows it: only a webhook names it
+    connector = InstagramConnector()
+    post = connector.fetch_mention(channel, comment_id=comment_id)
+    assert post.kind == "mention" and post.text.startswith("@acme ")
+    assert post.url.startswith("https://www.instagram.com/p/")
+    ingest_posts(channel, [post], channel.cursor)
+    assert comment_id in stored(channel)
+    with pytest.raises(PermanentError):
+        connector.fetch_mention(channel, comment_id="17999999999999999")

@@ -9,6 +9,7 @@ for; `from` is {"id": IGSID, "username"}; replies nest one level deep; pages are
 """
 
 import random
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -39,6 +40,7 @@ COMMENT_LIMIT = 2200
 DM_LIMIT = 1000
 DM_WINDOW = 24 * 3600
 PRIVATE_REPLY_WINDOW = 7 * 86_400
+MENTIONED = re.compile(r"(mentioned_comment|mentioned_media)\.\w+\((\w+)\)(?:\{(.*)\})?")
 
 
 @dataclass(slots=True)
@@ -91,8 +93,10 @@ def igsid(customer: traffic.Customer) -> str:
 
 class InstagramNetwork(TrafficGenerator):
     NETWORK = "instagram"
-    KINDS = ("comment", "comment_reply", "tag", "message", "reply_to_brand")
-    KIND_WEIGHTS = (40, 12, 8, 30, 10)
+    # "mention": a comment on another user's media that @mentions the brand. Graph lists such
+    # comments nowhere (only a webhook names them), so background traffic makes none.
+    KINDS = ("comment", "comment_reply", "tag", "message", "reply_to_brand", "mention")
+    KIND_WEIGHTS = (40, 12, 8, 30, 10, 0)
     ANSWERED = ("comment", "message", "private_reply")
     FALLBACK_KIND = "comment"
 
@@ -107,6 +111,7 @@ class InstagramNetwork(TrafficGenerator):
         self.tagged: dict[str, list[str]] = {}
         self.page_of: dict[str, str] = {}  # IG account -> linked Facebook Page
         self.conversation_by_user: dict[tuple[str, str], str] = {}
+        self.mentions: dict[str, set[str]] = {}  # account -> comments that @mention it
         self.customers_by_id = {igsid(c): c for c in state.customers}
 
     def new_id(self) -> str:
@@ -145,7 +150,8 @@ class InstagramNetwork(TrafficGenerator):
     ) -> IGMedia:
         media = IGMedia(self.new_id(), owner, kind, caption, created, author)
         self.media[media.id] = media
-        (self.own_media if kind == "own" else self.tagged)[owner].append(media.id)
+        if kind in ("own", "tagged"):
+            (self.own_media if kind == "own" else self.tagged)[owner].append(media.id)
         return media
 
     def _add_comment(
@@ -212,6 +218,19 @@ class InstagramNetwork(TrafficGenerator):
         if kind == "comment":
             media = self.media[rng.choice(own[-3:]) if rng.random() < 0.8 else rng.choice(own)]
             return self._add_comment(media, None, draft.text, author).id
+        if kind == "mention":
+            owner = self.state.customers[(self.state.customers.index(customer) + 1) % 7]
+            media = self._add_media(
+                igsid(owner),
+                "other",
+                traffic.page_post(rng, 0),
+                (igsid(owner), owner.username),
+                self.state.now(),
+            )
+            text = f"@{account.handle} {draft.text}"
+            comment = self._add_comment(media, None, text, author)
+            self.mentions.setdefault(account.account_id, set()).add(comment.id)
+            return comment.id
         if kind == "tag":
             caption = f"{draft.text} @{account.handle}"
             return self._add_media(
@@ -236,6 +255,8 @@ class InstagramNetwork(TrafficGenerator):
     def kind_of(self, item_id: str) -> str:
         if item_id in self.media:
             return "tag"
+        if any(item_id in ids for ids in self.mentions.values()):
+            return "mention"
         if item_id in self.comments:
             return "comment_reply" if self.comments[item_id].parent_id else "comment"
         return "message"
@@ -273,7 +294,8 @@ class InstagramNetwork(TrafficGenerator):
         if "like_count" in fields:
             item["like_count"] = 0
         if "media" in fields:
-            item["media"] = {"id": comment.media_id}
+            inner = requested_fields({"fields": _inner(raw, "media")}, MEDIA_DEFAULT_FIELDS)
+            item["media"] = self.media_json(self.media[comment.media_id], inner)
         if "replies" in fields and comment.parent_id is None and comment.replies:
             inner = requested_fields({"fields": _inner(raw, "replies")}, COMMENT_DEFAULT_FIELDS)
             ids = self.state.listed_only(comment.replies)
@@ -343,9 +365,32 @@ class InstagramNetwork(TrafficGenerator):
             fields = requested_fields(params, COMMENT_DEFAULT_FIELDS)
             return self.comment_json(self.comments[object_id], fields, params.get("fields", ""))
         if object_id in self.own_media:
-            account = self.state.accounts[("instagram", object_id)]
-            return {"id": object_id, "username": account.handle}
+            return self.get_account(object_id, params.get("fields", ""))
         raise no_such_object(object_id)
+
+    def get_account(self, account_id: str, raw: str) -> dict[str, Any]:
+        """The IG user; `mentioned_comment.comment_id(ID){...}` and
+        `mentioned_media.media_id(ID){...}` read one mention of it (the ids a webhook names)."""
+        account = self.state.accounts[("instagram", account_id)]
+        answer: dict[str, Any] = {"id": account_id}
+        if "username" in requested_fields({"fields": raw}, ("id",)):
+            answer["username"] = account.handle
+        found = MENTIONED.search(raw)
+        if found is None:
+            return answer
+        edge, wanted, inner = found.group(1), found.group(2), found.group(3) or ""
+        if edge == "mentioned_comment":
+            if wanted not in self.mentions.get(account_id, set()):
+                raise no_such_object(wanted)
+            fields = requested_fields({"fields": inner}, COMMENT_DEFAULT_FIELDS)
+            answer[edge] = self.comment_json(self.comments[wanted], fields, inner)
+            return answer
+        media = self.media.get(wanted)
+        if media is None or f"@{account.handle}" not in media.caption:
+            raise no_such_object(wanted)
+        fields = requested_fields({"fields": inner}, MEDIA_DEFAULT_FIELDS)
+        answer[edge] = self.media_json(media, fields)
+        return answer
 
     def get_media(self, account_id: str, edge: str, ctx: dict[str, Any]) -> dict[str, Any]:
         """/{ig-user}/media (own media) or /tags (media tagging the account), newest first."""

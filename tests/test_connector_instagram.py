@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from cases import sending, tasks
+from cases.checks import BLOCK, check_length
 from cases.models import Reply
 from cases.replies import outbound_reply
 from cases.sending import SendOutcome
@@ -22,6 +23,7 @@ from listening.connectors.errors import AmbiguousSend, PermanentError
 from listening.connectors.instagram import InstagramConnector, check_credentials
 from listening.ingest import ingest as ingest_posts
 from listening.models import Channel, Mention, Network
+from listening.networks import POLICIES
 from listening.polling import PollOutcome
 from listening.posts import pending_streams
 from tests.conftest import logged_in, make_channel
@@ -292,12 +294,12 @@ def test_an_ambiguous_public_reply_is_found_and_posted_once(sim, channel, agent,
     other = ingest(sim, channel, "comment")
     queued = sending.do_queue_reply(other.case, author=agent, text="On it!", is_private=False)
     sim.fault("facebook", "accept_then_500", path_contains="/replies")
-    outcomes = [send(queued)]
+    send(queued)
     for _ in range(len(sending.settle_schedule()) + 1):
         if Reply.objects.get(pk=queued.pk).state != Reply.State.RECONCILING:
             break
         Reply.objects.filter(pk=queued.pk).update(next_attempt_at=queued.created_at)
-        outcomes.append(send(queued))
+        send(queued)
     queued.refresh_from_db()
     assert queued.state == Reply.State.SENT
     assert [r["in_reply_to"] for r in sim.replies("instagram")].count(other.external_id) == 1
@@ -365,3 +367,30 @@ def test_a_mention_named_by_a_webhook_is_read_with_the_field_expansion_and_inges
     assert comment_id in stored(channel)
     with pytest.raises(PermanentError):
         connector.fetch_mention(channel, comment_id="17999999999999999")
+
+
+def test_an_ambiguous_dm_is_reconciled_and_sent_once(sim, channel, agent, monkeypatch):
+    monkeypatch.setattr(tasks.send_reply, "delay", lambda *a: None)
+    message = ingest(sim, channel, "message")
+    reply = sending.do_queue_reply(message.case, author=agent, text="On it 🙂", is_private=True)
+    sim.fault("facebook", "accept_then_500", path_contains="/messages")
+    send(reply)
+    for _ in range(len(sending.settle_schedule()) + 1):
+        if Reply.objects.get(pk=reply.pk).state != Reply.State.RECONCILING:
+            break
+        Reply.objects.filter(pk=reply.pk).update(next_attempt_at=reply.created_at)
+        send(reply)
+    reply.refresh_from_db()
+    (received,) = sim.replies("instagram")
+    assert reply.state == Reply.State.SENT and reply.external_id == received["id"]
+
+
+def test_every_network_the_desk_stores_has_its_terms_as_data():
+    assert set(POLICIES) == set(Network.values)
+
+
+def test_length_check_follows_instagrams_limits():
+    assert check_length("a" * 2200, network="instagram", is_private=False).severity != BLOCK
+    assert check_length("a" * 2201, network="instagram", is_private=False).severity == BLOCK
+    assert check_length("é" * 1000, network="instagram", is_private=True).severity != BLOCK
+    assert check_length("é" * 1001, network="instagram", is_private=True).severity == BLOCK

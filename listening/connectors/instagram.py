@@ -31,7 +31,7 @@ import json
 import logging
 import re
 from collections.abc import Collection, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -560,7 +560,3 @@ def _next_after(page: dict[str, Any]) -> str | None:
 
 def _str(value: Any) -> str:
     return fb._str(value)
-
-
-def as_seconds(value: datetime) -> str:
-    return str(int(value.astimezone(UTC).timestamp()))

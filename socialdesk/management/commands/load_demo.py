@@ -287,9 +287,10 @@ triage decision and its reason on the case: QA checks that we engaged with the r
 # Take it offline
 Personal data never goes in a public reply: no e-mail addresses, phone numbers, order, card or
 account numbers. Invite the customer to continue privately (a DM on X, a private reply or
-Messenger on Facebook, or phone / e-mail) whenever the case needs their details or the customer
-is upset. Mind each network's windows: Messenger allows replies within 24 hours of the customer's
-last message, and Facebook allows one private reply to a comment within 7 days.
+Messenger on Facebook, a private reply or DM on Instagram, or phone / e-mail) whenever the case
+needs their details or the customer is upset. Mind each network's windows: Messenger and
+Instagram DMs allow replies within 24 hours of the customer's last message, and Facebook and
+Instagram allow one private reply to a comment within 7 days.
 
 # Follow each network's norms and terms
 Replies must fit the network's length as it counts it (X counts a link as 23 characters and most

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from cases.models import Case, Reply
-from listening.models import Mention, MentionKind, Network
+from listening.models import Mention, MentionKind
 from listening.networks import POLICIES
 from socialdesk.durations import format_duration
 
@@ -63,27 +63,30 @@ def network_clocks(
             )
         ]
 
-    if case.channel.network != Network.FACEBOOK:
-        rule = POLICIES["x"].private_window_rule
+    policy = POLICIES.get(case.channel.network)
+    if policy is None or policy.private_window is None:
+        rule = policy.private_window_rule if policy else ""
+        label = policy.label if policy else case.channel.get_network_display()
         clocks.append(
-            Clock("Reply window", None, "none", "None", f"X sets no reply window. {rule}")
+            Clock("Reply window", None, "none", "None", f"{label} sets no reply window. {rule}")
         )
         return clocks
-    facebook = POLICIES["facebook"]
     live = [m for m in mentions if m.deleted_at is None]
     if case.is_private:
         last = max((m.posted_at for m in live if m.is_private), default=case.last_inbound_at)
         clocks.append(
             countdown(
-                "Messenger window",
-                last + facebook.private_window,
-                "Replies are allowed within 24 hours of the customer's last message.",
+                f"{policy.private_label} window",
+                last + policy.private_window,
+                f"Replies are allowed within {format_duration(policy.private_window)} of the "
+                "customer's last message.",
                 now,
             )
         )
         return clocks
+    window = policy.private_reply_to_comment_window
     comments = [m for m in live if m.kind in (MentionKind.COMMENT, MentionKind.VISITOR_POST)]
-    if comments:
+    if comments and window is not None:
         latest = max(comments, key=lambda m: m.posted_at)
         if any(r.is_private and r.in_reply_to_id == latest.pk for r in replies):
             clocks.append(
@@ -99,8 +102,9 @@ def network_clocks(
             clocks.append(
                 countdown(
                     "Private reply",
-                    latest.posted_at + facebook.private_reply_to_comment_window,
-                    "Facebook allows one private reply to a comment, within 7 days of it.",
+                    latest.posted_at + window,
+                    f"{policy.label} allows one private reply to a comment, within "
+                    f"{format_duration(window)} of it.",
                     now,
                 )
             )

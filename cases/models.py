@@ -28,7 +28,7 @@ class Identity(models.Model):
     """One account on one network. Upserted by ingest on every post it authors."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
-    network = models.CharField(max_length=20, choices=[("x", "X"), ("facebook", "Facebook")])
+    network = models.CharField(max_length=20, choices=Network.choices)
     external_id = models.CharField(max_length=64)
     handle = models.CharField(max_length=100, blank=True)
     name = models.CharField(max_length=200, blank=True)

@@ -19,8 +19,8 @@ from django.utils import timezone
 from cases.actions import do_add_note
 from cases.models import Case, CaseEvent, DeskSettings, Identity, Reply, Triage
 from listening.connectors.errors import PermanentError
-from listening.models import Channel, Mention
-from listening.networks import POLICIES
+from listening.models import Channel, Mention, MentionKind
+from listening.networks import POLICIES, NetworkPolicy
 from listening.posts import OutboundReply, ReplyTarget
 from socialdesk.durations import format_duration
 
@@ -265,6 +265,7 @@ def check_reply_target(
     if not is_private:
         if target.is_private:
             raise ValueError("This is a private conversation: answer it with a private reply.")
+        check_tag_reply(policy, target)
         return target
 
     now = timezone.now()
@@ -283,6 +284,7 @@ def check_reply_target(
         return target
 
     # A private reply to a public post or comment.
+    check_tag_reply(policy, target)
     window = policy.private_reply_to_comment_window
     if window is not None:
         if now - target.posted_at > window:
@@ -301,6 +303,16 @@ def check_reply_target(
                 "already has one: continue in that private conversation."
             )
     return target
+
+
+def check_tag_reply(policy: NetworkPolicy, target: Mention) -> None:
+    """ValueError if `policy`'s network takes no reply to a post that tags or mentions the
+    brand (Instagram: the media is someone else's, and private replies answer comments only)."""
+    if not policy.replies_to_tags and target.kind in (MentionKind.TAG, MentionKind.MENTION):
+        raise ValueError(
+            f"{policy.label} takes neither comments nor private replies on media the brand is "
+            "tagged or mentioned in: help the customer once they write to the brand."
+        )
 
 
 @transaction.atomic

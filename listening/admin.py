@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from listening.connectors import facebook, x_oauth
+from listening.connectors import facebook, instagram, x_oauth
 from listening.health import gap_line
 from listening.models import (
     Channel,
@@ -36,6 +36,7 @@ class WriteOnlyTextarea(forms.Textarea):
 CREDENTIAL_CHECKS = {
     Network.X: x_oauth.check_credentials,
     Network.FACEBOOK: facebook.check_credentials,
+    Network.INSTAGRAM: instagram.check_credentials,
 }
 
 
@@ -57,7 +58,9 @@ class ChannelForm(forms.ModelForm):
             'A JSON object. X: {"bearer_token": "…"}; to keep an OAuth 2.0 user token alive, add '
             '"refresh_token", "client_id", "client_secret" (confidential clients only) and '
             '"expires_at" (e.g. "2026-05-01T12:00:00+00:00"). Facebook: '
-            '{"page_access_token": "…"}. Stored encrypted and never shown again. Leave empty to '
+            '{"page_access_token": "…"}. Instagram (account id: the Instagram user id): '
+            '{"page_access_token": "…", "page_id": "…"} of the linked Facebook Page. Stored '
+            "encrypted and never shown again. Leave empty to "
             "keep the stored credentials."
         ),
     )

@@ -15,6 +15,7 @@ from socialdesk.scrub import ScrubbedTextField
 class Network(models.TextChoices):
     X = "x", "X"
     FACEBOOK = "facebook", "Facebook"
+    INSTAGRAM = "instagram", "Instagram"
 
 
 class Channel(models.Model):
@@ -24,7 +25,10 @@ class Channel(models.Model):
     network = models.CharField(max_length=20, choices=Network.choices)
     handle = models.CharField(max_length=100, help_text="The brand's @handle or page name.")
     external_account_id = models.CharField(
-        max_length=64, help_text="The account's id on the network (X user id, Facebook page id)."
+        max_length=64,
+        help_text=(
+            "The account's id on the network (X user id, Facebook page id, Instagram user id)."
+        ),
     )
     credentials_encrypted = models.TextField(blank=True, editable=False)
     enabled = models.BooleanField(default=True)

@@ -25,6 +25,11 @@ class NetworkPolicy:
     can_hide_comments: tuple[str, ...] = ()
     # Whether the brand's public replies can be deleted from the desk.
     can_delete_replies: bool = True
+    # What the network calls a private conversation ("DM", "Messenger").
+    private_label: str = "DM"
+    # Whether the brand may answer a post that tags or mentions it, in public or with a private
+    # reply (Instagram: neither on others' media; only the customer can open a DM).
+    replies_to_tags: bool = True
 
 
 X = NetworkPolicy(
@@ -76,9 +81,44 @@ FACEBOOK = NetworkPolicy(
     ),
     # Graph: POST /{comment-id} is_hidden=true|false, by the page on comments under its posts.
     can_hide_comments=("comment",),
+    private_label="Messenger",
 )
 
-POLICIES = {policy.network: policy for policy in (X, FACEBOOK)}
+INSTAGRAM = NetworkPolicy(
+    network="instagram",
+    label="Instagram",
+    public_reply_limit=2200,
+    private_reply_limit=1000,
+    length_rule="Comment replies up to 2,200 characters; Instagram direct messages up to 1,000.",
+    private_replies=True,
+    private_window=timedelta(hours=24),
+    private_window_rule=(
+        "Instagram DMs: reply within 24 hours of the customer's last message (standard window)."
+    ),
+    private_reply_to_comment_window=timedelta(days=7),
+    rate_limits=(
+        "Graph API: 200 calls per hour per Instagram account (times its impressions); "
+        "messaging: about 100 messages per second per account. Graph returns error 4, 17 or "
+        "32 when a limit is reached."
+    ),
+    deletion_duty=(
+        "Remove content deleted by its author on Instagram (Meta Platform Terms: keep stored "
+        "data in sync and delete it when the user does)."
+    ),
+    norms=(
+        "Reply under the comment you answer: Instagram keeps one level of replies.",
+        "One private reply per comment, within 7 days: use it to take the case offline.",
+        "Media the brand is tagged or mentioned in takes neither comments nor private replies: "
+        "help once the customer writes to the brand.",
+        "Hide, don't delete, abusive comments unless they break the account's rules.",
+    ),
+    private_label="Instagram DM",
+    replies_to_tags=False,
+)
+
+# Every network the desk speaks, in the order pages list them. One list: filters, the
+# guidelines page, the composer and the QA strata read it (and `listening.models.Network`).
+POLICIES = {policy.network: policy for policy in (X, FACEBOOK, INSTAGRAM)}
 
 
 def can_hide(network: str, kind: str) -> bool:

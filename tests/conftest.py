@@ -170,6 +170,8 @@ def make_channel(network: str = Network.X, **fields) -> Channel:
     channel.credentials = credentials or (
         {"bearer_token": "test-bearer", "user_id": defaults["external_account_id"]}
         if network == Network.X
+        else {"page_access_token": "test-page-token", "page_id": "2000"}
+        if network == Network.INSTAGRAM
         else {"page_access_token": "test-page-token"}
     )
     channel.save()

@@ -134,6 +134,14 @@ def test_filters_narrow_the_list(agent, x_channel, facebook_channel, params, exp
     assert sorted(handles(get(agent, **params))) == sorted(expected)
 
 
+def test_the_network_filter_offers_and_narrows_to_instagram(agent, x_channel):
+    instagram = make_channel("instagram")
+    make_case(x_channel, handle="on_x")
+    make_case(instagram, handle="on_instagram")
+    assert '<option value="instagram"' in get(agent)
+    assert handles(get(agent, network="instagram")) == ["on_instagram"]
+
+
 def test_assignee_filter_for_a_person_and_channel_filter(agent, x_channel):
     other_channel = make_channel(Network.X)
     colleague = make_user("colleague", "agent")

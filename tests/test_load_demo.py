@@ -47,6 +47,9 @@ def test_creates_users_channels_and_rule(settings, monkeypatch):
     facebook = Channel.objects.get(network="facebook", external_account_id="2000")
     assert facebook.name == "Acme"
     assert facebook.credentials == {"page_access_token": "demo-page-token"}
+    instagram = Channel.objects.get(network="instagram", external_account_id="17841400000000001")
+    assert (instagram.handle, instagram.poll_interval) == ("acme", 5)
+    assert instagram.credentials == {"page_access_token": "demo-page-token", "page_id": "2000"}
     rule = ListeningRule.objects.get(channel=x)
     assert (rule.name, rule.query) == (
         "Product complaints",
@@ -76,7 +79,7 @@ def test_running_twice_creates_nothing_twice_and_keeps_the_cursor(settings):
 
     assert "0 user(s) and 0 channel(s) created" in output
     assert User.objects.count() == 5
-    assert Channel.objects.count() == 2
+    assert Channel.objects.count() == 3
     assert ListeningRule.objects.count() == 1
     x.refresh_from_db()
     assert x.cursor == {"mentions": "1999"} and x.api_reads == 42

@@ -156,6 +156,16 @@ def test_each_channel_is_sampled_at_the_rate_rounded_up(channels, agents, qa):
     assert Sample.objects.get(channel=fb).inclusion_probability == pytest.approx(1 / 3)
 
 
+def test_an_instagram_channel_is_a_stratum_of_its_own(channels, agents, qa):
+    x, _ = channels
+    instagram = make_channel("instagram")
+    make_replies(agents[0], x, 40)
+    make_replies(agents[1], instagram, 30)
+    run = sampling.run_sampling(policy(rate=0.1), START, END, seed=2)
+    assert Sample.objects.filter(run=run, channel=instagram).count() == 3
+    assert Sample.objects.filter(run=run, channel=x).count() == 4
+
+
 def test_only_sent_replies_in_the_period_are_the_population(channels, agents, qa):
     x, _ = channels
     make_replies(agents[0], x, 4)

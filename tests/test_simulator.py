@@ -854,7 +854,7 @@ def test_control_api_accounts_publish_stats_reset(sim):
     sim.reset()
     assert sim.stats()["posts_generated_total"] == 0 and sim.replies() == []
     accounts = requests.get(f"{sim.url}/_sim/accounts", timeout=5).json()["accounts"]
-    assert {a["account_id"] for a in accounts} == {"1000", "2000"}
+    assert {a["account_id"] for a in accounts} == {"1000", "2000", "17841400000000001"}
 
 
 def all_mentions_of(client: tweepy.Client, user_id: str) -> list[str]:
@@ -870,7 +870,7 @@ def test_background_generator_follows_the_rate(sim):
     sim.rate(0)
     generated_now = sim.stats()["posts_generated"]
     assert sum(generated_now.values()) >= 5
-    assert set(generated_now) == {"x", "facebook"}
+    assert set(generated_now) == {"x", "facebook", "instagram"}
     settled = sim.stats()["posts_generated_total"]
     time.sleep(0.7)
     assert sim.stats()["posts_generated_total"] == settled

@@ -1,7 +1,8 @@
 """One module per network behind one small interface.
 
 The connectors are the only code that imports tweepy or facebook-sdk and the only code
-that knows a network's JSON shapes. Everything past them sees `listening.posts`.
+that knows a network's JSON shapes (Instagram is read through facebook-sdk too).
+Everything past them sees `listening.posts`.
 
     connector = get_connector(channel.network)
     for page in connector.fetch_pages(channel, cursor):   # -> FetchPage, one per page read
@@ -72,4 +73,8 @@ def get_connector(network: str) -> Connector:
         from listening.connectors import facebook
 
         return facebook.FacebookConnector()
+    if network == "instagram":
+        from listening.connectors import instagram
+
+        return instagram.InstagramConnector()
     raise ValueError(f"No connector for network {network!r}")

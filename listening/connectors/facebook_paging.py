@@ -106,6 +106,15 @@ class _Budget(Exception):
 
 
 class _Reader:
+    """Reads a page's streams within a per-stream request budget (see the module docstring).
+
+    The private-message stream is shared with Instagram, whose conversations Graph lists on
+    the same Page edge: a subclass names the stream and platform and normalises its messages.
+    """
+
+    MESSAGES_STREAM = "messenger"
+    PLATFORM = "messenger"
+
     def __init__(
         self,
         channel: "Channel",
@@ -142,9 +151,15 @@ class _Reader:
             self.cursor.pop(stream, None)
         else:
             self.cursor[stream] = value
+        self._complete()
+        return self.batch.page(stream, self.cursor)
+
+    def _complete(self) -> None:
         # Items read without `from` are completed before the page is stored, never guessed.
         look_up_authors(self.batch, self.graph)
-        return self.batch.page(stream, self.cursor)
+
+    def _message(self, item: Any, conversation_id: str) -> Any:
+        return normalise_message(item, conversation_id=conversation_id)
 
     def _run(self, stream: str, pages: Iterator[FetchPage]) -> Iterator[FetchPage]:
         self.requests = 0
@@ -321,12 +336,12 @@ class _Reader:
     # ---- messenger -----------------------------------------------------------------------
 
     def messenger(self, page_id: str) -> Iterator[FetchPage]:
-        return self._run("messenger", self._messenger(page_id))
+        return self._run(self.MESSAGES_STREAM, self._messenger(page_id))
 
     def _messenger(self, page_id: str) -> Iterator[FetchPage]:
         # Graph has no `since` on conversations: they come most recently updated first, and
         # the listing stops at the first one not updated since the cursor.
-        stream = "messenger"
+        stream = self.MESSAGES_STREAM
         round_ = _Round.resume(stream, self.cursor)
         since = round_.since
         first_look = since is None
@@ -342,7 +357,7 @@ class _Reader:
         limit = RECENT_CONVERSATIONS if first_look else PAGE_SIZE
         while True:
             args: dict[str, Any] = {
-                "platform": "messenger",
+                "platform": self.PLATFORM,
                 "fields": CONVERSATION_FIELDS,
                 "limit": limit,
             }
@@ -404,7 +419,7 @@ class _Reader:
             args: dict[str, Any] = {"fields": MESSAGE_FIELDS, "limit": MESSAGES_PAGE_SIZE}
             if after:
                 args["after"] = after
-            page = self._get("messenger", f"{conversation_id}/messages", args)
+            page = self._get(self.MESSAGES_STREAM, f"{conversation_id}/messages", args)
             items = self.batch.read(page)
             times = [parse_graph_time(item.get("created_time")) for item in items]
             newest = max((t for t in times if t is not None), default=None)
@@ -418,7 +433,7 @@ class _Reader:
                 if created is not None and created < round_.floor:
                     reached_old = True  # newest first: the rest was read by earlier polls
                     continue
-                self.batch.keep(normalise_message(item, conversation_id=conversation_id))
+                self.batch.keep(self._message(item, conversation_id))
             after = _next_after(page)
             if reached_old or not after:
                 return
@@ -426,12 +441,12 @@ class _Reader:
 
     def _first_messages(self, conversation_id: str) -> None:
         page = self._get(
-            "messenger",
+            self.MESSAGES_STREAM,
             f"{conversation_id}/messages",
             {"fields": MESSAGE_FIELDS, "limit": MESSAGES_PAGE_SIZE},
         )
         for item in self.batch.read(page):
-            self.batch.keep(normalise_message(item, conversation_id=conversation_id))
+            self.batch.keep(self._message(item, conversation_id))
 
     # ---- rounds --------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ def control_answer(
             str(body["handle"]),
             str(body.get("name") or ""),
             str(body.get("token") or ""),
+            str(body.get("page_id") or ""),
         )
         return account.as_json()
     if path == "/_sim/accounts" and method == "GET":

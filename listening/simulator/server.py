@@ -133,6 +133,35 @@ def _x_routes() -> list[tuple[str, re.Pattern[str], str, Handler]]:
 
 
 def _graph_routes() -> list[tuple[str, re.Pattern[str], str, Handler]]:
+    """Graph routes; Instagram objects share the host and most edge names with Facebook's, so
+    a route answers from `state.ig` when the object (or the platform asked for) is Instagram's."""
+
+    def comments(s: SimState, r: Request) -> dict[str, Any]:
+        if s.ig.owns(r.args[0]):
+            return s.ig.get_comments(r.args[0], r.ctx())
+        return s.fb.get_comments(r.args[0], r.ctx())
+
+    def conversations(s: SimState, r: Request) -> dict[str, Any]:
+        if r.params.get("platform") == "instagram":
+            s.fb.page(r.args[0])
+            return s.ig.get_conversations(r.args[0], r.ctx())
+        return s.fb.get_conversations(r.args[0], r.ctx())
+
+    def messages(s: SimState, r: Request) -> dict[str, Any]:
+        if s.ig.owns(r.args[0]):
+            return s.ig.get_messages(r.args[0], r.ctx())
+        return s.fb.get_messages(r.args[0], r.ctx())
+
+    def get_object(s: SimState, r: Request) -> dict[str, Any]:
+        if s.ig.owns(r.args[0]):
+            return s.ig.get_object(r.args[0], r.ctx())
+        return s.fb.get_object(r.args[0], r.ctx())
+
+    def send_message(s: SimState, r: Request) -> dict[str, Any]:
+        if s.ig.takes_message(r.args[0], r.body):
+            return s.ig.post_message(r.args[0], r.body)
+        return s.fb.post_message(r.args[0], r.body)
+
     return [
         (
             "GET",
@@ -142,34 +171,26 @@ def _graph_routes() -> list[tuple[str, re.Pattern[str], str, Handler]]:
         ),
         (
             "GET",
-            re.compile(r"^/([\w]+)/comments$"),
-            "comments",
-            lambda s, r: s.fb.get_comments(r.args[0], r.ctx()),
+            re.compile(r"^/([\w]+)/(media|tags)$"),
+            "ig_media",
+            lambda s, r: s.ig.get_media(r.args[0], r.args[1], r.ctx()),
         ),
+        ("GET", re.compile(r"^/([\w]+)/comments$"), "comments", comments),
         (
             "GET",
-            re.compile(r"^/([\w]+)/conversations$"),
-            "conversations",
-            lambda s, r: s.fb.get_conversations(r.args[0], r.ctx()),
+            re.compile(r"^/([\w]+)/replies$"),
+            "ig_replies",
+            lambda s, r: s.ig.get_replies(r.args[0], r.ctx()),
         ),
-        (
-            "GET",
-            re.compile(r"^/([\w]+)/messages$"),
-            "messages",
-            lambda s, r: s.fb.get_messages(r.args[0], r.ctx()),
-        ),
+        ("GET", re.compile(r"^/([\w]+)/conversations$"), "conversations", conversations),
+        ("GET", re.compile(r"^/([\w]+)/messages$"), "messages", messages),
         (
             "GET",
             re.compile(r"^/$"),
             "objects",
             lambda s, r: s.fb.get_objects(r.ctx()),
         ),
-        (
-            "GET",
-            re.compile(r"^/([\w\-=]+)$"),
-            "object",
-            lambda s, r: s.fb.get_object(r.args[0], r.ctx()),
-        ),
+        ("GET", re.compile(r"^/([\w\-=]+)$"), "object", get_object),
         (
             "POST",
             re.compile(r"^/([\w]+)/comments$"),
@@ -178,9 +199,9 @@ def _graph_routes() -> list[tuple[str, re.Pattern[str], str, Handler]]:
         ),
         (
             "POST",
-            re.compile(r"^/([\w]+)/messages$"),
-            "create_message",
-            lambda s, r: s.fb.post_message(r.args[0], r.body),
+            re.compile(r"^/([\w]+)/replies$"),
+            "create_ig_reply",
+            lambda s, r: s.ig.post_reply(r.args[0], r.body),
         ),
         (
             "POST",
@@ -194,6 +215,7 @@ def _graph_routes() -> list[tuple[str, re.Pattern[str], str, Handler]]:
             "delete_object",
             lambda s, r: moderation.graph_delete(s, _page(r), r.args[0]),
         ),
+        ("POST", re.compile(r"^/([\w]+)/messages$"), "create_message", send_message),
     ]
 
 

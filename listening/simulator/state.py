@@ -17,9 +17,12 @@ from listening.simulator import traffic
 
 DEFAULT_X_ACCOUNT = ("1000", "acme_support", "Acme Support")
 DEFAULT_PAGE = ("2000", "Acme", "Acme")
+# The Instagram professional account linked to DEFAULT_PAGE.
+DEFAULT_IG_ACCOUNT = ("17841400000000001", "acme", "Acme")
 # Deterministic id bases: X ids look like snowflakes (19 digits), Graph ids like object ids.
 FIXED_X_ID_BASE = 1_900_000_000_000_000_000
 FIXED_GRAPH_ID_BASE = 122_100_000_000_000
+FIXED_INSTAGRAM_ID_BASE = 17_900_000_000_000_000
 FAULT_KINDS = (
     "429",
     "500",
@@ -48,6 +51,7 @@ FAULT_KINDS = (
 # Graph reads journalled (see SimState.journal_graph_read), and the parameters kept of each.
 GRAPH_READS_KEPT = 100_000
 JOURNAL_PARAMS = ("since", "until", "after", "order", "filter", "limit", "repeated")
+NETWORKS = ("x", "facebook", "instagram")
 MALFORMED_VARIANTS = ("missing_id", "missing_created_at", "text_null", "bad_date")
 # Chance that a customer later answers a reply the brand sent.
 ANSWER_PROBABILITY = 0.35
@@ -191,6 +195,7 @@ class SimState:
     def reset(self, seed: int | None = None) -> None:
         """Forget everything and start again from `seed` (the previous seed if None)."""
         from listening.simulator.graph_api import GraphNetwork
+        from listening.simulator.instagram_api import InstagramNetwork
         from listening.simulator.oauth import XOAuth
         from listening.simulator.x_api import XNetwork
 
@@ -226,9 +231,11 @@ class SimState:
         self._round_robin = 0
         self.x = XNetwork(self, self.x_id_base)
         self.fb = GraphNetwork(self, self.graph_id_base)
+        self.ig = InstagramNetwork(self, FIXED_INSTAGRAM_ID_BASE + self.graph_id_base % 10**9)
         self.oauth = XOAuth(self)
         self.register_account("x", *DEFAULT_X_ACCOUNT)
         self.register_account("facebook", *DEFAULT_PAGE)
+        self.register_account("instagram", *DEFAULT_IG_ACCOUNT, page_id=DEFAULT_PAGE[0])
 
     # -- time ---------------------------------------------------------------------------
 
@@ -241,10 +248,18 @@ class SimState:
     # -- accounts -----------------------------------------------------------------------
 
     def register_account(
-        self, network: str, account_id: str, handle: str, name: str = "", token: str = ""
+        self,
+        network: str,
+        account_id: str,
+        handle: str,
+        name: str = "",
+        token: str = "",
+        page_id: str = "",
     ) -> Account:
-        """Add (or update) a brand account; Facebook pages get a few page posts to comment on."""
-        if network not in ("x", "facebook"):
+        """Add (or update) a brand account; Facebook pages get a few page posts to comment on,
+        Instagram accounts a few media. An Instagram account is linked to the Facebook Page
+        `page_id` (default: the last Page registered), whose edges carry its conversations."""
+        if network not in NETWORKS:
             raise ValueError(f"unknown network {network!r}")
         account_id = str(account_id)
         handle = handle.lstrip("@")
@@ -258,9 +273,15 @@ class SimState:
         self.last_account[network] = account_id
         if network == "x":
             self.x.add_brand(account)
+        elif network == "instagram":
+            self.ig.add_account(account, str(page_id or self.last_account["facebook"]))
         elif is_new:
             self.fb.add_page(account)
         return account
+
+    def net(self, network: str) -> Any:
+        """The simulated network behind `network` (its traffic generator)."""
+        return {"x": self.x, "facebook": self.fb, "instagram": self.ig}[network]
 
     def account(self, network: str, account_id: str | None = None) -> Account:
         if account_id is None:
@@ -321,7 +342,7 @@ class SimState:
         if lang is not None and lang not in traffic.LANGUAGES:
             raise ValueError(f"lang must be one of {', '.join(traffic.LANGUAGES)}")
         rng = random.Random(seed) if seed is not None else self.rng
-        net = self.x if network == "x" else self.fb
+        net = self.net(network)
         if kind is not None and kind not in net.KINDS:
             raise ValueError(f"kind for {network} must be one of {', '.join(net.KINDS)}")
         ids = [net.generate(account, rng, kind, topic, lang) for _ in range(count)]
@@ -330,7 +351,7 @@ class SimState:
 
     def kind_of(self, network: str, item_id: str) -> str:
         """What a published item turned out to be (a kind may fall back to another)."""
-        return (self.x if network == "x" else self.fb).kind_of(item_id)
+        return self.net(network).kind_of(item_id)
 
     def publish_background(self) -> str:
         """One post for the next account in turn (the background generator's step)."""
@@ -457,5 +478,8 @@ class SimState:
                 "facebook_posts": len(self.fb.posts),
                 "facebook_comments": len(self.fb.comments),
                 "facebook_messages": len(self.fb.messages),
+                "instagram_media": len(self.ig.media),
+                "instagram_comments": len(self.ig.comments),
+                "instagram_messages": len(self.ig.messages),
             },
         }

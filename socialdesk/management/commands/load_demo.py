@@ -55,7 +55,8 @@ DEMO_USERS: list[tuple[str, str, str, str]] = [
     ("admin", roles.ADMIN, "demo-admin-2026", "Ada Admin"),
 ]
 
-# The simulator registers these accounts by default (X user 1000, Facebook page 2000).
+# The simulator registers these accounts by default (X user 1000, Facebook page 2000, and the
+# Instagram account 17841400000000001 linked to that page).
 DEMO_CHANNELS: list[dict] = [
     {
         "network": Network.X,
@@ -71,6 +72,14 @@ DEMO_CHANNELS: list[dict] = [
         "name": "Acme",
         "handle": "Acme",
         "credentials": {"page_access_token": "demo-page-token"},
+        "rules": [],
+    },
+    {
+        "network": Network.INSTAGRAM,
+        "external_account_id": "17841400000000001",
+        "name": "Acme on Instagram",
+        "handle": "acme",
+        "credentials": {"page_access_token": "demo-page-token", "page_id": "2000"},
         "rules": [],
     },
 ]
@@ -278,9 +287,10 @@ triage decision and its reason on the case: QA checks that we engaged with the r
 # Take it offline
 Personal data never goes in a public reply: no e-mail addresses, phone numbers, order, card or
 account numbers. Invite the customer to continue privately (a DM on X, a private reply or
-Messenger on Facebook, or phone / e-mail) whenever the case needs their details or the customer
-is upset. Mind each network's windows: Messenger allows replies within 24 hours of the customer's
-last message, and Facebook allows one private reply to a comment within 7 days.
+Messenger on Facebook, a private reply or DM on Instagram, or phone / e-mail) whenever the case
+needs their details or the customer is upset. Mind each network's windows: Messenger and
+Instagram DMs allow replies within 24 hours of the customer's last message, and Facebook and
+Instagram allow one private reply to a comment within 7 days.
 
 # Follow each network's norms and terms
 Replies must fit the network's length as it counts it (X counts a link as 23 characters and most

@@ -212,6 +212,28 @@ class GraphNetwork(TrafficGenerator):
         self._touch(post, comment.created)
         return comment
 
+    def edit_comment(self, comment_id: str, message: str) -> FBComment:
+        """The author edits a comment: Graph keeps its id and serves the new `message`; the
+        post's updated_time moves, as for any activity on it."""
+        comment = self.comments[comment_id]
+        comment.message = message
+        self._touch(self.posts[comment.post_id], self.state.now())
+        return comment
+
+    def delete_comment(self, comment_id: str) -> list[str]:
+        """The author deletes a comment, and with it the replies under it. Returns the ids."""
+        comment = self.comments[comment_id]
+        gone = [comment_id, *self.replies_by_comment.get(comment_id, [])]
+        for item in gone:
+            self.comments.pop(item, None)
+            self.replies_by_comment.pop(item, None)
+        ids = self.comments_by_post[comment.post_id]
+        ids[:] = [i for i in ids if i not in gone]
+        if comment.parent_id is not None and comment.parent_id in self.replies_by_comment:
+            self.replies_by_comment[comment.parent_id].remove(comment_id)
+        self._touch(self.posts[comment.post_id], self.state.now())
+        return gone
+
     def _touch(self, post: FBPost, when: float) -> None:
         index = self.tagged[post.page_id] if post.kind == "tagged" else self.feed[post.page_id]
         pos = bisect_left(index, (post.updated, post.seq))

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cases.models import Case, CaseEvent, CaseStatus, Note, Reply, Triage
-from listening.models import Mention
+from listening.models import SOURCE_REMOVALS, Mention, Removal
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,14 @@ def describe_event(event: CaseEvent) -> str:
         return "sent a reply for approval" if data.get("awaiting_approval") else "queued a reply"
     if kind in REPLY_EVENTS:
         return REPLY_EVENTS[kind]
+    if kind == CaseEvent.Kind.POST_EDITED:
+        return "noted that the customer edited their post"
+    if kind == CaseEvent.Kind.POST_DELETED:
+        how = Removal(data["how"]).label if data.get("how") in Removal.values else ""
+        noticed = f" ({how[0].lower()}{how[1:]})" if how else ""
+        return f"removed the text of a post its author deleted{noticed}"
+    if kind == CaseEvent.Kind.CONTENT_ERASED:
+        return "erased the customer's personal content"
     return event.get_kind_display().lower()
 
 
@@ -88,6 +96,40 @@ def event_detail(event: CaseEvent) -> str:
         if isinstance(value, str) and value:
             return value
     return ""
+
+
+def removal_wording(mention: Mention) -> str:
+    """Why a removed post shows no text, in words; "" while it has its text."""
+    if mention.deleted_at is None:
+        return ""
+    when = f"{timezone.localtime(mention.deleted_at):%-d %b %Y, %H:%M}"
+    if mention.removed_how == Removal.RETENTION:
+        return f"Text removed on {when}: older than the desk keeps customer posts."
+    if mention.removed_how == Removal.ERASURE:
+        return f"Text erased on {when} at the customer's request."
+    if mention.removed_how in SOURCE_REMOVALS or not mention.removed_how:
+        return (
+            f"Deleted by its author; the desk removed its text on {when}, as the network's "
+            "terms require."
+        )
+    return f"Text removed on {when}."
+
+
+def earlier_versions(mention: Mention) -> list[dict[str, Any]]:
+    """The post's earlier texts, newest first, each with when it was replaced (a datetime or
+    None); removed posts keep only the times."""
+    versions = []
+    for entry in reversed(mention.earlier_texts or []):
+        if not isinstance(entry, dict):
+            continue
+        text = entry.get("text")
+        versions.append(
+            {
+                "text": text if isinstance(text, str) else "",
+                "until": parse_datetime(str(entry.get("until") or "")),
+            }
+        )
+    return versions
 
 
 def build_timeline(
@@ -126,8 +168,14 @@ def timeline_context(request: HttpRequest, case: Case) -> dict[str, Any]:
     can_risk = can_reply and request.user.has_perm("cases.approve_reply")
     for mention in mentions:
         mention.safe_url = safe_url(mention.url)
+        mention.removal = removal_wording(mention)
+        mention.versions = earlier_versions(mention)
+    # A reply to a post its author deleted can never be sent: no retry to offer.
+    removed = {mention.pk for mention in mentions if mention.deleted_at}
     for reply in replies:
-        may_retry = can_risk if reply.unconfirmed else can_reply
+        may_retry = (can_risk if reply.unconfirmed else can_reply) and (
+            reply.in_reply_to_id not in removed
+        )
         reply.retry_url = (
             retry_url(reply.pk) if reply.state == Reply.State.FAILED and may_retry else ""
         )

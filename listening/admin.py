@@ -12,7 +12,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from listening.connectors import facebook, x_oauth
-from listening.health import gap_line
+from listening.health import deletion_check_line, gap_line
 from listening.models import Channel, ListeningRule, Mention, Network, QuarantinedPost
 from listening.quarantine import do_replay_quarantined
 
@@ -73,6 +73,7 @@ class ChannelForm(forms.ModelForm):
             "enabled",
             "poll_interval",
             "needs_reauth",
+            "deletion_check_budget",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -158,6 +159,7 @@ class ChannelAdmin(admin.ModelAdmin):
         "rate_limited_until",
         "api_reads",
         "api_posts",
+        "deletion_check_use",
         "created_at",
     ]
     fieldsets = [
@@ -178,6 +180,15 @@ class ChannelAdmin(admin.ModelAdmin):
             },
         ),
         (
+            "Deleted posts",
+            {
+                "fields": ["deletion_check_budget", "deletion_check_use"],
+                "description": "Authors delete posts on X without telling anyone: the desk looks "
+                "its recent posts up every hour and removes the text of those gone, within "
+                "this budget. Facebook reports deletions itself.",
+            },
+        ),
+        (
             "State",
             {
                 "fields": [
@@ -194,6 +205,10 @@ class ChannelAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    @admin.display(description="Deletion check today")
+    def deletion_check_use(self, obj: Channel) -> str:
+        return deletion_check_line(obj)
 
     def save_model(
         self, request: HttpRequest, obj: Channel, form: ChannelForm, change: bool

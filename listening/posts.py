@@ -43,6 +43,9 @@ class InboundPost:
     url: str = ""
     is_private: bool = False
     metrics: dict[str, int] = field(default_factory=dict)
+    # A new version of an earlier post (X gives an edit a new id): the original's id. Ingest
+    # records it as an edit of that post when the desk has it, else stores it as a post.
+    edit_of: str = ""
 
 
 @dataclass(frozen=True, slots=True)

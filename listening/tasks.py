@@ -1,4 +1,4 @@
-"""Celery tasks for listening: thin wrappers around listening.polling."""
+"""Celery tasks for listening: thin wrappers around listening.polling and listening.content."""
 
 from celery import shared_task
 
@@ -17,3 +17,19 @@ def poll_due_channels() -> int:
 @shared_task(ignore_result=True, acks_late=True)
 def poll_channel(channel_id: int) -> str:
     return polling.poll_channel(channel_id)
+
+
+@shared_task(ignore_result=True)
+def check_deleted_posts() -> dict[str, int]:
+    """Run by beat hourly: look up recent posts within each channel's read budget."""
+    from listening import content
+
+    return content.check_deleted_posts_everywhere()
+
+
+@shared_task(ignore_result=True)
+def remove_expired_texts() -> int:
+    """Run by beat daily: blank customer text older than the desk's retention period."""
+    from listening import content
+
+    return content.remove_expired_texts()

@@ -79,6 +79,14 @@ class ChannelForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["gaps_seen_at"].initial = timezone.now()
+        # Left out (an older form, a script), the budget stays what it was.
+        self.fields["deletion_check_budget"].required = False
+
+    def clean_deletion_check_budget(self) -> int:
+        value = self.cleaned_data.get("deletion_check_budget")
+        if value is None:
+            return self.instance.deletion_check_budget
+        return value
 
     def clean_credentials_json(self) -> dict | None:
         raw = self.cleaned_data["credentials_json"].strip()

@@ -99,20 +99,18 @@ def event_detail(event: CaseEvent) -> str:
 
 
 def removal_wording(mention: Mention) -> str:
-    """Why a removed post shows no text, in words; "" while it has its text."""
+    """Why a removed post shows no text, after its badge (the template says who removed it);
+    "" while it has its text."""
     if mention.deleted_at is None:
         return ""
     when = f"{timezone.localtime(mention.deleted_at):%-d %b %Y, %H:%M}"
     if mention.removed_how == Removal.RETENTION:
-        return f"Text removed on {when}: older than the desk keeps customer posts."
+        return f"Its text was removed on {when}: older than the desk keeps customer posts."
     if mention.removed_how == Removal.ERASURE:
-        return f"Text erased on {when} at the customer's request."
+        return f"Its text was erased on {when} at the customer's request."
     if mention.removed_how in SOURCE_REMOVALS or not mention.removed_how:
-        return (
-            f"Deleted by its author; the desk removed its text on {when}, as the network's "
-            "terms require."
-        )
-    return f"Text removed on {when}."
+        return f"Its text was removed on {when}, as the network's terms require."
+    return f"Its text was removed on {when}."
 
 
 def earlier_versions(mention: Mention) -> list[dict[str, Any]]:

@@ -35,8 +35,9 @@ is looked up (7). Running it twice for one id, or for a reply in any other state
    backoff. **AuthError**: failed, "the channel's token was rejected: an admin must
    reconnect it", and channel.needs_reauth = True (the admin banner). **PostGone** (the
    post answered was deleted by its author): failed, "The customer deleted the post.", and
-   the post's text removed (listening.content). **PermanentError**: failed with the
-   network's reason. After MAX_ATTEMPTS attempts a retryable failure
+   the post's text removed (listening.content); the same when a look-up (step 7) hears
+   that the post is gone, for a reply under it went with it. **PermanentError**: failed
+   with the network's reason. After MAX_ATTEMPTS attempts a retryable failure
    becomes failed ("gave up after 5 attempts: <last reason>"). Every failure writes
    CaseEvent REPLY_FAILED with the reason and stays visible on the case.
 7. **Reconcile** (a network lists a post seconds after accepting it, so "not listed" is not
@@ -370,6 +371,8 @@ def _look_up(reply: Reply, connector: Connector, now: datetime) -> SendOutcome:
     network = reply.case.channel.get_network_display()
     try:
         found = connector.find_published(outbound_reply(reply, taken=_recorded_elsewhere(reply)))
+    except PostGone as exc:  # the post answered is gone, and any reply with it
+        return _fail_gone(reply, exc)
     except ConnectorError as exc:
         if isinstance(exc, AuthError):
             _flag_reauth(reply.case.channel, exc)

@@ -530,3 +530,37 @@ def assert_nowhere(words: list[str]) -> None:
                     if cursor.fetchone()[0]:
                         found.append(f"{table}.{column}: {word}")
     assert not found, found
+
+
+def test_a_look_up_that_finds_the_facebook_post_gone_fails_the_reply_and_removes_it(
+    facebook_channel, agent, settings
+):
+    settings.FACEBOOK_GRAPH_URL = "http://graph-sim.test:8100"
+    settings.FACEBOOK_GRAPH_VERSION = "v23.0"
+    case = make_case(facebook_channel, text="where is my refund", kind="comment")
+    mention = case.mentions.get()
+    url = f"http://graph-sim.test:8100/v23.0/{mention.external_id}/comments"
+    with responses.RequestsMock() as rsps:
+        # The send may have landed (a 500), and the look-up hears the comment is gone.
+        rsps.post(url, status=500, json={"error": {"message": "unknown", "code": 1}})
+        rsps.get(url, status=400, json=GRAPH_NO_SUCH_OBJECT(mention.external_id))
+        reply = sending.do_queue_reply(case, author=agent, text="Sorry!", is_private=False)
+        assert sending.send_reply(reply.pk) == sending.SendOutcome.FAILED
+    reply.refresh_from_db()
+    mention.refresh_from_db()
+    assert (reply.error, reply.unconfirmed) == ("The customer deleted the post.", False)
+    assert mention.text == "" and mention.removed_how == Removal.REPLY_NOT_FOUND
+
+
+def GRAPH_NO_SUCH_OBJECT(object_id: str) -> dict:  # noqa: N802  (a recorded answer)
+    """Graph's answer for an object that no longer exists (#100, subcode 33)."""
+    return {
+        "error": {
+            "message": f"Unsupported get request. Object with ID '{object_id}' does not exist,"
+            " cannot be loaded due to missing permissions, or does not support this operation.",
+            "type": "GraphMethodException",
+            "code": 100,
+            "error_subcode": 33,
+            "fbtrace_id": "AbCdEf",
+        }
+    }

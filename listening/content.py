@@ -23,7 +23,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -266,7 +266,7 @@ class DeletionCheck:
     error: str = ""
 
 
-def check_allowance(channel: Channel, today) -> int:
+def check_allowance(channel: Channel, today: date) -> int:
     """How many posts this run may look up: the day's budget spread over the day's runs, never
     more than what is left of it today."""
     budget = channel.deletion_check_budget

@@ -32,8 +32,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cases.intake import Intake, take_in
-from listening.content import SourceEdit, record_edits
-from listening.models import Channel, Mention, QuarantinedPost
+from listening.content import SourceEdit, record_edits, remove_texts
+from listening.models import Channel, Mention, QuarantinedPost, Removal
 from listening.posts import InboundPost, Quarantined
 from listening.quarantine import store_rejects
 from listening.radar import Score, score_post
@@ -58,6 +58,7 @@ class IngestResult:
     created: int = 0
     duplicates: int = 0
     edited: int = 0
+    removed: int = 0
     cases_opened: int = 0
     cases_updated: int = 0
     quarantined: int = 0
@@ -73,13 +74,15 @@ def ingest(
     source: str = QuarantinedPost.Source.POLL,
     now: datetime | None = None,
     gaps: Sequence[dict[str, str]] = (),
+    gone: Sequence[str] = (),
 ) -> IngestResult:
     """Store one page for `channel` atomically; see the module docstring.
 
     `new_cursor` replaces the channel's cursor in the same transaction (None keeps it, as an
     import does); `gaps` (see `listening.posts.gap`) are appended to the channel's
-    intake_gaps in it too. Safe to call again with the same page: stored posts count as
-    duplicates.
+    intake_gaps in it too, and the posts in `gone` (read as "does not exist") lose their
+    text as deleted at the source (listening.content). Safe to call again with the same
+    page: stored posts count as duplicates.
     """
     now = now or timezone.now()
     result = IngestResult(received=len(posts))
@@ -102,10 +105,14 @@ def ingest(
             result.case_ids = intake.cases
         if rejects:
             result.quarantined = store_rejects(cursor, channel, rejects, source, now)
+        if gone:
+            result.removed = remove_texts(
+                cursor, channel, gone, how=Removal.READ_NOT_FOUND, removed_at=now, now=now
+            )
     if new_cursor is not None:
         channel.cursor = new_cursor
 
-    if result.created or result.quarantined or result.edited:
+    if result.created or result.quarantined or result.edited or result.removed:
         log.info(
             "ingested page",
             extra={
@@ -113,6 +120,7 @@ def ingest(
                 "mentions_created": result.created,
                 "duplicates": result.duplicates,
                 "edited": result.edited,
+                "removed": result.removed,
                 "cases_opened": result.cases_opened,
                 "quarantined": result.quarantined,
             },

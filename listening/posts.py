@@ -106,6 +106,8 @@ class FetchPage:
     `cursor` is the channel's whole cursor to store once this page is stored: the stream's
     position after this page (a continuation while a backlog is being read). `gaps` are the
     periods this page proved unreadable (see `gap`), recorded on the channel with the page.
+    `gone` are posts the network answered "does not exist" for when read (deleted by their
+    authors): ingest removes their stored text with the page (listening.content).
     """
 
     stream: str
@@ -114,6 +116,7 @@ class FetchPage:
     quarantined: list[Quarantined] = field(default_factory=list)
     reads: int = 0
     gaps: list[dict[str, str]] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
 
 
 def gap(stream: str, since: datetime | None, until: datetime | None, reason: str) -> dict[str, str]:
@@ -210,6 +213,7 @@ class FetchBatch:
     quarantined: list[Quarantined] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     reads: int = 0
+    gone: list[str] = field(default_factory=list)
 
     def keep(self, result: "InboundPost | Quarantined") -> None:
         if isinstance(result, Quarantined):
@@ -227,6 +231,8 @@ class FetchBatch:
 
         `seen` is kept, so a post repeated on a later page of the same poll is not kept twice.
         """
-        page = FetchPage(stream, self.posts, dict(cursor), self.quarantined, self.reads)
-        self.posts, self.quarantined, self.reads = [], [], 0
+        page = FetchPage(
+            stream, self.posts, dict(cursor), self.quarantined, self.reads, gone=self.gone
+        )
+        self.posts, self.quarantined, self.reads, self.gone = [], [], 0, []
         return page

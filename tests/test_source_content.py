@@ -564,3 +564,46 @@ def GRAPH_NO_SUCH_OBJECT(object_id: str) -> dict:  # noqa: N802  (a recorded ans
             "fbtrace_id": "AbCdEf",
         }
     }
+
+
+def test_a_visitor_post_read_as_does_not_exist_is_removed_and_the_poll_goes_on(settings, rsps):
+    base, version = "http://graph-sim.test:8100", "v23.0"
+    settings.FACEBOOK_GRAPH_URL, settings.FACEBOOK_GRAPH_VERSION = base, version
+    channel = make_channel(
+        "facebook",
+        external_account_id="2000",
+        handle="Acme",
+        cursor={"feed": "1795000000", "comments": "1795000000"},
+    )
+    case = make_case(channel, text="your driver threw my parcel", kind="visitor_post")
+    Mention.objects.filter(case=case).update(external_id="2000_7710003")
+    feed = f"{base}/{version}/2000/feed"
+    rsps.get(feed, json={"data": []})  # no new visitor posts
+    # The comments round lists the post as active, then reading its comments says it is gone.
+    rsps.get(
+        feed,
+        json={
+            "data": [
+                {
+                    "id": "2000_7710003",
+                    "created_time": "2026-11-23T09:00:00+0000",
+                    "updated_time": "2026-11-23T10:31:00+0000",
+                }
+            ]
+        },
+    )
+    rsps.get(
+        f"{base}/{version}/2000_7710003/comments",
+        status=400,
+        json=GRAPH_NO_SUCH_OBJECT("2000_7710003"),
+    )
+    for edge in ("tagged", "conversations"):
+        rsps.get(f"{base}/{version}/2000/{edge}", json={"data": []})
+
+    poll(channel)
+
+    mention = case.mentions.get()
+    assert (mention.text, mention.removed_how) == ("", Removal.READ_NOT_FOUND)
+    assert len(events(case, CaseEvent.Kind.POST_DELETED)) == 1
+    channel.refresh_from_db()
+    assert channel.consecutive_failures == 0 and channel.last_error == ""

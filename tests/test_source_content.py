@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+import requests
 import responses
 from django.core.management import call_command
 from django.db import connection
@@ -17,12 +18,12 @@ from cases import sending
 from cases.erasure import ERASED, do_erase_customer
 from cases.models import Case, CaseEvent, Customer, CustomerErasure, DeskSettings, Identity, Reply
 from listening import content, polling
-from listening.connectors.x import normalise_tweet
+from listening.connectors.x import XConnector, normalise_tweet
 from listening.content import do_record_source_edit, do_record_source_removal
 from listening.ingest import ingest
 from listening.models import Channel, Mention, QuarantinedPost, Removal
 from listening.polling import PollOutcome
-from tests.conftest import logged_in, make_channel
+from tests.conftest import X_API, logged_in, make_channel
 from tests.factories import add_mention, make_case, make_review, make_rubric, post
 from tests.simulator import running_simulator
 
@@ -340,7 +341,6 @@ def test_the_check_runs_for_every_channel_with_a_budget_and_the_health_page_show
 def test_simulator_answers_a_lookup_of_a_deleted_tweet_like_x(sim):
     ids = sim.publish("x", 2, account_id=X_BRAND, kind="mention")
     assert sim.delete("x", ids[0]) == [ids[0]]
-    import requests
 
     answer = requests.get(
         f"{sim.url}/2/tweets",
@@ -607,3 +607,36 @@ def test_a_visitor_post_read_as_does_not_exist_is_removed_and_the_poll_goes_on(s
     assert len(events(case, CaseEvent.Kind.POST_DELETED)) == 1
     channel.refresh_from_db()
     assert channel.consecutive_failures == 0 and channel.last_error == ""
+
+
+def test_only_not_found_tweets_count_as_deleted_not_withheld_ones(x_settings, x_channel, rsps):
+    rsps.get(
+        f"{X_API}/2/tweets",
+        json={
+            "data": [{"id": "3", "text": "still here", "edit_history_tweet_ids": ["3"]}],
+            "errors": [
+                {
+                    "value": "1",
+                    "detail": "Could not find tweet with ids: [1].",
+                    "title": "Not Found Error",
+                    "resource_type": "tweet",
+                    "parameter": "ids",
+                    "resource_id": "1",
+                    "type": "https://api.twitter.com/2/problems/resource-not-found",
+                },
+                {  # a protected account: withheld, not deleted (this shape has no resource_id)
+                    "value": "2",
+                    "parameter": "ids",
+                    "resource_type": "tweet",
+                    "section": "data",
+                    "title": "Authorization Error",
+                    "detail": "Sorry, you are not authorized to see the Tweet with ids: [2].",
+                    "type": "https://api.twitter.com/2/problems/not-authorized-for-resource",
+                },
+            ],
+        },
+    )
+    missing, reads = XConnector().find_missing_posts(x_channel, ["1", "2", "3"])
+    assert (missing, reads) == ({"1"}, 1)
+    (call,) = rsps.calls
+    assert "ids=1%2C2%2C3" in call.request.url and "expansions" not in call.request.url

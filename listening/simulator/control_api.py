@@ -55,8 +55,10 @@ def control_answer(
     if path == "/_sim/delete" and method == "POST":
         item_id = str(body["id"])
         if str(body["network"]) == "x":
-            return {"deleted": [str(i) for i in state.x.delete_tweet(int(item_id))]}
-        return {"deleted": state.fb.delete_comment(item_id)}
+            gone = [str(i) for i in state.x.delete_tweet(int(item_id))]
+            state.pending = [p for p in state.pending if p.ref not in gone]
+            return {"deleted": gone}
+        return {"deleted": state.fb.delete_item(item_id)}
     if path == "/_sim/rate" and method == "POST":
         rate = float(body["per_minute"])
         if rate < 0:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import requests
 import responses
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -265,6 +265,8 @@ def test_a_reply_to_a_deleted_tweet_fails_with_the_reason_and_removes_the_post(s
     html = logged_in(agent).get(reverse("cases:detail", args=[mention.case_id])).content.decode()
     assert "The customer deleted the post." in html
     assert "Retry sending" not in html
+    with pytest.raises(ValueError, match="deleted the post"):
+        sending.do_retry_reply(reply, actor=agent)
     assert sim.replies("x") == []
 
 
@@ -438,6 +440,16 @@ def test_erasure_from_the_admin_asks_first(x_channel, agent, admin):
     (record,) = CustomerErasure.objects.all()
     assert (record.customer_id, record.erased_by, record.via) == (case.customer_id, admin, "admin")
     assert_nowhere(["zelda", "quux"])
+
+
+def test_erasure_from_the_command_line_asks_unless_told_yes(x_channel, agent, monkeypatch):
+    case = erasable_case(x_channel, agent)
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    with pytest.raises(CommandError, match="Nothing erased"):
+        call_command("erase_customer", str(case.customer_id))
+    assert not CustomerErasure.objects.exists()
+    with pytest.raises(CommandError, match="No customer"):
+        call_command("erase_customer", "999999", "--yes")
 
 
 def test_erasure_from_the_command_line(x_channel, agent):

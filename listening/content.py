@@ -318,12 +318,15 @@ def check_deleted_posts(channel: Channel, now: datetime | None = None) -> Deleti
             cursor, channel, sorted(missing), how=Removal.LOOKUP, removed_at=now, now=now
         )
         Mention.objects.filter(pk__in=[pk for pk, _ in wanted]).update(source_checked_at=now)
-        used = channel.deletion_check_reads if channel.deletion_check_day == today else 0
-        Channel.objects.filter(pk=channel.pk).update(
-            deletion_check_day=today,
-            deletion_check_reads=used + len(wanted),
+        # Added in SQL: another run on the same day never overwrites what this one spent.
+        same_day = Channel.objects.filter(pk=channel.pk, deletion_check_day=today).update(
+            deletion_check_reads=F("deletion_check_reads") + len(wanted),
             deletion_checked_at=now,
         )
+        if not same_day:
+            Channel.objects.filter(pk=channel.pk).update(
+                deletion_check_day=today, deletion_check_reads=len(wanted), deletion_checked_at=now
+            )
         channel.count_api_use(reads=reads)
     return result
 

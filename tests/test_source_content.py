@@ -359,7 +359,7 @@ def test_simulator_answers_a_lookup_of_a_deleted_tweet_like_x(sim):
 # ---- retention -------------------------------------------------------------------------------
 
 
-def test_retention_blanks_text_older_than_the_setting_and_keeps_the_cases(x_channel):
+def test_retention_blanks_text_older_than_the_setting_and_keeps_the_cases(x_channel, agent):
     old = make_case(x_channel, text="an old complaint", waited=timedelta(days=40))
     new = make_case(x_channel, text="a fresh complaint", waited=timedelta(days=2))
     assert content.remove_expired_texts() == 0  # no retention set: keep everything
@@ -375,6 +375,8 @@ def test_retention_blanks_text_older_than_the_setting_and_keeps_the_cases(x_chan
     old.refresh_from_db()
     assert old.subject == "" and Case.objects.count() == 2
     assert_nowhere(["an old complaint"])
+    html = logged_in(agent).get(reverse("cases:detail", args=[old.pk])).content.decode()
+    assert "Text expired" in html and "older than the desk keeps customer posts" in html
 
 
 def test_retention_is_editable_in_the_admin(admin):

@@ -187,7 +187,8 @@ def _unstored_posts(
     edits the page shows of stored posts.
 
     An edit is a stored post read again with another text (Graph keeps a comment's id), or a
-    new post that names a stored one as its original (X's new id per edit, `edit_of`). Only
+    new post that names a stored one as an earlier version (X's new id per edit, `edit_of`:
+    the oldest the desk has). Only
     the rows already stored are compared, by a digest of their text, so a page of new posts
     costs what it did. Removed posts are never edited back.
     """
@@ -196,7 +197,7 @@ def _unstored_posts(
         by_id.setdefault(post.external_id, post)
     if not by_id:
         return [], []
-    keys = list(by_id) + [p.edit_of for p in by_id.values() if p.edit_of]
+    keys = list(by_id) + [i for p in by_id.values() for i in p.edit_of]
     cursor.execute(_STORED_IDS_SQL, [page_json(list(dict.fromkeys(keys))), channel.pk])
     stored = {external_id: (digest, removed) for external_id, digest, removed in cursor}
     fresh, edits = [], []
@@ -205,9 +206,9 @@ def _unstored_posts(
             digest, removed = stored[external_id]
             if not removed and digest != _md5(post.text):
                 edits.append(SourceEdit(external_id, post.text, now))
-        elif post.edit_of and post.edit_of in stored:
-            if not stored[post.edit_of][1]:
-                edits.append(SourceEdit(post.edit_of, post.text, post.posted_at))
+        elif earlier := next((i for i in post.edit_of if i in stored), None):
+            if not stored[earlier][1]:
+                edits.append(SourceEdit(earlier, post.text, post.posted_at))
         else:
             fresh.append(post)
     return fresh, edits

@@ -43,9 +43,9 @@ class InboundPost:
     url: str = ""
     is_private: bool = False
     metrics: dict[str, int] = field(default_factory=dict)
-    # A new version of an earlier post (X gives an edit a new id): the original's id. Ingest
-    # records it as an edit of that post when the desk has it, else stores it as a post.
-    edit_of: str = ""
+    # A new version of earlier posts (X gives every edit a new id): their ids, oldest first.
+    # Ingest records it as an edit of the oldest the desk has, else stores it as a post.
+    edit_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

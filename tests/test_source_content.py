@@ -150,8 +150,17 @@ def test_x_edit_normalises_to_an_edit_of_the_original():
     original = normalise_tweet(
         {**item, "id": "1234567890", "edit_history_tweet_ids": ["1234567890"]}, {}
     )
-    assert edited.edit_of == "1234567890"
-    assert original.edit_of == ""
+    assert edited.edit_of == ("1234567890",)
+    assert original.edit_of == ()
+
+
+def test_a_later_x_edit_is_an_edit_of_the_oldest_version_the_desk_has(x_channel):
+    # The desk first met the second version (the original came before it listened).
+    ingest(x_channel, [post(2, text="v2", edit_of=("10001",))])
+    third = post(3, text="v3", edit_of=("10001", "10002"))
+    result = ingest(x_channel, [third])
+    assert (result.created, result.edited) == (0, 1)
+    assert list(Mention.objects.values_list("external_id", "text")) == [("10002", "v3")]
 
 
 def test_an_x_edit_polled_from_the_simulator_updates_the_stored_tweet(sim):

@@ -501,18 +501,16 @@ def normalise_tweet(
     )
 
 
-def _edit_of(item: dict[str, Any], tweet_id: str) -> str:
-    """The id of the original tweet this one edits, or "" for an original.
+def _edit_of(item: dict[str, Any], tweet_id: str) -> tuple[str, ...]:
+    """The ids of the earlier versions of an edited tweet, oldest first; () for an original.
 
     X gives every edit a new id; `edit_history_tweet_ids` (a default field) chains the
-    versions, oldest first, the first being the original the desk stored."""
+    versions, oldest first, ending with this one."""
     history = item.get("edit_history_tweet_ids")
-    if not isinstance(history, list) or len(history) < 2:
-        return ""
-    first = _str_or_none(history[0])
-    if not first or first == tweet_id or not _SAFE_ID.match(first):
-        return ""
-    return first
+    if not isinstance(history, list):
+        return ()
+    ids = (_str_or_none(i) for i in history)
+    return tuple(i for i in ids if i and i != tweet_id and _SAFE_ID.match(i))
 
 
 def normalise_dm(item: Any, users: dict[str, dict[str, Any]]) -> InboundPost | Quarantined:

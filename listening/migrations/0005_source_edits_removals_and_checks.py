@@ -56,8 +56,4 @@ class Migration(migrations.Migration):
             name='deleted_at',
             field=models.DateTimeField(blank=True, help_text="When its text was removed: deleted at the source, past the desk's retention period, or erased at the customer's request (`removed_how` says which).", null=True),
         ),
-        migrations.AddIndex(
-            model_name='mention',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', True)), fields=['channel', 'posted_at'], name='mention_live_by_age'),
-        ),
     ]

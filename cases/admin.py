@@ -1,26 +1,29 @@
 """Admin for the cases app. Lists join what they show; records of what happened on a case
 (notes, events) are read-only; desk settings and guidelines are single rows."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from cases.erasure import do_erase_customer
 from cases.models import (
     CannedReply,
     CannedReplyVariant,
     Case,
     CaseEvent,
     Customer,
+    CustomerErasure,
     DeskSettings,
     EngagementGuidelines,
     Identity,
     Label,
-    Moderation,
     MentionMedia,
+    Moderation,
     Note,
     Reply,
     SavedView,
@@ -56,6 +59,45 @@ class CustomerAdmin(admin.ModelAdmin):
     list_display = ["display_name", "created_at"]
     search_fields = ["display_name", "identities__handle", "identities__name"]
     inlines = [IdentityInline]
+    actions = ["erase_personal_content"]
+
+    @admin.action(
+        description="Erase personal content of the selected customers", permissions=["delete"]
+    )
+    def erase_personal_content(
+        self, request: HttpRequest, queryset: models.QuerySet
+    ) -> HttpResponse | None:
+        """Ask first (a page listing what goes), then erase each customer (cases.erasure)."""
+        customers = list(queryset.annotate(case_count=models.Count("cases", distinct=True)))
+        if request.POST.get("confirm") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Erase personal content?",
+                "customers": customers,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(
+                request, "admin/cases/customer/erase_confirmation.html", context
+            )
+        for customer in customers:
+            do_erase_customer(customer, actor=request.user, via=CustomerErasure.Via.ADMIN)
+        self.message_user(
+            request,
+            f"Erased the personal content of {len(customers)} customer"
+            f"{'s' if len(customers) != 1 else ''}; their cases remain without it.",
+            messages.SUCCESS,
+        )
+        return None
+
+
+@admin.register(CustomerErasure)
+class CustomerErasureAdmin(ReadOnlyAdmin):
+    """The audit trail of erasures: who, when, which customer id; never what was erased."""
+
+    list_display = ["customer_id", "erased_by", "via", "erased_at"]
+    list_filter = ["via"]
+    list_select_related = ["erased_by"]
 
 
 @admin.register(Identity)
@@ -265,6 +307,15 @@ class DeskSettingsAdmin(SingleRowAdmin):
             },
         ),
         ("Public replies", {"fields": ["public_reference_words"]}),
+        (
+            "Retention",
+            {
+                "fields": ["retention_days"],
+                "description": "Customer text past this age is removed every night; the cases "
+                "and their counts stay. Posts their authors delete are removed whatever this "
+                "says, and one customer can be erased from Customers.",
+            },
+        ),
     ]
 
     def get_row(self) -> DeskSettings:

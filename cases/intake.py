@@ -276,7 +276,7 @@ def _case_summary(
         "opened_at": first.posted_at.isoformat(),
         "customer_id": key[0],
         "conversation_key": key[1],
-        "subject": _subject(first.text or IMAGE_ONLY_SUBJECT),
+        "subject": post_subject(first.text) or IMAGE_ONLY_SUBJECT,
         "language": first.lang[:_LANGUAGE],
         "is_private": first.is_private,
         "priority": score.priority,
@@ -289,7 +289,8 @@ def _case_summary(
     }
 
 
-def _subject(text: str) -> str:
+def post_subject(text: str) -> str:
+    """A case's subject from its first post's text: the start of it, on one line."""
     flat = " ".join(text.split())
     return flat if len(flat) <= SUBJECT_LENGTH else flat[: SUBJECT_LENGTH - 1] + "…"
 

@@ -432,6 +432,9 @@ class CaseEvent(models.Model):
         COMMENT_SHOWN = "comment_shown", "Comment shown again"
         REPLY_DELETED = "reply_deleted", "Reply deleted"
         MODERATION_FAILED = "moderation_failed", "Moderation failed"
+        POST_EDITED = "post_edited", "Customer post edited"
+        POST_DELETED = "post_deleted", "Customer post deleted"
+        CONTENT_ERASED = "content_erased", "Customer content erased"
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -645,6 +648,14 @@ class DeskSettings(models.Model):
         "it privately. Leave empty to allow references in public replies.",
     )
 
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Remove the text of customer posts this many days after they were posted "
+        "(the cases stay, without the text). Leave empty to keep it as long as the network "
+        "keeps it.",
+    )
+
     class Meta:
         verbose_name = verbose_name_plural = "desk settings"
 
@@ -661,3 +672,25 @@ class DeskSettings(models.Model):
     def load(cls) -> "DeskSettings":
         settings_row, _ = cls.objects.get_or_create(pk=1)
         return settings_row
+
+
+class CustomerErasure(models.Model):
+    """That a customer's personal content was erased: who did it and when, never what."""
+
+    class Via(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        COMMAND = "command", "Command line"
+
+    customer_id = models.BigIntegerField(help_text="The id the erased customer had.")
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    via = models.CharField(max_length=10, choices=Via.choices)
+    erased_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-erased_at"]
+        verbose_name = "customer erasure"
+
+    def __str__(self) -> str:
+        return f"Customer #{self.customer_id} erased {self.erased_at:%Y-%m-%d %H:%M}"

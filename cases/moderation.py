@@ -48,8 +48,8 @@ from listening.connectors import get_connector
 from listening.connectors.errors import (
     AuthError,
     ConnectorError,
-    NotFound,
     PermanentError,
+    PostGone,
     RateLimited,
 )
 from listening.models import Channel, Mention
@@ -309,7 +309,7 @@ def run_moderation(moderation_id: int, now: datetime | None = None) -> str:
         else:
             post = ModeratedPost(channel, row.mention.external_id)
             connector.set_hidden(post, hidden=row.action == Action.HIDE)
-    except NotFound:
+    except PostGone:
         return _fail(row, f"{channel.get_network_display()} no longer has this comment")
     except RateLimited as exc:
         return _retry_later(row, f"rate limited ({exc})", at=exc.reset_at, counted=False)

@@ -392,7 +392,8 @@ def do_retry_reply(reply: Reply, *, actor: "User") -> None:
     """Send a failed reply again: failed → queued (error cleared, attempts reset), enqueue.
 
     Precondition: the caller checked `cases.add_reply`. ValueError if the reply is not
-    failed, if its channel still needs re-authorisation (it would fail the same way), or if
+    failed, if its channel still needs re-authorisation (it would fail the same way), if the
+    post it answers was deleted at the source (it would fail for good again), or if
     it failed as unconfirmed (the network may have it) and `actor` may not approve replies:
     only a supervisor, after looking on the network, may risk posting it twice.
     """
@@ -402,6 +403,9 @@ def do_retry_reply(reply: Reply, *, actor: "User") -> None:
             f"The channel {channel.name} needs to be reconnected by an admin before this "
             "reply can be retried."
         )
+    answered = reply.in_reply_to_id
+    if answered and Mention.objects.filter(pk=answered, deleted_at__isnull=False).exists():
+        raise ValueError("The customer deleted the post this reply answers: it cannot be sent.")
     may_risk = actor.has_perm("cases.approve_reply")
     if reply.unconfirmed and not may_risk:
         raise ValueError(UNCONFIRMED_RETRY)

@@ -33,8 +33,11 @@ is looked up (7). Running it twice for one id, or for a reply in any other state
    the reset time; the channel's other queued replies wait for it too; not counted towards
    the cap. **TransientError** (the request never reached the network): queued with
    backoff. **AuthError**: failed, "the channel's token was rejected: an admin must
-   reconnect it", and channel.needs_reauth = True (the admin banner). **PermanentError**:
-   failed with the network's reason. After MAX_ATTEMPTS attempts a retryable failure
+   reconnect it", and channel.needs_reauth = True (the admin banner). **PostGone** (the
+   post answered was deleted by its author): failed, "The customer deleted the post.", and
+   the post's text removed (listening.content); the same when a look-up (step 7) hears
+   that the post is gone, for a reply under it went with it. **PermanentError**: failed
+   with the network's reason. After MAX_ATTEMPTS attempts a retryable failure
    becomes failed ("gave up after 5 attempts: <last reason>"). Every failure writes
    CaseEvent REPLY_FAILED with the reason and stays visible on the case.
 7. **Reconcile** (a network lists a post seconds after accepting it, so "not listed" is not
@@ -113,9 +116,11 @@ from listening.connectors.errors import (
     ConnectorError,
     DuplicatePost,
     PermanentError,
+    PostGone,
     RateLimited,
 )
-from listening.models import Channel
+from listening.content import do_record_source_removal
+from listening.models import Channel, Removal
 from socialdesk import locks
 from socialdesk.durations import format_duration
 from socialdesk.scrub import scrub
@@ -222,6 +227,8 @@ def publish_claimed(reply: Reply, now: datetime | None = None) -> str:
         return _retry_later(reply, str(exc), at=exc.reset_at, rate_limited=True)
     except AuthError as exc:
         return _fail_auth(reply, exc)
+    except PostGone as exc:
+        return _fail_gone(reply, exc)
     except PermanentError as exc:
         return _fail(reply, str(exc))
     except ConnectorError as exc:  # TransientError: the request never reached the network
@@ -364,6 +371,8 @@ def _look_up(reply: Reply, connector: Connector, now: datetime) -> SendOutcome:
     network = reply.case.channel.get_network_display()
     try:
         found = connector.find_published(outbound_reply(reply, taken=_recorded_elsewhere(reply)))
+    except PostGone as exc:  # the post answered is gone, and any reply with it
+        return _fail_gone(reply, exc)
     except ConnectorError as exc:
         if isinstance(exc, AuthError):
             _flag_reauth(reply.case.channel, exc)
@@ -561,6 +570,25 @@ def _flag_reauth(channel: Channel, exc: Exception) -> None:
         )[:2000],
         last_error_at=timezone.now(),
     )
+
+
+POST_GONE_REASON = "The customer deleted the post."
+
+
+def _fail_gone(reply: Reply, exc: PostGone) -> SendOutcome:
+    """The network says the post answered is gone: the reply fails for good (a retry would
+    meet the same answer), and the post's text is removed as its deletion requires."""
+    log.info("reply target deleted at the source", extra=_ids(reply, error=str(exc)))
+    outcome = _fail(reply, POST_GONE_REASON)
+    target = reply.in_reply_to
+    if outcome == SendOutcome.FAILED and target is not None and target.kind != "dm":
+        do_record_source_removal(
+            channel=reply.case.channel,
+            external_id=target.external_id,
+            removed_at=timezone.now(),
+            how=Removal.REPLY_NOT_FOUND,
+        )
+    return outcome
 
 
 def _fail(reply: Reply, reason: str, *, unconfirmed: bool = False) -> SendOutcome:

@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from cases.models import Case, CaseEvent, CaseStatus, Moderation, Note, Reply, Triage
 from cases.moderation import DOING, WHAT
-from listening.models import Mention
+from listening.models import SOURCE_REMOVALS, Mention, Removal
 from listening.networks import can_hide
 
 
@@ -86,6 +86,14 @@ def describe_event(event: CaseEvent) -> str:
         return f"{verb} a comment{where}"
     if kind == CaseEvent.Kind.MODERATION_FAILED:
         return f"could not {WHAT.get(data.get('action'), 'change the post')} on the network"
+    if kind == CaseEvent.Kind.POST_EDITED:
+        return "noted that the customer edited their post"
+    if kind == CaseEvent.Kind.POST_DELETED:
+        how = Removal(data["how"]).label if data.get("how") in Removal.values else ""
+        noticed = f" ({how[0].lower()}{how[1:]})" if how else ""
+        return f"removed the text of a post its author deleted{noticed}"
+    if kind == CaseEvent.Kind.CONTENT_ERASED:
+        return "erased the customer's personal content"
     return event.get_kind_display().lower()
 
 
@@ -97,6 +105,38 @@ def event_detail(event: CaseEvent) -> str:
         if isinstance(value, str) and value:
             return value
     return ""
+
+
+def removal_wording(mention: Mention) -> str:
+    """Why a removed post shows no text, after its badge (the template says who removed it);
+    "" while it has its text."""
+    if mention.deleted_at is None:
+        return ""
+    when = f"{timezone.localtime(mention.deleted_at):%-d %b %Y, %H:%M}"
+    if mention.removed_how == Removal.RETENTION:
+        return f"Its text was removed on {when}: older than the desk keeps customer posts."
+    if mention.removed_how == Removal.ERASURE:
+        return f"Its text was erased on {when} at the customer's request."
+    if mention.removed_how in SOURCE_REMOVALS or not mention.removed_how:
+        return f"Its text was removed on {when}, as the network's terms require."
+    return f"Its text was removed on {when}."
+
+
+def earlier_versions(mention: Mention) -> list[dict[str, Any]]:
+    """The post's earlier texts, newest first, each with when it was replaced (a datetime or
+    None); removed posts keep only the times."""
+    versions = []
+    for entry in reversed(mention.earlier_texts or []):
+        if not isinstance(entry, dict):
+            continue
+        text = entry.get("text")
+        versions.append(
+            {
+                "text": text if isinstance(text, str) else "",
+                "until": parse_datetime(str(entry.get("until") or "")),
+            }
+        )
+    return versions
 
 
 def build_timeline(
@@ -142,8 +182,14 @@ def timeline_context(request: HttpRequest, case: Case) -> dict[str, Any]:
     can_risk = can_reply and request.user.has_perm("cases.approve_reply")
     for mention in mentions:
         mention.safe_url = safe_url(mention.url)
+        mention.removal = removal_wording(mention)
+        mention.versions = earlier_versions(mention)
+    # A reply to a post its author deleted can never be sent: no retry to offer.
+    removed = {mention.pk for mention in mentions if mention.deleted_at}
     for reply in replies:
-        may_retry = can_risk if reply.unconfirmed else can_reply
+        may_retry = (can_risk if reply.unconfirmed else can_reply) and (
+            reply.in_reply_to_id not in removed
+        )
         reply.retry_url = (
             retry_url(reply.pk) if reply.state == Reply.State.FAILED and may_retry else ""
         )

@@ -12,7 +12,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from listening.connectors import facebook, instagram, x_oauth
-from listening.health import gap_line
+from listening.health import deletion_check_line, gap_line
 from listening.models import (
     Channel,
     ListeningRule,
@@ -84,11 +84,20 @@ class ChannelForm(forms.ModelForm):
             "enabled",
             "poll_interval",
             "needs_reauth",
+            "deletion_check_budget",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["gaps_seen_at"].initial = timezone.now()
+        # Left out (an older form, a script), the budget stays what it was.
+        self.fields["deletion_check_budget"].required = False
+
+    def clean_deletion_check_budget(self) -> int:
+        value = self.cleaned_data.get("deletion_check_budget")
+        if value is None:
+            return self.instance.deletion_check_budget
+        return value
 
     def clean_credentials_json(self) -> dict | None:
         raw = self.cleaned_data["credentials_json"].strip()
@@ -171,6 +180,7 @@ class ChannelAdmin(admin.ModelAdmin):
         "api_posts",
         "webhook_received_at",
         "webhook_refused",
+        "deletion_check_use",
         "created_at",
     ]
     fieldsets = [
@@ -191,6 +201,15 @@ class ChannelAdmin(admin.ModelAdmin):
             },
         ),
         (
+            "Deleted posts",
+            {
+                "fields": ["deletion_check_budget", "deletion_check_use"],
+                "description": "Authors delete posts on X without telling anyone: the desk looks "
+                "its recent posts up every hour and removes the text of those gone, within "
+                "this budget. Facebook reports deletions itself.",
+            },
+        ),
+        (
             "State",
             {
                 "fields": [
@@ -208,6 +227,10 @@ class ChannelAdmin(admin.ModelAdmin):
         ),
         ("Meta webhooks", {"fields": ["webhook_received_at", "webhook_refused"]}),
     ]
+
+    @admin.display(description="Deletion check today")
+    def deletion_check_use(self, obj: Channel) -> str:
+        return deletion_check_line(obj)
 
     def save_model(
         self, request: HttpRequest, obj: Channel, form: ChannelForm, change: bool

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from listening.models import Channel, Mention, QuarantinedPost
@@ -74,6 +75,7 @@ class ChannelHealth:
     quarantined: int
     api_reads: int
     api_posts: int
+    deletion_check: str = ""
     quarantined_hour: int = 0
     quarantined_day: int = 0
     created_at: datetime | None = None
@@ -149,6 +151,7 @@ class ChannelHealth:
             "quarantined": self.quarantined,
             "api_reads": self.api_reads,
             "api_posts": self.api_posts,
+            "deletion_check": self.deletion_check,
             "replies_waiting": self.replies_waiting,
             "intake_gaps": [gap.as_json() for gap in self.intake_gaps],
             "webhook_received_at": iso(self.webhook_received_at),
@@ -158,6 +161,18 @@ class ChannelHealth:
 
 STATES = ("ok", "never polled", "lagging", "failing", "rate limited", "needs re-auth", "disabled")
 PROBLEM_STATES = frozenset({"lagging", "failing", "rate limited", "needs re-auth"})
+
+
+def deletion_check_line(channel: Channel, now: datetime | None = None) -> str:
+    """The scheduled deletion check's use of the channel's read budget today, in words."""
+    if channel.network != "x":
+        return "reported by the network"
+    budget = channel.deletion_check_budget
+    if not budget:
+        return "off"
+    today = timezone.localdate(now or timezone.now())
+    used = channel.deletion_check_reads if channel.deletion_check_day == today else 0
+    return f"{used:,} of {budget:,} reads today"
 
 
 def check_quarantine(channels: list[ChannelHealth]) -> Check:
@@ -284,6 +299,7 @@ def _channel_health(
         quarantined_day=day,
         api_reads=channel.api_reads,
         api_posts=channel.api_posts,
+        deletion_check=deletion_check_line(channel, now),
         created_at=channel.created_at,
         replies_waiting=waiting.get(channel.pk, 0),
         intake_gaps=gaps,

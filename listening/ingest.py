@@ -2,7 +2,8 @@
 
 `ingest(channel, posts, ...)` stores one page of posts in ONE transaction:
 
-    lock the channel row, writing its new cursor → skip posts already stored → score the posts
+    lock the channel row, writing its new cursor → skip posts already stored (recording the
+    edits among them: listening.content) → score the posts
     on the radar → hand them to the desk (cases.intake: authors' identities, threading into
     cases) → insert the mentions (ON CONFLICT DO NOTHING) → quarantine the rejects.
 
@@ -19,6 +20,7 @@ still defined by the models; the SQL names their columns explicitly, and tests/t
 checks the rows through the ORM.
 """
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -30,11 +32,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cases.intake import Intake, store_attachments, take_in
-from listening.models import Channel, Mention, QuarantinedPost
+from listening.content import SourceEdit, record_edits, remove_texts
+from listening.models import Channel, Mention, QuarantinedPost, Removal
 from listening.posts import InboundPost, Quarantined
 from listening.quarantine import store_rejects
 from listening.radar import Score, score_post
-from socialdesk.pgjson import page_json
+from socialdesk.pgjson import page_json, storable_text
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,8 @@ class IngestResult:
     received: int = 0
     created: int = 0
     duplicates: int = 0
+    edited: int = 0
+    removed: int = 0
     cases_opened: int = 0
     cases_updated: int = 0
     quarantined: int = 0
@@ -71,13 +76,15 @@ def ingest(
     now: datetime | None = None,
     gaps: Sequence[dict[str, str]] = (),
     read_from: dict[str, Any] | None = None,
+    gone: Sequence[str] = (),
 ) -> IngestResult:
     """Store one page for `channel` atomically; see the module docstring.
 
     `new_cursor` replaces the channel's cursor in the same transaction (None keeps it, as an
     import does); `gaps` (see `listening.posts.gap`) are appended to the channel's
-    intake_gaps in it too. Safe to call again with the same page: stored posts count as
-    duplicates.
+    intake_gaps in it too, and the posts in `gone` (read as "does not exist") lose their
+    text as deleted at the source (listening.content). Safe to call again with the same
+    page: stored posts count as duplicates.
 
     `read_from` is the cursor the page was read from. When given, the page is stored only if
     that is still the channel's cursor, else `CursorMoved` is raised and nothing is written:
@@ -92,8 +99,10 @@ def ingest(
         if gaps:
             _record_gaps(cursor, channel, gaps, now)
 
-        fresh = _unstored_posts(cursor, channel, posts)
+        fresh, edits = _unstored_posts(cursor, channel, posts, now)
         result.duplicates = len(posts) - len(fresh)
+        if edits:
+            result.edited = record_edits(cursor, channel, edits, now)
         if fresh:
             scores = [score_post(post) for post in fresh]
             intake = take_in(cursor, channel, fresh, scores, now)
@@ -104,16 +113,22 @@ def ingest(
             result.case_ids = intake.cases
         if rejects:
             result.quarantined = store_rejects(cursor, channel, rejects, source, now)
+        if gone:
+            result.removed = remove_texts(
+                cursor, channel, gone, how=Removal.READ_NOT_FOUND, removed_at=now, now=now
+            )
     if new_cursor is not None:
         channel.cursor = new_cursor
 
-    if result.created or result.quarantined:
+    if result.created or result.quarantined or result.edited or result.removed:
         log.info(
             "ingested page",
             extra={
                 "channel_id": channel.pk,
                 "mentions_created": result.created,
                 "duplicates": result.duplicates,
+                "edited": result.edited,
+                "removed": result.removed,
                 "cases_opened": result.cases_opened,
                 "quarantined": result.quarantined,
             },
@@ -180,26 +195,54 @@ def _record_gaps(cursor, channel: Channel, gaps: Sequence[dict[str, str]], now: 
 # table statistics do not know the channel's rows yet (a new channel, a big import). The
 # LIMIT 1 in each keeps it a probe: without it PostgreSQL may scan the whole index and join.
 _STORED_IDS_SQL = """
-    SELECT m.external_id
+    SELECT m.external_id, m.text_md5, m.removed
     FROM json_array_elements_text(%s::json) AS k (external_id)
     CROSS JOIN LATERAL (
-        SELECT external_id FROM listening_mention
+        SELECT external_id, md5(text) AS text_md5, deleted_at IS NOT NULL AS removed
+        FROM listening_mention
         WHERE channel_id = %s AND external_id = k.external_id
         LIMIT 1
     ) AS m
 """
 
 
-def _unstored_posts(cursor, channel: Channel, posts: Sequence[InboundPost]) -> list[InboundPost]:
-    """The posts not stored yet for this channel, each once, in their original order."""
+def _unstored_posts(
+    cursor, channel: Channel, posts: Sequence[InboundPost], now: datetime
+) -> tuple[list[InboundPost], list[SourceEdit]]:
+    """The posts not stored yet for this channel, each once, in their original order; and the
+    edits the page shows of stored posts.
+
+    An edit is a stored post read again with another text (Graph keeps a comment's id), or a
+    new post that names a stored one as an earlier version (X's new id per edit, `edit_of`:
+    the oldest the desk has). Only
+    the rows already stored are compared, by a digest of their text, so a page of new posts
+    costs what it did. Removed posts are never edited back.
+    """
     by_id: dict[str, InboundPost] = {}
     for post in posts:
         by_id.setdefault(post.external_id, post)
     if not by_id:
-        return []
-    cursor.execute(_STORED_IDS_SQL, [page_json(list(by_id)), channel.pk])
-    stored = {external_id for (external_id,) in cursor.fetchall()}
-    return [post for external_id, post in by_id.items() if external_id not in stored]
+        return [], []
+    keys = list(by_id) + [i for p in by_id.values() for i in p.edit_of]
+    cursor.execute(_STORED_IDS_SQL, [page_json(list(dict.fromkeys(keys))), channel.pk])
+    stored = {external_id: (digest, removed) for external_id, digest, removed in cursor}
+    fresh, edits = [], []
+    for external_id, post in by_id.items():
+        if external_id in stored:
+            digest, removed = stored[external_id]
+            if not removed and digest != _md5(post.text):
+                edits.append(SourceEdit(external_id, post.text, now))
+        elif earlier := next((i for i in post.edit_of if i in stored), None):
+            if not stored[earlier][1]:
+                edits.append(SourceEdit(earlier, post.text, post.posted_at))
+        else:
+            fresh.append(post)
+    return fresh, edits
+
+
+def _md5(text: str) -> str:
+    """PostgreSQL's md5() of `text` as ingest would store it."""
+    return hashlib.md5(storable_text(text).encode(), usedforsecurity=False).hexdigest()
 
 
 _INSERT_MENTIONS_SQL = """

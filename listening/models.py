@@ -60,6 +60,16 @@ class Channel(models.Model):
     # account last arrived, and how many deliveries naming it were refused.
     webhook_received_at = models.DateTimeField(null=True, blank=True, editable=False)
     webhook_refused = models.PositiveBigIntegerField(default=0, editable=False)
+    # The scheduled check that recent posts still exist at the source (X: deleted tweets are
+    # not announced). Reads are paid, so it spends at most this many a day.
+    deletion_check_budget = models.PositiveIntegerField(
+        default=200,
+        help_text="Posts a day the desk may look up to find those deleted by their authors "
+        "(X bills each post read). 0 turns the check off.",
+    )
+    deletion_check_day = models.DateField(null=True, blank=True, editable=False)
+    deletion_check_reads = models.PositiveIntegerField(default=0, editable=False)
+    deletion_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -155,8 +165,29 @@ class MentionKind(models.TextChoices):
     DIRECT_MESSAGE = "dm", "Direct message"
 
 
+class Removal(models.TextChoices):
+    """Why a mention's text was removed, and how the desk learned it must go."""
+
+    WEBHOOK = "webhook", "The network reported the deletion"
+    REPLY_NOT_FOUND = "reply_not_found", 'The network answered "not found" to a reply'
+    READ_NOT_FOUND = "read_not_found", 'The network answered "not found" when read'
+    LOOKUP = "lookup", "The scheduled check found it gone"
+    RETENTION = "retention", "Older than the desk's retention period"
+    ERASURE = "erasure", "Erased at the customer's request"
+
+
+# The removals that mean the author deleted the post at the source.
+SOURCE_REMOVALS = (
+    Removal.WEBHOOK,
+    Removal.REPLY_NOT_FOUND,
+    Removal.READ_NOT_FOUND,
+    Removal.LOOKUP,
+)
+
+
 class Mention(models.Model):
-    """One inbound post from a network, threaded into a case. Written only by ingest."""
+    """One inbound post from a network, threaded into a case. Written by ingest, and its text
+    by listening.content (edits and removals at the source, retention, erasure)."""
 
     # Both covered by the indexes in Meta (channel, external_id) and (case, posted_at).
     channel = models.ForeignKey(
@@ -181,11 +212,26 @@ class Mention(models.Model):
     priority = models.PositiveSmallIntegerField(default=0)
     priority_reasons = models.JSONField(default=list, blank=True)
     deleted_at = models.DateTimeField(
-        null=True, blank=True, help_text="Deleted at the source: text must be removed."
+        null=True,
+        blank=True,
+        help_text="When its text was removed: deleted at the source, past the desk's retention "
+        "period, or erased at the customer's request (`removed_how` says which).",
     )
     # Hidden on the network (a Facebook comment the page hid): only its author and their
     # friends see it there. The desk still shows the text to its agents.
     hidden_at = models.DateTimeField(null=True, blank=True)
+    # Ingest's INSERT names its columns: the new ones need database defaults.
+    removed_how = models.CharField(
+        max_length=20, choices=Removal.choices, blank=True, default="", db_default=""
+    )
+    # The author edited it at the source: when last, and the earlier versions, oldest first,
+    # as [{"text": ..., "until": <ISO time the next version replaced it>}] (listening.content).
+    edited_at = models.DateTimeField(null=True, blank=True)
+    earlier_texts = models.JSONField(
+        default=list, blank=True, db_default=models.Value([], models.JSONField())
+    )
+    # When the scheduled check last asked the network whether the post still exists.
+    source_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["posted_at", "id"]
@@ -194,6 +240,12 @@ class Mention(models.Model):
         ]
         indexes = [
             models.Index(fields=["case", "posted_at"], name="mention_case_time"),
+            # The scheduled deletion check and the retention sweep: live posts by age.
+            models.Index(
+                fields=["channel", "posted_at"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="mention_live_by_age",
+            ),
         ]
 
     def __str__(self) -> str:

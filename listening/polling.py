@@ -84,7 +84,10 @@ def _poll(channel: Channel) -> PollOutcome:
     try:
         for page in connector.fetch_pages(channel, dict(channel.cursor)):
             channel.count_api_use(reads=page.reads)
-            if not (page.posts or page.quarantined or page.gaps) and page.cursor == channel.cursor:
+            if (
+                not (page.posts or page.quarantined or page.gaps or page.gone)
+                and page.cursor == channel.cursor
+            ):
                 continue  # a quiet stream: nothing to store
             stored = ingest(
                 channel,
@@ -93,6 +96,7 @@ def _poll(channel: Channel) -> PollOutcome:
                 page.quarantined,
                 gaps=page.gaps,
                 read_from=channel.cursor,
+                gone=page.gone,
             )
             result.received += stored.received
             result.created += stored.created

@@ -59,6 +59,9 @@ class InboundPost:
     is_private: bool = False
     metrics: dict[str, int] = field(default_factory=dict)
     attachments: tuple[Attachment, ...] = ()
+    # A new version of earlier posts (X gives every edit a new id): their ids, oldest first.
+    # Ingest records it as an edit of the oldest the desk has, else stores it as a post.
+    edit_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,8 @@ class FetchPage:
     `cursor` is the channel's whole cursor to store once this page is stored: the stream's
     position after this page (a continuation while a backlog is being read). `gaps` are the
     periods this page proved unreadable (see `gap`), recorded on the channel with the page.
+    `gone` are posts the network answered "does not exist" for when read (deleted by their
+    authors): ingest removes their stored text with the page (listening.content).
     """
 
     stream: str
@@ -152,6 +157,7 @@ class FetchPage:
     quarantined: list[Quarantined] = field(default_factory=list)
     reads: int = 0
     gaps: list[dict[str, str]] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
 
 
 def gap(stream: str, since: datetime | None, until: datetime | None, reason: str) -> dict[str, str]:
@@ -248,6 +254,7 @@ class FetchBatch:
     quarantined: list[Quarantined] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     reads: int = 0
+    gone: list[str] = field(default_factory=list)
 
     def keep(self, result: "InboundPost | Quarantined") -> None:
         if isinstance(result, Quarantined):
@@ -269,6 +276,6 @@ class FetchBatch:
         with the one the next page was read from.
         """
         snapshot = json.loads(json.dumps(cursor))
-        page = FetchPage(stream, self.posts, snapshot, self.quarantined, self.reads)
-        self.posts, self.quarantined, self.reads = [], [], 0
+        page = FetchPage(stream, self.posts, snapshot, self.quarantined, self.reads, gone=self.gone)
+        self.posts, self.quarantined, self.reads, self.gone = [], [], 0, []
         return page

@@ -1,4 +1,4 @@
-"""Celery tasks for listening: thin wrappers around listening.polling."""
+"""Celery tasks for listening: thin wrappers around listening.polling and listening.content."""
 
 from celery import shared_task
 
@@ -33,3 +33,19 @@ def sweep_webhook_events() -> int:
     from listening import webhooks
 
     return webhooks.sweep_events()
+
+
+@shared_task(ignore_result=True)
+def check_deleted_posts() -> dict[str, int]:
+    """Run by beat hourly: look up recent posts within each channel's read budget."""
+    from listening import content
+
+    return content.check_deleted_posts_everywhere()
+
+
+@shared_task(ignore_result=True)
+def remove_expired_texts() -> int:
+    """Run by beat daily: blank customer text older than the desk's retention period."""
+    from listening import content
+
+    return content.remove_expired_texts()

@@ -52,8 +52,9 @@ from django.utils import timezone
 
 from listening.connectors import facebook_webhooks as meta
 from listening.connectors.errors import ConnectorError
+from listening.content import do_record_source_edit, do_record_source_removal
 from listening.ingest import ingest
-from listening.models import Channel, Mention, MentionKind, WebhookEvent
+from listening.models import Channel, Mention, MentionKind, Removal, WebhookEvent
 from listening.posts import SOURCE_CHANGE_KINDS, SourceChange
 from socialdesk.scrub import scrub
 
@@ -285,12 +286,49 @@ def take_in(payload: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 SourceChangeHandler = Callable[[Channel, SourceChange], None]
 
-# What each kind of source change does to the desk's copy. None: no handler yet; the change
-# is kept on its event's outcome ("awaiting_handler") instead of being dropped. The intended
-# handlers are do_record_source_edit(channel=, external_id=, text=, edited_at=) for "edit",
-# do_record_source_removal(channel=, external_id=, removed_at=, how="deleted") for "remove",
-# and the hidden-state actions for "hide" and "unhide".
-SOURCE_CHANGE_HANDLERS: dict[str, SourceChangeHandler | None] = dict.fromkeys(SOURCE_CHANGE_KINDS)
+
+def _edit(channel: Channel, change: SourceChange) -> None:
+    do_record_source_edit(
+        channel=channel,
+        external_id=change.external_id,
+        text=change.text,
+        edited_at=change.at or timezone.now(),
+    )
+
+
+def _remove(channel: Channel, change: SourceChange) -> None:
+    do_record_source_removal(
+        channel=channel,
+        external_id=change.external_id,
+        removed_at=change.at or timezone.now(),
+        how=Removal.WEBHOOK,
+    )
+
+
+def _visibility(hidden: bool) -> SourceChangeHandler:
+    def record(channel: Channel, change: SourceChange) -> None:
+        from cases.moderation import do_record_source_visibility
+
+        do_record_source_visibility(
+            channel=channel,
+            external_id=change.external_id,
+            hidden=hidden,
+            at=change.at or timezone.now(),
+        )
+
+    return record
+
+
+# What each kind of source change does to the desk's copy (each verb does nothing when the
+# desk does not hold the post, or already shows the change: the echo of its own hide). A kind
+# without a handler would be kept on its event's outcome ("awaiting_handler"), never dropped.
+SOURCE_CHANGE_HANDLERS: dict[str, SourceChangeHandler | None] = {
+    "edit": _edit,
+    "remove": _remove,
+    "hide": _visibility(True),
+    "unhide": _visibility(False),
+}
+assert set(SOURCE_CHANGE_HANDLERS) == set(SOURCE_CHANGE_KINDS)
 
 
 def dispatch_source_change(channel: Channel, change: SourceChange) -> bool:

@@ -38,3 +38,10 @@ def _without_surrogates(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_without_surrogates(item) for item in value]
     return value
+
+
+def storable_text(text: str) -> str:
+    """`text` as `page_json` lets it reach a text column: without NUL, surrogates replaced.
+    What to compare a network's text with, to tell an edit from the same text stored."""
+    text = text.replace("\x00", "")
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text

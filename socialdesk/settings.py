@@ -306,6 +306,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.tasks.wake_snoozed_cases",
         "schedule": timedelta(seconds=60),
     },
+    # Recent posts deleted at the source (X does not announce them), within each channel's
+    # read budget; the budget is spread over 24 runs a day (listening.content).
+    "check-deleted-posts": {
+        "task": "listening.tasks.check_deleted_posts",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
+    # Customer text older than DeskSettings.retention_days is blanked.
+    "remove-expired-texts": {
+        "task": "listening.tasks.remove_expired_texts",
+        "schedule": timedelta(days=1),
+    },
     # Samples each policy's last complete period once (SamplingRun is unique per period).
     "qa-run-due-sampling": {
         "task": "qa.tasks.run_due_sampling",

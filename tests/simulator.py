@@ -61,6 +61,15 @@ class SimulatorClient:
             body["seed"] = seed
         return self._call("POST", "/_sim/publish", body)["ids"]
 
+    def edit(self, network: str, item_id: str, text: str) -> str:
+        """The author edits a post; the id it has now (X: a new one)."""
+        body = {"network": network, "id": item_id, "text": text}
+        return self._call("POST", "/_sim/edit", body)["id"]
+
+    def delete(self, network: str, item_id: str) -> list[str]:
+        """The author deletes a post; the ids that went with it."""
+        return self._call("POST", "/_sim/delete", {"network": network, "id": item_id})["deleted"]
+
     def replies(self, network: str | None = None) -> list[dict[str, Any]]:
         query = f"?network={network}" if network else ""
         return self._call("GET", f"/_sim/replies{query}")["replies"]

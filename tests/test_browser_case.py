@@ -122,3 +122,61 @@ def test_collision_edit_and_a_sent_back_reply_where_the_agent_works(
     expect(phone.locator("#composer-text")).to_have_value(mine.text)
     phone.screenshot(path=str(tmp_path / "sent-back-390.png"), full_page=True)
     phone.locator("#composer .composer__main").screenshot(path=str(tmp_path / "composer-390.png"))
+
+
+def test_edited_and_deleted_posts_read_clearly_on_the_timeline(browser, live_server, tmp_path):
+    from django.utils import timezone
+
+    from listening.content import do_record_source_edit, do_record_source_removal
+    from listening.models import Removal
+    from tests.factories import add_mention
+
+    channel = make_channel("x")
+    case = make_case(channel, text="@acme my parcel never came, order 5521. Fix this <b>now</b>")
+    alex = make_user("alex", roles.AGENT)
+    Reply.objects.create(
+        case=case,
+        author=alex,
+        text="So sorry about that! Could you DM us your order number?",
+        state=Reply.State.SENT,
+        sent_at=timezone.now(),
+    )
+    first = case.mentions.get()
+    do_record_source_edit(
+        channel=channel,
+        external_id=first.external_id,
+        text="@acme my parcel came two weeks late, order 5521.",
+        edited_at=timezone.now(),
+    )
+    gone = add_mention(case, "@acme and your courier was rude to me, I'm done with you")
+    Reply.objects.create(
+        case=case,
+        author=alex,
+        in_reply_to=gone,
+        text="We're sorry to hear that. We've passed it on to the courier.",
+        state=Reply.State.FAILED,
+        error="The customer deleted the post.",
+    )
+    do_record_source_removal(
+        channel=channel,
+        external_id=gone.external_id,
+        removed_at=timezone.now(),
+        how=Removal.REPLY_NOT_FOUND,
+    )
+
+    page = sign_in(browser, live_server, "alex")
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    edited = page.locator(f"#mention-{first.pk}")
+    expect(edited.locator(".tl__text").first).to_have_text(
+        "@acme my parcel came two weeks late, order 5521."
+    )
+    earlier = edited.locator(".tl__text--earlier")
+    expect(earlier).to_be_hidden()
+    edited.locator("summary").click()
+    expect(earlier).to_have_text("@acme my parcel never came, order 5521. Fix this <b>now</b>")
+    removed = page.locator(f"#mention-{gone.pk}")
+    expect(removed).to_contain_text("Deleted by its author")
+    expect(removed).not_to_contain_text("courier was rude")
+    expect(page.locator(".tl--reply-failed")).to_contain_text("The customer deleted the post.")
+    expect(page.locator(".tl--reply-failed button")).to_have_count(0)  # no retry offered
+    page.locator("#timeline").screenshot(path=str(tmp_path / "timeline-edited-deleted.png"))

@@ -240,7 +240,7 @@ def test_deleted_post_text_is_not_shown(agent, x_channel):
     add_mention(case, "secret deleted text", deleted_at=timezone.now())
     html = logged_in(agent).get(detail(case)).content.decode()
     assert "secret deleted text" not in html
-    assert "The author deleted this post" in html
+    assert "Deleted by its author" in html
 
 
 def test_hostile_text_is_escaped_in_timeline_and_customer_card(agent, x_channel):

@@ -115,3 +115,9 @@ def test_demo_fills_every_supervisor_screen_once(settings):
     client.force_login(User.objects.get(username="sasha"))
     assert "Dana Reyes" in client.get("/cases/approvals/").content.decode()
     assert "phone model" in client.get("/qa/disputes/").content.decode()
+    # A customer who edited one post and deleted the next, for the timeline to show.
+    from listening.models import Mention
+
+    edited, deleted = Mention.objects.filter(case__conversation_key="demo-qa-edits")
+    assert edited.earlier_texts and "week late" in edited.text
+    assert deleted.text == "" and deleted.deleted_at is not None

@@ -9,8 +9,8 @@ import pytest
 from listening.connectors import get_connector
 from listening.connectors.errors import (
     AuthError,
-    NotFound,
     PermanentError,
+    PostGone,
     RateLimited,
     TransientError,
 )
@@ -73,10 +73,10 @@ def test_graph_refusals_become_clear_connector_errors(db, rsps, fb_settings):
     rsps.post(url, json=own, status=400)
     with pytest.raises(PermanentError, match="Cannot hide own comment") as refused:
         get_connector("facebook").set_hidden(post, hidden=True)
-    assert not isinstance(refused.value, NotFound)
+    assert not isinstance(refused.value, PostGone)
 
     rsps.replace("POST", url, json=GONE, status=400)
-    with pytest.raises(NotFound, match="does not exist"):
+    with pytest.raises(PostGone, match="does not exist"):
         get_connector("facebook").set_hidden(post, hidden=True)
 
     limited = {"error": {"message": "(#32) Page request limit reached", "code": 32}}
@@ -202,7 +202,7 @@ def test_a_deleted_reply_is_gone_from_graph_and_a_second_delete_finds_it_gone(db
         listed = sim.state.fb.get_comments(comment, {"params": {}, "path": "", "base_url": ""})
     assert own not in [item["id"] for item in listed["data"]]
     assert connector.delete_post(ModeratedPost(page, own)) is False
-    with pytest.raises(NotFound):
+    with pytest.raises(PostGone):
         connector.set_hidden(ModeratedPost(page, own), hidden=True)
 
 

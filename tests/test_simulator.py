@@ -943,3 +943,40 @@ def test_graph_reads_are_journalled_for_a_harness_to_explain_a_missing_item(sim,
     assert [read["path"] for read in reads] == ["/v23.0/2000/feed", f"/v23.0/{post_id}/comments"]
     assert post_id in reads[0]["ids"] and reads[0]["params"]["limit"] == "25"
     assert reads[1]["params"] == {"filter": "stream", "since": "100"}
+
+
+# -- authors edit and delete ---------------------------------------------------------------
+
+
+def test_an_x_edit_is_a_new_version_and_a_deletion_takes_the_whole_chain(sim):
+    client = x_client(sim)
+    (original,) = sim.publish("x", 1, kind="mention")
+    edited = sim.edit("x", original, "@acme_support edited: it arrived")
+
+    latest = x_get(sim, f"/2/tweets/{edited}").json()["data"]
+    assert latest["edit_history_tweet_ids"] == [original, edited]
+    assert latest["text"] == "@acme_support edited: it arrived"
+    assert int(edited) in {t.id for t in all_mentions(client)}  # listed like any mention
+
+    assert sim.delete("x", edited) == sorted([original, edited], key=int)
+    answer = x_get(sim, "/2/tweets", ids=f"{original},{edited}").json()
+    assert "data" not in answer
+    assert {e["resource_id"] for e in answer["errors"]} == {original, edited}
+    assert {e["title"] for e in answer["errors"]} == {"Not Found Error"}
+    with pytest.raises(tweepy.Forbidden, match="deleted or not visible"):
+        client.create_tweet(text="Sorry!", in_reply_to_tweet_id=original, user_auth=False)
+
+
+def test_a_facebook_comment_edit_keeps_its_id_and_a_deleted_post_takes_its_comments(sim, graph):
+    (post_id,) = sim.publish("facebook", 1, kind="visitor_post")
+    comment = graph.put_object(post_id, "comments", message="We're sorry!")["id"]
+    assert sim.edit("facebook", comment, "We're so sorry!") == comment
+    assert graph.get_object(comment, fields="message")["message"] == "We're so sorry!"
+
+    assert sim.delete("facebook", post_id) == [post_id, comment]
+    for gone in (post_id, comment):
+        with pytest.raises(facebook.GraphAPIError) as error:
+            graph.get_object(gone)
+        assert error.value.code == 100 and "does not exist" in str(error.value)
+    feed = graph.get_connections("2000", "feed", fields="id")["data"]
+    assert post_id not in {p["id"] for p in feed}

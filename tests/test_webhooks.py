@@ -20,9 +20,11 @@ from django.utils import timezone
 
 from cases.models import Case
 from listening import polling, webhooks
+from listening.ingest import ingest
 from listening.models import Channel, Mention, QuarantinedPost, WebhookEvent
 from listening.simulator import webhooks as sim_webhooks
 from tests.conftest import calls_to, logged_in, make_channel
+from tests.factories import post as inbound_post
 from tests.simulator import running_simulator
 
 PAYLOADS = json.loads((Path(__file__).parent / "payloads" / "meta_webhooks.json").read_text())
@@ -283,31 +285,76 @@ def test_reactions_are_ignored(meta, page, django_capture_on_commit_callbacks):
     assert (event.state, event.outcome["ignored"], event.outcome["posts"]) == ("processed", 1, 0)
 
 
-@pytest.mark.parametrize(
-    ("name", "kind", "external_id", "text"),
-    [
-        ("feed_comment_edited", "edit", "122100000000401_122100000000777", "#123457?"),
-        ("feed_comment_remove", "remove", "122100000000401_122100000000777", ""),
-        ("feed_comment_hide", "hide", "122100000000401_122100000000777", ""),
-        ("feed_comment_unhide", "unhide", "122100000000401_122100000000777", ""),
-        ("feed_status_remove", "remove", "2000_122100000000501", ""),
-        ("messaging_edit", "edit", "m_MTIyOjEyMw", "my laptop?"),
-    ],
-)
-def test_source_changes_are_kept_for_their_handler(
-    meta, page, django_capture_on_commit_callbacks, name, kind, external_id, text
-):
-    event = receive(name, django_capture_on_commit_callbacks)
-    assert event.state == "processed"
-    assert event.outcome["changes"] == 1
-    [waiting] = event.outcome["awaiting_handler"]
-    assert (waiting["kind"], waiting["external_id"], waiting["channel_id"]) == (
-        kind,
-        external_id,
-        page.pk,
+COMMENT_ID = "122100000000401_122100000000777"
+
+
+def stored(page: Channel, external_id: str, kind: str = "comment") -> Mention:
+    """The post a change is about, as a poll stored it before the change arrived."""
+    ingest(
+        page,
+        [
+            inbound_post(
+                1,
+                network="facebook",
+                external_id=external_id,
+                kind=kind,
+                text="Where is my order #123456?",
+                is_private=kind == "dm",
+            )
+        ],
     )
-    assert waiting["text"].endswith(text)
-    assert waiting["at"]
+    return Mention.objects.get(channel=page, external_id=external_id)
+
+
+def test_an_edit_replaces_the_text_and_keeps_the_earlier_version(
+    meta, page, django_capture_on_commit_callbacks
+):
+    mention = stored(page, COMMENT_ID)
+    event = receive("feed_comment_edited", django_capture_on_commit_callbacks)
+    mention.refresh_from_db()
+    assert event.outcome["changes"] == 1 and event.outcome["awaiting_handler"] == []
+    assert mention.text.endswith("#123457?")
+    assert [version["text"] for version in mention.earlier_texts] == ["Where is my order #123456?"]
+
+
+def test_a_messenger_edit_replaces_the_message_text(meta, page, django_capture_on_commit_callbacks):
+    mention = stored(page, "m_MTIyOjEyMw", kind="dm")
+    receive("messaging_edit", django_capture_on_commit_callbacks)
+    mention.refresh_from_db()
+    assert mention.text.endswith("my laptop?")
+
+
+@pytest.mark.parametrize(
+    ("name", "external_id"),
+    [("feed_comment_remove", COMMENT_ID), ("feed_status_remove", "2000_122100000000501")],
+)
+def test_a_removal_blanks_the_text_and_keeps_that_the_post_existed(
+    meta, page, django_capture_on_commit_callbacks, name, external_id
+):
+    mention = stored(page, external_id)
+    receive(name, django_capture_on_commit_callbacks)
+    mention.refresh_from_db()
+    assert mention.deleted_at is not None and mention.text == ""
+    assert mention.removed_how == "webhook"
+
+
+def test_hiding_and_showing_at_the_source_is_recorded(
+    meta, page, django_capture_on_commit_callbacks
+):
+    mention = stored(page, COMMENT_ID)
+    receive("feed_comment_hide", django_capture_on_commit_callbacks)
+    mention.refresh_from_db()
+    assert mention.hidden_at is not None
+    receive("feed_comment_unhide", django_capture_on_commit_callbacks)
+    mention.refresh_from_db()
+    assert mention.hidden_at is None
+
+
+def test_a_change_to_a_post_the_desk_does_not_hold_changes_nothing(
+    meta, page, django_capture_on_commit_callbacks
+):
+    event = receive("feed_comment_remove", django_capture_on_commit_callbacks)
+    assert event.state == "processed" and event.outcome["changes"] == 1
     assert Mention.objects.count() == 0
 
 

@@ -46,9 +46,16 @@ class PermanentError(ConnectorError):
     """The network refused the request for good (4xx other than auth and rate limits)."""
 
 
-class NotFound(PermanentError):
-    """The object is not on the network: deleted (by its author, or earlier by us) or never
-    there. Graph cannot tell that from an object the token may not touch (#100, subcode 33)."""
+class PostGone(PermanentError):
+    """The post a request was about no longer exists at the network: deleted by its author (or
+    earlier by us), or never there.
+
+    X answers a reply to it with 403 "You attempted to reply to a Tweet that is deleted or not
+    visible to you." (v1.1 code 385) or 404; Graph with error #100, subcode 33 "Object with
+    ID '…' does not exist, cannot be loaded due to missing permissions, or does not support
+    this operation" (which Graph also gives for an object the token may not touch). Retrying
+    cannot succeed, and the desk must drop the post's text.
+    """
 
 
 class AmbiguousSend(TransientError):

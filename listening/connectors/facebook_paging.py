@@ -45,7 +45,7 @@ from urllib.parse import parse_qs, urlparse
 import facebook
 from django.utils import timezone
 
-from listening.connectors.errors import PermanentError
+from listening.connectors.errors import PermanentError, PostGone
 from listening.connectors.facebook import (
     ACTIVITY_FIELDS,
     COMMENT_FIELDS,
@@ -295,7 +295,17 @@ class _Reader:
             }
             if after:
                 args["after"] = after
-            page = self._get(round_.stream, f"{post_id}/comments", args)
+            try:
+                page = self._get(round_.stream, f"{post_id}/comments", args)
+            except PostGone:
+                # Listed a moment ago, gone now: its author deleted it. Ingest drops its text
+                # if the desk has it (a visitor post); the round goes on with the next post.
+                log.info(
+                    "Facebook post deleted while read",
+                    extra={"channel_id": self.channel.pk, "post_id": post_id},
+                )
+                self.batch.gone.append(post_id)
+                return newest, pages
             pages += 1
             for item in self.batch.read(page):
                 newest = _later(newest, item.get("created_time"))
@@ -327,7 +337,11 @@ class _Reader:
                 "order": "reverse_chronological",
                 "limit": PAGE_SIZE,
             }
-            page = self._get(stream, f"{post_id}/comments", args)
+            try:
+                page = self._get(stream, f"{post_id}/comments", args)
+            except PostGone:  # deleted since it was listed (see _post_comments)
+                self.batch.gone.append(post_id)
+                continue
             for item in self.batch.read(page):
                 self.batch.keep(normalise_comment(item, post_id=post_id))
         self.cursor.pop(FLOOR.format(stream), None)

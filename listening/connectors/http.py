@@ -25,8 +25,8 @@ from listening.connectors.errors import (
     AuthError,
     ConnectorError,
     DuplicatePost,
-    NotFound,
     PermanentError,
+    PostGone,
     RateLimited,
     TransientError,
 )
@@ -44,9 +44,8 @@ GRAPH_RATE_LIMIT_CODES = frozenset({4, 17, 32, 613})
 GRAPH_TRANSIENT_CODES = frozenset({1, 2})
 # "(#506) Duplicate status message": the page already posted this text there.
 GRAPH_DUPLICATE_CODE = 506
-# "(#100) Unsupported get/post/delete request. Object with ID '…' does not exist, cannot be
-# loaded due to missing permissions, or does not support this operation."
-GRAPH_NO_OBJECT = (100, 33)
+# Error #100 with this subcode: "Object with ID ... does not exist" (deleted, or never visible).
+GRAPH_NO_SUCH_OBJECT_SUBCODE = 33
 GRAPH_DEFAULT_RATE_LIMIT_WAIT = timedelta(hours=1)
 
 
@@ -138,8 +137,8 @@ def graph_error(status: int, body: Any, headers: Any) -> ConnectorError:
         return AuthError(text)
     if code == GRAPH_DUPLICATE_CODE:
         return DuplicatePost(text)
-    if (code, _as_int(error.get("error_subcode"))) == GRAPH_NO_OBJECT:
-        return NotFound(text)
+    if code == 100 and _as_int(error.get("error_subcode")) == GRAPH_NO_SUCH_OBJECT_SUBCODE:
+        return PostGone(text)
     return PermanentError(text)
 
 

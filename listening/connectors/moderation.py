@@ -8,7 +8,7 @@ Graph API (facebook-sdk, the session of `listening.connectors.http`):
   never for a comment the page wrote itself.
 * `DELETE /{object-id}` deletes the page's own comment; the answer is `{"success": true}`.
 * An object that is gone answers 400, `#100` with subcode 33 ("Unsupported delete request.
-  Object with ID '…' does not exist, …"): `NotFound`.
+  Object with ID '…' does not exist, …"): `PostGone`.
 
 X API v2 (tweepy's `Client.delete_tweet`): `DELETE /2/tweets/:id` deletes the account's own
 post, answering `{"data": {"deleted": true}}`; another account's post is refused (403), and
@@ -23,14 +23,14 @@ from typing import Any
 
 import tweepy
 
-from listening.connectors.errors import ConnectorError, NotFound, PermanentError
+from listening.connectors.errors import ConnectorError, PermanentError, PostGone
 from listening.posts import ModeratedPost
 
 
 def graph_set_hidden(post: ModeratedPost, *, hidden: bool) -> None:
     """Hide (or show again) a customer's comment under one of the page's posts.
 
-    Raises NotFound when Graph no longer has the comment, PermanentError when it refuses
+    Raises PostGone when Graph no longer has the comment, PermanentError when it refuses
     (the page's own comment, a comment on another page's post), and the other connector
     errors as reading does (rate limits, re-authorisation, transient failures).
     """
@@ -51,7 +51,7 @@ def graph_delete(post: ModeratedPost) -> bool:
     path = f"{graph.version}/{_graph_id(post)}"
     try:
         answer = _graph_call(graph, path, method="DELETE")
-    except NotFound:
+    except PostGone:
         return False
     if not (isinstance(answer, dict) and answer.get("success") is True):
         raise PermanentError("Facebook did not confirm the deletion")

@@ -27,6 +27,7 @@ from listening.connectors.errors import (
     ConnectorError,
     DuplicatePost,
     PermanentError,
+    PostGone,
     RateLimited,
     TransientError,
     transport_reason,
@@ -231,6 +232,36 @@ class XConnector:
         result.records = [merge_lookup(record, found, users, media) for record in records]
         return result
 
+    # ---- deletions ---------------------------------------------------------------------
+
+    def find_missing_posts(self, channel: "Channel", ids: list[str]) -> tuple[set[str], int]:
+        """Which of the tweets `ids` X no longer has, and how many posts X billed for.
+
+        GET /2/tweets?ids= (100 ids a request) answers 200 with the tweets it still has in
+        `data` and one `errors` entry per id it cannot find, typed
+        ".../problems/resource-not-found": deleted by its author (or its account gone).
+        Only those are missing: an id withheld for another reason (a protected account,
+        "not-authorized-for-resource") or absent without an error is not. Asks for no
+        expansions: the look-up needs nothing but the ids. Raises ConnectorError.
+        """
+        client = XClient(channel)
+        missing: set[str] = set()
+        reads = 0
+        for start in range(0, len(ids), LOOKUP_BATCH):
+            chunk = ids[start : start + LOOKUP_BATCH]
+            answer = _call(client.get_tweets, ids=chunk, user_auth=False)
+            reads += len(_items(answer))
+            asked = set(chunk)
+            for error in answer.get("errors") or []:
+                if not isinstance(error, dict) or error.get("resource_type") != "tweet":
+                    continue
+                if not str(error.get("type") or "").endswith("/resource-not-found"):
+                    continue
+                gone = str(error.get("resource_id") or error.get("value") or "")
+                if gone in asked:
+                    missing.add(gone)
+        return missing, reads
+
     # ---- publish -----------------------------------------------------------------------
 
     def publish(self, reply: OutboundReply) -> str:
@@ -408,6 +439,8 @@ def _map_error(exc: Exception, *, sending: bool) -> ConnectorError:
         return TransientError(f"X server error: {exc}")
     if isinstance(exc, tweepy.Forbidden) and sending and _says_duplicate(exc):
         return DuplicatePost(f"X refused the post as a duplicate: {exc}")
+    if sending and (isinstance(exc, tweepy.NotFound) or _says_gone(exc)):
+        return PostGone(f"X says the post is gone: {exc}")
     if isinstance(exc, tweepy.HTTPException):  # 400, 403, 404 and other 4xx
         return PermanentError(f"X refused the request: {exc}")
     if isinstance(exc, requests.RequestException) and not isinstance(exc, ValueError):
@@ -422,6 +455,16 @@ def _map_error(exc: Exception, *, sending: bool) -> ConnectorError:
         return TransientError(f"X answered with invalid JSON: {exc}")
     # Anything else is a bug on our side, not a network condition: let it surface as is.
     raise exc
+
+
+def _says_gone(exc: Exception) -> bool:
+    """X's 403 for a reply to a tweet its author deleted: "You attempted to reply to a Tweet
+    that is deleted or not visible to you." (v2 `detail`; v1.1 code 385)."""
+    if not isinstance(exc, tweepy.Forbidden):
+        return False
+    return 385 in exc.api_codes or any(
+        "deleted or not visible" in str(message).lower() for message in exc.api_messages
+    )
 
 
 def _says_duplicate(exc: tweepy.HTTPException) -> bool:
@@ -493,7 +536,20 @@ def normalise_tweet(
         url=_tweet_url(author.handle, tweet_id),
         metrics=_metrics(item.get("public_metrics")),
         attachments=x_media.attachments_of(item, media or {}),
+        edit_of=_edit_of(item, tweet_id),
     )
+
+
+def _edit_of(item: dict[str, Any], tweet_id: str) -> tuple[str, ...]:
+    """The ids of the earlier versions of an edited tweet, oldest first; () for an original.
+
+    X gives every edit a new id; `edit_history_tweet_ids` (a default field) chains the
+    versions, oldest first, ending with this one."""
+    history = item.get("edit_history_tweet_ids")
+    if not isinstance(history, list):
+        return ()
+    ids = (_str_or_none(i) for i in history)
+    return tuple(i for i in ids if i and i != tweet_id and _SAFE_ID.match(i))
 
 
 def normalise_dm(

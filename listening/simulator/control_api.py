@@ -1,4 +1,5 @@
-"""The simulator's control API under /_sim/: accounts, traffic, faults, replies and counters.
+"""The simulator's control API under /_sim/: accounts, traffic, faults, replies and counters,
+and what authors do to their posts afterwards (edit, delete).
 
 Tests, the demo and the fault harness drive the simulator through it (`control` is a
 client of it); the caller holds `state.lock`.
@@ -46,6 +47,19 @@ def control_answer(
         )
         kinds = [state.kind_of(network, i) for i in ids]
         return {"network": network, "ids": ids, "kinds": kinds}
+    if path == "/_sim/edit" and method == "POST":
+        # An author edits their post: X answers with the new version's id, Graph keeps it.
+        item_id, text = str(body["id"]), str(body["text"])
+        if str(body["network"]) == "x":
+            return {"id": str(state.x.edit_tweet(int(item_id), text).id)}
+        return {"id": state.fb.edit_comment(item_id, text).id}
+    if path == "/_sim/delete" and method == "POST":
+        item_id = str(body["id"])
+        if str(body["network"]) == "x":
+            gone = [str(i) for i in state.x.delete_tweet(int(item_id))]
+            state.pending = [p for p in state.pending if p.ref not in gone]
+            return {"deleted": gone}
+        return {"deleted": state.fb.delete_item(item_id)}
     if path == "/_sim/rate" and method == "POST":
         rate = float(body["per_minute"])
         if rate < 0:

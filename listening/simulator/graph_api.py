@@ -218,6 +218,50 @@ class GraphNetwork(TrafficGenerator):
             self.state.webhooks.enqueue(webhooks.feed_comment(comment, post, self.state.now()))
         return comment
 
+    def edit_comment(self, comment_id: str, message: str) -> FBComment:
+        """The author edits a comment: Graph keeps its id and serves the new `message`; the
+        post's updated_time moves, as for any activity on it."""
+        comment = self.comments[comment_id]
+        comment.message = message
+        self._touch(self.posts[comment.post_id], self.state.now())
+        return comment
+
+    def delete_item(self, item_id: str) -> list[str]:
+        """The author deletes a post or a comment: what went with it (a post's comments, a
+        comment's replies), as ids. Brand replies waiting for an answer there are forgotten."""
+        gone = self.delete_post(item_id) if item_id in self.posts else self.delete_comment(item_id)
+        self.state.pending = [p for p in self.state.pending if p.ref not in gone]
+        return gone
+
+    def delete_post(self, post_id: str) -> list[str]:
+        """A visitor or tagged post deleted by its author, with every comment under it. The
+        page's own posts are the page's: not deleted here."""
+        post = self.posts[post_id]
+        if post.kind == "page":
+            raise ValueError("the page's own posts are not deleted by customers")
+        index = self.tagged[post.page_id] if post.kind == "tagged" else self.feed[post.page_id]
+        index.remove((post.updated, post.seq))
+        gone = [post_id, *self.comments_by_post.pop(post_id, [])]
+        for item in gone[1:]:
+            self.comments.pop(item, None)
+            self.replies_by_comment.pop(item, None)
+        del self.posts[post_id], self.post_by_seq[post.seq]
+        return gone
+
+    def delete_comment(self, comment_id: str) -> list[str]:
+        """The author deletes a comment, and with it the replies under it. Returns the ids."""
+        comment = self.comments[comment_id]
+        gone = [comment_id, *self.replies_by_comment.get(comment_id, [])]
+        for item in gone:
+            self.comments.pop(item, None)
+            self.replies_by_comment.pop(item, None)
+        ids = self.comments_by_post[comment.post_id]
+        ids[:] = [i for i in ids if i not in gone]
+        if comment.parent_id is not None and comment.parent_id in self.replies_by_comment:
+            self.replies_by_comment[comment.parent_id].remove(comment_id)
+        self._touch(self.posts[comment.post_id], self.state.now())
+        return gone
+
     def _touch(self, post: FBPost, when: float) -> None:
         index = self.tagged[post.page_id] if post.kind == "tagged" else self.feed[post.page_id]
         pos = bisect_left(index, (post.updated, post.seq))

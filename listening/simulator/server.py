@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from listening.simulator import moderation
 from listening.simulator import media as sim_media
+from listening.simulator import moderation
 from listening.simulator.control_api import control_answer
 from listening.simulator.fault_answers import (
     auth_error,

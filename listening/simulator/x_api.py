@@ -173,6 +173,41 @@ class XNetwork(TrafficGenerator):
             self.mentions.setdefault(account_id, []).append(tweet_id)
         return tweet
 
+    def edit_tweet(self, tweet_id: int, text: str) -> Tweet:
+        """The author edits a tweet, as on X: a new tweet with a new id and the new text, in the
+        same conversation and timelines, whose `edit_history_tweet_ids` chain the versions
+        from the original. The earlier versions stay readable by their ids."""
+        old = self.tweets[tweet_id]
+        brands = [a for a, ids in self.mentions.items() if _contains(ids, tweet_id)]
+        tweet_new = self.add_tweet(old.author_id, text, old.lang, self.state.rng, mentions_of=())
+        tweet_new.conversation_id = old.conversation_id
+        tweet_new.in_reply_to_user_id = old.in_reply_to_user_id
+        tweet_new.referenced = old.referenced
+        tweet_new.earlier = (*old.earlier, old.id)
+        for account_id in brands:
+            self.mentions[account_id].append(tweet_new.id)
+        return tweet_new
+
+    def delete_tweet(self, tweet_id: int) -> list[int]:
+        """The author deletes a tweet: as on X, every version of its edit chain goes, from every
+        listing and look-up. Returns the ids deleted."""
+        tweet = self.tweets[tweet_id]
+        root = tweet.earlier[0] if tweet.earlier else tweet.id
+        chain = [
+            i for i, t in self.tweets.items() if i == root or (t.earlier and t.earlier[0] == root)
+        ]
+        for i in chain:
+            gone = self.tweets.pop(i)
+            for ids in (
+                self.all_ids,
+                self.timelines.get(gone.author_id, []),
+                *self.mentions.values(),
+            ):
+                pos = bisect_left(ids, i)
+                if pos < len(ids) and ids[pos] == i:
+                    del ids[pos]
+        return sorted(chain)
+
     def kind_of(self, item_id: str) -> str:
         """What `item_id` is, as the brand's reads see it: "dm" (dm_events), "mention" (in an
         account's mentions timeline) or "search" (found by search only)."""
@@ -207,7 +242,7 @@ class XNetwork(TrafficGenerator):
         item: dict[str, Any] = {
             "id": str(tweet.id),
             "text": escape_x(tweet.text),
-            "edit_history_tweet_ids": [str(tweet.id)],
+            "edit_history_tweet_ids": [str(i) for i in (*tweet.earlier, tweet.id)],
         }
         if "author_id" in fields:
             item["author_id"] = tweet.author_id

@@ -44,6 +44,8 @@ class Tweet:
     urls: tuple[tuple[str, str], ...] = ()
     metrics: dict[str, int] = field(default_factory=dict)
     words: frozenset[str] = frozenset()
+    # The ids of the versions before this one, oldest first (X gives every edit a new id).
+    earlier: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)

@@ -477,6 +477,7 @@ class Command(BaseCommand):
             reviews.append(review)
         self._coaching_content(users, reviews)
         self._approval_content(users, channel, now)
+        self._source_changes_content(channel, now)
 
     def _coaching_content(self, users: dict, reviews: list) -> None:
         """Blair disputes the review of her crash reply and has a session planned on spelling."""
@@ -548,6 +549,43 @@ class Command(BaseCommand):
             text=answer,
             is_private=False,
             checks=run_checks(answer, network=channel.network, is_private=False, case=case),
+        )
+
+    def _source_changes_content(self, channel: Channel, now) -> None:
+        """A customer who edited one post and deleted the next: how the timeline shows both."""
+        from listening.content import do_record_source_edit, do_record_source_removal
+        from listening.models import Removal
+
+        customer = Author(
+            external_id="demo-qa-edits", handle="sam_parcel", name="Sam Ortiz", followers=310
+        )
+        first = _demo_post(
+            "demo-qa-edits",
+            "demo-qa-edits-1",
+            "@acme_support my parcel never came and nobody answers the phone. Order 55210.",
+            now - timedelta(minutes=50),
+            customer,
+        )
+        second = _demo_post(
+            "demo-qa-edits",
+            "demo-qa-edits-2",
+            "@acme_support honestly your courier is a joke, worst company ever",
+            now - timedelta(minutes=40),
+            customer,
+        )
+        _ingest_demo(channel, [first, second], now)
+        do_record_source_edit(
+            channel=channel,
+            external_id=first.external_id,
+            text="@acme_support my parcel came a week late: can I get the delivery fee back? "
+            "Order 55210.",
+            edited_at=now - timedelta(minutes=30),
+        )
+        do_record_source_removal(
+            channel=channel,
+            external_id=second.external_id,
+            removed_at=now - timedelta(minutes=20),
+            how=Removal.LOOKUP,
         )
 
     def _report(self, created_users: int, created_channels: int) -> None:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('listening', '0004_scrub_stored_errors'),
+        ('listening', '0005_mention_hidden_at'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0012_canned_reply_variants'),
+        ('cases', '0013_moderation_and_deleted_replies'),
         ('listening', '0004_scrub_stored_errors'),
     ]
 

@@ -6,17 +6,17 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0012_canned_reply_variants'),
+        ('listening', '0006_meta_webhook_events'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='cannedreplyvariant',
-            name='network',
-            field=models.CharField(choices=[('x', 'X'), ('facebook', 'Facebook'), ('instagram', 'Instagram')], max_length=20),
+            model_name='channel',
+            name='external_account_id',
+            field=models.CharField(help_text="The account's id on the network (X user id, Facebook page id, Instagram user id).", max_length=64),
         ),
         migrations.AlterField(
-            model_name='identity',
+            model_name='channel',
             name='network',
             field=models.CharField(choices=[('x', 'X'), ('facebook', 'Facebook'), ('instagram', 'Instagram')], max_length=20),
         ),

@@ -6,17 +6,17 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('listening', '0004_scrub_stored_errors'),
+        ('cases', '0014_mention_media'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='channel',
-            name='external_account_id',
-            field=models.CharField(help_text="The account's id on the network (X user id, Facebook page id, Instagram user id).", max_length=64),
+            model_name='cannedreplyvariant',
+            name='network',
+            field=models.CharField(choices=[('x', 'X'), ('facebook', 'Facebook'), ('instagram', 'Instagram')], max_length=20),
         ),
         migrations.AlterField(
-            model_name='channel',
+            model_name='identity',
             name='network',
             field=models.CharField(choices=[('x', 'X'), ('facebook', 'Facebook'), ('instagram', 'Instagram')], max_length=20),
         ),

@@ -608,8 +608,9 @@ def test_an_event_that_keeps_failing_is_failed_visibly_and_can_be_processed_agai
 
 
 def test_events_past_the_stale_window_are_forgotten_unless_a_change_awaits_its_handler(
-    meta, page, django_capture_on_commit_callbacks
+    meta, page, django_capture_on_commit_callbacks, monkeypatch
 ):
+    monkeypatch.setitem(webhooks.SOURCE_CHANGE_HANDLERS, "remove", None)  # a kind not handled
     plain = receive("feed_status_add", django_capture_on_commit_callbacks)
     waiting = receive("feed_comment_remove", django_capture_on_commit_callbacks)
     soon = timezone.now() + timedelta(seconds=3600)

@@ -603,7 +603,7 @@ class Harness:
 
     def explain_missing_comment(self, comment_id: str) -> None:
         """Every Graph read that listed the comment's post or read its comments, as served."""
-        post_id = f"{FB_PAGE}_{comment_id.split('_')[0]}"
+        post_id = comment_id.split("_")[0]  # "<post>_<n>": the post is "<timeline>_<post>"
         try:
             reads = self.sim.graph_reads(post_id)
         except Exception as exc:  # a report, not a verdict: the figures stand without it
@@ -614,7 +614,8 @@ class Harness:
             mark = "HAS IT" if comment_id in served else ""
             say(
                 f"  {read['at']:.3f} {read['path']} {read['params']} served {len(served)}"
-                f"{' (post listed)' if post_id in served else ''} next={read['next']} {mark}"
+                f"{' (post listed)' if any(post_id in str(i) for i in served) else ''}"
+                f" next={read['next']} {mark}"
             )
 
     def figures(self, settled_at: float | None, *, quiet: bool) -> Figures:

@@ -102,6 +102,16 @@ def _poll(channel: Channel) -> PollOutcome:
             result.created += stored.created
             result.duplicates += stored.duplicates
             result.quarantined += stored.quarantined
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "page stored",
+                    extra={
+                        "channel_id": channel.pk,
+                        "stream": page.stream,
+                        "ids": [post.external_id for post in page.posts],
+                        "cursor": page.cursor,
+                    },
+                )
     except CursorMoved:
         # Only one poller writes a channel's cursor at a time (the Redis lock), but a lock can
         # be lost: Redis flushed or restarted, or this process frozen past the lock's expiry.

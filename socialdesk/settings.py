@@ -549,5 +549,12 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # tweepy's DEBUG lines carry the Authorization header: the channels' access tokens.
         "tweepy": {"level": "INFO"},
+        # LOG_LEVELS: levels for single loggers, e.g. "listening.polling=DEBUG" (what each
+        # polled page held, to trace an item), over LOG_LEVEL.
+        **{
+            name.strip(): {"level": level.strip().upper()}
+            for name, _, level in (item.partition("=") for item in env_list("LOG_LEVELS"))
+            if name.strip() and level.strip()
+        },
     },
 }

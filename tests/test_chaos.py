@@ -20,8 +20,8 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
-FACEBOOK_COMMENTS_MISSED_AT_MOST = 5
 ZERO = (
+    "chaos_mentions_lost",
     "chaos_mentions_unsettled",
     "chaos_mentions_duplicated",
     "chaos_replies_double_posted",
@@ -85,15 +85,8 @@ def test_nothing_is_lost_or_posted_twice_under_real_faults(chaos_root):
     assert not [name for name in figures if name.endswith("_missed")]
     assert figures["chaos_settled"] == 1
     assert {name: figures[name] for name in ZERO} == dict.fromkeys(ZERO, 0)
-    # Open defect, stated here so that it cannot grow unseen: when faults overlap (a frozen
-    # worker, a child killed mid-send, Graph read faults and a connection killed mid-ingest at
-    # once) a few Facebook comments can still be missed (12 and 19 in two runs of 20,000
-    # posts; none in this run when it was written). Every other stream must lose nothing.
-    lost = figures["chaos_mentions_lost"]
-    assert lost == figures.get("chaos_mentions_missing_stream_comments", 0)
-    assert lost <= FACEBOOK_COMMENTS_MISSED_AT_MOST
     assert (
-        figures["chaos_mentions_stored"] + figures["chaos_mentions_quarantined"] + lost
+        figures["chaos_mentions_stored"] + figures["chaos_mentions_quarantined"]
         == figures["chaos_posts_published"]
     )
     assert figures["chaos_replies_posted"] + figures["chaos_replies_failed_visibly"] == 60

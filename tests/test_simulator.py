@@ -980,3 +980,30 @@ def test_a_facebook_comment_edit_keeps_its_id_and_a_deleted_post_takes_its_comme
         assert error.value.code == 100 and "does not exist" in str(error.value)
     feed = graph.get_connections("2000", "feed", fields="id")["data"]
     assert post_id not in {p["id"] for p in feed}
+
+
+def test_a_customer_answering_the_page_under_its_own_comment_is_the_customer(sim, graph):
+    """Graph keeps two levels: the page's answer to a reply under the page's own comment hangs
+    under that comment. Whoever answers it back is the customer, never the page."""
+    import random
+
+    from listening.simulator.state import PendingAnswer
+
+    (post_id,) = sim.publish("facebook", 1, kind="visitor_post")
+    page_comment = graph.put_object(post_id, "comments", message="Thanks for the photos!")["id"]
+    fb = sim.state.fb
+    with sim.state.lock:
+        customer = next(c for c in sim.state.customers if not c.fb_hidden)
+        reply = fb._add_comment(
+            fb.posts[post_id], fb.comments[page_comment], "Still broken", (customer.fb_id, "C")
+        )
+    page_answer = graph.put_object(reply.id, "comments", message="Sorry, we'll DM you.")["id"]
+    assert fb.comments[page_answer].parent_id == page_comment  # flattened under the page's
+
+    with sim.state.lock:
+        answer_id = fb.answer(
+            sim.state.accounts[("facebook", "2000")],
+            PendingAnswer("facebook", "2000", "comment", page_answer),
+            random.Random(1),
+        )
+    assert fb.comments[answer_id].author == (customer.fb_id, "C")

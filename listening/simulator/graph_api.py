@@ -66,6 +66,8 @@ class FBComment:
     permalink: str
     private_replied: bool = False
     hidden: bool = False
+    # A comment of the page's: the person it answered (a customer who answers back is them).
+    answering: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -355,8 +357,10 @@ class GraphNetwork(TrafficGenerator):
             text, _ = traffic.follow_up(rng, customer.lang if customer else "en", account.name)
             return self._add_message(conversation, account, text, from_page=False).id
         brand_comment = self.comments[pending.ref]
-        top = brand_comment.parent_id and self.comments[brand_comment.parent_id]
-        author = top.author if top and top.author else None
+        # The person the page answered answers back: not the top-level comment's author, which
+        # is the page itself when it answered a reply under its own comment (Graph keeps two
+        # levels, so such a reply hangs under the page's comment).
+        author = brand_comment.answering
         customer = self.customers_by_id.get(author[0]) if author else None
         if author is None:
             customer = rng.choice(self.state.customers)
@@ -658,6 +662,8 @@ class GraphNetwork(TrafficGenerator):
         if self.state.refuses_duplicate("facebook", f"/{object_id}/comments", already):
             raise graph_error(400, "(#506) Duplicate status message", 506)
         comment = self._add_comment(post, parent, message, (page.account_id, page.name))
+        if answered is not None and answered[0] != page.account_id:
+            comment.answering = answered
         self.state.lag_publication("facebook", f"/{object_id}/comments", comment.id)
         self.state.record_reply(
             "facebook",

@@ -189,8 +189,13 @@ class SimState:
         )
 
     def graph_reads_about(self, item_id: str) -> list[dict[str, Any]]:
-        """The journalled Graph reads whose path or answer names `item_id`."""
-        return [r for r in self.graph_reads if item_id in r["path"] or item_id in r["ids"]]
+        """The journalled Graph reads whose path or answer names `item_id` (or contains it: a
+        post's number finds it under whichever timeline holds it)."""
+        return [
+            r
+            for r in self.graph_reads
+            if item_id in r["path"] or any(item_id in str(i) for i in r["ids"])
+        ]
 
     def reset(self, seed: int | None = None) -> None:
         """Forget everything and start again from `seed` (the previous seed if None)."""

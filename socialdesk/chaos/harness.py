@@ -532,6 +532,7 @@ class Harness:
                 )
                 undecided = open_replies.count()
                 polls = self.last_polls()
+                backlog = self.backlog_pending()
             if not ok[0]:
                 continue
             if missing != last_missing:
@@ -540,11 +541,23 @@ class Harness:
             for network, at in polls.items():
                 if at is not None:
                     seen_polls[network].add(at)
-            quiet = all(len(times) >= 3 for times in seen_polls.values())
+            # Quiet: three polls of each channel moved nothing, and no stream is still reading
+            # a backlog (a round can spend polls on other posts before it reaches the one
+            # missing: that is progress, not a settled loss).
+            quiet = not backlog and all(len(times) >= 3 for times in seen_polls.values())
             if undecided == 0 and (sum(missing.values()) == 0 or quiet):
                 settled_at = time.monotonic()
                 break
         return self.figures(settled_at, quiet=quiet)
+
+    def backlog_pending(self) -> bool:
+        from listening.models import Channel
+        from listening.posts import pending_streams
+
+        cursors = Channel.objects.filter(pk__in=self.channels.values()).values_list(
+            "cursor", flat=True
+        )
+        return any(pending_streams(cursor) for cursor in cursors)
 
     def last_polls(self) -> dict[str, Any]:
         from listening.models import Channel
@@ -603,18 +616,23 @@ class Harness:
 
     def explain_missing_comment(self, comment_id: str) -> None:
         """Every Graph read that listed the comment's post or read its comments, as served."""
-        post_id = f"{FB_PAGE}_{comment_id.split('_')[0]}"
+        post_id = comment_id.split("_")[0]  # "<post>_<n>": the post is "<timeline>_<post>"
         try:
             reads = self.sim.graph_reads(post_id)
         except Exception as exc:  # a report, not a verdict: the figures stand without it
             say(f"  graph reads about {post_id}: unavailable ({exc})")
             return
+        for log in sorted(self.stack.logs.glob("worker-*.log")):
+            for line in log.read_text(errors="replace").splitlines():
+                if comment_id in line or (post_id in line and "page stored" in line):
+                    say(f"  {log.stem}: {line[:300]}")
         for read in reads[-60:]:
             served = read["ids"]
             mark = "HAS IT" if comment_id in served else ""
             say(
                 f"  {read['at']:.3f} {read['path']} {read['params']} served {len(served)}"
-                f"{' (post listed)' if post_id in served else ''} next={read['next']} {mark}"
+                f"{' (post listed)' if any(post_id in str(i) for i in served) else ''}"
+                f" next={read['next']} {mark}"
             )
 
     def figures(self, settled_at: float | None, *, quiet: bool) -> Figures:

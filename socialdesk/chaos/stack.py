@@ -106,6 +106,8 @@ class Stack:
             "CREDENTIALS_KEY": os.environ.get("CREDENTIALS_KEY") or CHAOS_CREDENTIALS_KEY,
             "SECURE_SSL_REDIRECT": "false",
             "LOG_LEVEL": "WARNING",
+            # What each polled page held: a missing item is traced through the workers' logs.
+            "LOG_LEVELS": "listening.polling=DEBUG",
             "PYTHONUNBUFFERED": "1",
         }
 

@@ -154,6 +154,9 @@ def _week_key(value: datetime | date) -> date:
 
 # Narrow keys (criterion id, week) so PostgreSQL hashes ~100 groups instead of sorting
 # 400,000 rows on disk, which is what the ORM's GROUP BY over the joined names led it to.
+# The corrected reviews are one uncorrelated IN list, read once: as a correlated EXISTS the
+# planner costed the review scan twenty times too high and hashed all the criterion scores
+# instead of the period's reviews, a third slower over 12 weeks.
 CRITERION_SQL = """
 SELECT cs.criterion_id, date_trunc('week', r.submitted_at AT TIME ZONE %(tz)s) AS week,
     count(*), sum(r.weight), sum(r.weight * cs.value), sum(r.weight * r.weight),
@@ -162,8 +165,8 @@ FROM qa_criterionscore cs
 JOIN qa_review r ON r.id = cs.review_id
 WHERE r.kind = %(kind)s AND r.status = %(status)s AND r.submitted_at >= %(start)s
     AND cs.value IS NOT NULL {scope}
-    AND (r.agent_response <> %(upheld)s OR (r.score IS NOT NULL AND EXISTS (
-        SELECT 1 FROM qa_criterionscore c WHERE c.review_id = r.id AND c.corrected_at IS NOT NULL
+    AND (r.agent_response <> %(upheld)s OR (r.score IS NOT NULL AND r.id IN (
+        SELECT c.review_id FROM qa_criterionscore c WHERE c.corrected_at IS NOT NULL
     )))
 GROUP BY 1, 2
 """

@@ -112,6 +112,8 @@ INSTAGRAM = NetworkPolicy(
         "help once the customer writes to the brand.",
         "Hide, don't delete, abusive comments unless they break the account's rules.",
     ),
+    # Graph: POST /{ig-comment-id} hide=true|false, on comments on the account's own media.
+    can_hide_comments=("comment",),
     private_label="Instagram DM",
     replies_to_tags=False,
 )

@@ -51,6 +51,7 @@ from listening.posts import (
     FetchResult,
     Hydration,
     InboundPost,
+    ModeratedPost,
     OutboundReply,
     Quarantined,
     collect,
@@ -245,6 +246,21 @@ class InstagramConnector:
         if not external_id:
             raise AmbiguousSend("Instagram accepted the request but its answer carries no id")
         return str(external_id)
+
+    def set_hidden(self, post: ModeratedPost, *, hidden: bool) -> None:
+        """Hide a customer's comment on the account's media, or show it again
+        (`POST /{ig-comment-id}` with `hide`; see listening.connectors.moderation)."""
+        from listening.connectors.moderation import graph_set_hidden
+
+        graph_for(post.channel)  # the linked Page's token and id, or AuthError
+        graph_set_hidden(post, hidden=hidden, param="hide")
+
+    def delete_post(self, post: ModeratedPost) -> bool:
+        """Delete the account's own comment; False if Graph no longer has it."""
+        from listening.connectors.moderation import graph_delete
+
+        graph_for(post.channel)
+        return graph_delete(post)
 
     def find_published(self, reply: OutboundReply) -> str | None:
         """The id of the account's item that is this reply, or None if Graph lists none yet.

@@ -490,3 +490,52 @@ def test_bulk_hide_takes_instagram_comments(db, account, agent):
     )
     assert response.status_code == 303
     assert Moderation.objects.get(case=case).action == "hide"
+
+
+@responses.activate
+def test_a_dms_image_is_kept_for_the_desk_to_fetch(
+    meta, account, django_capture_on_commit_callbacks
+):
+    from cases.models import MentionMedia
+
+    responses.get(CONVERSATIONS, json=ig_conversation())
+    receive("message_image", django_capture_on_commit_callbacks)
+    dm = Mention.objects.get()
+    [image] = MentionMedia.objects.filter(mention=dm)
+    assert image.kind == "photo"
+    assert image.source_url.startswith("https://lookaside.fbsbx.com/ig_messaging_cdn/")
+
+
+def test_a_tagged_media_keeps_its_photo_and_a_videos_still():
+    from listening.connectors.instagram import normalise_media
+
+    photo = normalise_media(
+        {
+            "id": "17918195224117851",
+            "caption": "Unboxing @acme",
+            "timestamp": "2026-11-23T09:00:00+0000",
+            "username": "sam.k",
+            "media_type": "IMAGE",
+            "media_url": "https://scontent.cdninstagram.com/v/t51.29350-15/1_n.jpg?stp=dst-jpg",
+        },
+        kind="tag",
+    )
+    [image] = photo.attachments
+    assert image.kind == "photo" and image.url.startswith("https://scontent.cdninstagram.com/")
+    video = normalise_media(
+        {
+            "id": "17918195224117852",
+            "caption": "Broken on arrival @acme",
+            "timestamp": "2026-11-23T09:00:00+0000",
+            "username": "sam.k",
+            "media_type": "VIDEO",
+            "media_url": "https://scontent.cdninstagram.com/o1/v/t16/f1/m82/clip.mp4",
+            "thumbnail_url": "https://scontent.cdninstagram.com/v/t51.29350-15/2_n.jpg",
+        },
+        kind="tag",
+    )
+    [still] = video.attachments
+    assert (still.kind, still.url) == (
+        "video",
+        "https://scontent.cdninstagram.com/v/t51.29350-15/2_n.jpg",
+    )

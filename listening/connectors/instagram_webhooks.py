@@ -16,7 +16,8 @@ Instagram Messaging webhooks references):
   mentioned_comment / mentioned_media expansions). No listing shows these, so a missed
   `mentions` webhook is not caught up by the poll.
 * `messages` (Instagram Messaging; an entry's `messaging` list): {"sender": {"id": IGSID},
-  "recipient": {"id": IG user id}, "timestamp" (ms), "message": {"mid", "text"}}. `is_echo`
+  "recipient": {"id": IG user id}, "timestamp" (ms), "message": {"mid", "text",
+  "attachments"?: [{"type": "image", "payload": {"url"}}]}}. `is_echo`
   marks the account's own message (dropped, as the poll drops it); `is_deleted` a message
   its sender unsent (a "remove" source change); `message_edit` {"mid", "text"} an edit. A
   DM is threaded in the conversation Graph lists for the sender (`Lookups.conversation_of`,
@@ -115,6 +116,8 @@ def read_messages(
             reading.ignored += 1
         return
     item: dict[str, Any] = {"id": mid, "message": message.get("text"), "created_time": _iso(when)}
+    if isinstance(message.get("attachments"), list):
+        item["attachments"] = message["attachments"]  # [{"type": "image", "payload": {"url"}}]
     conversation_id = ""
     if igsid:
         conversation_id, username = lookups.conversation_of(igsid)

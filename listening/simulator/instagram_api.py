@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from listening.simulator import media as sim_media
 from listening.simulator import traffic, webhooks
 from listening.simulator.generator import Draft, TrafficGenerator
 from listening.simulator.graph_api import iso_graph
@@ -200,8 +201,9 @@ class InstagramNetwork(TrafficGenerator):
         conversation.updated = message.created
         if not from_brand:
             conversation.last_customer_message = message.created
+        image = sim_media.ig_message_image(message.id, self.state.own_url)
         self.state.webhooks.enqueue(
-            webhooks.ig_message(message, account.account_id, message.created)
+            webhooks.ig_message(message, account.account_id, message.created, image=image)
         )
         return message
 
@@ -330,6 +332,8 @@ class InstagramNetwork(TrafficGenerator):
             item["comments_count"] = self.comment_count(media)
         if "media_type" in fields:
             item["media_type"] = "IMAGE"
+        if "media_url" in fields:
+            item["media_url"] = sim_media.ig_media_url(media.id, self.state.own_url)
         if "permalink" in fields:
             item["permalink"] = f"https://www.instagram.com/p/Sim{media.id}/"
         return item
@@ -377,6 +381,7 @@ class InstagramNetwork(TrafficGenerator):
             item["from"] = {"username": message.sender[1], "id": message.sender[0]}
         if "to" in fields:
             item["to"] = {"data": [{"username": message.recipient[1], "id": message.recipient[0]}]}
+        sim_media.add_fb_image(item, "message", message.id, fields, self.state.own_url)
         return item
 
     def _page(

@@ -158,14 +158,22 @@ def ig_mention(account_id: str, media_id: str, comment_id: str, now: float) -> d
 
 
 def ig_message(
-    message: "IGMessage", account_id: str, now: float, *, deleted: bool = False
+    message: "IGMessage",
+    account_id: str,
+    now: float,
+    *,
+    deleted: bool = False,
+    image: str | None = None,
 ) -> dict[str, Any]:
-    """`messages`: a DM to the account, an echo of its own, or an unsent one (`is_deleted`)."""
+    """`messages`: a DM to the account (with its `image`), an echo of its own, or an unsent
+    one (`is_deleted`)."""
     body: dict[str, Any] = {"mid": message.id}
     if deleted:
         body["is_deleted"] = True
     else:
         body["text"] = message.text
+        if image:
+            body["attachments"] = [{"type": "image", "payload": {"url": image}}]
         if message.sender[0] == account_id:
             body["is_echo"] = True
     event = {

@@ -539,3 +539,13 @@ def test_a_tagged_media_keeps_its_photo_and_a_videos_still():
         "video",
         "https://scontent.cdninstagram.com/v/t51.29350-15/2_n.jpg",
     )
+
+
+def test_a_hidden_instagram_comment_is_said_to_be_seen_by_its_author_alone(db, account, agent):
+    from django.utils import timezone
+
+    case = make_case(account, kind=MentionKind.COMMENT)
+    Mention.objects.filter(case=case).update(hidden_at=timezone.now())
+    html = logged_in(agent).get(reverse("cases:detail", args=[case.pk])).content.decode()
+    assert "only its author sees it there" in html
+    assert "their friends" not in html

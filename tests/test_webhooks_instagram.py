@@ -410,6 +410,11 @@ def test_a_dm_unsent_in_the_simulator_is_deleted_by_its_author_on_the_timeline(
     assert stored.deleted_at is not None and stored.text == ""
     html = logged_in(agent).get(reverse("cases:detail", args=[stored.case_id])).content.decode()
     assert "deleted by its author" in html.lower()
+    # Nothing is left to answer: the composer says so once.
+    composer = logged_in(agent).get(reverse("cases:compose", args=[stored.case_id]))
+    said = composer.content.decode()
+    assert "No reply is possible here:</strong> The case has no customer post left" in said
+    assert "answer it with a private reply" not in said
 
 
 # ---- hiding Instagram comments ------------------------------------------------------------

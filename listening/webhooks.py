@@ -1,4 +1,5 @@
-"""Meta webhooks: push intake for Facebook Pages and Messenger, with polling as the safety net.
+"""Meta webhooks: push intake for Facebook Pages, Messenger and Instagram, with polling as the
+safety net.
 
 The protocol, from the request to the cases:
 
@@ -27,8 +28,10 @@ The protocol, from the request to the cases:
    it ("left_to_poll"). An entry for an
    account no channel knows is counted as unmatched and the event is done with; an event
    whose entries all are unmatched ends "unmatched" (no retry loop). A network failure (a
-   Messenger conversation look-up) leaves the event "received" with its error, claimed for a
-   back-off; after META_WEBHOOK_MAX_ATTEMPTS it is "failed", visible in the admin.
+   Messenger or Instagram conversation look-up, reading an Instagram mention) leaves the
+   event "received" with its error, claimed for a back-off; after META_WEBHOOK_MAX_ATTEMPTS
+   it is "failed", visible in the admin. (An Instagram mention Graph no longer has is no
+   such failure: it is named on the outcome, and not asked for again.)
 4. **Sweep** (`sweep_events`, beat): events still "received" whose claim lapsed, or that
    were never claimed SWEEP_GRACE after arrival, are enqueued again. A lost Celery message
    delays an event; it never loses it. Events done with for longer than the stale window

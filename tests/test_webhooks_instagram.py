@@ -255,6 +255,18 @@ def test_a_dm_joins_the_instagram_conversation_graph_lists_for_its_sender(
 
 
 @responses.activate
+def test_a_dm_whose_conversation_graph_does_not_list_yet_is_left_to_the_poll(
+    meta, account, django_capture_on_commit_callbacks
+):
+    responses.get(CONVERSATIONS, json={"data": []})
+    event = receive("message", django_capture_on_commit_callbacks)
+    assert event.state == "processed"
+    [left] = event.outcome["left_to_poll"]
+    assert left["external_id"] == PAYLOADS["message"]["entry"][0]["messaging"][0]["message"]["mid"]
+    assert not Mention.objects.exists()  # no second thread under the sender's id
+
+
+@responses.activate
 def test_an_edited_dm_is_replaced_and_an_unsent_one_removed(
     meta, account, django_capture_on_commit_callbacks
 ):

@@ -21,7 +21,8 @@ Instagram Messaging webhooks references):
   marks the account's own message (dropped, as the poll drops it); `is_deleted` a message
   its sender unsent (a "remove" source change); `message_edit` {"mid", "text"} an edit. A
   DM is threaded in the conversation Graph lists for the sender (`Lookups.conversation_of`,
-  the poll's `msg:<conversation id>`), so one customer never has two threads.
+  the poll's `msg:<conversation id>`), so one customer never has two threads; while Graph
+  lists none for the sender, the DM is left to the poll.
 
 Meta sends no webhook when an Instagram comment is edited or deleted; those are learned when
 the desk next reads the comment.
@@ -33,7 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from listening.connectors.instagram import _str, normalise_comment, normalise_message
-from listening.posts import FetchBatch, SourceChange
+from listening.posts import FetchBatch, Quarantined, SourceChange
 
 if TYPE_CHECKING:
     from listening.connectors.facebook_webhooks import EntryReading, Lookups
@@ -122,8 +123,12 @@ def read_messages(
     if igsid:
         conversation_id, username = lookups.conversation_of(igsid)
         item["from"] = {"id": igsid, "username": username} if username else {"id": igsid}
-    # Without a conversation (Graph lists none for the sender) it is threaded under the
-    # sender's IGSID, as the poll's normaliser does.
+        if not conversation_id and mid:
+            # Graph does not list the conversation yet: threaded under the sender alone it
+            # would open a second case beside the poll's. The poll reads it in its thread.
+            reason = "Graph lists no conversation for the sender yet"
+            batch.quarantined.append(Quarantined(reason, event, mid))
+            return
     batch.keep(normalise_message(item, conversation_id=conversation_id))
 
 

@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 from cases.models import Case, CaseEvent, CaseStatus, Moderation, Note, Reply, Triage
 from cases.moderation import DOING, WHAT
 from listening.models import SOURCE_REMOVALS, Mention, Removal
-from listening.networks import can_hide
+from listening.networks import POLICIES, can_hide
 
 
 @dataclass(frozen=True)
@@ -203,6 +203,10 @@ def timeline_context(request: HttpRequest, case: Case) -> dict[str, Any]:
         "replies": replies,
         "timeline": build_timeline(mentions, replies, notes, events),
         "can_reply": can_reply,
+        # Who still sees a comment the brand hid on this network.
+        "hidden_from_all_but": getattr(
+            POLICIES.get(case.channel.network), "hidden_from_all_but", "its author"
+        ),
     }
 
 

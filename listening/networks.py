@@ -23,6 +23,8 @@ class NetworkPolicy:
     # The kinds of customers' posts (MentionKind values) the brand may hide from everyone but
     # their author and show again; none where the network offers brands no such thing.
     can_hide_comments: tuple[str, ...] = ()
+    # Who still sees a hidden comment there (the hide button says so).
+    hidden_from_all_but: str = "its author"
     # Whether the brand's public replies can be deleted from the desk.
     can_delete_replies: bool = True
     # What the network calls a private conversation ("DM", "Messenger").
@@ -81,6 +83,7 @@ FACEBOOK = NetworkPolicy(
     ),
     # Graph: POST /{comment-id} is_hidden=true|false, by the page on comments under its posts.
     can_hide_comments=("comment",),
+    hidden_from_all_but="its author and their friends",
     private_label="Messenger",
 )
 
@@ -112,6 +115,8 @@ INSTAGRAM = NetworkPolicy(
         "help once the customer writes to the brand.",
         "Hide, don't delete, abusive comments unless they break the account's rules.",
     ),
+    # Graph: POST /{ig-comment-id} hide=true|false, on comments on the account's own media.
+    can_hide_comments=("comment",),
     private_label="Instagram DM",
     replies_to_tags=False,
 )

@@ -1,4 +1,5 @@
-"""Meta webhooks: push intake for Facebook Pages and Messenger, with polling as the safety net.
+"""Meta webhooks: push intake for Facebook Pages, Messenger and Instagram, with polling as the
+safety net.
 
 The protocol, from the request to the cases:
 
@@ -27,8 +28,10 @@ The protocol, from the request to the cases:
    it ("left_to_poll"). An entry for an
    account no channel knows is counted as unmatched and the event is done with; an event
    whose entries all are unmatched ends "unmatched" (no retry loop). A network failure (a
-   Messenger conversation look-up) leaves the event "received" with its error, claimed for a
-   back-off; after META_WEBHOOK_MAX_ATTEMPTS it is "failed", visible in the admin.
+   Messenger or Instagram conversation look-up, reading an Instagram mention) leaves the
+   event "received" with its error, claimed for a back-off; after META_WEBHOOK_MAX_ATTEMPTS
+   it is "failed", visible in the admin. (An Instagram mention Graph no longer has is no
+   such failure: it is named on the outcome, and not asked for again.)
 4. **Sweep** (`sweep_events`, beat): events still "received" whose claim lapsed, or that
    were never claimed SWEEP_GRACE after arrival, are enqueued again. A lost Celery message
    delays an event; it never loses it. Events done with for longer than the stale window
@@ -51,11 +54,11 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from listening.connectors import facebook_webhooks as meta
-from listening.connectors.errors import ConnectorError
+from listening.connectors.errors import ConnectorError, PermanentError
 from listening.content import do_record_source_edit, do_record_source_removal
 from listening.ingest import ingest
 from listening.models import Channel, Mention, MentionKind, Removal, WebhookEvent
-from listening.posts import SOURCE_CHANGE_KINDS, SourceChange
+from listening.posts import SOURCE_CHANGE_KINDS, Quarantined, SourceChange
 from socialdesk.scrub import scrub
 
 log = logging.getLogger(__name__)
@@ -255,7 +258,7 @@ def take_in(payload: dict[str, Any], now: datetime) -> dict[str, Any]:
             outcome["unmatched"] += 1
             outcome["unmatched_accounts"].append(str(entry.get("id") or "")[:64])
             continue
-        reading, unread = meta.read_entry(obj, entry, _conversation_finder(channel))
+        reading, unread = meta.read_entry(obj, entry, _lookups(channel))
         outcome["unread"] += unread
         outcome["ignored"] += reading.ignored
         if reading.posts:
@@ -424,9 +427,30 @@ def _named_channels(payload: Any) -> QuerySet[Channel]:
     return Channel.objects.filter(network=network, external_account_id__in=_accounts(payload))
 
 
+def _lookups(channel: Channel) -> meta.Lookups:
+    """What reading `channel`'s entries may ask Graph: a sender's conversation, and (on
+    Instagram) a mention by the ids a `mentions` change names."""
+    mention = None
+    if channel.network == "instagram":
+        from listening.connectors.instagram import InstagramConnector
+
+        def mention(comment_id: str, media_id: str) -> Any:
+            try:
+                return InstagramConnector().fetch_mention(
+                    channel, comment_id=comment_id, media_id=media_id
+                )
+            except PermanentError as exc:
+                # Deleted since, or on an account that went private: no retry will read it.
+                held = {"comment_id": comment_id, "media_id": media_id}
+                return Quarantined(f"mention not readable: {exc}"[:200], held, comment_id)
+
+    return meta.Lookups(_conversation_finder(channel), mention)
+
+
 def _conversation_finder(channel: Channel) -> meta.ConversationFinder:
-    """The Messenger conversation of a person: the one their stored messages are threaded in,
-    else the one Graph lists for them (asked once per person and event)."""
+    """The private conversation of a person (a Messenger PSID, an Instagram IGSID): the one
+    their stored messages are threaded in, else the one Graph lists for them (asked once per
+    person and event). On Instagram their username comes with it (the webhook names none)."""
     found: dict[str, tuple[str, str]] = {}
 
     def find(psid: str) -> tuple[str, str]:
@@ -439,11 +463,12 @@ def _conversation_finder(channel: Channel) -> meta.ConversationFinder:
                     author__external_id=psid,
                 )
                 .order_by("-posted_at")
-                .values_list("conversation_id", flat=True)
+                .values_list("conversation_id", "author__handle")
                 .first()
             )
             if stored:
-                found[psid] = (stored.removeprefix("msg:"), "")
+                handle = stored[1] if channel.network == "instagram" else ""
+                found[psid] = (stored[0].removeprefix("msg:"), handle)
             else:
                 found[psid] = meta.conversation_of(channel, psid)
         return found[psid]

@@ -215,3 +215,113 @@ def test_the_command_line_wants_a_secret_with_a_webhook_url(monkeypatch, capsys)
     with pytest.raises(SystemExit):
         main(["--webhook-url", "http://127.0.0.1:8000/webhooks/meta/"])
     assert "--webhook-secret" in capsys.readouterr().err
+
+
+# ---- deletions and Instagram ----------------------------------------------------------------
+
+IG = "17841400000000001"
+
+
+def test_a_visitor_post_deleted_by_its_author_is_reported_with_verb_remove(sim, receiver):
+    [post_id] = sim.publish("facebook", 1, account_id="2000", kind="visitor_post", seed=1)
+    assert post_id in sim.delete("facebook", post_id)
+    settle(sim)
+    removed = receiver.deliveries()[-1]["entry"][0]["changes"][0]
+    assert removed["field"] == "feed"
+    value = removed["value"]
+    assert (value["item"], value["verb"], value["post_id"]) == ("status", "remove", post_id)
+    assert "message" not in value
+
+
+def test_instagram_comments_arrive_as_comments_changes_on_the_ig_user(sim, receiver):
+    [comment_id] = sim.publish("instagram", 1, account_id=IG, kind="comment", seed=1)
+    [reply_id] = sim.publish("instagram", 1, account_id=IG, kind="comment_reply", seed=1)
+    settle(sim)
+    by_id = {}
+    for delivery in receiver.deliveries():
+        assert delivery["object"] == "instagram"
+        [entry] = delivery["entry"]
+        assert entry["id"] == IG and entry["time"] < 10**11  # seconds, as for changes
+        [change] = entry["changes"]
+        assert change["field"] == "comments"
+        by_id[change["value"]["id"]] = change["value"]
+    comment = by_id[comment_id]
+    assert set(comment) == {"from", "media", "id", "text"}  # no time: Meta sends none
+    assert set(comment["from"]) == {"id", "username"}
+    assert comment["media"]["media_product_type"] == "FEED"
+    assert by_id[reply_id]["parent_id"] == comment_id  # the only comment to answer
+
+
+def test_an_instagram_mention_names_only_the_media_and_the_comment(sim, receiver):
+    [comment_id] = sim.publish("instagram", 1, account_id=IG, kind="mention", seed=2)
+    settle(sim)
+    [delivery] = receiver.deliveries()
+    [change] = delivery["entry"][0]["changes"]
+    assert change["field"] == "mentions"
+    assert change["value"] == {
+        "media_id": sim.state.ig.comments[comment_id].media_id,
+        "comment_id": comment_id,
+    }
+
+
+def test_instagram_dms_their_echoes_and_unsending_arrive_as_messaging(sim, receiver):
+    [mid] = sim.publish("instagram", 1, account_id=IG, kind="message", seed=3)
+    settle(sim)
+    [event] = receiver.deliveries()[-1]["entry"][0]["messaging"]
+    assert event["recipient"] == {"id": IG} and event["message"]["mid"] == mid
+    assert "is_echo" not in event["message"]
+    igsid = event["sender"]["id"]
+    sent = requests.post(
+        f"{sim.url}/v23.0/2000/messages",
+        data={
+            "access_token": "t",
+            "recipient": json.dumps({"id": igsid}),
+            "message": json.dumps({"text": "Happy to help"}),
+        },
+        timeout=5,
+    )
+    assert sent.status_code == 200
+    settle(sim)
+    [echo] = receiver.deliveries()[-1]["entry"][0]["messaging"]
+    assert echo["sender"] == {"id": IG} and echo["message"]["is_echo"] is True
+    assert sim.delete("instagram", mid) == [mid]
+    settle(sim)
+    [unsent] = receiver.deliveries()[-1]["entry"][0]["messaging"]
+    assert unsent["message"] == {"mid": mid, "is_deleted": True}
+    # Graph names the sender's Instagram conversation, with their username.
+    [listed] = requests.get(
+        f"{sim.url}/v23.0/2000/conversations",
+        params={
+            "access_token": "t",
+            "platform": "instagram",
+            "user_id": igsid,
+            "fields": "id,participants",
+        },
+        timeout=5,
+    ).json()["data"]
+    people = {p["id"]: p["username"] for p in listed["participants"]["data"]}
+    assert people[IG] == "acme" and people[igsid]
+
+
+def test_instagram_deliveries_take_the_same_faults(sim, receiver):
+    sim.fault("facebook", "webhook_duplicate")
+    sim.fault("facebook", "webhook_drop")
+    sim.publish("instagram", 3, account_id=IG, kind="comment", seed=4)
+    settle(sim)
+    bodies = [body for _, body in receiver.received]
+    assert len(bodies) == 3  # one twice, one never, one once
+    assert len(set(bodies)) == 2
+
+
+def test_a_deleted_instagram_comment_is_gone_from_the_listing_and_sends_no_webhook(sim, receiver):
+    [comment_id] = sim.publish("instagram", 1, account_id=IG, kind="comment", seed=5)
+    settle(sim)
+    before = len(receiver.received)
+    media = sim.state.ig.comments[comment_id].media_id
+    assert sim.delete("instagram", comment_id)[0] == comment_id
+    settle(sim)
+    assert len(receiver.received) == before  # Meta reports no Instagram comment deletion
+    listed = requests.get(
+        f"{sim.url}/v23.0/{media}/comments", params={"access_token": "t"}, timeout=5
+    ).json()["data"]
+    assert comment_id not in {c["id"] for c in listed}

@@ -79,6 +79,10 @@ def resolve_mode(case: Case, draft: Draft, posts: list[Mention]) -> tuple[Mentio
     target = next((p for p in posts if p.pk == draft.in_reply_to_id), posts[0] if posts else None)
     public_reason = refusal(case, is_private=False, target=target)
     private_reason = refusal(case, is_private=True, target=target)
+    if target is None and public_reason and private_reason:
+        # Nothing left to answer (a private conversation whose only message was unsent):
+        # one reason, not a private-only rule beside it.
+        public_reason = private_reason
     if public_reason and not private_reason:
         draft.is_private = True
     elif private_reason:

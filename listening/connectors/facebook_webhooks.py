@@ -20,7 +20,8 @@ a poll drops them. The verbs edited, remove, hide and unhide, and Messenger's `m
 become `SourceChange`s. Likes, reactions, shares and read receipts are counted as ignored.
 
 `READERS` maps (object, field) to the reader of that kind of entry; a None reader is a kind
-the desk can store but not read yet (Instagram: `comments`, `mentions`, `messages`).
+the desk can store but not read yet. Instagram's fields (`comments`, `mentions`, `messages`)
+are read by `instagram_webhooks`. A reader asks Graph only through its `Lookups`.
 """
 
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from listening.connectors import instagram_webhooks
 from listening.connectors.facebook import (
     CONVERSATION_FIELDS,
     _get,
@@ -63,9 +65,23 @@ class EntryReading:
     ignored: int = 0
 
 
-# (psid) -> (conversation id, sender name): the conversation Graph lists for a Messenger user.
+# (psid) -> (conversation id, sender name): the conversation Graph lists for a Messenger user
+# (or, on Instagram, the IGSID -> the conversation and the username).
 ConversationFinder = Callable[[str], tuple[str, str]]
-Reader = Callable[[EntryReading, FetchBatch, Any, datetime | None, ConversationFinder], None]
+# (comment id, media id) -> the mention Graph reads for them (`InstagramConnector.fetch_mention`).
+MentionFetcher = Callable[[str, str], "InboundPost | Quarantined"]
+
+
+@dataclass(frozen=True, slots=True)
+class Lookups:
+    """What a reader may ask Graph while reading one entry (each raises ConnectorError when
+    Graph cannot be asked: the event is then retried)."""
+
+    conversation_of: ConversationFinder
+    mention: MentionFetcher | None = None
+
+
+Reader = Callable[[EntryReading, FetchBatch, Any, datetime | None, Lookups], None]
 
 
 def entry_time(entry: Any) -> datetime | None:
@@ -108,7 +124,7 @@ def read_feed(
     batch: FetchBatch,
     value: Any,
     at: datetime | None,
-    conversation_of: ConversationFinder,
+    lookups: Lookups,
 ) -> None:
     """One `feed` change: a post or comment added, or a change to one."""
     if not isinstance(value, dict):
@@ -151,7 +167,7 @@ def read_messaging(
     batch: FetchBatch,
     event: Any,
     at: datetime | None,
-    conversation_of: ConversationFinder,
+    lookups: Lookups,
 ) -> None:
     """One Messenger event: a customer's message (echoes of the Page's own are dropped)."""
     if not isinstance(event, dict):
@@ -177,7 +193,7 @@ def read_messaging(
     }
     conversation_id, name = ("", "")
     if psid:
-        conversation_id, name = conversation_of(psid)
+        conversation_id, name = lookups.conversation_of(psid)
         item["from"] = {"id": psid, "name": name} if name else {"id": psid}
     batch.keep(normalise_message(item, conversation_id=conversation_id))
 
@@ -185,16 +201,13 @@ def read_messaging(
 READERS: dict[tuple[str, str], Reader | None] = {
     ("page", "feed"): read_feed,
     ("page", "messaging"): read_messaging,
-    # An Instagram channel reads these once the desk has one; until then they are stored.
-    ("instagram", "comments"): None,
-    ("instagram", "mentions"): None,
-    ("instagram", "messages"): None,
+    ("instagram", "comments"): instagram_webhooks.read_comments,
+    ("instagram", "mentions"): instagram_webhooks.read_mentions,
+    ("instagram", "messages"): instagram_webhooks.read_messages,
 }
 
 
-def read_entry(
-    obj: str, entry: dict[str, Any], conversation_of: ConversationFinder
-) -> tuple[EntryReading, int]:
+def read_entry(obj: str, entry: dict[str, Any], lookups: Lookups) -> tuple[EntryReading, int]:
     """Everything `entry` says for its account, and how many of its changes no reader
     takes (fields not subscribed to, or objects the desk cannot read yet)."""
     account_id = _str(entry.get("id"))
@@ -207,25 +220,30 @@ def read_entry(
         if reader is None:
             unread += 1
             continue
-        reader(reading, batch, value, at, conversation_of)
+        reader(reading, batch, value, at, lookups)
     reading.posts, reading.quarantined = batch.posts, batch.quarantined
     return reading, unread
 
 
 def conversation_of(channel: "Channel", psid: str) -> tuple[str, str]:
-    """The Messenger conversation Graph lists for the person `psid`, and their name.
+    """The conversation Graph lists for the person `psid`, and their name (on Instagram their
+    username; `psid` is then their IGSID).
 
-    GET /{page}/conversations?platform=messenger&user_id=…: the id the poll threads that
-    person's messages under. ("", "") when Graph lists none. Raises a ConnectorError when
-    Graph cannot be asked (the event is then retried).
+    GET /{page}/conversations?platform=messenger|instagram&user_id=…: the id the poll threads
+    that person's messages under (an Instagram channel asks its linked Page). ("", "") when
+    Graph lists none. Raises a ConnectorError when Graph cannot be asked (the event is then
+    retried).
     """
     graph = _graph(channel)
-    page_id = str(channel.external_account_id)
+    instagram = channel.network == "instagram"
+    page_id = str(
+        (channel.credentials or {}).get("page_id") if instagram else channel.external_account_id
+    )
     answer = _get(
         graph,
         f"{page_id}/conversations",
         {
-            "platform": "messenger",
+            "platform": "instagram" if instagram else "messenger",
             "user_id": psid,
             "fields": f"{CONVERSATION_FIELDS},participants",
         },
@@ -240,7 +258,7 @@ def conversation_of(channel: "Channel", psid: str) -> tuple[str, str]:
         name = ""
         for person in people if isinstance(people, list) else []:
             if isinstance(person, dict) and _str(person.get("id")) == psid:
-                name = _str(person.get("name"))
+                name = _str(person.get("username" if instagram else "name"))
         return _str(conversation.get("id")), name
     return "", ""
 

@@ -38,6 +38,7 @@ from urllib.parse import urlparse
 import facebook
 
 from listening.connectors import facebook as fb
+from listening.connectors.attachments import attachment, kept
 from listening.connectors.errors import (
     AmbiguousSend,
     AuthError,
@@ -45,12 +46,15 @@ from listening.connectors.errors import (
     PermanentError,
     TransientError,
 )
+from listening.connectors.facebook_media import message_attachments
 from listening.posts import (
+    Attachment,
     Author,
     FetchPage,
     FetchResult,
     Hydration,
     InboundPost,
+    ModeratedPost,
     OutboundReply,
     Quarantined,
     collect,
@@ -66,9 +70,9 @@ PAGE_SIZE = 50
 COMMENT_FIELDS = "id,text,timestamp,username,from,parent_id"
 COMMENTS_WITH_REPLIES = f"{COMMENT_FIELDS},replies{{{COMMENT_FIELDS}}}"
 MEDIA_FIELDS = "id,timestamp,comments_count"
-TAG_FIELDS = "id,caption,timestamp,username,permalink"
+TAG_FIELDS = "id,caption,timestamp,username,permalink,media_type,media_url,thumbnail_url"
 MENTIONED_COMMENT_FIELDS = "id,text,timestamp,username,media{id,permalink}"
-MENTIONED_MEDIA_FIELDS = "id,caption,timestamp,username,permalink"
+MENTIONED_MEDIA_FIELDS = TAG_FIELDS
 FIND_PUBLISHED_SLACK = timedelta(minutes=2)
 
 CREDENTIAL_KEYS = ("page_access_token", "page_id", "ig_user_id")
@@ -246,6 +250,21 @@ class InstagramConnector:
             raise AmbiguousSend("Instagram accepted the request but its answer carries no id")
         return str(external_id)
 
+    def set_hidden(self, post: ModeratedPost, *, hidden: bool) -> None:
+        """Hide a customer's comment on the account's media, or show it again
+        (`POST /{ig-comment-id}` with `hide`; see listening.connectors.moderation)."""
+        from listening.connectors.moderation import graph_set_hidden
+
+        graph_for(post.channel)  # the linked Page's token and id, or AuthError
+        graph_set_hidden(post, hidden=hidden, param="hide")
+
+    def delete_post(self, post: ModeratedPost) -> bool:
+        """Delete the account's own comment; False if Graph no longer has it."""
+        from listening.connectors.moderation import graph_delete
+
+        graph_for(post.channel)
+        return graph_delete(post)
+
     def find_published(self, reply: OutboundReply) -> str | None:
         """The id of the account's item that is this reply, or None if Graph lists none yet.
 
@@ -411,7 +430,19 @@ def normalise_media(item: Any, *, kind: str) -> InboundPost | Quarantined:
         author=author,
         conversation_id=media_id[:128],
         url=fb._url(item.get("permalink")),
+        attachments=media_attachments(item),
     )
+
+
+def media_attachments(item: dict[str, Any]) -> tuple[Attachment, ...]:
+    """The image of an IG Media: `media_url` for a photo or an album's cover, the still
+    (`thumbnail_url`) of a video; both only when the request's fields name them."""
+    media_type = _str(item.get("media_type"))
+    if media_type == "VIDEO":
+        return kept([attachment("video", item.get("thumbnail_url"))])
+    if media_type in ("IMAGE", "CAROUSEL_ALBUM"):
+        return kept([attachment("photo", item.get("media_url"))])
+    return ()
 
 
 def normalise_mentioned_comment(item: Any) -> InboundPost | Quarantined:
@@ -453,6 +484,7 @@ def normalise_message(item: Any, *, conversation_id: str) -> InboundPost | Quara
         author=author,
         conversation_id=("msg:" + conversation)[:128],
         is_private=True,
+        attachments=message_attachments(item),
     )
 
 

@@ -6,7 +6,11 @@ Graph API (facebook-sdk, the session of `listening.connectors.http`):
   posts from everyone but its author and their friends, or shows it again; the answer is
   `{"success": true}`. Only the page the post belongs to may (the comment's `can_hide`), and
   never for a comment the page wrote itself.
-* `DELETE /{object-id}` deletes the page's own comment; the answer is `{"success": true}`.
+* Instagram (IG Comment reference, "Updating"): `POST /{ig-comment-id}` with `hide=true|false`
+  hides a comment on the account's media, or shows it again; `{"success": true}`. Not for a
+  comment the account wrote itself.
+* `DELETE /{object-id}` deletes the page's own comment (on Instagram the account's own
+  comment, the same call); the answer is `{"success": true}`.
 * An object that is gone answers 400, `#100` with subcode 33 ("Unsupported delete request.
   Object with ID '…' does not exist, …"): `PostGone`.
 
@@ -27,8 +31,9 @@ from listening.connectors.errors import ConnectorError, PermanentError, PostGone
 from listening.posts import ModeratedPost
 
 
-def graph_set_hidden(post: ModeratedPost, *, hidden: bool) -> None:
-    """Hide (or show again) a customer's comment under one of the page's posts.
+def graph_set_hidden(post: ModeratedPost, *, hidden: bool, param: str = "is_hidden") -> None:
+    """Hide (or show again) a customer's comment under one of the page's posts (`param`
+    "is_hidden"), or on the Instagram account's media ("hide").
 
     Raises PostGone when Graph no longer has the comment, PermanentError when it refuses
     (the page's own comment, a comment on another page's post), and the other connector
@@ -38,9 +43,10 @@ def graph_set_hidden(post: ModeratedPost, *, hidden: bool) -> None:
 
     graph = facebook._graph(post.channel)
     path = f"{graph.version}/{_graph_id(post)}"
-    answer = _graph_call(graph, path, post_args={"is_hidden": "true" if hidden else "false"})
+    answer = _graph_call(graph, path, post_args={param: "true" if hidden else "false"})
     if not (isinstance(answer, dict) and answer.get("success") is True):
-        raise PermanentError("Facebook did not confirm the change to the comment")
+        label = "Instagram" if param == "hide" else "Facebook"
+        raise PermanentError(f"{label} did not confirm the change to the comment")
 
 
 def graph_delete(post: ModeratedPost) -> bool:

@@ -59,6 +59,8 @@ def control_answer(
             gone = [str(i) for i in state.x.delete_tweet(int(item_id))]
             state.pending = [p for p in state.pending if p.ref not in gone]
             return {"deleted": gone}
+        if str(body["network"]) == "instagram":
+            return {"deleted": state.ig.delete_item(item_id)}
         return {"deleted": state.fb.delete_item(item_id)}
     if path == "/_sim/rate" and method == "POST":
         rate = float(body["per_minute"])

@@ -231,8 +231,17 @@ class GraphNetwork(TrafficGenerator):
     def delete_item(self, item_id: str) -> list[str]:
         """The author deletes a post or a comment: what went with it (a post's comments, a
         comment's replies), as ids. Brand replies waiting for an answer there are forgotten."""
-        gone = self.delete_post(item_id) if item_id in self.posts else self.delete_comment(item_id)
+        if item_id in self.posts:
+            post, comment = self.posts[item_id], None
+        else:
+            comment = self.comments[item_id]
+            post = self.posts[comment.post_id]
+        gone = self.delete_post(item_id) if comment is None else self.delete_comment(item_id)
         self.state.pending = [p for p in self.state.pending if p.ref not in gone]
+        if post.kind != "tagged":  # Meta reports deletions on the Page's own feed
+            self.state.webhooks.enqueue(
+                webhooks.feed_remove(item_id, post, comment, self.state.now())
+            )
         return gone
 
     def delete_post(self, post_id: str) -> list[str]:

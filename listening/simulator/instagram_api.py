@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from listening.simulator import traffic
+from listening.simulator import media as sim_media
+from listening.simulator import traffic, webhooks
 from listening.simulator.generator import Draft, TrafficGenerator
 from listening.simulator.graph_api import iso_graph
 from listening.simulator.graph_params import (
@@ -64,6 +65,7 @@ class IGComment:
     author: tuple[str, str]  # (IGSID, username)
     replies: list[str] = field(default_factory=list)
     private_replied: bool = False
+    hidden: bool = False
 
 
 @dataclass(slots=True)
@@ -169,6 +171,8 @@ class InstagramNetwork(TrafficGenerator):
         )
         self.comments[comment.id] = comment
         (parent.replies if parent else media.comments).append(comment.id)
+        if media.kind == "own":
+            self.state.webhooks.enqueue(webhooks.ig_comment(comment, media.owner, comment.created))
         return comment
 
     def _conversation(self, account_id: str, user: tuple[str, str]) -> IGConversation:
@@ -197,6 +201,10 @@ class InstagramNetwork(TrafficGenerator):
         conversation.updated = message.created
         if not from_brand:
             conversation.last_customer_message = message.created
+        image = sim_media.ig_message_image(message.id, self.state.own_url)
+        self.state.webhooks.enqueue(
+            webhooks.ig_message(message, account.account_id, message.created, image=image)
+        )
         return message
 
     def comment_count(self, media: IGMedia) -> int:
@@ -230,6 +238,9 @@ class InstagramNetwork(TrafficGenerator):
             text = f"@{account.handle} {draft.text}"
             comment = self._add_comment(media, None, text, author)
             self.mentions.setdefault(account.account_id, set()).add(comment.id)
+            self.state.webhooks.enqueue(
+                webhooks.ig_mention(account.account_id, media.id, comment.id, comment.created)
+            )
             return comment.id
         if kind == "tag":
             caption = f"{draft.text} @{account.handle}"
@@ -261,6 +272,52 @@ class InstagramNetwork(TrafficGenerator):
             return "comment_reply" if self.comments[item_id].parent_id else "comment"
         return "message"
 
+    # -- what authors do afterwards -----------------------------------------------------
+
+    def delete_item(self, item_id: str) -> list[str]:
+        """The author deletes a comment (its replies go with it), a media tagging the account,
+        or unsends a DM. Only the unsent DM is reported by a webhook (`is_deleted`), as on
+        Instagram. Returns the ids gone."""
+        if item_id in self.messages:
+            message = self.messages.pop(item_id)
+            conversation = self.conversations[message.conversation_id]
+            conversation.messages.remove(item_id)
+            account_id, now = conversation.account_id, self.state.now()
+            self.state.webhooks.enqueue(webhooks.ig_message(message, account_id, now, deleted=True))
+            gone = [item_id]
+        elif item_id in self.comments:
+            gone = self.remove_comment(item_id)
+        else:
+            media = self.media.pop(item_id)
+            if media.kind == "own":
+                self.media[item_id] = media
+                raise ValueError("the account's own media are not deleted by customers")
+            if media.kind == "tagged":
+                self.tagged[media.owner].remove(item_id)
+            gone = [item_id, *self.remove_comments(media)]
+        self.state.pending = [p for p in self.state.pending if p.ref not in gone]
+        return gone
+
+    def remove_comment(self, comment_id: str) -> list[str]:
+        """A comment and its replies, gone from every listing. Returns their ids."""
+        comment = self.comments.pop(comment_id)
+        gone = [comment_id, *comment.replies]
+        for reply in comment.replies:
+            self.comments.pop(reply, None)
+        if comment.parent_id is not None and comment.parent_id in self.comments:
+            self.comments[comment.parent_id].replies.remove(comment_id)
+        elif comment.media_id in self.media:
+            self.media[comment.media_id].comments.remove(comment_id)
+        for mentioned in self.mentions.values():
+            mentioned.difference_update(gone)
+        return gone
+
+    def remove_comments(self, media: IGMedia) -> list[str]:
+        gone: list[str] = []
+        for comment_id in list(media.comments):
+            gone += self.remove_comment(comment_id)
+        return gone
+
     # -- serialisation ------------------------------------------------------------------
 
     def media_json(self, media: IGMedia, fields: set[str]) -> dict[str, Any]:
@@ -275,6 +332,8 @@ class InstagramNetwork(TrafficGenerator):
             item["comments_count"] = self.comment_count(media)
         if "media_type" in fields:
             item["media_type"] = "IMAGE"
+        if "media_url" in fields:
+            item["media_url"] = sim_media.ig_media_url(media.id, self.state.own_url)
         if "permalink" in fields:
             item["permalink"] = f"https://www.instagram.com/p/Sim{media.id}/"
         return item
@@ -293,6 +352,8 @@ class InstagramNetwork(TrafficGenerator):
             item["parent_id"] = comment.parent_id
         if "like_count" in fields:
             item["like_count"] = 0
+        if "hidden" in fields:
+            item["hidden"] = comment.hidden
         if "media" in fields:
             inner = requested_fields({"fields": _inner(raw, "media")}, MEDIA_DEFAULT_FIELDS)
             item["media"] = self.media_json(self.media[comment.media_id], inner)
@@ -320,6 +381,7 @@ class InstagramNetwork(TrafficGenerator):
             item["from"] = {"username": message.sender[1], "id": message.sender[0]}
         if "to" in fields:
             item["to"] = {"data": [{"username": message.recipient[1], "id": message.recipient[0]}]}
+        sim_media.add_fb_image(item, "message", message.id, fields, self.state.own_url)
         return item
 
     def _page(
@@ -431,7 +493,9 @@ class InstagramNetwork(TrafficGenerator):
             (
                 c
                 for c in self.conversations.values()
-                if c.account_id in accounts and self.state.listed_only(c.messages)
+                if c.account_id in accounts
+                and self.state.listed_only(c.messages)
+                and ctx["params"].get("user_id") in (None, "", c.user[0])
             ),
             key=lambda c: (c.updated, c.id),
         )
@@ -441,8 +505,17 @@ class InstagramNetwork(TrafficGenerator):
         data = []
         for p in positions:
             item: dict[str, Any] = {"id": ids[p]}
+            conversation = self.conversations[ids[p]]
             if "updated_time" in fields:
-                item["updated_time"] = iso_graph(self.conversations[ids[p]].updated)
+                item["updated_time"] = iso_graph(conversation.updated)
+            if "participants" in fields:
+                account = self.state.accounts[("instagram", conversation.account_id)]
+                item["participants"] = {
+                    "data": [
+                        {"username": conversation.user[1], "id": conversation.user[0]},
+                        {"username": account.handle, "id": account.account_id},
+                    ]
+                }
             data.append(item)
         return self._page(data, positions, more, ctx)
 

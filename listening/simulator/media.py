@@ -11,7 +11,9 @@ its SIMULATOR_URL (tests and demo).
 On Facebook one customer post, comment or message in four carries a photo, listed only when
 the request's fields name it: a post's `attachments` and a comment's `attachment` ({media:
 {image: {src, width, height}}, type: "photo", url}), a message's `attachments` (image_data
-{url, preview_url, width, height}), served at /cdn/fb/<item id>.png.
+{url, preview_url, width, height}), served at /cdn/fb/<item id>.png. Instagram DMs follow
+the same rule and shape (and the webhook's [{"type": "image", "payload": {"url"}}]); every
+Instagram media is a photo, its `media_url` (with `media_type` IMAGE) at /cdn/ig/<id>.png.
 """
 
 import re
@@ -21,6 +23,7 @@ from typing import Any
 
 CDN_PREFIX = "/cdn/x/"
 FB_CDN_PREFIX = "/cdn/fb/"
+IG_CDN_PREFIX = "/cdn/ig/"
 _FB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 WIDTH, HEIGHT = 320, 200
 ALT_TEXTS = (
@@ -102,8 +105,23 @@ def add_fb_image(
         }
 
 
+def ig_media_url(media_id: str, base: str) -> str:
+    """Every Instagram media is a photo here: its image at /cdn/ig/<media id>.png."""
+    return f"{base}{IG_CDN_PREFIX}{media_id}.png"
+
+
+def ig_message_image(message_id: str, base: str) -> str | None:
+    """The image one Instagram DM in four carries (served as a Facebook item's)."""
+    return f"{base}{FB_CDN_PREFIX}{message_id}.png" if fb_has_image(message_id) else None
+
+
 def image_for(path: str) -> bytes | None:
     """The PNG at a CDN path, or None for a path that names no image."""
+    if path.startswith(IG_CDN_PREFIX):
+        stem = path.removeprefix(IG_CDN_PREFIX).removesuffix(".png")
+        if not path.endswith(".png") or not stem.isdigit() or len(stem) > 30:
+            return None
+        return png(zlib.crc32(stem.encode()))
     if path.startswith(FB_CDN_PREFIX):
         item_id = path.removeprefix(FB_CDN_PREFIX).removesuffix(".png")
         if not path.endswith(".png") or not fb_has_image(item_id):

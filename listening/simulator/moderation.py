@@ -6,6 +6,11 @@ Graph API:
   `is_hidden` must be a boolean. Answers `{"success": true}`.
 * `DELETE /{comment-id}`: the page deletes a comment under one of its posts (its replies go with
   it). Answers `{"success": true}`; afterwards the comment is gone from every read.
+* Instagram, `POST /{ig-comment-id}` with `hide=true|false` (not Facebook's `is_hidden`):
+  only the Page linked to the IG account whose media the comment is on may, never on a
+  comment the account wrote itself; `hide` must be a boolean. Answers `{"success": true}`;
+  the comment stays listed, with `hidden` when asked for.
+* Instagram, `DELETE /{ig-comment-id}`: the account deletes a comment on its media.
 * An id Graph does not have answers 400 `#100` subcode 33, "Unsupported <method> request. Object
   with ID '…' does not exist, cannot be loaded due to missing permissions, or does not support
   this operation."
@@ -30,6 +35,8 @@ BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 
 def graph_update(state: "SimState", page: Account, object_id: str, form: dict[str, Any]) -> dict:
     """POST /{object-id}: hide or show a comment under one of the token's page's posts."""
+    if object_id in state.ig.comments:
+        return _ig_update(state, page, object_id, form)
     fb = state.fb
     comment = fb.comments.get(object_id)
     if comment is None:
@@ -53,6 +60,8 @@ def graph_update(state: "SimState", page: Account, object_id: str, form: dict[st
 
 def graph_delete(state: "SimState", page: Account, object_id: str) -> dict:
     """DELETE /{object-id}: the page deletes a comment under one of its posts."""
+    if object_id in state.ig.comments:
+        return _ig_delete(state, page, object_id)
     fb = state.fb
     comment = fb.comments.get(object_id)
     if comment is None:
@@ -68,6 +77,40 @@ def graph_delete(state: "SimState", page: Account, object_id: str) -> dict:
             fb.replies_by_comment[removed.parent_id].remove(comment_id)
     _forget(state, set(gone))
     state.moderations.append({"network": "facebook", "id": object_id, "deleted": True})
+    return {"success": True}
+
+
+def _ig_update(state: "SimState", page: Account, comment_id: str, form: dict[str, Any]) -> dict:
+    """POST /{ig-comment-id}: hide or show a comment on the account's media."""
+    ig = state.ig
+    comment = ig.comments[comment_id]
+    if "hide" not in form:
+        raise graph_error(400, "(#100) The parameter hide is required", 100)
+    raw = str(form["hide"]).lower()
+    if raw not in BOOLEANS:
+        raise graph_error(400, "(#100) Param hide must be a boolean", 100)
+    media = ig.media[comment.media_id]
+    if media.kind != "own" or ig.page_of.get(media.owner) != page.account_id:
+        raise graph_error(
+            400, "(#200) The user does not have permission to hide or unhide this comment", 200
+        )
+    if comment.author[0] == media.owner:
+        raise graph_error(
+            400, "(#100) A comment made by the owner of the media cannot be hidden", 100
+        )
+    comment.hidden = BOOLEANS[raw]
+    state.moderations.append({"network": "instagram", "id": comment_id, "hidden": comment.hidden})
+    return {"success": True}
+
+
+def _ig_delete(state: "SimState", page: Account, comment_id: str) -> dict:
+    """DELETE /{ig-comment-id}: the account deletes a comment on its media."""
+    ig = state.ig
+    media = ig.media[ig.comments[comment_id].media_id]
+    if media.kind != "own" or ig.page_of.get(media.owner) != page.account_id:
+        raise graph_error(400, "(#200) Permissions error", 200)
+    _forget(state, set(ig.remove_comment(comment_id)))
+    state.moderations.append({"network": "instagram", "id": comment_id, "deleted": True})
     return {"success": True}
 
 

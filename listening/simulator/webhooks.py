@@ -6,7 +6,15 @@ or `POST /_sim/webhooks`), the simulator delivers, in Meta's shapes:
 * Page `feed` changes, verb "add": visitor posts (item "status") and every comment on the
   Page's feed (item "comment"; the Page's own replies too, as Meta sends them);
 * Messenger `messaging` events: a customer's message, and an echo (`is_echo`) of each the
-  Page sends.
+  Page sends;
+* Page `feed` changes, verb "remove": a visitor post or a comment its author deleted
+  (`POST /_sim/delete`);
+* Instagram (`object: instagram`, entry id the IG user id): `comments` for every comment and
+  reply on the account's media (its own replies too), `mentions` ({"media_id",
+  "comment_id"}) for a comment on someone else's media that @mentions it, and `messages`
+  (Instagram Messaging: a customer's DM, an echo of the account's own, and `is_deleted` when
+  the customer unsends one). Meta sends nothing when an Instagram comment is deleted, and
+  neither does the simulator.
 
 Each delivery is signed (`X-Hub-Signature-256: sha256=HMAC-SHA256(app secret, raw body)`) and
 sent again after a non-2xx answer or a connection failure (RETRY_DELAYS, as Meta retries),
@@ -30,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from listening.simulator.graph_api import FBComment, FBMessage, FBPost
+    from listening.simulator.instagram_api import IGComment, IGMessage
     from listening.simulator.state import SimState
 
 log = logging.getLogger("listening.simulator")
@@ -111,9 +120,77 @@ def messenger_message(message: "FBMessage", page_id: str, now: float) -> dict[st
     return {"object": "page", "entry": [entry]}
 
 
-def _changes(page_id: str, now: float, field: str, value: dict[str, Any]) -> dict[str, Any]:
-    entry = {"id": page_id, "time": int(now), "changes": [{"field": field, "value": value}]}
-    return {"object": "page", "entry": [entry]}
+def feed_remove(
+    item_id: str, post: "FBPost", comment: "FBComment | None", now: float
+) -> dict[str, Any]:
+    """A visitor post or a comment deleted by its author (verb "remove")."""
+    author = comment.author if comment is not None else post.author
+    value: dict[str, Any] = {"post_id": post.id, "created_time": int(now), "verb": "remove"}
+    if comment is not None:
+        value.update(comment_id=item_id, item="comment", parent_id=comment.parent_id or post.id)
+    else:
+        value["item"] = "status"
+    if author is not None:
+        value = {"from": {"id": author[0], "name": author[1]}, **value}
+    return _changes(post.page_id, now, "feed", value)
+
+
+def ig_comment(comment: "IGComment", account_id: str, now: float) -> dict[str, Any]:
+    """`comments`: a comment or reply on the account's media (no creation time: Meta sends
+    none; the entry's time stands for it)."""
+    value: dict[str, Any] = {
+        "from": {"id": comment.author[0], "username": comment.author[1]},
+        "media": {"id": comment.media_id, "media_product_type": "FEED"},
+        "id": comment.id,
+        "text": comment.text,
+    }
+    if comment.parent_id:
+        value["parent_id"] = comment.parent_id
+    return _changes(account_id, now, "comments", value, obj="instagram")
+
+
+def ig_mention(account_id: str, media_id: str, comment_id: str, now: float) -> dict[str, Any]:
+    """`mentions`: only the ids; the desk reads the mention from Graph."""
+    value = {"media_id": media_id}
+    if comment_id:
+        value["comment_id"] = comment_id
+    return _changes(account_id, now, "mentions", value, obj="instagram")
+
+
+def ig_message(
+    message: "IGMessage",
+    account_id: str,
+    now: float,
+    *,
+    deleted: bool = False,
+    image: str | None = None,
+) -> dict[str, Any]:
+    """`messages`: a DM to the account (with its `image`), an echo of its own, or an unsent
+    one (`is_deleted`)."""
+    body: dict[str, Any] = {"mid": message.id}
+    if deleted:
+        body["is_deleted"] = True
+    else:
+        body["text"] = message.text
+        if image:
+            body["attachments"] = [{"type": "image", "payload": {"url": image}}]
+        if message.sender[0] == account_id:
+            body["is_echo"] = True
+    event = {
+        "sender": {"id": message.sender[0]},
+        "recipient": {"id": message.recipient[0]},
+        "timestamp": int((now if deleted else message.created) * 1000),
+        "message": body,
+    }
+    entry = {"id": account_id, "time": int(now * 1000), "messaging": [event]}
+    return {"object": "instagram", "entry": [entry]}
+
+
+def _changes(
+    account_id: str, now: float, field: str, value: dict[str, Any], obj: str = "page"
+) -> dict[str, Any]:
+    entry = {"id": account_id, "time": int(now), "changes": [{"field": field, "value": value}]}
+    return {"object": obj, "entry": [entry]}
 
 
 # ---- delivery ------------------------------------------------------------------------------

@@ -25,6 +25,22 @@ class Kind(models.TextChoices):
     SLA_BREACHED = "sla_breached", "A case breached its SLA"
 
 
+# The short word a list shows above each notification (the labels above read as sentences,
+# for the e-mail preferences).
+TAGS = {
+    Kind.ASSIGNED: "Assigned",
+    Kind.MENTIONED: "Mention",
+    Kind.APPROVAL_REQUESTED: "Approval",
+    Kind.REPLY_APPROVED: "Approved",
+    Kind.REPLY_SENT_BACK: "Sent back",
+    Kind.DISPUTE_OPENED: "Dispute",
+    Kind.FOLLOW_UP_DUE: "Coaching",
+    Kind.REVIEW_IN: "Review",
+    Kind.SLA_WARNING: "SLA soon",
+    Kind.SLA_BREACHED: "SLA breached",
+}
+
+
 class EmailState(models.TextChoices):
     NONE = "none", "Not e-mailed"  # not wanted, or no address
     PENDING = "pending", "Waiting to be e-mailed"
@@ -92,6 +108,10 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.recipient_id}"
+
+    @property
+    def tag(self) -> str:
+        return TAGS.get(self.kind, "")
 
 
 class NotificationPreference(models.Model):

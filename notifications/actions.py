@@ -261,7 +261,7 @@ def do_notify(
     return do_notify_all([Notice(recipient_id=pk, **common) for pk in sorted(ids)], now=now)
 
 
-def _json(data: dict) -> str:
+def _json(data: object) -> str:
     return json.dumps(data, cls=DjangoJSONEncoder)
 
 

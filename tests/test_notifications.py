@@ -466,3 +466,13 @@ def test_opening_a_notification_marks_it_read_and_goes_to_the_case(agent, superv
     assert back["Location"] == reverse("notifications:list")  # never off the site
     assert unread_state(agent)[0] == 0
     assert client.get(reverse("notifications:read", args=[mentioned.pk])).status_code == 405
+
+
+def test_the_fanout_bench_reports_what_it_wrote(db):
+    from bench import notifications as bench
+
+    figures = {}
+    bench.run(lambda name, value: figures.__setitem__(name, value), users=40)
+    assert figures["notifications_fanout_rows"] == 40
+    assert figures["notifications_fanout_ms"] > 0
+    assert not Notification.objects.exists()  # rolled back

@@ -68,3 +68,19 @@ def test_the_bell_shows_the_count_and_opens_the_newest(browser, live_server):
     agent.refresh_from_db()
     assert Kind.REVIEW_IN not in agent.notification_preference.email_kinds
     assert agent.notification_preference.daily_digest
+
+
+def test_the_bell_panel_fits_a_phone(browser, live_server):
+    agent = make_user("alex", roles.AGENT)
+    case = make_case(make_channel("x"), text="Where is my parcel? " + "x" * 300)
+    do_notify([agent], Kind.SLA_WARNING, case=case, dedupe_key="sla:phone")
+    page = sign_in(browser, live_server, "alex", width=390, height=844)
+    expect(page.locator(".bell__badge")).to_have_text("1")
+    page.locator(".bell__button").click()
+    panel = page.locator(".bell__panel")
+    expect(panel.locator(".notif")).to_have_count(1)
+    box = panel.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
+    if os.environ.get("SCREENSHOT_DIR"):
+        page.screenshot(path=os.path.join(os.environ["SCREENSHOT_DIR"], "bell-phone.png"))

@@ -18,6 +18,7 @@ PARTS = {
     "cases": "bench.inbox",
     "qa": "bench.qa_dashboard",
     "freshness": "bench.freshness",
+    "notifications": "bench.notifications",
 }
 
 
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         "cases": {"cases": options.cases, "mentions": options.mentions},
         "qa": {},
         "freshness": {"posts": options.freshness_posts},
+        "notifications": {},
     }
     for part, module in PARTS.items():
         if options.only in (None, part):

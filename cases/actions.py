@@ -26,6 +26,8 @@ from cases.models import (
     Note,
     Triage,
 )
+from notifications.actions import do_notify, mentioned_users
+from notifications.models import Kind as NotificationKind
 from socialdesk.params import parse_moment
 
 
@@ -131,7 +133,7 @@ def do_assign_case(case: Case, assignee: User | None, *, actor: User | None) -> 
             previous_id=previous.pk if previous else None,
         )
     else:
-        _event(
+        event = _event(
             case,
             CaseEvent.Kind.ASSIGNED,
             actor,
@@ -139,6 +141,13 @@ def do_assign_case(case: Case, assignee: User | None, *, actor: User | None) -> 
             assignee_id=assignee.pk,
             previous=_name(previous),
             auto=actor is None,
+        )
+        do_notify(
+            [assignee],
+            NotificationKind.ASSIGNED,
+            case=case,
+            actor=actor,
+            dedupe_key=f"assigned:{event.pk}",
         )
 
 
@@ -248,13 +257,26 @@ def do_set_labels(case: Case, labels: list[Label], *, actor: User) -> None:
 
 
 @transaction.atomic
-def do_add_note(case: Case, text: str, *, author: User) -> Note:
-    """Add an internal note (never sent to the customer). Precondition: `text` is not blank."""
+def do_add_note(case: Case, text: str, *, author: User, mentions: str | None = None) -> Note:
+    """Add an internal note (never sent to the customer). Precondition: `text` is not blank.
+
+    The colleagues it names as `@username` are notified; `mentions` narrows that to the part
+    of the text the author wrote (a note that quotes a reply quotes customers' handles too).
+    """
     text = text.strip()
     if not text:
         raise ActionError("Write the note first.")
     note = Note.objects.create(case=case, author=author, text=text)
     _save_case(case, [])
+    named = mentioned_users(text if mentions is None else mentions)
+    do_notify(
+        named,
+        NotificationKind.MENTIONED,
+        case=case,
+        actor=author,
+        data={"note": (text if mentions is None else mentions)[:300]},
+        dedupe_key=f"mention:note:{note.pk}",
+    )
     return note
 
 

@@ -3,7 +3,7 @@
 Run by Celery beat (cases.tasks.auto_assign_cases) every few seconds. One run costs a fixed
 handful of queries whatever the number of cases: settings, agents, their open-case counts,
 the candidate cases (locked, skipping rows another transaction holds), one bulk update, one
-bulk insert of events.
+bulk insert of events, and the assignees' notifications (their preferences, one insert).
 
 "Least recently assigned" is remembered in the cache (when each agent last got a case from
 this function). If the cache is lost the order falls back to the fewest open cases, then the
@@ -16,10 +16,13 @@ import time
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count
+from django.urls import reverse
 from django.utils import timezone
 
 from cases import presence
 from cases.models import OPEN_STATUSES, Case, CaseEvent, CaseStatus, DeskSettings, Triage
+from notifications.actions import Notice, default_title, do_notify_all
+from notifications.models import Kind as NotificationKind
 from socialdesk import roles
 
 LAST_ASSIGNED_TTL = 7 * 24 * 3600
@@ -35,7 +38,7 @@ def auto_assign() -> int:
     Only when DeskSettings.auto_assign is on; only to the inbox workers (roles.inbox_workers)
     in the agent role who are online (cases.presence); never above
     DeskSettings.max_open_cases_per_agent open cases per agent. Each assignment writes an
-    ASSIGNED CaseEvent with no actor ("auto-assigned").
+    ASSIGNED CaseEvent with no actor ("auto-assigned") and notifies the assignee.
     """
     desk = DeskSettings.load()
     if not desk.auto_assign or desk.max_open_cases_per_agent == 0:
@@ -77,7 +80,7 @@ def auto_assign() -> int:
             .exclude(triage_decision=Triage.IGNORE)
             .order_by("-priority", "last_inbound_at", "id")
             .select_for_update(skip_locked=True)
-            .only("id", "assignee", "updated_at")[:capacity]
+            .only("id", "assignee", "updated_at", "subject")[:capacity]
         )
         now = timezone.now()
         tick = time.time()
@@ -112,5 +115,25 @@ def auto_assign() -> int:
         if assigned:
             Case.objects.bulk_update(assigned, ["assignee", "updated_at"])
             CaseEvent.objects.bulk_create(events)
+            do_notify_all(
+                [
+                    Notice(
+                        recipient_id=event.data["assignee_id"],
+                        kind=NotificationKind.ASSIGNED,
+                        dedupe_key=f"assigned:{event.pk}",
+                        title=default_title(
+                            NotificationKind.ASSIGNED,
+                            case=event.case,
+                            review=None,
+                            actor=None,
+                            data={},
+                        ),
+                        url=reverse("cases:detail", args=[event.case_id]),
+                        case_id=event.case_id,
+                    )
+                    for event in events
+                ],
+                now=now,
+            )
             transaction.on_commit(lambda: cache.set_many(stamps, LAST_ASSIGNED_TTL))
     return len(assigned)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 
 from cases.actions import do_add_note
@@ -22,6 +23,9 @@ from listening.connectors.errors import PermanentError
 from listening.models import Channel, Mention, MentionKind
 from listening.networks import POLICIES, NetworkPolicy
 from listening.posts import OutboundReply, ReplyTarget
+from notifications.actions import do_notify, team_supervisors
+from notifications.models import Kind as NotificationKind
+from socialdesk import roles
 from socialdesk.durations import format_duration
 
 if TYPE_CHECKING:
@@ -227,7 +231,20 @@ def _create_queued(
             )
         CaseEvent.objects.bulk_create(events)
         touch_case(case.pk, now)
-        if not waits:
+        if waits:
+            # The supervisors of the author's teams (with no team: everyone who approves).
+            do_notify(
+                team_supervisors(author.pk, "cases.approve_reply").filter(
+                    pk__in=roles.holders_of("cases.approve_reply").values("pk")
+                ),
+                NotificationKind.APPROVAL_REQUESTED,
+                case=case,
+                actor=author,
+                url=reverse("cases:approvals"),
+                dedupe_key=f"approval-requested:{reply.pk}",
+                now=now,
+            )
+        else:
             _enqueue(reply.pk)
     return reply
 
@@ -332,6 +349,15 @@ def do_send_back_reply(reply: Reply, *, approver: "User", note: str) -> bool:
         reply.case,
         f"{_sent_back_prefix(reply)}{note}{SENT_BACK_TEXT}{reply.text}",
         author=approver,
+        mentions=note,  # the quoted reply's @handles are customers, not colleagues
+    )
+    do_notify(
+        [reply.author_id],
+        NotificationKind.REPLY_SENT_BACK,
+        case=reply.case,
+        actor=approver,
+        data={"note": note[:300], "reply_id": reply.pk},
+        dedupe_key=f"reply-sent-back:{reply.pk}",
     )
     return True
 
@@ -384,6 +410,15 @@ def do_approve_reply(reply: Reply, *, approver: "User") -> None:
             created_at=now,
         )
         touch_case(reply.case_id, now)
+        do_notify(
+            [reply.author_id],
+            NotificationKind.REPLY_APPROVED,
+            case=reply.case,
+            actor=approver,
+            data={"reply_id": reply.pk},
+            dedupe_key=f"reply-approved:{reply.pk}",
+            now=now,
+        )
         _enqueue(reply.pk)
     reply.refresh_from_db()
 

@@ -18,6 +18,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from notifications.actions import do_notify, team_supervisors
+from notifications.models import Kind as NotificationKind
 from qa.models import CoachingSession, CriterionScore, Review, Team
 from socialdesk import roles
 
@@ -120,14 +122,29 @@ def _respond(review: Review, agent: AbstractBaseUser, response: str, comment: st
     if review.agent_id != agent.pk or review.status != Review.Status.SUBMITTED:
         raise CoachingError("Only the reviewed agent can answer a submitted review.")
     now = timezone.now()
-    # Conditional update: two clicks (or two tabs) cannot both answer.
-    updated = Review.objects.filter(
-        pk=review.pk, agent_response=Review.AgentResponse.PENDING
-    ).update(
-        agent_response=response, agent_comment=comment.strip()[:MAX_NOTE], agent_responded_at=now
-    )
-    if not updated:
-        raise CoachingError("You have already answered this review.")
+    with transaction.atomic():
+        # Conditional update: two clicks (or two tabs) cannot both answer.
+        updated = Review.objects.filter(
+            pk=review.pk, agent_response=Review.AgentResponse.PENDING
+        ).update(
+            agent_response=response,
+            agent_comment=comment.strip()[:MAX_NOTE],
+            agent_responded_at=now,
+        )
+        if not updated:
+            raise CoachingError("You have already answered this review.")
+        if response == Review.AgentResponse.DISPUTED:
+            # Whoever resolves it: the supervisors of the agent's teams, else the admins.
+            do_notify(
+                team_supervisors(agent.pk, SEES_ALL_PERM),
+                NotificationKind.DISPUTE_OPENED,
+                case=review.case,
+                review=review,
+                actor=agent,
+                data={"comment": comment.strip()[:300]},
+                dedupe_key=f"dispute:{review.pk}",
+                now=now,
+            )
     review.agent_response = response
     review.agent_comment = comment.strip()[:MAX_NOTE]
     review.agent_responded_at = now

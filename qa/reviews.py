@@ -9,6 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Case, Reply
+from notifications.actions import do_notify
+from notifications.models import Kind as NotificationKind
 from qa.autocheck import AutoScore, prescore_review, stored_auto
 from qa.models import CalibrationSession, Criterion, CriterionScore, Review, Sample
 from qa.rubrics import default_rubric
@@ -141,7 +143,7 @@ def do_submit_review(
     value is not the suggestion's is the reviewer's choice)."""
     review = (
         Review.objects.select_for_update(of=("self",))
-        .select_related("rubric", "case", "reply")
+        .select_related("rubric", "case", "reply", "reviewer")
         .get(pk=review.pk)
     )
     if review.status != Review.Status.PENDING:
@@ -185,4 +187,14 @@ def do_submit_review(
     review.comment = comment.strip()
     review.submitted_at = timezone.now()
     review.save(update_fields=["status", "score", "critical_failed", "comment", "submitted_at"])
+    if review.kind == Review.Kind.SAMPLE:  # calibration and gold measure the reviewers
+        do_notify(
+            [review.agent_id],
+            NotificationKind.REVIEW_IN,
+            case=review.case,
+            review=review,
+            actor=review.reviewer,
+            data={"score": review.score},
+            dedupe_key=f"review-in:{review.pk}",
+        )
     return review

@@ -117,6 +117,12 @@ POLICY: dict[str, Rule] = {
     # belong to (read only; disputes and coaching stay the supervisors')
     "qa:dashboard": rule(QA_READERS, NOBODY),
     "qa:dashboard_csv": rule(QA_READERS, NOBODY),
+    # notifications: everyone signed in has their own (another user's is a 404)
+    "notifications:list": rule(SIGNED_IN, NOBODY),
+    "notifications:bell": rule(SIGNED_IN, NOBODY),
+    "notifications:read": rule(NOBODY, SIGNED_IN, inner=True),  # their own notification
+    "notifications:read_all": rule(NOBODY, SIGNED_IN),
+    "notifications:preferences": rule(SIGNED_IN),
 }
 
 # Routes that answer 503 by design when the desk is down or degraded (for monitors).

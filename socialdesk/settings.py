@@ -158,6 +158,7 @@ INSTALLED_APPS = [
     "cases",
     "qa",
     "alerts",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -334,6 +335,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=15),
         "options": {"expires": 60},  # a stale heartbeat proves nothing: drop it
     },
+    # Notification e-mails: stale claims taken back, lost messages enqueued again; digests
+    # and coaching follow-ups that are due (notifications.delivery, notifications.followups).
+    "notifications-sweep": {
+        "task": "notifications.tasks.sweep_notification_emails",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 120},
+    },
+    "notifications-digests": {
+        "task": "notifications.tasks.send_notification_digests",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
+    "notifications-follow-ups": {
+        "task": "notifications.tasks.notify_follow_ups_due",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
     "alerts-evaluate": {
         "task": "alerts.tasks.evaluate_alerts",
         "schedule": timedelta(seconds=60),
@@ -398,6 +416,12 @@ MAILERS = {
         else {},
     }
 }
+# The hour (0-23, TIME_ZONE) at which daily notification digests are sent.
+NOTIFICATION_DIGEST_HOUR = env_int("NOTIFICATION_DIGEST_HOUR", 7)
+if not 0 <= NOTIFICATION_DIGEST_HOUR <= 23:
+    raise ImproperlyConfigured(
+        f"NOTIFICATION_DIGEST_HOUR={NOTIFICATION_DIGEST_HOUR}: use an hour from 0 to 23."
+    )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "socialdesk@localhost")
 # The desk's address in alert messages (e.g. https://desk.example.com); empty: no link.
 SITE_URL = env_str("SITE_URL").rstrip("/")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("webhooks/meta/", listening_views.meta_webhook, name="meta_webhook"),
     path("cases/", include("cases.urls")),
     path("qa/", include("qa.urls")),
+    path("notifications/", include("notifications.urls")),
     # Before admin.site.urls: the admin's own sign-in form would bypass the login throttle.
     path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),

@@ -21,6 +21,7 @@ from django.test import Client, override_settings
 
 from listening.models import Channel, Network
 from socialdesk import roles
+from socialdesk.celery import app as celery_app
 from tests.simulator import running_simulator
 
 _seq = itertools.count(1)
@@ -155,6 +156,27 @@ def admin(db) -> User:
 @pytest.fixture
 def outsider(db) -> User:
     return make_user("oscar_outsider", None)
+
+
+def run_queued_tasks() -> list[str]:
+    """Consume this test's Celery queue from Redis and run each task here, as a worker would."""
+    ran = []
+    with celery_app.connection_for_read() as conn:
+        queue = conn.SimpleQueue(celery_app.conf.task_default_queue)
+        try:
+            while True:
+                try:
+                    message = queue.get(block=False)
+                except queue.Empty:
+                    break
+                args, kwargs, _ = message.decode()
+                message.ack()
+                name = message.headers["task"]
+                celery_app.tasks[name].apply(args=args, kwargs=kwargs)
+                ran.append(name)
+        finally:
+            queue.close()
+    return ran
 
 
 def make_channel(network: str = Network.X, **fields) -> Channel:

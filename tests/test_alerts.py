@@ -24,7 +24,7 @@ from alerts.models import AlertState
 from cases.models import Reply
 from listening.models import Channel, QuarantinedPost
 from socialdesk.celery import app as celery_app
-from tests.conftest import make_channel
+from tests.conftest import make_channel, run_queued_tasks
 from tests.factories import make_case, make_reply
 
 pytestmark = pytest.mark.usefixtures("clean_cache")
@@ -343,27 +343,6 @@ def receiver():
     yield f"http://127.0.0.1:{server.server_address[1]}/hooks/desk", _Receiver.received
     server.shutdown()
     server.server_close()
-
-
-def run_queued_tasks() -> list[str]:
-    """Consume this test's Celery queue from Redis and run each task here, as a worker would."""
-    ran = []
-    with celery_app.connection_for_read() as conn:
-        queue = conn.SimpleQueue(celery_app.conf.task_default_queue)
-        try:
-            while True:
-                try:
-                    message = queue.get(block=False)
-                except queue.Empty:
-                    break
-                args, kwargs, _ = message.decode()
-                message.ack()
-                name = message.headers["task"]
-                celery_app.tasks[name].apply(args=args, kwargs=kwargs)
-                ran.append(name)
-        finally:
-            queue.close()
-    return ran
 
 
 def test_notifications_go_through_celery_to_a_real_http_receiver(

@@ -22,6 +22,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from cases.models import MentionMedia, Reply, SavedView
+from notifications.actions import do_notify
+from notifications.models import Kind, Notification
 from qa import calibration as cal
 from qa.models import CoachingSession, Review, SamplingPolicy
 from qa.rubrics import default_rubric
@@ -79,6 +81,7 @@ class Desk:
     gold: Any
     coaching: CoachingSession
     media: MentionMedia
+    notification: Notification
 
 
 @pytest.fixture
@@ -123,6 +126,7 @@ def build_desk(agent, qa, supervisor, admin, outsider) -> Desk:
         file=default_storage.save("post-images/a.png", ContentFile(b"\x89PNG\r\n\x1a\n")),
         content_type="image/png",
     )
+    (notification_id,) = do_notify([agent], Kind.ASSIGNED, case=case, dedupe_key="matrix")
     users = {
         policy.NO_ROLE: outsider,
         roles.AGENT: agent,
@@ -130,7 +134,10 @@ def build_desk(agent, qa, supervisor, admin, outsider) -> Desk:
         roles.SUPERVISOR: supervisor,
         roles.ADMIN: admin,
     }
-    return Desk(users, case, reply, view, pending, disputed, session, gold, coaching, media)
+    notification = Notification.objects.get(pk=notification_id)
+    return Desk(
+        users, case, reply, view, pending, disputed, session, gold, coaching, media, notification
+    )
 
 
 def _admin_object_id(pattern: str) -> str:
@@ -160,6 +167,7 @@ def url_for(route: Route, desk: Desk) -> str:
         "view_id": desk.view.pk,
         "gold_id": desk.gold.pk,
         "media_id": desk.media.pk,
+        "notification_id": desk.notification.pk,  # the agent's: a 404 for everyone else
         "app_label": "cases",
         "url": "no-such-page/",
         "id": desk.users[roles.AGENT].pk,
@@ -338,6 +346,24 @@ def test_a_reply_of_another_session_cannot_be_made_gold_through_this_one(desk):
     url = reverse("qa:calibration_gold", args=[desk.session.pk])
     assert client.post(url, {"reply": outside.pk}).status_code == 404
     assert client.post(url, {"reply": "²"}).status_code == 404
+
+
+def test_a_user_sees_and_marks_read_only_their_own_notifications(desk):
+    agent = desk.users[roles.AGENT]
+    theirs = desk.notification
+    for persona in (roles.SUPERVISOR, policy.NO_ROLE):
+        client = logged_in(desk.users[persona])
+        assert client.post(reverse("notifications:read", args=[theirs.pk])).status_code == 404
+        assert client.post(reverse("notifications:read_all")).status_code == 303
+        page = client.get(reverse("notifications:list")).content.decode()
+        assert theirs.title not in page
+    theirs.refresh_from_db()
+    assert theirs.read_at is None and theirs.recipient == agent
+    own = logged_in(agent)
+    assert theirs.title in own.get(reverse("notifications:list")).content.decode()
+    assert own.post(reverse("notifications:read", args=[theirs.pk])).status_code == 303
+    theirs.refresh_from_db()
+    assert theirs.read_at is not None
 
 
 def test_a_shared_view_is_deleted_only_by_whoever_may_delete_shared_views(desk):

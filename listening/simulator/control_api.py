@@ -79,8 +79,8 @@ def control_answer(
             str(body["account_id"]) if body.get("account_id") else None,
             str(body.get("client_id") or DEFAULT_CLIENT_ID),
         )
-    if path == "/_sim/graph_reads" and method == "GET":
-        return {"reads": state.graph_reads_about(str(params["about"]))}
+    if path == "/_sim/reads" and method == "GET":
+        return {"reads": state.reads_about(params.get("about", ""), params.get("path", ""))}
     if path == "/_sim/stats" and method == "GET":
         return state.stats()
     if path == "/_sim/reset" and method == "POST":

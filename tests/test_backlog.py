@@ -201,6 +201,35 @@ def test_x_mentions_pushed_beyond_reach_while_a_backlog_drains_are_read_by_searc
     assert channel.cursor["mentions"] == wave[-1]
 
 
+def test_x_mentions_the_reach_slides_past_while_one_drain_pages_are_read_by_search(
+    networks, monkeypatch
+):
+    """The reach is the 800 most recent mentions at each request: mentions arriving between
+    the pages of one drain push its bottom up, and the drain ends short of since_id having
+    served fewer than 800. The oldest of the backlog are read by recent search all the same."""
+    monkeypatch.setattr(x_paging, "MAX_PAGES", 20)
+    channel = x_channel()
+    first = networks.publish("x", 1, account_id=X_ACCOUNT, kind="mention")
+    polling.poll_channel(channel.pk)
+    backlog = networks.publish("x", 750, account_id=X_ACCOUNT, kind="mention")
+    arriving: list[str] = []
+    read_x = x_paging._call
+
+    def more_arrive_after_the_first_page(call, **request):
+        page = read_x(call, **request)
+        if not arriving and "pagination_token" not in request and "since_id" in request:
+            arriving.extend(networks.publish("x", 120, account_id=X_ACCOUNT, kind="mention"))
+        return page
+
+    monkeypatch.setattr(x_paging, "_call", more_arrive_after_the_first_page)
+    poll_until_drained(channel)
+    polling.poll_channel(channel.pk)  # the mentions that arrived meanwhile
+
+    assert arriving
+    assert set(first) | set(backlog) | set(arriving) == set(stored_ids(channel))
+    assert channel.intake_gaps == []
+
+
 def test_x_second_range_beyond_reach_waits_for_the_first(networks, monkeypatch):
     monkeypatch.setattr(x_paging, "MAX_PAGES", 1)
     channel = x_channel()

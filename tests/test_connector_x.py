@@ -124,20 +124,30 @@ def test_first_poll_reads_one_page_and_normalises_threads_quotes_and_languages(c
 
 def test_poll_with_cursor_follows_next_token_and_advances_cursor(channel, rsps):
     page1, page2 = load("x_mentions_page1.json"), load("x_mentions_page2.json")
+    since = "1861000000000000050"
+    # After a drain of more than one page, one small read proves the timeline still reached
+    # since_id: it answers the post at since_id itself and nothing newer than it.
+    met = copy.deepcopy(page2)
+    met["data"] = [{**met["data"][0], "id": since}]
+    met["meta"] = {"newest_id": since, "oldest_id": since, "result_count": 1}
     rsps.get(MENTIONS, json=page1)
     rsps.get(MENTIONS, json=page2)
+    rsps.get(MENTIONS, json=met)
     quiet_dms(rsps)
 
-    result = XConnector().fetch(channel, {"mentions": "1861000000000000050", "other": "kept"})
+    result = XConnector().fetch(channel, {"mentions": since, "other": "kept"})
 
-    first, second = calls_to(rsps, MENTIONS)
-    assert params_of(first)["since_id"] == "1861000000000000050"
+    first, second, reach = calls_to(rsps, MENTIONS)
+    assert params_of(first)["since_id"] == since
     assert "pagination_token" not in params_of(first)
     assert params_of(second)["pagination_token"] == page1["meta"]["next_token"]
-    assert params_of(second)["since_id"] == "1861000000000000050"
+    assert params_of(second)["since_id"] == since
+    oldest = min(t["id"] for t in page2["data"])
+    assert params_of(reach)["since_id"] == "1861000000000000049"
+    assert (params_of(reach)["until_id"], params_of(reach)["max_results"]) == (oldest, "5")
 
     posts = by_id(result.posts)
-    assert len(result.posts) == 5
+    assert len(result.posts) == 6  # the post at since_id again: ingest drops the repeat
     # The whole reply chain shares the root's conversation id, so ingest threads one case.
     root, answer = posts["1861000000000000101"], posts["1861000000000000105"]
     assert root.conversation_id == answer.conversation_id == "1861000000000000101"
@@ -146,7 +156,7 @@ def test_poll_with_cursor_follows_next_token_and_advances_cursor(channel, rsps):
         posts["1861000000000000100"].text == "Bonjour @acme_support, merci pour l'aide rapide ! 👏"
     )
     assert result.new_cursor == {"mentions": "1861000000000000105", "other": "kept", "dm": "0"}
-    assert result.reads == 6
+    assert result.reads == 7
 
 
 def test_spent_budget_leaves_a_continuation_that_the_next_poll_resumes(channel, rsps, monkeypatch):
@@ -225,15 +235,19 @@ def test_repeated_page_is_deduplicated(channel, rsps):
     page = load("x_mentions_page1.json")
     repeat = copy.deepcopy(page)
     del repeat["meta"]["next_token"]
+    met = copy.deepcopy(page)  # the reach check: the post at since_id, nothing newer
+    met["data"] = [{**met["data"][0], "id": "1861000000000000001"}]
+    met["meta"] = {"result_count": 1}
     rsps.get(MENTIONS, json=page)
     rsps.get(MENTIONS, json=repeat)  # the network served the same page again
+    rsps.get(MENTIONS, json=met)
     quiet_dms(rsps)
 
     result = XConnector().fetch(channel, {"mentions": "1861000000000000001"})
 
-    ids = [p.external_id for p in result.posts]
+    ids = [p.external_id for p in result.posts if p.external_id != "1861000000000000001"]
     assert len(ids) == len(set(ids)) == 3
-    assert result.reads == 8  # both pages were read (and billed)
+    assert result.reads == 9  # both pages and the reach check were read (and billed)
 
 
 def test_deleted_author_is_kept_and_malformed_items_are_quarantined(channel, rsps):

@@ -933,16 +933,20 @@ def test_simulated_x_counts_posts_as_twitter_text_does(case):
     assert weighted_length(case["text"]) == case["weightedLength"]
 
 
-def test_graph_reads_are_journalled_for_a_harness_to_explain_a_missing_item(sim, graph):
+def test_reads_are_journalled_for_a_harness_to_explain_a_missing_item(sim, graph):
     (post_id,) = sim.publish("facebook", 1, kind="visitor_post")
     graph.get_connections("2000", "feed", fields=FB_POST_FIELDS, limit=25)
     graph.get_connections(post_id, "comments", filter="stream", since=100)
 
-    reads = sim._call("GET", f"/_sim/graph_reads?about={post_id}")["reads"]
+    reads = sim._call("GET", f"/_sim/reads?about={post_id}")["reads"]
 
     assert [read["path"] for read in reads] == ["/v23.0/2000/feed", f"/v23.0/{post_id}/comments"]
     assert post_id in reads[0]["ids"] and reads[0]["params"]["limit"] == "25"
     assert reads[1]["params"] == {"filter": "stream", "since": "100"}
+
+    x_get(sim, "/2/users/1000/mentions", max_results=10, since_id="5")
+    (mentions,) = sim._call("GET", "/_sim/reads?path=/mentions")["reads"]
+    assert mentions["params"] == {"max_results": "10", "since_id": "5"}
 
 
 # -- authors edit and delete ---------------------------------------------------------------

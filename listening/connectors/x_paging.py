@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 MAX_PAGES = 20
 # GET /2/users/:id/mentions serves at most the 800 most recent mentions, however it is paged.
 MENTIONS_REACH = 800
+# The fewest posts X lets a timeline request ask for: the size of a reach probe.
+PROBE_SIZE = 5
 # GET /2/tweets/search/recent serves the last 7 days; a since_id older than that is refused.
 SEARCH_WINDOW = timedelta(days=7)
 # The window is entered this far inside its edge, so the request is not refused while in flight.
@@ -158,6 +160,19 @@ class _Reader:
             extra={"channel_id": self.channel.pk, "since_id": since, "until_id": until},
         )
 
+    def _reach_missed(
+        self, call: Callable[..., Any], since: str, oldest: str | None, read: int
+    ) -> tuple[bool, int]:
+        """Whether posts lie between since_id and the oldest post a paged drain read, that the
+        timeline no longer reaches (one request of at most PROBE_SIZE posts); and the reads.
+        What the request answers is kept like any page."""
+        request = dict(_tweet_params(), max_results=PROBE_SIZE, since_id=str(int(since) - 1))
+        if oldest:
+            request["until_id"] = oldest
+        page = _call(call, **request)
+        read += self.batch.add_tweet_page(page, None)
+        return set(_page_ids(page)) != {since}, read
+
     def _budget_spent(self, stream: str, read: int) -> None:
         log.info(
             "X backlog continues next poll",
@@ -206,6 +221,7 @@ class _Reader:
         probe_found = False
         token = None
         gaps: list[dict[str, str]] = []
+        pages = 0
         for _ in range(MAX_PAGES):
             request = dict(_tweet_params(), max_results=PAGE_SIZE)
             if since and probe:
@@ -249,6 +265,7 @@ class _Reader:
                 continue
             items = self.batch.add_tweet_page(page, kind_hint)
             read += items
+            pages += 1
             ids = _page_ids(page)
             if probe and since in ids:
                 probe_found = True
@@ -262,6 +279,12 @@ class _Reader:
                 beyond_reach = read >= reach if reach else False
                 if probe:
                     beyond_reach = not probe_found
+                elif reach and not beyond_reach and pages > 1 and since and since != EMPTY:
+                    # The reach is the most recent posts at each request: new mentions arriving
+                    # while a backlog is paged push its bottom up, so a drain can end short
+                    # of since_id having served fewer than `reach`. Ask what lies just above
+                    # since_id: only since_id itself means the drain met it.
+                    beyond_reach, read = self._reach_missed(call, since, oldest or until, read)
                 beyond = oldest or until
                 if beyond_reach and since and not first_read and backfill and beyond:
                     self._hand_to_search(since, beyond)

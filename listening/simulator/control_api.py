@@ -96,8 +96,8 @@ def control_answer(
             str(body["account_id"]) if body.get("account_id") else None,
             str(body.get("client_id") or DEFAULT_CLIENT_ID),
         )
-    if path == "/_sim/graph_reads" and method == "GET":
-        return {"reads": state.graph_reads_about(str(params["about"]))}
+    if path == "/_sim/reads" and method == "GET":
+        return {"reads": state.reads_about(params.get("about", ""), params.get("path", ""))}
     if path == "/_sim/webhooks" and method == "POST":
         return state.webhooks.configure(
             str(body.get("url") or ""), str(body.get("app_secret") or "")

@@ -562,8 +562,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if request.extra.get("repeat"):
             if key in state.last_pages:
                 status, payload = state.last_pages[key]
-                if request.network == "facebook":
-                    state.journal_graph_read(request.path, {"repeated": "1"}, payload)
+                state.journal_read(request.path, {"repeated": "1"}, payload)
                 self._count(state, route, payload)
                 return status, json.loads(json.dumps(payload))
             request.params = {k: v for k, v in request.params.items() if k not in CURSOR_PARAMS}
@@ -577,8 +576,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                     variant = corrupt(request.network, payload, fault)
                     log.info("fault malformed (%s) on %s", variant, request.path)
                 state.last_pages[key] = (status, json.loads(json.dumps(payload)))
-            if request.network == "facebook":
-                state.journal_graph_read(request.path, request.params, payload)
+            state.journal_read(request.path, request.params, payload)
             self._count(state, route, payload)
         return status, payload
 

@@ -48,9 +48,13 @@ FAULT_KINDS = (
     "webhook_unsigned",
     "webhook_drop",
 )
-# Graph reads journalled (see SimState.journal_graph_read), and the parameters kept of each.
-GRAPH_READS_KEPT = 100_000
-JOURNAL_PARAMS = ("since", "until", "after", "order", "filter", "limit", "repeated")
+# Reads journalled (see SimState.journal_read), and the parameters kept of each.
+READS_KEPT = 100_000
+JOURNAL_PARAMS = (
+    *("since", "until", "after", "order", "filter", "limit"),  # Graph
+    *("since_id", "until_id", "start_time", "pagination_token", "next_token", "max_results"),  # X
+    "repeated",
+)
 NETWORKS = ("x", "facebook", "instagram")
 MALFORMED_VARIANTS = ("missing_id", "missing_created_at", "text_null", "bad_date")
 # Chance that a customer later answers a reply the brand sent.
@@ -173,10 +177,11 @@ class SimState:
         self.webhooks = WebhookSender(self)
         self.reset(seed)
 
-    def journal_graph_read(self, path: str, params: dict[str, Any], payload: Any) -> None:
+    def journal_read(self, path: str, params: dict[str, Any], payload: Any) -> None:
         data = payload.get("data") if isinstance(payload, dict) else None
         paging = payload.get("paging") if isinstance(payload, dict) else None
-        self.graph_reads.append(
+        meta = payload.get("meta") if isinstance(payload, dict) else None
+        self.reads_journal.append(
             {
                 "at": round(float(self.clock()), 3),
                 "path": path,
@@ -184,17 +189,19 @@ class SimState:
                 "ids": [item.get("id") for item in data if isinstance(item, dict)]
                 if isinstance(data, list)
                 else [],
-                "next": bool(isinstance(paging, dict) and paging.get("next")),
+                "next": bool(isinstance(paging, dict) and paging.get("next"))
+                or bool(isinstance(meta, dict) and meta.get("next_token")),
             }
         )
 
-    def graph_reads_about(self, item_id: str) -> list[dict[str, Any]]:
-        """The journalled Graph reads whose path or answer names `item_id` (or contains it: a
-        post's number finds it under whichever timeline holds it)."""
+    def reads_about(self, item_id: str = "", path: str = "") -> list[dict[str, Any]]:
+        """The journalled reads whose path or answer names `item_id` (or contains it: a post's
+        number finds it under whichever timeline holds it), or whose path contains `path`."""
         return [
             r
-            for r in self.graph_reads
-            if item_id in r["path"] or any(item_id in str(i) for i in r["ids"])
+            for r in self.reads_journal
+            if (path and path in r["path"])
+            or (item_id and (item_id in r["path"] or any(item_id in str(i) for i in r["ids"])))
         ]
 
     def reset(self, seed: int | None = None) -> None:
@@ -223,9 +230,9 @@ class SimState:
         self.fired: list[dict[str, Any]] = []
         self.pending: list[PendingAnswer] = []
         self.last_pages: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
-        # Graph reads as served (when, path, paging parameters, ids, more to come): what a
-        # harness reads back to explain an item the desk did not store.
-        self.graph_reads: deque[dict[str, Any]] = deque(maxlen=GRAPH_READS_KEPT)
+        # Reads as served (when, path, paging parameters, ids, more to come): what a harness
+        # reads back to explain an item the desk did not store.
+        self.reads_journal: deque[dict[str, Any]] = deque(maxlen=READS_KEPT)
         self.generated: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
         self.reads: Counter[str] = Counter()

@@ -618,14 +618,11 @@ class Harness:
         """Every Graph read that listed the comment's post or read its comments, as served."""
         post_id = comment_id.split("_")[0]  # "<post>_<n>": the post is "<timeline>_<post>"
         try:
-            reads = self.sim.graph_reads(post_id)
+            reads = self.sim.reads(about=post_id)
         except Exception as exc:  # a report, not a verdict: the figures stand without it
             say(f"  graph reads about {post_id}: unavailable ({exc})")
             return
-        for log in sorted(self.stack.logs.glob("worker-*.log")):
-            for line in log.read_text(errors="replace").splitlines():
-                if comment_id in line or (post_id in line and "page stored" in line):
-                    say(f"  {log.stem}: {line[:300]}")
+        self.explain_from_logs(comment_id)
         for read in reads[-60:]:
             served = read["ids"]
             mark = "HAS IT" if comment_id in served else ""
@@ -633,6 +630,37 @@ class Harness:
                 f"  {read['at']:.3f} {read['path']} {read['params']} served {len(served)}"
                 f"{' (post listed)' if any(post_id in str(i) for i in served) else ''}"
                 f" next={read['next']} {mark}"
+            )
+
+    def explain_from_logs(self, external_id: str) -> None:
+        """The workers' log lines naming the item (a polled page that held it, at DEBUG)."""
+        found = [
+            f"  {log.stem}: {line[:300]}"
+            for log in sorted(self.stack.logs.glob("worker-*.log"))
+            for line in log.read_text(errors="replace").splitlines()
+            if external_id in line
+        ]
+        for line in found[:10] or [f"  no polled page held {external_id}"]:
+            say(line)
+
+    def explain_missing_tweet(self, tweet_id: str, published: float) -> None:
+        """The X timeline and search reads around the tweet's publication, as served: which
+        asked for its range, and what they answered."""
+        try:
+            reads = self.sim.reads(path="/2/")
+        except Exception as exc:  # a report, not a verdict: the figures stand without it
+            say(f"  X reads: unavailable ({exc})")
+            return
+        self.explain_from_logs(tweet_id)
+        number = int(tweet_id)
+        for read in [r for r in reads if published - 2 <= r["at"] <= published + 90][:40]:
+            served = [int(i) for i in read["ids"] if str(i).isdigit()]
+            span = f"{min(served)}..{max(served)}" if served else "-"
+            inside = served and min(served) <= number <= max(served)
+            say(
+                f"  {read['at']:.3f} {read['path']} {read['params']} served {len(served)}"
+                f" [{span}] next={read['next']}{' SPANS IT' if inside else ''}"
+                f"{' HAS IT' if number in served else ''}"
             )
 
     def figures(self, settled_at: float | None, *, quiet: bool) -> Figures:
@@ -679,6 +707,7 @@ class Harness:
         )
         for stream, count in sorted(lost_by_stream.items()):
             figures[f"chaos_mentions_missing_stream_{stream}"] = count
+        explained_x = 0
         for network, missing in missing_by_network.items():
             for external_id in sorted(missing)[:30]:
                 start, _ = self.published_at.get(external_id, (0.0, 0.0))
@@ -688,6 +717,9 @@ class Harness:
                 )
                 if network == "facebook":
                     self.explain_missing_comment(external_id)
+                elif explained_x < 3:
+                    explained_x += 1
+                    self.explain_missing_tweet(external_id, start)
         # X ids grow with time: a missing post older than every stream's since_id is never
         # asked for again.
         cursor = Channel.objects.get(pk=self.channels["x"]).cursor

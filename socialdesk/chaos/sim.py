@@ -1,6 +1,7 @@
 """The simulator's /_sim/ control API, as the harness uses it."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 from listening.simulator.control import control_call
 
@@ -44,9 +45,10 @@ class Sim:
     def replies(self) -> list[dict[str, Any]]:
         return self.call("GET", "/_sim/replies")["replies"]
 
-    def graph_reads(self, about: str) -> list[dict[str, Any]]:
-        """The simulator's journal of Graph reads that name `about` (a path or an id served)."""
-        return self.call("GET", f"/_sim/graph_reads?about={about}")["reads"]
+    def reads(self, about: str = "", path: str = "") -> list[dict[str, Any]]:
+        """The simulator's journal of reads that name `about` (in their path or an id served),
+        or whose path contains `path`."""
+        return self.call("GET", f"/_sim/reads?{urlencode({'about': about, 'path': path})}")["reads"]
 
     def stats(self) -> dict[str, Any]:
         return self.call("GET", "/_sim/stats")

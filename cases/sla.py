@@ -35,6 +35,7 @@ from cases.models import OPEN_STATUSES, Case
 from sla.businesstime import NoOpeningHours, add_business_seconds
 from sla.models import Policy
 from sla.policies import CaseFacts, Rules, load_rules
+from socialdesk.durations import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -241,3 +242,33 @@ def breaching_q(now: datetime, which: str) -> Q:
     if which == "breached":
         return Q(sla_due_at__lte=now)
     return Q(sla_warn_at__lte=now, sla_due_at__isnull=False)
+
+
+def running_clock_name(case: Case) -> str:
+    """Which clock `sla_due_at` belongs to, from the row alone."""
+    if case.response_due_at is not None and case.response_due_at == case.sla_due_at:
+        return "First response" if case.first_response_at is None else "Next response"
+    return "Resolution"
+
+
+@dataclass(frozen=True)
+class RowClock:
+    """The inbox's view of a case's running SLA clock."""
+
+    state: str  # "ok" | "warning" | "breached"
+    text: str
+    title: str
+
+
+def row_clock(case: Case, now: datetime) -> RowClock | None:
+    """The soonest running clock of an inbox row, in words; None when no clock runs."""
+    state = state_at(case, now)
+    if not state:
+        return None
+    name = running_clock_name(case)
+    due = timezone.localtime(case.sla_due_at).strftime("%a %d %b, %H:%M")
+    if state == "breached":
+        late = format_duration(now - case.sla_due_at)
+        return RowClock(state, "SLA overdue", f"{name} overdue by {late} (due {due})")
+    left = format_duration(case.sla_due_at - now)
+    return RowClock(state, f"SLA {left} left", f"{name} due {due}")

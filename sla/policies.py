@@ -104,4 +104,5 @@ def load_rules() -> Rules:
     # Read, not DeskSettings.load(): a read-only path never creates the row.
     target = DeskSettings._meta.get_field("first_response_sla_minutes")
     minutes = DeskSettings.objects.filter(pk=1).values_list(target.name, flat=True).first()
-    return Rules(policies, schedules, default_policy(target.default if minutes is None else minutes))
+    default = default_policy(target.default if minutes is None else minutes)
+    return Rules(policies, schedules, default)

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 
 from cases.erasure import do_erase_customer
 from cases.models import (
+    OPEN_STATUSES,
     CannedReply,
     CannedReplyVariant,
     Case,
@@ -28,6 +29,7 @@ from cases.models import (
     Reply,
     SavedView,
 )
+from cases.sla import refresh_case_slas
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -56,10 +58,19 @@ class IdentityInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "created_at"]
+    list_display = ["display_name", "is_vip", "is_press", "created_at"]
+    list_filter = ["is_vip", "is_press"]
     search_fields = ["display_name", "identities__handle", "identities__name"]
     inlines = [IdentityInline]
     actions = ["erase_personal_content"]
+
+    def save_model(self, request: HttpRequest, obj: Customer, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if {"is_vip", "is_press"} & set(form.changed_data):
+            # A VIP or press flag can choose another service-level policy for their cases.
+            refresh_case_slas(
+                list(obj.cases.filter(status__in=OPEN_STATUSES).values_list("pk", flat=True))
+            )
 
     @admin.action(
         description="Erase personal content of the selected customers", permissions=["delete"]

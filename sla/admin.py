@@ -38,7 +38,7 @@ class PolicyAdmin(admin.ModelAdmin):
         "first_response",
         "next_response",
         "resolution",
-        "warn_percent",
+        "due_soon_at",
         "hours_team",
     ]
     list_display_links = ["name"]
@@ -88,6 +88,10 @@ class PolicyAdmin(admin.ModelAdmin):
     @admin.display(description="Resolution")
     def resolution(self, policy: Policy) -> str:
         return _minutes(policy.resolution_minutes)
+
+    @admin.display(description="Due soon at")
+    def due_soon_at(self, policy: Policy) -> str:
+        return f"{policy.warn_percent} %"
 
     def save_model(self, request: HttpRequest, obj: Policy, form, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -2,7 +2,7 @@
 (notes, events) are read-only; desk settings and guidelines are single rows."""
 
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -30,6 +30,7 @@ from cases.models import (
     SavedView,
 )
 from cases.sla import refresh_case_slas
+from cases.tasks import refresh_open_case_slas
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -303,7 +304,14 @@ class EngagementGuidelinesAdmin(SingleRowAdmin):
 @admin.register(DeskSettings)
 class DeskSettingsAdmin(SingleRowAdmin):
     fieldsets = [
-        ("Service level", {"fields": ["first_response_sla_minutes"]}),
+        (
+            "Service level",
+            {
+                "fields": ["first_response_sla_minutes"],
+                "description": "The target of every case no service-level policy picks; "
+                "policies, with business hours, are under Service levels.",
+            },
+        ),
         ("Auto-assignment", {"fields": ["auto_assign", "max_open_cases_per_agent"]}),
         (
             "Supervisor approval",
@@ -328,6 +336,12 @@ class DeskSettingsAdmin(SingleRowAdmin):
             },
         ),
     ]
+
+    def save_model(self, request: HttpRequest, obj: DeskSettings, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if "first_response_sla_minutes" in form.changed_data:
+            # The desk's default service level: the open cases it covers are re-dated.
+            transaction.on_commit(refresh_open_case_slas.delay)
 
     def get_row(self) -> DeskSettings:
         return DeskSettings.load()

@@ -10,12 +10,11 @@ from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
+from cases.tasks import refresh_open_case_slas
 from sla.models import BusinessHours, Holiday, OpeningTime, Policy
 
 
 def _redate_open_cases() -> None:
-    from cases.tasks import refresh_open_case_slas
-
     transaction.on_commit(refresh_open_case_slas.delay)
 
 

@@ -238,3 +238,30 @@ def test_a_sent_reply_clears_the_breach_for_the_next_clock(x_channel, agent, net
     sending.send_reply(reply.pk)
     case.refresh_from_db()
     assert case.sla_state == "" and Reply.objects.get().state == Reply.State.SENT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_beats_at_once_report_each_breach_once(x_channel):
+    import threading
+
+    from django.db import connection
+
+    opened = timezone.now() - timedelta(hours=2)
+    cases = [make_case(x_channel, opened_at=opened, last_inbound_at=opened) for _ in range(40)]
+    start = threading.Barrier(2)
+    results: list[dict[str, list[int]]] = []
+
+    def beat() -> None:
+        try:
+            start.wait()
+            results.append(advance_sla_states())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=beat) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    reported = [case_id for result in results for case_id in result["breached"]]
+    assert sorted(reported) == sorted(case.pk for case in cases)  # each once, none lost

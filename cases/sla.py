@@ -32,6 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cases.models import OPEN_STATUSES, Case
+from listening.models import Channel
 from sla.businesstime import NoOpeningHours, add_business_seconds
 from sla.models import Policy
 from sla.policies import CaseFacts, Rules, load_rules
@@ -169,7 +170,11 @@ def refresh_case_slas(case_ids: list[int], rules: Rules | None = None) -> int:
     ids = sorted(set(case_ids))
     for start in range(0, len(ids), REFRESH_BATCH):
         batch = ids[start : start + REFRESH_BATCH]
-        cases = list(Case.objects.filter(pk__in=batch).select_related("channel", "customer"))
+        cases = list(
+            Case.objects.filter(pk__in=batch)
+            .select_related("channel", "customer")
+            .only(*_READ, *_CHANNEL_READ, "customer__is_vip", "customer__is_press")
+        )
         labels = _label_ids(batch)
         dirty = []
         for case in cases:
@@ -207,6 +212,22 @@ def _write(cases: list[Case]) -> None:
 
 
 _COLUMNS = ["sla_policy_id", *SLA_FIELDS[1:]]
+# What computing the due times reads of a case (the rest of the row stays in the database).
+_READ = [
+    "status",
+    "priority",
+    "opened_at",
+    "first_response_at",
+    "awaiting_since",
+    "channel",
+    "customer",
+    *SLA_FIELDS,
+]
+# The channel's network, and its team once channels belong to teams (read with the row, not
+# one query per case).
+_CHANNEL_READ = ["channel__network"] + [
+    "channel__team" for f in Channel._meta.get_fields() if f.name == "team"
+]
 
 
 def refresh_open_case_slas() -> int:

@@ -28,6 +28,7 @@ from cases.models import (
 )
 from notifications.actions import do_notify, mentioned_users
 from notifications.models import Kind as NotificationKind
+from cases.sla import refresh_case_sla
 from socialdesk.params import parse_moment
 
 
@@ -195,6 +196,7 @@ def do_set_status(
     elif reopening:
         case.resolved_at = None
     _save_case(case, ["status", "snoozed_until", "resolved_at"])
+    refresh_case_sla(case)  # resolving stops the clocks, reopening starts them again
     if status != previous:
         _event(case, CaseEvent.Kind.STATUS, actor, **{"from": previous, "to": status})
     if snooze_until is not None:
@@ -253,6 +255,7 @@ def do_set_labels(case: Case, labels: list[Label], *, actor: User) -> None:
         return
     case.labels.set(list(wanted.values()))
     _save_case(case, [])
+    refresh_case_sla(case)  # a label can choose another service-level policy
     _event(case, CaseEvent.Kind.LABELS, actor, added=added, removed=removed)
 
 

@@ -2,7 +2,7 @@
 (notes, events) are read-only; desk settings and guidelines are single rows."""
 
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -12,6 +12,7 @@ from django.utils.html import format_html
 
 from cases.erasure import do_erase_customer
 from cases.models import (
+    OPEN_STATUSES,
     CannedReply,
     CannedReplyVariant,
     Case,
@@ -28,6 +29,8 @@ from cases.models import (
     Reply,
     SavedView,
 )
+from cases.sla import refresh_case_slas
+from cases.tasks import refresh_open_case_slas
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -56,10 +59,19 @@ class IdentityInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "created_at"]
+    list_display = ["display_name", "is_vip", "is_press", "created_at"]
+    list_filter = ["is_vip", "is_press"]
     search_fields = ["display_name", "identities__handle", "identities__name"]
     inlines = [IdentityInline]
     actions = ["erase_personal_content"]
+
+    def save_model(self, request: HttpRequest, obj: Customer, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if {"is_vip", "is_press"} & set(form.changed_data):
+            # A VIP or press flag can choose another service-level policy for their cases.
+            refresh_case_slas(
+                list(obj.cases.filter(status__in=OPEN_STATUSES).values_list("pk", flat=True))
+            )
 
     @admin.action(
         description="Erase personal content of the selected customers", permissions=["delete"]
@@ -292,7 +304,14 @@ class EngagementGuidelinesAdmin(SingleRowAdmin):
 @admin.register(DeskSettings)
 class DeskSettingsAdmin(SingleRowAdmin):
     fieldsets = [
-        ("Service level", {"fields": ["first_response_sla_minutes"]}),
+        (
+            "Service level",
+            {
+                "fields": ["first_response_sla_minutes"],
+                "description": "The target of every case no service-level policy picks; "
+                "policies, with business hours, are under Service levels.",
+            },
+        ),
         ("Auto-assignment", {"fields": ["auto_assign", "max_open_cases_per_agent"]}),
         (
             "Supervisor approval",
@@ -317,6 +336,12 @@ class DeskSettingsAdmin(SingleRowAdmin):
             },
         ),
     ]
+
+    def save_model(self, request: HttpRequest, obj: DeskSettings, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if "first_response_sla_minutes" in form.changed_data:
+            # The desk's default service level: the open cases it covers are re-dated.
+            transaction.on_commit(refresh_open_case_slas.delay)
 
     def get_row(self) -> DeskSettings:
         return DeskSettings.load()

@@ -61,6 +61,7 @@ from cases.models import (
     SavedView,
     Triage,
 )
+from cases.sla import breaching_q
 from listening.models import Mention, Network
 from socialdesk import roles
 
@@ -82,7 +83,12 @@ COUNTABLE_STATUSES = {"inbox", "new", "open", "pending", "snoozed"}
 PRIORITY_CHOICES = [("high", "High (70+)"), ("medium", "Medium (40–69)"), ("low", "Low (<40)")]
 TRIAGE_CHOICES = list(Triage.choices)
 DECISION_CHOICES = [*Triage.choices, ("none", "Not decided")]
-SORT_CHOICES = [("priority", "Priority, then longest waiting"), ("waiting", "Longest waiting")]
+SORT_CHOICES = [
+    ("priority", "Priority, then longest waiting"),
+    ("waiting", "Longest waiting"),
+    ("due", "SLA due soonest"),
+]
+SLA_CHOICES = [("soon", "Due soon or overdue"), ("breached", "Overdue")]
 LANGUAGE_CHOICES = [
     ("en", "English"),
     ("es", "Spanish"),
@@ -110,6 +116,7 @@ class InboxFilters:
     decision: str = ""  # a Triage value or "none"
     language: str = ""
     label: str = ""  # a label id
+    sla: str = ""  # "soon" (past the warning point) or "breached"
     q: str = ""
     sort: str = "priority"
 
@@ -125,6 +132,7 @@ class InboxFilters:
         "decision",
         "language",
         "label",
+        "sla",
         "sort",
     )
 
@@ -155,7 +163,6 @@ class Choices:
     agents: list[tuple[int, str]] = field(default_factory=list)  # id, display name
     labels: list[tuple[int, str, str]] = field(default_factory=list)  # id, name, color
     views: list[SavedView] = field(default_factory=list)
-    sla_minutes: int = 60
 
 
 def _is_int(raw: str, digits: int = 11) -> bool:
@@ -175,6 +182,7 @@ def parse_filters(params: Mapping[str, str] | QueryDict) -> tuple[InboxFilters, 
         "suggestion": {value for value, _ in TRIAGE_CHOICES},
         "decision": {value for value, _ in DECISION_CHOICES},
         "sort": {value for value, _ in SORT_CHOICES},
+        "sla": {value for value, _ in SLA_CHOICES},
     }
     values: dict[str, str] = {}
     problems: list[str] = []
@@ -313,6 +321,11 @@ def filters_q(filters: InboxFilters, user: User, now: datetime) -> Q:
                 )
             )
         )
+    if filters.sla:
+        q &= breaching_q(now, filters.sla)
+    if filters.sort == "due":
+        # Only cases with a running clock have a due time to sort on (index case_sla_due).
+        q &= Q(sla_due_at__isnull=False)
     if filters.q:
         q &= search_q(filters.q)
     return q
@@ -329,40 +342,46 @@ def _from_micros(micros: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
+# Sorts on one column and the id, and their page-key prefixes.
+_SINGLE_KEY_SORTS = {"waiting": "w", "due": "d"}
+
+
 @dataclass(frozen=True)
 class PageKey:
     """The sort key of the last row shown.
 
-    Encoded as p<priority>.<µs>.<id> (priority sort) or w<µs>.<id> (waiting sort).
+    Encoded as p<priority>.<µs>.<id> (priority sort), w<µs>.<id> (waiting sort) or d<µs>.<id>
+    (SLA due sort). `moment` is the row's last_inbound_at, or its sla_due_at for the due sort.
     """
 
     sort: str
-    last_inbound_at: datetime
+    moment: datetime
     case_id: int
     priority: int = 0
 
     def encode(self) -> str:
-        micros = _micros(self.last_inbound_at)
-        if self.sort == "waiting":
-            return f"w{micros}.{self.case_id}"
+        micros = _micros(self.moment)
+        if self.sort in _SINGLE_KEY_SORTS:
+            return f"{_SINGLE_KEY_SORTS[self.sort]}{micros}.{self.case_id}"
         return f"p{self.priority}.{micros}.{self.case_id}"
 
     @classmethod
     def decode(cls, raw: str, sort: str) -> "PageKey":
         """Parse a token made by `encode` for this sort; ValueError on anything else."""
-        prefix = "w" if sort == "waiting" else "p"
+        prefix = _SINGLE_KEY_SORTS.get(sort, "p")
         parts = raw[1:].split(".") if raw[:1] == prefix else []
-        wanted = 2 if sort == "waiting" else 3
+        wanted = 2 if sort in _SINGLE_KEY_SORTS else 3
         if len(parts) != wanted or not all(_is_int(part, 18) for part in parts):
             raise ValueError(f"not a page key: {raw[:40]!r}")
         numbers = [int(part) for part in parts]
-        if sort == "waiting":
+        if sort in _SINGLE_KEY_SORTS:
             return cls(sort, _from_micros(numbers[0]), numbers[1])
         return cls(sort, _from_micros(numbers[1]), numbers[2], priority=numbers[0])
 
     @classmethod
     def after(cls, case: Case, sort: str) -> "PageKey":
-        return cls(sort, case.last_inbound_at, case.pk, priority=case.priority)
+        moment = case.sla_due_at if sort == "due" else case.last_inbound_at
+        return cls(sort, moment, case.pk, priority=case.priority)
 
     def q(self) -> Q:
         """Rows strictly after this key in the sort order.
@@ -370,20 +389,23 @@ class PageKey:
         The first, redundant condition bounds the index scan (it starts at the key instead of
         at the top of the index); the rest breaks ties exactly.
         """
-        if self.sort == "waiting":
-            return Q(last_inbound_at__gte=self.last_inbound_at) & (
-                Q(last_inbound_at__gt=self.last_inbound_at) | Q(id__gt=self.case_id)
+        if self.sort in _SINGLE_KEY_SORTS:
+            column = "sla_due_at" if self.sort == "due" else "last_inbound_at"
+            return Q(**{f"{column}__gte": self.moment}) & (
+                Q(**{f"{column}__gt": self.moment}) | Q(id__gt=self.case_id)
             )
         return Q(priority__lte=self.priority) & (
             Q(priority__lt=self.priority)
-            | Q(last_inbound_at__gt=self.last_inbound_at)
-            | Q(last_inbound_at=self.last_inbound_at, id__gt=self.case_id)
+            | Q(last_inbound_at__gt=self.moment)
+            | Q(last_inbound_at=self.moment, id__gt=self.case_id)
         )
 
 
 def ordering(sort: str) -> list[str]:
     if sort == "waiting":
         return ["last_inbound_at", "id"]
+    if sort == "due":
+        return ["sla_due_at", "id"]
     return ["-priority", "last_inbound_at", "id"]
 
 
@@ -508,14 +530,11 @@ WHERE u.id IN ({inbox_workers})
 UNION ALL
 SELECT 'view', id, name, query, owner_id, position FROM cases_savedview
 WHERE owner_id IS NULL OR owner_id = %s
-UNION ALL
-SELECT 'sla', id, '', first_response_sla_minutes::text, NULL, 0 FROM cases_desksettings
-WHERE id = 1
 """
 
 
 def load_choices(user: User) -> Choices:
-    """Channels, labels, agents, the user's and the desk's saved views, the SLA: one query."""
+    """Channels, labels, agents, the user's and the desk's saved views: one query."""
     with connection.cursor() as cursor:
         # The agents are socialdesk.roles.inbox_workers(), compiled into this one query.
         workers, worker_params = roles.inbox_workers().values("id").query.sql_with_params()
@@ -523,7 +542,6 @@ def load_choices(user: User) -> Choices:
         rows = cursor.fetchall()
     choices = Choices()
     views = []
-    sla = 60
     for kind, pk, name, extra, owner_id, position in rows:
         if kind == "channel":
             choices.channels.append((pk, name, extra))
@@ -535,14 +553,12 @@ def load_choices(user: User) -> Choices:
             views.append(
                 SavedView(id=pk, name=name, query=extra, owner_id=owner_id, position=position)
             )
-        elif kind == "sla":
-            sla = int(extra)
     choices.channels.sort(key=lambda c: c[1].lower())
     choices.labels.sort(key=lambda c: c[1].lower())
     choices.agents.sort(key=lambda c: c[1].lower())
     # The desk's shared views first, then the user's own; each in position, then name order.
     views.sort(key=lambda v: (v.owner_id is not None, v.position, v.name.lower()))
-    return replace(choices, views=views, sla_minutes=sla)
+    return replace(choices, views=views)
 
 
 @dataclass(frozen=True)

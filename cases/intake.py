@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cases.models import Case, CaseStatus, Customer, Identity, MentionMedia
+from cases.sla import refresh_case_slas
 from listening.posts import Author, InboundPost
 from listening.radar import Score, suggest_triage
 from socialdesk.pgjson import page_json
@@ -85,7 +86,10 @@ def take_in(
     Runs on the caller's `cursor` inside its transaction, which must hold `channel`'s row lock.
     """
     identities = _upsert_identities(cursor, channel.network, posts, now)
-    return _thread_into_cases(cursor, channel, posts, scores, identities, now)
+    intake = _thread_into_cases(cursor, channel, posts, scores, identities, now)
+    # New posts start or move the service-level clocks (priority, a next response).
+    refresh_case_slas(intake.cases)
+    return intake
 
 
 def conversation_key(post: InboundPost) -> str:
@@ -195,16 +199,18 @@ def _display_name(author: Author) -> str:
 # one, an open case (the partial unique index case_one_open_per_conversation) takes the page's
 # posts in: count, latest time, and the radar of its most urgent post so far (the newer on a
 # tie, or whatever the page has if the case has no triage yet). A pending case goes back to
-# open: the customer answered. In DO UPDATE, `cases_case` is the row as it was and EXCLUDED
-# the page's summary. (xmax = 0) is true for the rows this statement inserted.
+# open: the customer answered. When nobody was waiting on us, the page's first post starts the
+# response clock (awaiting_since, cases/sla.py). In DO UPDATE, `cases_case` is the row as it
+# was and EXCLUDED the page's summary. (xmax = 0) is true for the rows this statement inserted.
 _UPSERT_CASES_SQL = """
     INSERT INTO cases_case
         (channel_id, updated_at, opened_at, customer_id, conversation_key, subject, language,
          is_private, status, priority, priority_reasons, triage_suggestion, triage_reason,
-         mention_count, last_inbound_at, sentiment, triage_decision, triage_decision_reason)
+         mention_count, last_inbound_at, sentiment, triage_decision, triage_decision_reason,
+         awaiting_since)
     SELECT %s, %s, opened_at, customer_id, conversation_key, subject, language, is_private,
            '{new}', priority, priority_reasons, triage_suggestion, triage_reason,
-           mention_count, last_inbound_at, sentiment, '', ''
+           mention_count, last_inbound_at, sentiment, '', '', opened_at
     FROM json_to_recordset(%s::json)
          AS k (opened_at timestamptz, customer_id bigint, conversation_key varchar,
                subject varchar, language varchar, is_private boolean, priority int,
@@ -217,6 +223,7 @@ _UPSERT_CASES_SQL = """
             ELSE cases_case.status END,
         mention_count = cases_case.mention_count + EXCLUDED.mention_count,
         last_inbound_at = GREATEST(cases_case.last_inbound_at, EXCLUDED.last_inbound_at),
+        awaiting_since = COALESCE(cases_case.awaiting_since, EXCLUDED.awaiting_since),
         updated_at = EXCLUDED.updated_at,
         priority = CASE WHEN {page_leads} THEN EXCLUDED.priority ELSE cases_case.priority END,
         priority_reasons = CASE WHEN {page_leads}

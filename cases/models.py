@@ -15,6 +15,8 @@ class Customer(models.Model):
     """A person, possibly with several network identities merged into one profile."""
 
     display_name = models.CharField(max_length=200)
+    is_vip = models.BooleanField("VIP", default=False, db_default=False)
+    is_press = models.BooleanField("press", default=False, db_default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -147,6 +149,23 @@ class Case(models.Model):
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Service level (cases/sla.py keeps these; README "Service levels"). awaiting_since: the
+    # customer post the running response clock counts from (None: nobody waits on us).
+    sla_policy = models.ForeignKey(
+        "sla.Policy",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # policies are seldom deleted: a scan then costs less than an index
+    )
+    awaiting_since = models.DateTimeField(null=True, blank=True)
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    sla_warn_at = models.DateTimeField(null=True, blank=True)  # the soonest running clock's
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_state = models.CharField(max_length=10, blank=True, db_default="", default="")
 
     objects = CaseQuerySet.as_manager()
 
@@ -174,6 +193,13 @@ class Case(models.Model):
                 include=["first_response_at", "resolved_at", "assignee"],
                 name="case_channel_opened",
             ),
+            # The inbox's "SLA due soonest" and the SLA beat's breaches (open cases only).
+            models.Index(
+                fields=["sla_due_at", "id"],
+                condition=Q(status__in=["new", "open", "pending"], sla_due_at__isnull=False),
+                name="case_sla_due",
+            ),
+            models.Index(fields=["sla_warn_at"], condition=Q(sla_state="ok"), name="case_sla_warn"),
             # QA sampling of the cases agents chose to ignore.
             models.Index(
                 fields=["triage_decided_at"],
@@ -621,7 +647,12 @@ class EngagementGuidelines(models.Model):
 class DeskSettings(models.Model):
     """Desk-wide policies, edited by admins (one row: DeskSettings.load())."""
 
-    first_response_sla_minutes = models.PositiveIntegerField(default=60)
+    first_response_sla_minutes = models.PositiveIntegerField(
+        "first-response target (minutes)",
+        default=60,
+        help_text="The desk's default service level, around the clock, for every case no "
+        "service-level policy picks (Service levels → Policies).",
+    )
     max_open_cases_per_agent = models.PositiveIntegerField(
         default=15, help_text="Auto-assignment gives an agent no more open cases than this."
     )

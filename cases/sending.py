@@ -89,7 +89,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, Min, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -109,6 +109,7 @@ from cases.replies import (  # noqa: F401
     send_task,
     touch_case,
 )
+from cases.sla import refresh_case_sla
 from listening.connectors import Connector, get_connector
 from listening.connectors.errors import (
     AmbiguousSend,
@@ -120,7 +121,7 @@ from listening.connectors.errors import (
     RateLimited,
 )
 from listening.content import do_record_source_removal
-from listening.models import Channel, Removal
+from listening.models import Channel, Mention, Removal
 from socialdesk import locks
 from socialdesk.durations import format_duration
 from socialdesk.scrub import scrub
@@ -510,7 +511,18 @@ def _record_sent(reply: Reply, external_id: str) -> bool:
             )
             case.status = CaseStatus.PENDING
             fields.append("status")
+        # The response clock stops, or restarts from the customer's first post since this
+        # reply was written (they wrote again meanwhile: we still owe them an answer).
+        case.awaiting_since = (
+            Mention.objects.filter(case_id=case.pk, posted_at__gt=reply.created_at).aggregate(
+                first=Min("posted_at")
+            )["first"]
+            if waiting_on_us
+            else None
+        )
+        fields.append("awaiting_since")
         case.save(update_fields=fields)
+        refresh_case_sla(case)
         CaseEvent.objects.bulk_create(events)
     # Outside the transaction: ingest locks the channel row before case rows.
     reply.case.channel.count_api_use(posts=1)

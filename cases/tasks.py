@@ -2,11 +2,13 @@
 
 Scheduled by beat (socialdesk/settings.py CELERY_BEAT_SCHEDULE): recover_stuck_replies and
 recover_moderations every 10 s, auto_assign_cases every 10 s, wake_snoozed_cases every 60 s,
-fetch_waiting_media every 30 s. fetch_media is enqueued by cases.intake for the images of each
-page stored. send_reply is enqueued by cases.replies when a reply is queued, approved or
-retried, and by the recovery for retries and for the look-ups of replies being reconciled
-(their times live in next_attempt_at). run_moderation is enqueued by cases.moderation when a
-change is asked for or retried, and by its recovery.
+fetch_waiting_media every 30 s, advance_sla_states every 30 s. refresh_open_case_slas is
+enqueued by the admin when service-level policies or business hours change. fetch_media is
+enqueued by cases.intake for the images of each page stored. send_reply is enqueued by
+cases.replies when a reply is queued, approved or retried, and by the recovery for retries and
+for the look-ups of replies being reconciled (their times live in next_attempt_at).
+run_moderation is enqueued by cases.moderation when a change is asked for or retried, and by
+its recovery.
 """
 
 import logging
@@ -16,7 +18,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from cases import moderation, sending
+from cases import moderation, sending, sla
 from cases.models import Case, CaseEvent, CaseStatus
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,21 @@ def fetch_waiting_media() -> int:
     for start in range(0, len(ids), 10):
         fetch_media.delay(ids[start : start + 10])
     return len(ids)
+
+
+@shared_task(ignore_result=True)
+def advance_sla_states() -> dict[str, int]:
+    """Cases whose service-level clock crossed its warning or breach point, each once."""
+    crossed = sla.advance_sla_states()
+    if crossed["warning"] or crossed["breached"]:
+        log.info("SLA clocks crossed", extra={k: len(v) for k, v in crossed.items()})
+    return {state: len(ids) for state, ids in crossed.items()}
+
+
+@shared_task(ignore_result=True)
+def refresh_open_case_slas() -> int:
+    """Every open case's due times again, after a policy or business hours changed."""
+    return sla.refresh_open_case_slas()
 
 
 @shared_task(ignore_result=True)

@@ -21,7 +21,9 @@ an interval wider than ±qa.stats.MAX_HALF_WIDTH points, is "insufficient eviden
 never ranked 1..N: each is placed above, within or below their team only when the two intervals
 do not overlap.
 
-Service. Response times, volume and spikes per channel, kept a few minutes: qa.service.
+Service. Response times, volume, spikes and service levels met per channel, kept a few
+minutes: qa.service. The service levels per agent and team are the channel × assignee counts
+added up (an agent in two teams counts in both).
 
 The same figures as tables for the CSV export: qa.export.
 """
@@ -43,7 +45,7 @@ from django.utils import timezone
 from listening.spikes import Spike
 from qa import coaching
 from qa.models import Criterion, Review, Team
-from qa.service import ChannelTimes, service_figures
+from qa.service import ChannelTimes, Service, SlaCounts, service_figures
 from qa.stats import MIN_REVIEWS, Estimate, Sums, compare, total
 from socialdesk import roles
 
@@ -106,6 +108,15 @@ class QueueItem:
 
 
 @dataclass
+class SlaRow:
+    """Service levels met by one team, channel or agent in the period."""
+
+    name: str
+    counts: SlaCounts
+    network: str = ""
+
+
+@dataclass
 class Dashboard:
     weeks: int
     period_start: datetime
@@ -127,6 +138,9 @@ class Dashboard:
     queue: list[QueueItem]
     open_disputes: int
     service_at: datetime
+    sla_teams: list[SlaRow] = field(default_factory=list)
+    sla_channels: list[SlaRow] = field(default_factory=list)
+    sla_agents: list[SlaRow] = field(default_factory=list)
 
     def volume_totals(self) -> list[tuple[int, int, int]]:
         out = []
@@ -261,11 +275,12 @@ def _build(
     blocks = _team_blocks(teams, memberships, agents, agent_week, week_starts)
     overall = total(s for weekly in agent_week.values() for s in weekly.values())
 
-    # 7: channels; 8-10: response times, volume and hourly counts, in SQL.
+    # 7: channels; 8-11: response times, service levels, volume and hourly counts, in SQL.
     from listening.models import Channel
 
     channels = {c.pk: (c.name, c.network) for c in Channel.objects.only("name", "network")}
     service = service_figures(start, None if sees_all else scope_ids, now, channels)
+    sla_teams, sla_channels, sla_agents = _sla_rows(service, teams, memberships, channels)
 
     return Dashboard(
         weeks=weeks,
@@ -285,11 +300,47 @@ def _build(
         volume=service.volume,
         channels=channels,
         spikes=service.spikes,
-        queue=_coaching_queue(agents, scope, now),  # 11
-        open_disputes=Review.objects.filter(  # 12
+        queue=_coaching_queue(agents, scope, now),  # 12
+        open_disputes=Review.objects.filter(  # 13
             scope, agent_response=Review.AgentResponse.DISPUTED
         ).count(),
         service_at=service.computed_at,
+        sla_teams=sla_teams,
+        sla_channels=sla_channels,
+        sla_agents=sla_agents,
+    )
+
+
+def _sla_rows(
+    service: Service,
+    teams: list[tuple[int | None, str]],
+    memberships: list[tuple[int | None, int]],
+    channels: dict[int, tuple[str, str]],
+) -> tuple[list[SlaRow], list[SlaRow], list[SlaRow]]:
+    """The channel × assignee counts added up per team, channel and agent."""
+    by_channel: dict[int, SlaCounts] = defaultdict(SlaCounts)
+    by_agent: dict[int, SlaCounts] = defaultdict(SlaCounts)
+    for (channel_id, assignee_id), c in service.sla.items():
+        by_channel[channel_id] += c
+        if assignee_id is not None:
+            by_agent[assignee_id] += c
+    members: dict[int | None, set[int]] = defaultdict(set)
+    for team_id, user_id in memberships:
+        members[team_id].add(user_id)
+    team_rows = [
+        SlaRow(name, sum((by_agent[u] for u in members[t] if u in by_agent), SlaCounts()))
+        for t, name in teams
+    ]
+    names = service.agent_names
+    channel_rows = []
+    for pk, c in by_channel.items():
+        name, network = channels.get(pk, (f"#{pk}", ""))
+        channel_rows.append(SlaRow(name, c, network))
+    agent_rows = [SlaRow(names.get(pk, f"#{pk}"), c) for pk, c in by_agent.items()]
+    return (
+        team_rows,
+        sorted(channel_rows, key=lambda r: r.name.lower()),
+        sorted(agent_rows, key=lambda r: r.name.lower()),
     )
 
 

@@ -44,6 +44,14 @@ def _pass_cells(est: Estimate) -> list[object]:
     return [_r(est.mean), _r(est.low), _r(est.high), ""]
 
 
+def _share_cells(est: Estimate) -> list[object]:
+    """A service-level share: %, its interval, or why there is none (counted in cases)."""
+    why = est.insufficient_reason("case")
+    if why:
+        return [None, None, None, why]
+    return [_r(est.mean), _r(est.shown_low), _r(est.shown_high), ""]
+
+
 GROUP_LABELS = {
     "above": "above the team",
     "within": "within the team",
@@ -151,6 +159,44 @@ def tables(d: Dashboard) -> dict[str, Table]:
                     _r(t.resolution_p90),
                 ]
                 for t in d.times
+            ],
+        ),
+        Table(
+            "service_levels",
+            "Service levels met per team, channel and agent",
+            [
+                "scope",
+                "name",
+                "first responses with an outcome",
+                "met",
+                "met %",
+                "95% low",
+                "95% high",
+                "no first-response share because",
+                "resolutions with an outcome",
+                "met",
+                "met %",
+                "95% low",
+                "95% high",
+                "no resolution share because",
+            ],
+            [
+                [
+                    scope,
+                    row.name,
+                    row.counts.first,
+                    row.counts.first_met,
+                    *_share_cells(row.counts.first_share),
+                    row.counts.resolution,
+                    row.counts.resolution_met,
+                    *_share_cells(row.counts.resolution_share),
+                ]
+                for scope, rows in (
+                    ("team", d.sla_teams),
+                    ("channel", d.sla_channels),
+                    ("agent", d.sla_agents),
+                )
+                for row in rows
             ],
         ),
         Table(

@@ -9,6 +9,12 @@ kept SERVICE_CACHE_SECONDS per period and scope; the page says when they were co
   positive), from the counts of qa.volume.
 * Spikes: the hours of the last 24 far above a channel's baseline (listening.spikes), from the
   same counts added up to UTC hours.
+* Service levels: of the period's cases whose first-response (resolution) clock has an outcome,
+  how many met their policy's due time (cases/sla.py keeps it on the row), per channel and
+  assignee; qa.dashboard adds them up per team. A case counts once its clock has an outcome:
+  answered (resolved), or still open past its due time; a case closed without a reply has no
+  first-response outcome. The share's 95 % interval is Wilson's, through the same estimator as
+  the QA pass rate (qa.stats.Sums with unit weights).
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from cases.models import OPEN_STATUSES
 from listening.spikes import BASELINE_HOURS, Spike, channel_spikes
+from qa.stats import Estimate, Sums
 from qa.volume import MENTION_QUARTERS_SQL
 
 SERVICE_CACHE_SECONDS = 300
@@ -43,6 +51,37 @@ class ChannelTimes:
 
 
 @dataclass
+class SlaCounts:
+    """Cases whose service-level clock has an outcome, and how many of them met it."""
+
+    first: int = 0
+    first_met: int = 0
+    resolution: int = 0
+    resolution_met: int = 0
+
+    def __add__(self, other: SlaCounts) -> SlaCounts:
+        return SlaCounts(
+            self.first + other.first,
+            self.first_met + other.first_met,
+            self.resolution + other.resolution,
+            self.resolution_met + other.resolution_met,
+        )
+
+    @staticmethod
+    def _share(met: int, n: int) -> Estimate:
+        # Unit weights: the pass-rate estimator becomes Wilson's interval on n cases.
+        return Sums(n=n, w=n, w2=n, wp=met).pass_rate()
+
+    @property
+    def first_share(self) -> Estimate:
+        return self._share(self.first_met, self.first)
+
+    @property
+    def resolution_share(self) -> Estimate:
+        return self._share(self.resolution_met, self.resolution)
+
+
+@dataclass
 class Service:
     """The desk-wide figures read from the big tables (cases, mentions)."""
 
@@ -51,6 +90,9 @@ class Service:
     days: list[date]
     spikes: list[Spike]
     computed_at: datetime
+    # (channel id, assignee id or None) -> counts of the period's cases
+    sla: dict[tuple[int, int | None], SlaCounts]
+    agent_names: dict[int, str]  # of the assignees in `sla`
 
 
 def service_figures(
@@ -69,7 +111,8 @@ def service_figures(
     # Service is pickled into the cache: a new key when its class moves (it was in
     # qa.dashboard), so figures cached by the older code are never unpickled by this one.
     key = (
-        "qa:service-figures:" + hashlib.sha256(f"{start.isoformat()}|{scope}".encode()).hexdigest()
+        "qa:service-figures:v2:"
+        + hashlib.sha256(f"{start.isoformat()}|{scope}".encode()).hexdigest()
     )
     if SERVICE_CACHE_SECONDS:
         cached = cache.get(key)
@@ -77,7 +120,12 @@ def service_figures(
             return cached
     volume, days = _volume(start, now)
     service = Service(
-        _response_times(start, agent_ids, channels), volume, days, _spikes(now, channels), now
+        _response_times(start, agent_ids, channels),
+        volume,
+        days,
+        _spikes(now, channels),
+        now,
+        *_sla_counts(start, agent_ids, now),
     )
     if SERVICE_CACHE_SECONDS:
         cache.set(key, service, SERVICE_CACHE_SECONDS)
@@ -139,6 +187,38 @@ def _response_times(
         for channel_id, cases, responded, f50, f90, resolved, r50, r90 in rows
     ]
     return sorted(out, key=lambda t: t.name.lower())
+
+
+SLA_SQL = """
+SELECT c.channel_id, u.id,
+    coalesce(nullif(btrim(u.first_name || ' ' || u.last_name), ''), u.username),
+    count(*) FILTER (WHERE c.first_response_due_at IS NOT NULL AND (c.first_response_at IS NOT NULL
+        OR (c.status IN %(open)s AND c.first_response_due_at <= %(now)s))),
+    count(*) FILTER (WHERE c.first_response_at <= c.first_response_due_at),
+    count(*) FILTER (WHERE c.resolution_due_at IS NOT NULL AND (c.resolved_at IS NOT NULL
+        OR (c.status IN %(open)s AND c.resolution_due_at <= %(now)s))),
+    count(*) FILTER (WHERE c.resolved_at <= c.resolution_due_at)
+FROM cases_case c
+LEFT JOIN auth_user u ON u.id = c.assignee_id
+WHERE c.opened_at >= %(start)s {scope}
+GROUP BY c.channel_id, u.id
+"""
+
+
+def _sla_counts(
+    start: datetime, agent_ids: set[int] | None, now: datetime
+) -> tuple[dict[tuple[int, int | None], SlaCounts], dict[int, str]]:
+    params: dict = {"start": start, "now": now, "open": tuple(OPEN_STATUSES)}
+    scope = ""
+    if agent_ids is not None:
+        scope = "AND c.assignee_id = ANY(%(agents)s)"
+        params["agents"] = sorted(agent_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(SLA_SQL.format(scope=scope), params)
+        rows = cursor.fetchall()
+    counts = {(channel_id, user_id): SlaCounts(*n) for channel_id, user_id, _, *n in rows}
+    names = {user_id: name for _, user_id, name, *_ in rows if user_id is not None}
+    return counts, names
 
 
 VOLUME_SQL = f"""

@@ -187,13 +187,18 @@ class Estimate:
     @property
     def insufficient_because(self) -> str:
         """Why no figure is shown, in words ("" when there is enough evidence)."""
+        return self.insufficient_reason("review")
+
+    def insufficient_reason(self, unit: str) -> str:
+        """Why no figure is shown, counting `unit`s ("review", "case"); "" when there is
+        enough evidence."""
         if not self.insufficient:
             return ""
         if self.n == 0:
-            return "no reviews"
+            return f"no {unit}s"
         if self.n < MIN_REVIEWS:
             return (
-                f"insufficient evidence: {self.n} review{'s' * (self.n != 1)}, under {MIN_REVIEWS}"
+                f"insufficient evidence: {self.n} {unit}{'s' * (self.n != 1)}, under {MIN_REVIEWS}"
             )
         hw = self.half_width
         if hw is None:

@@ -157,6 +157,7 @@ INSTALLED_APPS = [
     "listening",
     "cases",
     "qa",
+    "sla",
     "alerts",
     "notifications",
 ]
@@ -301,6 +302,11 @@ CELERY_BEAT_SCHEDULE = {
     # Post images whose fetch was lost with its message, or is due a retry (cases.media).
     "fetch-waiting-media": {
         "task": "cases.tasks.fetch_waiting_media",
+        "schedule": timedelta(seconds=30),
+    },
+    # Service-level clocks past their warning or breach point, each reported once (cases.sla).
+    "advance-sla-states": {
+        "task": "cases.tasks.advance_sla_states",
         "schedule": timedelta(seconds=30),
     },
     "wake-snoozed-cases": {

@@ -19,6 +19,7 @@ from cases.models import (
     Label,
     Reply,
 )
+from cases.sla import refresh_case_sla
 from listening.models import Channel, Mention, MentionKind, Network
 from listening.posts import Author, InboundPost
 from qa.models import Criterion, CriterionScore, Review, Rubric, Team
@@ -123,10 +124,13 @@ def make_case(
         "mention_count": 1,
         "opened_at": posted,
         "last_inbound_at": posted,
+        # Ingest starts the response clock at the first post; a reply stops it.
+        "awaiting_since": None if fields.get("first_response_at") else posted,
     }
     case = Case.objects.create(customer=customer, channel=channel, **(defaults | fields))
     case.labels.set(labels)
     add_mention(case, text, author=identity, posted_at=posted, kind=kind, url=url)
+    refresh_case_sla(case)
     return case
 
 

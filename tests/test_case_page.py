@@ -1,7 +1,7 @@
 """The case page: timeline, customer card, radar, clocks, actions per role, presence."""
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.test import Client
@@ -20,8 +20,10 @@ from cases.models import (
     Note,
     Reply,
 )
+from cases.sla import refresh_case_sla
+from sla.models import BusinessHours, OpeningTime, Policy
 from tests.conftest import logged_in, make_user
-from tests.factories import HOSTILE, add_mention, make_case, make_customer
+from tests.factories import HOSTILE, add_mention, make_case, make_customer, make_team
 
 # Presence lives in the cache.
 pytestmark = pytest.mark.usefixtures("clean_cache")
@@ -357,6 +359,65 @@ def test_sla_clock_met_after_first_response(agent, x_channel):
     clock = clocks_of(logged_in(agent).get(detail(case)).content.decode())["First response"]
     assert "clock--met" in clock and "Answered after 12 min" in clock
     assert "data-deadline" not in clock
+
+
+def test_sla_clocks_follow_the_cases_policy_in_its_teams_business_hours(agent, x_channel):
+    hours = BusinessHours.objects.create(team=make_team("Care EU"), time_zone="Europe/Berlin")
+    OpeningTime.objects.bulk_create(
+        OpeningTime(hours=hours, weekday=day, opens=time(0), closes=time(0)) for day in range(7)
+    )
+    Policy.objects.create(
+        name="Complaints",
+        hours_team=hours.team,
+        first_response_minutes=60,
+        next_response_minutes=30,
+        resolution_minutes=24 * 60,
+        warn_percent=50,
+    )
+    case = make_case(x_channel, waited=timedelta(minutes=40))
+    html = logged_in(agent).get(detail(case)).content.decode()
+    assert "Service level: <strong>Complaints</strong>" in html
+    clocks = clocks_of(html)
+    first = clocks["First response"]
+    # Past half of the hour: "soon" from the server already, with the warning point for the JS.
+    assert "clock--soon" in first and "data-warn=" in first
+    assert "in the business hours of Care EU (Europe/Berlin)" in first
+    assert "Next response" not in clocks  # no reply yet: only the first answer counts
+    assert "clock--running" in clocks["Resolution"] and "24 h" in clocks["Resolution"]
+
+
+def test_a_follow_up_after_a_reply_shows_the_next_response_clock(agent, x_channel):
+    Policy.objects.create(name="Chat", first_response_minutes=60, next_response_minutes=30)
+    case = make_case(x_channel, waited=timedelta(hours=2), status="open")
+    answered = case.opened_at + timedelta(minutes=20)
+    follow_up = timezone.now() - timedelta(minutes=5)
+    add_mention(case, "any news?", posted_at=follow_up)
+    Case.objects.filter(pk=case.pk).update(first_response_at=answered, awaiting_since=follow_up)
+    case.refresh_from_db()
+    refresh_case_sla(case)
+    clocks = clocks_of(logged_in(agent).get(detail(case)).content.decode())
+    assert "clock--met" in clocks["First response"]
+    assert "Answered after 20 min" in clocks["First response"]
+    running = clocks["Next response"]
+    assert "clock--running" in running and re.search(r"(24|25) min left", running)
+
+
+def test_a_case_under_a_policy_costs_the_queries_of_one_under_the_desk_default(
+    agent, x_channel, django_assert_num_queries
+):
+    plain = make_case(x_channel)
+    hours = BusinessHours.objects.create(team=make_team("Care"), time_zone="Asia/Tokyo")
+    label = Label.objects.create(name="press")
+    Policy.objects.create(
+        name="Press", label=label, hours_team=hours.team, first_response_minutes=15
+    )
+    covered = make_case(x_channel, labels=[label])
+    assert covered.sla_policy_id is not None
+    client = logged_in(agent)
+    client.get(detail(plain))
+    expected = count_queries(client, detail(plain))
+    with django_assert_num_queries(expected):
+        client.get(detail(covered))
 
 
 def test_x_case_says_there_is_no_network_window(agent, x_channel):

@@ -1,7 +1,7 @@
 """The inbox: filters, search, sorting, keyset pages, saved views, bulk actions, live updates."""
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.urls import reverse
@@ -10,8 +10,9 @@ from django.utils import timezone
 from cases import inbox
 from cases.models import Case, CaseEvent, CaseStatus, Label, SavedView
 from listening.models import Network
+from sla.models import BusinessHours, OpeningTime, Policy
 from tests.conftest import logged_in, make_channel, make_user
-from tests.factories import HOSTILE, add_mention, make_case
+from tests.factories import HOSTILE, add_mention, make_case, make_team
 
 # The sidebar counts are cached under the change fingerprint.
 pytestmark = pytest.mark.usefixtures("clean_cache")
@@ -238,7 +239,7 @@ def test_sort_by_priority_then_longest_waiting_or_by_waiting(agent, x_channel):
     assert handles(get(agent, sort="waiting")) == ["low_old", "high_old", "high_recent"]
 
 
-@pytest.mark.parametrize("sort", ["priority", "waiting"])
+@pytest.mark.parametrize("sort", ["priority", "waiting", "due"])
 def test_keyset_pages_walk_every_case_once_and_keep_the_filters(agent, x_channel, sort):
     for i in range(55):
         make_case(x_channel, handle=f"c{i:02d}", priority=70 + i % 3, waited=timedelta(minutes=i))
@@ -308,6 +309,33 @@ def test_sla_badge_only_when_overdue_without_first_response(agent, x_channel):
         first_response_at=timezone.now() - timedelta(hours=2),
     )
     assert "SLA overdue" not in get(agent)
+
+
+def test_sla_clock_on_each_row_from_the_policy_and_its_warning_point(agent, x_channel):
+    Policy.objects.create(name="Two hours", first_response_minutes=120, warn_percent=50)
+    make_case(x_channel, handle="calm", waited=timedelta(minutes=10))
+    make_case(x_channel, handle="soon", waited=timedelta(minutes=70))
+    make_case(x_channel, handle="late", waited=timedelta(minutes=150))
+    html = get(agent, sort="due")
+    assert handles(html) == ["late", "soon", "calm"]
+    badges = re.findall(r'badge--sla-(\w+)" title="([^"]+)">([^<]+)<', html)
+    assert [state for state, _, _ in badges] == ["breached", "warning", "ok"]
+    assert badges[0][2] == "SLA overdue"
+    assert re.fullmatch(r"SLA (49|50) min left", badges[1][2])  # seconds pass meanwhile
+    assert re.fullmatch(r"SLA 1 h (49|50) min left", badges[2][2])
+    assert badges[0][1].startswith("First response overdue by 30 min")
+    assert handles(get(agent, sla="soon")) == ["late", "soon"]  # the default order
+    assert handles(get(agent, sla="breached")) == ["late"]
+
+
+def test_an_answered_case_waiting_on_the_customer_shows_no_sla_clock(agent, x_channel):
+    make_case(
+        x_channel,
+        handle="answered",
+        waited=timedelta(hours=3),
+        first_response_at=timezone.now() - timedelta(hours=2),
+    )
+    assert "badge--sla" not in get(agent)
 
 
 def test_hostile_text_from_a_network_is_escaped(agent, x_channel):
@@ -552,6 +580,29 @@ def test_query_count_does_not_grow_with_rows(
     with django_assert_num_queries(11 if params else 10):
         response = client.get(reverse("cases:list"), params)
     assert len(handles(response.content.decode())) == expected
+
+
+@pytest.mark.parametrize("rows", [5, 50])
+@pytest.mark.parametrize("params", [{}, {"sort": "due"}, {"sla": "soon"}])
+def test_query_count_with_ten_teams_and_sla_clocks(agent, rows, params, django_assert_num_queries):
+    """Each row's clock comes from its own columns: ten teams' hours and policies, cases under
+    each, and the page costs what it costs without them."""
+    channels = [make_channel(Network.X) for _ in range(10)]
+    for i, channel in enumerate(channels):
+        hours = BusinessHours.objects.create(team=make_team(f"Team {i}"), time_zone="Asia/Tokyo")
+        OpeningTime.objects.create(hours=hours, weekday=i % 7, opens=time(8), closes=time(0))
+        Policy.objects.create(
+            name=f"Team {i}", channel=channel, hours_team=hours.team, first_response_minutes=30
+        )
+    for i in range(rows):
+        make_case(channels[i % 10], waited=timedelta(minutes=i * 7), assignee=agent)
+    client = logged_in(agent)
+    # session, user, user perms, group perms, fingerprint, page, choices, counts, the replies
+    # sent back to the agent, the top bar's groups: as without service levels
+    with django_assert_num_queries(10):
+        html = client.get(reverse("cases:list"), params).content.decode()
+    shown = len(handles(html))
+    assert html.count("badge--sla-") == shown and (shown > 0 or "sla" in params)
 
 
 @pytest.mark.parametrize("rows", [5, 50])

@@ -43,8 +43,7 @@ from cases.actions import (
     do_triage_case,
     lock_case,
 )
-from cases.clocks import network_clocks
-from cases.models import Case, CaseStatus, DeskSettings, Identity, Label, Reply, Triage
+from cases.models import Case, CaseStatus, Identity, Label, Reply, Triage
 from cases.timeline import safe_url, timeline_context
 from listening import radar
 from listening.networks import POLICIES
@@ -77,7 +76,7 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
         .annotate(sent_replies=Count("replies", filter=Q(replies__state=Reply.State.SENT)))
         .order_by("-opened_at")[:PREVIOUS_CASES_SHOWN]
     )
-    desk = DeskSettings.load()
+    sla_terms = clocks.sla_terms(case)
     labels = list(case.labels.all())
     raw_from = request.GET.get("from", "")
     prev_id, next_id = Case.objects.neighbours(case)
@@ -88,7 +87,11 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
         "policy": POLICIES.get(case.channel.network),
         "identities": identities,
         "previous_cases": previous_cases,
-        "clocks": network_clocks(case, mentions, replies, desk.first_response_sla_minutes, now),
+        "clocks": [
+            *clocks.sla_clocks(case, sla_terms, now),
+            *clocks.network_clocks(case, mentions, replies, now),
+        ],
+        "sla_policy": sla_terms.policy,
         "sentiment": radar.sentiment_label(case.sentiment),
         "labels": labels,
         "label_ids": {label.pk for label in labels},

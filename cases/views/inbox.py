@@ -6,7 +6,7 @@ small query (see cases/inbox.py for why the fingerprint is global). The query lo
 cases/inbox.py; changes to cases go through cases.actions.do_*.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from cases import inbox, moderation, presence
+from cases import inbox, moderation, presence, sla
 from cases.access import access_saved_view
 from cases.actions import BULK_ASSIGN, BULK_UNASSIGN, do_bulk_change
 from cases.models import Case, CaseStatus, Label, Reply, SavedView, Triage
@@ -53,15 +53,8 @@ BULK_ACTIONS = [
 ]
 
 
-def _decorate(
-    rows: list[Case],
-    now: datetime,
-    sla_minutes: int,
-    since: inbox.Fingerprint | None,
-    query: str,
-) -> None:
+def _decorate(rows: list[Case], now: datetime, since: inbox.Fingerprint | None, query: str) -> None:
     """Display attributes computed once per row (no queries: everything came with the row)."""
-    sla = timedelta(minutes=sla_minutes)
     # The case page rebuilds its "← Inbox" link (and keeps the filters) from ?from=.
     back = "?" + urlencode({"from": query}) if query else ""
     for case in rows:
@@ -71,9 +64,7 @@ def _decorate(
         case.url = reverse("cases:detail", args=[case.pk]) + back
         case.waiting = now - case.last_inbound_at
         case.is_snoozed = bool(case.snoozed_until and case.snoozed_until > now)
-        case.sla_overdue = (
-            case.is_open and case.first_response_at is None and now - case.opened_at > sla
-        )
+        case.sla = sla.row_clock(case, now)  # the due times are kept on the row
         case.is_new = bool(since and case.pk > since.last_id)
         case.is_changed = bool(
             since and not case.is_new and since.last_change and case.updated_at > since.last_change
@@ -107,7 +98,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     choices = inbox.load_choices(request.user)
     view_counts, summary = inbox.count_views(choices.views, request.user, now, current)
     query = filters.to_query()
-    _decorate(page.rows, now, choices.sla_minutes, since if request.htmx else None, query)
+    _decorate(page.rows, now, since if request.htmx else None, query)
 
     context = {
         "cases": page.rows,
@@ -128,6 +119,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         "language_choices": inbox.LANGUAGE_CHOICES,
         "network_choices": inbox.NETWORK_CHOICES,
         "sort_choices": inbox.SORT_CHOICES,
+        "sla_choices": inbox.SLA_CHOICES,
         "bulk_actions": BULK_ACTIONS,
         "bulk_statuses": BULK_STATUSES,
         "can_change": request.user.has_perm("cases.change_case"),

@@ -48,6 +48,39 @@ class TeamView:
     groups: dict[str, list[dash.AgentRow]]
 
 
+@dataclass
+class ShareCell:
+    """A service-level share as the page shows it."""
+
+    text: str  # "92 %" or "—"
+    detail: str  # "95% 85–96 · 40 cases" or why there is no figure
+    insufficient: bool
+
+
+def _share(est: stats.Estimate) -> ShareCell:
+    why = est.insufficient_reason("case")
+    if why:
+        return ShareCell("—", why, True)
+    return ShareCell(
+        f"{est.mean:.0f} %",
+        f"95% {est.shown_low:.0f}–{est.shown_high:.0f} · {est.n} cases",
+        False,
+    )
+
+
+def _sla_rows(rows: list[dash.SlaRow]) -> list[tuple[dash.SlaRow, ShareCell, ShareCell]]:
+    return [(r, _share(r.counts.first_share), _share(r.counts.resolution_share)) for r in rows]
+
+
+def _sla_chart(rows: list[dash.SlaRow], title: str) -> SafeString:
+    intervals = []
+    for row in rows:
+        est = row.counts.first_share
+        css = "insufficient" if est.insufficient else "within"
+        intervals.append(charts.Interval(row.name, est.mean, est.shown_low, est.shown_high, css))
+    return charts.interval_chart(intervals, title=title)
+
+
 def _week_label(d) -> str:
     return f"{d.day} {d:%b}"
 
@@ -145,6 +178,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         )
     context = {
         "d": d,
+        "sla_chart": _sla_chart(
+            d.sla_teams + d.sla_channels,
+            title="First responses within the service level, per team and channel: share "
+            "and 95% interval",
+        ),
+        "sla_sections": [
+            ("Teams", _sla_rows(d.sla_teams)),
+            ("Channels", _sla_rows(d.sla_channels)),
+            ("Agents", _sla_rows(d.sla_agents)),
+        ],
+        "has_sla": any(r.counts.first or r.counts.resolution for r in d.sla_channels),
         "weeks": weeks,
         "periods": dash.PERIODS,
         "teams": teams,

@@ -21,10 +21,14 @@
       var left = deadline - now;
       var overdue = left <= 0;
       var span = window.SocialDesk.formatDuration(Math.abs(left));  // static/js/desk.js
+      // A service-level clock turns orange at its policy's warning point (data-warn); a
+      // network window in its last 15 minutes.
+      var warn = Date.parse(clock.getAttribute("data-warn") || "");
+      var soon = isNaN(warn) ? left < SOON_MS : now >= warn;
       value.textContent = overdue ? "Overdue by " + span : span + " left";
       clock.classList.toggle("clock--overdue", overdue);
       clock.classList.toggle("clock--running", !overdue);
-      clock.classList.toggle("clock--soon", !overdue && left < SOON_MS);
+      clock.classList.toggle("clock--soon", !overdue && soon);
     });
   }
 

@@ -41,6 +41,7 @@ from cases.models import (
     Reply,
     Triage,
 )
+from cases.sla import refresh_case_sla
 from listening.ingest import ingest
 from listening.models import Channel, ListeningRule, Mention, Network, QuarantinedPost
 from listening.posts import Author, InboundPost
@@ -630,9 +631,12 @@ def _set_case(case: Case, *, mention_priority: int = 0, **history) -> Case:
     """The demo case as the desk's people left it: triaged, assigned, answered, resolved. The
     radar's figures are the demo's own (its post's too), so the dashboards show the same
     numbers on every run."""
+    if "first_response_at" in history:
+        history.setdefault("awaiting_since", None)  # answered: nobody waits on the desk
     for name, value in history.items():
         setattr(case, name, value)
     Case.objects.filter(pk=case.pk).update(**history)
+    refresh_case_sla(case)  # its service-level clocks follow the history
     Mention.objects.filter(case=case).update(
         sentiment=case.sentiment, priority=mention_priority, priority_reasons=[]
     )

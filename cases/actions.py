@@ -26,9 +26,9 @@ from cases.models import (
     Note,
     Triage,
 )
+from cases.sla import refresh_case_sla
 from notifications.actions import do_notify, mentioned_users
 from notifications.models import Kind as NotificationKind
-from cases.sla import refresh_case_sla
 from socialdesk.params import parse_moment
 
 

@@ -10,6 +10,7 @@ refuses it when the case changed since, so nobody overwrites a change they never
 """
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -27,6 +28,9 @@ from cases.models import (
     Triage,
 )
 from socialdesk.params import parse_moment
+
+if TYPE_CHECKING:
+    from socialdesk.models import Team
 
 
 class ActionError(ValueError):
@@ -139,6 +143,57 @@ def do_assign_case(case: Case, assignee: User | None, *, actor: User | None) -> 
             assignee_id=assignee.pk,
             previous=_name(previous),
             auto=actor is None,
+        )
+
+
+MAX_TRANSFER_NOTE = 1000
+
+
+def owning_team(case: Case) -> "Team | None":
+    """The team the case belongs to: its transfer team, else its channel's (cases.models.
+    visible_q); None when it is every team's."""
+    if case.team_id is not None:
+        return case.team
+    return case.channel.team
+
+
+@transaction.atomic
+def do_transfer_case(case: Case, team: "Team", note: str, *, actor: User) -> None:
+    """Hand the case to `team` with a note for them: it leaves the other teams' inboxes, and
+    its assignee lets it go unless they work in `team` (member or supervisor).
+
+    Preconditions: the caller holds the case's row lock (`lock_case`) and has checked that
+    `actor` may change the case. ActionError without a note, or when the case already belongs
+    to `team`. Writes a TRANSFERRED event (the note on it) and, when the assignee lets go, an
+    UNASSIGNED one.
+    """
+    note = note.strip()
+    if not note:
+        raise ActionError("Write a note for the team you transfer the case to: why it is theirs.")
+    if len(note) > MAX_TRANSFER_NOTE:
+        raise ActionError(f"Keep the note under {MAX_TRANSFER_NOTE} characters.")
+    previous = owning_team(case)
+    if previous is not None and previous.pk == team.pk:
+        raise ActionError(f"The case already belongs to {team.name}.")
+    case.team = team
+    fields = ["team"]
+    let_go = case.assignee
+    if let_go is not None and not team.works_in(let_go):
+        case.assignee = None
+        fields.append("assignee")
+    else:
+        let_go = None
+    _save_case(case, fields)
+    _event(
+        case,
+        CaseEvent.Kind.TRANSFERRED,
+        actor,
+        **{"from": previous.name if previous else "", "to": team.name, "to_id": team.pk},
+        note=note,
+    )
+    if let_go is not None:
+        _event(
+            case, CaseEvent.Kind.UNASSIGNED, actor, previous=_name(let_go), previous_id=let_go.pk
         )
 
 

@@ -60,6 +60,7 @@ from cases.models import (
     MentionMedia,
     SavedView,
     Triage,
+    visible_channels,
 )
 from listening.models import Mention, Network
 from socialdesk import roles
@@ -421,7 +422,8 @@ def page_queryset(
         .values(data=JSONObject(name="name", color="color"))
     )
     cases = (
-        Case.objects.filter(filters_q(filters, user, now))
+        Case.objects.visible_to(user)
+        .filter(filters_q(filters, user, now))
         .select_related("channel", "assignee")
         .only(
             *(
@@ -498,6 +500,7 @@ def fingerprint() -> Fingerprint:
 
 _CHOICES_SQL = """
 SELECT 'channel', id, name, network, NULL::int, 0 FROM listening_channel
+WHERE id IN ({channels})
 UNION ALL
 SELECT 'label', id, name, color, NULL, 0 FROM cases_label
 UNION ALL
@@ -518,8 +521,13 @@ def load_choices(user: User) -> Choices:
     """Channels, labels, agents, the user's and the desk's saved views, the SLA: one query."""
     with connection.cursor() as cursor:
         # The agents are socialdesk.roles.inbox_workers(), compiled into this one query.
+        # The channels are those whose cases the user sees (cases.models.visible_channels).
+        channels, channel_params = visible_channels(user).values("id").query.sql_with_params()
         workers, worker_params = roles.inbox_workers().values("id").query.sql_with_params()
-        cursor.execute(_CHOICES_SQL.format(inbox_workers=workers), [*worker_params, user.pk])
+        cursor.execute(
+            _CHOICES_SQL.format(channels=channels, inbox_workers=workers),
+            [*channel_params, *worker_params, user.pk],
+        )
         rows = cursor.fetchall()
     choices = Choices()
     views = []
@@ -593,4 +601,6 @@ def _count(parsed: list[tuple[SavedView, InboxFilters]], user: User, now: dateti
     for i, (_, filters) in enumerate(parsed):
         if filters.is_countable:
             aggregates[f"v{i}"] = Count("id", filter=filters_q(filters, user, now))
-    return Case.objects.filter(status__in=list(OPEN_STATUSES)).aggregate(**aggregates)
+    return (
+        Case.objects.visible_to(user).filter(status__in=list(OPEN_STATUSES)).aggregate(**aggregates)
+    )

@@ -42,10 +42,11 @@ from django.utils import timezone
 
 from listening.spikes import Spike
 from qa import coaching
-from qa.models import Criterion, Review, Team
+from qa.models import Criterion, Review
 from qa.service import ChannelTimes, service_figures
 from qa.stats import MIN_REVIEWS, Estimate, Sums, compare, total
 from socialdesk import roles
+from socialdesk.models import Team
 
 PASS_MARK = 80.0  # a review passes at this score with no critical failure
 COACHING_THRESHOLD = 80.0  # agents whose whole interval lies under it are queued for coaching

@@ -86,7 +86,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "qa.add_goldreply",
     ],
     # Admins also see and clear sign-in lock-outs (django-axes).
-    ADMIN: ["cases.*", "listening.*", "qa.*", "alerts.*", "axes.*"],
+    ADMIN: ["socialdesk.*", "cases.*", "listening.*", "qa.*", "alerts.*", "axes.*"],
 }
 
 

@@ -139,8 +139,9 @@ def test_a_run_costs_a_fixed_number_of_queries(desk, x_channel, cases, django_as
     online_agents("alex", "blair", "casey")
     for i in range(cases):
         make_case(x_channel, priority=i % 100)
-    # settings, agents, savepoint, open counts, candidates, bulk update, bulk insert, release
-    with django_assert_num_queries(8):
+    # settings, agents, their teams (who sees all, memberships), languages and skills,
+    # savepoint, open counts, candidates, bulk update, bulk insert, release
+    with django_assert_num_queries(11):
         assert auto_assign() == cases
 
 

@@ -14,12 +14,13 @@ from django.utils import timezone
 
 from cases.models import Case, Customer, Reply
 from qa import sampling
-from qa.models import Review, Sample, SamplingPolicy, SamplingRun, Team
+from qa.models import Review, Sample, SamplingPolicy, SamplingRun
 from qa.rubrics import default_rubric
 from qa.sampling import Pick, Unit, draw_replies, inclusion_probabilities, systematic_draw
 from qa.stats import margin_of_error, required_sample_size
 from qa.tasks import run_due_sampling_now
 from socialdesk import roles
+from socialdesk.models import Team
 from tests.conftest import make_channel, make_user
 
 pytestmark = pytest.mark.django_db

@@ -42,10 +42,13 @@ from cases.actions import (
     do_set_status,
     do_triage_case,
     lock_case,
+    owning_team,
 )
 from cases.clocks import network_clocks
+from cases.forms import TransferForm
 from cases.models import Case, CaseStatus, DeskSettings, Identity, Label, Reply, Triage
 from cases.timeline import safe_url, timeline_context
+from cases.views.transfer import transfer_choices
 from listening import radar
 from listening.networks import POLICIES
 from socialdesk import roles
@@ -71,7 +74,8 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
     for identity in identities:
         identity.safe_profile_url = safe_url(identity.profile_url)
     previous_cases = list(
-        Case.objects.filter(customer_id=case.customer_id)
+        Case.objects.visible_to(user)
+        .filter(customer_id=case.customer_id)
         .exclude(pk=case.pk)
         .select_related("channel")
         .annotate(sent_replies=Count("replies", filter=Q(replies__state=Reply.State.SENT)))
@@ -80,7 +84,7 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
     desk = DeskSettings.load()
     labels = list(case.labels.all())
     raw_from = request.GET.get("from", "")
-    prev_id, next_id = Case.objects.neighbours(case)
+    prev_id, next_id = Case.objects.visible_to(user).neighbours(case)
     can_change = user.has_perm("cases.change_case")
     people = presence.others(case.pk, user)
     context |= {
@@ -112,9 +116,11 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
         "snooze_presets": clocks.snooze_presets(now),
         "snooze_min": timezone.localtime(now).strftime("%Y-%m-%dT%H:%M"),
     }
+    context["case_team"] = owning_team(case)
     if can_change:
         context["all_labels"] = list(Label.objects.all())
         context["assignees"] = list(roles.assignable())
+        context["transfer_form"] = TransferForm(teams=transfer_choices(case))
     return context
 
 

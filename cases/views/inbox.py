@@ -213,7 +213,8 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
         return _bulk_hide(request, ids, back)
 
     cases = list(
-        Case.objects.filter(pk__in=ids)
+        Case.objects.visible_to(request.user)
+        .filter(pk__in=ids)
         .select_related("assignee")
         .prefetch_related(Prefetch("labels", queryset=Label.objects.all()))
         .order_by("id")
@@ -236,14 +237,14 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Not changed: " + " ".join(failures[:5]))
     missing = len(ids) - len(cases)
     if missing:
-        messages.warning(request, f"{missing} selected case(s) no longer exist.")
+        messages.warning(request, f"{missing} selected case(s) no longer exist or left your teams.")
     return _back_to_inbox(back)
 
 
 def _bulk_hide(request: HttpRequest, ids: list[int], back: str) -> HttpResponse:
     """Hide the selected cases' comments on their networks (cases.moderation), then say so."""
     require_perm(request, "cases.hide_comment")
-    cases = list(Case.objects.filter(pk__in=ids).order_by("id"))
+    cases = list(Case.objects.visible_to(request.user).filter(pk__in=ids).order_by("id"))
     requested, failures = moderation.do_bulk_hide_comments(cases, actor=request.user)
     if requested:
         messages.success(

@@ -33,9 +33,9 @@ from tqdm import tqdm
 
 from cases.management.commands.seed_desk import SEED_AGENTS
 from cases.models import Case
-from qa.models import Team
 from qa.rubrics import default_rubric
 from socialdesk import roles
+from socialdesk.models import Team
 
 CHUNK = 100_000
 QA_USERS = [

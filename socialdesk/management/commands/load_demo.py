@@ -399,9 +399,10 @@ class Command(BaseCommand):
 
     def _qa_content(self) -> None:
         """Rubric, sampling policy, the Care team, and demo reviews (once)."""
-        from qa.models import Review, SamplingPolicy, Team
+        from qa.models import Review, SamplingPolicy
         from qa.reviews import do_create_review, do_submit_review
         from qa.rubrics import default_rubric
+        from socialdesk.models import Team
 
         rubric = default_rubric()
         SamplingPolicy.objects.get_or_create(name="Weekly sample")

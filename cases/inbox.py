@@ -64,6 +64,7 @@ from cases.models import (
 )
 from listening.models import Mention, Network
 from socialdesk import roles
+from socialdesk.models import Team
 
 PAGE_SIZE = 50
 SEARCH_MAX_LENGTH = 100
@@ -156,6 +157,7 @@ class Choices:
     agents: list[tuple[int, str]] = field(default_factory=list)  # id, display name
     labels: list[tuple[int, str, str]] = field(default_factory=list)  # id, name, color
     views: list[SavedView] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)  # the user's teams (socialdesk.Team.of)
     sla_minutes: int = 60
 
 
@@ -514,26 +516,33 @@ WHERE owner_id IS NULL OR owner_id = %s
 UNION ALL
 SELECT 'sla', id, '', first_response_sla_minutes::text, NULL, 0 FROM cases_desksettings
 WHERE id = 1
+UNION ALL
+SELECT 'team', id, name, '', NULL, 0 FROM qa_team
+WHERE id IN ({teams})
 """
 
 
 def load_choices(user: User) -> Choices:
-    """Channels, labels, agents, the user's and the desk's saved views, the SLA: one query."""
+    """Channels, labels, agents, the user's and the desk's saved views, the SLA, the user's
+    teams: one query."""
     with connection.cursor() as cursor:
         # The agents are socialdesk.roles.inbox_workers(), compiled into this one query.
         # The channels are those whose cases the user sees (cases.models.visible_channels).
         channels, channel_params = visible_channels(user).values("id").query.sql_with_params()
         workers, worker_params = roles.inbox_workers().values("id").query.sql_with_params()
+        teams, team_params = Team.objects.of(user).order_by().values("id").query.sql_with_params()
         cursor.execute(
-            _CHOICES_SQL.format(channels=channels, inbox_workers=workers),
-            [*channel_params, *worker_params, user.pk],
+            _CHOICES_SQL.format(channels=channels, inbox_workers=workers, teams=teams),
+            [*channel_params, *worker_params, user.pk, *team_params],
         )
         rows = cursor.fetchall()
     choices = Choices()
     views = []
     sla = 60
     for kind, pk, name, extra, owner_id, position in rows:
-        if kind == "channel":
+        if kind == "team":
+            choices.teams.append(name)
+        elif kind == "channel":
             choices.channels.append((pk, name, extra))
         elif kind == "label":
             choices.labels.append((pk, name, extra))
@@ -548,6 +557,7 @@ def load_choices(user: User) -> Choices:
     choices.channels.sort(key=lambda c: c[1].lower())
     choices.labels.sort(key=lambda c: c[1].lower())
     choices.agents.sort(key=lambda c: c[1].lower())
+    choices.teams.sort(key=str.lower)
     # The desk's shared views first, then the user's own; each in position, then name order.
     views.sort(key=lambda v: (v.owner_id is not None, v.position, v.name.lower()))
     return replace(choices, views=views, sla_minutes=sla)

@@ -53,10 +53,17 @@ def test_each_role_sees_its_teams_cases_and_the_shared_ones(teams, agent, superv
     assert set(Case.objects.visible_to(agent).values_list("pk", flat=True)) == {care.pk, shared.pk}
 
 
-def test_the_inbox_channel_filter_lists_only_visible_channels(teams, agent):
+def test_the_inbox_says_whose_cases_it_shows_and_filters_by_visible_channels(
+    teams, agent, supervisor, admin, qa
+):
     response = logged_in(agent).get(reverse("cases:list"))
     listed = {pk for pk, _, _ in response.context["choices"].channels}
     assert listed == {teams["care_channel"].pk, teams["shared_channel"].pk}
+    assert "Cases of your team: Care." in response.content.decode()
+    both = logged_in(supervisor).get(reverse("cases:list")).content.decode()
+    assert "Cases of your teams: Billing, Care." in both
+    assert "Every team's cases." in logged_in(admin).get(reverse("cases:list")).content.decode()
+    assert "You are in no team yet" in logged_in(qa).get(reverse("cases:list")).content.decode()
 
 
 def test_saved_view_counts_count_only_the_users_teams(teams, agent):

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 from cases import inbox, moderation, presence
 from cases.access import access_saved_view
 from cases.actions import BULK_ASSIGN, BULK_UNASSIGN, do_bulk_change
-from cases.models import Case, CaseStatus, Label, Reply, SavedView, Triage
+from cases.models import SEES_ALL_TEAMS, Case, CaseStatus, Label, Reply, SavedView, Triage
 from listening.models import Channel
 from socialdesk import roles
 from socialdesk.access import require_perm
@@ -131,6 +131,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         "bulk_actions": BULK_ACTIONS,
         "bulk_statuses": BULK_STATUSES,
         "can_change": request.user.has_perm("cases.change_case"),
+        "sees_all_teams": request.user.has_perm(SEES_ALL_TEAMS),
     }
     # render
     if request.htmx:

@@ -119,10 +119,16 @@ def do_assign_case(case: Case, assignee: User | None, *, actor: User | None) -> 
     """Give the case to `assignee`, or unassign it with None.
 
     `actor` None means the desk itself (auto-assignment). Assigning to the current assignee
-    changes nothing and writes no event. The caller has checked that `assignee` may work cases.
+    changes nothing and writes no event. The caller has checked that `assignee` may work cases;
+    ActionError when `assignee` does not see the case (another team's: Case.objects.visible_to).
     """
     if (assignee.pk if assignee else None) == case.assignee_id:
         return
+    if assignee is not None and not Case.objects.visible_to(assignee).filter(pk=case.pk).exists():
+        raise ActionError(
+            f"{_name(assignee)} does not work in this case's team: choose someone who does, "
+            "or transfer the case to their team first."
+        )
     previous = case.assignee
     case.assignee = assignee
     _save_case(case, ["assignee"])

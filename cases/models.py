@@ -157,6 +157,20 @@ def reaches(reach: frozenset[int] | None, owner: int | None) -> bool:
     return reach is None or owner is None or owner in reach
 
 
+def seers_q(owner: int | None) -> Q:
+    """The users who see a case owned by `owner` (a team id, None: every team's), as a Q over
+    users: the team's members and supervisors and those who see every team."""
+    if owner is None:
+        return Q()
+    from socialdesk import roles
+
+    return (
+        Q(teams=owner)
+        | Q(supervised_teams=owner)
+        | Q(pk__in=roles.holders_of(SEES_ALL_TEAMS).values("pk"))
+    )
+
+
 class CaseQuerySet(models.QuerySet):
     def visible_to(self, user: "AbstractBaseUser | AnonymousUser") -> "CaseQuerySet":
         """The cases `user` sees (visible_q): every list, search, bulk action and access

@@ -200,3 +200,34 @@ def test_the_review_queue_holds_only_the_reviewers_teams_cases(teams, agent, qa)
     assert queue.context["counts"]["pending"] == 1
     assert client.get(reverse("qa:review", args=[mine.pk])).status_code == 200
     assert client.get(reverse("qa:review", args=[elsewhere.pk])).status_code == 404
+
+
+# ---------- assigning by hand ----------
+
+
+def test_a_case_is_assigned_only_to_someone_who_sees_it(teams, agent, supervisor, admin):
+    case = make_case(teams["care_channel"])
+    page = logged_in(supervisor).get(reverse("cases:detail", args=[case.pk]))
+    offered = {person.username for person in page.context["assignees"]}
+    assert agent.username in offered and supervisor.username in offered
+    assert admin.username in offered  # sees every team
+    assert teams["bea"].username not in offered  # Billing's
+    refused = logged_in(supervisor).post(
+        reverse("cases:assign", args=[case.pk]),
+        {"assignee": teams["bea"].pk, "version": case_version(case)},
+        headers={"HX-Request": "true"},
+    )
+    assert "bea_agent does not work in this case&#x27;s team" in refused.content.decode()
+    case.refresh_from_db()
+    assert case.assignee is None
+    logged_in(supervisor).post(
+        reverse("cases:bulk"), {"action": "assign", "assignee": teams["bea"].pk, "ids": [case.pk]}
+    )
+    case.refresh_from_db()
+    assert case.assignee is None
+    assert transfer(supervisor, case, teams["billing"]).status_code == 302
+    logged_in(supervisor).post(
+        reverse("cases:bulk"), {"action": "assign", "assignee": teams["bea"].pk, "ids": [case.pk]}
+    )
+    case.refresh_from_db()
+    assert case.assignee == teams["bea"]

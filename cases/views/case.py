@@ -46,7 +46,16 @@ from cases.actions import (
 )
 from cases.clocks import network_clocks
 from cases.forms import TransferForm
-from cases.models import Case, CaseStatus, DeskSettings, Identity, Label, Reply, Triage
+from cases.models import (
+    Case,
+    CaseStatus,
+    DeskSettings,
+    Identity,
+    Label,
+    Reply,
+    Triage,
+    seers_q,
+)
 from cases.timeline import safe_url, timeline_context
 from cases.views.transfer import transfer_choices
 from listening import radar
@@ -116,10 +125,12 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
         "snooze_presets": clocks.snooze_presets(now),
         "snooze_min": timezone.localtime(now).strftime("%Y-%m-%dT%H:%M"),
     }
-    context["case_team"] = owning_team(case)
+    context["case_team"] = owner = owning_team(case)
     if can_change:
         context["all_labels"] = list(Label.objects.all())
-        context["assignees"] = list(roles.assignable())
+        # Only people who see the case: its team's, and those who see every team.
+        seers = seers_q(owner.pk if owner else None)
+        context["assignees"] = list(roles.assignable().filter(seers).distinct())
         context["transfer_form"] = TransferForm(teams=transfer_choices(case))
     return context
 

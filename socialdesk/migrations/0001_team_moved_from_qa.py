@@ -10,16 +10,22 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def rename_content_type(apps, schema_editor):
+def _move_content_type(apps, old: str, new: str) -> None:
+    """Give the team content type (and so its permissions and their grants) to `new`. One
+    that `new` already has, made after an earlier migrate, holds no grants of its own: it
+    gives way."""
     content_types = apps.get_model("contenttypes", "ContentType")
-    if not content_types.objects.filter(app_label="socialdesk", model="team").exists():
-        content_types.objects.filter(app_label="qa", model="team").update(app_label="socialdesk")
+    if content_types.objects.filter(app_label=old, model="team").exists():
+        content_types.objects.filter(app_label=new, model="team").delete()
+        content_types.objects.filter(app_label=old, model="team").update(app_label=new)
+
+
+def rename_content_type(apps, schema_editor):
+    _move_content_type(apps, "qa", "socialdesk")
 
 
 def restore_content_type(apps, schema_editor):
-    content_types = apps.get_model("contenttypes", "ContentType")
-    if not content_types.objects.filter(app_label="qa", model="team").exists():
-        content_types.objects.filter(app_label="socialdesk", model="team").update(app_label="qa")
+    _move_content_type(apps, "socialdesk", "qa")
 
 
 class Migration(migrations.Migration):

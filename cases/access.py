@@ -34,7 +34,8 @@ def access_case(
 
 
 def access_reply(request: HttpRequest, reply_id: int, perm: str) -> Reply:
-    """A reply with its case and channel, for a retry or an approval; 403 without `perm`."""
+    """A reply with its case and channel, for a retry or an approval; 403 without `perm`, 404
+    for no such reply or one on a case of another team."""
     require_perm(request, READ, perm)
     replies = Reply.objects.select_related("case", "case__channel", "author")
     return get_object_or_404(replies.filter(visible_q(request.user, "case__")), pk=reply_id)

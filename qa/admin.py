@@ -1,5 +1,5 @@
-"""QA in the admin: rubrics (versioned: saving one that reviews use makes the next version),
-teams and sampling policies."""
+"""QA in the admin: rubrics (versioned: saving one that reviews use makes the next version) and
+sampling policies. Teams are the desk's (socialdesk/admin.py)."""
 
 from __future__ import annotations
 

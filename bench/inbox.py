@@ -63,8 +63,8 @@ def _date_service_levels(emit: Callable[[str, object], None]) -> None:
     """Office hours for one team and a policy in them, then every open case dated."""
     from datetime import time as clock_time
 
-    from qa.models import Team
     from sla.models import BusinessHours, OpeningTime, Policy
+    from socialdesk.models import Team
 
     team, _ = Team.objects.get_or_create(name="Bench office")
     hours, made = BusinessHours.objects.get_or_create(

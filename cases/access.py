@@ -1,8 +1,9 @@
 """The cases app's access helpers: fetch the object for this user, or raise (403, then 404).
 
 Every view of cases/views/ calls one of these first (socialdesk/access.py: the user is signed
-in by then). Everyone who reads cases (cases.view_case) reads every case; the permission a
-view names on top (cases.change_case, cases.add_reply...) is what the action needs.
+in by then). Everyone who reads cases (cases.view_case) reads the cases of their teams
+(Case.objects.visible_to: 404 for another team's case, as for one that does not exist); the
+permission a view names on top (cases.change_case, cases.add_reply...) is what the action needs.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -10,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
-from cases.models import Case, MentionMedia, Reply, SavedView
+from cases.models import Case, MentionMedia, Reply, SavedView, visible_q
 from socialdesk.access import require_perm
 
 READ = "cases.view_case"
@@ -26,15 +27,18 @@ def access_case(
     """
     require_perm(request, READ, perm)
     if cases is None:
-        cases = Case.objects.select_related("channel", "customer", "assignee", "triage_decided_by")
-    return get_object_or_404(cases, pk=case_id)
+        cases = Case.objects.select_related(
+            "channel__team", "team", "customer", "assignee", "triage_decided_by"
+        )
+    return get_object_or_404(cases.filter(visible_q(request.user)), pk=case_id)
 
 
 def access_reply(request: HttpRequest, reply_id: int, perm: str) -> Reply:
-    """A reply with its case and channel, for a retry or an approval; 403 without `perm`."""
+    """A reply with its case and channel, for a retry or an approval; 403 without `perm`, 404
+    for no such reply or one on a case of another team."""
     require_perm(request, READ, perm)
     replies = Reply.objects.select_related("case", "case__channel", "author")
-    return get_object_or_404(replies, pk=reply_id)
+    return get_object_or_404(replies.filter(visible_q(request.user, "case__")), pk=reply_id)
 
 
 def access_saved_view(request: HttpRequest, view_id: int) -> SavedView:
@@ -50,8 +54,10 @@ def access_saved_view(request: HttpRequest, view_id: int) -> SavedView:
 
 
 def access_media(request: HttpRequest, media_id: int) -> MentionMedia:
-    """A stored post image, for whoever may read its case (cases.view_case: every case);
-    403 without it, 404 if there is no such image or it was not fetched."""
+    """A stored post image, for whoever may read its case (cases.view_case, and the case is
+    one of their teams'); 403 without it, 404 if there is no such image or it was not fetched."""
     require_perm(request, READ)
-    media = MentionMedia.objects.only("file", "thumbnail", "content_type", "state", "mention_id")
+    media = MentionMedia.objects.only(
+        "file", "thumbnail", "content_type", "state", "mention_id"
+    ).filter(visible_q(request.user, "mention__case__"))
     return get_object_or_404(media, pk=media_id, state=MentionMedia.State.FETCHED)

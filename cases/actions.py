@@ -10,6 +10,7 @@ refuses it when the case changed since, so nobody overwrites a change they never
 """
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -30,6 +31,9 @@ from cases.sla import refresh_case_sla
 from notifications.actions import do_notify, mentioned_users
 from notifications.models import Kind as NotificationKind
 from socialdesk.params import parse_moment
+
+if TYPE_CHECKING:
+    from socialdesk.models import Team
 
 
 class ActionError(ValueError):
@@ -118,10 +122,16 @@ def do_assign_case(case: Case, assignee: User | None, *, actor: User | None) -> 
     """Give the case to `assignee`, or unassign it with None.
 
     `actor` None means the desk itself (auto-assignment). Assigning to the current assignee
-    changes nothing and writes no event. The caller has checked that `assignee` may work cases.
+    changes nothing and writes no event. The caller has checked that `assignee` may work cases;
+    ActionError when `assignee` does not see the case (another team's: Case.objects.visible_to).
     """
     if (assignee.pk if assignee else None) == case.assignee_id:
         return
+    if assignee is not None and not Case.objects.visible_to(assignee).filter(pk=case.pk).exists():
+        raise ActionError(
+            f"{_name(assignee)} does not work in this case's team: choose someone who does, "
+            "or transfer the case to their team first."
+        )
     previous = case.assignee
     case.assignee = assignee
     _save_case(case, ["assignee"])
@@ -149,6 +159,57 @@ def do_assign_case(case: Case, assignee: User | None, *, actor: User | None) -> 
             case=case,
             actor=actor,
             dedupe_key=f"assigned:{event.pk}",
+        )
+
+
+MAX_TRANSFER_NOTE = 1000
+
+
+def owning_team(case: Case) -> "Team | None":
+    """The team the case belongs to: its transfer team, else its channel's (cases.models.
+    visible_q); None when it is every team's."""
+    if case.team_id is not None:
+        return case.team
+    return case.channel.team
+
+
+@transaction.atomic
+def do_transfer_case(case: Case, team: "Team", note: str, *, actor: User) -> None:
+    """Hand the case to `team` with a note for them: it leaves the other teams' inboxes, and
+    its assignee lets it go unless they work in `team` (member or supervisor).
+
+    Preconditions: the caller holds the case's row lock (`lock_case`) and has checked that
+    `actor` may change the case. ActionError without a note, or when the case already belongs
+    to `team`. Writes a TRANSFERRED event (the note on it) and, when the assignee lets go, an
+    UNASSIGNED one.
+    """
+    note = note.strip()
+    if not note:
+        raise ActionError("Write a note for the team you transfer the case to: why it is theirs.")
+    if len(note) > MAX_TRANSFER_NOTE:
+        raise ActionError(f"Keep the note under {MAX_TRANSFER_NOTE} characters.")
+    previous = owning_team(case)
+    if previous is not None and previous.pk == team.pk:
+        raise ActionError(f"The case already belongs to {team.name}.")
+    case.team = team
+    fields = ["team"]
+    let_go = case.assignee
+    if let_go is not None and not team.works_in(let_go):
+        case.assignee = None
+        fields.append("assignee")
+    else:
+        let_go = None
+    _save_case(case, fields)
+    _event(
+        case,
+        CaseEvent.Kind.TRANSFERRED,
+        actor,
+        **{"from": previous.name if previous else "", "to": team.name, "to_id": team.pk},
+        note=note,
+    )
+    if let_go is not None:
+        _event(
+            case, CaseEvent.Kind.UNASSIGNED, actor, previous=_name(let_go), previous_id=let_go.pk
         )
 
 

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from cases.erasure import do_erase_customer
 from cases.models import (
     OPEN_STATUSES,
+    AgentProfile,
     CannedReply,
     CannedReplyVariant,
     Case,
@@ -184,6 +185,20 @@ class MentionMediaAdmin(ReadOnlyAdmin):
 
         count = do_refetch_media(list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} image(s) will be fetched again.")
+
+
+@admin.register(AgentProfile)
+class AgentProfileAdmin(admin.ModelAdmin):
+    """Languages and skills auto-assignment routes by (cases.assignment)."""
+
+    list_display = ["user", "language_list"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    filter_horizontal = ["skills"]
+
+    @admin.display(description="Languages")
+    def language_list(self, profile: AgentProfile) -> str:
+        return ", ".join(profile.languages) or "any"
 
 
 @admin.register(Label)

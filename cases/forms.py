@@ -1,14 +1,21 @@
-"""The cases app's forms: the composer's draft, the approvals' send-back note, the guidelines."""
+"""The cases app's forms: the composer's draft, the approvals' send-back note, the guidelines,
+a transfer to another team."""
 
 import contextlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.utils import timezone
 
 from socialdesk.params import parse_id, parse_int
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from socialdesk.models import Team
 
 
 @dataclass
@@ -72,3 +79,26 @@ class GuidelinesForm(forms.Form):
             "item; a blank line starts a new paragraph."
         ),
     )
+
+
+class TransferForm(forms.Form):
+    """A case's transfer: to one of `teams` (every team but the case's own), with a note."""
+
+    team = forms.ModelChoiceField(
+        queryset=None,
+        empty_label="Choose a team",
+        error_messages={
+            "required": "Choose the team to transfer the case to.",
+            "invalid_choice": "Choose one of the teams listed.",
+        },
+    )
+    note = forms.CharField(
+        max_length=1000,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": "Write a note for the team: why the case is theirs."},
+    )
+
+    def __init__(self, *args: object, teams: "QuerySet[Team]", **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams

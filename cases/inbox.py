@@ -60,10 +60,12 @@ from cases.models import (
     MentionMedia,
     SavedView,
     Triage,
+    visible_channels,
 )
 from cases.sla import breaching_q
 from listening.models import Mention, Network
 from socialdesk import roles
+from socialdesk.models import Team
 
 PAGE_SIZE = 50
 SEARCH_MAX_LENGTH = 100
@@ -163,6 +165,7 @@ class Choices:
     agents: list[tuple[int, str]] = field(default_factory=list)  # id, display name
     labels: list[tuple[int, str, str]] = field(default_factory=list)  # id, name, color
     views: list[SavedView] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)  # the user's teams (socialdesk.Team.of)
 
 
 def _is_int(raw: str, digits: int = 11) -> bool:
@@ -443,7 +446,8 @@ def page_queryset(
         .values(data=JSONObject(name="name", color="color"))
     )
     cases = (
-        Case.objects.filter(filters_q(filters, user, now))
+        Case.objects.visible_to(user)
+        .filter(filters_q(filters, user, now))
         .select_related("channel", "assignee")
         .only(
             *(
@@ -520,6 +524,7 @@ def fingerprint() -> Fingerprint:
 
 _CHOICES_SQL = """
 SELECT 'channel', id, name, network, NULL::int, 0 FROM listening_channel
+WHERE id IN ({channels})
 UNION ALL
 SELECT 'label', id, name, color, NULL, 0 FROM cases_label
 UNION ALL
@@ -530,20 +535,32 @@ WHERE u.id IN ({inbox_workers})
 UNION ALL
 SELECT 'view', id, name, query, owner_id, position FROM cases_savedview
 WHERE owner_id IS NULL OR owner_id = %s
+UNION ALL
+SELECT 'team', id, name, '', NULL, 0 FROM qa_team
+WHERE id IN ({teams})
 """
 
 
 def load_choices(user: User) -> Choices:
-    """Channels, labels, agents, the user's and the desk's saved views: one query."""
+    """Channels, labels, agents, the user's and the desk's saved views, the user's teams: one
+    query."""
     with connection.cursor() as cursor:
         # The agents are socialdesk.roles.inbox_workers(), compiled into this one query.
+        # The channels are those whose cases the user sees (cases.models.visible_channels).
+        channels, channel_params = visible_channels(user).values("id").query.sql_with_params()
         workers, worker_params = roles.inbox_workers().values("id").query.sql_with_params()
-        cursor.execute(_CHOICES_SQL.format(inbox_workers=workers), [*worker_params, user.pk])
+        teams, team_params = Team.objects.of(user).order_by().values("id").query.sql_with_params()
+        cursor.execute(
+            _CHOICES_SQL.format(channels=channels, inbox_workers=workers, teams=teams),
+            [*channel_params, *worker_params, user.pk, *team_params],
+        )
         rows = cursor.fetchall()
     choices = Choices()
     views = []
     for kind, pk, name, extra, owner_id, position in rows:
-        if kind == "channel":
+        if kind == "team":
+            choices.teams.append(name)
+        elif kind == "channel":
             choices.channels.append((pk, name, extra))
         elif kind == "label":
             choices.labels.append((pk, name, extra))
@@ -556,6 +573,7 @@ def load_choices(user: User) -> Choices:
     choices.channels.sort(key=lambda c: c[1].lower())
     choices.labels.sort(key=lambda c: c[1].lower())
     choices.agents.sort(key=lambda c: c[1].lower())
+    choices.teams.sort(key=str.lower)
     # The desk's shared views first, then the user's own; each in position, then name order.
     views.sort(key=lambda v: (v.owner_id is not None, v.position, v.name.lower()))
     return replace(choices, views=views)
@@ -609,4 +627,6 @@ def _count(parsed: list[tuple[SavedView, InboxFilters]], user: User, now: dateti
     for i, (_, filters) in enumerate(parsed):
         if filters.is_countable:
             aggregates[f"v{i}"] = Count("id", filter=filters_q(filters, user, now))
-    return Case.objects.filter(status__in=list(OPEN_STATUSES)).aggregate(**aggregates)
+    return (
+        Case.objects.visible_to(user).filter(status__in=list(OPEN_STATUSES)).aggregate(**aggregates)
+    )

@@ -94,13 +94,16 @@ def describe_event(event: CaseEvent) -> str:
         return f"removed the text of a post its author deleted{noticed}"
     if kind == CaseEvent.Kind.CONTENT_ERASED:
         return "erased the customer's personal content"
+    if kind == CaseEvent.Kind.TRANSFERRED:
+        old = f" from {data['from']}" if data.get("from") else ""
+        return f"transferred the case{old} to {data.get('to') or 'another team'}"
     return event.get_kind_display().lower()
 
 
 def event_detail(event: CaseEvent) -> str:
     """The free text an event carries (a triage reason, an error, an override reason)."""
     data = event.data if isinstance(event.data, dict) else {}
-    for key in ("reason", "error", "override_reason", "message"):
+    for key in ("reason", "error", "override_reason", "message", "note"):
         value = data.get(key)
         if isinstance(value, str) and value:
             return value

@@ -8,6 +8,7 @@ from cases.views import (
     media,
     moderation,
     presence,
+    transfer,
 )
 
 app_name = "cases"
@@ -15,6 +16,7 @@ app_name = "cases"
 urlpatterns = [
     *inbox.urlpatterns,
     *case.urlpatterns,
+    *transfer.urlpatterns,
     *moderation.urlpatterns,
     *presence.urlpatterns,
     *composer.urlpatterns,

@@ -155,6 +155,7 @@ class ChannelAdmin(admin.ModelAdmin):
         "name",
         "network",
         "handle",
+        "team",
         "enabled",
         "last_success_at",
         "needs_reauth",
@@ -162,7 +163,8 @@ class ChannelAdmin(admin.ModelAdmin):
         "api_posts",
         "gap_count",
     ]
-    list_filter = ["network", "enabled", "needs_reauth"]
+    list_filter = ["network", "team", "enabled", "needs_reauth"]
+    list_select_related = ["team"]
     search_fields = ["name", "handle", "external_account_id"]
     actions = ["acknowledge_gaps"]
     readonly_fields = [
@@ -184,7 +186,7 @@ class ChannelAdmin(admin.ModelAdmin):
         "created_at",
     ]
     fieldsets = [
-        (None, {"fields": ["name", "network", "handle", "external_account_id"]}),
+        (None, {"fields": ["name", "network", "handle", "external_account_id", "team"]}),
         ("Connection", {"fields": ["stored_credentials", "credentials_json", "needs_reauth"]}),
         (
             "Polling",

@@ -31,6 +31,17 @@ class Channel(models.Model):
         ),
     )
     credentials_encrypted = models.TextField(blank=True, editable=False)
+    # The team that works this channel's cases. Empty: a channel shared by every team (what
+    # every channel was before teams owned channels, so an upgrade hides nothing).
+    team = models.ForeignKey(
+        "socialdesk.Team",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="channels",
+        help_text="Only this team's members and supervisors see and are assigned its cases. "
+        "Empty: every team.",
+    )
     enabled = models.BooleanField(default=True)
     poll_interval = models.PositiveIntegerField(
         default=60, help_text="Seconds between polls. X reads are paid: poll no more than needed."

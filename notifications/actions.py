@@ -283,8 +283,8 @@ def enqueue_emails(ids: list[int]) -> None:
 def team_supervisors(agent_id: int, fallback_perm: str) -> QuerySet[User]:
     """The supervisors of the teams `agent_id` belongs to; with no such team, the holders of
     `fallback_perm` (so nobody's work goes unwatched)."""
-    from qa.models import Team
     from socialdesk import roles
+    from socialdesk.models import Team
 
     leads = User.objects.filter(
         is_active=True, supervised_teams__in=Team.objects.filter(members=agent_id)

@@ -1,5 +1,5 @@
-"""QA in the admin: rubrics (versioned: saving one that reviews use makes the next version),
-teams and sampling policies."""
+"""QA in the admin: rubrics (versioned: saving one that reviews use makes the next version) and
+sampling policies. Teams are the desk's (socialdesk/admin.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from qa.models import Criterion, Rubric, SamplingPolicy, Team
+from qa.models import Criterion, Rubric, SamplingPolicy
 from qa.rubrics import CRITERION_FIELDS, do_edit_rubric, rubric_in_use
 
 
@@ -125,12 +125,6 @@ class RubricAdmin(admin.ModelAdmin):
         if new is not None and new.pk != obj.pk and "_continue" in request.POST:
             return HttpResponseRedirect(reverse("admin:qa_rubric_change", args=[new.pk]))
         return super().response_change(request, obj)
-
-
-@admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name"]
-    filter_horizontal = ["supervisors", "members"]
 
 
 @admin.register(SamplingPolicy)

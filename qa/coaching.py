@@ -1,8 +1,8 @@
 """Closing the loop: agents answer their reviews, supervisors resolve disputes and coach.
 
 Who sees whom (issue point 7): an agent sees only reviews of their own replies and their own
-coaching sessions; a supervisor sees the agents of the teams they supervise (qa.Team); an admin
-(who holds every qa permission, `qa.change_team` among them) sees everyone. `team_agent_ids`
+coaching sessions; a supervisor sees the agents of the teams they supervise (socialdesk.Team);
+an admin (who holds `socialdesk.change_team`: they manage the teams) sees everyone. `team_agent_ids`
 is the one place that rule lives; the coaching views and the dashboard both use it.
 
 The do_* functions change rows; their docstrings state what the caller has checked.
@@ -20,10 +20,11 @@ from django.utils import timezone
 
 from notifications.actions import do_notify, team_supervisors
 from notifications.models import Kind as NotificationKind
-from qa.models import CoachingSession, CriterionScore, Review, Team
+from qa.models import CoachingSession, CriterionScore, Review
 from socialdesk import roles
+from socialdesk.models import Team
 
-SEES_ALL_PERM = "qa.change_team"  # admins: they manage the teams, so they see every one
+SEES_ALL_PERM = "socialdesk.change_team"  # admins: they manage the teams, so they see every one
 MAX_NOTE = 2000
 
 

@@ -44,10 +44,11 @@ from django.utils import timezone
 
 from listening.spikes import Spike
 from qa import coaching
-from qa.models import Criterion, Review, Team
+from qa.models import Criterion, Review
 from qa.service import ChannelTimes, Service, SlaCounts, service_figures
 from qa.stats import MIN_REVIEWS, Estimate, Sums, compare, total
 from socialdesk import roles
+from socialdesk.models import Team
 
 PASS_MARK = 80.0  # a review passes at this score with no critical failure
 COACHING_THRESHOLD = 80.0  # agents whose whole interval lies under it are queued for coaching
@@ -275,11 +276,24 @@ def _build(
     blocks = _team_blocks(teams, memberships, agents, agent_week, week_starts)
     overall = total(s for weekly in agent_week.values() for s in weekly.values())
 
-    # 7: channels; 8-11: response times, service levels, volume and hourly counts, in SQL.
+    # 7: channels, and which of them the user sees (cases.models.visible_channels); 8-11:
+    # response times, service levels, volume and hourly counts, in SQL, for every channel (so
+    # one cached copy serves every viewer), then narrowed to the user's.
+    from django.db.models import Exists, OuterRef
+
+    from cases.models import visible_channels
     from listening.models import Channel
 
-    channels = {c.pk: (c.name, c.network) for c in Channel.objects.only("name", "network")}
-    service = service_figures(start, None if sees_all else scope_ids, now, channels)
+    rows = Channel.objects.only("name", "network").annotate(
+        seen=Exists(visible_channels(user).filter(pk=OuterRef("pk")))
+    )
+    everywhere: dict[int, tuple[str, str]] = {}
+    channels: dict[int, tuple[str, str]] = {}
+    for c in rows:
+        everywhere[c.pk] = (c.name, c.network)
+        if c.seen:
+            channels[c.pk] = (c.name, c.network)
+    service = service_figures(start, None if sees_all else scope_ids, now, everywhere)
     sla_teams, sla_channels, sla_agents = _sla_rows(service, teams, memberships, channels)
 
     return Dashboard(
@@ -295,11 +309,11 @@ def _build(
         criteria=criteria,
         weakest=_weakest(criteria),
         unranked=_unranked(criteria),
-        times=service.times,
+        times=[t for t in service.times if t.channel_id in channels],
         volume_days=service.days,
-        volume=service.volume,
+        volume={cid: days for cid, days in service.volume.items() if cid in channels},
         channels=channels,
-        spikes=service.spikes,
+        spikes=[spike for spike in service.spikes if spike.channel_id in channels],
         queue=_coaching_queue(agents, scope, now),  # 12
         open_disputes=Review.objects.filter(  # 13
             scope, agent_response=Review.AgentResponse.DISPUTED

@@ -8,22 +8,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 
-class Team(models.Model):
-    """Agents and the supervisors who coach them. Supervisors see everything in their teams."""
-
-    name = models.CharField(max_length=100, unique=True)
-    supervisors = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, related_name="supervised_teams", blank=True
-    )
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
 class Rubric(models.Model):
     """A versioned scoring rubric. Editing one that reviews use makes a new version."""
 

@@ -58,6 +58,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from cases.models import owning_teams, reaches, team_reach
 from listening import radar
 from qa.models import Review, Rubric, Sample, SamplingPolicy, SamplingRun
 
@@ -398,23 +399,28 @@ def reviewer_ids() -> list[int]:
 
 
 def _round_robin(picks: Sequence[Pick], reviewers: list[int]) -> list[int | None]:
-    """A reviewer per pick: cycle from the least loaded, never the pick's own agent (None when
-    nobody else could review it)."""
+    """A reviewer per pick: cycle from the least loaded, never the pick's own agent and only a
+    reviewer who sees the pick's case (its team's: cases.models.reaches); None when nobody
+    else could review it."""
     pending = dict(
         Review.objects.filter(reviewer_id__in=reviewers, status=Review.Status.PENDING)
         .values("reviewer_id")
         .annotate(n=Count("id"))
         .values_list("reviewer_id", "n")
     )
+    reach = team_reach(reviewers)
+    owners = owning_teams({pick.unit.case_id for pick in picks}) if picks else {}
     cycle = sorted(reviewers, key=lambda pk: (pending.get(pk, 0), pk))
     assigned: list[int | None] = []
     position = 0
     for pick in picks:
+        owner = owners.get(pick.unit.case_id)
         candidate = next(
             (
                 reviewer
                 for step in range(len(cycle))
                 if (reviewer := cycle[(position + step) % len(cycle)]) != pick.unit.agent_id
+                and reaches(reach[reviewer], owner)
             ),
             None,
         )

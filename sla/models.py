@@ -45,7 +45,9 @@ def validate_time_zone(name: str) -> None:
 class BusinessHours(models.Model):
     """When a team works, in its own time zone: the SLA clocks of its cases run only then."""
 
-    team = models.OneToOneField("qa.Team", on_delete=models.CASCADE, related_name="business_hours")
+    team = models.OneToOneField(
+        "socialdesk.Team", on_delete=models.CASCADE, related_name="business_hours"
+    )
     time_zone = models.CharField(
         max_length=64,
         default="UTC",
@@ -153,7 +155,7 @@ class Policy(models.Model):
         help_text="A clock turns to 'due soon' when this share of its target has passed.",
     )
     hours_team = models.ForeignKey(
-        "qa.Team",
+        "socialdesk.Team",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,

@@ -80,6 +80,7 @@ POLICY: dict[str, Rule] = {
     "cases:set_status": rule(NOBODY, CASE_WORKERS),
     "cases:labels": rule(NOBODY, CASE_WORKERS),
     "cases:add_note": rule(NOBODY, CASE_WORKERS),
+    "cases:transfer": rule(CASE_WORKERS),  # the form (GET), the transfer (POST)
     # moderation on the network: hide / show a comment, delete a published reply, retry
     "cases:comment_visibility": rule(NOBODY, CASE_WORKERS),
     "cases:delete_reply": rule(NOBODY, LEADS),

@@ -86,7 +86,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "qa.add_goldreply",
     ],
     # Admins also see and clear sign-in lock-outs (django-axes).
-    ADMIN: ["cases.*", "listening.*", "qa.*", "sla.*", "alerts.*", "notifications.*", "axes.*"],
+    ADMIN: [
+        "socialdesk.*",
+        "cases.*",
+        "listening.*",
+        "qa.*",
+        "sla.*",
+        "alerts.*",
+        "notifications.*",
+        "axes.*",
+    ],
 }
 
 

@@ -151,6 +151,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "django_htmx",
     "axes",
     "socialdesk",  # the project's own commands (load_demo)

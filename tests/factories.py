@@ -22,7 +22,8 @@ from cases.models import (
 from cases.sla import refresh_case_sla
 from listening.models import Channel, Mention, MentionKind, Network
 from listening.posts import Author, InboundPost
-from qa.models import Criterion, CriterionScore, Review, Rubric, Team
+from qa.models import Criterion, CriterionScore, Review, Rubric
+from socialdesk.models import Team
 
 BASE_TIME = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 COMPLAINT = "@acme_support my order arrived broken, I want a refund"

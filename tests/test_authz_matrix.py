@@ -373,3 +373,82 @@ def test_a_shared_view_is_deleted_only_by_whoever_may_delete_shared_views(desk):
     assert logged_in(desk.users[roles.AGENT]).post(url).status_code == 303
     assert not SavedView.objects.filter(pk=own.pk).exists()
     assert SavedView.objects.filter(pk=desk.view.pk).exists()
+
+
+# ---------- teams: a case of another team's channel is not there ----------
+
+CASE_ROUTE_ARGS = ("case_id", "reply_id", "media_id")
+
+
+def _case_routes() -> list[Route]:
+    """The routes about one case (or one of its replies or images)."""
+    return [
+        r
+        for r in ROUTES
+        if r.name.startswith("cases:")
+        and set(r.url_pattern.pattern.regex.groupindex) & set(CASE_ROUTE_ARGS)
+    ]
+
+
+def _other_teams_desk(desk: Desk) -> Desk:
+    """The same desk with its case, reply and image on a channel of Team B, which none of the
+    personas works in (the supervisor leads Team A)."""
+    team_b = make_team("Team B", [], [make_user("bea_agent", roles.AGENT)])
+    desk.case.channel.team = team_b
+    desk.case.channel.save(update_fields=["team"])
+    return desk
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("persona", [roles.AGENT, roles.QA, roles.SUPERVISOR])
+def test_a_case_of_another_teams_channel_is_404_on_every_case_route(desk, persona, method):
+    _other_teams_desk(desk)
+    make_team("Quality", [], [desk.users[roles.QA]])  # QA reviews its own teams only
+    session = signed_in_session(desk, persona)
+    routes = _case_routes()
+    assert {r.name for r in routes} >= {"cases:detail", "cases:transfer", "cases:media"}
+    problems = []
+    for route in routes:
+        rule = policy.rule_for(route.name, route.pattern)
+        if not rule.allows(persona, method):
+            continue  # refused by role already (the matrix above)
+        url = url_for(route, desk)
+        client = client_with(session)
+        response = client.get(url) if method == "GET" else client.post(url, {})
+        if response.status_code != 404:
+            problems.append(f"{method} {url} ({route.key}): {response.status_code}")
+    assert problems == [], "\n".join(problems)
+
+
+def test_an_admin_reaches_every_teams_case(desk):
+    _other_teams_desk(desk)
+    client = logged_in(desk.users[roles.ADMIN])
+    assert client.get(reverse("cases:detail", args=[desk.case.pk])).status_code == 200
+    assert client.get(reverse("cases:transfer", args=[desk.case.pk])).status_code == 200
+
+
+def test_a_case_of_another_team_is_out_of_the_inbox_search_and_bulk_actions(desk):
+    _other_teams_desk(desk)
+    agent = desk.users[roles.AGENT]
+    client = logged_in(agent)
+    listed = client.get(reverse("cases:list"), {"status": "all"}).context["cases"]
+    assert desk.case.pk not in [c.pk for c in listed]
+    handle = desk.case.customer.identities.get().handle
+    found = client.get(reverse("cases:list"), {"status": "all", "q": handle}).context["cases"]
+    assert desk.case.pk not in [c.pk for c in found]
+    admin_found = logged_in(desk.users[roles.ADMIN]).get(
+        reverse("cases:list"), {"status": "all", "q": handle}
+    )
+    assert desk.case.pk in [c.pk for c in admin_found.context["cases"]]
+    client.post(reverse("cases:bulk"), {"action": "unassign", "ids": [desk.case.pk]})
+    desk.case.refresh_from_db()
+    assert desk.case.assignee == agent  # the bulk action did not reach it
+
+
+def test_a_supervisor_approves_only_their_teams_replies(desk):
+    client = logged_in(desk.users[roles.SUPERVISOR])
+    queue = client.get(reverse("cases:approvals")).context["replies"]
+    assert [r.pk for r in queue] == [desk.reply.pk]  # a shared channel: every team's
+    _other_teams_desk(desk)
+    assert client.get(reverse("cases:approvals")).context["replies"] == []
+    assert client.post(reverse("cases:approve", args=[desk.reply.pk])).status_code == 404

@@ -180,3 +180,37 @@ def test_edited_and_deleted_posts_read_clearly_on_the_timeline(browser, live_ser
     expect(page.locator(".tl--reply-failed")).to_contain_text("The customer deleted the post.")
     expect(page.locator(".tl--reply-failed button")).to_have_count(0)  # no retry offered
     page.locator("#timeline").screenshot(path=str(tmp_path / "timeline-edited-deleted.png"))
+
+
+def test_a_transfer_from_the_dialog_sends_the_case_to_the_other_teams_inbox(
+    browser, live_server, tmp_path
+):
+    from tests.factories import make_team
+
+    alex, bea = make_user("alex", roles.AGENT), make_user("bea", roles.AGENT)
+    care, billing = make_team("Care", [], [alex]), make_team("Billing", [], [bea])
+    case = make_case(make_channel("x", team=care), text="@acme charged twice for one order")
+
+    page = sign_in(browser, live_server, "alex")
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    dialog = page.locator("#transfer-dialog")
+    expect(dialog).to_be_hidden()
+    page.get_by_role("link", name="Transfer to another team…").click()
+    expect(dialog).to_be_visible()
+    # Shortcuts stay in the dialog: "i" would otherwise pick a triage decision.
+    page.keyboard.press("i")
+    expect(page.locator("#triage-ignore")).not_to_be_checked()
+    dialog.get_by_label("Team", exact=True).select_option(label="Billing")
+    dialog.get_by_label("Note for the team").fill("A billing question: a double charge.")
+    dialog.get_by_role("button", name="Transfer case").click()
+
+    expect(page.locator(".messages")).to_contain_text("it left your inbox")
+    assert page.url.endswith("/cases/")
+    case.refresh_from_db()
+    assert case.team == billing
+    bea_page = sign_in(browser, live_server, "bea")
+    bea_page.goto(f"{live_server.url}/cases/{case.pk}/")
+    expect(bea_page.locator("#timeline")).to_contain_text(
+        "transferred the case from Care to Billing"
+    )
+    expect(bea_page.locator("#timeline")).to_contain_text("A billing question: a double charge.")

@@ -9,7 +9,14 @@ from django.test import Client
 
 from listening.models import Channel, ListeningRule
 
-ROLES = {"alex": "agent", "blair": "agent", "quinn": "qa", "sasha": "supervisor", "admin": "admin"}
+ROLES = {
+    "alex": "agent",
+    "blair": "agent",
+    "casey": "agent",
+    "quinn": "qa",
+    "sasha": "supervisor",
+    "admin": "admin",
+}
 
 
 def run(**options) -> str:
@@ -78,7 +85,7 @@ def test_running_twice_creates_nothing_twice_and_keeps_the_cursor(settings):
     output = run()
 
     assert "0 user(s) and 0 channel(s) created" in output
-    assert User.objects.count() == 5
+    assert User.objects.count() == 6
     assert Channel.objects.count() == 3
     assert ListeningRule.objects.count() == 1
     x.refresh_from_db()
@@ -121,3 +128,29 @@ def test_demo_fills_every_supervisor_screen_once(settings):
     edited, deleted = Mention.objects.filter(case__conversation_key="demo-qa-edits")
     assert edited.earlier_texts and "week late" in edited.text
     assert deleted.text == "" and deleted.deleted_at is not None
+
+
+@pytest.mark.django_db
+def test_demo_teams_show_an_agent_one_team_and_the_supervisor_both(settings):
+    from cases.models import AgentProfile
+    from socialdesk.models import Team
+
+    settings.DEBUG = True
+    run()
+    run()
+    care, facebook = Team.objects.get(name="Care team"), Team.objects.get(name="Facebook team")
+    assert set(care.channels.values_list("network", flat=True)) == {"x", "instagram"}
+    assert list(facebook.channels.values_list("network", flat=True)) == ["facebook"]
+    assert list(facebook.members.values_list("username", flat=True)) == ["casey", "quinn"]
+    assert set(Team.objects.filter(supervisors__username="sasha")) == {care, facebook}
+    assert AgentProfile.objects.get(user__username="casey").languages == ["en", "fr"]
+
+    def inbox(username: str) -> str:
+        client = Client()
+        client.force_login(User.objects.get(username=username))
+        return client.get("/cases/").content.decode()
+
+    alex, casey, sasha = inbox("alex"), inbox("casey"), inbox("sasha")
+    assert "Léa Martin" not in alex and "Dana Reyes" in alex
+    assert "Léa Martin" in casey and "Dana Reyes" not in casey
+    assert "Léa Martin" in sasha and "Dana Reyes" in sasha

@@ -9,8 +9,9 @@ from bench import qa_sampling
 from cases.models import Reply
 from qa import dashboard as dash
 from qa.management.commands.seed_qa import seed
-from qa.models import Review, Team
+from qa.models import Review
 from qa.scoring import score_review
+from socialdesk.models import Team
 
 
 @pytest.fixture

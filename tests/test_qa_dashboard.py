@@ -269,6 +269,22 @@ def test_volume_by_channel_day_and_sentiment(supervisor, team, channel):
     assert rows[1] == [today, "Acme Support", "1", "3", "2", "6"]
 
 
+def test_volume_and_spikes_show_only_the_channels_of_the_viewers_teams(
+    supervisor, admin, team, channel
+):
+    other_team = make_team("Team B")
+    theirs = make_channel(Network.FACEBOOK, name="Acme Page", team=other_team)
+    for target in (channel, theirs):
+        case = make_case(target)
+        add_mention(case, "text", sentiment=-0.6)
+    mine = dash.build(supervisor, 4)
+    assert set(mine.channels) == {channel.pk}  # the team's channel is shared: no team owns it
+    assert set(mine.volume) == {channel.pk}
+    assert set(dash.build(admin, 4).volume) == {channel.pk, theirs.pk}
+    volume = csv_rows(logged_in(supervisor), "volume")
+    assert {row[1] for row in volume[1:]} == {"Acme Support"}
+
+
 def test_spike_alert_from_the_radar(supervisor, team, channel):
     case = make_case(channel)  # one mention 4 minutes ago
     now = timezone.now()

@@ -589,7 +589,8 @@ def test_load_demo_sets_up_qa(db, settings):
 
     from django.core.management import call_command
 
-    from qa.models import SamplingPolicy, Team
+    from qa.models import SamplingPolicy
+    from socialdesk.models import Team
 
     settings.DEBUG = True
     call_command("load_demo", stdout=StringIO())

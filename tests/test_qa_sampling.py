@@ -14,12 +14,13 @@ from django.utils import timezone
 
 from cases.models import Case, Customer, Reply
 from qa import sampling
-from qa.models import Review, Sample, SamplingPolicy, SamplingRun, Team
+from qa.models import Review, Sample, SamplingPolicy, SamplingRun
 from qa.rubrics import default_rubric
 from qa.sampling import Pick, Unit, draw_replies, inclusion_probabilities, systematic_draw
 from qa.stats import margin_of_error, required_sample_size
 from qa.tasks import run_due_sampling_now
 from socialdesk import roles
+from socialdesk.models import Team
 from tests.conftest import make_channel, make_user
 
 pytestmark = pytest.mark.django_db
@@ -338,6 +339,31 @@ def test_a_specialist_never_reviews_their_own_reply(channels):
     make_replies(first, x, 10)
     sampling.run_sampling(policy(rate=1.0), START, END, seed=1)
     assert set(Review.objects.values_list("reviewer_id", flat=True)) == {second.pk}
+
+
+def test_a_reviewer_gets_only_their_teams_cases_and_shared_ones_go_to_anyone(channels, agents):
+    x, facebook = channels
+    care_qa, billing_qa = make_user("qa_care", roles.QA), make_user("qa_billing", roles.QA)
+    x.team = Team.objects.create(name="Care")
+    facebook.team = Team.objects.create(name="Billing")
+    x.team.members.add(care_qa)
+    facebook.team.members.add(billing_qa)
+    x.save(update_fields=["team"])
+    facebook.save(update_fields=["team"])
+    shared = make_channel("x")
+    make_replies(agents[0], x, 6)
+    make_replies(agents[1], facebook, 6)
+    make_replies(agents[2], shared, 6)
+    run = sampling.run_sampling(policy(rate=1.0), START, END, seed=3)
+    reviews = Review.objects.filter(sample__run=run)
+    assert reviews.count() == 18
+    by_channel = {
+        channel: set(reviews.filter(case__channel=channel).values_list("reviewer", flat=True))
+        for channel in (x, facebook, shared)
+    }
+    assert by_channel[x] == {care_qa.pk}
+    assert by_channel[facebook] == {billing_qa.pk}
+    assert by_channel[shared] == {care_qa.pk, billing_qa.pk}
 
 
 def test_a_sample_only_its_author_could_review_stays_unassigned_and_is_shown(

@@ -7,6 +7,7 @@ with a redirect.
 """
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -17,7 +18,7 @@ from cases import sending
 from cases.access import access_reply
 from cases.checks import shown_checks
 from cases.forms import SendBackForm
-from cases.models import Reply
+from cases.models import Reply, visible_q
 from cases.views.composer import REPLIES_CHANGED
 from socialdesk.access import require_perm
 
@@ -47,10 +48,11 @@ def retry(request: HttpRequest, reply_id: int) -> HttpResponse:
     return _after_reply_action(request, reply, "Reply queued again.", ok=True)
 
 
-def approval_queue(errors: dict[int, str] | None = None) -> list[Reply]:
-    """Replies awaiting approval, oldest first, with their case context; one query."""
+def approval_queue(user: User, errors: dict[int, str] | None = None) -> list[Reply]:
+    """Replies awaiting approval on the cases `user` sees, oldest first, with their case
+    context; one query."""
     replies = list(
-        Reply.objects.filter(state=Reply.State.AWAITING_APPROVAL)
+        Reply.objects.filter(visible_q(user, "case__"), state=Reply.State.AWAITING_APPROVAL)
         .select_related("author", "case", "case__channel", "case__customer", "in_reply_to__author")
         .order_by("created_at", "id")[:APPROVALS_SHOWN]
     )
@@ -65,7 +67,7 @@ def approval_queue(errors: dict[int, str] | None = None) -> list[Reply]:
 def approvals(request: HttpRequest) -> HttpResponse:
     """Replies waiting for a supervisor, oldest first, with their case context and checks."""
     require_perm(request, "cases.approve_reply")
-    context = {"replies": approval_queue()}
+    context = {"replies": approval_queue(request.user)}
     template = "cases/approvals.html#queue" if request.htmx else "cases/approvals.html"
     return render(request, template, context)
 
@@ -99,7 +101,7 @@ def approve(request: HttpRequest, reply_id: int) -> HttpResponse:
         (messages.success if ok else messages.error)(request, notice)
         return redirect("cases:approvals")
     context = {
-        "replies": approval_queue(errors),
+        "replies": approval_queue(request.user, errors),
         "notice": notice,
         "notice_ok": ok,
     }

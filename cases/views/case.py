@@ -42,9 +42,12 @@ from cases.actions import (
     do_set_status,
     do_triage_case,
     lock_case,
+    owning_team,
 )
-from cases.models import Case, CaseStatus, Identity, Label, Reply, Triage
+from cases.forms import TransferForm
+from cases.models import Case, CaseStatus, Identity, Label, Reply, Triage, seers_q
 from cases.timeline import safe_url, timeline_context
+from cases.views.transfer import transfer_choices
 from listening import radar
 from listening.networks import POLICIES
 from socialdesk import roles
@@ -70,7 +73,8 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
     for identity in identities:
         identity.safe_profile_url = safe_url(identity.profile_url)
     previous_cases = list(
-        Case.objects.filter(customer_id=case.customer_id)
+        Case.objects.visible_to(user)
+        .filter(customer_id=case.customer_id)
         .exclude(pk=case.pk)
         .select_related("channel")
         .annotate(sent_replies=Count("replies", filter=Q(replies__state=Reply.State.SENT)))
@@ -79,7 +83,7 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
     sla_terms = clocks.sla_terms(case)
     labels = list(case.labels.all())
     raw_from = request.GET.get("from", "")
-    prev_id, next_id = Case.objects.neighbours(case)
+    prev_id, next_id = Case.objects.visible_to(user).neighbours(case)
     can_change = user.has_perm("cases.change_case")
     people = presence.others(case.pk, user)
     context |= {
@@ -115,9 +119,13 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
         "snooze_presets": clocks.snooze_presets(now),
         "snooze_min": timezone.localtime(now).strftime("%Y-%m-%dT%H:%M"),
     }
+    context["case_team"] = owner = owning_team(case)
     if can_change:
         context["all_labels"] = list(Label.objects.all())
-        context["assignees"] = list(roles.assignable())
+        # Only people who see the case: its team's, and those who see every team.
+        seers = seers_q(owner.pk if owner else None)
+        context["assignees"] = list(roles.assignable().filter(seers).distinct())
+        context["transfer_form"] = TransferForm(teams=transfer_choices(case))
     return context
 
 

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 from cases import inbox, moderation, presence, sla
 from cases.access import access_saved_view
 from cases.actions import BULK_ASSIGN, BULK_UNASSIGN, do_bulk_change
-from cases.models import Case, CaseStatus, Label, Reply, SavedView, Triage
+from cases.models import SEES_ALL_TEAMS, Case, CaseStatus, Label, Reply, SavedView, Triage
 from listening.models import Channel
 from socialdesk import roles
 from socialdesk.access import require_perm
@@ -123,6 +123,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         "bulk_actions": BULK_ACTIONS,
         "bulk_statuses": BULK_STATUSES,
         "can_change": request.user.has_perm("cases.change_case"),
+        "sees_all_teams": request.user.has_perm(SEES_ALL_TEAMS),
     }
     # render
     if request.htmx:
@@ -205,7 +206,8 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
         return _bulk_hide(request, ids, back)
 
     cases = list(
-        Case.objects.filter(pk__in=ids)
+        Case.objects.visible_to(request.user)
+        .filter(pk__in=ids)
         .select_related("assignee")
         .prefetch_related(Prefetch("labels", queryset=Label.objects.all()))
         .order_by("id")
@@ -228,14 +230,14 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Not changed: " + " ".join(failures[:5]))
     missing = len(ids) - len(cases)
     if missing:
-        messages.warning(request, f"{missing} selected case(s) no longer exist.")
+        messages.warning(request, f"{missing} selected case(s) no longer exist or left your teams.")
     return _back_to_inbox(back)
 
 
 def _bulk_hide(request: HttpRequest, ids: list[int], back: str) -> HttpResponse:
     """Hide the selected cases' comments on their networks (cases.moderation), then say so."""
     require_perm(request, "cases.hide_comment")
-    cases = list(Case.objects.filter(pk__in=ids).order_by("id"))
+    cases = list(Case.objects.visible_to(request.user).filter(pk__in=ids).order_by("id"))
     requested, failures = moderation.do_bulk_hide_comments(cases, actor=request.user)
     if requested:
         messages.success(

@@ -3,9 +3,9 @@
 Supervisors and QA specialists (qa.view_team_dashboard) see their teams (qa.coaching.
 dashboard_teams); admins everything. The figures are
 computed by qa.dashboard.build (a dozen GROUP BY queries): the QA figures on every request
-(a resolved dispute shows at once), the desk-wide service figures (response times, volume,
-spikes) kept a few minutes (qa.dashboard.SERVICE_CACHE_SECONDS). The page says when each was
-computed.
+(a resolved dispute shows at once), the service figures (response times, volume, spikes) of
+the channels the viewer sees, kept a few minutes (qa.dashboard.SERVICE_CACHE_SECONDS). The page
+says when each was computed.
 """
 
 from __future__ import annotations

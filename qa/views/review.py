@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases.checks import CHECK_LABELS
-from cases.models import DeskSettings
+from cases.models import DeskSettings, visible_q
 from cases.timeline import timeline_context
 from listening import radar
 from qa.autocheck import (
@@ -60,11 +60,14 @@ def access_reviewer(request: HttpRequest) -> None:
 
 
 def access_review(request: HttpRequest, review_id: int) -> Review:
-    """The review if it is assigned to this user; any other review is a 404. A review of the
+    """The review if it is assigned to this user and its case is one of their teams' (a case
+    transferred away takes its review with it); any other review is a 404. A review of the
     user's own work (assigned before that was refused) is a 403: someone else scores it."""
     access_reviewer(request)
     review = get_object_or_404(
-        Review.objects.filter(reviewer=request.user).select_related(
+        Review.objects.filter(
+            visible_q(request.user, "case__"), reviewer=request.user
+        ).select_related(
             "rubric",
             "reply__author",
             "reply__in_reply_to",
@@ -84,8 +87,10 @@ def access_review(request: HttpRequest, review_id: int) -> Review:
 
 
 def _pending(user) -> Any:
-    """The user's pending reviews, never of their own work."""
-    return Review.objects.filter(reviewer=user, status=Review.Status.PENDING).exclude(agent=user)
+    """The user's pending reviews of their teams' cases, never of their own work."""
+    return Review.objects.filter(
+        visible_q(user, "case__"), reviewer=user, status=Review.Status.PENDING
+    ).exclude(agent=user)
 
 
 @require_GET
@@ -99,7 +104,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
     now = timezone.now()
     counts = (
-        Review.objects.filter(reviewer=request.user)
+        Review.objects.filter(visible_q(request.user, "case__"), reviewer=request.user)
         .exclude(agent=request.user)
         .aggregate(
             pending=Count("id", filter=Q(status=Review.Status.PENDING)),

@@ -13,7 +13,8 @@ class Migration(migrations.Migration):
     dependencies = [
         ('cases', '0017_case_event_kinds_for_moderation_and_source_changes'),
         ('listening', '0009_mention_live_by_age_index'),
-        ('qa', '0005_criterion_answer'),
+        ('qa', '0006_team_moved_to_socialdesk'),
+        ('socialdesk', '0001_team_moved_from_qa'),
     ]
 
     operations = [
@@ -22,7 +23,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('time_zone', models.CharField(default='UTC', help_text='An IANA time zone, e.g. Europe/Berlin; opening times are read on its clock.', max_length=64, validators=[sla.models.validate_time_zone])),
-                ('team', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='business_hours', to='qa.team')),
+                ('team', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='business_hours', to='socialdesk.team')),
             ],
             options={
                 'verbose_name': 'business hours',
@@ -71,7 +72,7 @@ class Migration(migrations.Migration):
                 ('resolution_minutes', models.PositiveIntegerField(blank=True, help_text='Resolved within this many minutes of opening. Empty: no resolution target.', null=True, validators=[django.core.validators.MinValueValidator(1)])),
                 ('warn_percent', models.PositiveSmallIntegerField(default=75, help_text="A clock turns to 'due soon' when this share of its target has passed.", validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(99)])),
                 ('channel', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='listening.channel')),
-                ('hours_team', models.ForeignKey(blank=True, help_text="The team whose business hours the clocks run in. Empty: the channel's team's hours where channels have a team, else around the clock.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='qa.team', verbose_name='business hours of')),
+                ('hours_team', models.ForeignKey(blank=True, help_text="The team whose business hours the clocks run in. Empty: the channel's team's hours where channels have a team, else around the clock.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='socialdesk.team', verbose_name='business hours of')),
                 ('label', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='cases.label')),
             ],
             options={

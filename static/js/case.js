@@ -174,10 +174,20 @@
       if (event.key === "Escape") event.target.blur();
       return;
     }
-    var dialog = document.getElementById("shortcuts-help");
-    if (dialog && dialog.open) return;
+    if (document.querySelector("dialog[open]")) return;  // help, transfer: keys are theirs
     var action = keys[event.key];
     if (action && action()) event.preventDefault();
+  });
+
+  // A link with data-open-dialog="<id>" opens that <dialog> (the transfer form); without
+  // script it leads to the same form on a page of its own.
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest && event.target.closest("[data-open-dialog]");
+    if (!opener || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    var dialog = document.getElementById(opener.getAttribute("data-open-dialog"));
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    event.preventDefault();
+    dialog.showModal();
   });
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -443,7 +443,11 @@ def seed(
 
     with transaction.atomic(), connection.cursor() as cursor:
         if reset:
+            # Check the deferred foreign keys of rows written earlier in this transaction now:
+            # TRUNCATE refuses a table with pending trigger events.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {', '.join(RESET_TABLES)} RESTART IDENTITY CASCADE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # as Django declares them
         x_ids, fb_ids, agent_ids, label_ids = _setup_reference_rows()
         if not x_ids or not fb_ids:
             raise CommandError("seeding needs at least one X and one Facebook channel")

@@ -33,9 +33,9 @@ from tqdm import tqdm
 
 from cases.management.commands.seed_desk import SEED_AGENTS
 from cases.models import Case
-from qa.models import Team
 from qa.rubrics import default_rubric
 from socialdesk import roles
+from socialdesk.models import Team
 
 CHUNK = 100_000
 QA_USERS = [
@@ -203,7 +203,11 @@ def seed(*, replies: int, reviews: int, reset: bool = False, progress: bool = Tr
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         if reset:
+            # Check the deferred foreign keys of rows written earlier in this transaction now:
+            # TRUNCATE refuses a table with pending trigger events.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {', '.join(RESET_TABLES)} RESTART IDENTITY CASCADE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # as Django declares them
         for i, name in enumerate(TEAMS):
             team, _ = Team.objects.get_or_create(name=name)
             team.supervisors.add(supervisor)

@@ -51,6 +51,7 @@ from socialdesk import roles
 DEMO_USERS: list[tuple[str, str, str, str]] = [
     ("alex", roles.AGENT, "demo-alex-2026", "Alex Agent"),
     ("blair", roles.AGENT, "demo-blair-2026", "Blair Agent"),
+    ("casey", roles.AGENT, "demo-casey-2026", "Casey Agent"),
     ("quinn", roles.QA, "demo-quinn-2026", "Quinn QA"),
     ("sasha", roles.SUPERVISOR, "demo-sasha-2026", "Sasha Supervisor"),
     ("admin", roles.ADMIN, "demo-admin-2026", "Ada Admin"),
@@ -85,6 +86,46 @@ DEMO_CHANNELS: list[dict] = [
     },
 ]
 DEMO_POLL_INTERVAL = 5  # seconds: the demo should show mentions arriving at once
+
+# Teams: name, the channels it owns (network, account id), members, supervisors. Alex and
+# Blair work X and Instagram, Casey the Facebook page; Sasha supervises both teams and Quinn
+# reviews both, so signing in as alex and as sasha shows what teams change.
+DEMO_TEAMS: list[tuple[str, list[tuple[str, str]], list[str], list[str]]] = [
+    (
+        "Care team",
+        [(Network.X, "1000"), (Network.INSTAGRAM, "17841400000000001")],
+        ["alex", "blair", "quinn"],
+        ["sasha"],
+    ),
+    ("Facebook team", [(Network.FACEBOOK, "2000")], ["casey", "quinn"], ["sasha"]),
+]
+# username: the languages they answer in, their skills (label names); auto-assignment routes
+# by both.
+DEMO_PROFILES: dict[str, tuple[list[str], list[str]]] = {
+    "alex": (["en"], ["outage"]),
+    "blair": (["en", "es"], ["billing"]),
+    "casey": (["en", "fr"], ["delivery"]),
+}
+# Open comments on the Facebook page, so the Facebook team's inbox has work in it:
+# (conversation, customer handle, name, text, language, minutes ago).
+DEMO_FACEBOOK_COMMENTS: list[tuple[str, str, str, str, str, int]] = [
+    (
+        "demo-fb-1",
+        "lea.martin",
+        "Léa Martin",
+        "Ma commande est arrivée cassée et personne ne répond au téléphone. Que faire ?",
+        "fr",
+        18,
+    ),
+    (
+        "demo-fb-2",
+        "tom.becker",
+        "Tom Becker",
+        "Third week waiting for the delivery of order 88120. Is it ever coming?",
+        "en",
+        42,
+    ),
+]
 
 DEMO_LABELS: list[tuple[str, str]] = [
     ("billing", "blue"),
@@ -335,6 +376,7 @@ class Command(BaseCommand):
             created_users = self._users()
             created_channels = self._channels()
             self._desk_content()
+            self._team_content()
             self._qa_content()
         self._report(created_users, created_channels)
 
@@ -398,9 +440,54 @@ class Command(BaseCommand):
         if not EngagementGuidelines.objects.exists():
             EngagementGuidelines.objects.create(body=DEFAULT_GUIDELINES)
 
+    def _team_content(self) -> None:
+        """The two teams with their channels, people, languages and skills; the Facebook
+        team's open comments (once). Added when missing; a channel an admin gave to another
+        team stays where it is."""
+        from cases.models import AgentProfile
+        from socialdesk.models import Team
+
+        User = get_user_model()
+        users = {
+            u.username: u for u in User.objects.filter(username__in=[d[0] for d in DEMO_USERS])
+        }
+        labels = {label.name: label for label in Label.objects.all()}
+        for name, channels, members, supervisors in DEMO_TEAMS:
+            team, _ = Team.objects.get_or_create(name=name)
+            team.members.add(*[users[username] for username in members])
+            team.supervisors.add(*[users[username] for username in supervisors])
+            for network, account in channels:
+                Channel.objects.filter(
+                    network=network, external_account_id=account, team__isnull=True
+                ).update(team=team)
+        for username, (languages, skills) in DEMO_PROFILES.items():
+            profile, created = AgentProfile.objects.get_or_create(
+                user=users[username], defaults={"languages": languages}
+            )
+            if created:
+                profile.skills.set([labels[label] for label in skills])
+        facebook = Channel.objects.filter(network=Network.FACEBOOK).order_by("id").first()
+        if facebook is None or Case.objects.filter(conversation_key="demo-fb-1").exists():
+            return
+        now = timezone.now()
+        posts = [
+            _demo_post(
+                conversation,
+                f"{conversation}-comment",
+                text,
+                now - timedelta(minutes=minutes),
+                Author(external_id=f"{conversation}-author", handle=handle, name=name),
+                network=Network.FACEBOOK,
+                kind="comment",
+                lang=lang,
+            )
+            for conversation, handle, name, text, lang, minutes in DEMO_FACEBOOK_COMMENTS
+        ]
+        _ingest_demo(facebook, posts, now)
+
     def _qa_content(self) -> None:
-        """Rubric, sampling policy, the Care team, and demo reviews (once)."""
-        from qa.models import Review, SamplingPolicy, Team
+        """Rubric, sampling policy, and demo reviews of the Care team (once)."""
+        from qa.models import Review, SamplingPolicy
         from qa.reviews import do_create_review, do_submit_review
         from qa.rubrics import default_rubric
 
@@ -410,11 +497,6 @@ class Command(BaseCommand):
         users = {
             u.username: u for u in User.objects.filter(username__in=[d[0] for d in DEMO_USERS])
         }
-        team, _ = Team.objects.get_or_create(name="Care team")
-        team.members.add(*[users[name] for name in ("alex", "blair")])
-        team.supervisors.add(users["sasha"])
-        # Quinn scores the Care team's replies and sees its quality dashboard.
-        team.members.add(users["quinn"])
         if Case.objects.filter(conversation_key__startswith="demo-qa-").exists():
             return
         channel = Channel.objects.filter(network=Network.X).order_by("id").first()
@@ -604,17 +686,25 @@ class Command(BaseCommand):
 
 
 def _demo_post(
-    conversation: str, external_id: str, text: str, posted: datetime, author: Author
+    conversation: str,
+    external_id: str,
+    text: str,
+    posted: datetime,
+    author: Author,
+    *,
+    network: str = Network.X,
+    kind: str = "mention",
+    lang: str = "en",
 ) -> InboundPost:
     return InboundPost(
-        network=Network.X,
+        network=network,
         external_id=external_id,
-        kind="mention",
+        kind=kind,
         text=text,
         posted_at=posted,
         author=author,
         conversation_id=conversation,
-        lang="en",
+        lang=lang,
     )
 
 

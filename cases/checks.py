@@ -7,16 +7,17 @@ reply can go out; warnings are advice. The results are stored on the Reply as se
 and pre-fill QA reviews, so the codes are a stable contract:
 
     length        the network's limit, counted the way the network counts (X: weighted)
-    spelling      English spelling (pyspellchecker's offline dictionary, with an allow-list)
+    spelling      spelling in the conversation's language (pyspellchecker's offline dictionaries,
+                  with an allow-list); not checked in a language it has no dictionary for
     punctuation   capital at the start, an ending mark, no "!!", no shouting, comma spacing
-    tone          hostile or curt wording; no empathy on an angry case
+    tone          hostile or curt wording; no empathy on an angry case (cases.wording's lists)
     personal_data e-mail, phone, card, IBAN or account numbers in a PUBLIC reply
     offline       no invitation to continue privately on a negative case
 
 Everything here is pure text work plus the case's already-loaded fields (the channel's handle
 and name and the customer's name are read through the case: select_related them). The composer
 runs it on every debounced keystroke: it takes well under 5 ms for a 280-character reply once
-the dictionary is loaded (once per process).
+the conversation language's dictionary is loaded (once per process, on first use).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
+from cases import wording
 from cases.models import DeskSettings
 from listening import radar
 from listening.networks import (
@@ -184,16 +186,7 @@ def check_length(text: str, *, network: str, is_private: bool) -> CheckResult:
 # 2. Spelling
 
 MAX_LISTED_WORDS = 5
-# Words a care desk writes that the dictionary does not know, and informal ones we accept.
 # fmt: off
-DESK_WORDS = frozenset({
-    "acme", "app", "apps", "backorder", "chatbot", "dm", "dms", "ecommerce", "faq", "faqs",
-    "hashtag", "helpdesk", "inbox", "login", "logout", "preorder", "screenshot", "screenshots",
-    "signup", "signin", "smartphone", "timeframe", "url", "urls", "wifi", "wishlist", "whatsapp",
-    "instagram", "youtube", "tiktok", "linkedin", "iphone", "ipad", "paypal", "covid", "unboxing",
-    "ok", "okay", "hi", "hiya", "cheers", "aluminium", "cheque", "cheques", "jewellery", "kerb",
-    "programme", "programmes", "tyre", "tyres", "whilst", "amongst", "learnt", "mum", "pyjamas",
-})
 CONTRACTIONS = frozenset({
     "i'm", "i'll", "i've", "i'd", "we're", "we'll", "we've", "we'd", "you're", "you'll", "you've",
     "you'd", "they're", "they'll", "they've", "they'd", "he's", "she's", "it's", "that's",
@@ -212,27 +205,63 @@ _BRITISH_RULES = (
     (re.compile(r"ogue(s)?$"), r"og\1"),  # catalogue
     (re.compile(r"ll(ed|ing|er|ers)$"), r"l\1"),  # travelled, cancelling
 )
+# French and Italian elision: l'équipe, n'hésitez, qu'il, c'est.
+_ELISION = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|un|dell|all|dall|nell|sull)'")
+# Spanish and Portuguese object pronouns written onto a verb: envíanos, ayudarte, escríbenos.
+_CLITIC = re.compile(r"(?:nos|me|te|le|les|lo|los|la|las|se)$")
+# Spanish and Portuguese verb forms, by the infinitive endings they may come from.
+_VERB_ENDINGS = (
+    ("amos", ("ar",)),
+    ("emos", ("er",)),
+    ("imos", ("ir",)),
+    ("áis", ("ar",)),
+    ("éis", ("er",)),
+    ("ando", ("ar",)),
+    ("iendo", ("er", "ir")),
+    ("ado", ("ar",)),
+    ("ido", ("er", "ir")),
+    ("an", ("ar",)),
+    ("en", ("er", "ir")),
+    ("as", ("ar",)),
+    ("es", ("er", "ir")),
+    ("a", ("ar",)),
+    ("e", ("er", "ir", "ar")),
+    ("o", ("ar", "er", "ir")),
+)
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 _SENTENCE_BREAK = re.compile(r"[.!?…:\n]")
-# X "und" (undetermined), "qme" (media only), "zxx" (no text) and friends mean "unknown".
-_UNKNOWN_LANGUAGES = {"", "und", "qme", "qht", "qam", "qst", "zxx", "art"}
+
+
+def spelling_languages() -> frozenset[str]:
+    """The languages whose dictionary pyspellchecker ships (its package data, read offline)."""
+    return _spelling_languages()
 
 
 @cache
-def spellchecker() -> SpellChecker:
-    """The English dictionary, loaded once per process (~0.2 s).
+def _spelling_languages() -> frozenset[str]:
+    from importlib.resources import files
+
+    resources = files("spellchecker") / "resources"
+    return frozenset(
+        entry.name.split(".", 1)[0] for entry in resources.iterdir() if entry.name.endswith(".gz")
+    )
+
+
+@cache
+def spellchecker(language: str = "en") -> SpellChecker:
+    """The dictionary of `language`, loaded once per process on first use (0.1-0.6 s).
 
     Suggestions look one edit away only: two edits cost up to a second for a long unknown word
     (every keystroke leaves a half-typed one), one edit well under a millisecond.
     """
     from spellchecker import SpellChecker
 
-    return SpellChecker(language="en", distance=1)
+    return SpellChecker(language=language, distance=1)
 
 
 @lru_cache(maxsize=4096)
-def _suggestion(word: str) -> str | None:
-    correction = spellchecker().correction(word)
+def _suggestion(word: str, language: str = "en") -> str | None:
+    correction = spellchecker(language).correction(word)
     return correction if correction and correction != word else None
 
 
@@ -242,6 +271,61 @@ def _british_variant_known(word: str, checker: SpellChecker) -> bool:
             variant = pattern.sub(american, word, count=1)
             if variant != word and variant in checker:
                 return True
+    return False
+
+
+def _unaccented(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+
+
+def _romance_form_known(word: str, checker: SpellChecker) -> bool:
+    """Spanish and Portuguese forms the frequency dictionaries lack: plurals (gracias),
+    verb forms by their infinitive (lamentamos, envía) and pronouns on a verb (envíanos)."""
+    candidates = {word}
+    stripped = _CLITIC.sub("", word)
+    if stripped != word and len(stripped) >= 3:
+        candidates.add(_unaccented(stripped))  # the clitic moves the stress: envía-nos
+    for candidate in list(candidates):
+        if candidate.endswith("es"):
+            candidates.add(candidate[:-2])
+        if candidate.endswith("s"):
+            candidates.add(candidate[:-1])
+    for candidate in candidates:
+        if candidate in checker:
+            return True
+        for ending, infinitives in _VERB_ENDINGS:
+            stem = candidate[: -len(ending)]
+            if (
+                candidate.endswith(ending)
+                and len(stem) >= 2
+                and any(_unaccented(stem) + inf in checker for inf in infinitives)
+            ):
+                return True
+    return False
+
+
+def _german_compound_known(word: str, checker: SpellChecker) -> bool:
+    """German compounds of two known words, with or without a linking s: Direktnachricht,
+    Bestellungsnummer."""
+    for split in range(3, len(word) - 2):
+        head, tail = word[:split], word[split:]
+        if tail in checker and (head in checker or (head.endswith("s") and head[:-1] in checker)):
+            return True
+    return False
+
+
+def _known(word: str, language: str, checker: SpellChecker, allowed: set[str]) -> bool:
+    if language == "en":
+        stem = word[:-2] if word.endswith("'s") else word
+        return stem in checker or stem in allowed or _british_variant_known(stem, checker)
+    if language in ("fr", "it"):
+        word = _ELISION.sub("", word)
+        if word in checker or word in allowed:
+            return True
+    if language in ("es", "pt"):
+        return _romance_form_known(word, checker)
+    if language == "de":
+        return _german_compound_known(word, checker)
     return False
 
 
@@ -256,17 +340,24 @@ def _brand_words(case: Case | None) -> set[str]:
     return words
 
 
-def _case_language(case: Case | None) -> str:
-    return (case.language or "").strip().lower() if case is not None else ""
+def spelling_language(case: Case | None) -> str | None:
+    """The dictionary a reply on `case` is checked with: the conversation's language when
+    pyspellchecker ships it, English when the language is unknown, else None (not checked)."""
+    primary = wording.primary_language(case.language if case is not None else "")
+    if not primary:
+        return "en"
+    return primary if primary in spelling_languages() else None
 
 
-def unknown_words(text: str, *, allowed: set[str] = frozenset()) -> list[str]:
-    """Words of `text` the English dictionary does not know, in order, each once.
+def unknown_words(text: str, *, allowed: set[str] = frozenset(), language: str = "en") -> list[str]:
+    """Words of `text` the `language` dictionary does not know, in order, each once.
 
     Skipped: links, e-mails, @handles, #tags, numbers and words with digits, ALL-CAPS
-    acronyms, capitalised words inside a sentence (names), contractions, `allowed` words.
+    acronyms, capitalised words inside a sentence (names; in German, nouns too),
+    contractions, the language's desk words and `allowed` words.
     """
-    checker = spellchecker()
+    checker = spellchecker(language)
+    accepted = wording.desk_words(language)
     plain = _without_entities(text)
     seen: set[str] = set()
     unknown: list[str] = []
@@ -285,29 +376,31 @@ def unknown_words(text: str, *, allowed: set[str] = frozenset()) -> list[str]:
             if part[0].isupper() and not sentence_start:
                 continue  # a name in mid-sentence: "Hi Priya", "ask Jordan"
             word = part.lower()
-            if word in seen or word in allowed or word in DESK_WORDS or word in CONTRACTIONS:
+            if word in seen or word in allowed or word in accepted or word in CONTRACTIONS:
                 continue
             seen.add(word)
-            stem = word[:-2] if word.endswith("'s") else word
-            if stem in checker or stem in allowed or _british_variant_known(stem, checker):
+            if word in checker or _known(word, language, checker, allowed):
                 continue
             unknown.append(part)
     return unknown
 
 
 def check_spelling(text: str, *, case: Case | None) -> CheckResult:
-    """Warn about unknown English words (at most five listed, with a suggestion each)."""
-    language = _case_language(case)
-    if language not in _UNKNOWN_LANGUAGES and not language.startswith("en"):
+    """Warn about words the conversation language's dictionary does not know (at most five
+    listed, with a suggestion each); a language with no dictionary is not checked."""
+    language = spelling_language(case)
+    if language is None:
         return CheckResult(
-            "spelling", OK, f"Not checked: the conversation is not in English ({language})."
+            "spelling",
+            OK,
+            f"Not checked: no dictionary for the conversation's language ({case.language}).",
         )
-    unknown = unknown_words(text, allowed=_brand_words(case))
+    unknown = unknown_words(text, allowed=_brand_words(case), language=language)
     if not unknown:
         return CheckResult("spelling", OK, "No spelling mistakes found.")
     listed = []
     for word in unknown[:MAX_LISTED_WORDS]:
-        suggestion = _suggestion(word.lower())
+        suggestion = _suggestion(word.lower(), language)
         listed.append(f'"{word}" ({suggestion}?)' if suggestion else f'"{word}"')
     more = len(unknown) - MAX_LISTED_WORDS
     return CheckResult(
@@ -402,32 +495,6 @@ def check_punctuation(text: str) -> CheckResult:
 # ---------------------------------------------------------------------------------------------
 # 4. Tone
 
-# fmt: off
-HOSTILE_PHRASES = (
-    "calm down", "as i said", "as i already said", "as i mentioned", "as we said",
-    "as previously stated", "as stated before", "like i said", "obviously", "not our problem",
-    "not our fault", "your fault", "you should have", "you should've", "per my last",
-    "deal with it", "nothing we can do", "for the last time", "you people", "chill out",
-    "read the faq", "read our faq", "that's your problem", "you need to understand",
-    "we already told you", "no offense", "no offence", "with all due respect",
-)
-# fmt: on
-_HOSTILE = re.compile(
-    r"(?<!\w)(?:"
-    + "|".join(re.escape(p).replace("'", "['’]") for p in HOSTILE_PHRASES)
-    + r")(?!\w)"
-    # "whatever" on its own, not "whatever you need"; "No." as a whole sentence.
-    + r"|(?<!\w)whatever(?=\s*(?:[.!,]|$))|(?:^|(?<=[.!?]\s))no[.!](?!\s*\d)(?=\s|$)",
-    re.IGNORECASE,
-)
-CURT_REPLIES = frozenset({"ok", "k", "fine", "noted", "no", "nope", "sure", "whatever", "done"})
-# fmt: off
-EMPATHY_PHRASES = (
-    "sorry", "apologi", "understand", "frustrat", "thank you for", "thanks for",
-    "appreciate", "lo siento", "lamentamos", "disculp", "désolé", "desole", "entschuldig",
-    "tut uns leid", "sinto muito", "desculp",
-)
-# fmt: on
 ANGRY_SENTIMENT = -0.3
 
 
@@ -447,22 +514,25 @@ def check_tone(text: str, *, case: Case | None) -> CheckResult:
     body = _LEADING_MENTIONS.sub("", text).strip()
     if not body:
         return CheckResult("tone", OK, "Nothing to check yet.")
+    language = case.language if case is not None else ""
     problems: list[str] = []
     found: dict[str, str] = {}  # normalised -> as typed
-    for match in _HOSTILE.finditer(body):
+    for match in wording.hostile_pattern(language).finditer(body):
         found.setdefault(match.group().strip(" .!,").lower(), match.group().strip())
-    bare = re.sub(r"[^\w\s]", "", body).strip()
-    if bare.lower() in CURT_REPLIES:
+    bare = re.sub(r"[^\w\s']", "", body).strip()
+    if bare.lower() in wording.curt_replies(language):
         found.setdefault(bare.lower(), body)
     if found:
         quoted = ", ".join(f'"{phrase}"' for phrase in list(found.values())[:5])
         problems.append(f"rephrase {quoted}: it reads as hostile or curt")
     lowered = body.lower()
-    if is_angry(case) and not any(phrase in lowered for phrase in EMPATHY_PHRASES):
-        problems.append(
-            'the customer is upset: acknowledge it first (e.g. "Sorry to hear that", '
-            '"I understand how frustrating this is")'
-        )
+    if (
+        is_angry(case)
+        and wording.known_language(language)
+        and not any(phrase in lowered for phrase in wording.empathy_phrases())
+    ):
+        example = wording.examples_for(language).empathy_example
+        problems.append(f"the customer is upset: acknowledge it first (e.g. {example})")
     if not problems:
         return CheckResult("tone", OK, "Tone looks friendly.")
     message = "; ".join(problems)
@@ -624,13 +694,6 @@ def check_personal_data(
 # ---------------------------------------------------------------------------------------------
 # 6. Invitation to continue offline
 
-_OFFLINE_INVITATION = re.compile(
-    r"\b(?:[Dd][Mm]s?|MP|MD)\b|(?<![\d\s])\s*\bPM\b"
-    r"|(?i:direct\s+message|private\s+message|private\s+reply|send\s+us\s+a\s+message|"
-    r"message\s+us|e-?mail\s+us|call\s+us|ring\s+us|inbox|mensaje\s+privado|mensaje\s+directo|"
-    r"message\s+privé|mensagem\s+privada|direktnachricht|privatnachricht)"
-)
-
 
 def is_negative(case: Case | None) -> bool:
     """Unhappy, urgent or escalated: the conversation should move out of public view."""
@@ -646,11 +709,19 @@ def check_offline_invitation(text: str, *, is_private: bool, case: Case | None) 
         return CheckResult("offline", OK, "Already a private conversation.")
     if not is_negative(case):
         return CheckResult("offline", OK, "Not needed: the case is not negative.")
-    if _OFFLINE_INVITATION.search(text):
+    language = case.language if case is not None else ""
+    if wording.offline_pattern().search(text):
         return CheckResult("offline", OK, "Invites the customer to continue privately.")
+    if not wording.known_language(language):
+        return CheckResult(
+            "offline",
+            OK,
+            f"Not checked: no wording list for the conversation's language ({language}).",
+        )
+    example = wording.examples_for(language).offline_example
     return CheckResult(
         "offline",
         WARN,
-        'The customer is unhappy: invite them to continue privately (e.g. "Please send us a '
-        'DM with your order number") or use Take offline.',
+        f"The customer is unhappy: invite them to continue privately (e.g. {example}) "
+        "or use Take offline.",
     )

@@ -163,6 +163,8 @@ def _offline(check: dict | None, reply: Reply) -> AutoScore:
     if check.get("severity") == "ok":
         if message.startswith("Not needed"):
             return AutoScore(None, "Offline: not needed, the case was not negative.", na=True)
+        if message.startswith("Not checked"):
+            return AutoScore(None, f"Offline: {message}")
         return AutoScore(1, "Offline: the reply invites the customer to continue privately.")
     return AutoScore(
         0,

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext_lazy as _
+
 from cases import wording
 from cases.models import DeskSettings
 from listening import radar
@@ -52,12 +54,12 @@ BLOCK = "block"
 
 CHECK_CODES = ("length", "spelling", "punctuation", "tone", "personal_data", "offline")
 CHECK_LABELS = {
-    "length": "Length",
-    "spelling": "Spelling",
-    "punctuation": "Punctuation",
-    "tone": "Tone",
-    "personal_data": "Personal data",
-    "offline": "Offline invitation",
+    "length": _("Length"),
+    "spelling": _("Spelling"),
+    "punctuation": _("Punctuation"),
+    "tone": _("Tone"),
+    "personal_data": _("Personal data"),
+    "offline": _("Offline invitation"),
 }
 
 
@@ -623,7 +625,7 @@ def find_personal_data(text: str, references: tuple[str, ...] = ()) -> list[str]
     scan = _blank_spans(text, find_urls(text))
     for match in _EMAIL.finditer(scan):
         taken.append(match.span())
-        local, _, domain = match.group().partition("@")
+        local, _at, domain = match.group().partition("@")
         before = scan[max(0, match.start() - 30) : match.start()]
         if local.lower() in ROLE_MAILBOXES or re.search(r"e-?mail\s+us", before, re.I):
             continue
@@ -664,7 +666,7 @@ def find_personal_data(text: str, references: tuple[str, ...] = ()) -> list[str]
             continue
         taken.append(match.span())
         found.append((match.start(), f"phone number {_ending(digits)}"))
-    return [description for _, description in sorted(found)]
+    return [description for _position, description in sorted(found)]
 
 
 def _join(items: list[str]) -> str:

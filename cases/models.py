@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from listening.models import Network
 from socialdesk.scrub import ScrubbedJSONField, ScrubbedTextField
@@ -48,20 +49,20 @@ class Identity(models.Model):
 
 
 class CaseStatus(models.TextChoices):
-    NEW = "new", "New"
-    OPEN = "open", "Open"
-    PENDING = "pending", "Pending"
-    RESOLVED = "resolved", "Resolved"
-    CLOSED = "closed", "Closed"
+    NEW = "new", _("New")
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
 
 
 OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.PENDING)
 
 
 class Triage(models.TextChoices):
-    ENGAGE = "engage", "Engage"
-    IGNORE = "ignore", "Ignore"
-    ESCALATE = "escalate", "Escalate"
+    ENGAGE = "engage", _("Engage")
+    IGNORE = "ignore", _("Ignore")
+    ESCALATE = "escalate", _("Escalate")
 
 
 class CaseQuerySet(models.QuerySet):
@@ -198,13 +199,13 @@ class Reply(models.Model):
     """
 
     class State(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        AWAITING_APPROVAL = "approval", "Awaiting approval"
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        RECONCILING = "reconciling", "Confirming"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        DRAFT = "draft", _("Draft")
+        AWAITING_APPROVAL = "approval", _("Awaiting approval")
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        RECONCILING = "reconciling", _("Confirming")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="replies")
     author = models.ForeignKey(
@@ -295,15 +296,15 @@ class Moderation(models.Model):
     """
 
     class Action(models.TextChoices):
-        HIDE = "hide", "Hide comment"
-        UNHIDE = "unhide", "Show comment"
-        DELETE = "delete", "Delete reply"
+        HIDE = "hide", _("Hide comment")
+        UNHIDE = "unhide", _("Show comment")
+        DELETE = "delete", _("Delete reply")
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Waiting"
-        RUNNING = "running", "In progress"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Waiting")
+        RUNNING = "running", _("In progress")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     case = models.ForeignKey(
         Case, on_delete=models.CASCADE, related_name="moderations", db_index=False
@@ -417,24 +418,24 @@ class CaseEvent(models.Model):
     """Something that happened to a case, for its timeline and for QA."""
 
     class Kind(models.TextChoices):
-        ASSIGNED = "assigned", "Assigned"
-        UNASSIGNED = "unassigned", "Unassigned"
-        STATUS = "status", "Status changed"
-        TRIAGE = "triage", "Triage decision"
-        LABELS = "labels", "Labels changed"
-        SNOOZED = "snoozed", "Snoozed"
-        REPLY_QUEUED = "reply_queued", "Reply queued"
-        REPLY_SENT = "reply_sent", "Reply sent"
-        REPLY_FAILED = "reply_failed", "Reply failed"
-        REPLY_APPROVED = "reply_approved", "Reply approved"
-        CHECK_OVERRIDDEN = "check_overridden", "Guideline check overridden"
-        COMMENT_HIDDEN = "comment_hidden", "Comment hidden"
-        COMMENT_SHOWN = "comment_shown", "Comment shown again"
-        REPLY_DELETED = "reply_deleted", "Reply deleted"
-        MODERATION_FAILED = "moderation_failed", "Moderation failed"
-        POST_EDITED = "post_edited", "Customer post edited"
-        POST_DELETED = "post_deleted", "Customer post deleted"
-        CONTENT_ERASED = "content_erased", "Customer content erased"
+        ASSIGNED = "assigned", _("Assigned")
+        UNASSIGNED = "unassigned", _("Unassigned")
+        STATUS = "status", _("Status changed")
+        TRIAGE = "triage", _("Triage decision")
+        LABELS = "labels", _("Labels changed")
+        SNOOZED = "snoozed", _("Snoozed")
+        REPLY_QUEUED = "reply_queued", _("Reply queued")
+        REPLY_SENT = "reply_sent", _("Reply sent")
+        REPLY_FAILED = "reply_failed", _("Reply failed")
+        REPLY_APPROVED = "reply_approved", _("Reply approved")
+        CHECK_OVERRIDDEN = "check_overridden", _("Guideline check overridden")
+        COMMENT_HIDDEN = "comment_hidden", _("Comment hidden")
+        COMMENT_SHOWN = "comment_shown", _("Comment shown again")
+        REPLY_DELETED = "reply_deleted", _("Reply deleted")
+        MODERATION_FAILED = "moderation_failed", _("Moderation failed")
+        POST_EDITED = "post_edited", _("Customer post edited")
+        POST_DELETED = "post_deleted", _("Customer post deleted")
+        CONTENT_ERASED = "content_erased", _("Customer content erased")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -468,15 +469,15 @@ class MentionMedia(models.Model):
     """
 
     class Kind(models.TextChoices):
-        PHOTO = "photo", "Photo"
-        GIF = "gif", "GIF"
-        VIDEO = "video", "Video thumbnail"
+        PHOTO = "photo", _("Photo")
+        GIF = "gif", _("GIF")
+        VIDEO = "video", _("Video thumbnail")
 
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting to be fetched"
-        FETCHING = "fetching", "Being fetched"
-        FETCHED = "fetched", "Fetched"
-        REFUSED = "refused", "Could not be fetched"
+        PENDING = "pending", _("Waiting to be fetched")
+        FETCHING = "fetching", _("Being fetched")
+        FETCHED = "fetched", _("Fetched")
+        REFUSED = "refused", _("Could not be fetched")
 
     mention = models.ForeignKey(
         "listening.Mention", on_delete=models.CASCADE, related_name="media", db_index=False
@@ -670,7 +671,7 @@ class DeskSettings(models.Model):
 
     @classmethod
     def load(cls) -> "DeskSettings":
-        settings_row, _ = cls.objects.get_or_create(pk=1)
+        settings_row, _created = cls.objects.get_or_create(pk=1)
         return settings_row
 
 
@@ -678,8 +679,8 @@ class CustomerErasure(models.Model):
     """That a customer's personal content was erased: who did it and when, never what."""
 
     class Via(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        COMMAND = "command", "Command line"
+        ADMIN = "admin", _("Admin")
+        COMMAND = "command", _("Command line")
 
     customer_id = models.BigIntegerField(help_text="The id the erased customer had.")
     erased_by = models.ForeignKey(

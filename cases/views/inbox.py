@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from cases import inbox, moderation, presence
@@ -35,21 +36,21 @@ from socialdesk.params import parse_id, parse_ids
 
 MAX_BULK = 200
 BULK_STATUSES = [
-    (CaseStatus.OPEN, "Open"),
-    (CaseStatus.PENDING, "Pending"),
-    (CaseStatus.RESOLVED, "Resolved"),
-    (CaseStatus.CLOSED, "Closed"),
+    (CaseStatus.OPEN, _("Open")),
+    (CaseStatus.PENDING, _("Pending")),
+    (CaseStatus.RESOLVED, _("Resolved")),
+    (CaseStatus.CLOSED, _("Closed")),
 ]
 BULK_ACTIONS = [
-    ("assign_me", "Assign to me"),
-    ("assign", "Assign to…"),
-    ("unassign", "Unassign"),
-    ("status", "Set status…"),
-    ("engage", "Triage: engage"),
-    ("ignore", "Triage: ignore"),
-    ("escalate", "Triage: escalate"),
-    ("label", "Add label…"),
-    ("hide_comments", "Hide their comments"),
+    ("assign_me", _("Assign to me")),
+    ("assign", _("Assign to…")),
+    ("unassign", _("Unassign")),
+    ("status", _("Set status…")),
+    ("engage", _("Triage: engage")),
+    ("ignore", _("Triage: ignore")),
+    ("escalate", _("Triage: escalate")),
+    ("label", _("Add label…")),
+    ("hide_comments", _("Hide their comments")),
 ]
 
 

@@ -1,0 +1,130 @@
+"""The desk in Spanish: the browser's Accept-Language or the user's choice picks the language
+of the desk's own words; customers' words stay as they wrote them; English stays the default."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+from django.utils import translation
+
+from cases.models import Reply
+from tests.conftest import logged_in
+from tests.factories import make_case
+
+pytestmark = pytest.mark.usefixtures("clean_cache")
+
+SPANISH = {"Accept-Language": "es-ES,es;q=0.9,en;q=0.5"}
+CATALOGUE = Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES"
+
+
+def test_the_inbox_speaks_spanish_to_a_spanish_browser(agent, x_channel):
+    make_case(x_channel, text="@acme_support My order arrived broken, I want a refund")
+    response = logged_in(agent).get(reverse("cases:list"), headers=SPANISH)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert response["Content-Language"] == "es"
+    assert '<html lang="es">' in html
+    assert "Bandeja" in html and "Filtros" in html and "Último mensaje" in html
+    assert "1 caso abierto" in html
+    assert "Cerrar sesión" in html
+    assert "Latest message" not in html and "Sign out" not in html
+    # The customer's words are never translated.
+    assert "My order arrived broken, I want a refund" in html
+
+
+def test_the_english_default_is_unchanged(agent, x_channel):
+    make_case(x_channel)
+    response = logged_in(agent).get(reverse("cases:list"))
+    html = response.content.decode()
+    assert response["Content-Language"] == "en"
+    assert '<html lang="en">' in html
+    assert "Latest message" in html and "1 open case" in html and "Sign out" in html
+    assert "Último mensaje" not in html
+
+
+def test_an_unoffered_language_falls_back_to_english(agent, x_channel):
+    response = logged_in(agent).get(reverse("cases:list"), headers={"Accept-Language": "ja"})
+    assert response["Content-Language"] == "en"
+    assert "Latest message" in response.content.decode() or "No open cases" in (
+        response.content.decode()
+    )
+
+
+def test_the_case_page_and_composer_in_spanish(agent, x_channel):
+    case = make_case(x_channel, text="@acme_support Worst service ever", sentiment=-0.6)
+    client = logged_in(agent)
+    html = client.get(reverse("cases:detail", args=[case.pk]), headers=SPANISH).content.decode()
+    assert f"Caso n.º {case.pk}" in html
+    assert "Triaje y acciones" in html and "Conversación" in html
+    assert "Worst service ever" in html  # the customer's post as written
+    composer = client.get(reverse("cases:compose", args=[case.pk]), headers=SPANISH)
+    text = composer.content.decode()
+    assert "Enviar respuesta" in text or "Enviar para aprobación" in text
+    assert "Send reply" not in text
+
+
+def test_the_users_choice_outlasts_the_browsers_language(agent, x_channel):
+    client = logged_in(agent)
+    response = client.post(
+        reverse("set_language"), {"language": "es", "next": reverse("cases:list")}
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("cases:list")
+    html = client.get(reverse("cases:list"), headers={"Accept-Language": "en"}).content.decode()
+    assert "Bandeja" in html and "Cerrar sesión" in html
+    # The selector offers both languages and shows the chosen one.
+    assert '<option value="es" lang="es" selected>Español</option>' in html
+    client.post(reverse("set_language"), {"language": "en", "next": reverse("cases:list")})
+    assert "Sign out" in client.get(reverse("cases:list"), headers=SPANISH).content.decode()
+
+
+def test_sign_in_page_follows_the_browser(client, db):
+    html = client.get(reverse("login"), headers=SPANISH).content.decode()
+    assert "Iniciar sesión" in html and "Contraseña" in html
+
+
+@pytest.mark.parametrize(
+    ("persona", "url_name", "spanish"),
+    [
+        ("supervisor", "cases:approvals", "Respuestas pendientes de aprobación"),
+        ("agent", "cases:guidelines", "Pautas"),
+        ("agent", "cases:canned_replies", "Respuestas predefinidas"),
+        ("qa", "qa:queue", "Cola de revisión"),
+        ("supervisor", "qa:dashboard", "Panel de calidad"),
+        ("agent", "qa:my_reviews", "Mis revisiones"),
+        ("admin", "listening:health", "Canales"),
+    ],
+)
+def test_every_roles_pages_are_translated(request, persona, url_name, spanish):
+    user = request.getfixturevalue(persona)
+    response = logged_in(user).get(reverse(url_name), headers=SPANISH)
+    assert response.status_code == 200
+    assert spanish in response.content.decode()
+
+
+def test_choice_labels_and_check_labels_follow_the_language(supervisor, x_channel, agent):
+    case = make_case(x_channel)
+    Reply.objects.create(
+        case=case,
+        author=agent,
+        text="Calm down.",
+        state=Reply.State.AWAITING_APPROVAL,
+        checks=[{"code": "tone", "severity": "warn", "message": "Rephrase."}],
+    )
+    html = logged_in(supervisor).get(reverse("cases:approvals"), headers=SPANISH).content.decode()
+    assert "Tono" in html  # the check's label
+    with translation.override("es"):
+        assert str(Reply.State.SENT.label) == "Enviada"
+
+
+def test_the_compiled_catalogue_matches_its_source():
+    """The .mo is committed beside the .po: a change to one without the other shows here."""
+    import gettext
+
+    with (CATALOGUE / "django.mo").open("rb") as compiled:
+        catalogue = gettext.GNUTranslations(compiled)
+    source = (CATALOGUE / "django.po").read_text()
+    msgids = source.count('\nmsgid "') - 1  # less the header
+    assert len(catalogue._catalog) - 1 >= msgids  # plurals add entries, the header one
+    assert catalogue.gettext("Latest message") == "Último mensaje"
+    assert 'msgstr ""\n\n' not in source.split("\n\n", 1)[1]  # nothing left untranslated

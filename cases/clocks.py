@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cases.models import Case, Reply
 from listening.models import Mention, MentionKind
@@ -28,9 +29,14 @@ class Clock:
 def countdown(name: str, deadline: datetime, detail: str, now: datetime) -> Clock:
     if deadline <= now:
         return Clock(
-            name, deadline, "overdue", f"Overdue by {format_duration(now - deadline)}", detail
+            name,
+            deadline,
+            "overdue",
+            _("Overdue by %(time)s") % {"time": format_duration(now - deadline)},
+            detail,
         )
-    return Clock(name, deadline, "running", f"{format_duration(deadline - now)} left", detail)
+    left = _("%(time)s left") % {"time": format_duration(deadline - now)}
+    return Clock(name, deadline, "running", left, detail)
 
 
 def network_clocks(
@@ -44,21 +50,23 @@ def network_clocks(
         met = case.first_response_at <= deadline
         clocks = [
             Clock(
-                "First response",
+                _("First response"),
                 None,
                 "met" if met else "missed",
-                "Met" if met else "Missed",
-                f"Answered after {took}; our target is {format_duration(sla)}.",
+                _("Met") if met else _("Missed"),
+                _("Answered after %(took)s; our target is %(target)s.")
+                % {"took": took, "target": format_duration(sla)},
             )
         ]
     elif not case.is_open:
-        clocks = [Clock("First response", None, "none", "–", "Closed without a reply.")]
+        clocks = [Clock(_("First response"), None, "none", "–", _("Closed without a reply."))]
     else:
         clocks = [
             countdown(
-                "First response",
+                _("First response"),
                 deadline,
-                f"Our target: a first answer within {format_duration(sla)}.",
+                _("Our target: a first answer within %(target)s.")
+                % {"target": format_duration(sla)},
                 now,
             )
         ]
@@ -68,7 +76,13 @@ def network_clocks(
         rule = policy.private_window_rule if policy else ""
         label = policy.label if policy else case.channel.get_network_display()
         clocks.append(
-            Clock("Reply window", None, "none", "None", f"{label} sets no reply window. {rule}")
+            Clock(
+                _("Reply window"),
+                None,
+                "none",
+                _("None"),
+                _("%(network)s sets no reply window.") % {"network": label} + f" {rule}",
+            )
         )
         return clocks
     live = [m for m in mentions if m.deleted_at is None]
@@ -76,10 +90,10 @@ def network_clocks(
         last = max((m.posted_at for m in live if m.is_private), default=case.last_inbound_at)
         clocks.append(
             countdown(
-                f"{policy.private_label} window",
+                _("%(label)s window") % {"label": policy.private_label},
                 last + policy.private_window,
-                f"Replies are allowed within {format_duration(policy.private_window)} of the "
-                "customer's last message.",
+                _("Replies are allowed within %(window)s of the customer's last message.")
+                % {"window": format_duration(policy.private_window)},
                 now,
             )
         )
@@ -91,20 +105,20 @@ def network_clocks(
         if any(r.is_private and r.in_reply_to_id == latest.pk for r in replies):
             clocks.append(
                 Clock(
-                    "Private reply",
+                    _("Private reply"),
                     None,
                     "met",
-                    "Used",
-                    "The one private reply to the latest comment has been used.",
+                    _("Used"),
+                    _("The one private reply to the latest comment has been used."),
                 )
             )
         else:
             clocks.append(
                 countdown(
-                    "Private reply",
+                    _("Private reply"),
                     latest.posted_at + window,
-                    f"{policy.label} allows one private reply to a comment, within "
-                    f"{format_duration(window)} of it.",
+                    _("%(network)s allows one private reply to a comment, within %(window)s of it.")
+                    % {"network": policy.label, "window": format_duration(window)},
                     now,
                 )
             )
@@ -116,6 +130,6 @@ def snooze_presets(now: datetime) -> list[tuple[str, str, datetime]]:
     local = timezone.localtime(now)
     tomorrow = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
     return [
-        ("1h", "Snooze 1 hour", now + timedelta(hours=1)),
-        ("tomorrow", "Until tomorrow 9:00", tomorrow),
+        ("1h", _("Snooze 1 hour"), now + timedelta(hours=1)),
+        ("tomorrow", _("Until tomorrow 9:00"), tomorrow),
     ]

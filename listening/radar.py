@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, partial
 
+from django.utils.translation import gettext
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from listening import lexicon
@@ -142,16 +143,17 @@ def is_positive(polarity: float) -> bool:
 
 
 def sentiment_label(score: float) -> str:
-    """The desk's word for a polarity, shown on the case page and the review page."""
+    """The desk's word for a polarity, in the active language, shown on the case page and the
+    review page."""
     if score <= -0.5:
-        return "Very negative"
+        return gettext("Very negative")
     if is_negative(score):
-        return "Negative"
+        return gettext("Negative")
     if score >= 0.5:
-        return "Very positive"
+        return gettext("Very positive")
     if is_positive(score):
-        return "Positive"
-    return "Neutral"
+        return gettext("Positive")
+    return gettext("Neutral")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,13 @@ from tests.factories import make_case
 
 pytestmark = pytest.mark.usefixtures("clean_cache")
 
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """A Spanish request leaves Spanish active in this thread: later tests expect the default."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
 SPANISH = {"Accept-Language": "es-ES,es;q=0.9,en;q=0.5"}
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES"
 
@@ -128,3 +135,21 @@ def test_the_compiled_catalogue_matches_its_source():
     assert len(catalogue._catalog) - 1 >= msgids  # plurals add entries, the header one
     assert catalogue.gettext("Latest message") == "Último mensaje"
     assert 'msgstr ""\n\n' not in source.split("\n\n", 1)[1]  # nothing left untranslated
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_choosing_espanol_in_the_top_bar_turns_the_desk_spanish(browser, live_server):
+    from playwright.sync_api import expect
+
+    from socialdesk import roles
+    from tests.conftest import make_channel, make_user, sign_in
+
+    make_case(make_channel("x"), text="@acme_support Mi pedido llegó roto", language="es")
+    make_user("alex", roles.AGENT)
+    page = sign_in(browser, live_server, "alex")
+    expect(page.locator("h1")).to_have_text("Inbox")
+    page.select_option("#desk-language", "es")  # sends the form: no button to press
+    expect(page.locator("h1")).to_have_text("Bandeja")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.get_by_text("Mi pedido llegó roto")).to_be_visible()

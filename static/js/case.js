@@ -21,7 +21,12 @@
       var left = deadline - now;
       var overdue = left <= 0;
       var span = window.SocialDesk.formatDuration(Math.abs(left));  // static/js/desk.js
-      value.textContent = overdue ? "Overdue by " + span : span + " left";
+      // The wording comes from the page, in the reader's language ("{time} left").
+      var words = clock.closest("[data-clock-left]");
+      var template = overdue
+        ? (words ? words.getAttribute("data-clock-overdue") : "Overdue by {time}")
+        : (words ? words.getAttribute("data-clock-left") : "{time} left");
+      value.textContent = template.replace("{time}", span);
       clock.classList.toggle("clock--overdue", overdue);
       clock.classList.toggle("clock--running", !overdue);
       clock.classList.toggle("clock--soon", !overdue && left < SOON_MS);

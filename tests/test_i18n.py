@@ -21,6 +21,7 @@ def _english_after_each_test():
     yield
     translation.activate(settings.LANGUAGE_CODE)
 
+
 SPANISH = {"Accept-Language": "es-ES,es;q=0.9,en;q=0.5"}
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES"
 

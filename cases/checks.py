@@ -4,7 +4,9 @@
 "ok", "warn" or "block" with a message that says what to fix. Blocking results (over the
 network's length, personal data in a public reply) need an override with a reason before the
 reply can go out; warnings are advice. The results are stored on the Reply as sent (Reply.checks)
-and pre-fill QA reviews, so the codes are a stable contract:
+and pre-fill QA reviews, so the codes are a stable contract. Messages are in the active
+language (the composer's panel speaks the agent's); the copy stored with a reply is made in the
+desk's default language (cases.sending.check_reply_draft), since QA's pre-scores read it:
 
     length        the network's limit, counted the way the network counts (X: weighted)
     spelling      spelling in the conversation's language (pyspellchecker's offline dictionaries,
@@ -29,6 +31,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from cases import wording
@@ -147,6 +151,11 @@ def _without_entities(text: str) -> str:
 # twitter-text v3: code points in these ranges weigh 1, all others 2 (CJK, most emoji).
 
 
+def _number(value: int) -> str:
+    """A count with the language's thousands separator: "10,000", "10.000"."""
+    return number_format(value, force_grouping=True)
+
+
 def reply_length(text: str, *, network: str, is_private: bool) -> int:
     """The length of a reply as `network` counts it: weighted on X in public, else characters."""
     if network == "x" and not is_private:
@@ -158,30 +167,54 @@ def check_length(text: str, *, network: str, is_private: bool) -> CheckResult:
     """BLOCK over the network's limit; warn within the last 10% of it."""
     policy = POLICIES.get(network)
     if policy is None:
-        return CheckResult("length", OK, f"No length rule is known for network {network!r}.")
+        return CheckResult(
+            "length", OK, gettext("No length rule is known for network %s.") % repr(network)
+        )
     limit = policy.private_reply_limit if is_private else policy.public_reply_limit
     length = reply_length(text, network=network, is_private=is_private)
-    kind = "private message" if is_private else "public reply"
-    where = f"{policy.label}'s {limit:,}-character limit for a {kind}"
+    where = (
+        gettext("%(network)s's %(limit)s-character limit for a private message")
+        if is_private
+        else gettext("%(network)s's %(limit)s-character limit for a public reply")
+    ) % {"network": policy.label, "limit": _number(limit)}
     how = (
-        " (links count as 23, emoji and CJK characters as 2)"
+        " (" + gettext("links count as 23, emoji and CJK characters as 2") + ")"
         if (network == "x" and not is_private)
         else ""
     )
     if length > limit:
         over = length - limit
+        fix = (
+            gettext("shorten it.")
+            if is_private or not policy.private_replies
+            else gettext("shorten it or take it offline.")
+        )
+        message = ngettext(
+            "%(count)s character over %(where)s%(how)s: %(fix)s",
+            "%(count)s characters over %(where)s%(how)s: %(fix)s",
+            over,
+        )
         return CheckResult(
             "length",
             BLOCK,
-            f"{over:,} character{'s' if over != 1 else ''} over {where}{how}: shorten it"
-            + ("." if is_private or not policy.private_replies else " or take it offline."),
+            message % {"count": _number(over), "where": where, "how": how, "fix": fix},
         )
     if length > limit * 0.9:
         left = limit - length
-        return CheckResult(
-            "length", WARN, f"{left:,} character{'s' if left != 1 else ''} left of {where}{how}."
+        message = ngettext(
+            "%(count)s character left of %(where)s%(how)s.",
+            "%(count)s characters left of %(where)s%(how)s.",
+            left,
         )
-    return CheckResult("length", OK, f"{length:,} of {limit:,} characters{how}.")
+        return CheckResult(
+            "length", WARN, message % {"count": _number(left), "where": where, "how": how}
+        )
+    return CheckResult(
+        "length",
+        OK,
+        gettext("%(length)s of %(limit)s characters%(how)s.")
+        % {"length": _number(length), "limit": _number(limit), "how": how},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,23 +428,24 @@ def check_spelling(text: str, *, case: Case | None) -> CheckResult:
         return CheckResult(
             "spelling",
             OK,
-            f"Not checked: no dictionary for the conversation's language ({case.language}).",
+            gettext("Not checked: no dictionary for the conversation's language (%(language)s).")
+            % {"language": case.language},
         )
     unknown = unknown_words(text, allowed=_brand_words(case), language=language)
     if not unknown:
-        return CheckResult("spelling", OK, "No spelling mistakes found.")
+        return CheckResult("spelling", OK, gettext("No spelling mistakes found."))
     listed = []
     for word in unknown[:MAX_LISTED_WORDS]:
         suggestion = _suggestion(word.lower(), language)
         listed.append(f'"{word}" ({suggestion}?)' if suggestion else f'"{word}"')
     more = len(unknown) - MAX_LISTED_WORDS
+    words = ", ".join(listed)
+    if more > 0:
+        words += ngettext(" and %(count)s more word", " and %(count)s more words", more) % {
+            "count": more
+        }
     return CheckResult(
-        "spelling",
-        WARN,
-        "Check the spelling of "
-        + ", ".join(listed)
-        + (f" and {more} more word{'s' if more > 1 else ''}" if more > 0 else "")
-        + ".",
+        "spelling", WARN, gettext("Check the spelling of %(words)s.") % {"words": words}
     )
 
 
@@ -456,12 +490,13 @@ def check_punctuation(text: str) -> CheckResult:
     """Warn about a lower-case start, a missing end mark, !!/?? runs, shouting, comma spacing."""
     body = _LEADING_MENTIONS.sub("", text).strip()
     if not body:
-        return CheckResult("punctuation", OK, "Nothing to check yet.")
+        return CheckResult("punctuation", OK, gettext("Nothing to check yet."))
     problems: list[str] = []
     if body[0].isalpha() and body[0].islower():
         first = body.split(maxsplit=1)[0]
         problems.append(
-            f'start with a capital letter ("{first}" → "{first[0].upper()}{first[1:]}")'
+            gettext('start with a capital letter ("%(first)s" → "%(fixed)s")')
+            % {"first": first, "fixed": first[0].upper() + first[1:]}
         )
     ending = _TRAILING_TAGS.sub("", body).rstrip()
     url_spans = find_urls(ending)
@@ -473,23 +508,32 @@ def check_punctuation(text: str) -> CheckResult:
         or _ends_with_emoji(ending)
         or _SIGNATURE.search(ending)
     ):
-        problems.append("end with a full stop (or ! or ?)")
+        problems.append(gettext("end with a full stop (or ! or ?)"))
     plain = _without_entities(body)
     runs = sorted({match.group() for match in _PUNCT_RUN.finditer(plain)})
     if runs:
-        problems.append("use a single ! or ? instead of " + ", ".join(f'"{r}"' for r in runs))
+        problems.append(
+            gettext("use a single ! or ? instead of %(runs)s")
+            % {"runs": ", ".join(f'"{r}"' for r in runs)}
+        )
     caps = [word for word in _CAPS_WORD.findall(plain) if len(word) >= 5]
     caps_all = _CAPS_WORD.findall(plain)
     if caps or len(caps_all) >= 3:
         shown = ", ".join(f'"{word}"' for word in (caps or caps_all)[:3])
-        problems.append(f"avoid capitals for emphasis ({shown}): it reads as shouting")
+        problems.append(
+            gettext("avoid capitals for emphasis (%(words)s): it reads as shouting")
+            % {"words": shown}
+        )
     comma = _COMMA_NO_SPACE.search(plain)
     if comma:
-        problems.append(f'add a space after the comma in "{_word_around(body, comma.start())}"')
+        problems.append(
+            gettext('add a space after the comma in "%(word)s"')
+            % {"word": _word_around(body, comma.start())}
+        )
     if _DOUBLE_SPACE.search(body):
-        problems.append("remove the double space")
+        problems.append(gettext("remove the double space"))
     if not problems:
-        return CheckResult("punctuation", OK, "Punctuation and capitals look right.")
+        return CheckResult("punctuation", OK, gettext("Punctuation and capitals look right."))
     message = "; ".join(problems)
     return CheckResult("punctuation", WARN, message[0].upper() + message[1:] + ".")
 
@@ -515,7 +559,7 @@ def check_tone(text: str, *, case: Case | None) -> CheckResult:
     """Warn about hostile or curt wording, and about no empathy on an angry case."""
     body = _LEADING_MENTIONS.sub("", text).strip()
     if not body:
-        return CheckResult("tone", OK, "Nothing to check yet.")
+        return CheckResult("tone", OK, gettext("Nothing to check yet."))
     language = case.language if case is not None else ""
     problems: list[str] = []
     found: dict[str, str] = {}  # normalised -> as typed
@@ -526,7 +570,9 @@ def check_tone(text: str, *, case: Case | None) -> CheckResult:
         found.setdefault(bare.lower(), body)
     if found:
         quoted = ", ".join(f'"{phrase}"' for phrase in list(found.values())[:5])
-        problems.append(f"rephrase {quoted}: it reads as hostile or curt")
+        problems.append(
+            gettext("rephrase %(phrases)s: it reads as hostile or curt") % {"phrases": quoted}
+        )
     lowered = body.lower()
     if (
         is_angry(case)
@@ -534,9 +580,12 @@ def check_tone(text: str, *, case: Case | None) -> CheckResult:
         and not any(phrase in lowered for phrase in wording.empathy_phrases())
     ):
         example = wording.examples_for(language).empathy_example
-        problems.append(f"the customer is upset: acknowledge it first (e.g. {example})")
+        problems.append(
+            gettext("the customer is upset: acknowledge it first (e.g. %(example)s)")
+            % {"example": example}
+        )
     if not problems:
-        return CheckResult("tone", OK, "Tone looks friendly.")
+        return CheckResult("tone", OK, gettext("Tone looks friendly."))
     message = "; ".join(problems)
     return CheckResult("tone", WARN, message[0].upper() + message[1:] + ".")
 
@@ -595,7 +644,7 @@ def _digits(text: str) -> str:
 
 
 def _ending(digits: str) -> str:
-    return f"ending {digits[-4:]}"
+    return gettext("ending %(digits)s") % {"digits": digits[-4:]}
 
 
 @lru_cache(maxsize=16)
@@ -629,7 +678,8 @@ def find_personal_data(text: str, references: tuple[str, ...] = ()) -> list[str]
         before = scan[max(0, match.start() - 30) : match.start()]
         if local.lower() in ROLE_MAILBOXES or re.search(r"e-?mail\s+us", before, re.I):
             continue
-        found.append((match.start(), f"e-mail address {local[:1]}…@{domain}"))
+        masked = f"{local[:1]}…@{domain}"
+        found.append((match.start(), gettext("e-mail address %(masked)s") % {"masked": masked}))
     for match in _IBAN.finditer(scan):
         compact = match.group().replace(" ", "")
         if 15 <= len(compact) <= 34 and sum(c.isdigit() for c in compact) >= 10:
@@ -639,19 +689,32 @@ def find_personal_data(text: str, references: tuple[str, ...] = ()) -> list[str]
         digits = _digits(match.group())
         if free(*match.span()) and 13 <= len(digits) <= 19 and luhn_valid(digits):
             taken.append(match.span())
-            found.append((match.start(), f"card number {_ending(digits)}"))
+            found.append(
+                (match.start(), gettext("card number %(ending)s") % {"ending": _ending(digits)})
+            )
     for match in _ACCOUNT.finditer(scan):
         digits = _digits(match.group(1))
         if free(*match.span(1)) and len(digits) >= 6:
             taken.append(match.span(1))
-            found.append((match.start(1), f"account number {_ending(digits)}"))
+            found.append(
+                (
+                    match.start(1),
+                    gettext("account number %(ending)s") % {"ending": _ending(digits)},
+                )
+            )
     if references:
         for match in _reference_pattern(references).finditer(scan):
             reference = match.group("ref")
             if free(*match.span("ref")) and sum(char.isdigit() for char in reference) >= 3:
                 taken.append(match.span("ref"))
                 word = match.group("word").lower()
-                found.append((match.start(), f"{word} reference {_ending(reference)}"))
+                found.append(
+                    (
+                        match.start(),
+                        gettext("%(word)s reference %(ending)s")
+                        % {"word": word, "ending": _ending(reference)},
+                    )
+                )
     for match in _PHONE.finditer(scan):
         raw = match.group()
         digits = _digits(raw)
@@ -665,12 +728,16 @@ def find_personal_data(text: str, references: tuple[str, ...] = ()) -> list[str]
         if _TOLL_FREE.search(raw) or _BRAND_LINE_BEFORE.search(before):
             continue
         taken.append(match.span())
-        found.append((match.start(), f"phone number {_ending(digits)}"))
+        found.append(
+            (match.start(), gettext("phone number %(ending)s") % {"ending": _ending(digits)})
+        )
     return [description for _position, description in sorted(found)]
 
 
 def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    if len(items) == 1:
+        return items[0]
+    return gettext("%(items)s and %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}
 
 
 def check_personal_data(
@@ -680,16 +747,21 @@ def check_personal_data(
     words with their numbers ("order #835070"), in a public reply."""
     if is_private:
         return CheckResult(
-            "personal_data", OK, "Private reply: personal details stay out of public view."
+            "personal_data",
+            OK,
+            gettext("Private reply: personal details stay out of public view."),
         )
     found = find_personal_data(text, references)
     if not found:
-        return CheckResult("personal_data", OK, "No personal data found.")
+        return CheckResult("personal_data", OK, gettext("No personal data found."))
     return CheckResult(
         "personal_data",
         BLOCK,
-        "Remove the " + _join(found) + " from this public reply, or take the conversation "
-        "offline and send it privately.",
+        gettext(
+            "Remove the %(found)s from this public reply, or take the conversation offline and "
+            "send it privately."
+        )
+        % {"found": _join(found)},
     )
 
 
@@ -708,22 +780,26 @@ def is_negative(case: Case | None) -> bool:
 def check_offline_invitation(text: str, *, is_private: bool, case: Case | None) -> CheckResult:
     """Warn when a public reply on a negative case does not invite the customer to go private."""
     if is_private:
-        return CheckResult("offline", OK, "Already a private conversation.")
+        return CheckResult("offline", OK, gettext("Already a private conversation."))
     if not is_negative(case):
-        return CheckResult("offline", OK, "Not needed: the case is not negative.")
+        return CheckResult("offline", OK, gettext("Not needed: the case is not negative."))
     language = case.language if case is not None else ""
     if wording.offline_pattern().search(text):
-        return CheckResult("offline", OK, "Invites the customer to continue privately.")
+        return CheckResult("offline", OK, gettext("Invites the customer to continue privately."))
     if not wording.known_language(language):
         return CheckResult(
             "offline",
             OK,
-            f"Not checked: no wording list for the conversation's language ({language}).",
+            gettext("Not checked: no wording list for the conversation's language (%(language)s).")
+            % {"language": language},
         )
     example = wording.examples_for(language).offline_example
     return CheckResult(
         "offline",
         WARN,
-        f"The customer is unhappy: invite them to continue privately (e.g. {example}) "
-        "or use Take offline.",
+        gettext(
+            "The customer is unhappy: invite them to continue privately (e.g. %(example)s) "
+            "or use Take offline."
+        )
+        % {"example": example},
     )

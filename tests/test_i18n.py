@@ -154,3 +154,36 @@ def test_choosing_espanol_in_the_top_bar_turns_the_desk_spanish(browser, live_se
     expect(page.locator("h1")).to_have_text("Bandeja")
     expect(page.locator("html")).to_have_attribute("lang", "es")
     expect(page.get_by_text("Mi pedido llegó roto")).to_be_visible()
+
+
+def test_the_checks_panel_speaks_spanish_but_the_stored_checks_stay_english(agent, x_channel):
+    import re
+
+    case = make_case(x_channel, text="@acme_support Pedido roto otra vez", language="es")
+    case.sentiment = -0.7
+    case.save(update_fields=["sentiment"])
+    client = logged_in(agent)
+    text = "Tu pedido ya esta en camino, recivirás un mensage."
+    panel = client.post(
+        reverse("cases:checks", args=[case.pk]),
+        {"text": text, "visibility": "public"},
+        headers={**SPANISH, "HX-Request": "true"},
+    ).content.decode()
+    assert "Revisa la ortografía de" in panel and "&quot;mensage&quot; (mensaje?)" in panel
+    assert "Envíanos un mensaje privado" in panel  # the example, in the customer's language
+    assert "invítalo a continuar en privado" in panel
+    assert "Check the spelling" not in panel
+
+    compose = client.get(
+        reverse("cases:compose", args=[case.pk]), headers={**SPANISH, "HX-Request": "true"}
+    ).content.decode()
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', compose))
+    target = re.search(r'<option value="(\d+)" selected>', compose)
+    fields |= {"text": text, "visibility": "public", "in_reply_to": target.group(1)}
+    response = client.post(
+        reverse("cases:send", args=[case.pk]), fields, headers={**SPANISH, "HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    stored = {check["code"]: check["message"] for check in Reply.objects.get().checks}
+    assert stored["spelling"].startswith('Check the spelling of "recivirás"')
+    assert stored["offline"].startswith("The customer is unhappy")

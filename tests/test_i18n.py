@@ -99,6 +99,8 @@ def test_sign_in_page_follows_the_browser(client, db):
         ("agent", "cases:canned_replies", "Respuestas predefinidas"),
         ("qa", "qa:queue", "Cola de revisión"),
         ("supervisor", "qa:dashboard", "Panel de calidad"),
+        ("supervisor", "qa:dashboard", "Últimas 4 semanas"),
+        ("qa", "qa:calibration_list", "Aún no hay sesiones de calibración"),
         ("agent", "qa:my_reviews", "Mis revisiones"),
         ("admin", "listening:health", "Canales"),
     ],

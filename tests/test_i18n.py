@@ -138,6 +138,7 @@ def test_the_compiled_catalogue_matches_its_source():
     assert len(catalogue._catalog) - 1 >= msgids  # plurals add entries, the header one
     assert catalogue.gettext("Latest message") == "Último mensaje"
     assert 'msgstr ""\n\n' not in source.split("\n\n", 1)[1]  # nothing left untranslated
+    assert "fuzzy" not in source  # msgfmt leaves fuzzy entries out of the .mo
 
 
 @pytest.mark.e2e

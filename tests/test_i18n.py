@@ -190,3 +190,13 @@ def test_the_checks_panel_speaks_spanish_but_the_stored_checks_stay_english(agen
     stored = {check["code"]: check["message"] for check in Reply.objects.get().checks}
     assert stored["spelling"].startswith('Check the spelling of "recivirás"')
     assert stored["offline"].startswith("The customer is unhappy")
+
+
+def test_timeline_events_are_worded_in_the_readers_language():
+    from cases.models import CaseEvent
+    from cases.timeline import describe_event
+
+    event = CaseEvent(kind=CaseEvent.Kind.STATUS, data={"from": "new", "to": "resolved"})
+    assert describe_event(event) == "changed the status from New to Resolved"
+    with translation.override("es"):
+        assert describe_event(event) == "cambió el estado de Nuevo a Resuelto"

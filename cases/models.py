@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from listening.models import Network
@@ -543,6 +544,27 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def shown_name(self) -> str:
+        """The name in the reader's language for the desk's starter views (migration 0005),
+        as stored for every other view: what people named themselves is not translated."""
+        if self.owner_id is None and self.name in STARTER_VIEW_NAMES:
+            return gettext(self.name)
+        return self.name
+
+
+# The shared views every desk starts with (cases/migrations/0005_inbox_indexes.py), marked
+# for the catalogue: their stored names are English.
+STARTER_VIEW_NAMES = frozenset(
+    {
+        gettext_noop("Mine"),
+        gettext_noop("Unassigned"),
+        gettext_noop("High priority"),
+        gettext_noop("Escalated"),
+        gettext_noop("Snoozed"),
+    }
+)
 
 
 class CannedReplyQuerySet(models.QuerySet):

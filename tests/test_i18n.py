@@ -35,6 +35,7 @@ def test_the_inbox_speaks_spanish_to_a_spanish_browser(agent, x_channel):
     assert '<html lang="es">' in html
     assert "Bandeja" in html and "Filtros" in html and "Último mensaje" in html
     assert "1 caso abierto" in html
+    assert "Prioridad alta" in html and "Míos" in html  # the desk's starter views
     assert "Cerrar sesión" in html
     assert "Latest message" not in html and "Sign out" not in html
     # The customer's words are never translated.

@@ -18,7 +18,7 @@ TEST_WORKERS ?= 2
 # Production settings require CREDENTIALS_KEY; this one is for tests and benchmarks only.
 TEST_CREDENTIALS_KEY := dGVzdC1vbmx5LWNyZWRlbnRpYWxzLWtleS0wMDAwMDA=
 
-.PHONY: help run test test-fast bench chaos lint format install clean stop-embedded
+.PHONY: help run test test-fast bench chaos lint format messages install clean stop-embedded
 
 help:
 	@echo "make run    install, migrate, load demo data, start web+worker+beat+simulator on :$(PORT)"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench  print the performance figures (name: value per line)"
 	@echo "make chaos  run the fault harness and print its figures (name: value per line)"
 	@echo "make lint   ruff check and format check"
+	@echo "make messages  update and compile the Spanish catalogue (needs gettext)"
 
 $(STAMP): pyproject.toml scripts/find-python.sh
 	@PYTHON=$$(scripts/find-python.sh) || exit 1; \
@@ -86,6 +87,12 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The Spanish catalogue: collect the marked words, then compile the .mo that is committed.
+messages: $(STAMP)
+	$(PY) manage.py makemessages -l es --ignore=.venv --ignore=tests --ignore=bench \
+		--ignore='*/migrations/*' --ignore=var --no-obsolete --add-location=file
+	$(PY) manage.py compilemessages -l es --ignore=.venv
 
 stop-embedded:
 	-$(PY) -m socialdesk.embedded stop

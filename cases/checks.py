@@ -4,19 +4,22 @@
 "ok", "warn" or "block" with a message that says what to fix. Blocking results (over the
 network's length, personal data in a public reply) need an override with a reason before the
 reply can go out; warnings are advice. The results are stored on the Reply as sent (Reply.checks)
-and pre-fill QA reviews, so the codes are a stable contract:
+and pre-fill QA reviews, so the codes are a stable contract. Messages are in the active
+language (the composer's panel speaks the agent's); the copy stored with a reply is made in the
+desk's default language (cases.sending.check_reply_draft), since QA's pre-scores read it:
 
     length        the network's limit, counted the way the network counts (X: weighted)
-    spelling      English spelling (pyspellchecker's offline dictionary, with an allow-list)
+    spelling      spelling in the conversation's language (pyspellchecker's offline dictionaries,
+                  with an allow-list); not checked in a language it has no dictionary for
     punctuation   capital at the start, an ending mark, no "!!", no shouting, comma spacing
-    tone          hostile or curt wording; no empathy on an angry case
+    tone          hostile or curt wording; no empathy on an angry case (cases.wording's lists)
     personal_data e-mail, phone, card, IBAN or account numbers in a PUBLIC reply
     offline       no invitation to continue privately on a negative case
 
 Everything here is pure text work plus the case's already-loaded fields (the channel's handle
 and name and the customer's name are read through the case: select_related them). The composer
 runs it on every debounced keystroke: it takes well under 5 ms for a 280-character reply once
-the dictionary is loaded (once per process).
+the conversation language's dictionary is loaded (once per process, on first use).
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from cases import wording
 from cases.models import DeskSettings
 from listening import radar
 from listening.networks import (
@@ -50,12 +58,12 @@ BLOCK = "block"
 
 CHECK_CODES = ("length", "spelling", "punctuation", "tone", "personal_data", "offline")
 CHECK_LABELS = {
-    "length": "Length",
-    "spelling": "Spelling",
-    "punctuation": "Punctuation",
-    "tone": "Tone",
-    "personal_data": "Personal data",
-    "offline": "Offline invitation",
+    "length": _("Length"),
+    "spelling": _("Spelling"),
+    "punctuation": _("Punctuation"),
+    "tone": _("Tone"),
+    "personal_data": _("Personal data"),
+    "offline": _("Offline invitation"),
 }
 
 
@@ -143,6 +151,11 @@ def _without_entities(text: str) -> str:
 # twitter-text v3: code points in these ranges weigh 1, all others 2 (CJK, most emoji).
 
 
+def _number(value: int) -> str:
+    """A count with the language's thousands separator: "10,000", "10.000"."""
+    return number_format(value, force_grouping=True)
+
+
 def reply_length(text: str, *, network: str, is_private: bool) -> int:
     """The length of a reply as `network` counts it: weighted on X in public, else characters."""
     if network == "x" and not is_private:
@@ -154,46 +167,61 @@ def check_length(text: str, *, network: str, is_private: bool) -> CheckResult:
     """BLOCK over the network's limit; warn within the last 10% of it."""
     policy = POLICIES.get(network)
     if policy is None:
-        return CheckResult("length", OK, f"No length rule is known for network {network!r}.")
+        return CheckResult(
+            "length", OK, gettext("No length rule is known for network %s.") % repr(network)
+        )
     limit = policy.private_reply_limit if is_private else policy.public_reply_limit
     length = reply_length(text, network=network, is_private=is_private)
-    kind = "private message" if is_private else "public reply"
-    where = f"{policy.label}'s {limit:,}-character limit for a {kind}"
+    where = (
+        gettext("%(network)s's %(limit)s-character limit for a private message")
+        if is_private
+        else gettext("%(network)s's %(limit)s-character limit for a public reply")
+    ) % {"network": policy.label, "limit": _number(limit)}
     how = (
-        " (links count as 23, emoji and CJK characters as 2)"
+        " (" + gettext("links count as 23, emoji and CJK characters as 2") + ")"
         if (network == "x" and not is_private)
         else ""
     )
     if length > limit:
         over = length - limit
+        fix = (
+            gettext("shorten it.")
+            if is_private or not policy.private_replies
+            else gettext("shorten it or take it offline.")
+        )
+        message = ngettext(
+            "%(count)s character over %(where)s%(how)s: %(fix)s",
+            "%(count)s characters over %(where)s%(how)s: %(fix)s",
+            over,
+        )
         return CheckResult(
             "length",
             BLOCK,
-            f"{over:,} character{'s' if over != 1 else ''} over {where}{how}: shorten it"
-            + ("." if is_private or not policy.private_replies else " or take it offline."),
+            message % {"count": _number(over), "where": where, "how": how, "fix": fix},
         )
     if length > limit * 0.9:
         left = limit - length
-        return CheckResult(
-            "length", WARN, f"{left:,} character{'s' if left != 1 else ''} left of {where}{how}."
+        message = ngettext(
+            "%(count)s character left of %(where)s%(how)s.",
+            "%(count)s characters left of %(where)s%(how)s.",
+            left,
         )
-    return CheckResult("length", OK, f"{length:,} of {limit:,} characters{how}.")
+        return CheckResult(
+            "length", WARN, message % {"count": _number(left), "where": where, "how": how}
+        )
+    return CheckResult(
+        "length",
+        OK,
+        gettext("%(length)s of %(limit)s characters%(how)s.")
+        % {"length": _number(length), "limit": _number(limit), "how": how},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # 2. Spelling
 
 MAX_LISTED_WORDS = 5
-# Words a care desk writes that the dictionary does not know, and informal ones we accept.
 # fmt: off
-DESK_WORDS = frozenset({
-    "acme", "app", "apps", "backorder", "chatbot", "dm", "dms", "ecommerce", "faq", "faqs",
-    "hashtag", "helpdesk", "inbox", "login", "logout", "preorder", "screenshot", "screenshots",
-    "signup", "signin", "smartphone", "timeframe", "url", "urls", "wifi", "wishlist", "whatsapp",
-    "instagram", "youtube", "tiktok", "linkedin", "iphone", "ipad", "paypal", "covid", "unboxing",
-    "ok", "okay", "hi", "hiya", "cheers", "aluminium", "cheque", "cheques", "jewellery", "kerb",
-    "programme", "programmes", "tyre", "tyres", "whilst", "amongst", "learnt", "mum", "pyjamas",
-})
 CONTRACTIONS = frozenset({
     "i'm", "i'll", "i've", "i'd", "we're", "we'll", "we've", "we'd", "you're", "you'll", "you've",
     "you'd", "they're", "they'll", "they've", "they'd", "he's", "she's", "it's", "that's",
@@ -212,27 +240,63 @@ _BRITISH_RULES = (
     (re.compile(r"ogue(s)?$"), r"og\1"),  # catalogue
     (re.compile(r"ll(ed|ing|er|ers)$"), r"l\1"),  # travelled, cancelling
 )
+# French and Italian elision: l'équipe, n'hésitez, qu'il, c'est.
+_ELISION = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|un|dell|all|dall|nell|sull)'")
+# Spanish and Portuguese object pronouns written onto a verb: envíanos, ayudarte, escríbenos.
+_CLITIC = re.compile(r"(?:nos|me|te|le|les|lo|los|la|las|se)$")
+# Spanish and Portuguese verb forms, by the infinitive endings they may come from.
+_VERB_ENDINGS = (
+    ("amos", ("ar",)),
+    ("emos", ("er",)),
+    ("imos", ("ir",)),
+    ("áis", ("ar",)),
+    ("éis", ("er",)),
+    ("ando", ("ar",)),
+    ("iendo", ("er", "ir")),
+    ("ado", ("ar",)),
+    ("ido", ("er", "ir")),
+    ("an", ("ar",)),
+    ("en", ("er", "ir")),
+    ("as", ("ar",)),
+    ("es", ("er", "ir")),
+    ("a", ("ar",)),
+    ("e", ("er", "ir", "ar")),
+    ("o", ("ar", "er", "ir")),
+)
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 _SENTENCE_BREAK = re.compile(r"[.!?…:\n]")
-# X "und" (undetermined), "qme" (media only), "zxx" (no text) and friends mean "unknown".
-_UNKNOWN_LANGUAGES = {"", "und", "qme", "qht", "qam", "qst", "zxx", "art"}
+
+
+def spelling_languages() -> frozenset[str]:
+    """The languages whose dictionary pyspellchecker ships (its package data, read offline)."""
+    return _spelling_languages()
 
 
 @cache
-def spellchecker() -> SpellChecker:
-    """The English dictionary, loaded once per process (~0.2 s).
+def _spelling_languages() -> frozenset[str]:
+    from importlib.resources import files
+
+    resources = files("spellchecker") / "resources"
+    return frozenset(
+        entry.name.split(".", 1)[0] for entry in resources.iterdir() if entry.name.endswith(".gz")
+    )
+
+
+@cache
+def spellchecker(language: str = "en") -> SpellChecker:
+    """The dictionary of `language`, loaded once per process on first use (0.1-0.6 s).
 
     Suggestions look one edit away only: two edits cost up to a second for a long unknown word
     (every keystroke leaves a half-typed one), one edit well under a millisecond.
     """
     from spellchecker import SpellChecker
 
-    return SpellChecker(language="en", distance=1)
+    return SpellChecker(language=language, distance=1)
 
 
 @lru_cache(maxsize=4096)
-def _suggestion(word: str) -> str | None:
-    correction = spellchecker().correction(word)
+def _suggestion(word: str, language: str = "en") -> str | None:
+    correction = spellchecker(language).correction(word)
     return correction if correction and correction != word else None
 
 
@@ -242,6 +306,61 @@ def _british_variant_known(word: str, checker: SpellChecker) -> bool:
             variant = pattern.sub(american, word, count=1)
             if variant != word and variant in checker:
                 return True
+    return False
+
+
+def _unaccented(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+
+
+def _romance_form_known(word: str, checker: SpellChecker) -> bool:
+    """Spanish and Portuguese forms the frequency dictionaries lack: plurals (gracias),
+    verb forms by their infinitive (lamentamos, envía) and pronouns on a verb (envíanos)."""
+    candidates = {word}
+    stripped = _CLITIC.sub("", word)
+    if stripped != word and len(stripped) >= 3:
+        candidates.add(_unaccented(stripped))  # the clitic moves the stress: envía-nos
+    for candidate in list(candidates):
+        if candidate.endswith("es"):
+            candidates.add(candidate[:-2])
+        if candidate.endswith("s"):
+            candidates.add(candidate[:-1])
+    for candidate in candidates:
+        if candidate in checker:
+            return True
+        for ending, infinitives in _VERB_ENDINGS:
+            stem = candidate[: -len(ending)]
+            if (
+                candidate.endswith(ending)
+                and len(stem) >= 2
+                and any(_unaccented(stem) + inf in checker for inf in infinitives)
+            ):
+                return True
+    return False
+
+
+def _german_compound_known(word: str, checker: SpellChecker) -> bool:
+    """German compounds of two known words, with or without a linking s: Direktnachricht,
+    Bestellungsnummer."""
+    for split in range(3, len(word) - 2):
+        head, tail = word[:split], word[split:]
+        if tail in checker and (head in checker or (head.endswith("s") and head[:-1] in checker)):
+            return True
+    return False
+
+
+def _known(word: str, language: str, checker: SpellChecker, allowed: set[str]) -> bool:
+    if language == "en":
+        stem = word[:-2] if word.endswith("'s") else word
+        return stem in checker or stem in allowed or _british_variant_known(stem, checker)
+    if language in ("fr", "it"):
+        word = _ELISION.sub("", word)
+        if word in checker or word in allowed:
+            return True
+    if language in ("es", "pt"):
+        return _romance_form_known(word, checker)
+    if language == "de":
+        return _german_compound_known(word, checker)
     return False
 
 
@@ -256,17 +375,24 @@ def _brand_words(case: Case | None) -> set[str]:
     return words
 
 
-def _case_language(case: Case | None) -> str:
-    return (case.language or "").strip().lower() if case is not None else ""
+def spelling_language(case: Case | None) -> str | None:
+    """The dictionary a reply on `case` is checked with: the conversation's language when
+    pyspellchecker ships it, English when the language is unknown, else None (not checked)."""
+    primary = wording.primary_language(case.language if case is not None else "")
+    if not primary:
+        return "en"
+    return primary if primary in spelling_languages() else None
 
 
-def unknown_words(text: str, *, allowed: set[str] = frozenset()) -> list[str]:
-    """Words of `text` the English dictionary does not know, in order, each once.
+def unknown_words(text: str, *, allowed: set[str] = frozenset(), language: str = "en") -> list[str]:
+    """Words of `text` the `language` dictionary does not know, in order, each once.
 
     Skipped: links, e-mails, @handles, #tags, numbers and words with digits, ALL-CAPS
-    acronyms, capitalised words inside a sentence (names), contractions, `allowed` words.
+    acronyms, capitalised words inside a sentence (names; in German, nouns too),
+    contractions, the language's desk words and `allowed` words.
     """
-    checker = spellchecker()
+    checker = spellchecker(language)
+    accepted = wording.desk_words(language)
     plain = _without_entities(text)
     seen: set[str] = set()
     unknown: list[str] = []
@@ -285,38 +411,41 @@ def unknown_words(text: str, *, allowed: set[str] = frozenset()) -> list[str]:
             if part[0].isupper() and not sentence_start:
                 continue  # a name in mid-sentence: "Hi Priya", "ask Jordan"
             word = part.lower()
-            if word in seen or word in allowed or word in DESK_WORDS or word in CONTRACTIONS:
+            if word in seen or word in allowed or word in accepted or word in CONTRACTIONS:
                 continue
             seen.add(word)
-            stem = word[:-2] if word.endswith("'s") else word
-            if stem in checker or stem in allowed or _british_variant_known(stem, checker):
+            if word in checker or _known(word, language, checker, allowed):
                 continue
             unknown.append(part)
     return unknown
 
 
 def check_spelling(text: str, *, case: Case | None) -> CheckResult:
-    """Warn about unknown English words (at most five listed, with a suggestion each)."""
-    language = _case_language(case)
-    if language not in _UNKNOWN_LANGUAGES and not language.startswith("en"):
+    """Warn about words the conversation language's dictionary does not know (at most five
+    listed, with a suggestion each); a language with no dictionary is not checked."""
+    language = spelling_language(case)
+    if language is None:
         return CheckResult(
-            "spelling", OK, f"Not checked: the conversation is not in English ({language})."
+            "spelling",
+            OK,
+            gettext("Not checked: no dictionary for the conversation's language (%(language)s).")
+            % {"language": case.language},
         )
-    unknown = unknown_words(text, allowed=_brand_words(case))
+    unknown = unknown_words(text, allowed=_brand_words(case), language=language)
     if not unknown:
-        return CheckResult("spelling", OK, "No spelling mistakes found.")
+        return CheckResult("spelling", OK, gettext("No spelling mistakes found."))
     listed = []
     for word in unknown[:MAX_LISTED_WORDS]:
-        suggestion = _suggestion(word.lower())
+        suggestion = _suggestion(word.lower(), language)
         listed.append(f'"{word}" ({suggestion}?)' if suggestion else f'"{word}"')
     more = len(unknown) - MAX_LISTED_WORDS
+    words = ", ".join(listed)
+    if more > 0:
+        words += ngettext(" and %(count)s more word", " and %(count)s more words", more) % {
+            "count": more
+        }
     return CheckResult(
-        "spelling",
-        WARN,
-        "Check the spelling of "
-        + ", ".join(listed)
-        + (f" and {more} more word{'s' if more > 1 else ''}" if more > 0 else "")
-        + ".",
+        "spelling", WARN, gettext("Check the spelling of %(words)s.") % {"words": words}
     )
 
 
@@ -361,12 +490,13 @@ def check_punctuation(text: str) -> CheckResult:
     """Warn about a lower-case start, a missing end mark, !!/?? runs, shouting, comma spacing."""
     body = _LEADING_MENTIONS.sub("", text).strip()
     if not body:
-        return CheckResult("punctuation", OK, "Nothing to check yet.")
+        return CheckResult("punctuation", OK, gettext("Nothing to check yet."))
     problems: list[str] = []
     if body[0].isalpha() and body[0].islower():
         first = body.split(maxsplit=1)[0]
         problems.append(
-            f'start with a capital letter ("{first}" → "{first[0].upper()}{first[1:]}")'
+            gettext('start with a capital letter ("%(first)s" → "%(fixed)s")')
+            % {"first": first, "fixed": first[0].upper() + first[1:]}
         )
     ending = _TRAILING_TAGS.sub("", body).rstrip()
     url_spans = find_urls(ending)
@@ -378,23 +508,32 @@ def check_punctuation(text: str) -> CheckResult:
         or _ends_with_emoji(ending)
         or _SIGNATURE.search(ending)
     ):
-        problems.append("end with a full stop (or ! or ?)")
+        problems.append(gettext("end with a full stop (or ! or ?)"))
     plain = _without_entities(body)
     runs = sorted({match.group() for match in _PUNCT_RUN.finditer(plain)})
     if runs:
-        problems.append("use a single ! or ? instead of " + ", ".join(f'"{r}"' for r in runs))
+        problems.append(
+            gettext("use a single ! or ? instead of %(runs)s")
+            % {"runs": ", ".join(f'"{r}"' for r in runs)}
+        )
     caps = [word for word in _CAPS_WORD.findall(plain) if len(word) >= 5]
     caps_all = _CAPS_WORD.findall(plain)
     if caps or len(caps_all) >= 3:
         shown = ", ".join(f'"{word}"' for word in (caps or caps_all)[:3])
-        problems.append(f"avoid capitals for emphasis ({shown}): it reads as shouting")
+        problems.append(
+            gettext("avoid capitals for emphasis (%(words)s): it reads as shouting")
+            % {"words": shown}
+        )
     comma = _COMMA_NO_SPACE.search(plain)
     if comma:
-        problems.append(f'add a space after the comma in "{_word_around(body, comma.start())}"')
+        problems.append(
+            gettext('add a space after the comma in "%(word)s"')
+            % {"word": _word_around(body, comma.start())}
+        )
     if _DOUBLE_SPACE.search(body):
-        problems.append("remove the double space")
+        problems.append(gettext("remove the double space"))
     if not problems:
-        return CheckResult("punctuation", OK, "Punctuation and capitals look right.")
+        return CheckResult("punctuation", OK, gettext("Punctuation and capitals look right."))
     message = "; ".join(problems)
     return CheckResult("punctuation", WARN, message[0].upper() + message[1:] + ".")
 
@@ -402,32 +541,6 @@ def check_punctuation(text: str) -> CheckResult:
 # ---------------------------------------------------------------------------------------------
 # 4. Tone
 
-# fmt: off
-HOSTILE_PHRASES = (
-    "calm down", "as i said", "as i already said", "as i mentioned", "as we said",
-    "as previously stated", "as stated before", "like i said", "obviously", "not our problem",
-    "not our fault", "your fault", "you should have", "you should've", "per my last",
-    "deal with it", "nothing we can do", "for the last time", "you people", "chill out",
-    "read the faq", "read our faq", "that's your problem", "you need to understand",
-    "we already told you", "no offense", "no offence", "with all due respect",
-)
-# fmt: on
-_HOSTILE = re.compile(
-    r"(?<!\w)(?:"
-    + "|".join(re.escape(p).replace("'", "['’]") for p in HOSTILE_PHRASES)
-    + r")(?!\w)"
-    # "whatever" on its own, not "whatever you need"; "No." as a whole sentence.
-    + r"|(?<!\w)whatever(?=\s*(?:[.!,]|$))|(?:^|(?<=[.!?]\s))no[.!](?!\s*\d)(?=\s|$)",
-    re.IGNORECASE,
-)
-CURT_REPLIES = frozenset({"ok", "k", "fine", "noted", "no", "nope", "sure", "whatever", "done"})
-# fmt: off
-EMPATHY_PHRASES = (
-    "sorry", "apologi", "understand", "frustrat", "thank you for", "thanks for",
-    "appreciate", "lo siento", "lamentamos", "disculp", "désolé", "desole", "entschuldig",
-    "tut uns leid", "sinto muito", "desculp",
-)
-# fmt: on
 ANGRY_SENTIMENT = -0.3
 
 
@@ -446,25 +559,33 @@ def check_tone(text: str, *, case: Case | None) -> CheckResult:
     """Warn about hostile or curt wording, and about no empathy on an angry case."""
     body = _LEADING_MENTIONS.sub("", text).strip()
     if not body:
-        return CheckResult("tone", OK, "Nothing to check yet.")
+        return CheckResult("tone", OK, gettext("Nothing to check yet."))
+    language = case.language if case is not None else ""
     problems: list[str] = []
     found: dict[str, str] = {}  # normalised -> as typed
-    for match in _HOSTILE.finditer(body):
+    for match in wording.hostile_pattern(language).finditer(body):
         found.setdefault(match.group().strip(" .!,").lower(), match.group().strip())
-    bare = re.sub(r"[^\w\s]", "", body).strip()
-    if bare.lower() in CURT_REPLIES:
+    bare = re.sub(r"[^\w\s']", "", body).strip()
+    if bare.lower() in wording.curt_replies(language):
         found.setdefault(bare.lower(), body)
     if found:
         quoted = ", ".join(f'"{phrase}"' for phrase in list(found.values())[:5])
-        problems.append(f"rephrase {quoted}: it reads as hostile or curt")
-    lowered = body.lower()
-    if is_angry(case) and not any(phrase in lowered for phrase in EMPATHY_PHRASES):
         problems.append(
-            'the customer is upset: acknowledge it first (e.g. "Sorry to hear that", '
-            '"I understand how frustrating this is")'
+            gettext("rephrase %(phrases)s: it reads as hostile or curt") % {"phrases": quoted}
+        )
+    lowered = body.lower()
+    if (
+        is_angry(case)
+        and wording.known_language(language)
+        and not any(phrase in lowered for phrase in wording.empathy_phrases())
+    ):
+        example = wording.examples_for(language).empathy_example
+        problems.append(
+            gettext("the customer is upset: acknowledge it first (e.g. %(example)s)")
+            % {"example": example}
         )
     if not problems:
-        return CheckResult("tone", OK, "Tone looks friendly.")
+        return CheckResult("tone", OK, gettext("Tone looks friendly."))
     message = "; ".join(problems)
     return CheckResult("tone", WARN, message[0].upper() + message[1:] + ".")
 
@@ -523,7 +644,7 @@ def _digits(text: str) -> str:
 
 
 def _ending(digits: str) -> str:
-    return f"ending {digits[-4:]}"
+    return gettext("ending %(digits)s") % {"digits": digits[-4:]}
 
 
 @lru_cache(maxsize=16)
@@ -553,11 +674,12 @@ def find_personal_data(text: str, references: tuple[str, ...] = ()) -> list[str]
     scan = _blank_spans(text, find_urls(text))
     for match in _EMAIL.finditer(scan):
         taken.append(match.span())
-        local, _, domain = match.group().partition("@")
+        local, _at, domain = match.group().partition("@")
         before = scan[max(0, match.start() - 30) : match.start()]
         if local.lower() in ROLE_MAILBOXES or re.search(r"e-?mail\s+us", before, re.I):
             continue
-        found.append((match.start(), f"e-mail address {local[:1]}…@{domain}"))
+        masked = f"{local[:1]}…@{domain}"
+        found.append((match.start(), gettext("e-mail address %(masked)s") % {"masked": masked}))
     for match in _IBAN.finditer(scan):
         compact = match.group().replace(" ", "")
         if 15 <= len(compact) <= 34 and sum(c.isdigit() for c in compact) >= 10:
@@ -567,19 +689,32 @@ def find_personal_data(text: str, references: tuple[str, ...] = ()) -> list[str]
         digits = _digits(match.group())
         if free(*match.span()) and 13 <= len(digits) <= 19 and luhn_valid(digits):
             taken.append(match.span())
-            found.append((match.start(), f"card number {_ending(digits)}"))
+            found.append(
+                (match.start(), gettext("card number %(ending)s") % {"ending": _ending(digits)})
+            )
     for match in _ACCOUNT.finditer(scan):
         digits = _digits(match.group(1))
         if free(*match.span(1)) and len(digits) >= 6:
             taken.append(match.span(1))
-            found.append((match.start(1), f"account number {_ending(digits)}"))
+            found.append(
+                (
+                    match.start(1),
+                    gettext("account number %(ending)s") % {"ending": _ending(digits)},
+                )
+            )
     if references:
         for match in _reference_pattern(references).finditer(scan):
             reference = match.group("ref")
             if free(*match.span("ref")) and sum(char.isdigit() for char in reference) >= 3:
                 taken.append(match.span("ref"))
                 word = match.group("word").lower()
-                found.append((match.start(), f"{word} reference {_ending(reference)}"))
+                found.append(
+                    (
+                        match.start(),
+                        gettext("%(word)s reference %(ending)s")
+                        % {"word": word, "ending": _ending(reference)},
+                    )
+                )
     for match in _PHONE.finditer(scan):
         raw = match.group()
         digits = _digits(raw)
@@ -593,12 +728,16 @@ def find_personal_data(text: str, references: tuple[str, ...] = ()) -> list[str]
         if _TOLL_FREE.search(raw) or _BRAND_LINE_BEFORE.search(before):
             continue
         taken.append(match.span())
-        found.append((match.start(), f"phone number {_ending(digits)}"))
-    return [description for _, description in sorted(found)]
+        found.append(
+            (match.start(), gettext("phone number %(ending)s") % {"ending": _ending(digits)})
+        )
+    return [description for _position, description in sorted(found)]
 
 
 def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    if len(items) == 1:
+        return items[0]
+    return gettext("%(items)s and %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}
 
 
 def check_personal_data(
@@ -608,28 +747,26 @@ def check_personal_data(
     words with their numbers ("order #835070"), in a public reply."""
     if is_private:
         return CheckResult(
-            "personal_data", OK, "Private reply: personal details stay out of public view."
+            "personal_data",
+            OK,
+            gettext("Private reply: personal details stay out of public view."),
         )
     found = find_personal_data(text, references)
     if not found:
-        return CheckResult("personal_data", OK, "No personal data found.")
+        return CheckResult("personal_data", OK, gettext("No personal data found."))
     return CheckResult(
         "personal_data",
         BLOCK,
-        "Remove the " + _join(found) + " from this public reply, or take the conversation "
-        "offline and send it privately.",
+        gettext(
+            "Remove the %(found)s from this public reply, or take the conversation offline and "
+            "send it privately."
+        )
+        % {"found": _join(found)},
     )
 
 
 # ---------------------------------------------------------------------------------------------
 # 6. Invitation to continue offline
-
-_OFFLINE_INVITATION = re.compile(
-    r"\b(?:[Dd][Mm]s?|MP|MD)\b|(?<![\d\s])\s*\bPM\b"
-    r"|(?i:direct\s+message|private\s+message|private\s+reply|send\s+us\s+a\s+message|"
-    r"message\s+us|e-?mail\s+us|call\s+us|ring\s+us|inbox|mensaje\s+privado|mensaje\s+directo|"
-    r"message\s+privé|mensagem\s+privada|direktnachricht|privatnachricht)"
-)
 
 
 def is_negative(case: Case | None) -> bool:
@@ -643,14 +780,26 @@ def is_negative(case: Case | None) -> bool:
 def check_offline_invitation(text: str, *, is_private: bool, case: Case | None) -> CheckResult:
     """Warn when a public reply on a negative case does not invite the customer to go private."""
     if is_private:
-        return CheckResult("offline", OK, "Already a private conversation.")
+        return CheckResult("offline", OK, gettext("Already a private conversation."))
     if not is_negative(case):
-        return CheckResult("offline", OK, "Not needed: the case is not negative.")
-    if _OFFLINE_INVITATION.search(text):
-        return CheckResult("offline", OK, "Invites the customer to continue privately.")
+        return CheckResult("offline", OK, gettext("Not needed: the case is not negative."))
+    language = case.language if case is not None else ""
+    if wording.offline_pattern().search(text):
+        return CheckResult("offline", OK, gettext("Invites the customer to continue privately."))
+    if not wording.known_language(language):
+        return CheckResult(
+            "offline",
+            OK,
+            gettext("Not checked: no wording list for the conversation's language (%(language)s).")
+            % {"language": language},
+        )
+    example = wording.examples_for(language).offline_example
     return CheckResult(
         "offline",
         WARN,
-        'The customer is unhappy: invite them to continue privately (e.g. "Please send us a '
-        'DM with your order number") or use Take offline.',
+        gettext(
+            "The customer is unhappy: invite them to continue privately (e.g. %(example)s) "
+            "or use Take offline."
+        )
+        % {"example": example},
     )

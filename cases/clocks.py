@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cases.models import Case, DeskSettings, Reply
 from listening.models import Mention, MentionKind
@@ -38,12 +39,13 @@ def countdown(
             name,
             deadline,
             "overdue",
-            f"Overdue by {format_duration(now - deadline)}",
+            _("Overdue by %(time)s") % {"time": format_duration(now - deadline)},
             detail,
             warn_at,
         )
     state = "soon" if warn_at is not None and warn_at <= now else "running"
-    return Clock(name, deadline, state, f"{format_duration(deadline - now)} left", detail, warn_at)
+    left = _("%(time)s left") % {"time": format_duration(deadline - now)}
+    return Clock(name, deadline, state, left, detail, warn_at)
 
 
 @dataclass(frozen=True)
@@ -89,21 +91,22 @@ def sla_clocks(case: Case, terms: SlaTerms, now: datetime) -> list[Clock]:
         met = due is None or case.first_response_at <= due
         clocks.append(
             Clock(
-                "First response",
+                _("First response"),
                 None,
                 "met" if met else "missed",
-                "Met" if met else "Missed",
-                f"Answered after {took}; the target is {target}.",
+                _("Met") if met else _("Missed"),
+                _("Answered after %(took)s; our target is %(target)s.")
+                % {"took": took, "target": target},
             )
         )
     elif not case.is_open or due is None:
-        clocks.append(Clock("First response", None, "none", "–", "Closed without a reply."))
+        clocks.append(Clock(_("First response"), None, "none", "–", _("Closed without a reply.")))
     else:
         clocks.append(
             countdown(
-                "First response",
+                _("First response"),
                 due,
-                f"Target: a first answer within {target}.",
+                _("Our target: a first answer within %(target)s.") % {"target": target},
                 now,
                 warn_at(case.opened_at, due),
             )
@@ -167,7 +170,13 @@ def network_clocks(
         rule = policy.private_window_rule if policy else ""
         label = policy.label if policy else case.channel.get_network_display()
         clocks.append(
-            Clock("Reply window", None, "none", "None", f"{label} sets no reply window. {rule}")
+            Clock(
+                _("Reply window"),
+                None,
+                "none",
+                _("None"),
+                _("%(network)s sets no reply window.") % {"network": label} + f" {rule}",
+            )
         )
         return clocks
     live = [m for m in mentions if m.deleted_at is None]
@@ -175,10 +184,10 @@ def network_clocks(
         last = max((m.posted_at for m in live if m.is_private), default=case.last_inbound_at)
         clocks.append(
             countdown(
-                f"{policy.private_label} window",
+                _("%(label)s window") % {"label": policy.private_label},
                 last + policy.private_window,
-                f"Replies are allowed within {format_duration(policy.private_window)} of the "
-                "customer's last message.",
+                _("Replies are allowed within %(window)s of the customer's last message.")
+                % {"window": format_duration(policy.private_window)},
                 now,
             )
         )
@@ -190,20 +199,20 @@ def network_clocks(
         if any(r.is_private and r.in_reply_to_id == latest.pk for r in replies):
             clocks.append(
                 Clock(
-                    "Private reply",
+                    _("Private reply"),
                     None,
                     "met",
-                    "Used",
-                    "The one private reply to the latest comment has been used.",
+                    _("Used"),
+                    _("The one private reply to the latest comment has been used."),
                 )
             )
         else:
             clocks.append(
                 countdown(
-                    "Private reply",
+                    _("Private reply"),
                     latest.posted_at + window,
-                    f"{policy.label} allows one private reply to a comment, within "
-                    f"{format_duration(window)} of it.",
+                    _("%(network)s allows one private reply to a comment, within %(window)s of it.")
+                    % {"network": policy.label, "window": format_duration(window)},
                     now,
                 )
             )
@@ -215,6 +224,6 @@ def snooze_presets(now: datetime) -> list[tuple[str, str, datetime]]:
     local = timezone.localtime(now)
     tomorrow = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
     return [
-        ("1h", "Snooze 1 hour", now + timedelta(hours=1)),
-        ("tomorrow", "Until tomorrow 9:00", tomorrow),
+        ("1h", _("Snooze 1 hour"), now + timedelta(hours=1)),
+        ("tomorrow", _("Until tomorrow 9:00"), tomorrow),
     ]

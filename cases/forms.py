@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from socialdesk.params import parse_id, parse_int
 
@@ -61,20 +62,20 @@ class SendBackForm(forms.Form):
     note = forms.CharField(
         max_length=2000,
         strip=True,
-        error_messages={"required": "Say what to change: the agent sees this note."},
+        error_messages={"required": _("Say what to change: the agent sees this note.")},
     )
 
 
 class GuidelinesForm(forms.Form):
     body = forms.CharField(
-        label="Guidelines",
+        label=_("Guidelines"),
         widget=forms.Textarea(attrs={"rows": 24}),
         max_length=50_000,
         strip=True,
         error_messages={
-            "required": "The guidelines can't be empty: write what agents should follow.",
+            "required": _("The guidelines can't be empty: write what agents should follow."),
         },
-        help_text=(
+        help_text=_(
             "Plain text. A line starting with “# ” is a heading, “## ” a subheading, “- ” a list "
             "item; a blank line starts a new paragraph."
         ),

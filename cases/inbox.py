@@ -50,6 +50,7 @@ from django.db.models import Case as SqlCase
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import JSONObject
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 
 from cases.models import (
     OPEN_STATUSES,
@@ -71,36 +72,40 @@ PAGE_SIZE = 50
 SEARCH_MAX_LENGTH = 100
 
 STATUS_CHOICES = [
-    ("inbox", "Inbox (all open)"),
-    ("new", "New"),
-    ("open", "Open"),
-    ("pending", "Pending"),
-    ("snoozed", "Snoozed"),
-    ("resolved", "Resolved"),
-    ("closed", "Closed"),
-    ("all", "All statuses"),
+    ("inbox", _("Inbox (all open)")),
+    ("new", _("New")),
+    ("open", _("Open")),
+    ("pending", _("Pending")),
+    ("snoozed", _("Snoozed")),
+    ("resolved", _("Resolved")),
+    ("closed", _("Closed")),
+    ("all", _("All statuses")),
 ]
 # Filters whose cases are all in the open statuses: the only ones counted in the sidebar.
 COUNTABLE_STATUSES = {"inbox", "new", "open", "pending", "snoozed"}
-PRIORITY_CHOICES = [("high", "High (70+)"), ("medium", "Medium (40–69)"), ("low", "Low (<40)")]
-TRIAGE_CHOICES = list(Triage.choices)
-DECISION_CHOICES = [*Triage.choices, ("none", "Not decided")]
-SORT_CHOICES = [
-    ("priority", "Priority, then longest waiting"),
-    ("waiting", "Longest waiting"),
-    ("due", "SLA due soonest"),
+PRIORITY_CHOICES = [
+    ("high", _("High (70+)")),
+    ("medium", _("Medium (40–69)")),
+    ("low", _("Low (<40)")),
 ]
-SLA_CHOICES = [("soon", "Due soon or overdue"), ("breached", "Overdue")]
+TRIAGE_CHOICES = list(Triage.choices)
+DECISION_CHOICES = [*Triage.choices, ("none", _("Not decided"))]
+SORT_CHOICES = [
+    ("priority", _("Priority, then longest waiting")),
+    ("waiting", _("Longest waiting")),
+    ("due", _("SLA due soonest")),
+]
+SLA_CHOICES = [("soon", _("Due soon or overdue")), ("breached", _("Overdue"))]
 LANGUAGE_CHOICES = [
-    ("en", "English"),
-    ("es", "Spanish"),
-    ("fr", "French"),
-    ("de", "German"),
-    ("pt", "Portuguese"),
-    ("it", "Italian"),
-    ("nl", "Dutch"),
-    ("ja", "Japanese"),
-    ("und", "Unknown"),
+    ("en", _("English")),
+    ("es", _("Spanish")),
+    ("fr", _("French")),
+    ("de", _("German")),
+    ("pt", _("Portuguese")),
+    ("it", _("Italian")),
+    ("nl", _("Dutch")),
+    ("ja", _("Japanese")),
+    ("und", _("Unknown")),
 ]
 NETWORK_CHOICES = list(Network.choices)
 
@@ -179,13 +184,13 @@ def parse_filters(params: Mapping[str, str] | QueryDict) -> tuple[InboxFilters, 
     with a note saying which part was ignored.
     """
     valid = {
-        "status": {value for value, _ in STATUS_CHOICES},
-        "network": {value for value, _ in NETWORK_CHOICES},
-        "priority": {value for value, _ in PRIORITY_CHOICES},
-        "suggestion": {value for value, _ in TRIAGE_CHOICES},
-        "decision": {value for value, _ in DECISION_CHOICES},
-        "sort": {value for value, _ in SORT_CHOICES},
-        "sla": {value for value, _ in SLA_CHOICES},
+        "status": {value for value, _label in STATUS_CHOICES},
+        "network": {value for value, _label in NETWORK_CHOICES},
+        "priority": {value for value, _label in PRIORITY_CHOICES},
+        "suggestion": {value for value, _label in TRIAGE_CHOICES},
+        "decision": {value for value, _label in DECISION_CHOICES},
+        "sort": {value for value, _label in SORT_CHOICES},
+        "sla": {value for value, _label in SLA_CHOICES},
     }
     values: dict[str, str] = {}
     problems: list[str] = []
@@ -600,7 +605,7 @@ def count_views(
     the last hour moving), and not on every page view of an unchanged desk.
     """
     parsed = [(view, parse_filters(QueryDict(view.query))[0]) for view in views]
-    queries = "|".join(view.query for view, _ in parsed)
+    queries = "|".join(view.query for view, _filters in parsed)
     key = "inbox:counts:{}:{}:{}:{}".format(
         user.pk,
         current.encode(),
@@ -624,7 +629,7 @@ def _count(parsed: list[tuple[SavedView, InboxFilters]], user: User, now: dateti
             "id", filter=status_q("inbox", now) & Q(opened_at__gte=now - timedelta(hours=1))
         ),
     }
-    for i, (_, filters) in enumerate(parsed):
+    for i, (_view, filters) in enumerate(parsed):
         if filters.is_countable:
             aggregates[f"v{i}"] = Count("id", filter=filters_q(filters, user, now))
     return (

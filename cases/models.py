@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 
 from listening.models import Network
 from socialdesk.scrub import ScrubbedJSONField, ScrubbedTextField
@@ -61,20 +63,20 @@ class Identity(models.Model):
 
 
 class CaseStatus(models.TextChoices):
-    NEW = "new", "New"
-    OPEN = "open", "Open"
-    PENDING = "pending", "Pending"
-    RESOLVED = "resolved", "Resolved"
-    CLOSED = "closed", "Closed"
+    NEW = "new", _("New")
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
 
 
 OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.PENDING)
 
 
 class Triage(models.TextChoices):
-    ENGAGE = "engage", "Engage"
-    IGNORE = "ignore", "Ignore"
-    ESCALATE = "escalate", "Escalate"
+    ENGAGE = "engage", _("Engage")
+    IGNORE = "ignore", _("Ignore")
+    ESCALATE = "escalate", _("Escalate")
 
 
 def visible_q(user: "AbstractBaseUser | AnonymousUser", prefix: str = "") -> Q:
@@ -344,13 +346,13 @@ class Reply(models.Model):
     """
 
     class State(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        AWAITING_APPROVAL = "approval", "Awaiting approval"
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        RECONCILING = "reconciling", "Confirming"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        DRAFT = "draft", _("Draft")
+        AWAITING_APPROVAL = "approval", _("Awaiting approval")
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        RECONCILING = "reconciling", _("Confirming")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="replies")
     author = models.ForeignKey(
@@ -441,15 +443,15 @@ class Moderation(models.Model):
     """
 
     class Action(models.TextChoices):
-        HIDE = "hide", "Hide comment"
-        UNHIDE = "unhide", "Show comment"
-        DELETE = "delete", "Delete reply"
+        HIDE = "hide", _("Hide comment")
+        UNHIDE = "unhide", _("Show comment")
+        DELETE = "delete", _("Delete reply")
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Waiting"
-        RUNNING = "running", "In progress"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Waiting")
+        RUNNING = "running", _("In progress")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     case = models.ForeignKey(
         Case, on_delete=models.CASCADE, related_name="moderations", db_index=False
@@ -563,25 +565,25 @@ class CaseEvent(models.Model):
     """Something that happened to a case, for its timeline and for QA."""
 
     class Kind(models.TextChoices):
-        ASSIGNED = "assigned", "Assigned"
-        UNASSIGNED = "unassigned", "Unassigned"
-        STATUS = "status", "Status changed"
-        TRIAGE = "triage", "Triage decision"
-        LABELS = "labels", "Labels changed"
-        SNOOZED = "snoozed", "Snoozed"
-        REPLY_QUEUED = "reply_queued", "Reply queued"
-        REPLY_SENT = "reply_sent", "Reply sent"
-        REPLY_FAILED = "reply_failed", "Reply failed"
-        REPLY_APPROVED = "reply_approved", "Reply approved"
-        CHECK_OVERRIDDEN = "check_overridden", "Guideline check overridden"
-        COMMENT_HIDDEN = "comment_hidden", "Comment hidden"
-        COMMENT_SHOWN = "comment_shown", "Comment shown again"
-        REPLY_DELETED = "reply_deleted", "Reply deleted"
-        MODERATION_FAILED = "moderation_failed", "Moderation failed"
-        POST_EDITED = "post_edited", "Customer post edited"
-        POST_DELETED = "post_deleted", "Customer post deleted"
-        CONTENT_ERASED = "content_erased", "Customer content erased"
-        TRANSFERRED = "transferred", "Transferred to another team"
+        ASSIGNED = "assigned", _("Assigned")
+        UNASSIGNED = "unassigned", _("Unassigned")
+        STATUS = "status", _("Status changed")
+        TRIAGE = "triage", _("Triage decision")
+        LABELS = "labels", _("Labels changed")
+        SNOOZED = "snoozed", _("Snoozed")
+        REPLY_QUEUED = "reply_queued", _("Reply queued")
+        REPLY_SENT = "reply_sent", _("Reply sent")
+        REPLY_FAILED = "reply_failed", _("Reply failed")
+        REPLY_APPROVED = "reply_approved", _("Reply approved")
+        CHECK_OVERRIDDEN = "check_overridden", _("Guideline check overridden")
+        COMMENT_HIDDEN = "comment_hidden", _("Comment hidden")
+        COMMENT_SHOWN = "comment_shown", _("Comment shown again")
+        REPLY_DELETED = "reply_deleted", _("Reply deleted")
+        MODERATION_FAILED = "moderation_failed", _("Moderation failed")
+        POST_EDITED = "post_edited", _("Customer post edited")
+        POST_DELETED = "post_deleted", _("Customer post deleted")
+        CONTENT_ERASED = "content_erased", _("Customer content erased")
+        TRANSFERRED = "transferred", _("Transferred to another team")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -615,15 +617,15 @@ class MentionMedia(models.Model):
     """
 
     class Kind(models.TextChoices):
-        PHOTO = "photo", "Photo"
-        GIF = "gif", "GIF"
-        VIDEO = "video", "Video thumbnail"
+        PHOTO = "photo", _("Photo")
+        GIF = "gif", _("GIF")
+        VIDEO = "video", _("Video thumbnail")
 
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting to be fetched"
-        FETCHING = "fetching", "Being fetched"
-        FETCHED = "fetched", "Fetched"
-        REFUSED = "refused", "Could not be fetched"
+        PENDING = "pending", _("Waiting to be fetched")
+        FETCHING = "fetching", _("Being fetched")
+        FETCHED = "fetched", _("Fetched")
+        REFUSED = "refused", _("Could not be fetched")
 
     mention = models.ForeignKey(
         "listening.Mention", on_delete=models.CASCADE, related_name="media", db_index=False
@@ -689,6 +691,27 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def shown_name(self) -> str:
+        """The name in the reader's language for the desk's starter views (migration 0005),
+        as stored for every other view: what people named themselves is not translated."""
+        if self.owner_id is None and self.name in STARTER_VIEW_NAMES:
+            return gettext(self.name)
+        return self.name
+
+
+# The shared views every desk starts with (cases/migrations/0005_inbox_indexes.py), marked
+# for the catalogue: their stored names are English.
+STARTER_VIEW_NAMES = frozenset(
+    {
+        gettext_noop("Mine"),
+        gettext_noop("Unassigned"),
+        gettext_noop("High priority"),
+        gettext_noop("Escalated"),
+        gettext_noop("Snoozed"),
+    }
+)
 
 
 class CannedReplyQuerySet(models.QuerySet):
@@ -845,7 +868,7 @@ class DeskSettings(models.Model):
 
     @classmethod
     def load(cls) -> "DeskSettings":
-        settings_row, _ = cls.objects.get_or_create(pk=1)
+        settings_row, _created = cls.objects.get_or_create(pk=1)
         return settings_row
 
 
@@ -853,8 +876,8 @@ class CustomerErasure(models.Model):
     """That a customer's personal content was erased: who did it and when, never what."""
 
     class Via(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        COMMAND = "command", "Command line"
+        ADMIN = "admin", _("Admin")
+        COMMAND = "command", _("Command line")
 
     customer_id = models.BigIntegerField(help_text="The id the erased customer had.")
     erased_by = models.ForeignKey(

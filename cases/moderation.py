@@ -41,6 +41,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from cases.actions import ActionError
 from cases.models import Case, CaseEvent, Moderation, Reply
@@ -68,11 +69,12 @@ ENQUEUE_GRACE = timedelta(minutes=2)
 RECOVERY_BATCH = 200
 ENQUEUED_MARK_TTL = 60  # seconds: one message per row per recovery round, not one per tick
 # What the timeline says while a change is under way, and of a change that failed.
-DOING = {Action.HIDE: "Hiding", Action.UNHIDE: "Showing", Action.DELETE: "Deleting"}
+# Shown on the case page, in the reader's language.
+DOING = {Action.HIDE: _("Hiding"), Action.UNHIDE: _("Showing"), Action.DELETE: _("Deleting")}
 WHAT = {
-    Action.HIDE: "hide the comment",
-    Action.UNHIDE: "show the comment",
-    Action.DELETE: "delete the reply",
+    Action.HIDE: _("hide the comment"),
+    Action.UNHIDE: _("show the comment"),
+    Action.DELETE: _("delete the reply"),
 }
 EVENT_FOR = {
     Action.HIDE: CaseEvent.Kind.COMMENT_HIDDEN,

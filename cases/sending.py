@@ -91,7 +91,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Min, Q, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cases.models import Case, CaseEvent, CaseStatus, Reply
 
@@ -696,7 +696,10 @@ def check_reply_draft(
 
     if not text:
         raise DraftRefused("Write a reply first: the box is empty.")
-    results = draft_checks(case, text, is_private=is_private)
+    # These results are stored with the reply (Reply.checks) and read by QA: in the desk's
+    # default language, whatever the author's.
+    with translation.override(settings.LANGUAGE_CODE):
+        results = draft_checks(case, text, is_private=is_private)
     blocking = checks.blocking(results)
     if blocking and not (override and override_reason):
         what = "; ".join(result.message for result in blocking)

@@ -12,6 +12,9 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from cases.models import Case, CaseEvent, CaseStatus, Moderation, Note, Reply, Triage
 from cases.moderation import DOING, WHAT
@@ -33,70 +36,101 @@ def safe_url(url: str) -> str:
 
 # The other reply events as a sentence after the actor ("SocialDesk posted the reply").
 REPLY_EVENTS = {
-    CaseEvent.Kind.REPLY_SENT: "posted the reply",
-    CaseEvent.Kind.REPLY_FAILED: "could not send the reply",
-    CaseEvent.Kind.REPLY_APPROVED: "approved a reply",
-    CaseEvent.Kind.CHECK_OVERRIDDEN: "overrode a guideline check",
-    CaseEvent.Kind.REPLY_DELETED: "deleted a reply from the network",
+    CaseEvent.Kind.REPLY_SENT: _("posted the reply"),
+    CaseEvent.Kind.REPLY_FAILED: _("could not send the reply"),
+    CaseEvent.Kind.REPLY_APPROVED: _("approved a reply"),
+    CaseEvent.Kind.CHECK_OVERRIDDEN: _("overrode a guideline check"),
+    CaseEvent.Kind.REPLY_DELETED: _("deleted a reply from the network"),
 }
 
 
 def describe_event(event: CaseEvent) -> str:
-    """One line for the timeline, without the actor (the template names them)."""
+    """One line for the timeline, without the actor (the template names them), in the active
+    language."""
     data = event.data if isinstance(event.data, dict) else {}
     kind = event.kind
     if kind == CaseEvent.Kind.ASSIGNED:
-        who = data.get("assignee") or "someone"
-        return f"auto-assigned to {who}" if data.get("auto") else f"assigned the case to {who}"
+        who = data.get("assignee") or gettext("someone")
+        if data.get("auto"):
+            return gettext("auto-assigned to %(who)s") % {"who": who}
+        return gettext("assigned the case to %(who)s") % {"who": who}
     if kind == CaseEvent.Kind.UNASSIGNED:
         who = data.get("previous")
-        return f"unassigned {who}" if who else "unassigned the case"
+        return (
+            gettext("unassigned %(who)s") % {"who": who} if who else gettext("unassigned the case")
+        )
     if kind == CaseEvent.Kind.STATUS:
         labels = dict(CaseStatus.choices)
         old, new = data.get("from", ""), data.get("to", "")
-        return f"changed the status from {labels.get(old, old)} to {labels.get(new, new)}"
+        return gettext("changed the status from %(old)s to %(new)s") % {
+            "old": labels.get(old, old),
+            "new": labels.get(new, new),
+        }
     if kind == CaseEvent.Kind.TRIAGE:
         decision = dict(Triage.choices).get(data.get("decision", ""), data.get("decision", ""))
-        text = f"decided: {decision}"
+        text = gettext("decided: %(decision)s") % {"decision": decision}
         suggestion = data.get("suggestion")
         if suggestion and suggestion != data.get("decision"):
-            text += f" (the radar suggested {dict(Triage.choices).get(suggestion, suggestion)})"
+            text += " (%s)" % (
+                gettext("the radar suggested %(suggestion)s")
+                % {"suggestion": dict(Triage.choices).get(suggestion, suggestion)}
+            )
         return text
     if kind == CaseEvent.Kind.LABELS:
         parts = []
         if data.get("added"):
-            parts.append("added " + ", ".join(data["added"]))
+            parts.append(gettext("added %(labels)s") % {"labels": ", ".join(data["added"])})
         if data.get("removed"):
-            parts.append("removed " + ", ".join(data["removed"]))
-        return "labels: " + "; ".join(parts) if parts else "changed the labels"
+            parts.append(gettext("removed %(labels)s") % {"labels": ", ".join(data["removed"])})
+        if not parts:
+            return gettext("changed the labels")
+        return gettext("labels: %(changes)s") % {"changes": "; ".join(parts)}
     if kind == CaseEvent.Kind.SNOOZED:
         until = parse_datetime(str(data.get("until", "")))
         if until:
             local = timezone.localtime(until)
-            return f"snoozed the case until {local:%a %d %b %H:%M}"
-        return "snoozed the case"
+            return gettext("snoozed the case until %(until)s") % {
+                "until": date_format(local, "D j M H:i")
+            }
+        return gettext("snoozed the case")
     if kind == CaseEvent.Kind.REPLY_QUEUED:
         # A reply on a high-risk case waits for a supervisor: it is not queued to go out yet.
-        return "sent a reply for approval" if data.get("awaiting_approval") else "queued a reply"
+        if data.get("awaiting_approval"):
+            return gettext("sent a reply for approval")
+        return gettext("queued a reply")
     if kind in REPLY_EVENTS:
-        return REPLY_EVENTS[kind]
+        return str(REPLY_EVENTS[kind])
     if kind in (CaseEvent.Kind.COMMENT_HIDDEN, CaseEvent.Kind.COMMENT_SHOWN):
-        verb = "hid" if kind == CaseEvent.Kind.COMMENT_HIDDEN else "showed again"
-        where = f" on {data['source']}" if data.get("source") else ""
-        return f"{verb} a comment{where}"
+        hidden = kind == CaseEvent.Kind.COMMENT_HIDDEN
+        if data.get("source"):
+            text = (
+                gettext("hid a comment on %(network)s")
+                if hidden
+                else gettext("showed a comment again on %(network)s")
+            )
+            return text % {"network": data["source"]}
+        return gettext("hid a comment") if hidden else gettext("showed a comment again")
     if kind == CaseEvent.Kind.MODERATION_FAILED:
-        return f"could not {WHAT.get(data.get('action'), 'change the post')} on the network"
+        what = WHAT.get(data.get("action"), _("change the post"))
+        return gettext("could not %(what)s on the network") % {"what": what}
     if kind == CaseEvent.Kind.POST_EDITED:
-        return "noted that the customer edited their post"
+        return gettext("noted that the customer edited their post")
     if kind == CaseEvent.Kind.POST_DELETED:
         how = Removal(data["how"]).label if data.get("how") in Removal.values else ""
+        how = str(how)
         noticed = f" ({how[0].lower()}{how[1:]})" if how else ""
-        return f"removed the text of a post its author deleted{noticed}"
+        return gettext("removed the text of a post its author deleted") + noticed
     if kind == CaseEvent.Kind.CONTENT_ERASED:
-        return "erased the customer's personal content"
+        return gettext("erased the customer's personal content")
     if kind == CaseEvent.Kind.TRANSFERRED:
-        old = f" from {data['from']}" if data.get("from") else ""
-        return f"transferred the case{old} to {data.get('to') or 'another team'}"
+        if data.get("from"):
+            return gettext("transferred the case from %(old)s to %(new)s") % {
+                "old": data["from"],
+                "new": data.get("to") or gettext("another team"),
+            }
+        return gettext("transferred the case to %(new)s") % {
+            "new": data.get("to") or gettext("another team")
+        }
     return event.get_kind_display().lower()
 
 
@@ -115,14 +149,17 @@ def removal_wording(mention: Mention) -> str:
     "" while it has its text."""
     if mention.deleted_at is None:
         return ""
-    when = f"{timezone.localtime(mention.deleted_at):%-d %b %Y, %H:%M}"
+    when = {"when": date_format(timezone.localtime(mention.deleted_at), "j M Y, H:i")}
     if mention.removed_how == Removal.RETENTION:
-        return f"Its text was removed on {when}: older than the desk keeps customer posts."
+        return (
+            gettext("Its text was removed on %(when)s: older than the desk keeps customer posts.")
+            % when
+        )
     if mention.removed_how == Removal.ERASURE:
-        return f"Its text was erased on {when} at the customer's request."
+        return gettext("Its text was erased on %(when)s at the customer's request.") % when
     if mention.removed_how in SOURCE_REMOVALS or not mention.removed_how:
-        return f"Its text was removed on {when}, as the network's terms require."
-    return f"Its text was removed on {when}."
+        return gettext("Its text was removed on %(when)s, as the network's terms require.") % when
+    return gettext("Its text was removed on %(when)s.") % when
 
 
 def earlier_versions(mention: Mention) -> list[dict[str, Any]]:

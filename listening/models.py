@@ -7,15 +7,16 @@ from typing import Any
 from django.db import models
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from socialdesk.crypto import decrypt_json, encrypt_json
 from socialdesk.scrub import ScrubbedTextField
 
 
 class Network(models.TextChoices):
-    X = "x", "X"
-    FACEBOOK = "facebook", "Facebook"
-    INSTAGRAM = "instagram", "Instagram"
+    X = "x", _("X")
+    FACEBOOK = "facebook", _("Facebook")
+    INSTAGRAM = "instagram", _("Instagram")
 
 
 class Channel(models.Model):
@@ -166,25 +167,25 @@ class ListeningRule(models.Model):
 
 
 class MentionKind(models.TextChoices):
-    MENTION = "mention", "Mention"
-    REPLY = "reply", "Reply"
-    QUOTE = "quote", "Quote"
-    SEARCH = "search", "Search match"
-    COMMENT = "comment", "Comment"
-    VISITOR_POST = "visitor_post", "Visitor post"
-    TAG = "tag", "Tagged post"
-    DIRECT_MESSAGE = "dm", "Direct message"
+    MENTION = "mention", _("Mention")
+    REPLY = "reply", _("Reply")
+    QUOTE = "quote", _("Quote")
+    SEARCH = "search", _("Search match")
+    COMMENT = "comment", _("Comment")
+    VISITOR_POST = "visitor_post", _("Visitor post")
+    TAG = "tag", _("Tagged post")
+    DIRECT_MESSAGE = "dm", _("Direct message")
 
 
 class Removal(models.TextChoices):
     """Why a mention's text was removed, and how the desk learned it must go."""
 
-    WEBHOOK = "webhook", "The network reported the deletion"
+    WEBHOOK = "webhook", _("The network reported the deletion")
     REPLY_NOT_FOUND = "reply_not_found", 'The network answered "not found" to a reply'
     READ_NOT_FOUND = "read_not_found", 'The network answered "not found" when read'
-    LOOKUP = "lookup", "The scheduled check found it gone"
-    RETENTION = "retention", "Older than the desk's retention period"
-    ERASURE = "erasure", "Erased at the customer's request"
+    LOOKUP = "lookup", _("The scheduled check found it gone")
+    RETENTION = "retention", _("Older than the desk's retention period")
+    ERASURE = "erasure", _("Erased at the customer's request")
 
 
 # The removals that mean the author deleted the post at the source.
@@ -282,8 +283,8 @@ class QuarantinedPost(models.Model):
     """
 
     class Source(models.TextChoices):
-        POLL = "poll", "Poll"
-        IMPORT = "import", "Import"
+        POLL = "poll", _("Poll")
+        IMPORT = "import", _("Import")
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="quarantined_posts")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.POLL)
@@ -338,10 +339,10 @@ class WebhookEvent(models.Model):
     """
 
     class State(models.TextChoices):
-        RECEIVED = "received", "Received"  # stored, not processed yet (or being retried)
-        PROCESSED = "processed", "Processed"
-        UNMATCHED = "unmatched", "Unmatched"  # no entry names an account a channel knows
-        FAILED = "failed", "Failed"  # gave up after WEBHOOK_MAX_ATTEMPTS; see `error`
+        RECEIVED = "received", _("Received")  # stored, not processed yet (or being retried)
+        PROCESSED = "processed", _("Processed")
+        UNMATCHED = "unmatched", _("Unmatched")  # no entry names an account a channel knows
+        FAILED = "failed", _("Failed")  # gave up after WEBHOOK_MAX_ATTEMPTS; see `error`
 
     object = models.CharField(max_length=32, help_text='Meta\'s "object": page, instagram...')
     body = models.TextField(help_text="The delivery's body exactly as received (JSON text).")

@@ -5,7 +5,8 @@ whole page in memory and tests can check each rule in isolation. Each score carr
 shown to the agent beside the priority and kept for QA ("did we engage the right people?").
 
 Priority (0-100) = 30 (base)
-    + up to 30 for negative sentiment (VADER compound of the customer's text)
+    + up to 30 for negative sentiment (polarity of the customer's text in its language:
+      VADER's compound for English, listening.lexicon's lists for es/fr/de/pt)
     + 8 per urgency word (cancel, refund, broken, lawyer, ...), up to 24
     + up to 15 for reach (log10 of followers), + 5 if verified
     + up to 10 for engagement (likes, reposts, replies, quotes), + 5 for a private message
@@ -16,11 +17,14 @@ longest wait, so it keeps growing in effect without rewriting rows.
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
+from django.utils.translation import gettext
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from listening import lexicon
 from listening.posts import InboundPost
 
 # Word lists, lower case. Matching is by substring except for URGENCY_WORDS (whole words).
@@ -81,9 +85,10 @@ _LINK = re.compile(r"https?://", re.IGNORECASE)
 
 HIGH_REACH_FOLLOWERS = 50_000
 
-# VADER compound polarity: under NEGATIVE_BELOW a post is negative, over POSITIVE_ABOVE positive,
-# and the bounds themselves are neutral. Every reading of sentiment (priority, triage, the case
-# page, the guideline checks, QA sampling, the dashboard's volume) goes through these two.
+# Polarity on VADER's compound scale: under NEGATIVE_BELOW a post is negative, over
+# POSITIVE_ABOVE positive, and the bounds themselves are neutral. Every reading of sentiment
+# (priority, triage, the case page, the guideline checks, QA sampling, the dashboard's volume)
+# goes through these two, in every language.
 NEGATIVE_BELOW = -0.05
 POSITIVE_ABOVE = 0.05
 
@@ -99,32 +104,56 @@ def _analyzer() -> SentimentIntensityAnalyzer:
     return analyzer
 
 
-def sentiment(text: str) -> float:
-    """VADER compound polarity of the customer's text, -1 (hostile) to 1 (delighted)."""
-    return _analyzer().polarity_scores(text)["compound"] if text else 0.0
+def _vader(text: str) -> float:
+    return _analyzer().polarity_scores(text)["compound"]
+
+
+# Who reads each language's polarity, all on VADER's -1..1 compound scale. A language not
+# listed is read by VADER, as is a post whose language the network did not tell. A library
+# that reads more languages replaces its entries here.
+SENTIMENT_READERS: dict[str, Callable[[str], float]] = {
+    "en": _vader,
+    **{
+        language: partial(lexicon.polarity, language=language, emoji=EMOJI_VALENCE)
+        for language in lexicon.LEXICONS
+    },
+}
+
+
+def _primary(language: str) -> str:
+    return (language or "").strip().lower().replace("_", "-").split("-", 1)[0]
+
+
+def sentiment(text: str, language: str = "") -> float:
+    """Polarity of the customer's text in its language (BCP 47 tag, as networks report it),
+    -1 (hostile) to 1 (delighted)."""
+    if not text:
+        return 0.0
+    return SENTIMENT_READERS.get(_primary(language), _vader)(text)
 
 
 def is_negative(polarity: float) -> bool:
-    """Whether a VADER compound polarity counts as negative (the desk's one rule)."""
+    """Whether a polarity (VADER's compound scale) counts as negative (the desk's one rule)."""
     return polarity < NEGATIVE_BELOW
 
 
 def is_positive(polarity: float) -> bool:
-    """Whether a VADER compound polarity counts as positive (the desk's one rule)."""
+    """Whether a polarity (VADER's compound scale) counts as positive (the desk's one rule)."""
     return polarity > POSITIVE_ABOVE
 
 
 def sentiment_label(score: float) -> str:
-    """The desk's word for a polarity, shown on the case page and the review page."""
+    """The desk's word for a polarity, in the active language, shown on the case page and the
+    review page."""
     if score <= -0.5:
-        return "Very negative"
+        return gettext("Very negative")
     if is_negative(score):
-        return "Negative"
+        return gettext("Negative")
     if score >= 0.5:
-        return "Very positive"
+        return gettext("Very positive")
     if is_positive(score):
-        return "Positive"
-    return "Neutral"
+        return gettext("Positive")
+    return gettext("Neutral")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +184,7 @@ def score_post(post: InboundPost) -> Score:
     """Score one post. Pure: depends only on the post and its author."""
     text = post.text
     lowered = text.lower()
-    polarity = sentiment(text)
+    polarity = sentiment(text, post.lang)
     reasons: list[str] = []
     priority = 30.0
 
@@ -207,7 +236,7 @@ def score_post(post: InboundPost) -> Score:
     is_press = _contains(lowered, PRESS_WORDS)
     if is_press:
         reasons.append("press enquiry")
-    # VADER reads English only: an insult in another language counts without its score.
+    # An insult in a language no reader scores counts without its score (polarity 0).
     is_troll = _contains(lowered, INSULTS) and not urgency and (polarity < -0.3 or polarity == 0)
     if is_troll:
         reasons.append("insults without a concrete problem")

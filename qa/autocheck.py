@@ -20,7 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, F, Q
+from django.utils import translation
 
 from cases.models import Case, DeskSettings, Reply, Triage
 from listening.models import Mention
@@ -163,6 +165,8 @@ def _offline(check: dict | None, reply: Reply) -> AutoScore:
     if check.get("severity") == "ok":
         if message.startswith("Not needed"):
             return AutoScore(None, "Offline: not needed, the case was not negative.", na=True)
+        if message.startswith("Not checked"):
+            return AutoScore(None, f"Offline: {message}")
         return AutoScore(1, "Offline: the reply invites the customer to continue privately.")
     return AutoScore(
         0,
@@ -254,17 +258,20 @@ def prescore_review(
     if sla_minutes is None:
         sla_minutes = DeskSettings.load().first_response_sla_minutes
     out: dict[int, AutoScore] = {}
-    for criterion in criteria:
-        auto = prescore(
-            criterion,
-            case=review.case,
-            reply=review.reply,
-            mentions=mentions,
-            replies=replies,
-            sla_minutes=sla_minutes,
-        )
-        if auto is not None:
-            out[criterion.pk] = auto
+    # The reasons are stored with the review: in the desk's default language, whatever the
+    # language of the page that created it (choice labels are translated lazily).
+    with translation.override(settings.LANGUAGE_CODE):
+        for criterion in criteria:
+            auto = prescore(
+                criterion,
+                case=review.case,
+                reply=review.reply,
+                mentions=mentions,
+                replies=replies,
+                sla_minutes=sla_minutes,
+            )
+            if auto is not None:
+                out[criterion.pk] = auto
     return out
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from cases.models import Reply
 from qa import calibration as cal
@@ -44,7 +45,7 @@ class CriterionRow:
             return ""
         if self.auto.na:
             return "N/A"
-        return next((label for v, label, _ in self.options if v == self.auto.value), "")
+        return next((label for v, label, _hint in self.options if v == self.auto.value), "")
 
     @property
     def field(self) -> str:
@@ -105,30 +106,32 @@ class SessionForm(forms.Form):
     name = forms.CharField(max_length=100)
     replies = forms.ModelMultipleChoiceField(
         queryset=Reply.objects.filter(state=Reply.State.SENT),
-        error_messages={"required": "Pick at least one reply."},
+        error_messages={"required": _("Pick at least one reply.")},
     )
     reviewers = forms.ModelMultipleChoiceField(
         queryset=cal.reviewers_queryset(),
-        error_messages={"required": "Pick at least two reviewers."},
+        error_messages={"required": _("Pick at least two reviewers.")},
     )
 
     def clean_reviewers(self):
         reviewers = self.cleaned_data["reviewers"]
         if len(reviewers) < 2:
-            raise forms.ValidationError("Pick at least two reviewers: agreement needs two.")
+            raise forms.ValidationError(_("Pick at least two reviewers: agreement needs two."))
         return reviewers
 
     def clean_replies(self):
         replies = self.cleaned_data["replies"]
         if len(replies) > cal.MAX_REPLIES:
-            raise forms.ValidationError(f"Pick at most {cal.MAX_REPLIES} replies.")
+            raise forms.ValidationError(
+                _("Pick at most %(count)s replies.") % {"count": cal.MAX_REPLIES}
+            )
         return replies
 
 
 class PlantForm(forms.Form):
     reviewers = forms.ModelMultipleChoiceField(
         queryset=cal.reviewers_queryset(),
-        error_messages={"required": "Pick at least one reviewer."},
+        error_messages={"required": _("Pick at least one reviewer.")},
     )
 
 
@@ -136,12 +139,12 @@ class PlanForm(forms.Form):
     target_margin = forms.FloatField(
         min_value=1,
         max_value=50,
-        label="Target margin of error (± points)",
+        label=_("Target margin of error (± points)"),
         error_messages={
-            "min_value": "Choose a margin of at least ±1 point.",
-            "max_value": "Choose a margin of at most ±50 points.",
-            "required": "Enter the margin of error you want, in points (e.g. 10).",
-            "invalid": "Enter a number of points, e.g. 10.",
+            "min_value": _("Choose a margin of at least ±1 point."),
+            "max_value": _("Choose a margin of at most ±50 points."),
+            "required": _("Enter the margin of error you want, in points (e.g. 10)."),
+            "invalid": _("Enter a number of points, e.g. 10."),
         },
     )
 
@@ -161,7 +164,7 @@ class CoachingNotesForm(forms.Form):
     notes = forms.CharField(required=False, widget=forms.Textarea)
     action_items = forms.CharField(required=False, widget=forms.Textarea)  # one per line
     follow_up_on = forms.DateField(
-        required=False, error_messages={"invalid": "Give the follow-up date as YYYY-MM-DD."}
+        required=False, error_messages={"invalid": _("Give the follow-up date as YYYY-MM-DD.")}
     )
 
 
@@ -175,13 +178,13 @@ class CoachingForm(CoachingNotesForm):
     agent = forms.ModelChoiceField(
         queryset=User.objects.none(),
         error_messages={
-            "required": "Choose one of your agents.",
-            "invalid_choice": "Choose one of your agents.",
+            "required": _("Choose one of your agents."),
+            "invalid_choice": _("Choose one of your agents."),
         },
     )
     reviews = IdsField(required=False)
     scheduled_for = forms.DateTimeField(
-        required=False, error_messages={"invalid": "Give the session time as YYYY-MM-DD HH:MM."}
+        required=False, error_messages={"invalid": _("Give the session time as YYYY-MM-DD HH:MM.")}
     )
 
     def __init__(self, *args: object, agents: QuerySet[User], **kwargs: object) -> None:

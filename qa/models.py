@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Rubric(models.Model):
@@ -34,9 +35,9 @@ class Rubric(models.Model):
 
 class Criterion(models.Model):
     class Scale(models.TextChoices):
-        YES_NO = "yes_no", "Yes / no"
-        THREE = "1_3", "1 to 3"
-        FIVE = "1_5", "1 to 5"
+        YES_NO = "yes_no", _("Yes / no")
+        THREE = "1_3", _("1 to 3")
+        FIVE = "1_5", _("1 to 5")
 
     # The lowest and highest value of each scale, the one definition every reading of a value
     # (scoring, validation, calibration, drift, the dashboard) goes through.
@@ -206,20 +207,20 @@ class Review(models.Model):
     """One reviewer's scoring of one reply (or ignored case) against one rubric version."""
 
     class Kind(models.TextChoices):
-        SAMPLE = "sample", "Sampled"
-        CALIBRATION = "calibration", "Calibration"
-        GOLD = "gold", "Gold check"
+        SAMPLE = "sample", _("Sampled")
+        CALIBRATION = "calibration", _("Calibration")
+        GOLD = "gold", _("Gold check")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "To review"
-        SUBMITTED = "submitted", "Submitted"
+        PENDING = "pending", _("To review")
+        SUBMITTED = "submitted", _("Submitted")
 
     class AgentResponse(models.TextChoices):
-        PENDING = "pending", "Not yet seen"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        DISPUTED = "disputed", "Disputed"
-        DISPUTE_UPHELD = "upheld", "Dispute upheld"
-        DISPUTE_REJECTED = "rejected", "Dispute rejected"
+        PENDING = "pending", _("Not yet seen")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        DISPUTED = "disputed", _("Disputed")
+        DISPUTE_UPHELD = "upheld", _("Dispute upheld")
+        DISPUTE_REJECTED = "rejected", _("Dispute rejected")
 
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SAMPLE)
     sample = models.ForeignKey(
@@ -313,10 +314,10 @@ class CriterionScore(models.Model):
     """
 
     class Answer(models.TextChoices):
-        PENDING = "", "Not answered yet"
-        CHOSEN = "chosen", "Chosen by the reviewer"
-        SUGGESTION = "suggestion", "The suggestion, accepted by the reviewer"
-        PREFILLED = "prefilled", "Submitted pre-selected (before reviews were blind)"
+        PENDING = "", _("Not answered yet")
+        CHOSEN = "chosen", _("Chosen by the reviewer")
+        SUGGESTION = "suggestion", _("The suggestion, accepted by the reviewer")
+        PREFILLED = "prefilled", _("Submitted pre-selected (before reviews were blind)")
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="scores")
     criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT, related_name="scores")
@@ -341,9 +342,9 @@ class CoachingSession(models.Model):
     """A coaching conversation with an agent, tied to the reviews that prompted it."""
 
     class Status(models.TextChoices):
-        PLANNED = "planned", "Planned"
-        DONE = "done", "Done"
-        FOLLOWED_UP = "followed_up", "Followed up"
+        PLANNED = "planned", _("Planned")
+        DONE = "done", _("Done")
+        FOLLOWED_UP = "followed_up", _("Followed up")
 
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="coaching_received"

@@ -59,6 +59,7 @@ POLICY: dict[str, Rule] = {
     "home": rule(SIGNED_IN),  # a redirect to the inbox or the review queue, which check the role
     "login": rule(EVERYONE),
     "logout": rule(NOBODY, EVERYONE),  # sign-out by POST only
+    "set_language": rule(SIGNED_IN),  # the desk's language, kept in a cookie (Django's view)
     "admin_login": rule(frozenset({ANONYMOUS})),  # sends to sign in; signed in without admin: 403
     "listening:ping": rule(EVERYONE),
     "listening:monitor": rule(EVERYONE),  # the failing checks' names only; more with its token

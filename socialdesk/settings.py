@@ -167,6 +167,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "socialdesk.params.RejectNulCharacters",  # 400, not a database error, for a NUL in a value
@@ -480,7 +481,15 @@ if SESSION_IDLE_TIMEOUT < 1800 or SESSION_MAX_AGE < SESSION_IDLE_TIMEOUT:
     )
 SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT  # slid forward by the middleware (TOUCH_EVERY)
 
-LANGUAGE_CODE = "en-us"
+# The desk's own words are translated; what customers and agents wrote never is. The language
+# is the one the user chose (the selector in the top bar, kept in a cookie), else the browser's
+# Accept-Language, else English.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -550,6 +559,7 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^health/ping$", r"^health/monitor$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("health/", include("listening.urls")),
     path("webhooks/meta/", listening_views.meta_webhook, name="meta_webhook"),
     path("cases/", include("cases.urls")),

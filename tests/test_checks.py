@@ -220,15 +220,78 @@ def test_spelling_accepts_the_channels_brand_words():
     assert check_spelling("Zorbix will replace it.", case=None).severity == WARN
 
 
-@pytest.mark.parametrize(
-    ("language", "severity"),
-    [("en", WARN), ("en-GB", WARN), ("", WARN), ("und", WARN), ("es", OK), ("de", OK)],
-)
-def test_spelling_is_english_only(language, severity):
-    result = check_spelling("Lo sentimos mucho, recieve.", case=case_of(language=language))
-    assert result.severity == severity
-    if severity == OK:
-        assert "not in English" in result.message
+@pytest.mark.parametrize("language", ["en", "en-GB", "", "und"])
+def test_spelling_reads_an_unknown_language_as_english(language):
+    result = check_spelling("We will recieve it.", case=case_of(language=language))
+    assert result.severity == WARN
+    assert '"recieve"' in result.message
+
+
+def test_spelling_is_not_checked_without_a_dictionary_for_the_language():
+    result = check_spelling("ご迷惑をおかけして申し訳ありません。", case=case_of(language="ja"))
+    assert result.severity == OK
+    assert result.message.startswith("Not checked")
+    assert "(ja)" in result.message
+
+
+# A correct reply and the same reply with two typos, as a desk writes them in each language.
+REPLIES_BY_LANGUAGE = {
+    "es": (
+        "Hola Dana, lamentamos mucho las molestias. Envíanos un mensaje privado con tu número "
+        "de pedido y lo revisamos hoy mismo. ¡Gracias por avisarnos!",
+        "Hola Dana, lamentamos mucho las molestias. Envíanos un mensage privado con tu "
+        "númeor de pedido.",
+        ("mensage", "númeor"),
+    ),
+    "fr": (
+        "Bonjour Dana, nous sommes désolés pour ce retard. Envoyez-nous un message privé avec "
+        "votre numéro de commande, nous vérifions tout de suite. N'hésitez pas !",
+        "Bonjour Dana, nous sommes désolés pour ce retar. Envoyez-nous un mesage privé.",
+        ("retar", "mesage"),
+    ),
+    "de": (
+        "Hallo Dana, das tut uns leid. Bitte schicken Sie uns eine Direktnachricht mit Ihrer "
+        "Bestellnummer, dann prüfen wir das sofort.",
+        "Hallo Dana, das tut uns leid. Bitte schiken Sie uns eine Nachricht, wir prüffen das.",
+        ("schiken", "prüffen"),
+    ),
+    "pt": (
+        "Olá Dana, sentimos muito pelo transtorno. Envie-nos uma mensagem privada com o número "
+        "do seu pedido e verificamos hoje mesmo.",
+        "Olá Dana, sentimos muito pelo trasntorno. Envie-nos uma mensagen privada.",
+        ("trasntorno", "mensagen"),
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(REPLIES_BY_LANGUAGE))
+def test_spelling_uses_the_conversations_language(language):
+    correct, misspelt, typos = REPLIES_BY_LANGUAGE[language]
+    case = case_of(language=language)
+    assert check_spelling(correct, case=case).severity == OK
+    result = check_spelling(misspelt, case=case)
+    assert result.severity == WARN
+    for typo in typos:
+        assert f'"{typo}"' in result.message
+    # The same words against the English dictionary are mostly unknown.
+    assert check_spelling(correct, case=case_of(language="en")).severity == WARN
+
+
+def test_spelling_reads_the_regional_tag_by_its_language():
+    correct, misspelt, _ = REPLIES_BY_LANGUAGE["pt"]
+    assert check_spelling(correct, case=case_of(language="pt-BR")).severity == OK
+    assert check_spelling(misspelt, case=case_of(language="pt-BR")).severity == WARN
+
+
+def test_spelling_suggests_from_the_conversations_dictionary():
+    result = check_spelling("Envíanos un mensage.", case=case_of(language="es"))
+    assert '"mensage" (mensaje?)' in result.message
+
+
+def test_spelling_accepts_handles_tags_links_and_brand_words_in_every_language():
+    text = "@dana_m Zorbix lo revisa hoy: https://zorbix.example/ayuda #ZorbixAyuda"
+    brand = case_of(language="es", handle="zorbix_care", channel_name="Zorbix Care")
+    assert check_spelling(text, case=brand).severity == OK
 
 
 # --- 3. Punctuation and capitals ---------------------------------------------------------------
@@ -343,6 +406,72 @@ def test_tone_wants_empathy_on_an_angry_case(text, case, severity):
     assert result.severity == severity, result.message
     if severity == WARN:
         assert "upset" in result.message
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "in_message"),
+    [
+        ("es", "Cálmese, como ya le dije el reembolso tarda 5 días.", '"Cálmese"'),
+        ("es", "Eso no es nuestro problema.", '"no es nuestro problema"'),
+        ("es", "Vale", '"Vale"'),
+        ("fr", "Calmez-vous, ce n'est pas notre problème.", '"Calmez-vous"'),
+        ("fr", "Comme je l\u2019ai dit, c'est votre faute.", "c'est votre faute"),
+        ("de", "Wie gesagt, das ist nicht unser Problem.", '"Wie gesagt"'),
+        ("de", "Erledigt.", '"Erledigt."'),
+        ("pt", "Acalme-se, a culpa é sua.", '"Acalme-se"'),
+        ("pt", "Como eu disse, não podemos fazer nada.", '"não podemos fazer nada"'),
+    ],
+)
+def test_tone_warns_on_hostile_or_curt_wording_in_the_conversations_language(
+    language, text, in_message
+):
+    result = check_tone(text, case=case_of(sentiment=0.3, language=language))
+    assert result.severity == WARN
+    assert in_message in result.message
+
+
+@pytest.mark.parametrize(
+    ("language", "without", "with_empathy", "example"),
+    [
+        (
+            "es",
+            "Tu reembolso ya está en camino.",
+            "Lamentamos el retraso, ya está en camino.",
+            "Lamentamos las molestias",
+        ),
+        (
+            "fr",
+            "Votre remboursement est en route.",
+            "Nous sommes désolés, il est en route.",
+            "Nous sommes désolés",
+        ),
+        (
+            "de",
+            "Ihre Erstattung ist unterwegs.",
+            "Das tut uns leid, sie ist unterwegs.",
+            "Das tut uns leid",
+        ),
+        (
+            "pt",
+            "O seu reembolso está a caminho.",
+            "Sentimos muito, já está a caminho.",
+            "Sentimos muito",
+        ),
+    ],
+)
+def test_tone_wants_empathy_in_the_conversations_language(language, without, with_empathy, example):
+    angry = case_of(sentiment=-0.6, language=language)
+    result = check_tone(without, case=angry)
+    assert result.severity == WARN
+    assert example in result.message  # the example is in the customer's language
+    assert check_tone(with_empathy, case=angry).severity == OK
+    assert check_tone(without, case=case_of(sentiment=0.3, language=language)).severity == OK
+
+
+def test_tone_does_not_ask_for_empathy_in_a_language_it_has_no_words_for():
+    angry = case_of(sentiment=-0.6, language="ja")
+    assert check_tone("お待たせしました。", case=angry).severity == OK
+    assert check_tone("Calm down.", case=angry).severity == WARN  # hostile wording still counts
 
 
 # --- 5. Personal data --------------------------------------------------------------------------
@@ -507,6 +636,64 @@ def test_offline_invitation_on_a_negative_case(text, is_private, case, severity)
     assert result.severity == severity, result.message
     if severity == WARN:
         assert "continue privately" in result.message
+
+
+@pytest.mark.parametrize(
+    ("language", "without", "invitation", "example"),
+    [
+        (
+            "es",
+            "Lo sentimos, lo arreglamos hoy.",
+            "Lo sentimos, escríbenos por privado.",
+            "Envíanos un mensaje privado",
+        ),
+        (
+            "es",
+            "Lo sentimos, lo arreglamos hoy.",
+            "Lo sentimos, envíanos un MD.",
+            "mensaje privado",
+        ),
+        (
+            "fr",
+            "Désolés, nous réglons cela.",
+            "Désolés, écrivez-nous en privé.",
+            "Envoyez-nous un message privé",
+        ),
+        (
+            "de",
+            "Das tut uns leid, wir kümmern uns.",
+            "Das tut uns leid, schreiben Sie uns eine PN.",
+            "Direktnachricht",
+        ),
+        (
+            "pt",
+            "Sentimos muito, vamos resolver.",
+            "Sentimos muito, chame-nos no privado.",
+            "Envie-nos uma mensagem privada",
+        ),
+        (
+            "pt",
+            "Sentimos muito, vamos resolver.",
+            "Sentimos muito, envie-nos uma DM.",
+            "mensagem privada",
+        ),
+    ],
+)
+def test_offline_invitation_in_the_conversations_language(language, without, invitation, example):
+    angry = case_of(sentiment=-0.6, language=language)
+    result = check_offline_invitation(without, is_private=False, case=angry)
+    assert result.severity == WARN
+    assert example in result.message
+    assert check_offline_invitation(invitation, is_private=False, case=angry).severity == OK
+
+
+def test_offline_invitation_is_not_judged_in_a_language_it_has_no_words_for():
+    angry = case_of(sentiment=-0.6, language="ja")
+    result = check_offline_invitation("お待たせしました。", is_private=False, case=angry)
+    assert result.severity == OK
+    assert result.message.startswith("Not checked")
+    dm = check_offline_invitation("DM にてご連絡ください。", is_private=False, case=angry)
+    assert dm.message == "Invites the customer to continue privately."
 
 
 # --- run_checks and blocking -------------------------------------------------------------------

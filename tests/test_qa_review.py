@@ -106,6 +106,33 @@ def test_pre_scores_come_from_the_replys_checks_case_and_timing(review):
     assert autos["response_time"].reason.startswith("Response time: 3 h after")
 
 
+def test_pre_scores_read_a_spanish_reply_in_spanish(x_channel, agent, qa):
+    case = angry_case(x_channel, language="es", text="Pedido roto otra vez, quiero mi reembolso")
+    good = reply_on(
+        case,
+        agent,
+        "Lamentamos mucho las molestias. Envíanos un mensaje privado con tu número de pedido.",
+    )
+    autos = by_code(do_create_review(reply=good, reviewer=qa, kind=Review.Kind.SAMPLE))
+    assert autos["spelling"].value == 3
+    assert autos["offline"].value == 1
+    assert autos["tact_empathy"].value == 4
+    bad = reply_on(case, agent, "Tu pedido ya esta en camino, recivirás un mensage.")
+    autos = by_code(do_create_review(reply=bad, reviewer=qa, kind=Review.Kind.SAMPLE))
+    assert autos["spelling"].value == 1 and "mensage" in autos["spelling"].reason
+    assert autos["offline"].value == 0
+    assert autos["tact_empathy"].value == 2 and "Lamentamos" in autos["tact_empathy"].reason
+
+
+def test_pre_scores_make_no_suggestion_in_a_language_without_lists(x_channel, agent, qa):
+    case = angry_case(x_channel, language="ja", text="注文が届きません")
+    reply = reply_on(case, agent, "ご迷惑をおかけしております。")
+    autos = by_code(do_create_review(reply=reply, reviewer=qa, kind=Review.Kind.SAMPLE))
+    assert autos["spelling"].value is None and "Not checked" in autos["spelling"].reason
+    assert autos["offline"].value is None and "Not checked" in autos["offline"].reason
+    assert not autos["offline"].na
+
+
 def test_pre_scores_are_stored_on_the_review(review):
     rows = {s.criterion.code: s for s in review.scores.select_related("criterion")}
     assert len(rows) == 8

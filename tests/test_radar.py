@@ -2,7 +2,15 @@
 
 import pytest
 
-from listening.radar import score_post, suggest_triage
+from listening.radar import (
+    SENTIMENT_READERS,
+    is_negative,
+    is_positive,
+    score_post,
+    sentiment,
+    sentiment_label,
+    suggest_triage,
+)
 from tests.factories import author, post
 
 
@@ -157,3 +165,55 @@ def test_a_thank_you_with_the_problem_still_there_stays_a_problem(text):
 def test_emoji_carry_their_meaning_into_the_sentiment(text, sign):
     polarity = score_post(post(1, text=text)).sentiment
     assert polarity * sign > 0.3, polarity
+
+
+# --- sentiment in the customer's language ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        ("es", "Pedido roto otra vez, es una vergüenza. Quiero mi reembolso ya", "negative"),
+        ("es", "La app no funciona desde ayer", "negative"),
+        ("es", "¡Muchas gracias, el servicio fue excelente!", "positive"),
+        ("es", "Hola, ¿a qué hora abren mañana?", "neutral"),
+        ("fr", "Service nul, je suis vraiment déçu", "negative"),
+        ("fr", "Ça ne marche pas", "negative"),
+        ("fr", "Merci beaucoup, super rapide !", "positive"),
+        ("de", "Die App funktioniert nicht, total enttäuschend!", "negative"),
+        ("de", "Danke, alles perfekt!", "positive"),
+        ("pt-BR", "Péssimo atendimento, estou revoltado", "negative"),
+        ("pt", "Não funciona", "negative"),
+        ("pt", "Adorei, muito obrigada!", "positive"),
+    ],
+)
+def test_sentiment_reads_the_posts_language(lang, text, expected):
+    polarity = sentiment(text, lang)
+    label = "negative" if is_negative(polarity) else "positive" if is_positive(polarity) else ""
+    assert (label or "neutral") == expected, polarity
+
+
+def test_a_negative_spanish_complaint_is_ranked_as_negative():
+    complaint = post(
+        1, text="@acme_support Pésimo servicio, el pedido llegó roto y nadie responde", lang="es"
+    )
+    score = score_post(complaint)
+    assert is_negative(score.sentiment)
+    assert any(reason.startswith("negative sentiment") for reason in score.reasons)
+    assert sentiment_label(score.sentiment) in ("Negative", "Very negative")
+    # Read as English, the same words carry no polarity at all.
+    assert sentiment(complaint.text, "en") == 0.0
+
+
+def test_negation_flips_a_word_in_each_language():
+    assert is_positive(sentiment("El servicio es bueno", "es"))
+    assert is_negative(sentiment("El servicio no es bueno", "es"))
+    assert is_negative(sentiment("Le service n'est pas bon", "fr"))
+    assert is_negative(sentiment("Der Service ist nicht gut", "de"))
+    assert is_negative(sentiment("O serviço não é bom", "pt"))
+
+
+def test_a_language_without_a_reader_and_an_unknown_one_are_read_by_vader():
+    assert sentiment("worst service ever", "") == sentiment("worst service ever", "und")
+    assert is_negative(sentiment("worst service ever", "ja"))
+    assert set(SENTIMENT_READERS) >= {"en", "es", "fr", "de", "pt"}

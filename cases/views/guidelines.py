@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from cases.actions import do_update_guidelines
@@ -77,7 +78,7 @@ def guidelines(request: HttpRequest) -> HttpResponse:
         form = GuidelinesForm(request.POST)
         if form.is_valid():
             do_update_guidelines(form.cleaned_data["body"], editor=request.user)
-            messages.success(request, "Guidelines saved.")
+            messages.success(request, gettext("Guidelines saved."))
             return HttpResponseRedirect(reverse("cases:guidelines"))
     else:
         form = GuidelinesForm(initial={"body": current.body if current else ""})

@@ -22,6 +22,8 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from cases import inbox, moderation, presence, sla
@@ -35,21 +37,21 @@ from socialdesk.params import parse_id, parse_ids
 
 MAX_BULK = 200
 BULK_STATUSES = [
-    (CaseStatus.OPEN, "Open"),
-    (CaseStatus.PENDING, "Pending"),
-    (CaseStatus.RESOLVED, "Resolved"),
-    (CaseStatus.CLOSED, "Closed"),
+    (CaseStatus.OPEN, _("Open")),
+    (CaseStatus.PENDING, _("Pending")),
+    (CaseStatus.RESOLVED, _("Resolved")),
+    (CaseStatus.CLOSED, _("Closed")),
 ]
 BULK_ACTIONS = [
-    ("assign_me", "Assign to me"),
-    ("assign", "Assign to…"),
-    ("unassign", "Unassign"),
-    ("status", "Set status…"),
-    ("engage", "Triage: engage"),
-    ("ignore", "Triage: ignore"),
-    ("escalate", "Triage: escalate"),
-    ("label", "Add label…"),
-    ("hide_comments", "Hide their comments"),
+    ("assign_me", _("Assign to me")),
+    ("assign", _("Assign to…")),
+    ("unassign", _("Unassign")),
+    ("status", _("Set status…")),
+    ("engage", _("Triage: engage")),
+    ("ignore", _("Triage: ignore")),
+    ("escalate", _("Triage: escalate")),
+    ("label", _("Add label…")),
+    ("hide_comments", _("Hide their comments")),
 ]
 
 
@@ -173,10 +175,10 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     raw_ids = request.POST.getlist("ids")
     ids = sorted(parse_ids(raw_ids))[:MAX_BULK]
     if action not in dict(BULK_ACTIONS):
-        messages.error(request, "Choose an action for the selected cases.")
+        messages.error(request, gettext("Choose an action for the selected cases."))
         return _back_to_inbox(back)
     if not ids:
-        messages.error(request, "Select at least one case first.")
+        messages.error(request, gettext("Select at least one case first."))
         return _back_to_inbox(back)
     reason = request.POST.get("reason", "").strip()
     assignee = label = None
@@ -187,19 +189,19 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     elif action == "assign":
         assignee = roles.inbox_workers().filter(pk=parse_id(request.POST.get("assignee"))).first()
         if assignee is None:
-            messages.error(request, "Choose the person to assign the cases to.")
+            messages.error(request, gettext("Choose the person to assign the cases to."))
             return _back_to_inbox(back)
     elif action == "status" and status not in dict(BULK_STATUSES):
-        messages.error(request, "Choose the status to set.")
+        messages.error(request, gettext("Choose the status to set."))
         return _back_to_inbox(back)
     elif action in Triage.values and not reason:
-        messages.error(request, "Give a reason for the triage decision: QA reviews it.")
+        messages.error(request, gettext("Give a reason for the triage decision: QA reviews it."))
         return _back_to_inbox(back)
     elif action == "label":
         label_id = parse_id(request.POST.get("label", ""))
         label = Label.objects.filter(pk=label_id).first() if label_id else None
         if label is None:
-            messages.error(request, "Choose the label to add.")
+            messages.error(request, gettext("Choose the label to add."))
             return _back_to_inbox(back)
 
     if action == "hide_comments":
@@ -225,12 +227,28 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     # render
     label_text = dict(BULK_ACTIONS)[action].rstrip("…")
     if done:
-        messages.success(request, f"{label_text}: done for {done} case{'s' if done != 1 else ''}.")
+        messages.success(
+            request,
+            ngettext(
+                "%(action)s: done for %(count)d case.",
+                "%(action)s: done for %(count)d cases.",
+                done,
+            )
+            % {"action": label_text, "count": done},
+        )
     if failures:
-        messages.error(request, "Not changed: " + " ".join(failures[:5]))
+        messages.error(request, gettext("Not changed:") + " " + " ".join(failures[:5]))
     missing = len(ids) - len(cases)
     if missing:
-        messages.warning(request, f"{missing} selected case(s) no longer exist or left your teams.")
+        messages.warning(
+            request,
+            ngettext(
+                "%(count)d selected case no longer exists or left your teams.",
+                "%(count)d selected cases no longer exist or left your teams.",
+                missing,
+            )
+            % {"count": missing},
+        )
     return _back_to_inbox(back)
 
 
@@ -246,7 +264,7 @@ def _bulk_hide(request: HttpRequest, ids: list[int], back: str) -> HttpResponse:
             "case shows when it is done.",
         )
     if failures:
-        messages.error(request, "Nothing hidden: " + " ".join(failures[:5]))
+        messages.error(request, gettext("Nothing hidden:") + " " + " ".join(failures[:5]))
     return _back_to_inbox(back)
 
 
@@ -257,10 +275,10 @@ def save_view(request: HttpRequest) -> HttpResponse:
     back = request.POST.get("query", "")
     name = request.POST.get("name", "").strip()
     if not name:
-        messages.error(request, "Give the view a name.")
+        messages.error(request, gettext("Give the view a name."))
         return _back_to_inbox(back)
     if len(name) > SavedView._meta.get_field("name").max_length:
-        messages.error(request, "A view name can have at most 60 characters.")
+        messages.error(request, gettext("A view name can have at most 60 characters."))
         return _back_to_inbox(back)
     filters, _ = inbox.parse_filters(QueryDict(back[:2000]))
     shared = request.POST.get("shared") == "on" and request.user.has_perm("cases.change_savedview")
@@ -270,7 +288,7 @@ def save_view(request: HttpRequest) -> HttpResponse:
         query=filters.to_query(),
         position=100,
     )
-    messages.success(request, f"Saved the view “{name}”.")
+    messages.success(request, gettext("Saved the view “%(name)s”.") % {"name": name})
     return _back_to_inbox(back)
 
 
@@ -279,7 +297,7 @@ def delete_view(request: HttpRequest, view_id: int) -> HttpResponse:
     """Delete one of the user's own views (the desk's shared views: with delete permission)."""
     view = access_saved_view(request, view_id)
     view.delete()
-    messages.success(request, f"Deleted the view “{view.name}”.")
+    messages.success(request, gettext("Deleted the view “%(name)s”.") % {"name": view.name})
     return _back_to_inbox(request.POST.get("next", ""))
 
 

@@ -16,6 +16,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cases.models import Reply
@@ -240,7 +241,7 @@ def calibration_gold(request: HttpRequest, session_id: int) -> HttpResponse:
     reply = get_object_or_404(session.replies.all(), pk=parse_id(request.POST.get("reply")) or 0)
     results = cal.session_results(session)
     if not results.complete:
-        messages.error(request, "Wait until every reviewer has submitted.")
+        messages.error(request, gettext("Wait until every reviewer has submitted."))
     else:
         try:
             cal.do_add_gold(
@@ -259,7 +260,7 @@ def gold_plant(request: HttpRequest, gold_id: int) -> HttpResponse:
     gold = access_gold(request, gold_id)
     form = PlantForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Pick at least one reviewer.")
+        messages.error(request, gettext("Pick at least one reviewer."))
     else:
         chosen = form.cleaned_data["reviewers"]
         try:

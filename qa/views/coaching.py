@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from qa import coaching
@@ -81,9 +82,11 @@ def respond(request: HttpRequest, review_id: int) -> HttpResponse:
             messages.success(request, f"Review of reply #{review.reply_id} acknowledged.")
         elif action == "dispute":
             coaching.do_dispute_review(review, request.user, comment)
-            messages.success(request, "Dispute sent: a supervisor of your team will look at it.")
+            messages.success(
+                request, gettext("Dispute sent: a supervisor of your team will look at it.")
+            )
         else:
-            messages.error(request, "Choose Acknowledge or Dispute.")
+            messages.error(request, gettext("Choose Acknowledge or Dispute."))
     except coaching.CoachingError as error:
         messages.error(request, str(error))
     return redirect(f"{reverse('qa:my_reviews')}#review-{review.pk}")
@@ -199,7 +202,7 @@ def coaching_list(request: HttpRequest) -> HttpResponse:
         except coaching.CoachingError as error:
             form.add_error(None, str(error))
         else:
-            messages.success(request, "Coaching session planned.")
+            messages.success(request, gettext("Coaching session planned."))
             return redirect("qa:coaching", session_id=session.pk)
     chosen_id = (posted or request.GET).get("agent", "")
     chosen = next((a for a in agents if str(a.pk) == chosen_id), None)
@@ -254,7 +257,7 @@ def coaching_detail(request: HttpRequest, session_id: int) -> HttpResponse:
                 if not form.is_valid():
                     raise coaching.CoachingError(next(iter(form.errors.values()))[0])
                 coaching.do_update_coaching(session, **form.cleaned_data)
-                messages.success(request, "Session saved.")
+                messages.success(request, gettext("Session saved."))
             else:
                 raise Http404
         except coaching.CoachingError as error:

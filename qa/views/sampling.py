@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from cases.models import Reply
@@ -252,7 +253,7 @@ def sampling_page(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("There is no sampling policy to run.")
     start, end = current_window(policy, timezone.now())
     if start >= end:
-        messages.info(request, "The current period has just been sampled.")
+        messages.info(request, gettext("The current period has just been sampled."))
     else:
         try:
             run = run_sampling(policy, start, end, seed=random.SystemRandom().randrange(2**62))

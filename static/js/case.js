@@ -25,7 +25,12 @@
       // network window in its last 15 minutes.
       var warn = Date.parse(clock.getAttribute("data-warn") || "");
       var soon = isNaN(warn) ? left < SOON_MS : now >= warn;
-      value.textContent = overdue ? "Overdue by " + span : span + " left";
+      // The wording comes from the page, in the reader's language ("{time} left").
+      var words = clock.closest("[data-clock-left]");
+      var template = overdue
+        ? (words ? words.getAttribute("data-clock-overdue") : "Overdue by {time}")
+        : (words ? words.getAttribute("data-clock-left") : "{time} left");
+      value.textContent = template.replace("{time}", span);
       clock.classList.toggle("clock--overdue", overdue);
       clock.classList.toggle("clock--running", !overdue);
       clock.classList.toggle("clock--soon", !overdue && soon);

@@ -39,4 +39,11 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     refreshWaiting(event.detail.target);
   });
+  // A <select data-autosubmit> (the language selector) sends its form when changed.
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches && target.matches("select[data-autosubmit]") && target.form) {
+      target.form.requestSubmit();
+    }
+  });
 })();

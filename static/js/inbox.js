@@ -44,8 +44,10 @@
     var checked = document.querySelectorAll("#case-list .row-check:checked").length;
     var count = bar.querySelector("[data-bulk-count]");
     if (count) {
-      count.textContent = checked === 0 ? "No cases selected"
-        : checked === 1 ? "1 case selected" : checked + " cases selected";
+      // The wording comes from the page, in the reader's language ("{count} cases selected").
+      count.textContent = checked === 0 ? count.getAttribute("data-none")
+        : checked === 1 ? count.getAttribute("data-one")
+        : count.getAttribute("data-many").replace("{count}", checked);
     }
     bar.classList.toggle("has-selection", checked > 0);
     var submit = bar.querySelector("[data-bulk-submit]");

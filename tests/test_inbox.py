@@ -633,10 +633,16 @@ def test_rows_with_images_show_a_paperclip_at_no_extra_query(agent, x_channel):
     client = logged_in(agent)
 
     def page() -> tuple[str, int]:
-        client.get(reverse("cases:list"))  # warm: the same caches for both measures
-        with CaptureQueriesContext(connection) as queries:
-            html = client.get(reverse("cases:list")).content.decode()
-        return html, len(queries)
+        # Warm first: the same caches for both measures. The view counts are cached per
+        # minute (cases.inbox.count_views), so a measure that crossed a minute is taken again.
+        for _ in range(3):
+            minute = timezone.now().replace(second=0, microsecond=0)
+            client.get(reverse("cases:list"))
+            with CaptureQueriesContext(connection) as queries:
+                html = client.get(reverse("cases:list")).content.decode()
+            if timezone.now().replace(second=0, microsecond=0) == minute:
+                return html, len(queries)
+        raise AssertionError("three measures in a row crossed a minute")
 
     cases = [make_case(x_channel) for _ in range(6)]
     plain_html, plain = page()

@@ -1,13 +1,20 @@
 """Which policy applies to a case, and in whose business hours its clocks run.
 
-`load_rules()` reads every enabled policy and every team's hours in a fixed number of queries
-(they are small tables); `Rules.policy_for` and `Rules.schedule_for` are then pure.
+`load_rules()` answers every enabled policy and every team's hours; `Rules.policy_for` and
+`Rules.schedule_for` are then pure. Intake dates the cases of every page it stores, so the
+rules are kept per process and read again only when their tables changed: one query asks
+for a digest of the tables' contents (they are small), and the five queries that build the
+rules run only when it differs from the digest they were built at. A digest of the rows
+themselves, not a version someone must remember to bump, so an edit in the admin, the
+shell, a migration or a rolled-back test transaction is seen alike.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, time
 from zoneinfo import ZoneInfo
+
+from django.db import connection
 
 from cases.models import DeskSettings
 from sla.businesstime import Schedule
@@ -88,7 +95,38 @@ def build_schedule(
     )
 
 
+def _digest_sql() -> str:
+    each_row = "SELECT string_agg(t::text, ',' ORDER BY t.id) FROM {} t"
+    rows = [
+        f"coalesce(({each_row.format(model._meta.db_table)}), '')"
+        for model in (Policy, BusinessHours, OpeningTime, Holiday)
+    ]
+    target = DeskSettings._meta.get_field("first_response_sla_minutes").column
+    rows.append(
+        f"coalesce((SELECT {target}::text FROM {DeskSettings._meta.db_table} WHERE id = 1), '')"
+    )
+    return f"SELECT md5(concat_ws('|', {', '.join(rows)}))"
+
+
+_DIGEST_SQL = _digest_sql()
+_loaded: tuple[str, "Rules"] | None = None  # (digest, rules) of this process
+
+
 def load_rules() -> Rules:
+    """The rules as they stand: one query while the tables are unchanged, six when they
+    changed since this process last read them (see the module)."""
+    global _loaded
+    with connection.cursor() as cursor:
+        cursor.execute(_DIGEST_SQL)
+        (digest,) = cursor.fetchone()
+    if _loaded is not None and _loaded[0] == digest:
+        return _loaded[1]
+    rules = _read_rules()
+    _loaded = (digest, rules)
+    return rules
+
+
+def _read_rules() -> Rules:
     """Enabled policies, every team's business hours and the desk default: five queries."""
     policies = list(Policy.objects.filter(enabled=True).order_by("position", "id"))
     hours = list(BusinessHours.objects.all())

@@ -1,7 +1,7 @@
 """Service-level policies on cases: matching order, business-hour due times, the next-response
 clock, and the beat's warning and breach transitions (cases/sla.py, sla/policies.py)."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,9 +11,10 @@ from cases import sending
 from cases.actions import do_set_labels, do_set_status
 from cases.models import Case, CaseStatus, DeskSettings, Label, Reply
 from cases.replies import do_queue_reply
-from cases.sla import advance_sla_states, refresh_case_sla
+from cases.sla import advance_sla_states, refresh_case_sla, refresh_case_slas
 from listening.ingest import ingest
 from sla.models import BusinessHours, Holiday, OpeningTime, Policy
+from sla.policies import load_rules
 from tests.factories import AcceptingNetwork, author, make_case, make_team, post
 
 pytestmark = pytest.mark.django_db
@@ -89,6 +90,59 @@ def test_a_label_added_later_moves_the_case_to_its_policy(x_channel, agent):
     case.refresh_from_db()
     assert case.sla_policy.name == "Outage"
     assert case.sla_due_at == case.opened_at + timedelta(minutes=15)
+
+
+def test_dating_in_bulk_reads_labels_flags_and_the_channels_team_as_one_case_does(x_channel):
+    """Intake dates cases from plain rows (`refresh_case_slas`); the admin and the actions date
+    one Case object (`refresh_case_sla`). Both must see the same conditions."""
+    outage = Label.objects.create(name="outage")
+    hours = office_hours()
+    x_channel.team = hours.team
+    x_channel.save(update_fields=["team"])
+    Policy.objects.create(name="VIP", customer_flag="vip", first_response_minutes=30)
+    Policy.objects.create(name="Outage", label=outage, first_response_minutes=120, position=200)
+    friday = berlin(2026, 12, 4, 16, 45)
+    vip = make_case(x_channel, opened_at=friday, last_inbound_at=friday)
+    labelled = make_case(x_channel, opened_at=friday, last_inbound_at=friday)
+    Case.objects.filter(pk__in=[vip.pk, labelled.pk]).update(sla_policy=None, sla_due_at=None)
+    vip.customer.is_vip = True
+    vip.customer.save(update_fields=["is_vip"])
+    labelled.labels.add(outage)
+
+    assert refresh_case_slas([vip.pk, labelled.pk]) == 2
+    vip.refresh_from_db()
+    labelled.refresh_from_db()
+    assert vip.sla_policy.name == "VIP"
+    # 15 minutes on Friday in the channel's team's hours, 15 more on Monday.
+    assert vip.sla_due_at == berlin(2026, 12, 7, 9, 15)
+    assert labelled.sla_policy.name == "Outage"
+    assert labelled.sla_due_at == berlin(2026, 12, 7, 10, 45)
+    for case in (vip, labelled):  # the one-case path agrees to the minute
+        due = case.sla_due_at
+        refresh_case_sla(case)
+        assert case.sla_due_at == due
+    assert refresh_case_slas([vip.pk, labelled.pk]) == 0  # nothing changed, nothing written
+
+
+def test_the_rules_are_read_again_only_when_their_tables_change(
+    x_channel, django_assert_num_queries
+):
+    hours = office_hours()
+    policy = Policy.objects.create(name="Office", hours_team=hours.team, first_response_minutes=60)
+    load_rules()
+    with django_assert_num_queries(1):  # the digest alone
+        rules = load_rules()
+    assert [p.name for p in rules.policies] == ["Office"]
+
+    christmas = date(2026, 12, 25)
+    Holiday.objects.create(hours=hours, date=christmas, name="Christmas Day")
+    assert christmas in load_rules().schedules[hours.team_id].holidays
+    Policy.objects.filter(pk=policy.pk).update(first_response_minutes=15)  # no save() signal
+    assert load_rules().policies[0].first_response_minutes == 15
+    DeskSettings.objects.update_or_create(pk=1, defaults={"first_response_sla_minutes": 33})
+    assert load_rules().default.first_response_minutes == 33
+    policy.delete()
+    assert load_rules().policies == []
 
 
 # ---------- business hours ----------

@@ -22,13 +22,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cases.models import Case, CaseStatus, Customer, Identity, MentionMedia
-from cases.sla import refresh_case_slas
+from cases.sla import Opening, opening_clocks, refresh_case_slas
 from listening.posts import Author, InboundPost
 from listening.radar import Score, suggest_triage
+from sla.policies import load_rules
 from socialdesk.pgjson import page_json
 
 if TYPE_CHECKING:
     from listening.models import Channel
+    from sla.policies import Rules
 
 
 def _max_length(model: type, name: str) -> int:
@@ -54,7 +56,7 @@ FETCH_BATCH = 10  # images per fetch message: one slow CDN holds up few others
 class Intake:
     """Where each post of a page went: `author_ids[i]` and `case_ids[i]` belong to posts[i].
 
-    `cases` lists every case the page touched once; `opened` counts the new ones among them.
+    `cases` lists every case the page touched once, the `opened` new ones first.
     """
 
     author_ids: list[int] = field(default_factory=list)
@@ -86,9 +88,11 @@ def take_in(
     Runs on the caller's `cursor` inside its transaction, which must hold `channel`'s row lock.
     """
     identities = _upsert_identities(cursor, channel.network, posts, now)
-    intake = _thread_into_cases(cursor, channel, posts, scores, identities, now)
-    # New posts start or move the service-level clocks (priority, a next response).
-    refresh_case_slas(intake.cases)
+    rules = load_rules()
+    intake = _thread_into_cases(cursor, channel, posts, scores, identities, now, rules)
+    # New posts move the clocks of the open cases they joined (priority, a next response);
+    # the cases they opened were inserted with theirs.
+    refresh_case_slas(intake.cases[intake.opened :], rules)
     return intake
 
 
@@ -207,15 +211,21 @@ _UPSERT_CASES_SQL = """
         (channel_id, updated_at, opened_at, customer_id, conversation_key, subject, language,
          is_private, status, priority, priority_reasons, triage_suggestion, triage_reason,
          mention_count, last_inbound_at, sentiment, triage_decision, triage_decision_reason,
-         awaiting_since)
+         awaiting_since, sla_policy_id, first_response_due_at, response_due_at,
+         resolution_due_at, sla_warn_at, sla_due_at, sla_state)
     SELECT %s, %s, opened_at, customer_id, conversation_key, subject, language, is_private,
            '{new}', priority, priority_reasons, triage_suggestion, triage_reason,
-           mention_count, last_inbound_at, sentiment, '', '', opened_at
+           mention_count, last_inbound_at, sentiment, '', '', opened_at,
+           sla_policy_id, first_response_due_at, response_due_at, resolution_due_at,
+           sla_warn_at, sla_due_at, sla_state
     FROM json_to_recordset(%s::json)
          AS k (opened_at timestamptz, customer_id bigint, conversation_key varchar,
                subject varchar, language varchar, is_private boolean, priority int,
                priority_reasons jsonb, triage_suggestion varchar, triage_reason varchar,
-               mention_count int, last_inbound_at timestamptz, sentiment float8)
+               mention_count int, last_inbound_at timestamptz, sentiment float8,
+               sla_policy_id bigint, first_response_due_at timestamptz,
+               response_due_at timestamptz, resolution_due_at timestamptz,
+               sla_warn_at timestamptz, sla_due_at timestamptz, sla_state varchar)
     ON CONFLICT (channel_id, customer_id, conversation_key)
         WHERE status IN ('{new}', '{open}', '{pending}')
     DO UPDATE SET
@@ -249,8 +259,10 @@ def _thread_into_cases(
     scores: Sequence[Score],
     identities: dict[str, _Identity],
     now: datetime,
+    rules: "Rules",
 ) -> Intake:
-    """Each post's case: the open case of its customer's conversation, or a new one."""
+    """Each post's case: the open case of its customer's conversation, or a new one (with its
+    service-level clocks, in case the conversation has no open case: see opening_clocks)."""
     keys = []
     groups: dict[tuple[int, str], list[tuple[InboundPost, Score]]] = defaultdict(list)
     for post, score in zip(posts, scores, strict=True):
@@ -259,13 +271,18 @@ def _thread_into_cases(
         groups[key].append((post, score))
 
     rows = [_case_summary(key, items, identities) for key, items in groups.items()]
+    openings = [Opening(row["customer_id"], row["opened_at"], row["priority"]) for row in rows]
+    for row, clocks in zip(rows, opening_clocks(channel, openings, rules), strict=True):
+        row.update(clocks)
     cursor.execute(_UPSERT_CASES_SQL, [channel.pk, now, page_json(rows)])
     intake = Intake()
     case_ids = {}
-    for case_id, customer_id, key, opened in cursor.fetchall():
+    opened, joined = [], []
+    for case_id, customer_id, key, is_new in cursor.fetchall():
         case_ids[(customer_id, key)] = case_id
-        intake.opened += opened
-    intake.cases = list(case_ids.values())
+        (opened if is_new else joined).append(case_id)
+    intake.opened = len(opened)
+    intake.cases = opened + joined
     intake.case_ids = [case_ids[key] for key in keys]
     intake.author_ids = [identities[_identity_key(post.author)].id for post in posts]
     return intake
@@ -280,7 +297,7 @@ def _case_summary(
     identity = identities[_identity_key(post.author)]
     triage, reason = suggest_triage(score, identity.followers, identity.verified)
     return {
-        "opened_at": first.posted_at.isoformat(),
+        "opened_at": first.posted_at,
         "customer_id": key[0],
         "conversation_key": key[1],
         "subject": post_subject(first.text) or IMAGE_ONLY_SUBJECT,
@@ -291,7 +308,7 @@ def _case_summary(
         "triage_suggestion": triage,
         "triage_reason": reason[:_TRIAGE_REASON],
         "mention_count": len(items),
-        "last_inbound_at": max(post.posted_at for post, _ in items).isoformat(),
+        "last_inbound_at": max(post.posted_at for post, _ in items),
         "sentiment": score.sentiment,
     }
 

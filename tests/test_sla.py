@@ -124,6 +124,24 @@ def test_dating_in_bulk_reads_labels_flags_and_the_channels_team_as_one_case_doe
     assert refresh_case_slas([vip.pk, labelled.pk]) == 0  # nothing changed, nothing written
 
 
+def test_intake_opens_a_known_vip_customers_new_conversation_on_the_vip_policy(x_channel):
+    Policy.objects.create(name="VIP", customer_flag="vip", first_response_minutes=10)
+    Policy.objects.create(name="Urgent", priority_min=0, first_response_minutes=30, position=200)
+    vip = author(1)
+    ingest(x_channel, [post(1, by=vip)])
+    first = Case.objects.get()
+    assert first.sla_policy.name == "Urgent"  # not flagged yet
+    first.customer.is_vip = True
+    first.customer.save(update_fields=["is_vip"])
+
+    ingest(x_channel, [post(2, by=vip), post(3, by=author(3))])  # a new conversation each
+    opened = {c.mentions.get().external_id: c for c in Case.objects.exclude(pk=first.pk)}
+    assert opened[post(2).external_id].sla_policy.name == "VIP"
+    assert opened[post(2).external_id].sla_due_at == post(2).posted_at + timedelta(minutes=10)
+    assert opened[post(3).external_id].sla_policy.name == "Urgent"
+    assert opened[post(3).external_id].sla_state == "ok"
+
+
 def test_the_rules_are_read_again_only_when_their_tables_change(
     x_channel, django_assert_num_queries
 ):

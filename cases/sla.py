@@ -384,20 +384,25 @@ def notify_crossings(crossed: dict[str, list[int]], now: datetime) -> None:
     leads = set(
         roles.holders_of("cases.approve_reply", superusers=False).values_list("pk", flat=True)
     )
+    watchers: dict[int, set[int]] = {}  # assignee → them and their supervisors, asked once
+
+    def people_on(case: Case) -> set[int]:
+        if not case.assignee_id:
+            return leads
+        if case.assignee_id not in watchers:
+            supervisors = team_supervisors(case.assignee_id, "cases.approve_reply")
+            watchers[case.assignee_id] = {case.assignee_id} | set(
+                supervisors.values_list("pk", flat=True)
+            )
+        return watchers[case.assignee_id]
+
     notices = []
     for state, kind in kinds.items():
         for pk in crossed.get(state, []):
             case = cases.get(pk)
             if case is None:
                 continue
-            if case.assignee_id:
-                recipients = {case.assignee_id} | set(
-                    team_supervisors(case.assignee_id, "cases.approve_reply").values_list(
-                        "pk", flat=True
-                    )
-                )
-            else:
-                recipients = leads
+            recipients = people_on(case)
             due = case.sla_due_at.isoformat() if case.sla_due_at else ""
             notices += [
                 Notice(

@@ -292,6 +292,28 @@ def test_the_assignee_and_their_supervisors_are_told_once_of_each_crossing(
     )
 
 
+def test_a_beat_costs_the_same_queries_for_many_breaches_as_for_few(x_channel, agent, supervisor):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from notifications.models import Notification
+
+    make_team("Care", supervisors=[supervisor], members=[agent])
+    Policy.objects.create(name="Hour", first_response_minutes=60)
+    opened = timezone.now() - timedelta(hours=2)
+
+    def breach(cases: int) -> int:
+        for _ in range(cases):
+            make_case(x_channel, opened_at=opened, last_inbound_at=opened, assignee=agent)
+        with CaptureQueriesContext(connection) as queries:
+            crossed = advance_sla_states()
+        assert len(crossed["breached"]) == cases
+        return len(queries)
+
+    assert breach(2) == breach(8)
+    assert Notification.objects.count() == 2 * 10  # the agent and their supervisor, each case
+
+
 def test_a_case_past_both_points_is_reported_breached_only(x_channel):
     opened = timezone.now() - timedelta(hours=3)
     case = make_case(x_channel, opened_at=opened, last_inbound_at=opened)  # desk default: 60 min

@@ -91,7 +91,7 @@ format: $(STAMP)
 # The Spanish catalogue: collect the marked words, then compile the .mo that is committed.
 messages: $(STAMP)
 	$(PY) manage.py makemessages -l es --ignore=.venv --ignore=tests --ignore=bench \
-		--ignore='*/migrations/*' --ignore=var --no-obsolete --add-location=file
+		--ignore='*/migrations/*' --ignore=var --no-obsolete --add-location=file --no-wrap
 	$(PY) manage.py compilemessages -l es --ignore=.venv
 
 stop-embedded:

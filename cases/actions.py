@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from cases.models import (
     OPEN_STATUSES,
@@ -129,8 +130,11 @@ def do_assign_case(case: Case, assignee: User | None, *, actor: User | None) -> 
         return
     if assignee is not None and not Case.objects.visible_to(assignee).filter(pk=case.pk).exists():
         raise ActionError(
-            f"{_name(assignee)} does not work in this case's team: choose someone who does, "
-            "or transfer the case to their team first."
+            gettext(
+                "%(name)s does not work in this case's team: choose someone who does, "
+                "or transfer the case to their team first."
+            )
+            % {"name": _name(assignee)}
         )
     previous = case.assignee
     case.assignee = assignee
@@ -185,12 +189,16 @@ def do_transfer_case(case: Case, team: "Team", note: str, *, actor: User) -> Non
     """
     note = note.strip()
     if not note:
-        raise ActionError("Write a note for the team you transfer the case to: why it is theirs.")
+        raise ActionError(
+            gettext("Write a note for the team you transfer the case to: why it is theirs.")
+        )
     if len(note) > MAX_TRANSFER_NOTE:
-        raise ActionError(f"Keep the note under {MAX_TRANSFER_NOTE} characters.")
+        raise ActionError(
+            gettext("Keep the note under %(limit)d characters.") % {"limit": MAX_TRANSFER_NOTE}
+        )
     previous = owning_team(case)
     if previous is not None and previous.pk == team.pk:
-        raise ActionError(f"The case already belongs to {team.name}.")
+        raise ActionError(gettext("The case already belongs to %(team)s.") % {"team": team.name})
     case.team = team
     fields = ["team"]
     let_go = case.assignee

@@ -87,17 +87,17 @@ class TransferForm(forms.Form):
 
     team = forms.ModelChoiceField(
         queryset=None,
-        empty_label="Choose a team",
+        empty_label=_("Choose a team"),
         error_messages={
-            "required": "Choose the team to transfer the case to.",
-            "invalid_choice": "Choose one of the teams listed.",
+            "required": _("Choose the team to transfer the case to."),
+            "invalid_choice": _("Choose one of the teams listed."),
         },
     )
     note = forms.CharField(
         max_length=1000,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 4}),
-        error_messages={"required": "Write a note for the team: why the case is theirs."},
+        error_messages={"required": _("Write a note for the team: why the case is theirs.")},
     )
 
     def __init__(self, *args: object, teams: "QuerySet[Team]", **kwargs: object) -> None:

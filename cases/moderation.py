@@ -41,6 +41,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.actions import ActionError
@@ -97,31 +98,39 @@ def check_hideable(case: Case, mention: Mention, *, hidden: bool) -> None:
     """Raise ActionError unless the desk may hide (or show) `mention` of `case` now."""
     network = case.channel.network
     if mention.case_id != case.pk:
-        raise ActionError("That post is not part of this case.")
+        raise ActionError(gettext("That post is not part of this case."))
     if mention.is_private or not can_hide(network, mention.kind):
         label = POLICIES[network].label if network in POLICIES else network
-        raise ActionError(f"{label} does not let the brand hide this kind of post.")
+        raise ActionError(
+            gettext("%(network)s does not let the brand hide this kind of post.")
+            % {"network": label}
+        )
     if mention.deleted_at is not None:
-        raise ActionError("Its author deleted this comment: there is nothing left to hide.")
+        raise ActionError(
+            gettext("Its author deleted this comment: there is nothing left to hide.")
+        )
     if hidden and mention.hidden_at is not None:
-        raise ActionError("This comment is already hidden.")
+        raise ActionError(gettext("This comment is already hidden."))
     if not hidden and mention.hidden_at is None:
-        raise ActionError("This comment is not hidden.")
+        raise ActionError(gettext("This comment is not hidden."))
 
 
 def check_deletable(case: Case, reply: Reply) -> None:
     """Raise ActionError unless the desk may delete `reply` of `case` from the network now."""
     policy = POLICIES.get(case.channel.network)
     if reply.case_id != case.pk:
-        raise ActionError("That reply is not part of this case.")
+        raise ActionError(gettext("That reply is not part of this case."))
     if policy is None or not policy.can_delete_replies:
-        raise ActionError("This network does not let the desk delete replies.")
+        raise ActionError(gettext("This network does not let the desk delete replies."))
     if reply.state != Reply.State.SENT or not reply.external_id:
-        raise ActionError("Only a reply that was posted can be deleted from the network.")
+        raise ActionError(gettext("Only a reply that was posted can be deleted from the network."))
     if reply.is_private:
-        raise ActionError(f"A private message on {policy.label} cannot be deleted.")
+        raise ActionError(
+            gettext("A private message on %(network)s cannot be deleted.")
+            % {"network": policy.label}
+        )
     if reply.deleted_at is not None:
-        raise ActionError("This reply is already deleted.")
+        raise ActionError(gettext("This reply is already deleted."))
 
 
 def do_request_visibility(case: Case, mention: Mention, *, hidden: bool, actor: User) -> Moderation:
@@ -184,7 +193,7 @@ def do_retry_moderation(moderation: Moderation, *, actor: User) -> None:
     still allows it (a comment its author deleted meanwhile is not hidden).
     """
     if moderation.state != State.FAILED:
-        raise ActionError("Only a change that failed can be retried.")
+        raise ActionError(gettext("Only a change that failed can be retried."))
     target = (
         Q(mention_id=moderation.mention_id)
         if moderation.mention_id
@@ -192,7 +201,9 @@ def do_retry_moderation(moderation: Moderation, *, actor: User) -> None:
     )
     latest = Moderation.objects.filter(target).order_by("-id").values_list("pk", flat=True)[0]
     if latest != moderation.pk:
-        raise ActionError("A newer change to this post was asked for since: see its outcome.")
+        raise ActionError(
+            gettext("A newer change to this post was asked for since: see its outcome.")
+        )
     if moderation.mention_id:
         mention = Mention.objects.get(pk=moderation.mention_id)
         check_hideable(moderation.case, mention, hidden=moderation.action == Action.HIDE)
@@ -249,7 +260,9 @@ def _request(
 
 
 def _busy_message() -> str:
-    return "Another change to this post is under way: wait for its outcome, then try again."
+    return gettext(
+        "Another change to this post is under way: wait for its outcome, then try again."
+    )
 
 
 # ---- from the source -------------------------------------------------------------------------

@@ -31,6 +31,8 @@ from typing import Protocol
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from cases.models import OPEN_STATUSES, Case, CaseStatus, Customer
 from listening.models import Channel
@@ -439,10 +441,12 @@ def breaching_q(now: datetime, which: str) -> Q:
 
 
 def running_clock_name(case: Case) -> str:
-    """Which clock `sla_due_at` belongs to, from the row alone."""
+    """Which clock `sla_due_at` belongs to, from the row alone, in the reader's language."""
     if case.response_due_at is not None and case.response_due_at == case.sla_due_at:
-        return "First response" if case.first_response_at is None else "Next response"
-    return "Resolution"
+        if case.first_response_at is None:
+            return gettext("First response")
+        return gettext("Next response")
+    return gettext("Resolution")
 
 
 @dataclass(frozen=True)
@@ -460,9 +464,18 @@ def row_clock(case: Case, now: datetime) -> RowClock | None:
     if not state:
         return None
     name = running_clock_name(case)
-    due = timezone.localtime(case.sla_due_at).strftime("%a %d %b, %H:%M")
+    due = date_format(timezone.localtime(case.sla_due_at), "D d M, H:i")
     if state == "breached":
         late = format_duration(now - case.sla_due_at)
-        return RowClock(state, "SLA overdue", f"{name} overdue by {late} (due {due})")
+        return RowClock(
+            state,
+            gettext("SLA overdue"),
+            gettext("%(clock)s overdue by %(time)s (due %(due)s)")
+            % {"clock": name, "time": late, "due": due},
+        )
     left = format_duration(case.sla_due_at - now)
-    return RowClock(state, f"SLA {left} left", f"{name} due {due}")
+    return RowClock(
+        state,
+        gettext("SLA %(time)s left") % {"time": left},
+        gettext("%(clock)s due %(due)s") % {"clock": name, "due": due},
+    )

@@ -23,7 +23,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.text import capfirst
+from django.utils.translation import gettext, pgettext
 
 from notifications.models import EmailState, Kind, Notification, NotificationPreference
 
@@ -52,38 +54,79 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
     return text[:limit].rsplit(" ", 1)[0] + "…"
 
 
+def word_title(
+    kind: str, *, case: "Case | None", actor: User | None, data: Mapping[str, Any]
+) -> str:
+    """The notification's line of text in the active language, in the recipient's terms
+    ("you"). Reads the case's pk and subject, the actor's names and "note", "score" and
+    "agent" from `data`."""
+    values = {
+        "who": _name(actor),
+        "ref": (
+            pgettext("notification", "case #%(case_id)s") % {"case_id": case.pk}
+            if case is not None
+            else pgettext("notification", "a case")
+        ),
+        "about": f": {excerpt(case.subject)}" if case is not None and case.subject else "",
+        "note": excerpt(data.get("note", "")),
+    }
+    if kind == Kind.ASSIGNED:
+        if actor is None:
+            return capfirst(gettext("%(ref)s was assigned to you%(about)s") % values)
+        return gettext("%(who)s assigned %(ref)s to you%(about)s") % values
+    if kind == Kind.MENTIONED:
+        return gettext("%(who)s mentioned you on %(ref)s: %(note)s") % values
+    if kind == Kind.APPROVAL_REQUESTED:
+        return gettext("%(who)s's reply on %(ref)s waits for approval") % values
+    if kind == Kind.REPLY_APPROVED:
+        return gettext("%(who)s approved your reply on %(ref)s: it is on its way") % values
+    if kind == Kind.REPLY_SENT_BACK:
+        return gettext("%(who)s sent back your reply on %(ref)s: %(note)s") % values
+    if kind == Kind.DISPUTE_OPENED:
+        return gettext("%(who)s disputes the review of their reply on %(ref)s") % values
+    if kind == Kind.REVIEW_IN:
+        score = data.get("score")
+        shown = (
+            gettext(": %(score)s out of 100") % {"score": f"{score:.0f}"}
+            if isinstance(score, int | float)
+            else ""
+        )
+        return gettext("%(who)s reviewed your reply on %(ref)s%(score)s") % {
+            **values,
+            "score": shown,
+        }
+    if kind == Kind.FOLLOW_UP_DUE:
+        if "agent" not in data:  # the agent's own notice; the coach's names the agent
+            return gettext("Your coaching follow-up is due")
+        return gettext("The coaching follow-up with %(agent)s is due") % {"agent": data["agent"]}
+    if kind == Kind.SLA_WARNING:
+        return capfirst(gettext("%(ref)s is about to breach its SLA%(about)s") % values)
+    if kind == Kind.SLA_BREACHED:
+        return capfirst(gettext("%(ref)s breached its SLA%(about)s") % values)
+    return str(Kind(kind).label)
+
+
 def default_title(
     kind: str, *, case: "Case | None", review: "Review | None", actor: User | None, data: dict
 ) -> str:
-    """The notification's line of text, in the recipient's terms ("you")."""
-    who = _name(actor)
-    ref = f"case #{case.pk}" if case is not None else "a case"
-    about = f": {excerpt(case.subject)}" if case is not None and case.subject else ""
-    if kind == Kind.ASSIGNED:
-        if actor is None:
-            return f"{ref.capitalize()} was assigned to you{about}"
-        return f"{who} assigned {ref} to you{about}"
-    if kind == Kind.MENTIONED:
-        return f"{who} mentioned you on {ref}: {excerpt(data.get('note', ''))}"
-    if kind == Kind.APPROVAL_REQUESTED:
-        return f"{who}'s reply on {ref} waits for approval"
-    if kind == Kind.REPLY_APPROVED:
-        return f"{who} approved your reply on {ref}: it is on its way"
-    if kind == Kind.REPLY_SENT_BACK:
-        return f"{who} sent back your reply on {ref}: {excerpt(data.get('note', ''))}"
-    if kind == Kind.DISPUTE_OPENED:
-        return f"{who} disputes the review of their reply on {ref}"
-    if kind == Kind.REVIEW_IN:
-        score = data.get("score")
-        shown = f": {score:.0f} out of 100" if isinstance(score, int | float) else ""
-        return f"{who} reviewed your reply on {ref}{shown}"
-    if kind == Kind.FOLLOW_UP_DUE:
-        return f"The coaching follow-up with {data.get('agent', 'an agent')} is due"
-    if kind == Kind.SLA_WARNING:
-        return f"{ref.capitalize()} is about to breach its SLA{about}"
-    if kind == Kind.SLA_BREACHED:
-        return f"{ref.capitalize()} breached its SLA{about}"
-    return Kind(kind).label
+    """The line a notification stores, in the desk's language (LANGUAGE_CODE) whoever's
+    request writes it: e-mails and digests are sent from it, to people whose language the
+    desk does not know. Pages word it again in the reader's language (`reader_title`)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return word_title(kind, case=case, actor=actor, data=data)[:TITLE_MAX]
+
+
+def reader_title(notification: Notification) -> str:
+    """The notification's line in the reader's language: worded again when the stored line is
+    its kind's own wording, else as stored (a caller's own title, or one whose actor or case
+    has changed since). Reads `notification.case` and `.actor`: select them with the row."""
+    if translation.get_language() == settings.LANGUAGE_CODE:
+        return notification.title
+    facts = {"case": notification.case, "actor": notification.actor, "data": notification.data}
+    stored = default_title(notification.kind, review=None, **facts)
+    if stored != notification.title:
+        return notification.title
+    return word_title(notification.kind, **facts)
 
 
 def default_url(kind: str, *, case: "Case | None", review: "Review | None") -> str:

@@ -26,7 +26,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext, ngettext
 
 from alerts.notify import SUBJECT_PREFIX, one_line
 from notifications.models import EmailState, Notification
@@ -66,12 +68,21 @@ def claim(ids: list[int], now: datetime) -> list[Notification]:
 
 
 def _link(url: str) -> list[str]:
-    return [f"Open it: {settings.SITE_URL}{url}"] if settings.SITE_URL and url else []
+    if not settings.SITE_URL or not url:
+        return []
+    return [gettext("Open it: %(url)s") % {"url": f"{settings.SITE_URL}{url}"}]
 
 
 def _footer() -> list[str]:
-    where = f"{settings.SITE_URL}/notifications/preferences/" if settings.SITE_URL else "the desk"
-    return ["", "--", f"Choose what you get by e-mail: {where}"]
+    if settings.SITE_URL:
+        where = f"{settings.SITE_URL}/notifications/preferences/"
+    else:
+        where = gettext("the desk")
+    return ["", "--", gettext("Choose what you get by e-mail: %(where)s") % {"where": where}]
+
+
+# E-mails are written in the desk's language (LANGUAGE_CODE), like the stored titles they
+# quote (notifications.actions.default_title): the desk does not know each reader's.
 
 
 def compose(notification: Notification) -> tuple[str, str]:
@@ -79,23 +90,36 @@ def compose(notification: Notification) -> tuple[str, str]:
     it stays text (no HTML part), one line in the subject."""
     title = one_line(notification.title)
     subject = one_line(f"{SUBJECT_PREFIX}{title}")[:250]
-    lines = [title, "", *_link(notification.url), *_footer()]
+    with translation.override(settings.LANGUAGE_CODE):
+        lines = [title, "", *_link(notification.url), *_footer()]
     return subject, "\n".join(lines).rstrip() + "\n"
 
 
 def compose_digest(rows: list[Notification]) -> tuple[str, str]:
     """(subject, body) of one daily digest of `rows` (newest first)."""
     n = len(rows)
-    subject = f"{SUBJECT_PREFIX}{n} unread notification{'s' if n != 1 else ''}"
-    lines = [f"You have {n} unread notification{'s' if n != 1 else ''} on SocialDesk:", ""]
-    for row in rows[:DIGEST_SHOWN]:
-        when = timezone.localtime(row.created_at).strftime("%d %b %H:%M")
-        lines.append(f"* {when}  {one_line(row.title)}")
-        if settings.SITE_URL and row.url:
-            lines.append(f"  {settings.SITE_URL}{row.url}")
-    if n > DIGEST_SHOWN:
-        lines.append(f"... and {n - DIGEST_SHOWN} more.")
-    lines += ["", *(_link("/notifications/") if settings.SITE_URL else []), *_footer()]
+    with translation.override(settings.LANGUAGE_CODE):
+        unread = ngettext("%(count)d unread notification", "%(count)d unread notifications", n) % {
+            "count": n
+        }
+        subject = f"{SUBJECT_PREFIX}{unread}"
+        lines = [
+            ngettext(
+                "You have %(count)d unread notification on SocialDesk:",
+                "You have %(count)d unread notifications on SocialDesk:",
+                n,
+            )
+            % {"count": n},
+            "",
+        ]
+        for row in rows[:DIGEST_SHOWN]:
+            when = date_format(timezone.localtime(row.created_at), "d M H:i")
+            lines.append(f"* {when}  {one_line(row.title)}")
+            if settings.SITE_URL and row.url:
+                lines.append(f"  {settings.SITE_URL}{row.url}")
+        if n > DIGEST_SHOWN:
+            lines.append(gettext("... and %(count)d more.") % {"count": n - DIGEST_SHOWN})
+        lines += ["", *_link("/notifications/"), *_footer()]
     return subject, "\n".join(lines).rstrip() + "\n"
 
 

@@ -48,7 +48,6 @@ def notify_follow_ups_due(today: date | None = None) -> int:
                     data={"session_id": session.pk},
                     dedupe_key=key,
                     url=url,
-                    title="Your coaching follow-up is due",
                 )
             )
     return created

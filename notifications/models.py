@@ -10,44 +10,46 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Kind(models.TextChoices):
-    ASSIGNED = "assigned", "A case is assigned to you"
-    MENTIONED = "mentioned", "You are mentioned in a note"
-    APPROVAL_REQUESTED = "approval_requested", "A reply waits for your approval"
-    REPLY_APPROVED = "reply_approved", "Your reply is approved"
-    REPLY_SENT_BACK = "reply_sent_back", "Your reply is sent back"
-    DISPUTE_OPENED = "dispute_opened", "An agent disputes a review"
-    FOLLOW_UP_DUE = "follow_up_due", "A coaching follow-up is due"
-    REVIEW_IN = "review_in", "Your reply has been reviewed"
-    SLA_WARNING = "sla_warning", "A case is about to breach its SLA"
-    SLA_BREACHED = "sla_breached", "A case breached its SLA"
+    ASSIGNED = "assigned", _("A case is assigned to you")
+    MENTIONED = "mentioned", _("You are mentioned in a note")
+    APPROVAL_REQUESTED = "approval_requested", _("A reply waits for your approval")
+    REPLY_APPROVED = "reply_approved", _("Your reply is approved")
+    REPLY_SENT_BACK = "reply_sent_back", _("Your reply is sent back")
+    DISPUTE_OPENED = "dispute_opened", _("An agent disputes a review")
+    FOLLOW_UP_DUE = "follow_up_due", _("A coaching follow-up is due")
+    REVIEW_IN = "review_in", _("Your reply has been reviewed")
+    SLA_WARNING = "sla_warning", _("A case is about to breach its SLA")
+    SLA_BREACHED = "sla_breached", _("A case breached its SLA")
 
 
 # The short word a list shows above each notification (the labels above read as sentences,
 # for the e-mail preferences).
 TAGS = {
-    Kind.ASSIGNED: "Assigned",
-    Kind.MENTIONED: "Mention",
-    Kind.APPROVAL_REQUESTED: "Approval",
-    Kind.REPLY_APPROVED: "Approved",
-    Kind.REPLY_SENT_BACK: "Sent back",
-    Kind.DISPUTE_OPENED: "Dispute",
-    Kind.FOLLOW_UP_DUE: "Coaching",
-    Kind.REVIEW_IN: "Review",
-    Kind.SLA_WARNING: "SLA soon",
-    Kind.SLA_BREACHED: "SLA breached",
+    Kind.ASSIGNED: pgettext_lazy("notification tag", "Assigned"),
+    Kind.MENTIONED: pgettext_lazy("notification tag", "Mention"),
+    Kind.APPROVAL_REQUESTED: pgettext_lazy("notification tag", "Approval"),
+    Kind.REPLY_APPROVED: pgettext_lazy("notification tag", "Approved"),
+    Kind.REPLY_SENT_BACK: pgettext_lazy("notification tag", "Sent back"),
+    Kind.DISPUTE_OPENED: pgettext_lazy("notification tag", "Dispute"),
+    Kind.FOLLOW_UP_DUE: pgettext_lazy("notification tag", "Coaching"),
+    Kind.REVIEW_IN: pgettext_lazy("notification tag", "Review"),
+    Kind.SLA_WARNING: pgettext_lazy("notification tag", "SLA soon"),
+    Kind.SLA_BREACHED: pgettext_lazy("notification tag", "SLA breached"),
 }
 
 
 class EmailState(models.TextChoices):
-    NONE = "none", "Not e-mailed"  # not wanted, or no address
-    PENDING = "pending", "Waiting to be e-mailed"
-    SENDING = "sending", "Being e-mailed"  # claimed by a worker (email_claimed_at)
-    DIGEST = "digest", "Waiting for the daily digest"
-    SENT = "sent", "E-mailed"
-    FAILED = "failed", "Could not be e-mailed"
+    NONE = "none", _("Not e-mailed")  # not wanted, or no address
+    PENDING = "pending", _("Waiting to be e-mailed")
+    SENDING = "sending", _("Being e-mailed")  # claimed by a worker (email_claimed_at)
+    DIGEST = "digest", _("Waiting for the daily digest")
+    SENT = "sent", _("E-mailed")
+    FAILED = "failed", _("Could not be e-mailed")
 
 
 class Notification(models.Model):
@@ -126,7 +128,7 @@ class NotificationPreference(models.Model):
     # The Kind values to e-mail, a JSON list.
     email_kinds = models.JSONField(default=list, blank=True)
     daily_digest = models.BooleanField(
-        default=False, help_text="One e-mail a day with what is still unread, not one each."
+        default=False, help_text=_("One e-mail a day with what is still unread, not one each.")
     )
 
     def __str__(self) -> str:

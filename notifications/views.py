@@ -17,9 +17,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from notifications.actions import do_mark_read, do_save_preferences, preferences_of, unread_state
+from notifications.actions import (
+    do_mark_read,
+    do_save_preferences,
+    preferences_of,
+    reader_title,
+    unread_state,
+)
 from notifications.forms import PreferencesForm
 from notifications.models import Notification
 from socialdesk.params import parse_id
@@ -28,6 +35,19 @@ app_name = "notifications"
 PANEL_SHOWN = 8
 PAGE_SIZE = 50
 BELL = "notifications/_bell.html"
+
+
+SHOWN = [
+    "id", "kind", "title", "url", "data", "created_at", "read_at",
+    "case__id", "case__subject",
+    "actor__username", "actor__first_name", "actor__last_name",
+]  # fmt: skip
+
+
+def _worded(rows: list[Notification]) -> list[Notification]:
+    for row in rows:
+        row.shown_title = reader_title(row)
+    return rows
 
 
 def _fingerprint(unread: int, newest: int) -> str:
@@ -62,18 +82,21 @@ def _back(request: HttpRequest) -> str:
 @require_GET
 def notification_list(request: HttpRequest) -> HttpResponse:
     """The user's notifications, newest first, by pages (`before`: the last id shown)."""
-    mine = Notification.objects.filter(recipient=request.user).only(
-        "id", "kind", "title", "url", "created_at", "read_at"
+    # The case and actor come with each row: the titles are worded in the reader's language.
+    mine = (
+        Notification.objects.filter(recipient=request.user)
+        .select_related("case", "actor")
+        .only(*SHOWN)
     )
     if request.htmx:
         back = request.htmx.current_url_abs_path or reverse("notifications:list")
-        rows = list(mine[: PANEL_SHOWN + 1])
+        rows = _worded(list(mine[: PANEL_SHOWN + 1]))
         context = {"rows": rows[:PANEL_SHOWN], "more": len(rows) > PANEL_SHOWN, "back": back}
         response = render(request, f"{BELL}#panel", context)
     else:
         before = parse_id(request.GET.get("before", ""))
         page = mine.filter(pk__lt=before) if before else mine
-        rows = list(page[: PAGE_SIZE + 1])
+        rows = _worded(list(page[: PAGE_SIZE + 1]))
         unread, _ = unread_state(request.user)
         context = {
             "rows": rows[:PAGE_SIZE],
@@ -105,9 +128,12 @@ def mark_all_read(request: HttpRequest) -> HttpResponse:
     count = do_mark_read(request.user)
     messages.success(
         request,
-        f"Marked {count} notification{'s' if count != 1 else ''} read."
+        ngettext(
+            "Marked %(count)d notification read.", "Marked %(count)d notifications read.", count
+        )
+        % {"count": count}
         if count
-        else "Nothing was unread.",
+        else gettext("Nothing was unread."),
     )
     return HttpResponseRedirect(_back(request), status=303)
 
@@ -122,7 +148,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
             do_save_preferences(
                 request.user, form.cleaned_data["email_kinds"], form.cleaned_data["daily_digest"]
             )
-            messages.success(request, "Your notification e-mails are set.")
+            messages.success(request, gettext("Your notification e-mails are set."))
             return redirect("notifications:preferences")
     else:
         form = PreferencesForm(

@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from cases.tasks import refresh_open_case_slas
 from sla.models import BusinessHours, Holiday, OpeningTime, Policy
@@ -47,7 +49,7 @@ class PolicyAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "position", "enabled"]}),
         (
-            "Applies to (every condition set must hold; none set: every case)",
+            _("Applies to (every condition set must hold; none set: every case)"),
             {
                 "fields": [
                     "network",
@@ -59,7 +61,7 @@ class PolicyAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Targets (minutes of business time)",
+            _("Targets (minutes of business time)"),
             {
                 "fields": [
                     "first_response_minutes",
@@ -72,23 +74,23 @@ class PolicyAdmin(admin.ModelAdmin):
         ),
     ]
 
-    @admin.display(description="Applies to")
+    @admin.display(description=_("Applies to"))
     def applies_to(self, policy: Policy) -> str:
-        return ", ".join(policy.conditions) or "every case"
+        return ", ".join(policy.conditions) or gettext("every case")
 
-    @admin.display(description="First response")
+    @admin.display(description=_("First response"))
     def first_response(self, policy: Policy) -> str:
         return _minutes(policy.first_response_minutes)
 
-    @admin.display(description="Next response")
+    @admin.display(description=_("Next response"))
     def next_response(self, policy: Policy) -> str:
         return _minutes(policy.next_response_minutes)
 
-    @admin.display(description="Resolution")
+    @admin.display(description=_("Resolution"))
     def resolution(self, policy: Policy) -> str:
         return _minutes(policy.resolution_minutes)
 
-    @admin.display(description="Due soon at")
+    @admin.display(description=_("Due soon at"))
     def due_soon_at(self, policy: Policy) -> str:
         return f"{policy.warn_percent} %"
 
@@ -121,17 +123,20 @@ class OpeningTimeFormSet(BaseInlineFormSet):
             intervals.setdefault(data["weekday"], []).append((opens, closes))
         if not intervals:
             raise ValidationError(
-                "Add at least one opening time: clocks only run while the team is open."
+                gettext("Add at least one opening time: clocks only run while the team is open.")
             )
         names = dict(OpeningTime._meta.get_field("weekday").choices)
         for weekday, spans in intervals.items():
             # An interval closing at 00:00 runs to midnight: sort it as the end of the day.
             spans.sort()
-            for (_, first_end), (second_start, _) in zip(spans, spans[1:], strict=False):
+            for (_opens, first_end), (second_start, _closes) in zip(spans, spans[1:], strict=False):
                 if first_end == time(0) or second_start < first_end:
                     raise ValidationError(
-                        f"Two opening times overlap on {names[weekday]}: make them one, or "
-                        "end one before the next begins."
+                        gettext(
+                            "Two opening times overlap on %(day)s: make them one, or end one "
+                            "before the next begins."
+                        )
+                        % {"day": names[weekday]}
                     )
 
 
@@ -155,11 +160,11 @@ class BusinessHoursAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).prefetch_related("openings", "holidays")
 
-    @admin.display(description="Open")
+    @admin.display(description=pgettext_lazy("business hours", "Open"))
     def opening_times(self, hours: BusinessHours) -> str:
-        return "; ".join(str(opening) for opening in hours.openings.all()) or "never"
+        return "; ".join(str(opening) for opening in hours.openings.all()) or gettext("never")
 
-    @admin.display(description="Holidays")
+    @admin.display(description=_("Holidays"))
     def holiday_count(self, hours: BusinessHours) -> int:
         return len(hours.holidays.all())
 

@@ -10,6 +10,7 @@ way and refreshes when it is done.
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from cases import moderation
@@ -35,7 +36,7 @@ def comment_visibility(request: HttpRequest, case_id: int) -> HttpResponse:
     mention = Mention.objects.filter(case=case, pk=parse_id(request.POST.get("mention"))).first()
     hidden = request.POST.get("hidden")
     if mention is None or hidden not in ("0", "1"):
-        return _updated(request, case, error="Choose the comment to hide or show.")
+        return _updated(request, case, error=gettext("Choose the comment to hide or show."))
     return _act(
         request,
         case,
@@ -51,7 +52,7 @@ def delete_reply(request: HttpRequest, case_id: int) -> HttpResponse:
     case = access_case(request, case_id, DELETE_PERM)
     reply = Reply.objects.filter(case=case, pk=parse_id(request.POST.get("reply"))).first()
     if reply is None:
-        return _updated(request, case, error="Choose the reply to delete.")
+        return _updated(request, case, error=gettext("Choose the reply to delete."))
     return _act(
         request,
         case,
@@ -70,9 +71,9 @@ def retry_moderation(request: HttpRequest, case_id: int) -> HttpResponse:
         .first()
     )
     if row is None:
-        return _updated(request, case, error="Choose the change to retry.")
+        return _updated(request, case, error=gettext("Choose the change to retry."))
     if not request.user.has_perm(PERM_FOR[row.action]):
-        raise PermissionDenied("Only someone who may make this change can retry it.")
+        raise PermissionDenied(gettext("Only someone who may make this change can retry it."))
     return _act(request, case, lambda: moderation.do_retry_moderation(row, actor=request.user))
 
 

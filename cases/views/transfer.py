@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext
 
 from cases.access import access_case
 from cases.actions import (
@@ -70,9 +71,17 @@ def transfer_case(request: HttpRequest, case_id: int) -> HttpResponse:
         return _form_page(request, case, TransferForm(request.POST, teams=teams), str(exc))
     # render
     if Case.objects.visible_to(request.user).filter(pk=case.pk).exists():
-        messages.success(request, f"Transferred case #{case.pk} to {team.name}.")
+        messages.success(
+            request,
+            gettext("Transferred case #%(case_id)s to %(team)s.")
+            % {"case_id": case.pk, "team": team.name},
+        )
         return redirect(reverse("cases:detail", args=[case.pk]))
-    messages.success(request, f"Transferred case #{case.pk} to {team.name}: it left your inbox.")
+    messages.success(
+        request,
+        gettext("Transferred case #%(case_id)s to %(team)s: it left your inbox.")
+        % {"case_id": case.pk, "team": team.name},
+    )
     return redirect(reverse("cases:list"))
 
 

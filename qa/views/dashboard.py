@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext, pgettext
 from django.views.decorators.http import require_GET
 
 from qa import charts, export, stats
@@ -63,7 +64,12 @@ def _share(est: stats.Estimate) -> ShareCell:
         return ShareCell("—", why, True)
     return ShareCell(
         f"{est.mean:.0f} %",
-        f"95% {est.shown_low:.0f}–{est.shown_high:.0f} · {est.n} cases",
+        ngettext(
+            "95%% %(low).0f–%(high).0f · %(n)d case",
+            "95%% %(low).0f–%(high).0f · %(n)d cases",
+            est.n,
+        )
+        % {"low": est.shown_low, "high": est.shown_high, "n": est.n},
         False,
     )
 
@@ -180,13 +186,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "d": d,
         "sla_chart": _sla_chart(
             d.sla_teams + d.sla_channels,
-            title="First responses within the service level, per team and channel: share "
-            "and 95% interval",
+            title=gettext(
+                # xgettext:no-python-format
+                "First responses within the service level, per team and channel: share "
+                "and 95% interval"
+            ),
         ),
         "sla_sections": [
-            ("Teams", _sla_rows(d.sla_teams)),
-            ("Channels", _sla_rows(d.sla_channels)),
-            ("Agents", _sla_rows(d.sla_agents)),
+            (gettext("Teams"), pgettext("column", "Team"), _sla_rows(d.sla_teams)),
+            (gettext("Channels"), pgettext("column", "Channel"), _sla_rows(d.sla_channels)),
+            (gettext("Agents"), pgettext("column", "Agent"), _sla_rows(d.sla_agents)),
         ],
         "has_sla": any(r.counts.first or r.counts.resolution for r in d.sla_channels),
         "weeks": weeks,

@@ -19,6 +19,7 @@ from django.urls import path
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 
+from csat import display as csat_display
 from qa import charts, export, stats
 from qa import dashboard as dash
 from socialdesk.access import require_perm
@@ -188,6 +189,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             ("Channels", _sla_rows(d.sla_channels)),
             ("Agents", _sla_rows(d.sla_agents)),
         ],
+        "satisfaction_rows": csat_display.rows(d),
+        "satisfaction_overall": csat_display.overall(d),
         "has_sla": any(r.counts.first or r.counts.resolution for r in d.sla_channels),
         "weeks": weeks,
         "periods": dash.PERIODS,

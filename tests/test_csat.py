@@ -431,3 +431,23 @@ def test_a_message_that_is_no_score_opens_a_case_and_the_survey_still_waits(
     polling.poll_channel(x_dm_channel.pk)
     assert Survey.objects.get(case=case).score == 4
     assert Mention.objects.get(text="4").case_id == case.pk
+
+
+def test_simulated_customers_answer_surveys_mostly_with_a_score():
+    import random
+
+    from listening.simulator import traffic
+    from listening.simulator.state import SimState
+
+    assert traffic.looks_like_survey(actions.survey_text("en"))
+    assert traffic.looks_like_survey(actions.survey_text("es"))
+    assert not traffic.looks_like_survey("Sorry, we are on it: DM us your order number.")
+    rng = random.Random(7)
+    answers = [traffic.survey_answer(rng, lang)[0] for lang in ("en", "es") * 100]
+    scored = [a for a in answers if parse_answer(a)]
+    assert 0.6 < len(scored) / len(answers) < 0.95  # and some junk the desk must not count
+
+    state = SimState(seed=1)
+    for n in range(40):
+        state.record_reply("x", X_BRAND, {"id": str(n), "kind": "dm", "text": "1 to 5?"})
+    assert state.pending and all(p.survey for p in state.pending)

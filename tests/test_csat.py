@@ -451,3 +451,22 @@ def test_simulated_customers_answer_surveys_mostly_with_a_score():
     for n in range(40):
         state.record_reply("x", X_BRAND, {"id": str(n), "kind": "dm", "text": "1 to 5?"})
     assert state.pending and all(p.survey for p in state.pending)
+
+
+def test_ingest_asks_for_surveys_once_per_page_of_private_posts_and_never_for_public_ones(
+    x_channel,
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from listening.ingest import ingest
+    from tests.factories import post
+
+    def survey_queries(page) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            ingest(x_channel, page)
+        return sum("csat_survey" in q["sql"] for q in ctx.captured_queries)
+
+    assert survey_queries([post(n) for n in range(1, 31)]) == 0
+    dms = [post(n, kind="dm", is_private=True, conversation=f"dm:{n}") for n in range(31, 81)]
+    assert survey_queries(dms) == 1

@@ -282,12 +282,16 @@ def survey_summary(
         elif event.kind == CaseEvent.Kind.SURVEY_QUEUED:
             reply = replies_by_id.get(data.get("reply_id"))
             summary = {"state": "queued", "reply": reply, "at": event}
-        elif event.kind == CaseEvent.Kind.SURVEY_ANSWERED and summary is not None:
+        elif event.kind == CaseEvent.Kind.SURVEY_ANSWERED:
             answer = by_id.get(data.get("mention_id"))
             text = answer.text if answer is not None and answer.deleted_at is None else ""
             event.comment = comment_of(text)
             event.score = data.get("score")
-            summary |= {"state": "answered", "score": event.score, "comment": event.comment}
+            summary = (summary or {}) | {
+                "state": "answered",
+                "score": event.score,
+                "comment": event.comment,
+            }
             summary["answered"] = event
     for reply in replies:
         reply.is_survey = bool(summary and summary.get("reply") is reply)

@@ -29,6 +29,7 @@ class SurveyAnswer:
     case_id: int
     score: int
     external_id: str
+    posted_at: datetime
 
 
 _AWAITING_SQL = """
@@ -69,21 +70,24 @@ def find_answers(
         if answer is None:
             continue
         taken.add(survey_id)
-        answers[i] = SurveyAnswer(survey_id, case_id, answer.score, post.external_id)
+        answers[i] = SurveyAnswer(
+            survey_id, case_id, answer.score, post.external_id, post.posted_at
+        )
     return answers
 
 
 # The answer's mention is found by (channel, external id): ingest inserted it just before.
 _RECORD_SQL = """
     UPDATE csat_survey AS s
-    SET state = 'answered', score = k.score, answered_at = %s,
+    SET state = 'answered', score = k.score, answered_at = k.posted_at,
         answer_id = (
             SELECT m.id FROM listening_mention m
             WHERE m.channel_id = %s AND m.external_id = k.external_id LIMIT 1
         )
-    FROM json_to_recordset(%s::json) AS k (survey_id bigint, score int, external_id varchar)
+    FROM json_to_recordset(%s::json)
+         AS k (survey_id bigint, score int, external_id varchar, posted_at timestamptz)
     WHERE s.id = k.survey_id AND s.state = 'queued'
-    RETURNING s.id, s.case_id, s.score, s.answer_id
+    RETURNING s.id, s.case_id, s.score, s.answer_id, s.answered_at
 """
 
 
@@ -93,9 +97,15 @@ def record_answers(cursor, channel_id: int, answers: Sequence[SurveyAnswer], now
     if not answers:
         return 0
     rows = [
-        {"survey_id": a.survey_id, "score": a.score, "external_id": a.external_id} for a in answers
+        {
+            "survey_id": a.survey_id,
+            "score": a.score,
+            "external_id": a.external_id,
+            "posted_at": a.posted_at.isoformat(),
+        }
+        for a in answers
     ]
-    cursor.execute(_RECORD_SQL, [now, channel_id, page_json(rows)])
+    cursor.execute(_RECORD_SQL, [channel_id, page_json(rows)])
     recorded = cursor.fetchall()
     CaseEvent.objects.bulk_create(
         [
@@ -103,9 +113,9 @@ def record_answers(cursor, channel_id: int, answers: Sequence[SurveyAnswer], now
                 case_id=case_id,
                 kind=CaseEvent.Kind.SURVEY_ANSWERED,
                 data={"survey_id": survey_id, "score": score, "mention_id": mention_id},
-                created_at=now,
+                created_at=answered_at or now,  # beside the answer on the timeline
             )
-            for survey_id, case_id, score, mention_id in recorded
+            for survey_id, case_id, score, mention_id, answered_at in recorded
         ]
     )
     return len(recorded)

@@ -76,7 +76,7 @@ class Survey(models.Model):
         related_name="+",
         db_index=False,
     )
-    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)  # when the customer wrote it
 
     class Meta:
         ordering = ["-created_at", "-id"]

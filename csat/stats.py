@@ -182,7 +182,8 @@ def satisfaction(
             for a in sorted(members.get(team_id, []), key=lambda a: names.get(a, "").lower())
             if by_agent[a].sent
         ]
-        rows.append(TeamRow(team_id, name, by_team[team_id], agents))
+        if by_team[team_id].sent or agents:
+            rows.append(TeamRow(team_id, name, by_team[team_id], agents))
     if sees_all and by_team[None].sent:  # cases no team owned
         rows.append(TeamRow(None, gettext("No team"), by_team[None], []))
     return Satisfaction(overall, rows, low_scores(user, start))

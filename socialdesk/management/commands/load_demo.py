@@ -34,6 +34,7 @@ from cases.models import (
     CannedReply,
     CannedReplyVariant,
     Case,
+    CaseEvent,
     CaseStatus,
     DeskSettings,
     EngagementGuidelines,
@@ -591,18 +592,36 @@ class Command(BaseCommand):
         desk.csat_enabled = True
         desk.save(update_fields=["csat_enabled"])
         team = channel.team
-        answers = []
-        for n, (agent, complaint, answer) in enumerate(DEMO_SURVEYS, start=1):
-            posted = now - timedelta(days=n, hours=3)
-            conversation = f"dm:demo-csat-{n}"
-            customer = Author(
+        # Four rounds of the list, a conversation every eight hours: enough answers per agent
+        # for the dashboard's intervals. Every fifth answer of the later rounds stays unsent.
+        rounds = [
+            (n, agent, complaint, "" if r and n % 5 == 0 else answer)
+            for r in range(4)
+            for n, (agent, complaint, answer) in enumerate(DEMO_SURVEYS, start=1 + r * 100)
+        ]
+        customers = {
+            n: Author(
                 external_id=f"demo-csat-{n}", handle=f"dm_customer{n}", name=f"DM customer {n}"
             )
-            post = _demo_post(
-                conversation, f"demo-csat-post-{n}", complaint, posted, customer, kind="dm"
+            for n, *_ in rounds
+        }
+        posts = [
+            _demo_post(
+                f"dm:demo-csat-{n}",
+                f"demo-csat-post-{n}",
+                complaint,
+                now - timedelta(hours=8 * i + 3),
+                customers[n],
+                kind="dm",
             )
+            for i, (n, _agent, complaint, _answer) in enumerate(rounds, start=1)
+        ]
+        cases = _ingest_demo(channel, posts, now)
+        answers = []
+        for post, (n, agent, _complaint, answer) in zip(posts, rounds, strict=True):
+            posted = post.posted_at
             case = _set_case(
-                _ingest_demo(channel, [post], now)[conversation],
+                cases[post.conversation_id],
                 status=CaseStatus.RESOLVED,
                 triage_decision="engage",
                 triage_decided_by=users[agent],
@@ -629,7 +648,7 @@ class Command(BaseCommand):
                     queued_at=sent,
                     sent_at=sent,
                 )
-            Survey.objects.create(
+            survey = Survey.objects.create(
                 case=case,
                 channel=channel,
                 customer=case.customer,
@@ -643,14 +662,20 @@ class Command(BaseCommand):
                 due_at=sent,
                 decided_at=sent,
             )
+            CaseEvent.objects.create(
+                case=case,
+                kind=CaseEvent.Kind.SURVEY_QUEUED,
+                data={"reply_id": reply.pk, "survey_id": survey.pk},
+                created_at=sent,
+            )
             if answer:
                 answers.append(
                     _demo_post(
-                        conversation,
+                        post.conversation_id,
                         f"demo-csat-answer-{n}",
                         answer,
                         sent + timedelta(minutes=7),
-                        customer,
+                        customers[n],
                         kind="dm",
                     )
                 )

@@ -231,7 +231,8 @@ def do_set_status(
     (ActionError otherwise). Resolving or closing sets resolved_at (closing keeps an earlier
     resolution time); reopening clears it. Reopening fails with ActionError when ingest has
     meanwhile opened another case for the same conversation (one open case per conversation).
-    Leaving pending clears the snooze.
+    Leaving pending clears the snooze. Resolving plans the case's satisfaction survey when
+    surveys are switched on (csat.actions: at most one per case).
     """
     if status not in CaseStatus.values:
         raise ActionError(f"Unknown status {status!r}.")
@@ -268,6 +269,10 @@ def do_set_status(
     refresh_case_sla(case)  # resolving stops the clocks, reopening starts them again
     if status != previous:
         _event(case, CaseEvent.Kind.STATUS, actor, **{"from": previous, "to": status})
+    if status == CaseStatus.RESOLVED and previous != status:
+        from csat.actions import do_plan_survey  # csat builds on cases
+
+        do_plan_survey(case, now)
     if snooze_until is not None:
         _event(case, CaseEvent.Kind.SNOOZED, actor, until=snooze_until.isoformat())
 

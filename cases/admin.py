@@ -342,6 +342,14 @@ class DeskSettingsAdmin(SingleRowAdmin):
         ),
         ("Public replies", {"fields": ["public_reference_words"]}),
         (
+            "Customer satisfaction",
+            {
+                "fields": ["csat_enabled"],
+                "description": "Scores and response rates per agent and team are on the "
+                "quality dashboard.",
+            },
+        ),
+        (
             "Retention",
             {
                 "fields": ["retention_days"],

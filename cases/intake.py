@@ -29,6 +29,7 @@ from sla.policies import load_rules
 from socialdesk.pgjson import page_json
 
 if TYPE_CHECKING:
+    from csat.intake import SurveyAnswer
     from listening.models import Channel
     from sla.policies import Rules
 
@@ -63,6 +64,8 @@ class Intake:
     case_ids: list[int] = field(default_factory=list)
     cases: list[int] = field(default_factory=list)
     opened: int = 0
+    # Posts that answer a satisfaction survey: they join the surveyed case (csat.intake).
+    survey_answers: list["SurveyAnswer"] = field(default_factory=list)
 
     @property
     def updated(self) -> int:
@@ -262,30 +265,67 @@ def _thread_into_cases(
     rules: "Rules",
 ) -> Intake:
     """Each post's case: the open case of its customer's conversation, or a new one (with its
-    service-level clocks, in case the conversation has no open case: see opening_clocks)."""
-    keys = []
+    service-level clocks, in case the conversation has no open case: see opening_clocks); a
+    survey answer's, the surveyed case (`_take_in_survey_answers`)."""
+    keys = [
+        (identities[_identity_key(post.author)].customer_id, conversation_key(post))
+        for post in posts
+    ]
+    answers = _take_in_survey_answers(cursor, channel, posts, keys, now)
     groups: dict[tuple[int, str], list[tuple[InboundPost, Score]]] = defaultdict(list)
-    for post, score in zip(posts, scores, strict=True):
-        key = (identities[_identity_key(post.author)].customer_id, conversation_key(post))
-        keys.append(key)
-        groups[key].append((post, score))
+    for i, (post, score) in enumerate(zip(posts, scores, strict=True)):
+        if i not in answers:
+            groups[keys[i]].append((post, score))
 
-    rows = [_case_summary(key, items, identities) for key, items in groups.items()]
-    openings = [Opening(row["customer_id"], row["opened_at"], row["priority"]) for row in rows]
-    for row, clocks in zip(rows, opening_clocks(channel, openings, rules), strict=True):
-        row.update(clocks)
-    cursor.execute(_UPSERT_CASES_SQL, [channel.pk, now, page_json(rows)])
     intake = Intake()
     case_ids = {}
     opened, joined = [], []
-    for case_id, customer_id, key, is_new in cursor.fetchall():
-        case_ids[(customer_id, key)] = case_id
-        (opened if is_new else joined).append(case_id)
+    if groups:
+        rows = [_case_summary(key, items, identities) for key, items in groups.items()]
+        openings = [Opening(row["customer_id"], row["opened_at"], row["priority"]) for row in rows]
+        for row, clocks in zip(rows, opening_clocks(channel, openings, rules), strict=True):
+            row.update(clocks)
+        cursor.execute(_UPSERT_CASES_SQL, [channel.pk, now, page_json(rows)])
+        for case_id, customer_id, key, is_new in cursor.fetchall():
+            case_ids[(customer_id, key)] = case_id
+            (opened if is_new else joined).append(case_id)
     intake.opened = len(opened)
     intake.cases = opened + joined
-    intake.case_ids = [case_ids[key] for key in keys]
+    intake.case_ids = [
+        answers[i].case_id if i in answers else case_ids[key] for i, key in enumerate(keys)
+    ]
+    intake.survey_answers = list(answers.values())
     intake.author_ids = [identities[_identity_key(post.author)].id for post in posts]
     return intake
+
+
+_SURVEYED_CASES_SQL = """
+    UPDATE cases_case AS c SET mention_count = c.mention_count + k.n, updated_at = %s
+    FROM json_to_recordset(%s::json) AS k (id bigint, n int)
+    WHERE c.id = k.id
+"""
+
+
+def _take_in_survey_answers(
+    cursor,
+    channel: "Channel",
+    posts: Sequence[InboundPost],
+    keys: list[tuple[int, str]],
+    now: datetime,
+) -> "dict[int, SurveyAnswer]":
+    """The posts answering a satisfaction survey, by index (csat.intake.find_answers): each
+    joins its surveyed case, which counts it but keeps its status (a score is not a new
+    complaint). ingest records the scores once the mentions are stored."""
+    from csat.intake import find_answers  # csat builds on cases
+
+    answers = find_answers(cursor, channel.pk, posts, keys)
+    if answers:
+        counts: dict[int, int] = defaultdict(int)
+        for answer in answers.values():
+            counts[answer.case_id] += 1
+        rows = [{"id": case_id, "n": n} for case_id, n in counts.items()]
+        cursor.execute(_SURVEYED_CASES_SQL, [now, page_json(rows)])
+    return answers
 
 
 def _case_summary(

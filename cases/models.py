@@ -584,6 +584,9 @@ class CaseEvent(models.Model):
         POST_DELETED = "post_deleted", _("Customer post deleted")
         CONTENT_ERASED = "content_erased", _("Customer content erased")
         TRANSFERRED = "transferred", _("Transferred to another team")
+        SURVEY_QUEUED = "survey_queued", _("Satisfaction survey queued")
+        SURVEY_SKIPPED = "survey_skipped", _("Satisfaction survey not sent")
+        SURVEY_ANSWERED = "survey_answered", _("Satisfaction survey answered")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -844,6 +847,15 @@ class DeskSettings(models.Model):
         help_text="Comma-separated. A public reply that writes one of these with its number "
         '("order #835070", "booking ref AB1234") is stopped, and the agent is asked to send '
         "it privately. Leave empty to allow references in public replies.",
+    )
+
+    csat_enabled = models.BooleanField(
+        "satisfaction surveys",
+        default=False,
+        db_default=False,
+        help_text="After a private conversation (X DM, Messenger, Instagram DM) is resolved, "
+        "send the customer one short survey (a score from 1 to 5 and a comment), within the "
+        "network's messaging window. Each case is surveyed at most once.",
     )
 
     retention_days = models.PositiveIntegerField(

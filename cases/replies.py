@@ -249,6 +249,36 @@ def _create_queued(
     return reply
 
 
+def do_queue_desk_message(
+    case: Case, *, author: "User", text: str, target: Mention, now: datetime
+) -> Reply:
+    """Queue a private message the desk itself sends on `case` (a satisfaction survey, csat):
+    no composer checks and no approval, posted by the same sender, exactly once.
+
+    Preconditions: inside the caller's transaction; `target` is the customer's private post
+    it answers, checked with `check_reply_target`. The send task is enqueued on commit.
+    """
+    reply = Reply.objects.create(
+        case=case,
+        author=author,
+        in_reply_to=target,
+        text=text,
+        is_private=True,
+        state=State.QUEUED,
+        created_at=now,
+        queued_at=now,
+    )
+    CaseEvent.objects.create(
+        case=case,
+        kind=CaseEvent.Kind.REPLY_QUEUED,
+        data={"reply_id": reply.pk, "private": True, "desk": True},
+        created_at=now,
+    )
+    touch_case(case.pk, now)
+    _enqueue(reply.pk)
+    return reply
+
+
 def check_reply_target(
     case: Case, *, is_private: bool, in_reply_to: Mention | None = None
 ) -> Mention:

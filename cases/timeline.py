@@ -131,6 +131,17 @@ def describe_event(event: CaseEvent) -> str:
         return gettext("transferred the case to %(new)s") % {
             "new": data.get("to") or gettext("another team")
         }
+    if kind == CaseEvent.Kind.SURVEY_QUEUED:
+        return gettext("sent the customer a satisfaction survey")
+    if kind == CaseEvent.Kind.SURVEY_SKIPPED:
+        why = data.get("why")
+        if isinstance(why, str) and why:
+            return gettext("did not send a satisfaction survey: %(why)s") % {"why": gettext(why)}
+        return gettext("did not send a satisfaction survey")
+    if kind == CaseEvent.Kind.SURVEY_ANSWERED:
+        return gettext("recorded the customer's satisfaction score: %(score)s out of 5") % {
+            "score": data.get("score", "?")
+        }
     return event.get_kind_display().lower()
 
 
@@ -236,6 +247,7 @@ def timeline_context(request: HttpRequest, case: Case) -> dict[str, Any]:
     for event in events:
         event.summary = describe_event(event)
         event.detail = event_detail(event)
+    survey = survey_summary(events, mentions, replies)
     _attach_moderation(request, case, mentions, replies, moderations)
     return {
         "case": case,
@@ -243,11 +255,47 @@ def timeline_context(request: HttpRequest, case: Case) -> dict[str, Any]:
         "replies": replies,
         "timeline": build_timeline(mentions, replies, notes, events),
         "can_reply": can_reply,
+        "survey": survey,
         # Who still sees a comment the brand hid on this network.
         "hidden_from_all_but": getattr(
             POLICIES.get(case.channel.network), "hidden_from_all_but", "its author"
         ),
     }
+
+
+def survey_summary(
+    events: list[CaseEvent], mentions: list[Mention], replies: list[Reply]
+) -> dict[str, Any] | None:
+    """The case's satisfaction survey (csat) as its events tell it, without a query: its
+    state, why it was not sent, its reply (marked `is_survey` for the timeline), the score and
+    the customer's comment (from the answer's text as stored; gone when the post is). None
+    when the case has no survey."""
+    from csat.answers import comment_of  # csat builds on cases
+
+    summary: dict[str, Any] | None = None
+    by_id = {mention.pk: mention for mention in mentions}
+    replies_by_id = {reply.pk: reply for reply in replies}
+    for event in events:
+        data = event.data if isinstance(event.data, dict) else {}
+        if event.kind == CaseEvent.Kind.SURVEY_SKIPPED:
+            summary = {"state": "skipped", "why": gettext(str(data.get("why", ""))), "at": event}
+        elif event.kind == CaseEvent.Kind.SURVEY_QUEUED:
+            reply = replies_by_id.get(data.get("reply_id"))
+            summary = {"state": "queued", "reply": reply, "at": event}
+        elif event.kind == CaseEvent.Kind.SURVEY_ANSWERED:
+            answer = by_id.get(data.get("mention_id"))
+            text = answer.text if answer is not None and answer.deleted_at is None else ""
+            event.comment = comment_of(text)
+            event.score = data.get("score")
+            summary = (summary or {}) | {
+                "state": "answered",
+                "score": event.score,
+                "comment": event.comment,
+            }
+            summary["answered"] = event
+    for reply in replies:
+        reply.is_survey = bool(summary and summary.get("reply") is reply)
+    return summary
 
 
 def _attach_moderation(

@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cases.intake import Intake, store_attachments, take_in
+from csat.intake import record_answers
 from listening.content import SourceEdit, record_edits, remove_texts
 from listening.models import Channel, Mention, QuarantinedPost, Removal
 from listening.posts import InboundPost, Quarantined
@@ -107,6 +108,8 @@ def ingest(
             scores = [score_post(post) for post in fresh]
             intake = take_in(cursor, channel, fresh, scores, now)
             _insert_mentions(cursor, channel, fresh, scores, intake, now)
+            if intake.survey_answers:
+                record_answers(cursor, channel.pk, intake.survey_answers, now)
             result.media = len(store_attachments(cursor, channel, fresh, now))
             result.created = len(fresh)
             result.cases_opened, result.cases_updated = intake.opened, intake.updated

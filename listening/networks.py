@@ -32,6 +32,10 @@ class NetworkPolicy:
     # Whether the brand may answer a post that tags or mentions it, in public or with a private
     # reply (Instagram: neither on others' media; only the customer can open a DM).
     replies_to_tags: bool = True
+    # How long after the customer's last private message the desk may send them a
+    # satisfaction survey (csat): the network's own window where it has one. None: never.
+    survey_window: timedelta | None = None
+    survey_window_rule: str = ""
 
 
 X = NetworkPolicy(
@@ -60,6 +64,13 @@ X = NetworkPolicy(
         "Move personal details (order numbers, addresses) to a DM.",
         "Sign short replies with the agent's initials if the team does so.",
     ),
+    # X sets no DM window, but its automation rules allow an automated DM only where the
+    # customer asked to be contacted: the desk keeps to the conversation they just had.
+    survey_window=timedelta(hours=24),
+    survey_window_rule=(
+        "X sets no DM window; an automated DM must follow a conversation the customer "
+        "started, so a survey goes only within 24 hours of their last DM."
+    ),
 )
 
 FACEBOOK = NetworkPolicy(
@@ -85,6 +96,8 @@ FACEBOOK = NetworkPolicy(
     can_hide_comments=("comment",),
     hidden_from_all_but="its author and their friends",
     private_label="Messenger",
+    survey_window=timedelta(hours=24),
+    survey_window_rule="Messenger's standard window: 24 hours after the customer's last message.",
 )
 
 INSTAGRAM = NetworkPolicy(
@@ -119,6 +132,8 @@ INSTAGRAM = NetworkPolicy(
     can_hide_comments=("comment",),
     private_label="Instagram DM",
     replies_to_tags=False,
+    survey_window=timedelta(hours=24),
+    survey_window_rule="Instagram's standard window: 24 hours after the customer's last message.",
 )
 
 # Every network the desk speaks, in the order pages list them. One list: filters, the

@@ -25,6 +25,9 @@ Service. Response times, volume, spikes and service levels met per channel, kept
 minutes: qa.service. The service levels per agent and team are the channel × assignee counts
 added up (an agent in two teams counts in both).
 
+Customer satisfaction. The surveys' response rate, mean score and share satisfied per agent
+and team, beside the QA scores, with the same rules of evidence: csat.stats.
+
 The same figures as tables for the CSV export: qa.export.
 """
 
@@ -42,6 +45,7 @@ from django.db.models import Count, F, FloatField, Q, Sum, Value, When
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from csat.stats import Satisfaction, satisfaction
 from listening.spikes import Spike
 from qa import coaching
 from qa.models import Criterion, Review
@@ -142,6 +146,7 @@ class Dashboard:
     sla_teams: list[SlaRow] = field(default_factory=list)
     sla_channels: list[SlaRow] = field(default_factory=list)
     sla_agents: list[SlaRow] = field(default_factory=list)
+    satisfaction: Satisfaction | None = None  # customer satisfaction surveys (csat.stats)
 
     def volume_totals(self) -> list[tuple[int, int, int]]:
         out = []
@@ -322,6 +327,10 @@ def _build(
         sla_teams=sla_teams,
         sla_channels=sla_channels,
         sla_agents=sla_agents,
+        # 14-15: customer satisfaction per agent and team, and the period's low scores.
+        satisfaction=satisfaction(
+            user, start, teams, memberships, {a: r.name for a, r in agents.items()}, sees_all
+        ),
     )
 
 

@@ -9,7 +9,8 @@ completed later, and `SamplingRun`'s unique (policy, period_start) makes every r
 The design, per run:
 
 1. Population: replies in state sent, `sent_at` in the window, never sampled before (a
-   `Sample` holds a reply at most once, under any policy).
+   `Sample` holds a reply at most once, under any policy). Satisfaction surveys (csat) are
+   the desk's text, not the agent's: never sampled.
 2. Strata: one per channel. Each stratum h of N_h replies gets n_h = ceil(rate · N_h) picks,
    so a small channel is still represented.
 3. Risk weight: a reply is risky when its case is negative (listening.radar), a guideline
@@ -322,6 +323,7 @@ CROSS JOIN LATERAL (
 ) c
 WHERE r.state = 'sent' AND r.sent_at >= %s AND r.sent_at < %s
   AND NOT EXISTS (SELECT 1 FROM qa_sample s WHERE s.reply_id = r.id)
+  AND NOT EXISTS (SELECT 1 FROM csat_survey v WHERE v.reply_id = r.id)
 ORDER BY r.id
 """
 

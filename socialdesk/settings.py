@@ -161,6 +161,7 @@ INSTALLED_APPS = [
     "sla",
     "alerts",
     "notifications",
+    "csat",
 ]
 
 MIDDLEWARE = [
@@ -311,6 +312,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.tasks.advance_sla_states",
         "schedule": timedelta(seconds=30),
     },
+    # Satisfaction surveys whose message was lost with the broker (csat.actions).
+    "csat-offer-due-surveys": {
+        "task": "csat.tasks.offer_due_surveys",
+        "schedule": timedelta(seconds=60),
+    },
     "wake-snoozed-cases": {
         "task": "cases.tasks.wake_snoozed_cases",
         "schedule": timedelta(seconds=60),
@@ -372,6 +378,13 @@ CELERY_BEAT_SCHEDULER = "alerts.liveness:HeartbeatScheduler"
 # ---- Health thresholds and alerts (README "Health, alerts and monitors") ----
 # Seconds without a beat tick / without a worker running the heartbeat task before either
 # counts as dead.
+# ---- Satisfaction surveys (README "Customer satisfaction") ----
+# Seconds between resolving a case and sending its survey: a case reopened at once is not
+# surveyed yet.
+CSAT_SURVEY_DELAY_SECONDS = env_int("CSAT_SURVEY_DELAY_SECONDS", 60)
+if CSAT_SURVEY_DELAY_SECONDS < 0:
+    raise ImproperlyConfigured("CSAT_SURVEY_DELAY_SECONDS must be 0 or more (seconds).")
+
 HEALTH_BEAT_STALE_SECONDS = env_int("HEALTH_BEAT_STALE_SECONDS", 60)
 HEALTH_WORKER_STALE_SECONDS = env_int("HEALTH_WORKER_STALE_SECONDS", 90)
 # Grace (seconds) past the reply recovery window, or past a queued reply's next_attempt_at,

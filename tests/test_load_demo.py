@@ -154,3 +154,29 @@ def test_demo_teams_show_an_agent_one_team_and_the_supervisor_both(settings):
     assert "Léa Martin" not in alex and "Dana Reyes" in alex
     assert "Léa Martin" in casey and "Dana Reyes" not in casey
     assert "Léa Martin" in sasha and "Dana Reyes" in sasha
+
+
+@pytest.mark.django_db
+def test_demo_switches_surveys_on_and_the_dashboard_shows_satisfaction(settings):
+    from cases.models import Case, CaseStatus, DeskSettings
+    from csat.models import Survey
+
+    settings.DEBUG = True
+    run()
+    run()
+
+    assert DeskSettings.load().csat_enabled
+    answered = Survey.objects.filter(state=Survey.State.ANSWERED)
+    assert answered.count() == 45  # of 56 sent: through ingest, as real answers come in
+    assert Survey.objects.count() == 56
+    assert {s.agent.username for s in answered} == {"alex", "blair"}
+    assert all(s.answer.case_id == s.case_id for s in answered)
+    assert not Case.objects.filter(conversation_key__startswith="dm:demo-csat-").exclude(
+        status=CaseStatus.RESOLVED
+    )
+    client = Client()
+    client.force_login(User.objects.get(username="sasha"))
+    page = client.get("/qa/dashboard/").content.decode()
+    section = page[page.index('id="satisfaction"') :]
+    assert "Alex Agent" in section and "Low scores to look at" in section
+    assert "I had to explain it three times" in section

@@ -449,7 +449,9 @@ def test_dashboard_queries_do_not_grow_with_agents(
     _add_agents(15, supervisor, qa, channel, 100)
     with django_assert_num_queries(five):
         client.get(reverse("qa:dashboard"))
-    assert five <= 21  # the service levels met: one GROUP BY, cached with the service figures
+    # The service levels met: one GROUP BY, cached with the service figures; customer
+    # satisfaction: a GROUP BY and the low scores (csat.stats).
+    assert five <= 23
 
 
 def test_csv_downloads_are_visible_outside_the_folded_tables(team, agent, qa, supervisor, channel):

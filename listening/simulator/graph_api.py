@@ -363,7 +363,8 @@ class GraphNetwork(TrafficGenerator):
         if pending.kind in ("message", "private_reply"):
             conversation = self.conversations[self.messages[pending.ref].conversation_id]
             customer = self.customers_by_id.get(conversation.user_id)
-            text, _ = traffic.follow_up(rng, customer.lang if customer else "en", account.name)
+            lang = customer.lang if customer else "en"
+            text, _ = traffic.answer_to(rng, lang, account.name, pending.survey)
             return self._add_message(conversation, account, text, from_page=False).id
         brand_comment = self.comments[pending.ref]
         # The person the page answered answers back: not the top-level comment's author, which

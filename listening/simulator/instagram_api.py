@@ -254,7 +254,8 @@ class InstagramNetwork(TrafficGenerator):
         if pending.kind in ("message", "private_reply"):
             conversation = self.conversations[self.messages[pending.ref].conversation_id]
             customer = self.customers_by_id.get(conversation.user[0])
-            text, _ = traffic.follow_up(rng, customer.lang if customer else "en", account.name)
+            lang = customer.lang if customer else "en"
+            text, _ = traffic.answer_to(rng, lang, account.name, pending.survey)
             return self._add_message(conversation, account, text, from_brand=False).id
         brand_reply = self.comments[pending.ref]
         top = self.comments[brand_reply.parent_id] if brand_reply.parent_id else brand_reply

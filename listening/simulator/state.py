@@ -56,9 +56,12 @@ JOURNAL_PARAMS = (
     "repeated",
 )
 NETWORKS = ("x", "facebook", "instagram")
+PRIVATE_KINDS = ("dm", "message", "private_reply")  # the brand's private messages
 MALFORMED_VARIANTS = ("missing_id", "missing_created_at", "text_null", "bad_date")
 # Chance that a customer later answers a reply the brand sent.
 ANSWER_PROBABILITY = 0.35
+# ...and a satisfaction survey (a brand DM asking for a score from 1 to 5).
+SURVEY_ANSWER_PROBABILITY = 0.6
 # Seconds an issued X access token lives: X's two hours, unless a test wants them to expire.
 DEFAULT_TOKEN_LIFETIME = 7200
 
@@ -147,6 +150,7 @@ class PendingAnswer:
     account_id: str
     kind: str  # "tweet", "dm", "comment", "message"
     ref: str
+    survey: bool = False  # the brand asked for a satisfaction score
 
 
 class SimState:
@@ -387,8 +391,11 @@ class SimState:
         self.replies.append(
             {"network": network, "account_id": account_id, "created_at": self.now(), **entry}
         )
-        if self.rng.random() < ANSWER_PROBABILITY:
-            self.pending.append(PendingAnswer(network, account_id, entry["kind"], entry["id"]))
+        survey = entry["kind"] in PRIVATE_KINDS and traffic.looks_like_survey(entry.get("text", ""))
+        if self.rng.random() < (SURVEY_ANSWER_PROBABILITY if survey else ANSWER_PROBABILITY):
+            self.pending.append(
+                PendingAnswer(network, account_id, entry["kind"], entry["id"], survey)
+            )
 
     # -- faults -------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ that every layer of the desk meets hostile input in demos and tests.
 """
 
 import random
+import re
 import string
 from dataclasses import dataclass
 
@@ -318,6 +319,43 @@ def follow_up(rng: random.Random, lang: str, brand: str) -> tuple[str, str]:
     """A customer's answer to the brand's reply."""
     lang = lang if lang in FOLLOW_UPS else "en"
     return _decorate(rng, _fill(rng, rng.choice(FOLLOW_UPS[lang]), brand, "")), lang
+
+
+# A brand message asking for a score from 1 to 5 (the desk's satisfaction survey, in any of its
+# languages): customers answer it more often than other replies, mostly with a score.
+_SURVEY_ASK = re.compile(r"\b1\b.{0,40}\b5\b", re.S)
+SURVEY_ANSWERS = {
+    "en": (
+        "5",
+        "5/5 thanks!",
+        "4 - quick and friendly",
+        "4 stars",
+        "3. Took a while but sorted",
+        "2 - three days for a refund",
+        "1 nobody read my first messages",
+        "5️⃣ great help",
+        "⭐⭐⭐⭐",
+        "who is this?",
+        "I have 2 more questions actually",
+    ),
+    "es": ("5", "5 estrellas, gracias", "4 de 5", "2 - tardaron mucho", "¿quién eres?"),
+}
+
+
+def looks_like_survey(text: str) -> bool:
+    """Whether a brand's message asks the customer for a score from 1 to 5."""
+    return bool(_SURVEY_ASK.search(text or ""))
+
+
+def survey_answer(rng: random.Random, lang: str) -> tuple[str, str]:
+    """A customer's answer to a satisfaction survey: usually a score, sometimes not."""
+    lang = lang if lang in SURVEY_ANSWERS else "en"
+    return rng.choice(SURVEY_ANSWERS[lang]), lang
+
+
+def answer_to(rng: random.Random, lang: str, brand: str, survey: bool) -> tuple[str, str]:
+    """A customer's answer to a brand's message: a survey's, or any other's (`follow_up`)."""
+    return survey_answer(rng, lang) if survey else follow_up(rng, lang, brand)
 
 
 def thread_bump(rng: random.Random, lang: str, brand: str) -> tuple[str, str]:

@@ -97,7 +97,7 @@ def follow_up(
         customer_id = event.conversation_id.replace(account.account_id, "").strip("-")
         customer = network.customers_by_id.get(customer_id)
         lang = customer.lang if customer else "en"
-        text, _ = traffic.follow_up(rng, lang, account.brand_word)
+        text, _ = traffic.answer_to(rng, lang, account.brand_word, pending.survey)
         return str(network.add_dm(customer_id, account.account_id, text).id)
     brand_tweet = network.tweets[int(pending.ref)]
     customer_id = brand_tweet.in_reply_to_user_id or rng.choice(network.state.customers).x_id

@@ -20,6 +20,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext, pgettext
 from django.views.decorators.http import require_GET
 
+from csat import display as csat_display
 from qa import charts, export, stats
 from qa import dashboard as dash
 from socialdesk.access import require_perm
@@ -197,6 +198,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             (gettext("Channels"), pgettext("column", "Channel"), _sla_rows(d.sla_channels)),
             (gettext("Agents"), pgettext("column", "Agent"), _sla_rows(d.sla_agents)),
         ],
+        "satisfaction_rows": csat_display.rows(d),
+        "satisfaction_overall": csat_display.overall(d),
         "has_sla": any(r.counts.first or r.counts.resolution for r in d.sla_channels),
         "weeks": weeks,
         "periods": dash.PERIODS,

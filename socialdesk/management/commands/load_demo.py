@@ -42,6 +42,7 @@ from cases.models import (
     Triage,
 )
 from cases.sla import refresh_case_sla
+from csat.demo import load_demo_surveys
 from listening.ingest import ingest
 from listening.models import Channel, ListeningRule, Mention, Network, QuarantinedPost
 from listening.posts import Author, InboundPost
@@ -561,6 +562,7 @@ class Command(BaseCommand):
         self._coaching_content(users, reviews)
         self._approval_content(users, channel, now)
         self._source_changes_content(channel, now)
+        load_demo_surveys(users, channel, now)
 
     def _coaching_content(self, users: dict, reviews: list) -> None:
         """Blair disputes the review of her crash reply and has a session planned on spelling."""
@@ -705,6 +707,7 @@ def _demo_post(
         author=author,
         conversation_id=conversation,
         lang=lang,
+        is_private=kind == "dm",
     )
 
 

@@ -58,7 +58,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from cases.models import owning_teams, reaches, team_reach
+from cases.visibility import owning_teams, reaches, team_reach
 from listening import radar
 from qa.models import Review, Rubric, Sample, SamplingPolicy, SamplingRun
 
@@ -400,7 +400,7 @@ def reviewer_ids() -> list[int]:
 
 def _round_robin(picks: Sequence[Pick], reviewers: list[int]) -> list[int | None]:
     """A reviewer per pick: cycle from the least loaded, never the pick's own agent and only a
-    reviewer who sees the pick's case (its team's: cases.models.reaches); None when nobody
+    reviewer who sees the pick's case (its team's: cases.visibility.reaches); None when nobody
     else could review it."""
     pending = dict(
         Review.objects.filter(reviewer_id__in=reviewers, status=Review.Status.PENDING)

@@ -45,9 +45,10 @@ from cases.actions import (
     owning_team,
 )
 from cases.forms import TransferForm
-from cases.models import Case, CaseStatus, Identity, Label, Reply, Triage, seers_q
+from cases.models import Case, CaseStatus, Identity, Label, Reply, Triage
 from cases.timeline import safe_url, timeline_context
 from cases.views.transfer import transfer_choices
+from cases.visibility import seers_q
 from listening import radar
 from listening.networks import POLICIES
 from socialdesk import roles

@@ -29,7 +29,8 @@ from django.views.decorators.http import require_POST
 from cases import inbox, moderation, presence, sla
 from cases.access import access_saved_view
 from cases.actions import BULK_ASSIGN, BULK_UNASSIGN, do_bulk_change
-from cases.models import SEES_ALL_TEAMS, Case, CaseStatus, Label, Reply, SavedView, Triage
+from cases.models import Case, CaseStatus, Label, Reply, SavedView, Triage
+from cases.visibility import SEES_ALL_TEAMS
 from listening.models import Channel
 from socialdesk import roles
 from socialdesk.access import require_perm

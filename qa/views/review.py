@@ -26,8 +26,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases.checks import CHECK_LABELS
-from cases.models import DeskSettings, visible_q
+from cases.models import DeskSettings
 from cases.timeline import timeline_context
+from cases.visibility import visible_q
 from listening import radar
 from qa.autocheck import (
     AutoScore,

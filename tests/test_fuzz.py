@@ -41,7 +41,8 @@ from listening.connectors.facebook import (
     normalise_message,
     normalise_post,
 )
-from listening.connectors.x import XConnector, normalise_dm, normalise_tweet
+from listening.connectors.x import XConnector
+from listening.connectors.x_normalise import normalise_dm, normalise_tweet
 from listening.models import Mention, QuarantinedPost
 from listening.posts import InboundPost, Quarantined
 from qa.views import calibration as calibration_views

@@ -345,8 +345,6 @@ def check_punctuation(text: str) -> CheckResult:
 # ---------------------------------------------------------------------------------------------
 # 4. Tone
 
-ANGRY_SENTIMENT = -0.3
-
 
 def _is_escalated(case: Case) -> bool:
     return case.triage_decision == "escalate" or (
@@ -356,7 +354,7 @@ def _is_escalated(case: Case) -> bool:
 
 def is_angry(case: Case | None) -> bool:
     """Strongly negative, or escalated: the reply must acknowledge the customer's feelings."""
-    return case is not None and (case.sentiment <= ANGRY_SENTIMENT or _is_escalated(case))
+    return case is not None and (radar.is_angry(case.sentiment) or _is_escalated(case))
 
 
 def check_tone(text: str, *, case: Case | None) -> CheckResult:

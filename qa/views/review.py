@@ -47,11 +47,17 @@ from socialdesk.durations import format_duration
 REVIEW_PERM = "qa.review_replies"
 QUEUE_LIMIT = 100
 
+_NO, _YES = Criterion.values_of(Criterion.Scale.YES_NO)
 SCALE_OPTIONS: dict[str, list[tuple[int, str, str]]] = {
-    # (value, label, keyboard key)
-    Criterion.Scale.YES_NO: [(1, "Yes", "y"), (0, "No", "n")],
-    Criterion.Scale.THREE: [(1, "1 Poor", "1"), (2, "2 Fair", "2"), (3, "3 Good", "3")],
-    Criterion.Scale.FIVE: [(v, str(v), str(v)) for v in range(1, 6)],
+    # (value, label, keyboard key); the values are Criterion.SCALE_BOUNDS'
+    Criterion.Scale.YES_NO: [(_YES, "Yes", "y"), (_NO, "No", "n")],
+    Criterion.Scale.THREE: [
+        (v, f"{v} {word}", str(v))
+        for v, word in zip(
+            Criterion.values_of(Criterion.Scale.THREE), ("Poor", "Fair", "Good"), strict=True
+        )
+    ],
+    Criterion.Scale.FIVE: [(v, str(v), str(v)) for v in Criterion.values_of(Criterion.Scale.FIVE)],
 }
 
 

@@ -37,8 +37,15 @@ from qa.autocheck import (
     stored_auto,
     waited_minutes,
 )
-from qa.forms import CriterionRow, parse_accepted, parse_values, score_preview, selected_key
-from qa.models import Criterion, Review
+from qa.forms import (
+    SCALE_OPTIONS,
+    CriterionRow,
+    parse_accepted,
+    parse_values,
+    score_preview,
+    selected_key,
+)
+from qa.models import Review
 from qa.reviews import ReviewError, do_submit_review, na_allowed
 from qa.scoring import FORMULA_TEXT
 from socialdesk.access import require_perm
@@ -46,19 +53,6 @@ from socialdesk.durations import format_duration
 
 REVIEW_PERM = "qa.review_replies"
 QUEUE_LIMIT = 100
-
-_NO, _YES = Criterion.values_of(Criterion.Scale.YES_NO)
-SCALE_OPTIONS: dict[str, list[tuple[int, str, str]]] = {
-    # (value, label, keyboard key); the values are Criterion.SCALE_BOUNDS'
-    Criterion.Scale.YES_NO: [(_YES, "Yes", "y"), (_NO, "No", "n")],
-    Criterion.Scale.THREE: [
-        (v, f"{v} {word}", str(v))
-        for v, word in zip(
-            Criterion.values_of(Criterion.Scale.THREE), ("Poor", "Fair", "Good"), strict=True
-        )
-    ],
-    Criterion.Scale.FIVE: [(v, str(v), str(v)) for v in Criterion.values_of(Criterion.Scale.FIVE)],
-}
 
 
 def access_reviewer(request: HttpRequest) -> None:

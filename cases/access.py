@@ -11,7 +11,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
-from cases.models import Case, MentionMedia, Reply, SavedView, visible_q
+from cases.models import Case, MentionMedia, Reply, SavedView
+from cases.visibility import visible_q
 from socialdesk.access import require_perm
 
 READ = "cases.view_case"

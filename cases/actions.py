@@ -170,7 +170,7 @@ MAX_TRANSFER_NOTE = 1000
 
 
 def owning_team(case: Case) -> "Team | None":
-    """The team the case belongs to: its transfer team, else its channel's (cases.models.
+    """The team the case belongs to: its transfer team, else its channel's (cases.visibility.
     visible_q); None when it is every team's."""
     if case.team_id is not None:
         return case.team

@@ -8,7 +8,7 @@ notifications (their preferences, one insert).
 
 Who may take a case, in order:
 
-* team: the agent works in the team that owns the case (cases.models.reaches: the case's
+* team: the agent works in the team that owns the case (cases.visibility.reaches: the case's
   transfer team, else its channel's; a case of neither is every team's);
 * language: an agent who lists languages (AgentProfile.languages) takes cases in those
   languages or of no known language; an agent who lists none takes any;
@@ -43,9 +43,8 @@ from cases.models import (
     DeskSettings,
     Label,
     Triage,
-    reaches,
-    team_reach,
 )
+from cases.visibility import reaches, team_reach
 from notifications.actions import Notice, default_title, do_notify_all
 from notifications.models import Kind as NotificationKind
 from socialdesk import roles

@@ -61,9 +61,9 @@ from cases.models import (
     MentionMedia,
     SavedView,
     Triage,
-    visible_channels,
 )
 from cases.sla import breaching_q
+from cases.visibility import visible_channels
 from listening.models import Mention, Network
 from socialdesk import roles
 from socialdesk.models import Team
@@ -551,7 +551,7 @@ def load_choices(user: User) -> Choices:
     query."""
     with connection.cursor() as cursor:
         # The agents are socialdesk.roles.inbox_workers(), compiled into this one query.
-        # The channels are those whose cases the user sees (cases.models.visible_channels).
+        # The channels are those whose cases the user sees (cases.visibility.visible_channels).
         channels, channel_params = visible_channels(user).values("id").query.sql_with_params()
         workers, worker_params = roles.inbox_workers().values("id").query.sql_with_params()
         teams, team_params = Team.objects.of(user).order_by().values("id").query.sql_with_params()

@@ -1,4 +1,7 @@
-"""Customers and their network identities, cases, and outbound replies."""
+"""Customers and their network identities, cases, replies and what agents keep around them
+(labels, notes, events, saved views, canned replies), and the desk's settings. Who sees which
+case is cases.visibility; moderation requests and post images are in cases.network_models,
+imported here so the app's models are all found in cases.models."""
 
 import uuid
 from typing import TYPE_CHECKING
@@ -7,21 +10,18 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from cases.network_models import MentionMedia as MentionMedia
+from cases.network_models import Moderation as Moderation
+from cases.visibility import visible_q
 from listening.models import Network
 from socialdesk.scrub import ScrubbedJSONField, ScrubbedTextField
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-    from django.db.models import QuerySet
-
-    from listening.models import Channel
 
 
 class Customer(models.Model):
@@ -77,102 +77,6 @@ class Triage(models.TextChoices):
     ENGAGE = "engage", _("Engage")
     IGNORE = "ignore", _("Ignore")
     ESCALATE = "escalate", _("Escalate")
-
-
-def visible_q(user: "AbstractBaseUser | AnonymousUser", prefix: str = "") -> Q:
-    """Which cases `user` may see, as a Q over cases (`prefix` reaches a case from another
-    model, e.g. "case__" from replies, "reply__case__" from reviews): the one rule of team
-    visibility.
-
-    A case belongs to the team it was transferred to (Case.team), else to its channel's team
-    (Channel.team); a case of neither belongs to every team. Team members and supervisors see
-    their teams' cases; those who manage the teams (socialdesk.change_team: admins) see all.
-    """
-    if not getattr(user, "is_authenticated", False):
-        return Q(**{f"{prefix}pk__isnull": True})  # nothing (a pk is never null)
-    if user.has_perm(SEES_ALL_TEAMS):
-        return Q()
-    from socialdesk.models import Team
-
-    mine = Team.objects.of(user).values("id")
-    p = prefix
-    return Q(**{f"{p}team__in": mine}) | Q(
-        Q(**{f"{p}channel__team__in": mine}) | Q(**{f"{p}channel__team__isnull": True}),
-        **{f"{p}team__isnull": True},
-    )
-
-
-# Who sees every team's cases: those who manage the teams (admins).
-SEES_ALL_TEAMS = "socialdesk.change_team"
-
-
-def visible_channels(user: "AbstractBaseUser | AnonymousUser") -> "QuerySet[Channel]":
-    """The channels whose cases `user` sees by default (visible_q without transfers): their
-    teams' channels and the shared ones; every channel for those who see all teams."""
-    from listening.models import Channel
-    from socialdesk.models import Team
-
-    if not getattr(user, "is_authenticated", False):
-        return Channel.objects.filter(pk__isnull=True)  # none, as SQL the inbox can embed
-    if user.has_perm(SEES_ALL_TEAMS):
-        return Channel.objects.all()
-    return Channel.objects.filter(
-        Q(team__isnull=True) | Q(team__in=Team.objects.of(user).values("id"))
-    )
-
-
-# The same rule for work done in batches (auto-assignment, QA sampling), in three parts: the
-# team that owns each case, the teams each person reaches, and whether one reaches the other.
-
-
-def owning_teams(case_ids: "Iterable[int]") -> dict[int, int | None]:
-    """Each case's team (its transfer team, else its channel's; None: every team's); one
-    query."""
-    rows = (
-        Case.objects.filter(pk__in=list(case_ids))
-        .annotate(owner=Coalesce("team_id", "channel__team_id"))
-        .values_list("pk", "owner")
-    )
-    return dict(rows)
-
-
-def team_reach(user_ids: "Iterable[int]") -> dict[int, frozenset[int] | None]:
-    """The teams each user works in (member or supervisor), None for those who see every team
-    (SEES_ALL_TEAMS); two queries."""
-    from socialdesk import roles
-    from socialdesk.models import Team
-
-    ids = list(user_ids)
-    everything = set(
-        roles.holders_of(SEES_ALL_TEAMS).filter(pk__in=ids).values_list("pk", flat=True)
-    )
-    reach: dict[int, set[int]] = {pk: set() for pk in ids}
-    members = Team.members.through.objects.filter(user_id__in=ids).values_list("user_id", "team_id")
-    bosses = Team.supervisors.through.objects.filter(user_id__in=ids).values_list(
-        "user_id", "team_id"
-    )
-    for user_id, team_id in members.union(bosses, all=True):
-        reach[user_id].add(team_id)
-    return {pk: None if pk in everything else frozenset(teams) for pk, teams in reach.items()}
-
-
-def reaches(reach: frozenset[int] | None, owner: int | None) -> bool:
-    """Whether someone with `reach` (team_reach) sees a case owned by `owner` (owning_teams)."""
-    return reach is None or owner is None or owner in reach
-
-
-def seers_q(owner: int | None) -> Q:
-    """The users who see a case owned by `owner` (a team id, None: every team's), as a Q over
-    users: the team's members and supervisors and those who see every team."""
-    if owner is None:
-        return Q()
-    from socialdesk import roles
-
-    return (
-        Q(teams=owner)
-        | Q(supervised_teams=owner)
-        | Q(pk__in=roles.holders_of(SEES_ALL_TEAMS).values("pk"))
-    )
 
 
 class CaseQuerySet(models.QuerySet):
@@ -434,100 +338,6 @@ class Reply(models.Model):
         return f"Reply #{self.pk} ({self.state})"
 
 
-class Moderation(models.Model):
-    """One change the desk asks of a network: hide or show a customer's comment, or delete
-    one of the brand's own public replies. The row comes first and the Celery message second,
-    so a lost message or a failed call stays visible with its reason (cases/moderation.py).
-
-    queued → running → done | failed; running → queued (retry later); failed → queued (retry).
-    """
-
-    class Action(models.TextChoices):
-        HIDE = "hide", _("Hide comment")
-        UNHIDE = "unhide", _("Show comment")
-        DELETE = "delete", _("Delete reply")
-
-    class State(models.TextChoices):
-        QUEUED = "queued", _("Waiting")
-        RUNNING = "running", _("In progress")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
-
-    case = models.ForeignKey(
-        Case, on_delete=models.CASCADE, related_name="moderations", db_index=False
-    )
-    mention = models.ForeignKey(
-        "listening.Mention",
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="moderations",
-    )
-    reply = models.ForeignKey(
-        Reply, on_delete=models.CASCADE, null=True, blank=True, related_name="moderations"
-    )
-    action = models.CharField(max_length=10, choices=Action.choices)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
-    requested_at = models.DateTimeField(default=timezone.now)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    # The current claim: only the worker whose token the row still carries records the outcome.
-    claim_token = models.UUIDField(null=True, blank=True, editable=False)
-    error = ScrubbedTextField(blank=True)
-
-    class Meta:
-        ordering = ["requested_at", "id"]
-        permissions = [
-            ("hide_comment", "Can hide and show customers' comments on the network"),
-            ("delete_published_reply", "Can delete the brand's published replies"),
-        ]
-        indexes = [
-            models.Index(fields=["case", "requested_at"], name="moderation_case_time"),
-            models.Index(
-                fields=["state", "next_attempt_at"],
-                condition=Q(state__in=["queued", "running"]),
-                name="moderation_active",
-            ),
-        ]
-        constraints = [
-            models.CheckConstraint(
-                condition=(
-                    Q(action="delete", reply__isnull=False, mention__isnull=True)
-                    | Q(action__in=["hide", "unhide"], mention__isnull=False, reply__isnull=True)
-                ),
-                name="moderation_target_fits_action",
-            ),
-            # One change at a time per post: a second waits until the first has an outcome.
-            models.UniqueConstraint(
-                fields=["mention"],
-                condition=Q(state__in=["queued", "running"]),
-                name="moderation_one_active_per_mention",
-            ),
-            models.UniqueConstraint(
-                fields=["reply"],
-                condition=Q(state__in=["queued", "running"]),
-                name="moderation_one_active_per_reply",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_action_display()} ({self.state}) on case #{self.case_id}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.state in (self.State.QUEUED, self.State.RUNNING)
-
-
 class Label(models.Model):
     """A tag agents put on cases (billing, outage, VIP...)."""
 
@@ -608,71 +418,6 @@ class CaseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on case #{self.case_id}"
-
-
-class MentionMedia(models.Model):
-    """An image attached to a customer's post (a photo, a GIF's still, a video's thumbnail).
-
-    Written by ingest (cases.intake.store_attachments) as "pending" with the network's CDN
-    address; cases.media fetches it once into the desk's storage ("fetched", with `file`) or
-    says why it would not ("refused", with `reason`). Pages show only the stored file, through
-    cases:media, never the CDN address: those links expire and would tell the CDN who reads.
-    """
-
-    class Kind(models.TextChoices):
-        PHOTO = "photo", _("Photo")
-        GIF = "gif", _("GIF")
-        VIDEO = "video", _("Video thumbnail")
-
-    class State(models.TextChoices):
-        PENDING = "pending", _("Waiting to be fetched")
-        FETCHING = "fetching", _("Being fetched")
-        FETCHED = "fetched", _("Fetched")
-        REFUSED = "refused", _("Could not be fetched")
-
-    mention = models.ForeignKey(
-        "listening.Mention", on_delete=models.CASCADE, related_name="media", db_index=False
-    )
-    position = models.PositiveSmallIntegerField(help_text="Its place among the post's images.")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    source_url = models.URLField(max_length=2000, help_text="The network's CDN address.")
-    alt_text = models.TextField(blank=True)
-    width = models.PositiveIntegerField(default=0)
-    height = models.PositiveIntegerField(default=0)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    reason = models.CharField(max_length=300, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    file = models.FileField(max_length=300, blank=True)
-    thumbnail = models.FileField(max_length=300, blank=True)
-    content_type = models.CharField(max_length=30, blank=True)
-    size = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
-    fetched_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = "post image"
-        ordering = ["mention", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["mention", "position"], name="media_unique_position")
-        ]
-        indexes = [
-            # The sweep's work list: only the few rows waiting, however many are stored.
-            models.Index(
-                fields=["next_attempt_at"],
-                name="media_waiting",
-                condition=Q(state__in=["pending", "fetching"]),
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.position + 1} of mention #{self.mention_id}"
-
-    @property
-    def shown_file(self) -> str:
-        """The stored name the timeline shows small: the thumbnail, else the image."""
-        return self.thumbnail.name or self.file.name
 
 
 class SavedView(models.Model):

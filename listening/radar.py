@@ -91,6 +91,9 @@ HIGH_REACH_FOLLOWERS = 50_000
 # goes through these two, in every language.
 NEGATIVE_BELOW = -0.05
 POSITIVE_ABOVE = 0.05
+# At or below this a customer is angry: a reply must acknowledge their feelings (cases.checks'
+# tone check) and the approvals page marks the case.
+ANGRY_AT_OR_BELOW = -0.3
 
 
 @cache
@@ -140,6 +143,11 @@ def is_negative(polarity: float) -> bool:
 def is_positive(polarity: float) -> bool:
     """Whether a polarity (VADER's compound scale) counts as positive (the desk's one rule)."""
     return polarity > POSITIVE_ABOVE
+
+
+def is_angry(polarity: float) -> bool:
+    """Whether a polarity (VADER's compound scale) counts as angry (the desk's one rule)."""
+    return polarity <= ANGRY_AT_OR_BELOW
 
 
 def sentiment_label(score: float) -> str:

@@ -49,8 +49,8 @@ class CalibrationError(ValueError):
 
 
 def reviewers_queryset():
-    """Users who may score replies (hold qa.review_replies through a group, directly, or root)."""
-    return roles.holders_of("qa.review_replies").order_by("username")
+    """Users who may score replies (socialdesk.roles.reviewers), by username."""
+    return roles.reviewers().order_by("username")
 
 
 def sees_gold(user: User) -> bool:

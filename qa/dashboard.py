@@ -281,12 +281,12 @@ def _build(
     blocks = _team_blocks(teams, memberships, agents, agent_week, week_starts)
     overall = total(s for weekly in agent_week.values() for s in weekly.values())
 
-    # 7: channels, and which of them the user sees (cases.models.visible_channels); 8-11:
+    # 7: channels, and which of them the user sees (cases.visibility.visible_channels); 8-11:
     # response times, service levels, volume and hourly counts, in SQL, for every channel (so
     # one cached copy serves every viewer), then narrowed to the user's.
     from django.db.models import Exists, OuterRef
 
-    from cases.models import visible_channels
+    from cases.visibility import visible_channels
     from listening.models import Channel
 
     rows = Channel.objects.only("name", "network").annotate(

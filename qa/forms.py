@@ -19,6 +19,20 @@ from socialdesk.params import parse_ids, parse_int
 # ---------- the review form: one radio group per criterion ----------
 
 
+_NO, _YES = Criterion.values_of(Criterion.Scale.YES_NO)
+SCALE_OPTIONS: dict[str, list[tuple[int, str, str]]] = {
+    # (value, label, keyboard key); the values are Criterion.SCALE_BOUNDS'
+    Criterion.Scale.YES_NO: [(_YES, "Yes", "y"), (_NO, "No", "n")],
+    Criterion.Scale.THREE: [
+        (v, f"{v} {word}", str(v))
+        for v, word in zip(
+            Criterion.values_of(Criterion.Scale.THREE), ("Poor", "Fair", "Good"), strict=True
+        )
+    ],
+    Criterion.Scale.FIVE: [(v, str(v), str(v)) for v in Criterion.values_of(Criterion.Scale.FIVE)],
+}
+
+
 @dataclass
 class CriterionRow:
     """One criterion of the review form: its scale's options, the automatic pre-score offered

@@ -80,7 +80,13 @@ class Criterion(models.Model):
 
     @property
     def scale_values(self) -> list[int]:
-        return list(range(self.min_value, self.max_value + 1))
+        return self.values_of(self.scale)
+
+    @classmethod
+    def values_of(cls, scale: str) -> list[int]:
+        """The values of `scale`, lowest first."""
+        low, high = cls.SCALE_BOUNDS[scale]
+        return list(range(low, high + 1))
 
 
 class SamplingPolicy(models.Model):

@@ -54,14 +54,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
-from cases.models import owning_teams, reaches, team_reach
+from cases.visibility import owning_teams, reaches, team_reach
 from listening import radar
 from qa.models import Review, Rubric, Sample, SamplingPolicy, SamplingRun
+from socialdesk import roles
 
 log = logging.getLogger(__name__)
 
@@ -373,36 +373,9 @@ def ignored_population(start: dt.datetime, end: dt.datetime) -> list[Unit]:
 # ---------- reviewers and reviews ----------
 
 
-def reviewer_ids() -> list[int]:
-    """QA specialists for the round-robin: active holders of qa.review_replies.
-
-    Staff accounts (admins hold every qa permission) and superusers are left out so that
-    reviews go to the QA team; they are the fallback when there is no QA specialist.
-    """
-    User = get_user_model()
-    holders = (
-        User.objects.filter(is_active=True)
-        .filter(
-            Q(
-                groups__permissions__codename="review_replies",
-                groups__permissions__content_type__app_label="qa",
-            )
-            | Q(
-                user_permissions__codename="review_replies",
-                user_permissions__content_type__app_label="qa",
-            )
-        )
-        .distinct()
-        .values_list("pk", "is_staff", "is_superuser")
-    )
-    rows = list(holders)
-    specialists = sorted(pk for pk, staff, root in rows if not staff and not root)
-    return specialists or sorted(pk for pk, _, _ in rows)
-
-
 def _round_robin(picks: Sequence[Pick], reviewers: list[int]) -> list[int | None]:
     """A reviewer per pick: cycle from the least loaded, never the pick's own agent and only a
-    reviewer who sees the pick's case (its team's: cases.models.reaches); None when nobody
+    reviewer who sees the pick's case (its team's: cases.visibility.reaches); None when nobody
     else could review it."""
     pending = dict(
         Review.objects.filter(reviewer_id__in=reviewers, status=Review.Status.PENDING)
@@ -568,7 +541,7 @@ def run_sampling(
             already=_earlier_picks(policy, period_start),
         )
         picks += draw_ignored(ignored, policy.ignored_case_rate, rng)
-        reviewers = reviewer_ids()
+        reviewers = roles.reviewer_ids()
         if picks and not reviewers:
             raise SamplingError("Nobody holds qa.review_replies: add a QA specialist first.")
 

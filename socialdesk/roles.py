@@ -145,6 +145,25 @@ def inbox_workers() -> "QuerySet[User]":
     return holders_of("cases.work_inbox")
 
 
+def reviewers() -> "QuerySet[User]":
+    """Who may score replies (qa.review_replies): QA specialists, admins and superusers.
+    Calibration's choice of reviewers asks this."""
+    return holders_of("qa.review_replies")
+
+
+def reviewer_ids() -> list[int]:
+    """Who QA sampling hands its reviews to, by id (the round-robin's order): the QA
+    specialists. Staff accounts (admins hold every qa permission) and superusers are left out
+    so that reviews go to the QA team; they are the fallback when there is no QA specialist."""
+    rows = list(
+        holders_of("qa.review_replies", superusers=False).values_list(
+            "pk", "is_staff", "is_superuser"
+        )
+    )
+    specialists = sorted(pk for pk, staff, root in rows if not staff and not root)
+    return specialists or sorted(pk for pk, _, _ in rows)
+
+
 def assignable() -> "QuerySet[User]":
     """The inbox workers as the assign menus list them: by first name, only what they show."""
     return (

@@ -285,3 +285,46 @@ def wait_for(predicate, timeout: float = 60.0, message: str = "the worker") -> N
             return
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {message}")
+
+
+# ---- sending against the simulator (test_sending, test_sending_lag) -------------------------
+
+X_BRAND = "1000"  # the simulator's default X account and Facebook page
+FB_PAGE = "2000"
+
+
+@pytest.fixture
+def sim(settings):
+    """A simulator the connectors talk to (modules that need another seed have their own)."""
+    with running_simulator(seed=3, fault_sleep=2.0) as client:
+        settings.X_API_BASE_URL = client.url
+        settings.FACEBOOK_GRAPH_URL = client.url
+        settings.SOCIAL_HTTP_TIMEOUT = 1.0
+        yield client
+
+
+@pytest.fixture
+def enqueued(monkeypatch) -> list[int]:
+    """Reply ids of the send_reply task messages that were sent (instead of a broker)."""
+    from cases import tasks
+
+    messages: list[int] = []
+    monkeypatch.setattr(tasks.send_reply, "delay", messages.append)
+    return messages
+
+
+@pytest.fixture
+def x_channel_sim(sim) -> Channel:
+    return make_channel(
+        "x", external_account_id=X_BRAND, handle="acme_support", credentials={"bearer_token": "t"}
+    )
+
+
+@pytest.fixture
+def fb_channel_sim(sim) -> Channel:
+    return make_channel(
+        "facebook",
+        external_account_id=FB_PAGE,
+        handle="Acme",
+        credentials={"page_access_token": "t"},
+    )

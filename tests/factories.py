@@ -9,6 +9,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from cases import sending
+from cases.checks import run_checks
 from cases.models import (
     CannedReply,
     CannedReplyVariant,
@@ -20,6 +22,7 @@ from cases.models import (
     Reply,
 )
 from cases.sla import refresh_case_sla
+from listening import polling
 from listening.models import Channel, Mention, MentionKind, Network
 from listening.posts import Author, InboundPost
 from qa.models import Criterion, CriterionScore, Review, Rubric
@@ -135,6 +138,43 @@ def make_case(
     return case
 
 
+# The composer's usual case: an angry customer waiting for an answer.
+ANGRY_TEXT = "@acme_support my order arrived broken AGAIN, worst service ever, I want a refund"
+ANGRY_CASE = {
+    "text": ANGRY_TEXT,
+    "waited": timedelta(minutes=5),
+    "status": CaseStatus.OPEN,
+    "priority": 60,
+    "sentiment": -0.7,
+}
+
+
+def make_angry_case(channel: Channel, *, mentions: int = 1, **fields: Any) -> Case:
+    """An angry open case (`fields` change it) whose customer wrote `mentions` posts a minute
+    apart, the newest with the case's text."""
+    case = make_case(channel, mention_count=mentions, **(ANGRY_CASE | fields))
+    latest = case.mentions.get()
+    for i in range(mentions - 1):
+        add_mention(
+            case,
+            f"{latest.text} (earlier message {i})",
+            author=latest.author,
+            kind=latest.kind,
+            posted_at=latest.posted_at - timedelta(minutes=mentions - 1 - i),
+        )
+    return case
+
+
+def make_bare_case(channel: Channel, **fields: Any) -> Case:
+    """A case with a customer and nothing else (no identity, no mention): for builders that
+    make thousands."""
+    n = next(_serial)
+    customer = Customer.objects.create(display_name=f"Customer {n}")
+    return Case.objects.create(
+        customer=customer, channel=channel, conversation_key=f"conv-{n}", **fields
+    )
+
+
 def add_mention(
     case: Case,
     text: str,
@@ -204,6 +244,86 @@ def make_sent_reply(
         in_reply_to=case.mentions.first(),
         queued_at=now,
         sent_at=now,
+    )
+
+
+def make_queued_reply(
+    channel: Channel,
+    author: Any,
+    *,
+    private: bool = False,
+    text: str = "Sorry about that: we are on it.",
+    **fields: Any,
+) -> Reply:
+    """A reply `author` queued just now to the first post of a new case on `channel`;
+    `fields` set the reply's own (attempts, ...)."""
+    case = make_case(channel)
+    return make_reply(
+        case,
+        author,
+        Reply.State.QUEUED,
+        text=text,
+        in_reply_to=case.mentions.first(),
+        is_private=private,
+        queued_at=timezone.now(),
+        **fields,
+    )
+
+
+def make_sent_replies(
+    author: Any,
+    channel: Channel,
+    count: int,
+    *,
+    sent_at: datetime,
+    case_fields: dict[str, Any] | None = None,
+    state: str = Reply.State.SENT,
+    **fields: Any,
+) -> list[Reply]:
+    """`count` replies `author` sent at `sent_at` on `channel`, one bare case each
+    (`case_fields`), bulk-created."""
+    replies = [
+        Reply(
+            case=make_bare_case(channel, **(case_fields or {})),
+            author=author,
+            text="Thanks, we are on it.",
+            state=state,
+            sent_at=sent_at,
+            **fields,
+        )
+        for _ in range(count)
+    ]
+    return Reply.objects.bulk_create(replies)
+
+
+def make_checked_reply(
+    case: Case,
+    author: Any,
+    text: str,
+    *,
+    waited: timedelta = timedelta(minutes=20),
+    override_reason: str = "",
+    is_private: bool = False,
+) -> Reply:
+    """A reply sent `waited` after the case opened, with the guideline checks the composer
+    would have shown."""
+    sent = case.opened_at + waited
+    checks = [
+        r.as_dict()
+        for r in run_checks(text, network=case.channel.network, is_private=is_private, case=case)
+    ]
+    return Reply.objects.create(
+        case=case,
+        author=author,
+        text=text,
+        is_private=is_private,
+        state=Reply.State.SENT,
+        external_id=f"rev-{next(_serial)}",
+        checks=checks,
+        override_reason=override_reason,
+        created_at=sent,
+        queued_at=sent,
+        sent_at=sent,
     )
 
 
@@ -366,6 +486,32 @@ def make_team(name: str, supervisors: Iterable[Any] = (), members: Iterable[Any]
     team.supervisors.set(supervisors)
     team.members.set(members)
     return team
+
+
+# ---- sending -------------------------------------------------------------------------------
+
+
+def ingest_one(sim: Any, channel: Channel, kind: str) -> Mention:
+    """Publish one customer post of `kind` on the simulator `sim` and poll it into a case."""
+    account = channel.external_account_id
+    (post_id,) = sim.publish(channel.network, 1, account_id=account, kind=kind)
+    assert polling.poll_channel(channel.pk) == polling.PollOutcome.OK
+    return Mention.objects.select_related("case", "author").get(
+        channel=channel, external_id=post_id
+    )
+
+
+def queue_reply(
+    case: Case, author: Any, text: str = "Sorry about that! We're on it.", **kw
+) -> Reply:
+    """A public reply queued the way the composer queues it (cases.sending.do_queue_reply)."""
+    return sending.do_queue_reply(case, author=author, text=text, is_private=False, **kw)
+
+
+def queue_committed(django_capture_on_commit_callbacks, case, author, **kw) -> Reply:
+    """queue_reply, with its on-commit work (the send task's message) run."""
+    with django_capture_on_commit_callbacks(execute=True):
+        return queue_reply(case, author, **kw)
 
 
 class AcceptingNetwork:

@@ -14,17 +14,15 @@ from django.urls import reverse
 from cases import presence
 from cases.models import (
     Case,
-    CaseStatus,
     DeskSettings,
     Note,
     Reply,
 )
-from listening.models import Channel, MentionKind, Network
+from listening.models import MentionKind, Network
 from tests import factories
 from tests.conftest import logged_in, make_channel
-from tests.factories import HOSTILE
+from tests.factories import HOSTILE, make_angry_case
 
-ANGRY_TEXT = "@acme_support my order arrived broken AGAIN, worst service ever, I want a refund"
 # A reply with a phone number (blocking in public), shouting and no apology.
 BAD_REPLY = "CALL 0044 20 7946 0958 NOW. WE DO NOT HANDLE THIS HERE."
 GOOD_REPLY = (
@@ -35,32 +33,6 @@ GOOD_REPLY = (
 
 # Submit tokens and presence live in the cache.
 pytestmark = pytest.mark.usefixtures("clean_cache")
-
-
-# The composer's usual case: an angry customer waiting for an answer.
-ANGRY_CASE = {
-    "text": ANGRY_TEXT,
-    "waited": timedelta(minutes=5),
-    "status": CaseStatus.OPEN,
-    "priority": 60,
-    "sentiment": -0.7,
-}
-
-
-def make_case(channel: Channel, *, mentions: int = 1, **fields) -> Case:
-    """An angry open case (`fields` change it) whose customer wrote `mentions` posts a minute
-    apart, the newest with the case's text."""
-    case = factories.make_case(channel, mention_count=mentions, **(ANGRY_CASE | fields))
-    latest = case.mentions.get()
-    for i in range(mentions - 1):
-        factories.add_mention(
-            case,
-            f"{latest.text} (earlier message {i})",
-            author=latest.author,
-            kind=latest.kind,
-            posted_at=latest.posted_at - timedelta(minutes=mentions - 1 - i),
-        )
-    return case
 
 
 def htmx(client: Client, method: str, url: str, data: dict | None = None):
@@ -79,7 +51,7 @@ def form_for(client: Client, case: Case) -> dict:
 
 @pytest.fixture
 def case(x_channel) -> Case:
-    return make_case(x_channel)
+    return make_angry_case(x_channel)
 
 
 # ---------- access per role ----------
@@ -148,7 +120,7 @@ def test_case_page_include_loads_the_composer_for_agents_only(agent, qa, case):
 
 
 def test_reply_to_defaults_to_the_latest_customer_post_and_escapes_it(agent, x_channel):
-    case = make_case(x_channel, text=HOSTILE, mentions=3)
+    case = make_angry_case(x_channel, text=HOSTILE, mentions=3)
     latest = case.mentions.order_by("-posted_at").first()
     html = htmx(logged_in(agent), "get", reverse("cases:compose", args=[case.pk])).content.decode()
     assert f'<option value="{latest.pk}" selected>' in html
@@ -165,7 +137,7 @@ def test_network_terms_and_guidelines_link_are_beside_the_composer(agent, case):
 
 def test_facebook_comment_older_than_7_days_cannot_be_taken_offline(agent):
     channel = make_channel(Network.FACEBOOK)
-    case = make_case(channel, kind=MentionKind.COMMENT, waited=timedelta(days=8))
+    case = make_angry_case(channel, kind=MentionKind.COMMENT, waited=timedelta(days=8))
     html = htmx(logged_in(agent), "get", reverse("cases:compose", args=[case.pk])).content.decode()
     assert "Take offline is not available" in html
     assert "within 7 d " in html  # socialdesk.durations
@@ -174,7 +146,7 @@ def test_facebook_comment_older_than_7_days_cannot_be_taken_offline(agent):
 
 
 def test_a_dm_case_can_only_be_answered_privately(agent, x_channel):
-    case = make_case(x_channel, kind=MentionKind.DIRECT_MESSAGE, is_private=True)
+    case = make_angry_case(x_channel, kind=MentionKind.DIRECT_MESSAGE, is_private=True)
     html = htmx(logged_in(agent), "get", reverse("cases:compose", args=[case.pk])).content.decode()
     public_radio = re.search(r'<input type="radio" name="visibility" value="public"[^>]*>', html)
     private_radio = re.search(r'<input type="radio" name="visibility" value="private"[^>]*>', html)
@@ -207,7 +179,7 @@ def test_switching_to_private_keeps_the_text_and_filters_canned_replies(agent, c
 
 def test_composer_says_when_a_reply_needs_approval(agent, supervisor, x_channel):
     DeskSettings.objects.update_or_create(pk=1, defaults={"approval_for_escalated": True})
-    case = make_case(x_channel, triage="escalate")
+    case = make_angry_case(x_channel, triage="escalate")
     url = reverse("cases:compose", args=[case.pk])
     assert b"needs a supervisor's approval" in htmx(logged_in(agent), "get", url).content
     # A supervisor's own reply needs nobody else's approval.
@@ -218,7 +190,7 @@ def test_composer_queries_do_not_grow_with_the_conversation(agent, x_channel):
     client = logged_in(agent)
     counts = []
     for mentions in (5, 50):
-        case = make_case(x_channel, mentions=mentions)
+        case = make_angry_case(x_channel, mentions=mentions)
         url = reverse("cases:compose", args=[case.pk])
         htmx(client, "get", url)  # warm the session and permission caches
         with CaptureQueriesContext(connection) as queries:
@@ -349,7 +321,7 @@ def test_empty_reply_says_so(agent, case):
 
 def test_private_reply_the_network_refuses_shows_why_and_keeps_the_text(agent):
     channel = make_channel(Network.FACEBOOK)
-    case = make_case(channel, kind=MentionKind.COMMENT, waited=timedelta(days=9))
+    case = make_angry_case(channel, kind=MentionKind.COMMENT, waited=timedelta(days=9))
     client = logged_in(agent)
     fields = form_for(client, case) | {"text": GOOD_REPLY, "visibility": "private"}
     # The page offered no private option; a forged form still meets the sender's rule.
@@ -432,7 +404,7 @@ def test_own_earlier_reply_is_not_a_collision(agent, case):
 
 
 def test_canned_picker_fills_the_placeholders_and_escapes_them(agent, x_channel):
-    case = make_case(x_channel, name="Dana <b>Bold</b> {agent_name}", handle="dana")
+    case = make_angry_case(x_channel, name="Dana <b>Bold</b> {agent_name}", handle="dana")
     factories.make_canned(
         "Sorry", variants={"x": "{handle} Sorry {customer_name}! {agent_name} {unknown}"}
     )
@@ -539,7 +511,7 @@ def test_approvals_page_anonymous_goes_to_login(client, db):
 
 
 def test_approvals_page_shows_the_reply_in_its_case_context(supervisor, agent, x_channel):
-    case = make_case(x_channel, text=HOSTILE)
+    case = make_angry_case(x_channel, text=HOSTILE)
     reply = awaiting(case, agent)
     html = logged_in(supervisor).get(reverse("cases:approvals")).content.decode()
     assert f'href="{reverse("cases:detail", args=[case.pk])}"' in html
@@ -615,7 +587,7 @@ def test_only_approvers_may_approve(request, agent, case, persona):
 
 def test_reply_on_an_approval_case_waits_then_is_approved(agent, supervisor, x_channel):
     DeskSettings.objects.update_or_create(pk=1, defaults={"approval_for_escalated": True})
-    case = make_case(x_channel, triage="escalate")
+    case = make_angry_case(x_channel, triage="escalate")
     client = logged_in(agent)
     fields = form_for(client, case) | {"text": GOOD_REPLY}
     html = htmx(client, "post", reverse("cases:send", args=[case.pk]), fields).content.decode()
@@ -636,7 +608,7 @@ def test_approvals_page_queries_do_not_grow_with_the_queue(supervisor, agent, x_
     for size in (5, 50):
         Reply.objects.all().delete()
         for _ in range(size):
-            awaiting(make_case(x_channel), agent)
+            awaiting(make_angry_case(x_channel), agent)
         client.get(reverse("cases:approvals"))
         with CaptureQueriesContext(connection) as queries:
             response = client.get(reverse("cases:approvals"))

@@ -25,6 +25,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from cases import forms as case_forms
 from cases import inbox
 from cases.actions import case_version
 from cases.views import approvals as approvals_views
@@ -41,7 +42,8 @@ from listening.connectors.facebook import (
     normalise_message,
     normalise_post,
 )
-from listening.connectors.x import XConnector, normalise_dm, normalise_tweet
+from listening.connectors.x import XConnector
+from listening.connectors.x_normalise import normalise_dm, normalise_tweet
 from listening.models import Mention, QuarantinedPost
 from listening.posts import InboundPost, Quarantined
 from qa.views import calibration as calibration_views
@@ -119,7 +121,9 @@ PARAM = re.compile(
 )
 MODULES: dict[str, list[ModuleType]] = {
     "cases:list": [inbox_views, inbox],
-    "cases:bulk": [inbox_views],
+    # The bulk form and the status form are parsed in cases/forms.py.
+    "cases:bulk": [inbox_views, case_forms],
+    "cases:set_status": [case_views, case_forms],
     "cases:save_view": [inbox_views],
     "cases:delete_view": [inbox_views],
 }

@@ -9,8 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.checks import run_checks
-from cases.models import Case, CaseEvent, DeskSettings, Note, Reply
+from cases.models import Case, CaseEvent, DeskSettings, Note
 from qa.autocheck import correction_rates, prescore_review, spelling_words
 from qa.calibration import do_create_session
 from qa.models import CalibrationSession, CriterionScore, Review
@@ -18,44 +17,13 @@ from qa.reviews import ReviewError, do_create_review, do_submit_review
 from qa.rubrics import default_rubric
 from socialdesk import roles
 from tests.conftest import logged_in, make_user
-from tests.factories import HOSTILE, add_mention, make_case
+from tests.factories import HOSTILE, add_mention, make_case, make_checked_reply
 
 _n = itertools.count(1)
 
 
-def reply_on(
-    case: Case,
-    author,
-    text: str,
-    *,
-    waited: timedelta = timedelta(minutes=20),
-    override_reason: str = "",
-    is_private: bool = False,
-) -> Reply:
-    """A sent reply with the guideline checks the composer would have shown."""
-    sent = case.opened_at + waited
-    checks = [
-        r.as_dict()
-        for r in run_checks(text, network=case.channel.network, is_private=is_private, case=case)
-    ]
-    return Reply.objects.create(
-        case=case,
-        author=author,
-        text=text,
-        is_private=is_private,
-        state=Reply.State.SENT,
-        external_id=f"rev-{next(_n)}",
-        checks=checks,
-        override_reason=override_reason,
-        created_at=sent,
-        queued_at=sent,
-        sent_at=sent,
-    )
-
-
-def angry_case(channel, **fields) -> Case:
-    fields.setdefault("waited", timedelta(hours=3))
-    return make_case(channel, sentiment=-0.7, triage_decision="engage", **fields)
+# An angry customer who waited three hours: the review's usual case.
+ANGRY = {"sentiment": -0.7, "triage_decision": "engage", "waited": timedelta(hours=3)}
 
 
 def by_code(review: Review) -> dict:
@@ -75,8 +43,10 @@ def qa2(db):
 
 @pytest.fixture
 def review(x_channel, agent, qa) -> Review:
-    case = angry_case(x_channel)
-    reply = reply_on(case, agent, "We will recieve your adress soon.", waited=timedelta(hours=3))
+    case = make_case(x_channel, **ANGRY)
+    reply = make_checked_reply(
+        case, agent, "We will recieve your adress soon.", waited=timedelta(hours=3)
+    )
     return do_create_review(reply=reply, reviewer=qa, kind=Review.Kind.SAMPLE)
 
 
@@ -107,8 +77,10 @@ def test_pre_scores_come_from_the_replys_checks_case_and_timing(review):
 
 
 def test_pre_scores_read_a_spanish_reply_in_spanish(x_channel, agent, qa):
-    case = angry_case(x_channel, language="es", text="Pedido roto otra vez, quiero mi reembolso")
-    good = reply_on(
+    case = make_case(
+        x_channel, **ANGRY, language="es", text="Pedido roto otra vez, quiero mi reembolso"
+    )
+    good = make_checked_reply(
         case,
         agent,
         "Lamentamos mucho las molestias. Envíanos un mensaje privado con tu número de pedido.",
@@ -117,7 +89,7 @@ def test_pre_scores_read_a_spanish_reply_in_spanish(x_channel, agent, qa):
     assert autos["spelling"].value == 3
     assert autos["offline"].value == 1
     assert autos["tact_empathy"].value == 4
-    bad = reply_on(case, agent, "Tu pedido ya esta en camino, recivirás un mensage.")
+    bad = make_checked_reply(case, agent, "Tu pedido ya esta en camino, recivirás un mensage.")
     autos = by_code(do_create_review(reply=bad, reviewer=qa, kind=Review.Kind.SAMPLE))
     assert autos["spelling"].value == 1 and "mensage" in autos["spelling"].reason
     assert autos["offline"].value == 0
@@ -125,8 +97,8 @@ def test_pre_scores_read_a_spanish_reply_in_spanish(x_channel, agent, qa):
 
 
 def test_pre_scores_make_no_suggestion_in_a_language_without_lists(x_channel, agent, qa):
-    case = angry_case(x_channel, language="ja", text="注文が届きません")
-    reply = reply_on(case, agent, "ご迷惑をおかけしております。")
+    case = make_case(x_channel, **ANGRY, language="ja", text="注文が届きません")
+    reply = make_checked_reply(case, agent, "ご迷惑をおかけしております。")
     autos = by_code(do_create_review(reply=reply, reviewer=qa, kind=Review.Kind.SAMPLE))
     assert autos["spelling"].value is None and "Not checked" in autos["spelling"].reason
     assert autos["offline"].value is None and "Not checked" in autos["offline"].reason
@@ -151,7 +123,7 @@ def test_a_good_reply_on_a_calm_case_is_pre_scored_well(x_channel, agent, qa):
     )
     Case.objects.filter(pk=case.pk).update(priority_reasons=[])
     case.refresh_from_db()
-    reply = reply_on(
+    reply = make_checked_reply(
         case,
         agent,
         "Thanks for asking! We open at nine every weekday.",
@@ -165,8 +137,8 @@ def test_a_good_reply_on_a_calm_case_is_pre_scored_well(x_channel, agent, qa):
 
 
 def test_personal_data_in_public_pre_scores_the_critical_criterion(x_channel, agent, qa):
-    case = angry_case(x_channel)
-    reply = reply_on(
+    case = make_case(x_channel, **ANGRY)
+    reply = make_checked_reply(
         case,
         agent,
         "Sorry! Call Jo on +44 7700 900123 or DM us.",
@@ -182,13 +154,15 @@ def test_response_time_follows_the_desk_sla(x_channel, agent, qa):
     settings_row.first_response_sla_minutes = 15
     settings_row.save()
     case = make_case(x_channel, waited=timedelta(minutes=25))
-    reply = reply_on(case, agent, "Sorry about that, please DM us.", waited=timedelta(minutes=25))
+    reply = make_checked_reply(
+        case, agent, "Sorry about that, please DM us.", waited=timedelta(minutes=25)
+    )
     assert by_code(do_create_review(reply=reply, reviewer=qa))["response_time"].value == 2
 
 
 def test_triage_that_differs_from_the_radar_is_left_to_the_reviewer(x_channel, agent, qa):
     case = make_case(x_channel, triage="ignore", triage_decision="engage")
-    reply = reply_on(case, agent, "Sorry to hear that, please DM us.")
+    reply = make_checked_reply(case, agent, "Sorry to hear that, please DM us.")
     auto = by_code(do_create_review(reply=reply, reviewer=qa))["right_person"]
     assert auto.value is None and not auto.na
     assert "the radar suggested ignore" in auto.reason
@@ -238,7 +212,9 @@ def test_submit_stores_values_score_and_keeps_the_pre_scores(review):
 
 
 def test_a_calibration_review_arrives_with_nothing_selected(x_channel, agent, qa, qa2, admin):
-    reply = reply_on(angry_case(x_channel), agent, "We will recieve your adress soon.")
+    reply = make_checked_reply(
+        make_case(x_channel, **ANGRY), agent, "We will recieve your adress soon."
+    )
     session = do_create_session("Week 12", default_rubric(), [reply], [qa, qa2], admin)
     review = session.reviews.get(reviewer=qa)
     page = logged_in(qa).get(reverse("qa:review", args=[review.pk])).content.decode()
@@ -267,7 +243,9 @@ def test_each_answer_says_whether_the_reviewer_chose_it_or_took_the_suggestion(r
 def test_correction_rates_leave_out_answers_submitted_pre_selected(review, x_channel, agent, qa):
     do_submit_review(review, {c.pk: c.max_value for c in review.rubric.criteria.all()}, "")
     text = "We will recieve your adress soon."
-    older = do_create_review(reply=reply_on(angry_case(x_channel), agent, text), reviewer=qa)
+    older = do_create_review(
+        reply=make_checked_reply(make_case(x_channel, **ANGRY), agent, text), reviewer=qa
+    )
     do_submit_review(older, {c.pk: c.max_value for c in older.rubric.criteria.all()}, "")
     older.scores.update(answer=CriterionScore.Answer.PREFILLED)
     rates = {r.code: r for r in correction_rates()}
@@ -306,8 +284,8 @@ def test_a_critical_failure_scores_zero(review):
 
 
 def test_a_review_the_sampler_bulk_created_gets_its_pre_scores_on_submit(x_channel, agent, qa):
-    case = angry_case(x_channel)
-    reply = reply_on(case, agent, "We will recieve your adress soon.")
+    case = make_case(x_channel, **ANGRY)
+    reply = make_checked_reply(case, agent, "We will recieve your adress soon.")
     review = Review.objects.create(
         reply=reply, case=case, agent=agent, reviewer=qa, rubric=default_rubric()
     )
@@ -354,7 +332,7 @@ def test_a_reviewer_sees_only_their_own_reviews(review, qa2, admin):
 
 
 def test_admin_reviews_what_is_assigned_to_them(x_channel, agent, admin):
-    reply = reply_on(angry_case(x_channel), agent, "Sorry, please DM us.")
+    reply = make_checked_reply(make_case(x_channel, **ANGRY), agent, "Sorry, please DM us.")
     review = do_create_review(reply=reply, reviewer=admin)
     client = logged_in(admin)
     assert (
@@ -381,7 +359,9 @@ def test_queue_lists_pending_reviews_oldest_first_and_blind(x_channel, agent, qa
     now = timezone.now()
     reviews = []
     for i, kind in enumerate([Review.Kind.GOLD, Review.Kind.SAMPLE, Review.Kind.CALIBRATION]):
-        reply = reply_on(angry_case(x_channel, priority=80), agent, f"Reply number {i}.")
+        reply = make_checked_reply(
+            make_case(x_channel, **ANGRY, priority=80), agent, f"Reply number {i}."
+        )
         session = None
         if kind == Review.Kind.CALIBRATION:
             session = CalibrationSession.objects.create(
@@ -390,7 +370,9 @@ def test_queue_lists_pending_reviews_oldest_first_and_blind(x_channel, agent, qa
         r = do_create_review(reply=reply, reviewer=qa, kind=kind, calibration=session)
         Review.objects.filter(pk=r.pk).update(created_at=now - timedelta(hours=10 - i))
         reviews.append(r)
-    done = do_create_review(reply=reply_on(angry_case(x_channel), agent, "Done one."), reviewer=qa)
+    done = do_create_review(
+        reply=make_checked_reply(make_case(x_channel, **ANGRY), agent, "Done one."), reviewer=qa
+    )
     do_submit_review(done, {c.pk: c.max_value for c in done.rubric.criteria.all()}, "")
     page = logged_in(qa).get(reverse("qa:queue")).content.decode()
     positions = [page.index(reverse("qa:review", args=[r.pk])) for r in reviews]
@@ -419,7 +401,7 @@ def test_empty_queue_says_so(qa):
 
 def _fill_queue(channel, agent, qa, n):
     for i in range(n):
-        reply = reply_on(make_case(channel), agent, f"Reply {i}, sorry. Please DM us.")
+        reply = make_checked_reply(make_case(channel), agent, f"Reply {i}, sorry. Please DM us.")
         do_create_review(reply=reply, reviewer=qa)
 
 
@@ -441,11 +423,11 @@ def test_queue_query_count_is_constant(x_channel, agent, qa):
 
 
 def test_form_shows_the_reply_in_its_whole_case_context(x_channel, agent, qa, supervisor):
-    case = angry_case(x_channel)
+    case = make_case(x_channel, **ANGRY)
     add_mention(
         case, "still waiting, this is ridiculous", posted_at=case.opened_at + timedelta(minutes=5)
     )
-    reply = reply_on(
+    reply = make_checked_reply(
         case,
         agent,
         "We will recieve your adress soon.",
@@ -488,7 +470,7 @@ def test_form_shows_the_reply_in_its_whole_case_context(x_channel, agent, qa, su
 
 def test_posting_a_complete_form_submits_and_moves_to_the_next(x_channel, agent, qa, review):
     following = do_create_review(
-        reply=reply_on(angry_case(x_channel), agent, "Sorry, DM us."), reviewer=qa
+        reply=make_checked_reply(make_case(x_channel, **ANGRY), agent, "Sorry, DM us."), reviewer=qa
     )
     response = logged_in(qa).post(
         reverse("qa:review", args=[review.pk]), {**all_top(review), "comment": "Great"}
@@ -559,9 +541,9 @@ def test_a_submitted_review_is_shown_read_only(qa, review):
 
 
 def test_hostile_text_is_escaped(x_channel, agent, qa):
-    case = angry_case(x_channel, text=HOSTILE, triage_decision_reason=HOSTILE)
+    case = make_case(x_channel, **ANGRY, text=HOSTILE, triage_decision_reason=HOSTILE)
     case.customer.identities.update(name=HOSTILE, handle="x<b>y")
-    reply = reply_on(case, agent, HOSTILE, override_reason=HOSTILE)
+    reply = make_checked_reply(case, agent, HOSTILE, override_reason=HOSTILE)
     Note.objects.create(case=case, author=agent, text=HOSTILE)
     review = do_create_review(reply=reply, reviewer=qa)
     client = logged_in(qa)
@@ -572,7 +554,7 @@ def test_hostile_text_is_escaped(x_channel, agent, qa):
 
 
 def _case_with_items(channel, agent, qa, n):
-    case = angry_case(channel)
+    case = make_case(channel, **ANGRY)
     for i in range(n):
         add_mention(case, f"message {i}", posted_at=case.opened_at + timedelta(minutes=i))
         Note.objects.create(case=case, author=agent, text=f"note {i}")
@@ -580,8 +562,8 @@ def _case_with_items(channel, agent, qa, n):
             case=case, actor=agent, kind=CaseEvent.Kind.STATUS, data={"from": "new", "to": "open"}
         )
     for i in range(n - 1):
-        reply_on(case, agent, f"Earlier reply {i}.", waited=timedelta(minutes=i))
-    return do_create_review(reply=reply_on(case, agent, "Sorry, DM us."), reviewer=qa)
+        make_checked_reply(case, agent, f"Earlier reply {i}.", waited=timedelta(minutes=i))
+    return do_create_review(reply=make_checked_reply(case, agent, "Sorry, DM us."), reviewer=qa)
 
 
 def test_form_query_count_is_constant(x_channel, agent, qa):
@@ -637,7 +619,7 @@ def test_load_demo_sets_up_qa(db, settings):
 
 
 def test_a_review_of_ones_own_reply_cannot_be_made(x_channel, qa):
-    own = reply_on(angry_case(x_channel), qa, "Sorry about that, please DM us.")
+    own = make_checked_reply(make_case(x_channel, **ANGRY), qa, "Sorry about that, please DM us.")
     with pytest.raises(ValueError, match="own work"):
         do_create_review(reply=own, reviewer=qa)
     assert not Review.objects.exists()
@@ -645,7 +627,7 @@ def test_a_review_of_ones_own_reply_cannot_be_made(x_channel, qa):
 
 def test_a_reviewer_cannot_open_or_submit_a_review_of_their_own_reply(x_channel, qa):
     """A review made before the rule (or written straight into the table) is still refused."""
-    own = reply_on(angry_case(x_channel), qa, "Sorry about that, please DM us.")
+    own = make_checked_reply(make_case(x_channel, **ANGRY), qa, "Sorry about that, please DM us.")
     review = Review.objects.create(
         reply=own, case=own.case, agent=qa, reviewer=qa, rubric=default_rubric()
     )

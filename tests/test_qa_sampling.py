@@ -6,13 +6,14 @@ import math
 import random
 import statistics
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Case, Customer, Reply
+from cases.models import Reply
 from qa import sampling
 from qa.models import Review, Sample, SamplingPolicy, SamplingRun
 from qa.rubrics import default_rubric
@@ -22,6 +23,7 @@ from qa.tasks import run_due_sampling_now
 from socialdesk import roles
 from socialdesk.models import Team
 from tests.conftest import make_channel, make_user
+from tests.factories import make_bare_case, make_sent_replies
 
 pytestmark = pytest.mark.django_db
 _n = itertools.count(1)
@@ -33,31 +35,8 @@ END = START + timedelta(days=7)
 # ---------- builders ----------
 
 
-def make_case(channel, **fields) -> Case:
-    n = next(_n)
-    customer = Customer.objects.create(display_name=f"Customer {n}")
-    return Case.objects.create(
-        customer=customer, channel=channel, conversation_key=f"conv-{n}", **fields
-    )
-
-
-def make_replies(
-    agent, channel, count, *, sent_at=None, case_fields=None, state=Reply.State.SENT, **fields
-):
-    """`count` sent replies by `agent` on `channel`, one case each, bulk-created."""
-    sent_at = sent_at or START + timedelta(hours=1)
-    replies = [
-        Reply(
-            case=make_case(channel, **(case_fields or {})),
-            author=agent,
-            text="Thanks, we are on it.",
-            state=state,
-            sent_at=sent_at,
-            **fields,
-        )
-        for _ in range(count)
-    ]
-    return Reply.objects.bulk_create(replies)
+# The period's replies are sent an hour into it unless a test says otherwise.
+make_replies = partial(make_sent_replies, sent_at=START + timedelta(hours=1))
 
 
 def policy(**fields) -> SamplingPolicy:
@@ -290,14 +269,16 @@ def test_ignored_cases_are_sampled_with_the_deciding_agent(channels, agents, qa)
     x, _ = channels
     in_period = START + timedelta(days=1)
     for i in range(30):
-        make_case(
+        make_bare_case(
             x,
             triage_decision="ignore",
             triage_decided_by=agents[i % 2],
             triage_decided_at=in_period,
         )
-    make_case(x, triage_decision="ignore", triage_decided_by=agents[0], triage_decided_at=END)
-    make_case(x, triage_decision="engage", triage_decided_by=agents[0], triage_decided_at=in_period)
+    make_bare_case(x, triage_decision="ignore", triage_decided_by=agents[0], triage_decided_at=END)
+    make_bare_case(
+        x, triage_decision="engage", triage_decided_by=agents[0], triage_decided_at=in_period
+    )
     pol = policy(ignored_case_rate=0.1)
     run = sampling.run_sampling(pol, START, END, seed=2)
     ignored = Sample.objects.filter(run=run, is_ignored_case=True)
@@ -404,7 +385,7 @@ def test_samples_and_reviews_are_written_as_the_orm_would(channels, agents, qa):
     x, _ = channels
     [risky] = make_replies(agents[0], x, 1, case_fields={"sentiment": -0.5})
     [plain] = make_replies(agents[1], x, 1)
-    ignored = make_case(x, triage_decision="ignore", triage_decided_by=agents[2])
+    ignored = make_bare_case(x, triage_decision="ignore", triage_decided_by=agents[2])
     run = SamplingRun.objects.create(
         policy=policy(), period_start=START, period_end=END, seed=1, created_at=END
     )

@@ -33,7 +33,7 @@ from listening.models import Channel, Network
 from socialdesk.logging import KeyValueFormatter, ScrubFilter
 from socialdesk.scrub import REDACTED, scrub
 from tests.conftest import X_API, logged_in, make_channel
-from tests.factories import make_case
+from tests.factories import make_queued_reply
 
 GRAPH = "http://graph.test"
 X_BEARER = "CANARYxBEARERaccess0123456789"
@@ -116,6 +116,10 @@ def log_output(caplog):
     logging.getLogger().removeHandler(handler)
 
 
+# A queued reply on its last attempt: its next failure is final (REPLY_FAILED).
+LAST_ATTEMPT = sending.MAX_ATTEMPTS - 1
+
+
 def _channels() -> tuple[Channel, Channel]:
     x = make_channel(
         Network.X,
@@ -129,20 +133,6 @@ def _channels() -> tuple[Channel, Channel]:
     )
     facebook = make_channel(Network.FACEBOOK, credentials={"page_access_token": FB_TOKEN})
     return x, facebook
-
-
-def _queue_reply(channel: Channel, author, *, private: bool = False) -> Reply:
-    case = make_case(channel)
-    return Reply.objects.create(
-        case=case,
-        author=author,
-        in_reply_to=case.mentions.first(),
-        text="Sorry about that: we are on it.",
-        is_private=private,
-        state=Reply.State.QUEUED,
-        attempts=sending.MAX_ATTEMPTS - 1,  # the next failure is final: REPLY_FAILED
-        queued_at=timezone.now(),
-    )
 
 
 def _all_rows() -> str:
@@ -168,7 +158,7 @@ def test_no_credential_reaches_a_row_a_page_or_a_log_line(
             Channel.objects.filter(pk=channel.pk).update(needs_reauth=False)
             polling.poll_channel(channel.pk)
             for private in (False, True):
-                reply = _queue_reply(channel, agent, private=private)
+                reply = make_queued_reply(channel, agent, private=private, attempts=LAST_ATTEMPT)
                 replies.append(reply)
                 sending.send_reply(reply.pk)
         # Ambiguous sends stay in "sending" until recovery gives up on them, hours later.
@@ -182,7 +172,7 @@ def test_no_credential_reaches_a_row_a_page_or_a_log_line(
         network.mode = mode
         Channel.objects.filter(pk=x.pk).update(needs_reauth=False)
         polling.poll_channel(x.pk)
-        sending.send_reply(_queue_reply(x, agent).pk)
+        sending.send_reply(make_queued_reply(x, agent, attempts=LAST_ATTEMPT).pk)
 
     # The hostile network did receive the secrets and quote them back.
     sent = "\n".join(network.seen)
@@ -331,7 +321,7 @@ def test_a_credential_value_is_removed_wherever_it_is_echoed(db):
 def test_error_fields_are_scrubbed_even_when_written_by_update(db, facebook_channel, agent):
     leak = "GET http://graph.test/me?access_token=EAAGleak000111&fields=id failed"
     Channel.objects.filter(pk=facebook_channel.pk).update(last_error=leak)
-    reply = _queue_reply(facebook_channel, agent)
+    reply = make_queued_reply(facebook_channel, agent, attempts=LAST_ATTEMPT)
     Reply.objects.filter(pk=reply.pk).update(error=leak)
     event = CaseEvent.objects.create(
         case=reply.case, kind=CaseEvent.Kind.REPLY_FAILED, data={"reason": leak, "reply_id": 1}
@@ -368,7 +358,7 @@ def test_errors_stored_before_scrubbing_are_scrubbed_by_the_migrations(db, agent
 
     leak = "Facebook unreachable: url /v23.0/2000/feed?since=1&access_token=EAAGold0001112223 ("
     channel = make_channel(Network.FACEBOOK)
-    reply = _queue_reply(channel, agent)
+    reply = make_queued_reply(channel, agent, attempts=LAST_ATTEMPT)
     # Rows as an older version wrote them: straight into the columns, no field in between.
     with connection.cursor() as cursor:
         cursor.execute(

@@ -10,25 +10,19 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.utils import timezone
 
 from cases import sending, tasks
 from cases.models import Case, CaseEvent, CaseStatus, DeskSettings, Identity, Reply
 from cases.sending import SendOutcome
-from listening import polling
 from listening.connectors.x import XConnector
 from listening.models import Channel, Mention
-from listening.polling import PollOutcome
-from tests.conftest import make_channel, make_user, wait_for
-from tests.factories import make_case
-from tests.simulator import SimulatorClient, running_simulator
+from tests.conftest import X_BRAND, make_channel, make_user, wait_for
+from tests.factories import ingest_one, make_case, queue_committed, queue_reply
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_cache")]
 
-X_BRAND = "1000"  # the simulator's default X account and Facebook page
-FB_PAGE = "2000"
+
 State = Reply.State
 Kind = CaseEvent.Kind
 
@@ -37,65 +31,24 @@ class WorkerKilled(BaseException):
     """Stands for SIGKILL: nothing after it runs, no handler sees it."""
 
 
-@pytest.fixture
-def sim(settings):
-    with running_simulator(seed=3, fault_sleep=2.0) as client:
-        settings.X_API_BASE_URL = client.url
-        settings.FACEBOOK_GRAPH_URL = client.url
-        settings.SOCIAL_HTTP_TIMEOUT = 1.0
-        yield client
+def send_killed_at(monkeypatch, owner, name: str, reply: Reply) -> None:
+    """Run the send task as a worker SIGKILLed when it reaches `owner.name`."""
+
+    def die(*args, **kwargs):
+        raise WorkerKilled
+
+    with monkeypatch.context() as patch:
+        patch.setattr(owner, name, die)
+        with pytest.raises(WorkerKilled):
+            sending.send_reply(reply.pk)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """The "already enqueued" marks live in the cache (this suite's own Redis db)."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def enqueued(monkeypatch) -> list[int]:
-    """Reply ids of the send_reply task messages that were sent (instead of a broker)."""
-    messages: list[int] = []
-    monkeypatch.setattr(tasks.send_reply, "delay", messages.append)
-    return messages
-
-
-@pytest.fixture
-def x_channel_sim(sim) -> Channel:
-    return make_channel(
-        "x", external_account_id=X_BRAND, handle="acme_support", credentials={"bearer_token": "t"}
+def claim_outlived(reply: Reply) -> None:
+    """The reply's send began longer ago than the task time limit plus the recovery margin."""
+    limit = settings.CELERY_TASK_TIME_LIMIT + settings.REPLY_RECOVERY_MARGIN_SECONDS + 1
+    Reply.objects.filter(pk=reply.pk).update(
+        sending_started_at=timezone.now() - timedelta(seconds=limit)
     )
-
-
-@pytest.fixture
-def fb_channel_sim(sim) -> Channel:
-    return make_channel(
-        "facebook",
-        external_account_id=FB_PAGE,
-        handle="Acme",
-        credentials={"page_access_token": "t"},
-    )
-
-
-def ingest_one(sim: SimulatorClient, channel: Channel, kind: str) -> Mention:
-    """Publish one customer post of `kind` on the simulator and poll it into a case."""
-    account = channel.external_account_id
-    (post_id,) = sim.publish(channel.network, 1, account_id=account, kind=kind)
-    assert polling.poll_channel(channel.pk) == PollOutcome.OK
-    return Mention.objects.select_related("case", "author").get(
-        channel=channel, external_id=post_id
-    )
-
-
-def queue(case: Case, author: User, text: str = "Sorry about that! We're on it.", **kw) -> Reply:
-    return sending.do_queue_reply(case, author=author, text=text, is_private=False, **kw)
-
-
-def queue_committed(django_capture_on_commit_callbacks, case, author, **kw) -> Reply:
-    with django_capture_on_commit_callbacks(execute=True):
-        return queue(case, author, **kw)
 
 
 def come_due(reply: Reply) -> None:
@@ -127,7 +80,7 @@ def test_queued_reply_is_enqueued_on_commit_and_sent_once_as_an_x_reply(
     mention = ingest_one(sim, x_channel_sim, "mention")
     case = mention.case
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        reply = queue(case, agent)
+        reply = queue_reply(case, agent)
     assert enqueued == []  # nothing leaves before the transaction commits
     assert reply.state == State.QUEUED and reply.queued_at is not None
     assert reply.in_reply_to == mention
@@ -192,13 +145,7 @@ def test_reply_is_posted_once_when_the_worker_dies_after_publishing(
     reply = queue_committed(django_capture_on_commit_callbacks, case, agent)
     enqueued.clear()
 
-    def die(*args, **kwargs):
-        raise WorkerKilled
-
-    with monkeypatch.context() as patch:
-        patch.setattr(sending, "_record_sent", die)
-        with pytest.raises(WorkerKilled):
-            sending.send_reply(reply.pk)  # claimed, published, killed before recording
+    send_killed_at(monkeypatch, sending, "_record_sent", reply)  # published, not recorded
     assert len(sim.replies("x")) == 1
     reply.refresh_from_db()
     assert reply.state == State.SENDING
@@ -208,10 +155,7 @@ def test_reply_is_posted_once_when_the_worker_dies_after_publishing(
     reply.refresh_from_db()
     assert reply.state == State.SENDING
 
-    limit = settings.CELERY_TASK_TIME_LIMIT + settings.REPLY_RECOVERY_MARGIN_SECONDS + 1
-    Reply.objects.filter(pk=reply.pk).update(
-        sending_started_at=timezone.now() - timedelta(seconds=limit)
-    )
+    claim_outlived(reply)
     assert tasks.recover_stuck_replies() == {"reconciled": 1, "enqueued": 1}
     reply.refresh_from_db()
     assert reply.state == State.RECONCILING and reply.claim_token is None
@@ -239,19 +183,10 @@ def test_reply_lost_before_publishing_is_reconciled_then_sent_once(
     reply = queue_committed(django_capture_on_commit_callbacks, case, agent)
     enqueued.clear()
 
-    def die(*args, **kwargs):
-        raise WorkerKilled
-
-    with monkeypatch.context() as patch:
-        patch.setattr(XConnector, "publish", die)
-        with pytest.raises(WorkerKilled):
-            sending.send_reply(reply.pk)  # claimed, then killed before publishing
+    send_killed_at(monkeypatch, XConnector, "publish", reply)  # claimed, not published
     reply.refresh_from_db()
     assert reply.state == State.SENDING
-    limit = settings.CELERY_TASK_TIME_LIMIT + settings.REPLY_RECOVERY_MARGIN_SECONDS + 1
-    Reply.objects.filter(pk=reply.pk).update(
-        sending_started_at=timezone.now() - timedelta(seconds=limit)
-    )
+    claim_outlived(reply)
 
     assert sending.recover_stuck_replies() == {"reconciled": 1, "enqueued": 1}
     assert enqueued == [reply.pk]
@@ -511,10 +446,10 @@ def test_needs_approval_follows_the_desk_settings(
 def test_empty_reply_and_unjustified_override_are_refused(sim, x_channel_sim, agent, enqueued):
     case = ingest_one(sim, x_channel_sim, "mention").case
     with pytest.raises(ValueError, match="The reply is empty"):
-        queue(case, agent, text="   \n ")
+        queue_reply(case, agent, text="   \n ")
     blocking = {"code": "pii", "severity": "block", "message": "Remove the phone number"}
     with pytest.raises(ValueError, match="Remove the phone number"):
-        queue(case, agent, checks=[blocking])
+        queue_reply(case, agent, checks=[blocking])
     assert not Reply.objects.exists()
 
 
@@ -544,7 +479,7 @@ def test_a_post_of_another_case_is_refused(sim, x_channel_sim, agent, enqueued):
     second = ingest_one(sim, x_channel_sim, "mention")
     assert first.case_id != second.case_id
     with pytest.raises(ValueError, match="another case"):
-        queue(first.case, agent, in_reply_to=second)
+        queue_reply(first.case, agent, in_reply_to=second)
 
 
 # ---- private replies -----------------------------------------------------------------------
@@ -578,7 +513,7 @@ def test_an_x_dm_conversation_is_answered_privately_only(
     dm = ingest_one(sim, x_channel_sim, "dm")
     assert dm.is_private
     with pytest.raises(ValueError, match="private conversation"):
-        queue(dm.case, agent)
+        queue_reply(dm.case, agent)
 
     with django_capture_on_commit_callbacks(execute=True):
         reply = sending.do_queue_reply(dm.case, author=agent, text="Thanks!", is_private=True)
@@ -638,7 +573,7 @@ def test_facebook_private_reply_to_a_comment_older_than_seven_days_is_refused(
     with pytest.raises(ValueError, match="only within 7 d of it"):
         sending.do_queue_reply(comment.case, author=agent, text="Hello", is_private=True)
     assert not Reply.objects.exists()
-    queue(comment.case, agent)  # a public answer is still possible
+    queue_reply(comment.case, agent)  # a public answer is still possible
 
 
 def test_messenger_reply_inside_the_24_hour_window_is_sent_and_outside_is_refused(
@@ -711,7 +646,7 @@ def test_a_celery_worker_sends_a_queued_reply_once(simulator, worker, settings):
     agent = make_user("wendy_worker_test", "agent")
     case = ingest_one(simulator, channel, "mention").case
 
-    reply = queue(case, agent)  # autocommit: the task message leaves on commit
+    reply = queue_reply(case, agent)  # autocommit: the task message leaves on commit
 
     wait_for(lambda: Reply.objects.get(pk=reply.pk).state == State.SENT)
     reply.refresh_from_db()

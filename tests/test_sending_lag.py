@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from test_sending are redefined as arguments)
 """Exactly once under the networks' real behaviour: listing lag, duplicate-content answers,
 identical replies, frozen workers, and who may send an unconfirmed reply again.
 
@@ -19,18 +18,10 @@ from cases.models import Case, CaseEvent, DeskSettings, Reply
 from cases.replies import AlreadySubmitted
 from cases.sending import SendOutcome
 from tests.conftest import logged_in
+from tests.factories import ingest_one, queue_committed
 from tests.simulator import SimulatorClient
-from tests.test_sending import (  # noqa: F401  (fixtures shared with that module)
-    _fresh_cache,
-    enqueued,
-    fb_channel_sim,
-    ingest_one,
-    queue_committed,
-    sim,
-    x_channel_sim,
-)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_cache")]
 
 State = Reply.State
 SCHEDULE = sending.settle_schedule()

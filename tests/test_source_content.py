@@ -18,7 +18,8 @@ from cases import sending
 from cases.erasure import ERASED, do_erase_customer
 from cases.models import Case, CaseEvent, Customer, CustomerErasure, DeskSettings, Identity, Reply
 from listening import content, polling
-from listening.connectors.x import XConnector, normalise_tweet
+from listening.connectors.x import XConnector
+from listening.connectors.x_normalise import normalise_tweet
 from listening.content import do_record_source_edit, do_record_source_removal
 from listening.ingest import ingest
 from listening.models import Channel, Mention, QuarantinedPost, Removal

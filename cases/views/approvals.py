@@ -18,8 +18,9 @@ from cases import sending
 from cases.access import access_reply
 from cases.checks import shown_checks
 from cases.forms import SendBackForm
-from cases.models import Reply, visible_q
+from cases.models import Reply
 from cases.views.composer import REPLIES_CHANGED
+from cases.visibility import visible_q
 from socialdesk.access import require_perm
 
 APPROVALS_SHOWN = 100  # the approvals page shows the oldest this many

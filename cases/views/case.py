@@ -13,7 +13,6 @@ the change only if the case is still at that version (cases.actions.check_case_v
 """
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,7 +26,6 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from cases import clocks, navigation, presence, replies
@@ -44,10 +42,11 @@ from cases.actions import (
     lock_case,
     owning_team,
 )
-from cases.forms import TransferForm
-from cases.models import Case, CaseStatus, Identity, Label, Reply, Triage, seers_q
+from cases.forms import StatusChange, TransferForm
+from cases.models import Case, CaseStatus, Identity, Label, Reply, Triage
 from cases.timeline import safe_url, timeline_context
 from cases.views.transfer import transfer_choices
+from cases.visibility import seers_q
 from listening import radar
 from listening.networks import POLICIES
 from socialdesk import roles
@@ -250,32 +249,15 @@ def assign_case(request: HttpRequest, case_id: int) -> HttpResponse:
 def set_status(request: HttpRequest, case_id: int) -> HttpResponse:
     """POST status, optional snooze_until (datetime-local, desk time) or snooze_preset."""
     case = access_case(request, case_id, "cases.change_case")
-    now = timezone.now()
-    status = request.POST.get("status", "")
-    preset = request.POST.get("snooze_preset", "")
-    raw_until = request.POST.get("snooze_until", "").strip()
-    until: datetime | None = None
-    if preset:
-        until = next(
-            (moment for value, _, moment in clocks.snooze_presets(now) if value == preset), None
-        )
-        if until is None:
-            return HttpResponseBadRequest("Unknown snooze preset.")
-        status = CaseStatus.PENDING
-    elif raw_until and status == CaseStatus.PENDING:
-        try:
-            parsed = parse_datetime(raw_until)
-        except ValueError:  # well formed but impossible, such as month 13
-            parsed = None
-        if parsed is None:
-            return _updated(request, case, error="Enter the snooze time as date and time.")
-        until = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
-    if until is not None and until <= now:
-        return _updated(request, case, error="Snooze until a time in the future.")
+    change = StatusChange.parse(request.POST, timezone.now())
+    if change.unknown_preset:
+        return HttpResponseBadRequest("Unknown snooze preset.")
+    if change.error:
+        return _updated(request, case, error=change.error)
     return _act(
         request,
         case,
-        lambda: do_set_status(case, status, actor=request.user, snooze_until=until),
+        lambda: do_set_status(case, change.status, actor=request.user, snooze_until=change.until),
     )
 
 

@@ -23,36 +23,16 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext, ngettext
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from cases import inbox, moderation, presence, sla
 from cases.access import access_saved_view
-from cases.actions import BULK_ASSIGN, BULK_UNASSIGN, do_bulk_change
-from cases.models import SEES_ALL_TEAMS, Case, CaseStatus, Label, Reply, SavedView, Triage
+from cases.actions import do_bulk_change
+from cases.forms import BULK_ACTIONS, BULK_STATUSES, BulkAction
+from cases.models import Case, Label, Reply, SavedView
+from cases.visibility import SEES_ALL_TEAMS
 from listening.models import Channel
-from socialdesk import roles
 from socialdesk.access import require_perm
-from socialdesk.params import parse_id, parse_ids
-
-MAX_BULK = 200
-BULK_STATUSES = [
-    (CaseStatus.OPEN, _("Open")),
-    (CaseStatus.PENDING, _("Pending")),
-    (CaseStatus.RESOLVED, _("Resolved")),
-    (CaseStatus.CLOSED, _("Closed")),
-]
-BULK_ACTIONS = [
-    ("assign_me", _("Assign to me")),
-    ("assign", _("Assign to…")),
-    ("unassign", _("Unassign")),
-    ("status", _("Set status…")),
-    ("engage", _("Triage: engage")),
-    ("ignore", _("Triage: ignore")),
-    ("escalate", _("Triage: escalate")),
-    ("label", _("Add label…")),
-    ("hide_comments", _("Hide their comments")),
-]
 
 
 def _decorate(rows: list[Case], now: datetime, since: inbox.Fingerprint | None, query: str) -> None:
@@ -171,40 +151,12 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     require_perm(request, "cases.change_case")
     # parse
     back = request.POST.get("next", "")
-    action = request.POST.get("action", "")
-    raw_ids = request.POST.getlist("ids")
-    ids = sorted(parse_ids(raw_ids))[:MAX_BULK]
-    if action not in dict(BULK_ACTIONS):
-        messages.error(request, gettext("Choose an action for the selected cases."))
+    bulk = BulkAction.parse(request.POST, request.user)
+    if bulk.error:
+        messages.error(request, bulk.error)
         return _back_to_inbox(back)
-    if not ids:
-        messages.error(request, gettext("Select at least one case first."))
-        return _back_to_inbox(back)
-    reason = request.POST.get("reason", "").strip()
-    assignee = label = None
-    status = request.POST.get("status", "")
-    change = {"assign_me": BULK_ASSIGN, "unassign": BULK_UNASSIGN}.get(action, action)
-    if action == "assign_me":
-        assignee = request.user
-    elif action == "assign":
-        assignee = roles.inbox_workers().filter(pk=parse_id(request.POST.get("assignee"))).first()
-        if assignee is None:
-            messages.error(request, gettext("Choose the person to assign the cases to."))
-            return _back_to_inbox(back)
-    elif action == "status" and status not in dict(BULK_STATUSES):
-        messages.error(request, gettext("Choose the status to set."))
-        return _back_to_inbox(back)
-    elif action in Triage.values and not reason:
-        messages.error(request, gettext("Give a reason for the triage decision: QA reviews it."))
-        return _back_to_inbox(back)
-    elif action == "label":
-        label_id = parse_id(request.POST.get("label", ""))
-        label = Label.objects.filter(pk=label_id).first() if label_id else None
-        if label is None:
-            messages.error(request, gettext("Choose the label to add."))
-            return _back_to_inbox(back)
-
-    if action == "hide_comments":
+    ids = bulk.ids
+    if bulk.action == "hide_comments":
         return _bulk_hide(request, ids, back)
 
     cases = list(
@@ -217,15 +169,15 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     # act
     done, failures = do_bulk_change(
         cases,
-        change,
+        bulk.change,
         actor=request.user,
-        assignee=assignee,
-        status=status,
-        reason=reason,
-        label=label,
+        assignee=bulk.assignee,
+        status=bulk.status,
+        reason=bulk.reason,
+        label=bulk.label,
     )
     # render
-    label_text = dict(BULK_ACTIONS)[action].rstrip("…")
+    label_text = bulk.label_text
     if done:
         messages.success(
             request,

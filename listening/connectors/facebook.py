@@ -616,8 +616,9 @@ def _normalise_items(batch: _Batch, edge: str, parent: str, items: list[Any]) ->
             batch.keep(normalise_post(item, kind="visitor_post"))
 
 
-def _edge_from_paging(paging: Any) -> tuple[str | None, str]:
-    """("comments", "<post id>") from a paging URL such as .../v23.0/<post>/comments?..."""
+def _edge_from_paging(paging: Any, edges: Collection[str] = _EDGES) -> tuple[str | None, str]:
+    """("comments", "<post id>") from a paging URL such as .../v23.0/<post>/comments?...,
+    for an edge among `edges`."""
     if not isinstance(paging, dict):
         return None, ""
     for key in ("next", "previous"):
@@ -625,7 +626,7 @@ def _edge_from_paging(paging: Any) -> tuple[str | None, str]:
         if not isinstance(url, str):
             continue
         parts = [p for p in urlparse(url).path.split("/") if p]
-        if len(parts) >= 2 and parts[-1] in _EDGES:
+        if len(parts) >= 2 and parts[-1] in edges:
             return parts[-1], parts[-2]
     return None, ""
 

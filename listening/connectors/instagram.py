@@ -33,7 +33,6 @@ import re
 from collections.abc import Collection, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import facebook
 
@@ -81,6 +80,7 @@ NO_TEXT_TAG = "(tagged the brand in a post without a caption)"
 USERNAME_PREFIX = "ig.username."
 _USERNAME = re.compile(r"^[A-Za-z0-9._]{1,30}$")
 _NUMERIC_ID = re.compile(r"^[0-9]{1,40}$")
+EDGES = ("comments", "replies", "tags", "messages", "conversations")  # read from paging URLs
 
 
 def check_credentials(credentials: dict[str, Any]) -> None:
@@ -185,7 +185,7 @@ class InstagramConnector:
                 else "Graph API response without a data list"
             )
             return [], [Quarantined(reason=reason, payload=payload)]
-        edge, parent = _edge_from_paging(payload.get("paging"))
+        edge, parent = fb._edge_from_paging(payload.get("paging"), EDGES)
         _normalise_items(batch, edge or _edge_from_items(data), parent, data)
         return batch.posts, batch.quarantined
 
@@ -558,19 +558,6 @@ def _normalise_items(batch: Batch, edge: str, parent: str, items: list[Any]) -> 
         else:
             for one in comment_items(item):
                 batch.keep(normalise_comment(one, media_id=parent))
-
-
-def _edge_from_paging(paging: Any) -> tuple[str | None, str]:
-    if not isinstance(paging, dict):
-        return None, ""
-    for key in ("next", "previous"):
-        url = paging.get(key)
-        if isinstance(url, str):
-            parts = [p for p in urlparse(url).path.split("/") if p]
-            edges = ("comments", "replies", "tags", "messages", "conversations")
-            if len(parts) >= 2 and parts[-1] in edges:
-                return parts[-1], parts[-2]
-    return None, ""
 
 
 def _edge_from_items(items: list[Any]) -> str:

@@ -3,8 +3,8 @@ which saved tweets lack their author or date, and how X's answer is merged back 
 
 from typing import Any
 
-from listening.connectors.x import _SAFE_ID, _is_bare_item, _str_or_none, _users_by_id
 from listening.connectors.x_media import media_by_key
+from listening.connectors.x_normalise import _SAFE_ID, _is_bare_item, _str_or_none, _users_by_id
 
 
 def _is_dm_page(items: list[Any]) -> bool:

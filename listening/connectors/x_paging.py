@@ -41,15 +41,13 @@ from listening.connectors.x import (
     USER_FIELDS,
     _Batch,
     _call,
-    _dig,
     _is_newer,
     _newest,
     _page_ids,
-    _str_or_none,
     _tweet_params,
-    parse_x_time,
 )
 from listening.connectors.x_media import MEDIA_FIELDS
+from listening.connectors.x_normalise import _dig, _str_or_none, parse_x_time
 from listening.posts import FetchPage, gap
 
 if TYPE_CHECKING:

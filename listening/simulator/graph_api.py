@@ -9,23 +9,31 @@ append-only or sorted lists, so paging is a bisect and a slice; cursors are opaq
 import base64
 import random
 from bisect import bisect_left, insort
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from listening.simulator import media as sim_media
 from listening.simulator import traffic, webhooks
 from listening.simulator.generator import Draft, TrafficGenerator
 from listening.simulator.graph_params import (
+    check_private_reply,
     decode_cursor,
     encode_cursor,
     graph_error,
     json_field,
     no_such_object,
     page_limit,
+    paged,
     requested_fields,
     time_param,
+)
+from listening.simulator.graph_wire import (
+    FBComment,
+    FBConversation,
+    FBMessage,
+    FBPost,
+    email_person,
+    iso_graph,
+    person,
 )
 from listening.simulator.state import Account, PendingAnswer
 
@@ -37,69 +45,6 @@ COMMENT_DEFAULT_FIELDS = ("id", "message", "created_time", "from")
 CONVERSATION_DEFAULT_FIELDS = ("id", "updated_time")
 MESSAGE_DEFAULT_FIELDS = ("id", "created_time")
 MESSENGER_WINDOW = 24 * 3600
-PRIVATE_REPLY_WINDOW = 7 * 86_400
-
-
-@dataclass(slots=True)
-class FBPost:
-    id: str
-    seq: int
-    page_id: str
-    kind: str  # "page", "visitor", "tagged"
-    message: str
-    created: float
-    updated: float
-    author: tuple[str, str] | None
-    permalink: str
-    private_replied: bool = False
-
-
-@dataclass(slots=True)
-class FBComment:
-    id: str
-    seq: int
-    post_id: str
-    parent_id: str | None
-    message: str
-    created: float
-    author: tuple[str, str] | None
-    permalink: str
-    private_replied: bool = False
-    hidden: bool = False
-    # A comment of the page's: the person it answered (a customer who answers back is them).
-    answering: tuple[str, str] | None = None
-
-
-@dataclass(slots=True)
-class FBConversation:
-    id: str
-    seq: int
-    page_id: str
-    user_id: str
-    user_name: str
-    updated: float
-    messages: list[str] = field(default_factory=list)
-    last_customer_message: float = 0.0
-
-
-@dataclass(slots=True)
-class FBMessage:
-    id: str
-    seq: int
-    conversation_id: str
-    message: str
-    created: float
-    sender: tuple[str, str]
-    recipient: tuple[str, str]
-
-
-def iso_graph(ts: float) -> str:
-    """Graph's timestamp format: 2026-11-23T10:15:00+0000."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
-
-
-def _person(author: tuple[str, str]) -> dict[str, str]:
-    return {"name": author[1], "id": author[0]}
 
 
 class GraphNetwork(TrafficGenerator):
@@ -390,7 +335,7 @@ class GraphNetwork(TrafficGenerator):
         if "updated_time" in fields:
             item["updated_time"] = iso_graph(post.updated)
         if "from" in fields and post.author is not None:
-            item["from"] = _person(post.author)
+            item["from"] = person(post.author)
         if "permalink_url" in fields:
             item["permalink_url"] = post.permalink
         sim_media.add_fb_image(item, "post", post.id, fields, self.state.own_url)
@@ -403,7 +348,7 @@ class GraphNetwork(TrafficGenerator):
         if "created_time" in fields:
             item["created_time"] = iso_graph(comment.created)
         if "from" in fields and comment.author is not None:
-            item["from"] = _person(comment.author)
+            item["from"] = person(comment.author)
         if "parent" in fields and comment.parent_id is not None:
             parent = self.comments[comment.parent_id]
             item["parent"] = {
@@ -430,29 +375,11 @@ class GraphNetwork(TrafficGenerator):
         if "created_time" in fields:
             item["created_time"] = iso_graph(message.created)
         if "from" in fields:
-            item["from"] = _email_person(message.sender)
+            item["from"] = email_person(message.sender)
         if "to" in fields:
-            item["to"] = {"data": [_email_person(message.recipient)]}
+            item["to"] = {"data": [email_person(message.recipient)]}
         sim_media.add_fb_image(item, "message", message.id, fields, self.state.own_url)
         return item
-
-    def _envelope(
-        self,
-        data: list[dict[str, Any]],
-        first: str | None,
-        last: str | None,
-        more: bool,
-        ctx: dict[str, Any],
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {"data": data}
-        if data:
-            paging: dict[str, Any] = {"cursors": {"before": first, "after": last}}
-            if more:
-                params = {k: v for k, v in ctx["params"].items() if k != "before"}
-                params["after"] = last
-                paging["next"] = f"{ctx['base_url']}{ctx['path']}?{urlencode(params)}"
-            body["paging"] = paging
-        return body
 
     # -- endpoints ----------------------------------------------------------------------
 
@@ -539,7 +466,7 @@ class GraphNetwork(TrafficGenerator):
             )
         first = encode_cursor(*keys[0]) if keys else None
         last = encode_cursor(*keys[-1]) if keys else None
-        return self._envelope(data, first, last, more, ctx)
+        return paged(data, first, last, more, ctx)
 
     def get_comments(self, object_id: str, ctx: dict[str, Any]) -> dict[str, Any]:
         """Comments on a post (filter toplevel or stream) or replies to a comment."""
@@ -582,7 +509,7 @@ class GraphNetwork(TrafficGenerator):
             served.append(pos)
         first = encode_cursor(served[0]) if served else None
         last = encode_cursor(served[-1]) if served else None
-        return self._envelope(data, first, last, more, ctx)
+        return paged(data, first, last, more, ctx)
 
     def get_conversations(self, page_id: str, ctx: dict[str, Any]) -> dict[str, Any]:
         self.page(page_id)
@@ -618,8 +545,8 @@ class GraphNetwork(TrafficGenerator):
                 account = self.state.accounts[("facebook", page_id)]
                 item["participants"] = {
                     "data": [
-                        _email_person((conversation.user_id, conversation.user_name)),
-                        _email_person((page_id, account.name)),
+                        email_person((conversation.user_id, conversation.user_name)),
+                        email_person((page_id, account.name)),
                     ]
                 }
             if "link" in fields:
@@ -627,7 +554,7 @@ class GraphNetwork(TrafficGenerator):
             data.append(item)
         first = encode_cursor(page[0].updated, page[0].seq) if page else None
         last = encode_cursor(page[-1].updated, page[-1].seq) if page else None
-        return self._envelope(data, first, last, len(ordered) > limit, ctx)
+        return paged(data, first, last, len(ordered) > limit, ctx)
 
     def get_messages(self, conversation_id: str, ctx: dict[str, Any]) -> dict[str, Any]:
         conversation = self.conversations.get(conversation_id)
@@ -645,7 +572,7 @@ class GraphNetwork(TrafficGenerator):
         data = [self.message_json(self.messages[ids[p]], fields) for p in page]
         first = encode_cursor(page[0]) if page else None
         last = encode_cursor(page[-1]) if page else None
-        return self._envelope(data, first, last, start > 0, ctx)
+        return paged(data, first, last, start > 0, ctx)
 
     def post_comment(self, object_id: str, form: dict[str, Any]) -> dict[str, Any]:
         """The page answers a post or a comment in public."""
@@ -710,12 +637,7 @@ class GraphNetwork(TrafficGenerator):
             )
             if target is None:
                 raise no_such_object(target_id)
-            if target.private_replied:
-                raise graph_error(400, "(#10900) Activity already replied to", 10900)
-            if now - target.created > PRIVATE_REPLY_WINDOW:
-                raise graph_error(
-                    400, "(#10903) This activity can't be replied to: older than 7 days", 10903
-                )
+            check_private_reply(target.private_replied, target.created, now)
             if target.author is None:
                 raise graph_error(
                     400, "(#551) This person isn't available right now.", 551, 1545041
@@ -755,7 +677,3 @@ class GraphNetwork(TrafficGenerator):
             },
         )
         return {"recipient_id": conversation.user_id, "message_id": sent.id}
-
-
-def _email_person(person: tuple[str, str]) -> dict[str, str]:
-    return {"name": person[1], "email": f"{person[0]}@facebook.com", "id": person[0]}

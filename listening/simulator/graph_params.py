@@ -1,13 +1,16 @@
 """How the simulated Graph API reads a request: paging parameters, fields, opaque cursors, JSON
-form fields, and its error answers."""
+form fields; and how it answers: a page of data with its cursors, and its errors."""
 
 import base64
 import binascii
 import json
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from listening.simulator.state import ApiError
+
+PRIVATE_REPLY_WINDOW = 7 * 86_400  # a private reply to a comment or post: once, within 7 days
 
 
 def graph_error(
@@ -100,3 +103,33 @@ def json_field(form: dict[str, Any], name: str) -> Any:
         except ValueError:
             raise graph_error(400, f"(#100) param {name} must be JSON", 100) from None
     return value
+
+
+def paged(
+    data: list[dict[str, Any]],
+    first: str | None,
+    last: str | None,
+    more: bool,
+    ctx: dict[str, Any],
+) -> dict[str, Any]:
+    """One page of an edge as Graph answers it: the data, its cursors, and the `next` address
+    (the request's own, `after` the last item) when there is more."""
+    body: dict[str, Any] = {"data": data}
+    if data:
+        paging: dict[str, Any] = {"cursors": {"before": first, "after": last}}
+        if more:
+            params = {k: v for k, v in ctx["params"].items() if k != "before"}
+            params["after"] = last
+            paging["next"] = f"{ctx['base_url']}{ctx['path']}?{urlencode(params)}"
+        body["paging"] = paging
+    return body
+
+
+def check_private_reply(replied: bool, created: float, now: float) -> None:
+    """Refuse a private reply to an item already answered privately or older than 7 days."""
+    if replied:
+        raise graph_error(400, "(#10900) Activity already replied to", 10900)
+    if now - created > PRIVATE_REPLY_WINDOW:
+        raise graph_error(
+            400, "(#10903) This activity can't be replied to: older than 7 days", 10903
+        )

@@ -12,21 +12,22 @@ import random
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from listening.simulator import media as sim_media
 from listening.simulator import traffic, webhooks
 from listening.simulator.generator import Draft, TrafficGenerator
-from listening.simulator.graph_api import iso_graph
 from listening.simulator.graph_params import (
+    check_private_reply,
     decode_cursor,
     encode_cursor,
     graph_error,
     json_field,
     no_such_object,
     page_limit,
+    paged,
     requested_fields,
 )
+from listening.simulator.graph_wire import iso_graph
 from listening.simulator.state import Account, PendingAnswer
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ NESTED_REPLIES = 25
 COMMENT_LIMIT = 2200
 DM_LIMIT = 1000
 DM_WINDOW = 24 * 3600
-PRIVATE_REPLY_WINDOW = 7 * 86_400
 MENTIONED = re.compile(r"(mentioned_comment|mentioned_media)\.\w+\((\w+)\)(?:\{(.*)\})?")
 
 
@@ -385,22 +385,6 @@ class InstagramNetwork(TrafficGenerator):
         sim_media.add_fb_image(item, "message", message.id, fields, self.state.own_url)
         return item
 
-    def _page(
-        self, data: list[Any], positions: list[int], more: bool, ctx: dict[str, Any]
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {"data": data}
-        if data:
-            after = encode_cursor(positions[-1])
-            paging: dict[str, Any] = {
-                "cursors": {"before": encode_cursor(positions[0]), "after": after}
-            }
-            if more:
-                params = {k: v for k, v in ctx["params"].items() if k != "before"}
-                params["after"] = after
-                paging["next"] = f"{ctx['base_url']}{ctx['path']}?{urlencode(params)}"
-            body["paging"] = paging
-        return body
-
     def _slice(
         self, ids: list[str], ctx: dict[str, Any], newest_first: bool
     ) -> tuple[list[int], bool]:
@@ -463,7 +447,7 @@ class InstagramNetwork(TrafficGenerator):
         fields = requested_fields(ctx["params"], MEDIA_DEFAULT_FIELDS)
         positions, more = self._slice(ids, ctx, newest_first=True)
         data = [self.media_json(self.media[ids[p]], fields) for p in positions]
-        return self._page(data, positions, more, ctx)
+        return _page(data, positions, more, ctx)
 
     def get_comments(self, object_id: str, ctx: dict[str, Any]) -> dict[str, Any]:
         """Top-level comments of a media, newest first (replies nested on request)."""
@@ -475,7 +459,7 @@ class InstagramNetwork(TrafficGenerator):
         fields = requested_fields(ctx["params"], COMMENT_DEFAULT_FIELDS)
         positions, more = self._slice(ids, ctx, newest_first=True)
         data = [self.comment_json(self.comments[ids[p]], fields, raw) for p in positions]
-        return self._page(data, positions, more, ctx)
+        return _page(data, positions, more, ctx)
 
     def get_replies(self, comment_id: str, ctx: dict[str, Any]) -> dict[str, Any]:
         """Replies to a top-level comment, oldest first (a reply has none)."""
@@ -486,7 +470,7 @@ class InstagramNetwork(TrafficGenerator):
         fields = requested_fields(ctx["params"], COMMENT_DEFAULT_FIELDS)
         positions, more = self._slice(ids, ctx, newest_first=False)
         data = [self.comment_json(self.comments[ids[p]], fields, "") for p in positions]
-        return self._page(data, positions, more, ctx)
+        return _page(data, positions, more, ctx)
 
     def get_conversations(self, page_id: str, ctx: dict[str, Any]) -> dict[str, Any]:
         accounts = [a for a, p in self.page_of.items() if p == page_id]
@@ -518,7 +502,7 @@ class InstagramNetwork(TrafficGenerator):
                     ]
                 }
             data.append(item)
-        return self._page(data, positions, more, ctx)
+        return _page(data, positions, more, ctx)
 
     def get_messages(self, conversation_id: str, ctx: dict[str, Any]) -> dict[str, Any]:
         conversation = self.conversations[conversation_id]
@@ -526,7 +510,7 @@ class InstagramNetwork(TrafficGenerator):
         fields = requested_fields(ctx["params"], MESSAGE_DEFAULT_FIELDS)
         positions, more = self._slice(ids, ctx, newest_first=True)
         data = [self.message_json(self.messages[ids[p]], fields) for p in positions]
-        return self._page(data, positions, more, ctx)
+        return _page(data, positions, more, ctx)
 
     def post_reply(self, comment_id: str, form: dict[str, Any]) -> dict[str, Any]:
         """The account replies under a comment (a reply to a reply joins its top-level one)."""
@@ -589,12 +573,7 @@ class InstagramNetwork(TrafficGenerator):
         now = self.state.now()
         if recipient.get("comment_id"):
             comment = self.comments[str(recipient["comment_id"])]
-            if comment.private_replied:
-                raise graph_error(400, "(#10900) Activity already replied to", 10900)
-            if now - comment.created > PRIVATE_REPLY_WINDOW:
-                raise graph_error(
-                    400, "(#10903) This activity can't be replied to: older than 7 days", 10903
-                )
+            check_private_reply(comment.private_replied, comment.created, now)
             account_id = self.media[comment.media_id].owner
             comment.private_replied = True
             conversation = self._conversation(account_id, comment.author)
@@ -641,3 +620,10 @@ def _inner(raw: str, name: str) -> str:
             if depth == 0:
                 return raw[begin + 1 : pos]
     return ""
+
+
+def _page(data: list[Any], positions: list[int], more: bool, ctx: dict[str, Any]) -> dict[str, Any]:
+    """A page over a list, its cursors the items' positions."""
+    first = encode_cursor(positions[0]) if positions else None
+    last = encode_cursor(positions[-1]) if positions else None
+    return paged(data, first, last, more, ctx)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from listening.simulator.graph_api import FBComment, FBMessage, FBPost
+    from listening.simulator.graph_wire import FBComment, FBMessage, FBPost
     from listening.simulator.instagram_api import IGComment, IGMessage
     from listening.simulator.state import SimState
 
@@ -81,7 +81,7 @@ def feed_post(post: "FBPost", now: float) -> dict[str, Any]:
 
 
 def feed_comment(comment: "FBComment", post: "FBPost", now: float) -> dict[str, Any]:
-    from listening.simulator.graph_api import iso_graph
+    from listening.simulator.graph_wire import iso_graph
 
     value: dict[str, Any] = {
         "post": {

@@ -11,15 +11,14 @@ import re
 from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING, Any
 
-from listening.simulator import media as sim_media
 from listening.simulator import x_traffic
 from listening.simulator.generator import Draft, TrafficGenerator
 from listening.simulator.state import Account, PendingAnswer
+from listening.simulator.x_json import tweet_json, user_json, with_includes
 from listening.simulator.x_query import compile_query
 from listening.simulator.x_text import MAX_WEIGHTED_LENGTH, weighted_length
 from listening.simulator.x_wire import (
     DM_DEFAULT_FIELDS,
-    MENTION,
     TCO,
     DMEvent,
     Tweet,
@@ -47,7 +46,6 @@ MENTIONS_REACH = 800
 # GET /2/tweets/search/recent: the last 7 days.
 SEARCH_WINDOW_S = 7 * 86_400
 _WORD = re.compile(r"[\w']+", re.UNICODE)
-_HASHTAG = re.compile(r"#(\w+)")
 
 # Per 15-minute window; reported in x-rate-limit-* headers (not enforced: faults do that).
 RATE_LIMITS = {
@@ -236,158 +234,6 @@ class XNetwork(TrafficGenerator):
     def answer(self, account: Account, pending: PendingAnswer, rng: random.Random) -> str:
         return x_traffic.follow_up(self, account, pending, rng)
 
-    # -- serialisation ------------------------------------------------------------------
-
-    def tweet_json(self, tweet: Tweet, fields: set[str]) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "id": str(tweet.id),
-            "text": escape_x(tweet.text),
-            "edit_history_tweet_ids": [str(i) for i in (*tweet.earlier, tweet.id)],
-        }
-        if "author_id" in fields:
-            item["author_id"] = tweet.author_id
-        if "conversation_id" in fields:
-            item["conversation_id"] = str(tweet.conversation_id)
-        if "created_at" in fields:
-            item["created_at"] = iso_x(tweet.created)
-        if "in_reply_to_user_id" in fields and tweet.in_reply_to_user_id:
-            item["in_reply_to_user_id"] = tweet.in_reply_to_user_id
-        if "lang" in fields:
-            item["lang"] = tweet.lang
-        if "public_metrics" in fields:
-            item["public_metrics"] = dict(tweet.metrics)
-        if "referenced_tweets" in fields and tweet.referenced:
-            item["referenced_tweets"] = [{"type": t, "id": str(i)} for t, i in tweet.referenced]
-        if "entities" in fields:
-            entities = self._entities(tweet)
-            if entities:
-                item["entities"] = entities
-        if "attachments" in fields and sim_media.has_image(tweet.id):
-            item["attachments"] = {"media_keys": [sim_media.media_key(tweet.id)]}
-        return item
-
-    def _entities(self, tweet: Tweet) -> dict[str, Any]:
-        entities: dict[str, Any] = {}
-        mentions = []
-        for match in MENTION.finditer(tweet.text):
-            entry = {"start": match.start(), "end": match.end(), "username": match.group(1)}
-            user = next((u for u in self._brands() if u.username == match.group(1)), None)
-            if user is not None:
-                entry["id"] = user.id
-            mentions.append(entry)
-        if mentions:
-            entities["mentions"] = mentions
-        urls = []
-        for short, long in tweet.urls:
-            start = tweet.text.find(short)
-            display = long.split("://", 1)[-1]
-            urls.append(
-                {
-                    "start": start,
-                    "end": start + len(short),
-                    "url": short,
-                    "expanded_url": long,
-                    "display_url": display[:26] + ("…" if len(display) > 26 else ""),
-                }
-            )
-        if urls:
-            entities["urls"] = urls
-        tags = [
-            {"start": m.start(), "end": m.end(), "tag": m.group(1)}
-            for m in _HASHTAG.finditer(tweet.text)
-        ]
-        if tags:
-            entities["hashtags"] = tags
-        return entities
-
-    def _brands(self) -> list[XUser]:
-        return [self.users[a.account_id] for a in self.state.accounts.values() if a.network == "x"]
-
-    def user_json(self, user: XUser, fields: set[str]) -> dict[str, Any]:
-        item: dict[str, Any] = {"id": user.id, "name": user.name, "username": user.username}
-        if "verified" in fields:
-            item["verified"] = user.verified
-        if "public_metrics" in fields:
-            item["public_metrics"] = {
-                "followers_count": user.followers,
-                "following_count": user.following,
-                "tweet_count": user.posts,
-                "listed_count": user.followers // 200,
-                "like_count": user.posts * 2,
-            }
-        if "profile_image_url" in fields:
-            item["profile_image_url"] = (
-                f"https://pbs.twimg.com/profile_images/{user.id}/avatar_normal.jpg"
-            )
-        if "description" in fields:
-            item["description"] = escape_x(user.description)
-        if "created_at" in fields:
-            item["created_at"] = iso_x(user.created_at)
-        if "protected" in fields:
-            item["protected"] = False
-        return item
-
-    def _with_includes(
-        self,
-        data: list[dict[str, Any]],
-        tweets: list[Tweet],
-        params: dict[str, str],
-    ) -> dict[str, Any]:
-        expansions = fields_param(params, "expansions")
-        user_fields = fields_param(params, "user.fields")
-        tweet_fields = fields_param(params, "tweet.fields")
-        body: dict[str, Any] = {"data": data}
-        includes: dict[str, Any] = {}
-        errors: list[dict[str, Any]] = []
-        user_ids: list[str] = []
-        referenced: list[Tweet] = []
-        if "referenced_tweets.id" in expansions:
-            seen: set[int] = set()
-            for tweet in tweets:
-                for _, ref in tweet.referenced:
-                    if ref in self.tweets and ref not in seen:
-                        seen.add(ref)
-                        referenced.append(self.tweets[ref])
-        for tweet in tweets:
-            if "author_id" in expansions:
-                user_ids.append(tweet.author_id)
-            if "in_reply_to_user_id" in expansions and tweet.in_reply_to_user_id:
-                user_ids.append(tweet.in_reply_to_user_id)
-        if "referenced_tweets.id.author_id" in expansions:
-            user_ids.extend(t.author_id for t in referenced)
-        users = []
-        seen_users: set[str] = set()
-        for user_id in user_ids:
-            if user_id in seen_users:
-                continue
-            seen_users.add(user_id)
-            user = self.users.get(user_id)
-            if user is None or user.suspended:
-                errors.append(
-                    {
-                        "value": user_id,
-                        "detail": f"Could not find user with id: [{user_id}].",
-                        "title": "Not Found Error",
-                        "resource_type": "user",
-                        "parameter": "author_id",
-                        "resource_id": user_id,
-                        "type": "https://api.twitter.com/2/problems/resource-not-found",
-                    }
-                )
-            else:
-                users.append(self.user_json(user, user_fields))
-        if users:
-            includes["users"] = users
-        if referenced:
-            includes["tweets"] = [self.tweet_json(t, tweet_fields) for t in referenced]
-        if "attachments.media_keys" in expansions:
-            sim_media.include(includes, [t.id for t in tweets], params, self.state.own_url)
-        if includes:
-            body["includes"] = includes
-        if errors:
-            body["errors"] = errors
-        return body
-
     def _timeline(
         self, ids: list[int], params: dict[str, str], count: int, token_name: str
     ) -> dict[str, Any]:
@@ -420,7 +266,7 @@ class XNetwork(TrafficGenerator):
             return {"meta": {"result_count": 0}}
         tweets = [self.tweets[i] for i in page_ids]
         fields = fields_param(params, "tweet.fields")
-        body = self._with_includes([self.tweet_json(t, fields) for t in tweets], tweets, params)
+        body = with_includes(self, [tweet_json(self, t, fields) for t in tweets], tweets, params)
         meta: dict[str, Any] = {
             "newest_id": str(page_ids[0]),
             "oldest_id": str(page_ids[-1]),
@@ -530,8 +376,8 @@ class XNetwork(TrafficGenerator):
                     }
                 ]
             }
-        body = self._with_includes(
-            [self.tweet_json(tweet, fields_param(params, "tweet.fields"))], [tweet], params
+        body = with_includes(
+            self, [tweet_json(self, tweet, fields_param(params, "tweet.fields"))], [tweet], params
         )
         body["data"] = body["data"][0]
         return body
@@ -558,7 +404,7 @@ class XNetwork(TrafficGenerator):
         fields = fields_param(params, "tweet.fields")
         if "author_id" in fields_param(params, "expansions"):
             fields.add("author_id")  # an expansion's id is always in the data object
-        body = self._with_includes([self.tweet_json(t, fields) for t in found], found, params)
+        body = with_includes(self, [tweet_json(self, t, fields) for t in found], found, params)
         if not found:
             del body["data"]
         known = {str(t.id) for t in found}
@@ -581,9 +427,7 @@ class XNetwork(TrafficGenerator):
 
     def get_me(self, account: Account, params: dict[str, str]) -> dict[str, Any]:
         return {
-            "data": self.user_json(
-                self.users[account.account_id], fields_param(params, "user.fields")
-            )
+            "data": user_json(self.users[account.account_id], fields_param(params, "user.fields"))
         }
 
     def _dm_page(self, ids: list[int], params: dict[str, str]) -> dict[str, Any]:
@@ -615,7 +459,7 @@ class XNetwork(TrafficGenerator):
             user_fields = fields_param(params, "user.fields")
             unique = dict.fromkeys(sender_ids)
             users = [
-                self.user_json(self.users[u], user_fields)
+                user_json(self.users[u], user_fields)
                 for u in unique
                 if u in self.users and not self.users[u].suspended
             ]

@@ -26,8 +26,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases.checks import CHECK_LABELS
-from cases.models import DeskSettings, visible_q
+from cases.models import DeskSettings
 from cases.timeline import timeline_context
+from cases.visibility import visible_q
 from listening import radar
 from qa.autocheck import (
     AutoScore,
@@ -36,8 +37,15 @@ from qa.autocheck import (
     stored_auto,
     waited_minutes,
 )
-from qa.forms import CriterionRow, parse_accepted, parse_values, score_preview, selected_key
-from qa.models import Criterion, Review
+from qa.forms import (
+    SCALE_OPTIONS,
+    CriterionRow,
+    parse_accepted,
+    parse_values,
+    score_preview,
+    selected_key,
+)
+from qa.models import Review
 from qa.reviews import ReviewError, do_submit_review, na_allowed
 from qa.scoring import FORMULA_TEXT
 from socialdesk.access import require_perm
@@ -45,13 +53,6 @@ from socialdesk.durations import format_duration
 
 REVIEW_PERM = "qa.review_replies"
 QUEUE_LIMIT = 100
-
-SCALE_OPTIONS: dict[str, list[tuple[int, str, str]]] = {
-    # (value, label, keyboard key)
-    Criterion.Scale.YES_NO: [(1, "Yes", "y"), (0, "No", "n")],
-    Criterion.Scale.THREE: [(1, "1 Poor", "1"), (2, "2 Fair", "2"), (3, "3 Good", "3")],
-    Criterion.Scale.FIVE: [(v, str(v), str(v)) for v in range(1, 6)],
-}
 
 
 def access_reviewer(request: HttpRequest) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils import timezone
 
+from listening import radar
 from socialdesk.durations import format_duration
 
 register = template.Library()
@@ -26,3 +27,14 @@ def since(value: datetime | None, now: datetime | None = None) -> str:
     if not isinstance(value, datetime):
         return ""
     return format_duration((now if isinstance(now, datetime) else timezone.now()) - value)
+
+
+@register.filter
+def sentiment_badge(polarity: float | None) -> str:
+    """{{ case.sentiment|sentiment_badge }}: the badge class of a polarity as listening.radar
+    reads it: angry blocks, negative warns, anything else is muted."""
+    if not isinstance(polarity, int | float):
+        return "badge--muted"
+    if radar.is_angry(polarity):
+        return "badge--check-block"
+    return "badge--check-warn" if radar.is_negative(polarity) else "badge--muted"

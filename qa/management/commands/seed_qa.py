@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from cases.management.commands.seed_desk import SEED_AGENTS
 from cases.models import Case
+from qa.models import Criterion
 from qa.rubrics import default_rubric
 from socialdesk import roles
 from socialdesk.models import Team
@@ -105,17 +106,38 @@ CROSS JOIN LATERAL (
 ) s
 """
 
+# Each scale's bounds (qa.models.Criterion.SCALE_BOUNDS) as SQL over a criterion `cr`.
+_BOUNDS = Criterion.SCALE_BOUNDS
+_YES_NO, _THREE, _FIVE = (
+    _BOUNDS[Criterion.Scale.YES_NO],
+    _BOUNDS[Criterion.Scale.THREE],
+    _BOUNDS[Criterion.Scale.FIVE],
+)
+SCALE_LOW = (
+    "CASE cr.scale "
+    + " ".join(f"WHEN '{scale}' THEN {lo}" for scale, (lo, _) in _BOUNDS.items())
+    + " END"
+)
+SCALE_SPAN = (
+    "CASE cr.scale "
+    + " ".join(f"WHEN '{scale}' THEN {hi - lo}" for scale, (lo, hi) in _BOUNDS.items())
+    + " END"
+)
+
 # skill 0..1 per agent (its position in the agents list); values drawn around it.
-SCORE_SQL = """
+SCORE_SQL = f"""
 INSERT INTO qa_criterionscore
     (review_id, criterion_id, value, auto_value, auto_reason, comment, answer)
 SELECT rv.id, cr.id,
     CASE
       WHEN cr.allow_na AND random() < 0.08 THEN NULL
-      WHEN cr.scale = 'yes_no' THEN (random() < 0.80 + 0.18 * sk.skill)::int
-      WHEN cr.scale = '1_3' THEN least(3, 1 + floor((0.45 + 0.55 * sk.skill) * 3 * random()
-                                                    + 0.9 * sk.skill + 0.4))::int
-      ELSE least(5, 1 + floor((0.4 + 0.6 * sk.skill) * 5 * random() + 1.6 * sk.skill + 0.6))::int
+      WHEN cr.scale = '{Criterion.Scale.YES_NO.value}'
+        THEN {_YES_NO[0]} + (random() < 0.80 + 0.18 * sk.skill)::int
+      WHEN cr.scale = '{Criterion.Scale.THREE.value}'
+        THEN least({_THREE[1]}, {_THREE[0]} + floor((0.45 + 0.55 * sk.skill)
+                   * {_THREE[1] - _THREE[0] + 1} * random() + 0.9 * sk.skill + 0.4))::int
+      ELSE least({_FIVE[1]}, {_FIVE[0]} + floor((0.4 + 0.6 * sk.skill)
+                 * {_FIVE[1] - _FIVE[0] + 1} * random() + 1.6 * sk.skill + 0.6))::int
     END,
     NULL, '', '', 'chosen'
 FROM qa_review rv
@@ -128,7 +150,7 @@ WHERE rv.id > %(lo)s AND rv.id <= %(hi)s
 """
 
 # The documented formula (qa.scoring): weighted mean of shares, N/A left out, critical -> 0.
-UPDATE_SCORE_SQL = """
+UPDATE_SCORE_SQL = f"""
 UPDATE qa_review rv SET score = s.score, critical_failed = s.failed
 FROM (
     SELECT v.review_id, bool_or(v.fails) AS failed,
@@ -138,12 +160,11 @@ FROM (
         END AS score
     FROM (
         SELECT cs.review_id, cr.weight,
-            (cs.value - lo.v)::float / (CASE cr.scale WHEN 'yes_no' THEN 1 WHEN '1_3' THEN 2
-                                        ELSE 4 END) AS share,
+            (cs.value - lo.v)::float / ({SCALE_SPAN}) AS share,
             coalesce(cr.critical AND cs.value = lo.v, false) AS fails
         FROM qa_criterionscore cs
         JOIN qa_criterion cr ON cr.id = cs.criterion_id
-        CROSS JOIN LATERAL (SELECT CASE WHEN cr.scale = 'yes_no' THEN 0 ELSE 1 END AS v) lo
+        CROSS JOIN LATERAL (SELECT {SCALE_LOW} AS v) lo
         WHERE cs.review_id > %(lo)s AND cs.review_id <= %(hi)s
     ) v
     GROUP BY v.review_id

@@ -9,6 +9,7 @@ from csat.models import Survey
 from listening.ingest import ingest
 from listening.models import Channel, QuarantinedPost
 from listening.posts import Author
+from socialdesk.demo.posts import demo_post, ingest_demo, set_case
 
 # Resolved DM conversations with a satisfaction survey: (agent, the customer's DM, their
 # answer to the survey, or "" for none).
@@ -33,8 +34,6 @@ DEMO_SURVEYS: list[tuple[str, str, str]] = [
 def load_demo_surveys(users: dict, channel: Channel, now: datetime) -> None:
     """Surveys switched on, and resolved DM conversations whose surveys went out over the
     last weeks; most customers answered, through ingest as a real answer comes in."""
-    from socialdesk.management.commands.load_demo import _demo_post, _ingest_demo, _set_case
-
     desk = DeskSettings.load()
     desk.csat_enabled = True
     desk.save(update_fields=["csat_enabled"])
@@ -51,7 +50,7 @@ def load_demo_surveys(users: dict, channel: Channel, now: datetime) -> None:
         for n, *_ in rounds
     }
     posts = [
-        _demo_post(
+        demo_post(
             f"dm:demo-csat-{n}",
             f"demo-csat-post-{n}",
             complaint,
@@ -61,11 +60,11 @@ def load_demo_surveys(users: dict, channel: Channel, now: datetime) -> None:
         )
         for i, (n, _agent, complaint, _answer) in enumerate(rounds, start=1)
     ]
-    cases = _ingest_demo(channel, posts, now)
+    cases = ingest_demo(channel, posts, now)
     answers = []
     for post, (n, agent, _complaint, answer) in zip(posts, rounds, strict=True):
         posted = post.posted_at
-        case = _set_case(
+        case = set_case(
             cases[post.conversation_id],
             status=CaseStatus.RESOLVED,
             triage_decision="engage",
@@ -115,7 +114,7 @@ def load_demo_surveys(users: dict, channel: Channel, now: datetime) -> None:
         )
         if answer:
             answers.append(
-                _demo_post(
+                demo_post(
                     post.conversation_id,
                     f"demo-csat-answer-{n}",
                     answer,

@@ -271,6 +271,20 @@ def test_hostile_text_is_escaped_in_timeline_and_customer_card(agent, x_channel)
     assert html.count("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;") >= 6
 
 
+def test_the_triage_line_gives_the_reason_only_when_there_is_one(agent, x_channel):
+    def triage_line(case) -> str:
+        html = logged_in(agent).get(detail(case)).content.decode()
+        found = re.search(r'<p class="case-header__triage">(.*?)</p>', html, re.S)
+        return " ".join(re.sub(r"<[^>]+>", "", found.group(1)).split())
+
+    silent = make_case(x_channel, triage_decision="engage", triage_decided_by=agent)
+    assert triage_line(silent) == f"Engage by {agent.get_username()}"  # no name: the username
+    reasoned = make_case(
+        x_channel, triage_decision="engage", triage_decision_reason="Known customer"
+    )
+    assert triage_line(reasoned) == "Engage: Known customer"
+
+
 def test_mention_links_and_profile_links_are_shown_when_plain_http(agent, x_channel):
     customer = make_customer(profile_url="https://x.com/dana", verified=True, followers=25000)
     case = make_case(x_channel, customer=customer, url="https://x.com/dana/status/1")

@@ -399,3 +399,23 @@ def test_credentials_of_an_install_without_a_key_are_read_then_rotated(settings)
     assert not crypto.needs_rotation(stored)
     assert Fernet(settings.CREDENTIALS_KEYS[0]).decrypt(stored.encode())
     assert decrypt_json(stored) == {"page_access_token": "old-token"}
+
+
+def test_the_package_list_ships_every_app_of_the_desk():
+    """An app missing from pyproject's package list imports from a checkout (the working
+    directory is on the path) but not from an installed desk."""
+    import fnmatch
+    import tomllib
+
+    from django.conf import settings
+
+    pyproject = tomllib.loads((Path(settings.BASE_DIR) / "pyproject.toml").read_text())
+    shipped = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    ours = {
+        app.split(".")[0]
+        for app in settings.INSTALLED_APPS
+        if (Path(settings.BASE_DIR) / app.split(".")[0] / "__init__.py").exists()
+    }
+    assert ours >= {"cases", "csat", "listening", "notifications", "qa", "sla", "socialdesk"}
+    missing = {app for app in ours if not any(fnmatch.fnmatch(app, p) for p in shipped)}
+    assert not missing, f"pyproject.toml's packages.find include lacks {sorted(missing)}"

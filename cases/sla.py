@@ -26,7 +26,6 @@ new clock ("ok"), one that leaves them alone keeps the state.
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -78,24 +77,7 @@ def facts_of(case: Case, label_ids: frozenset[int]) -> CaseFacts:
     )
 
 
-class ClockedCase(Protocol):
-    """What dating reads and writes of a case: a `Case`, or a `_CaseRow` read in bulk."""
-
-    pk: int
-    status: str
-    opened_at: datetime
-    first_response_at: datetime | None
-    awaiting_since: datetime | None
-    sla_policy_id: int | None
-    first_response_due_at: datetime | None
-    response_due_at: datetime | None
-    resolution_due_at: datetime | None
-    sla_warn_at: datetime | None
-    sla_due_at: datetime | None
-    sla_state: str
-
-
-def compute_due(case: ClockedCase, policy: Policy, rules: Rules, facts: CaseFacts) -> Due:
+def compute_due(case: "Case | _CaseRow", policy: Policy, rules: Rules, facts: CaseFacts) -> Due:
     """The due times `policy` gives `case` (the desk default has no id: policy_id None)."""
     schedule = rules.schedule_for(policy, facts)
 
@@ -134,7 +116,7 @@ def compute_due(case: ClockedCase, policy: Policy, rules: Rules, facts: CaseFact
     )
 
 
-def _apply(case: ClockedCase, due: Due) -> bool:
+def _apply(case: "Case | _CaseRow", due: Due) -> bool:
     """Put `due` on the case; True when anything changed."""
     new = {
         "sla_policy_id": due.policy_id,
@@ -171,7 +153,8 @@ def refresh_case_sla(case: Case, rules: Rules | None = None) -> None:
 
 @dataclass(slots=True)
 class _CaseRow:
-    """A case as `_READ_SQL` answers it: what dating reads, and the columns it may change."""
+    """A case as `_READ_SQL` answers it: what dating reads, and the columns it may change (the
+    names of Case's, so compute_due and _apply take either)."""
 
     pk: int
     status: str
@@ -322,6 +305,38 @@ def refresh_open_case_slas() -> int:
     """Every open case again (after the policies or business hours changed)."""
     ids = list(Case.objects.filter(status__in=OPEN_STATUSES).values_list("pk", flat=True))
     return refresh_case_slas(ids)
+
+
+@dataclass(frozen=True)
+class ResponseTarget:
+    """What a reply to a customer's post was due by under the case's policy."""
+
+    minutes: int
+    business_hours: bool  # counted in a team's business hours (else around the clock)
+    due_at: datetime  # the target reached
+    twice_at: datetime  # twice the target reached
+
+
+def response_target(
+    case: Case, posted_at: datetime, *, first: bool, rules: Rules | None = None
+) -> ResponseTarget | None:
+    """The target for answering a post made at `posted_at`: the policy the case's clocks were
+    dated with (sla_policy), its first-response target for the case's first reply and its
+    next-response target after, in the business hours its clocks run in. None when the
+    policy sets no such target or its hours never open. Reads case.channel (its team)."""
+    rules = rules or load_rules()
+    policy = rules.policy_by_id(case.sla_policy_id)
+    minutes = policy.first_response_minutes if first else policy.next_response_minutes
+    if not minutes:
+        return None
+    team_id = policy.hours_team_id or case.channel.team_id
+    schedule = rules.schedules.get(team_id) if team_id is not None else None
+    try:
+        due = add_business_seconds(schedule, posted_at, minutes * 60)
+        twice = add_business_seconds(schedule, posted_at, minutes * 120)
+    except NoOpeningHours:
+        return None
+    return ResponseTarget(minutes, schedule is not None, due, twice)
 
 
 # ---------- the beat: warnings and breaches, each reported once ----------

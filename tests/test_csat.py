@@ -13,7 +13,6 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from cases import sending
-from cases import tasks as case_tasks
 from cases.actions import do_set_status
 from cases.models import Case, CaseEvent, CaseStatus, DeskSettings, Reply
 from cases.sending import SendOutcome
@@ -62,14 +61,6 @@ def offers(monkeypatch) -> list[int]:
     monkeypatch.setattr(
         csat_tasks.offer_survey, "apply_async", lambda args, **kw: messages.append(args[0])
     )
-    return messages
-
-
-@pytest.fixture
-def enqueued(monkeypatch) -> list[int]:
-    """Reply ids of the send_reply task messages that were sent."""
-    messages: list[int] = []
-    monkeypatch.setattr(case_tasks.send_reply, "delay", messages.append)
     return messages
 
 

@@ -24,7 +24,8 @@ from django.conf import settings
 from django.db.models import Count, F, Q
 from django.utils import translation
 
-from cases.models import Case, DeskSettings, Reply, Triage
+from cases.models import Case, Reply, Triage
+from cases.sla import ResponseTarget, response_target
 from listening.models import Mention
 from qa.models import Criterion, CriterionScore, Review
 from socialdesk.durations import format_duration
@@ -87,17 +88,6 @@ def previous_reply_at(reply: Reply, replies: Iterable[Reply]) -> datetime | None
         if r.pk != reply.pk and r.state == Reply.State.SENT and r.sent_at and r.sent_at < sent
     ]
     return max(times) if times else None
-
-
-def waited_minutes(
-    reply: Reply, mentions: Sequence[Mention], replies: Iterable[Reply] = ()
-) -> float | None:
-    """Minutes from the customer's first unanswered post to this reply going out."""
-    post = customer_post_before(reply, mentions, previous_reply_at(reply, replies))
-    if post is None:
-        return None
-    sent: datetime = reply.sent_at or reply.created_at
-    return max(0.0, (sent - post.posted_at).total_seconds() / 60)
 
 
 def _triage(case: Case, reply: Reply | None) -> AutoScore:
@@ -192,18 +182,61 @@ def _norms(checks: dict[str, dict], reply: Reply) -> AutoScore:
     return AutoScore(3, reason)
 
 
-def _response_time(waited: float | None, sla_minutes: int) -> AutoScore:
-    if waited is None:
-        return AutoScore(None, "Response time: no customer post before the reply was found.")
-    text = (
-        f"Response time: {format_duration(timedelta(minutes=waited))} after the customer's post "
-        f"(target {sla_minutes} min)."
+@dataclass(frozen=True)
+class ResponseTime:
+    """How long the customer waited for a reply, and the target the case's policy set."""
+
+    waited: timedelta
+    target: ResponseTarget | None  # None: the case's service level sets none for this reply
+    met: bool
+    within_twice: bool
+
+    @property
+    def target_text(self) -> str:
+        if self.target is None:
+            return ""
+        text = format_duration(timedelta(minutes=self.target.minutes))
+        if self.target.business_hours:
+            return translation.gettext("%(duration)s in business hours") % {"duration": text}
+        return text
+
+
+def response_time(
+    case: Case, reply: Reply, mentions: Sequence[Mention], replies: Iterable[Reply] = ()
+) -> ResponseTime | None:
+    """The wait from the customer's first unanswered post to `reply` going out, against the
+    case's own service-level policy: its first-response target for the case's first reply,
+    its next-response target after, in the business hours its clocks run in (cases.sla).
+    None when no customer post came before the reply."""
+    before = previous_reply_at(reply, replies)
+    post = customer_post_before(reply, mentions, before)
+    if post is None:
+        return None
+    sent: datetime = reply.sent_at or reply.created_at
+    target = response_target(case, post.posted_at, first=before is None)
+    return ResponseTime(
+        waited=max(timedelta(0), sent - post.posted_at),
+        target=target,
+        met=target is not None and sent <= target.due_at,
+        within_twice=target is not None and sent <= target.twice_at,
     )
-    if waited <= sla_minutes:
+
+
+def _response_time(case: Case, reply: Reply, mentions, replies) -> AutoScore:
+    measured = response_time(case, reply, mentions, replies)
+    if measured is None:
+        return AutoScore(None, "Response time: no customer post before the reply was found.")
+    waited = format_duration(measured.waited)
+    if measured.target is None:
+        return AutoScore(
+            None,
+            f"Response time: {waited} after the customer's post; the case's service level "
+            "sets no target for this reply.",
+        )
+    text = f"Response time: {waited} after the customer's post (target {measured.target_text})."
+    if measured.met:
         return AutoScore(3, text)
-    if waited <= 2 * sla_minutes:
-        return AutoScore(2, text)
-    return AutoScore(1, text)
+    return AutoScore(2 if measured.within_twice else 1, text)
 
 
 def prescore(
@@ -213,7 +246,6 @@ def prescore(
     reply: Reply | None,
     mentions: Sequence[Mention],
     replies: Iterable[Reply] = (),
-    sla_minutes: int,
 ) -> AutoScore | None:
     """The criterion's pre-score for this reply (or ignored case), or None if it is manual."""
     kind = criterion.auto_check
@@ -237,7 +269,7 @@ def prescore(
     if kind in ("norms", "length", "personal_data"):
         return _norms(checks, reply)
     if kind == "response_time":
-        return _response_time(waited_minutes(reply, mentions, replies), sla_minutes)
+        return _response_time(case, reply, mentions, replies)
     return None
 
 
@@ -247,16 +279,13 @@ def prescore_review(
     *,
     mentions: Sequence[Mention] | None = None,
     replies: Sequence[Reply] | None = None,
-    sla_minutes: int | None = None,
 ) -> dict[int, AutoScore]:
     """{criterion id: AutoScore} for every automatic criterion. Pass the case's mentions (in
-    posted order), its replies and the SLA when already loaded; otherwise queries fetch them."""
+    posted order) and its replies when already loaded; otherwise queries fetch them."""
     if mentions is None:
         mentions = list(Mention.objects.filter(case_id=review.case_id).order_by("posted_at", "id"))
     if replies is None:
         replies = list(Reply.objects.filter(case_id=review.case_id))
-    if sla_minutes is None:
-        sla_minutes = DeskSettings.load().first_response_sla_minutes
     out: dict[int, AutoScore] = {}
     # The reasons are stored with the review: in the desk's default language, whatever the
     # language of the page that created it (choice labels are translated lazily).
@@ -268,7 +297,6 @@ def prescore_review(
                 reply=review.reply,
                 mentions=mentions,
                 replies=replies,
-                sla_minutes=sla_minutes,
             )
             if auto is not None:
                 out[criterion.pk] = auto

@@ -73,6 +73,11 @@ class Rules:
         desk's default."""
         return next((p for p in self.policies if matches(p, facts)), self.default)
 
+    def policy_by_id(self, policy_id: int | None) -> Policy:
+        """The enabled policy with this id; the desk default for None or a policy disabled or
+        deleted since (a case keeps the id its clocks were dated with)."""
+        return next((p for p in self.policies if p.pk == policy_id), self.default)
+
     def hours_team_id(self, policy: Policy, facts: CaseFacts) -> int | None:
         """The policy's team, else the channel's team; None: the clocks run around the clock."""
         return policy.hours_team_id or facts.channel_team_id

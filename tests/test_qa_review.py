@@ -1,7 +1,8 @@
 """Reviews: automatic pre-scores, the queue and the form per role, submitting, query counts."""
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -10,14 +11,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Case, CaseEvent, DeskSettings, Note
+from cases.sla import refresh_case_sla
 from qa.autocheck import correction_rates, prescore_review, spelling_words
 from qa.calibration import do_create_session
 from qa.models import CalibrationSession, CriterionScore, Review
 from qa.reviews import ReviewError, do_create_review, do_submit_review
 from qa.rubrics import default_rubric
+from sla.models import BusinessHours, OpeningTime, Policy
 from socialdesk import roles
 from tests.conftest import logged_in, make_user
-from tests.factories import HOSTILE, add_mention, make_case, make_checked_reply
+from tests.factories import HOSTILE, add_mention, make_case, make_checked_reply, make_team
 
 _n = itertools.count(1)
 
@@ -158,6 +161,44 @@ def test_response_time_follows_the_desk_sla(x_channel, agent, qa):
         case, agent, "Sorry about that, please DM us.", waited=timedelta(minutes=25)
     )
     assert by_code(do_create_review(reply=reply, reviewer=qa))["response_time"].value == 2
+
+
+def test_response_time_follows_the_cases_policy_in_its_business_hours(x_channel, agent, qa):
+    """A Friday-evening post answered first thing on Monday met a one-hour target counted in
+    the team's hours; the customer's next post is held to the next-response target."""
+    berlin = ZoneInfo("Europe/Berlin")
+    team = make_team("Berlin desk")
+    hours = BusinessHours.objects.create(team=team, time_zone="Europe/Berlin")
+    OpeningTime.objects.bulk_create(
+        OpeningTime(hours=hours, weekday=day, opens=time(9), closes=time(17)) for day in range(5)
+    )
+    Policy.objects.create(
+        name="Office", hours_team=team, first_response_minutes=60, next_response_minutes=30
+    )
+    friday = datetime(2026, 12, 4, 16, 30, tzinfo=berlin)
+    case = make_case(x_channel)
+    Case.objects.filter(pk=case.pk).update(opened_at=friday, last_inbound_at=friday)
+    case.mentions.update(posted_at=friday)
+    case.refresh_from_db()
+    refresh_case_sla(case)
+    monday = datetime(2026, 12, 7, 9, 20, tzinfo=berlin)  # 30 + 20 business minutes later
+    first = make_checked_reply(
+        case, agent, "Sorry about that, please DM us.", waited=monday - friday
+    )
+    auto = by_code(do_create_review(reply=first, reviewer=qa))["response_time"]
+    assert auto.value == 3, auto.reason
+    assert "in business hours)" in auto.reason
+
+    add_mention(case, "It is still broken.", posted_at=monday + timedelta(minutes=10))
+    later = make_checked_reply(
+        case,
+        agent,
+        "Sorry, we are on it, please DM us.",
+        waited=monday - friday + timedelta(hours=2),
+    )  # 110 minutes after the customer's post: past twice the 30-minute target
+    auto = by_code(do_create_review(reply=later, reviewer=qa))["response_time"]
+    assert auto.value == 1, auto.reason
+    assert "target 30" in auto.reason
 
 
 def test_triage_that_differs_from_the_radar_is_left_to_the_reviewer(x_channel, agent, qa):

@@ -26,7 +26,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases.checks import CHECK_LABELS
-from cases.models import DeskSettings
 from cases.timeline import timeline_context
 from cases.visibility import visible_q
 from listening import radar
@@ -34,8 +33,8 @@ from qa.autocheck import (
     AutoScore,
     correction_rates,
     prescore_review,
+    response_time,
     stored_auto,
-    waited_minutes,
 )
 from qa.forms import (
     SCALE_OPTIONS,
@@ -156,12 +155,9 @@ def review_context(
     mentions = context["mentions"]
     criteria = list(review.rubric.criteria.all())
     scores = {s.criterion_id: s for s in review.scores.all()}
-    sla = DeskSettings.load().first_response_sla_minutes
     computed: dict[int, AutoScore] = {}
     if any(c.pk not in scores for c in criteria):  # bulk-created by the sampler: not stored
-        computed = prescore_review(
-            review, criteria, mentions=mentions, replies=context["replies"], sla_minutes=sla
-        )
+        computed = prescore_review(review, criteria, mentions=mentions, replies=context["replies"])
     submitted = review.status == Review.Status.SUBMITTED
     errors = errors or {}
     rows = []
@@ -191,7 +187,7 @@ def review_context(
             row.accepted = criterion.pk in (accepted or ()) and row.selected == row.auto_key
         rows.append(row)
     reply = review.reply
-    waited = waited_minutes(reply, mentions, context["replies"]) if reply is not None else None
+    waited = response_time(case, reply, mentions, context["replies"]) if reply else None
     author = next((m.author for m in mentions), None)
     position = None
     if not submitted:
@@ -214,9 +210,9 @@ def review_context(
             "errors": errors,
             "general_error": errors.get(None, ""),
             "comment": review.comment if comment is None else comment,
-            "waited": format_duration(timedelta(minutes=waited)) if waited is not None else "",
-            "waited_over": waited is not None and waited > sla,
-            "sla": sla,
+            "waited": format_duration(waited.waited) if waited is not None else "",
+            "waited_over": waited is not None and waited.target is not None and not waited.met,
+            "target": waited.target_text if waited is not None else "",
             "customer_identity": author,
             "sentiment": radar.sentiment_label(case.sentiment),
             "checks": _checks(reply),

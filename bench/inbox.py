@@ -6,6 +6,9 @@ database already holds that many; the listening benchmark empties the tables, so
 Times are server time: django.test.Client in this process, signed in as an agent,
 so they include middleware, the view, the queries and the template, not a network.
 
+The seeded desk works in ten teams that own its channels; the agent is in two of them
+(inbox_desk_teams, inbox_agent_teams), so every page goes through team visibility.
+
 Figures: inbox_p95_ms (first page, default view), inbox_filtered_p95_ms (a text search plus two
 filters), inbox_uncached_p95_ms (default view with the sidebar counts recomputed every time, as
 on a desk where something changes between every two page views), case_view_p95_ms,
@@ -36,6 +39,7 @@ from cases import inbox, sla
 from cases.management.commands.seed_desk import SEED_AGENTS, seed
 from cases.models import OPEN_STATUSES, Case
 from listening.models import Mention
+from socialdesk.models import Team
 
 REQUESTS = 50
 DEFAULT_QUERY = ""
@@ -117,6 +121,9 @@ def run(
     mentions = cases * 3 if mentions is None else mentions
     _ensure_seeded(cases, mentions, emit)
     agent = User.objects.get(username=SEED_AGENTS[0][0])
+    # The agent reads the inbox through team visibility: two of the desk's ten teams.
+    emit("inbox_desk_teams", Team.objects.filter(members__isnull=False).distinct().count())
+    emit("inbox_agent_teams", agent.teams.count())
 
     plain_static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     with override_settings(
@@ -153,7 +160,8 @@ def run(
         emit("sla_advance_ms", round((time.perf_counter() - started) * 1000, 1))
 
         case_ids = list(
-            Case.objects.filter(status__in=list(OPEN_STATUSES))
+            Case.objects.visible_to(agent)
+            .filter(status__in=list(OPEN_STATUSES))
             .order_by("-priority", "last_inbound_at", "id")
             .values_list("id", flat=True)[:REQUESTS]
         )

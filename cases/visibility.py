@@ -3,7 +3,7 @@ for work done in batches."""
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 
 if TYPE_CHECKING:
@@ -105,9 +105,10 @@ def seers_q(owner: int | None) -> Q:
     if owner is None:
         return Q()
     from socialdesk import roles
+    from socialdesk.models import Team
 
     return (
-        Q(teams=owner)
-        | Q(supervised_teams=owner)
+        Q(Exists(Team.members.through.objects.filter(user_id=OuterRef("pk"), team_id=owner)))
+        | Q(Exists(Team.supervisors.through.objects.filter(user_id=OuterRef("pk"), team_id=owner)))
         | Q(pk__in=roles.holders_of(SEES_ALL_TEAMS).values("pk"))
     )

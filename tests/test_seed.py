@@ -1,10 +1,11 @@
 """seed_desk: a small desk seeded the fast way is complete and consistent."""
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from cases.management.commands.seed_desk import SEED_AGENTS, seed
+from cases.management.commands.seed_desk import SEED_AGENTS, SEED_TEAMS, seed
 from cases.models import OPEN_STATUSES, Case, Customer, Identity, Label
 from listening.models import Channel, Mention
 from tests.conftest import make_channel
@@ -75,6 +76,20 @@ def test_seeded_desk_looks_like_a_desk(seeded):
     assert Case.objects.filter(labels__isnull=False).distinct().count() > CASES // 5
     assert Case.objects.filter(snoozed_until__isnull=False).exists()
     assert Identity.objects.values("name").distinct().count() > 100
+
+
+def test_the_seeded_desk_is_worked_in_teams(seeded):
+    from socialdesk.models import Team
+
+    teams = Team.objects.filter(name__startswith="Seed team")
+    assert teams.count() == SEED_TEAMS
+    assert not Channel.objects.filter(team__isnull=True).exists()
+    bench_agent = User.objects.get(username=SEED_AGENTS[0][0])
+    sees = Case.objects.visible_to(bench_agent)
+    assert 0 < sees.count() < Case.objects.count()  # their teams' channels, not the others'
+    assert set(sees.values_list("channel__team", flat=True).distinct()) <= set(
+        bench_agent.teams.values_list("pk", flat=True)
+    )
 
 
 def test_indexes_are_rebuilt_after_loading(seeded):

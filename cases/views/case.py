@@ -123,7 +123,7 @@ def case_context(request: HttpRequest, case: Case, *, error: str = "") -> dict[s
         context["all_labels"] = list(Label.objects.all())
         # Only people who see the case: its team's, and those who see every team.
         seers = seers_q(owner.pk if owner else None)
-        context["assignees"] = list(roles.assignable().filter(seers).distinct())
+        context["assignees"] = list(roles.assignable().filter(seers))
         context["transfer_form"] = TransferForm(teams=transfer_choices(case))
     return context
 

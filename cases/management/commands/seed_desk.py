@@ -3,7 +3,8 @@
 For benchmarks and for trying the inbox at scale. The rows are generated inside PostgreSQL
 (`INSERT ... SELECT generate_series`, one chunk of cases at a time), never through the ORM:
 customers with one identity each (one in twenty has a second network), four channels, a dozen
-agents, cases over the last 90 days (about 10% still open, a few of them snoozed), mentions in
+agents in ten teams (teams own the channels, as on a desk of several brands), cases over the
+last 90 days (about 10% still open, a few of them snoozed), mentions in
 six languages threaded into them (every case has at least one; `--mentions` in total), labels
 on about a quarter of the cases. Secondary indexes are dropped before loading and rebuilt after
 (a bulk build is many times faster than row-by-row maintenance), then the tables are ANALYZEd.
@@ -26,6 +27,7 @@ from tqdm import tqdm
 from cases.models import Label
 from listening.models import Channel, Network
 from socialdesk import roles
+from socialdesk.models import Team
 
 CHUNK = 50_000  # cases per INSERT ... SELECT: a progress step of a second or two
 
@@ -58,6 +60,7 @@ SEED_CHANNELS = [
     (Network.FACEBOOK, "990004", "Acme Help Centre", "Acme Help Centre"),
 ]
 
+SEED_TEAMS = 10
 SEED_AGENTS = [
     ("jordan.lee", "Jordan", "Lee"),
     ("maria.garcia", "María", "García"),
@@ -218,7 +221,21 @@ def _setup_reference_rows() -> tuple[list[int], list[int], list[int], list[int]]
         Label.objects.get_or_create(name=name, defaults={"color": color})[0].pk
         for name, color in SEED_LABELS
     ]
+    _seed_teams(x_ids + fb_ids, agent_ids)
     return x_ids, fb_ids, agent_ids, label_ids
+
+
+def _seed_teams(channel_ids: list[int], agent_ids: list[int]) -> None:
+    """SEED_TEAMS teams: the agents dealt round them, each channel owned by one (a channel an
+    earlier run gave a team keeps it), and the first agent (the inbox bench's) in the first
+    two, so the bench reads its inbox through team visibility as a real agent does."""
+    teams = [Team.objects.get_or_create(name=f"Seed team {n}")[0] for n in range(1, SEED_TEAMS + 1)]
+    for i, agent_id in enumerate(agent_ids):
+        teams[i % SEED_TEAMS].members.add(agent_id)
+    if agent_ids:
+        teams[1].members.add(agent_ids[0])
+    for i, channel_id in enumerate(channel_ids):
+        Channel.objects.filter(pk=channel_id, team__isnull=True).update(team=teams[i % SEED_TEAMS])
 
 
 def _secondary_indexes(cursor) -> list[tuple[str, str]]:

@@ -31,3 +31,13 @@ def test_channel_credentials_are_encrypted_at_rest():
     assert "s3cret-token" not in channel.credentials_encrypted
     assert decrypt_json(channel.credentials_encrypted) == {"bearer_token": "s3cret-token"}
     assert channel.credentials["bearer_token"] == "s3cret-token"
+
+
+@pytest.mark.django_db
+def test_the_desks_database_sessions_run_without_jit():
+    """A short query with a pessimistic estimate must not pay for JIT compilation (apps.py)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)

@@ -6,7 +6,7 @@ network's length, personal data in a public reply) need an override with a reaso
 reply can go out; warnings are advice. The results are stored on the Reply as sent (Reply.checks)
 and pre-fill QA reviews, so the codes are a stable contract. Messages are in the active
 language (the composer's panel speaks the agent's); the copy stored with a reply is made in the
-desk's default language (cases.sending.check_reply_draft), since QA's pre-scores read it:
+desk's default language (cases.drafts.check_reply_draft), since QA's pre-scores read it:
 
     length        the network's limit, counted the way the network counts (X: weighted)
     spelling      spelling in the conversation's language (cases.spelling: pyspellchecker's

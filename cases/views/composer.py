@@ -2,7 +2,7 @@
 
 The composer is a form on the case page (templates/cases/_composer.html). While the agent types,
 the textarea posts to `checks` (debounced by htmx) and the guideline checks re-render; `send`
-applies the send rules (`cases.sending.check_reply_draft`: the same checks again on the server, a
+applies the send rules (`cases.drafts.check_reply_draft`: the same checks again on the server, a
 blocking check needs an override reason, a colleague's reply since the composer was opened needs
 a confirmation) and then queues the reply with `cases.sending.do_queue_reply`. Nothing the agent
 typed is lost on an error: every answer re-renders the form with the posted text.
@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from cases import canned, checks, presence, replies, sending
+from cases import canned, checks, drafts, presence, replies, sending
 from cases.access import access_case
 from cases.checks import CheckResult, shown_checks
 from cases.forms import Draft
@@ -135,7 +135,7 @@ def composer_context(
                 progress = replies.reply_progress(latest_own)
 
     if results is None:
-        results = sending.draft_checks(case, draft.text, is_private=draft.is_private)
+        results = drafts.draft_checks(case, draft.text, is_private=draft.is_private)
     context = {
         "case": case,
         "channel": case.channel,
@@ -200,14 +200,14 @@ def check_draft(request: HttpRequest, case_id: int) -> HttpResponse:
     draft = Draft.parse(request.POST)
     case = access_case(request, case_id, SEND)
     resolve_mode(case, draft, customer_posts(case))
-    results = sending.draft_checks(case, draft.text, is_private=draft.is_private)
+    results = drafts.draft_checks(case, draft.text, is_private=draft.is_private)
     context = {"case": case, "draft": draft, "oob": True, **checks_context(case, draft, results)}
     return render(request, "cases/_composer.html#checks-response", context)
 
 
 @require_POST
 def send(request: HttpRequest, case_id: int) -> HttpResponse:
-    """Queue the reply once the send rules allow it (cases.sending.check_reply_draft)."""
+    """Queue the reply once the send rules allow it (cases.drafts.check_reply_draft)."""
     draft = Draft.parse(request.POST)
     case = access_case(request, case_id, SEND)
 
@@ -215,7 +215,7 @@ def send(request: HttpRequest, case_id: int) -> HttpResponse:
         return _render_composer(request, case, composer_context(case, request.user, draft, **extra))
 
     try:
-        results = sending.check_reply_draft(
+        results = drafts.check_reply_draft(
             case,
             draft.text,
             author=request.user,
@@ -225,7 +225,7 @@ def send(request: HttpRequest, case_id: int) -> HttpResponse:
             opened_at=draft.opened_at,
             confirm_collision=draft.confirm_collision,
         )
-    except sending.DraftRefused as refused:
+    except drafts.DraftRefused as refused:
         now = timezone.now()
         for other in refused.collisions:
             other.ago = f"{format_duration(now - other.created_at)} ago"

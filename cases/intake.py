@@ -64,6 +64,10 @@ class Intake:
     case_ids: list[int] = field(default_factory=list)
     cases: list[int] = field(default_factory=list)
     opened: int = 0
+    # Open cases the page joined whose service-level inputs it changed: a customer post that
+    # starts the next-response clock (nobody was waiting on us) or, when a policy looks at
+    # priority, a new lead priority. The rest keep their due times.
+    moved: list[int] = field(default_factory=list)
     # Posts that answer a satisfaction survey: they join the surveyed case (csat.intake).
     survey_answers: list["SurveyAnswer"] = field(default_factory=list)
 
@@ -93,9 +97,9 @@ def take_in(
     identities = _upsert_identities(cursor, channel.network, posts, now)
     rules = load_rules()
     intake = _thread_into_cases(cursor, channel, posts, scores, identities, now, rules)
-    # New posts move the clocks of the open cases they joined (priority, a next response);
-    # the cases they opened were inserted with theirs.
-    refresh_case_slas(intake.cases[intake.opened :], rules)
+    # The cases the page opened were inserted with their clocks; of the open cases it joined,
+    # only those whose clock inputs it moved are dated again (see Intake.moved).
+    refresh_case_slas(intake.moved, rules)
     return intake
 
 
@@ -246,7 +250,7 @@ _UPSERT_CASES_SQL = """
             THEN EXCLUDED.triage_suggestion ELSE cases_case.triage_suggestion END,
         triage_reason = CASE WHEN {page_leads}
             THEN EXCLUDED.triage_reason ELSE cases_case.triage_reason END
-    RETURNING id, customer_id, conversation_key, (xmax = 0) AS opened
+    RETURNING id, customer_id, conversation_key, (xmax = 0) AS opened, awaiting_since, priority
 """.format(
     new=CaseStatus.NEW.value,
     open=CaseStatus.OPEN.value,
@@ -286,9 +290,18 @@ def _thread_into_cases(
         for row, clocks in zip(rows, opening_clocks(channel, openings, rules), strict=True):
             row.update(clocks)
         cursor.execute(_UPSERT_CASES_SQL, [channel.pk, now, page_json(rows)])
-        for case_id, customer_id, key, is_new in cursor.fetchall():
+        sent = {(row["customer_id"], row["conversation_key"]): row for row in rows}
+        by_priority = rules.reads_priority
+        for case_id, customer_id, key, is_new, awaiting_since, priority in cursor.fetchall():
             case_ids[(customer_id, key)] = case_id
             (opened if is_new else joined).append(case_id)
+            row = sent[(customer_id, key)]
+            # The upsert keeps an earlier awaiting_since: equal to the page's first post, it
+            # was empty and this page starts the clock.
+            if not is_new and (
+                awaiting_since == row["opened_at"] or by_priority and priority == row["priority"]
+            ):
+                intake.moved.append(case_id)
     intake.opened = len(opened)
     intake.cases = opened + joined
     intake.case_ids = [

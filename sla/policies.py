@@ -73,6 +73,11 @@ class Rules:
         desk's default."""
         return next((p for p in self.policies if matches(p, facts)), self.default)
 
+    @property
+    def reads_priority(self) -> bool:
+        """Whether a case's priority can choose its policy."""
+        return any(p.priority_min is not None or p.priority_max is not None for p in self.policies)
+
     def policy_by_id(self, policy_id: int | None) -> Policy:
         """The enabled policy with this id; the desk default for None or a policy disabled or
         deleted since (a case keeps the id its clocks were dated with)."""

@@ -5,6 +5,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cases import sending
@@ -140,6 +142,38 @@ def test_intake_opens_a_known_vip_customers_new_conversation_on_the_vip_policy(x
     assert opened[post(2).external_id].sla_due_at == post(2).posted_at + timedelta(minutes=10)
     assert opened[post(3).external_id].sla_policy.name == "Urgent"
     assert opened[post(3).external_id].sla_state == "ok"
+
+
+def test_a_follow_up_that_raises_the_priority_moves_the_case_to_its_policy(x_channel):
+    Policy.objects.create(name="Urgent", priority_min=70, first_response_minutes=15)
+    calm = post(1, text="@acme_support how do I change my address?")
+    ingest(x_channel, [calm])
+    case = Case.objects.get()
+    assert case.priority < 70 and case.sla_policy is None
+    angry = post(
+        2,
+        by=calm.author,
+        conversation=calm.conversation_id,
+        text="@acme_support STILL broken!!! Refund now or I cancel, my lawyer will hear of it",
+    )
+    ingest(x_channel, [angry])
+    case.refresh_from_db()
+    assert case.priority >= 70
+    assert case.sla_policy.name == "Urgent"
+    assert case.sla_due_at == case.opened_at + timedelta(minutes=15)
+
+
+def test_a_follow_up_that_changes_no_clock_input_is_not_dated_again(x_channel):
+    first = post(1)
+    ingest(x_channel, [first])
+    case = Case.objects.get()
+    due = case.sla_due_at
+    follow_up = post(2, by=first.author, conversation=first.conversation_id)
+    with CaptureQueriesContext(connection) as queries:
+        ingest(x_channel, [follow_up])
+    assert not [q for q in queries if "cases_case_labels" in q["sql"]]  # no re-dating read
+    case.refresh_from_db()
+    assert case.mention_count == 2 and case.sla_due_at == due
 
 
 def test_the_rules_are_read_again_only_when_their_tables_change(

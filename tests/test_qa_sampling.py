@@ -567,6 +567,31 @@ def test_the_page_shows_sampled_of_sent_and_the_margin_with_fpc(client, desk, su
     assert "±12" in html and "56 short" in html and "50 <span" in html
 
 
+def test_satisfaction_surveys_are_not_counted_as_replies_to_sample(client, desk, agents, channels):
+    """The sampler leaves surveys out (a survey is the desk's text, not the agent's); the
+    page's sent counts, and so its "needed" numbers, must too."""
+    from csat.models import Survey
+
+    start, _ = last_period(desk)
+    surveys = make_sent_replies(
+        agents[1], channels[1], 3, sent_at=start + timedelta(hours=4), is_private=True
+    )
+    Survey.objects.bulk_create(
+        Survey(
+            case_id=reply.case_id,
+            channel=channels[1],
+            customer_id=reply.case.customer_id,
+            conversation_key=reply.case.conversation_key,
+            agent=agents[1],
+            state=Survey.State.QUEUED,
+            reply=reply,
+        )
+        for reply in surveys
+    )
+    rows = {r.agent.pk: r for r in page(client, make_user("root", roles.ADMIN)).context["rows"]}
+    assert rows[agents[1].pk].sent == 8
+
+
 def test_planner_numbers_follow_a_what_if_margin(client, desk, qa, agents):
     client.force_login(qa)
     response = client.get(reverse("qa:planner"), {"target_margin": "5"}, HTTP_HX_REQUEST="true")

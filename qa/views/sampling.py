@@ -104,7 +104,10 @@ def agent_rows(
     target_margin: float,
     visible: set[int] | None,
 ) -> list[AgentRow]:
-    sent_query = Reply.objects.filter(state=Reply.State.SENT, sent_at__gte=start, sent_at__lt=end)
+    # The replies the sampler draws from (qa/sampling.py): surveys are the desk's, not the agent's.
+    sent_query = Reply.objects.filter(
+        state=Reply.State.SENT, sent_at__gte=start, sent_at__lt=end, survey__isnull=True
+    )
     sample_query = Sample.objects.filter(
         run__policy=policy, run__period_start__gte=start, run__period_start__lt=end
     )

@@ -329,8 +329,7 @@ def response_target(
     minutes = policy.first_response_minutes if first else policy.next_response_minutes
     if not minutes:
         return None
-    team_id = policy.hours_team_id or case.channel.team_id
-    schedule = rules.schedules.get(team_id) if team_id is not None else None
+    schedule = rules.schedule_in(policy, case.channel.team_id)
     try:
         due = add_business_seconds(schedule, posted_at, minutes * 60)
         twice = add_business_seconds(schedule, posted_at, minutes * 120)

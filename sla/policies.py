@@ -83,12 +83,13 @@ class Rules:
         deleted since (a case keeps the id its clocks were dated with)."""
         return next((p for p in self.policies if p.pk == policy_id), self.default)
 
-    def hours_team_id(self, policy: Policy, facts: CaseFacts) -> int | None:
-        """The policy's team, else the channel's team; None: the clocks run around the clock."""
-        return policy.hours_team_id or facts.channel_team_id
-
     def schedule_for(self, policy: Policy, facts: CaseFacts) -> Schedule | None:
-        team_id = self.hours_team_id(policy, facts)
+        return self.schedule_in(policy, facts.channel_team_id)
+
+    def schedule_in(self, policy: Policy, channel_team_id: int | None) -> Schedule | None:
+        """The hours of the policy's team, else of the channel's team; None: the clocks run
+        around the clock."""
+        team_id = policy.hours_team_id or channel_team_id
         return self.schedules.get(team_id) if team_id is not None else None
 
 

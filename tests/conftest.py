@@ -27,6 +27,15 @@ from tests.simulator import running_simulator
 _seq = itertools.count(1)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Tests marked `longest` run first (after pytest-django has put the database tests in its
+    order; a `longest` test uses no test database). Started last, the fault run alone kept one
+    process busy for minutes after the other had finished; started first, the rest of the suite
+    runs beside it."""
+    items.sort(key=lambda item: item.get_closest_marker("longest") is None)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _fast_password_hashing():
     """Hash the personas' passwords cheaply: PBKDF2's million rounds cost up to seconds per user

@@ -27,7 +27,7 @@ from django.utils.translation import gettext
 from cases.models import visible_q
 from csat.answers import comment_of
 from csat.models import Survey
-from qa.stats import MIN_REVIEWS, Estimate, Sums, wilson_interval
+from qa.stats import MIN_REVIEWS, Additive, Estimate, Sums, wilson_interval
 
 LOW_SCORE = 2  # a score at or under this is listed for the supervisor
 SATISFIED = 4  # a score at or over this is "satisfied"
@@ -35,7 +35,7 @@ LOW_SCORES_SHOWN = 10
 
 
 @dataclass
-class Counts:
+class Counts(Additive):
     """What a group's surveys add up to; sums add across agents and teams."""
 
     sent: int = 0
@@ -43,15 +43,6 @@ class Counts:
     score_sum: int = 0
     score_squares: int = 0
     satisfied: int = 0
-
-    def __add__(self, other: Counts) -> Counts:
-        return Counts(
-            self.sent + other.sent,
-            self.answered + other.answered,
-            self.score_sum + other.score_sum,
-            self.score_squares + other.score_squares,
-            self.satisfied + other.satisfied,
-        )
 
     @property
     def response_rate(self) -> Estimate:

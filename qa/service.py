@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from cases.models import OPEN_STATUSES
 from listening.spikes import BASELINE_HOURS, Spike, channel_spikes
-from qa.stats import Estimate, Sums
+from qa.stats import Additive, Estimate, Sums
 from qa.volume import MENTION_QUARTERS_SQL
 
 SERVICE_CACHE_SECONDS = 300
@@ -51,21 +51,13 @@ class ChannelTimes:
 
 
 @dataclass
-class SlaCounts:
+class SlaCounts(Additive):
     """Cases whose service-level clock has an outcome, and how many of them met it."""
 
     first: int = 0
     first_met: int = 0
     resolution: int = 0
     resolution_met: int = 0
-
-    def __add__(self, other: SlaCounts) -> SlaCounts:
-        return SlaCounts(
-            self.first + other.first,
-            self.first_met + other.first_met,
-            self.resolution + other.resolution,
-            self.resolution_met + other.resolution_met,
-        )
 
     @staticmethod
     def _share(met: int, n: int) -> Estimate:

@@ -17,6 +17,8 @@ Pure functions, no Django. The formulas, with z = 1.96 for 95 %:
 * Sums: the same weighted mean (and a weighted pass share with Wilson's interval on Kish's
   effective n) from sums that add up across groups, so a database can GROUP BY the parts and
   any whole is the sum of its parts' sums.
+* Additive: counts and sums that add field by field (Sums, the SLA and survey counts), so a
+  team's or a whole desk's figures are the sum of its members' rows.
 * Evidence: an Estimate from fewer than MIN_REVIEWS values, or with an interval wider than
   ±MAX_HALF_WIDTH points, is insufficient, and compare() makes no claim from it.
 """
@@ -25,7 +27,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Self
 
 Z95 = 1.96
 MIN_REVIEWS = 5
@@ -103,8 +106,16 @@ def weighted_mean_ci(
     return (mean, mean - half, mean + half, effective_n)
 
 
+class Additive:
+    """A dataclass of counts or sums that adds field by field: `sum(rows, Type())` is the
+    figures of the whole from those of its parts."""
+
+    def __add__(self, other: Self) -> Self:
+        return type(self)(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+
 @dataclass
-class Sums:
+class Sums(Additive):
     """Sufficient statistics of weighted values y with weights w (and a 0/1 pass flag p)."""
 
     n: int = 0
@@ -114,17 +125,6 @@ class Sums:
     w2y: float = 0.0
     w2y2: float = 0.0
     wp: float = 0.0
-
-    def __add__(self, other: Sums) -> Sums:
-        return Sums(
-            self.n + other.n,
-            self.w + other.w,
-            self.wy + other.wy,
-            self.w2 + other.w2,
-            self.w2y + other.w2y,
-            self.w2y2 + other.w2y2,
-            self.wp + other.wp,
-        )
 
     def scaled(self, a: float, b: float) -> Sums:
         """The sums of a·y + b (how a criterion's raw value becomes 0..100)."""

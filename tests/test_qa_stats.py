@@ -158,3 +158,15 @@ def test_percentile_interpolates_like_postgres():
     assert percentile([10, 20, 30, 40], 0.5) == pytest.approx(25)
     assert percentile([10, 20, 30, 40], 0.9) == pytest.approx(37)
     assert percentile([], 0.5) is None
+
+
+def test_counts_and_sums_add_field_by_field_into_the_whole():
+    from csat.stats import Counts
+    from qa.service import SlaCounts
+
+    parts = [SlaCounts(3, 2, 1, 1), SlaCounts(5, 4, 0, 0)]
+    assert sum(parts, SlaCounts()) == SlaCounts(8, 6, 1, 1)
+    assert Counts(10, 4, 15, 61, 3) + Counts(2, 1, 5, 25, 1) == Counts(12, 5, 20, 86, 4)
+    whole = Sums(2, 2.0, 7.0, 2.0, 7.0, 25.0, 1.0) + Sums(1, 1.0, 3.0, 1.0, 3.0, 9.0, 0.0)
+    assert whole == Sums(3, 3.0, 10.0, 3.0, 10.0, 34.0, 1.0)
+    assert whole.mean().mean == pytest.approx(10 / 3)

@@ -9,7 +9,6 @@ across polls: see `facebook_paging`. facebook-sdk's defects are neutralised in
 `listening.connectors.http` and in `_graph` (the version is set after construction).
 """
 
-import json
 import logging
 import re
 from collections.abc import Collection, Iterator
@@ -213,39 +212,18 @@ class FacebookConnector:
         one private reply per comment); in a Messenger conversation, recipient.id (the PSID).
         Raises AmbiguousSend when the request may have reached Facebook.
         """
-        graph = _graph(reply.channel)
-        page_id = str(reply.channel.external_account_id)
-        target = reply.target
-        try:
-            if reply.is_private:
-                if target.kind == "dm":
-                    recipient = {"id": target.author_id}
-                else:
-                    recipient = {"comment_id": target.external_id}
-                answer = graph.request(
-                    f"{graph.version}/{page_id}/messages",
-                    post_args={
-                        "recipient": json.dumps(recipient),
-                        "message": json.dumps({"text": reply.text}),
-                        "messaging_type": "RESPONSE",
-                    },
-                )
-                external_id = answer.get("message_id") if isinstance(answer, dict) else None
-            else:
-                if target.is_private:
-                    raise PermanentError("A Messenger message cannot be answered in public.")
-                answer = graph.put_object(target.external_id, "comments", message=reply.text)
-                external_id = answer.get("id") if isinstance(answer, dict) else None
-        except ConnectorError as exc:
-            if isinstance(exc, TransientError) and not isinstance(exc, AmbiguousSend):
-                # A 5xx on a POST: Facebook may have stored the reply before failing.
-                raise AmbiguousSend(f"Facebook failed after the request was sent: {exc}") from exc
-            raise
-        except Exception as exc:
-            raise _map_error(exc, sending=True) from exc
-        if not external_id:
-            raise AmbiguousSend("Facebook accepted the request but its answer carries no id")
-        return str(external_id)
+        if not reply.is_private and reply.target.is_private:
+            raise PermanentError("A Messenger message cannot be answered in public.")
+        from listening.connectors.facebook_sending import graph_publish
+
+        return graph_publish(
+            _graph(reply.channel),
+            str(reply.channel.external_account_id),
+            reply,
+            network="Facebook",
+            public_edge="comments",
+            messaging_type="RESPONSE",
+        )
 
     def set_hidden(self, post: ModeratedPost, *, hidden: bool) -> None:
         """Hide a customer's comment, or show it again (see listening.connectors.moderation)."""
@@ -301,29 +279,11 @@ class FacebookConnector:
                         return _str(item.get("id"))
             return None
 
-        if target.kind == "dm" and target.conversation_id.startswith("msg:"):
-            conversations = [target.conversation_id.removeprefix("msg:")]
-        else:
-            listing = _get(
-                graph,
-                f"{page_id}/conversations",
-                {"platform": "messenger", "fields": CONVERSATION_FIELDS, "limit": 25},
-            )
-            conversations = [
-                _str(c.get("id"))
-                for c in _data(listing)
-                if (parse_graph_time(c.get("updated_time")) or not_before) >= not_before
-            ]
-        for conversation_id in conversations:
-            if not conversation_id:
-                continue
-            messages = _get(
-                graph, f"{conversation_id}/messages", {"fields": MESSAGE_FIELDS, "limit": 25}
-            )
-            for item in _data(messages):
-                if matches(item):
-                    return _str(item.get("id"))
-        return None
+        from listening.connectors.facebook_sending import find_in_conversations
+
+        return find_in_conversations(
+            graph, page_id, target, platform="messenger", not_before=not_before, matches=matches
+        )
 
 
 # ---- reading -------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ a conversation message, `normalise_media` a tagged or mentioned media, and
 (`InstagramConnector.fetch_mention` asks for it, given the ids a `mentions` change carries).
 """
 
-import json
 import logging
 import re
 from collections.abc import Collection, Iterator
@@ -39,11 +38,8 @@ import facebook
 from listening.connectors import facebook as fb
 from listening.connectors.attachments import attachment, kept
 from listening.connectors.errors import (
-    AmbiguousSend,
     AuthError,
-    ConnectorError,
     PermanentError,
-    TransientError,
 )
 from listening.connectors.facebook_media import message_attachments
 from listening.posts import (
@@ -213,42 +209,23 @@ class InstagramConnector:
         the customer's 24-hour window (`recipient.id`, the IGSID), both `POST
         /{page-id}/messages`.
         """
-        graph = graph_for(reply.channel)
         target = reply.target
-        try:
-            if reply.is_private:
-                recipient = (
-                    {"id": target.author_id}
-                    if target.kind == "dm"
-                    else {"comment_id": target.external_id}
-                )
-                answer = graph.request(
-                    f"{graph.version}/{page_id_of(reply.channel)}/messages",
-                    post_args={
-                        "recipient": json.dumps(recipient),
-                        "message": json.dumps({"text": reply.text}),
-                    },
-                )
-                external_id = answer.get("message_id") if isinstance(answer, dict) else None
-            else:
-                if target.is_private:
-                    raise PermanentError("An Instagram DM cannot be answered in public.")
-                if target.kind != "comment":
-                    raise PermanentError(
-                        "Instagram does not allow comments on media the brand is tagged or "
-                        "mentioned in: answer it with a private message."
-                    )
-                answer = graph.put_object(target.external_id, "replies", message=reply.text)
-                external_id = answer.get("id") if isinstance(answer, dict) else None
-        except ConnectorError as exc:
-            if isinstance(exc, TransientError) and not isinstance(exc, AmbiguousSend):
-                raise AmbiguousSend(f"Instagram failed after the request was sent: {exc}") from exc
-            raise
-        except Exception as exc:
-            raise fb._map_error(exc, sending=True) from exc
-        if not external_id:
-            raise AmbiguousSend("Instagram accepted the request but its answer carries no id")
-        return str(external_id)
+        if not reply.is_private and target.is_private:
+            raise PermanentError("An Instagram DM cannot be answered in public.")
+        if not reply.is_private and target.kind != "comment":
+            raise PermanentError(
+                "Instagram does not allow comments on media the brand is tagged or "
+                "mentioned in: answer it with a private message."
+            )
+        from listening.connectors.facebook_sending import graph_publish
+
+        return graph_publish(
+            graph_for(reply.channel),
+            page_id_of(reply.channel),
+            reply,
+            network="Instagram",
+            public_edge="replies",
+        )
 
     def set_hidden(self, post: ModeratedPost, *, hidden: bool) -> None:
         """Hide a customer's comment on the account's media, or show it again
@@ -306,27 +283,16 @@ class InstagramConnector:
                     return None
                 args["after"] = after
             return None
-        if target.kind == "dm" and target.conversation_id.startswith("msg:"):
-            conversations = [target.conversation_id.removeprefix("msg:")]
-        else:
-            listing = fb._get(
-                graph,
-                f"{page_id_of(reply.channel)}/conversations",
-                {"platform": "instagram", "fields": fb.CONVERSATION_FIELDS, "limit": 25},
-            )
-            conversations = [
-                _str(c.get("id"))
-                for c in fb._data(listing)
-                if (fb.parse_graph_time(c.get("updated_time")) or not_before) >= not_before
-            ]
-        for conversation_id in filter(None, conversations):
-            messages = fb._get(
-                graph, f"{conversation_id}/messages", {"fields": fb.MESSAGE_FIELDS, "limit": 25}
-            )
-            for item in fb._data(messages):
-                if matches(item, "message", "created_time"):
-                    return _str(item.get("id"))
-        return None
+        from listening.connectors.facebook_sending import find_in_conversations
+
+        return find_in_conversations(
+            graph,
+            page_id_of(reply.channel),
+            target,
+            platform="instagram",
+            not_before=not_before,
+            matches=lambda item: matches(item, "message", "created_time"),
+        )
 
 
 # ---- plumbing ----------------------------------------------------------------------------

@@ -13,8 +13,10 @@ SIMULATOR_PORT ?= 8100
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/socialdesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/socialdesk_bench
-# The suite runs on this many processes (pytest-xdist), each with its own databases.
-TEST_WORKERS ?= 2
+# The suite runs on this many processes (pytest-xdist), each with its own databases. One more
+# than the two cores: much of the suite waits on a browser, a Celery worker or the simulator, and
+# with two processes the cores were idle almost half the time.
+TEST_WORKERS ?= 3
 # Production settings require CREDENTIALS_KEY; this one is for tests and benchmarks only.
 TEST_CREDENTIALS_KEY := dGVzdC1vbmx5LWNyZWRlbnRpYWxzLWtleS0wMDAwMDA=
 

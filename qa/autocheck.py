@@ -222,8 +222,7 @@ def response_time(
     )
 
 
-def _response_time(case: Case, reply: Reply, mentions, replies) -> AutoScore:
-    measured = response_time(case, reply, mentions, replies)
+def _response_time(measured: ResponseTime | None) -> AutoScore:
     if measured is None:
         return AutoScore(None, "Response time: no customer post before the reply was found.")
     waited = format_duration(measured.waited)
@@ -246,8 +245,10 @@ def prescore(
     reply: Reply | None,
     mentions: Sequence[Mention],
     replies: Iterable[Reply] = (),
+    measured: ResponseTime | None = None,
 ) -> AutoScore | None:
-    """The criterion's pre-score for this reply (or ignored case), or None if it is manual."""
+    """The criterion's pre-score for this reply (or ignored case), or None if it is manual.
+    `measured` is the reply's response_time when the caller has it already."""
     kind = criterion.auto_check
     if not kind:
         return None
@@ -269,7 +270,7 @@ def prescore(
     if kind in ("norms", "length", "personal_data"):
         return _norms(checks, reply)
     if kind == "response_time":
-        return _response_time(case, reply, mentions, replies)
+        return _response_time(measured or response_time(case, reply, mentions, replies))
     return None
 
 
@@ -279,9 +280,11 @@ def prescore_review(
     *,
     mentions: Sequence[Mention] | None = None,
     replies: Sequence[Reply] | None = None,
+    measured: ResponseTime | None = None,
 ) -> dict[int, AutoScore]:
     """{criterion id: AutoScore} for every automatic criterion. Pass the case's mentions (in
-    posted order) and its replies when already loaded; otherwise queries fetch them."""
+    posted order), its replies and the reply's response_time when already at hand; otherwise
+    they are read here."""
     if mentions is None:
         mentions = list(Mention.objects.filter(case_id=review.case_id).order_by("posted_at", "id"))
     if replies is None:
@@ -297,6 +300,7 @@ def prescore_review(
                 reply=review.reply,
                 mentions=mentions,
                 replies=replies,
+                measured=measured,
             )
             if auto is not None:
                 out[criterion.pk] = auto

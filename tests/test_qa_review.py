@@ -330,8 +330,13 @@ def test_a_review_the_sampler_bulk_created_gets_its_pre_scores_on_submit(x_chann
     review = Review.objects.create(
         reply=reply, case=case, agent=agent, reviewer=qa, rubric=default_rubric()
     )
-    page = logged_in(qa).get(reverse("qa:review", args=[review.pk])).content.decode()
+    with CaptureQueriesContext(connection) as ctx:
+        page = logged_in(qa).get(reverse("qa:review", args=[review.pk])).content.decode()
     assert "Spelling: 2 unknown words: recieve, adress" in page
+    # The wait shown beside the reply and the response-time pre-score are one measure: the
+    # service-level rules are read once for both.
+    assert "Customer waited" in page and "Response time:" in page
+    assert sum("FROM sla_policy" in q["sql"] for q in ctx.captured_queries) == 1
     do_submit_review(review, {c.pk: c.max_value for c in review.rubric.criteria.all()}, "")
     spelling = review.scores.get(criterion__code="spelling")
     assert (spelling.auto_value, spelling.value) == (1, 3)

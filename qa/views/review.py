@@ -155,9 +155,13 @@ def review_context(
     mentions = context["mentions"]
     criteria = list(review.rubric.criteria.all())
     scores = {s.criterion_id: s for s in review.scores.all()}
+    reply = review.reply
+    waited = response_time(case, reply, mentions, context["replies"]) if reply else None
     computed: dict[int, AutoScore] = {}
     if any(c.pk not in scores for c in criteria):  # bulk-created by the sampler: not stored
-        computed = prescore_review(review, criteria, mentions=mentions, replies=context["replies"])
+        computed = prescore_review(
+            review, criteria, mentions=mentions, replies=context["replies"], measured=waited
+        )
     submitted = review.status == Review.Status.SUBMITTED
     errors = errors or {}
     rows = []
@@ -186,8 +190,6 @@ def review_context(
             row.selected = selected_key(posted.get(criterion.pk), criterion.pk in posted)
             row.accepted = criterion.pk in (accepted or ()) and row.selected == row.auto_key
         rows.append(row)
-    reply = review.reply
-    waited = response_time(case, reply, mentions, context["replies"]) if reply else None
     author = next((m.author for m in mentions), None)
     position = None
     if not submitted:
